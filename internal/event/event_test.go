@@ -1,0 +1,112 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRoundTrip(t *testing.T) {
+	ev := New(DatasetYARA, time.Date(2026, 11, 23, 8, 0, 0, 123, time.UTC))
+	ev.Set("file.path", `C:\Users\lan\Downloads\hóa đơn.exe`)
+	ev.Set("file.size", 68)
+	ev.Set("yara.tags", []string{"eicar", "test"})
+	ev.Set("yara.meta", map[string]any{"author": "x", "score": int64(5)})
+	ev.Set("source.ip", "10.1.2.3")
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Event
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%v in %s", err, b)
+	}
+	if got.ID != ev.ID || !got.Timestamp.Equal(ev.Timestamp) || got.String("file.path") != ev.String("file.path") ||
+		got.Int("file.size") != 68 || len(got.Strings("yara.tags")) != 2 {
+		t.Fatalf("round trip changed the event:\n%+v\n%+v", ev, got)
+	}
+	b2, _ := json.Marshal(got)
+	if string(b) != string(b2) {
+		t.Fatalf("encoding not stable:\n%s\n%s", b, b2)
+	}
+}
+
+func TestNestedIsFlattened(t *testing.T) {
+	in := `{"@timestamp":"2026-11-23T08:00:00Z","event":{"id":"abc","dataset":"x.y"},"host":{"name":"pc"},"dns":{"answers":[{"data":"1.2.3.4","ttl":60}]}}`
+	var ev Event
+	if err := json.Unmarshal([]byte(in), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != "abc" || ev.String("host.name") != "pc" {
+		t.Fatalf("got %+v", ev)
+	}
+	if ans, ok := ev.Fields["dns.answers"].([]any); !ok || len(ans) != 1 {
+		t.Fatalf("answers %#v", ev.Fields["dns.answers"])
+	}
+}
+
+func TestDecodeErrorsNameTheField(t *testing.T) {
+	base := `"@timestamp":"2026-11-23T08:00:00Z","event.id":"a1","event.dataset":"d.x"`
+	cases := []struct{ in, field string }{
+		{`{"event.id":"a1","event.dataset":"d.x"}`, "@timestamp"},
+		{`{"@timestamp":"yesterday","event.id":"a1","event.dataset":"d.x"}`, "@timestamp"},
+		{`{"@timestamp":"2026-11-23T08:00:00Z","event.dataset":"d.x"}`, "event.id"},
+		{`{"@timestamp":"2026-11-23T08:00:00Z","event.id":"a b","event.dataset":"d.x"}`, "event.id"},
+		{`{` + base + `,"source.ip":"999.1.1.1"}`, "source.ip"},
+		{`{` + base + `,"source.port":70000}`, "source.port"},
+		{`{` + base + `,"file.size":"big"}`, "file.size"},
+		{`{` + base + `,"host.id":5}`, "host.id"},
+		{`{` + base + `,"bad name!":1}`, "bad name!"},
+		{`{` + base + `,"host":{"name":"a"},"host.name":"b"}`, "host.name"},
+	}
+	for _, c := range cases {
+		var ev Event
+		err := json.Unmarshal([]byte(c.in), &ev)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("%s: err = %v, want a FieldError naming %s", c.in, err, c.field)
+		}
+	}
+	var ev Event
+	if err := json.Unmarshal([]byte(`[1,2]`), &ev); err == nil {
+		t.Error("an array decoded as an event")
+	}
+	if err := json.Unmarshal([]byte(`{`+base+`,"x.y":"`+strings.Repeat("a", MaxValueBytes+1)+`"}`), &ev); err == nil {
+		t.Error("an oversized value was accepted")
+	}
+}
+
+func TestIDs(t *testing.T) {
+	a, b := NewID(), NewID()
+	if a == b || len(a) != 32 || checkID(a) != nil {
+		t.Fatalf("NewID: %q %q", a, b)
+	}
+	if DeriveID("x", "y") != DeriveID("x", "y") || DeriveID("x", "y") == DeriveID("xy") {
+		t.Fatal("DeriveID is not a stable, unambiguous function of its parts")
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	f.Add([]byte(`{"@timestamp":"2026-11-23T08:00:00Z","event.id":"a1","event.dataset":"d.x","host":{"name":"pc"},"n":[1,{"a":2}]}`))
+	f.Add([]byte(`{"@timestamp":"2026-11-23T08:00:00Z","event":{"id":"a1","dataset":"d.x"},"source.ip":"::1"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ev Event
+		if err := json.Unmarshal(data, &ev); err != nil {
+			return
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("decoded an invalid event: %v", err)
+		}
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatalf("re-encode: %v", err)
+		}
+		var again Event
+		if err := json.Unmarshal(b, &again); err != nil {
+			t.Fatalf("re-decode of %s: %v", b, err)
+		}
+	})
+}

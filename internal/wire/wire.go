@@ -1,0 +1,134 @@
+// Package wire is the protocol between agent and server and between the
+// CLI and the server's REST API: paths, request and response bodies, limits.
+// Both sides import it, so a change here is a change of protocol.
+package wire
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// Agent API paths. Enroll is authenticated by the unit's enrollment secret;
+// the others by the agent's client certificate (mutual TLS).
+const (
+	PathEnroll  = "/api/v1/agent/enroll"
+	PathCheckIn = "/api/v1/agent/checkin"
+	PathIngest  = "/api/v1/agent/ingest"
+)
+
+// Operator API paths, authenticated by a bearer token.
+const (
+	PathAgents        = "/api/v1/agents"
+	PathEvents        = "/api/v1/events"
+	PathAlerts        = "/api/v1/alerts"
+	PathIncidents     = "/api/v1/incidents"
+	PathUnits         = "/api/v1/units"
+	PathNetworkIngest = "/api/v1/network/ingest"
+	PathHealth        = "/api/v1/health"
+)
+
+// Ingest limits: a batch larger than these is refused with 413.
+const (
+	MaxIngestBodyBytes    = 8 << 20  // as sent (compressed)
+	MaxIngestDecodedBytes = 64 << 20 // after gzip
+	MaxIngestEvents       = 5000
+)
+
+// ContentTypeNDJSON is the body type of an ingest batch: one event a line.
+const ContentTypeNDJSON = "application/x-ndjson"
+
+// Host describes the machine an agent runs on.
+type Host struct {
+	Name   string   `json:"name"`
+	OS     string   `json:"os"`
+	Arch   string   `json:"arch"`
+	IPs    []string `json:"ips"`
+	Agent  string   `json:"agent_version"`
+	Osq    string   `json:"osquery_version,omitempty"`
+	BootID string   `json:"boot_id,omitempty"`
+}
+
+// EnrollRequest asks for an agent identity.
+type EnrollRequest struct {
+	Secret string `json:"secret"`
+	// CSR is a PEM certificate request for the agent's own key; the key
+	// never leaves the agent.
+	CSR  string `json:"csr"`
+	Host Host   `json:"host"`
+}
+
+// EnrollResponse carries the new identity.
+type EnrollResponse struct {
+	AgentID string `json:"agent_id"`
+	Unit    string `json:"unit"`
+	// Cert is the agent's client certificate (PEM), signed by the CA.
+	Cert string `json:"cert"`
+	// CA is the server's CA certificate (PEM), which the agent pins.
+	CA string `json:"ca"`
+}
+
+// Status is the agent's health, sent at every check-in.
+type Status struct {
+	Osquery    string    `json:"osquery"`
+	YARARules  int       `json:"yara_rules"`
+	LastScan   time.Time `json:"last_scan,omitempty"`
+	ScanFiles  int64     `json:"scan_files"`
+	SpoolDepth int       `json:"spool_depth"`
+	SpoolBytes int64     `json:"spool_bytes"`
+	Shipped    int64     `json:"shipped"`
+	Errors     []string  `json:"errors,omitempty"`
+}
+
+// CheckInRequest is the agent's heartbeat.
+type CheckInRequest struct {
+	Host   Host   `json:"host"`
+	Status Status `json:"status"`
+}
+
+// CheckInResponse tells the agent when to come back.
+type CheckInResponse struct {
+	Interval time.Duration `json:"interval_ns"`
+}
+
+// IngestResponse reports what the server did with a batch.
+type IngestResponse struct {
+	Received   int `json:"received"`
+	Stored     int `json:"stored"`
+	Duplicates int `json:"duplicates"`
+	Alerts     int `json:"alerts"`
+}
+
+// Error is the body of every 4xx and 5xx answer.
+type Error struct {
+	Error string `json:"error"`
+	// Line is the 1-based line of the ingest body at fault, if any.
+	Line int `json:"line,omitempty"`
+	// Field is the event field at fault, if any.
+	Field string `json:"field,omitempty"`
+}
+
+// EncodeBatch writes events as gzip NDJSON, the ingest body format.
+func EncodeBatch(evs []event.Event) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	for _, ev := range evs {
+		b, err := ev.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %w", ev.ID, err)
+		}
+		zw.Write(b)
+		zw.Write([]byte{'\n'})
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if buf.Len() > MaxIngestBodyBytes {
+		return nil, errors.New("batch too large after compression; send fewer events at once")
+	}
+	return buf.Bytes(), nil
+}

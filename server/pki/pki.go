@@ -1,0 +1,261 @@
+// Package pki keeps the server's certificate authority: made in the data
+// directory on first start, it signs the server's TLS certificate and the
+// client certificates agents receive at enrollment. The CA key never leaves
+// the data directory.
+package pki
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+
+	"lachan/internal/atomicfile"
+	"slices"
+	"time"
+)
+
+// File names inside the PKI directory.
+const (
+	CAFile     = "ca.pem"
+	caKeyFile  = "ca.key"
+	serverCert = "server.pem"
+	serverKey  = "server.key"
+)
+
+// AgentCertValidity is how long an agent's client certificate is valid.
+const AgentCertValidity = 365 * 24 * time.Hour
+
+// Authority is a loaded CA with the server certificate it issued.
+type Authority struct {
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	caPEM  []byte
+	server tls.Certificate
+}
+
+// LoadOrCreate loads the CA from dir or makes one, and (re)issues the
+// server certificate when it is missing, expiring within 30 days, or does
+// not name every host in hosts.
+func LoadOrCreate(dir string, hosts []string) (*Authority, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pki dir %s: %w", dir, err)
+	}
+	a := &Authority{}
+	if err := a.loadOrCreateCA(dir); err != nil {
+		return nil, err
+	}
+	if err := a.loadOrIssueServer(dir, hosts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Authority) loadOrCreateCA(dir string) error {
+	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)
+	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return fmt.Errorf("ca key: %w", err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber:          serial(),
+			Subject:               pkix.Name{CommonName: "Lá Chắn CA", Organization: []string{"Lá Chắn"}},
+			NotBefore:             time.Now().Add(-time.Hour),
+			NotAfter:              time.Now().AddDate(10, 0, 0),
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			BasicConstraintsValid: true,
+			IsCA:                  true,
+			MaxPathLenZero:        true,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			return fmt.Errorf("ca certificate: %w", err)
+		}
+		if err := writeKey(keyPath, key); err != nil {
+			return err
+		}
+		if err := atomicfile.Write(certPath, pemBlock("CERTIFICATE", der), 0o644); err != nil {
+			return err
+		}
+	}
+	cert, key, certPEM, err := loadPair(certPath, keyPath)
+	if err != nil {
+		return fmt.Errorf("load ca: %w", err)
+	}
+	a.ca, a.caKey, a.caPEM = cert, key, certPEM
+	return nil
+}
+
+func (a *Authority) loadOrIssueServer(dir string, hosts []string) error {
+	certPath, keyPath := filepath.Join(dir, serverCert), filepath.Join(dir, serverKey)
+	if cert, _, _, err := loadPair(certPath, keyPath); err == nil && time.Until(cert.NotAfter) > 30*24*time.Hour && coversHosts(cert, hosts) {
+		pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+		if err != nil {
+			return fmt.Errorf("load server certificate: %w", err)
+		}
+		a.server = pair
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("server key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "lachan-server", Organization: []string{"Lá Chắn"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(1, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, &key.PublicKey, a.caKey)
+	if err != nil {
+		return fmt.Errorf("server certificate: %w", err)
+	}
+	if err := writeKey(keyPath, key); err != nil {
+		return err
+	}
+	if err := atomicfile.Write(certPath, pemBlock("CERTIFICATE", der), 0o644); err != nil {
+		return err
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return fmt.Errorf("load server certificate: %w", err)
+	}
+	a.server = pair
+	return nil
+}
+
+func coversHosts(c *x509.Certificate, hosts []string) bool {
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			if !slices.ContainsFunc(c.IPAddresses, func(x net.IP) bool { return x.Equal(ip) }) {
+				return false
+			}
+		} else if !slices.Contains(c.DNSNames, h) {
+			return false
+		}
+	}
+	return true
+}
+
+// CAPEM returns the CA certificate in PEM form.
+func (a *Authority) CAPEM() []byte { return bytes.Clone(a.caPEM) }
+
+// Fingerprint is the SHA-256 of the CA certificate, hex, for operators to
+// check out of band.
+func (a *Authority) Fingerprint() string {
+	sum := sha256.Sum256(a.ca.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// ServerTLS is the server's TLS configuration: TLS 1.2+, client
+// certificates verified against the CA when given (enrollment comes
+// without one; every other agent endpoint requires it).
+func (a *Authority) ServerTLS() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(a.ca)
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{a.server},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    pool,
+	}
+}
+
+// SignAgent checks a PEM certificate request and issues a client
+// certificate for agentID in unit; the request's own subject is ignored.
+func (a *Authority) SignAgent(csrPEM, agentID, unit string) (string, error) {
+	block, _ := pem.Decode([]byte(csrPEM))
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return "", errors.New("csr: not a PEM certificate request")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("csr: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return "", fmt.Errorf("csr signature: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: agentID, OrganizationalUnit: []string{unit}, Organization: []string{"Lá Chắn agent"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(AgentCertValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, csr.PublicKey, a.caKey)
+	if err != nil {
+		return "", fmt.Errorf("sign agent certificate: %w", err)
+	}
+	return string(pemBlock("CERTIFICATE", der)), nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(fmt.Sprintf("pki: no randomness: %v", err))
+	}
+	return n
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+func writeKey(path string, key *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("marshal key: %w", err)
+	}
+	return atomicfile.Write(path, pemBlock("EC PRIVATE KEY", der), 0o600)
+}
+
+func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil {
+		return nil, nil, nil, fmt.Errorf("%s: no PEM certificate", certPath)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		return nil, nil, nil, fmt.Errorf("%s: no PEM key", keyPath)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	return cert, key, certPEM, nil
+}

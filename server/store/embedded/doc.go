@@ -1,0 +1,51 @@
+// Package embedded is the default store engine: one process, one data
+// directory, no server to install. It keeps everything in a Pebble LSM tree
+// (github.com/cockroachdb/pebble) and implements store.Store.
+//
+// # Key layout
+//
+// Every key starts with a short namespace so that later layouts can add
+// namespaces (time partitions, more indexes) beside these without moving
+// data. <ts> below is the event's @timestamp as nanoseconds since the Unix
+// epoch, a big-endian int64 with its sign bit flipped so that byte order is
+// time order for times before 1970 too. <id> is the event ID, which
+// event.Validate restricts to [0-9A-Za-z._:-] (so never a NUL byte).
+//
+//	meta/layout                      → "1": the layout version this directory holds
+//	ev/<ts><id>                      → the event as JSON (event.Event.MarshalJSON)
+//	id/<id>                          → the event's primary key ("ev/<ts><id>")
+//	ix/<field>\x00<value>\x00<ts><id> → empty: a secondary index entry
+//	en/<kind>\x00<id>                → 8-byte big-endian version, then the document
+//
+// The primary range is ordered by (timestamp, ID), which is also the search
+// order and the cursor, so a time window is a key range and paging is a
+// seek. id/ makes de-duplication and GetEvents a point lookup.
+//
+// The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset,
+// source.ip, destination.ip and rule.id. A list-valued field has an entry per
+// distinct string element, a scalar one entry for its string form
+// (event.String), which is what store.Query.Match compares; a list-valued
+// lachan.unit also gets its string form, which unit scoping compares. Index
+// values are escaped so that they never contain NUL (\x00 → \x01\x01,
+// \x01 → \x01\x02, order kept); values longer than 256 bytes are cut to 192
+// bytes and followed by \x01\x03 and the hex SHA-256 digest of the whole
+// value, so keys stay short and a lookup stays exact.
+//
+// # Searching
+//
+// A search walks one key range per value of the most selective index the
+// query names (a Terms field with an index, else event.dataset, else
+// lachan.unit), or else the primary range, within the From/To and cursor
+// bounds, merging the ranges in (timestamp, ID) order. An index only narrows
+// a search: every candidate is decoded and checked with Query.Match before it
+// is returned, which is also what keeps unit scoping from leaking. One event
+// more than the limit is read to know whether a next page exists.
+//
+// # Writes
+//
+// PutEvents writes one Pebble batch per call (event, id/ entry and index
+// entries together, so a crash leaves all or none of them) and commits it
+// with fsync when Config.Sync is set. A mutex serializes event writers so
+// that the "already stored?" check and the write are one step; entity writes
+// have their own mutex for their compare-and-set.
+package embedded

@@ -1,0 +1,176 @@
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
+
+	"lachan/server/store"
+)
+
+var _ store.Store = (*Engine)(nil)
+
+// Engine is the embedded store. All methods are safe for concurrent use.
+type Engine struct {
+	db   *pebble.DB
+	lock *pebble.Lock
+	log  *slog.Logger
+	wo   *pebble.WriteOptions
+
+	// life lets Close wait for calls in flight and keeps later calls away
+	// from a closed database, which Pebble answers with a panic.
+	life   sync.RWMutex
+	closed bool
+
+	// evMu makes the de-duplication check and the write of PutEvents one
+	// step; entMu does the same for an entity's compare-and-set.
+	evMu  sync.Mutex
+	entMu sync.Mutex
+}
+
+// Open opens (creating if needed) the store in cfg.Dir. It fails if another
+// process, or another Engine in this one, has the directory open.
+func Open(cfg Config, log *slog.Logger) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// Pebble spots a second open within this process by the path it was
+	// given (fcntl locks do not conflict inside one process), so every
+	// spelling of a directory must become the same path.
+	dir, err := canonicalDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	cfg.Dir = dir
+	// Taking Pebble's lock ourselves lets us tell "in use" apart from other
+	// failures to open.
+	lock, err := pebble.LockDirectory(cfg.Dir, vfs.Default)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: directory is in use by another store (a second server on the same data dir?): %w", cfg.Dir, err)
+	}
+	cache := pebble.NewCache(cfg.CacheBytes)
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, log, lock, cache))
+	// Open took its own reference to the cache.
+	cache.Unref()
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+	}
+	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync}
+	if cfg.Sync {
+		e.wo = pebble.Sync
+	}
+	if err := e.checkLayout(); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+	}
+	return e, nil
+}
+
+func canonicalDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebble.Cache) *pebble.Options {
+	opts := &pebble.Options{
+		Cache:                    cache,
+		MemTableSize:             uint64(cfg.MemTableBytes),
+		MaxConcurrentCompactions: func() int { return cfg.Compactions },
+		// Pinned rather than FormatNewest so that a Pebble upgrade never
+		// rewrites a data directory behind the operator's back.
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
+		Logger:             pebbleLogger{log},
+		Lock:               lock,
+		EventListener: &pebble.EventListener{
+			BackgroundError: func(err error) { log.Error("store background error", "err", err) },
+		},
+	}
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		// Bloom filters turn most de-duplication lookups of new IDs into
+		// memory-only misses.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.EnsureDefaults()
+	return opts
+}
+
+// checkLayout records the key layout in a new directory and refuses one
+// written in a layout this build does not know.
+func (e *Engine) checkLayout() error {
+	v, closer, err := e.db.Get([]byte(keyLayout))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return e.db.Set([]byte(keyLayout), []byte(layoutV1), pebble.Sync)
+	case err != nil:
+		return fmt.Errorf("read layout: %w", err)
+	}
+	defer closer.Close()
+	if string(v) != layoutV1 {
+		return fmt.Errorf("data directory has key layout %q; this build reads layout %s", v, layoutV1)
+	}
+	return nil
+}
+
+// acquire returns ErrClosed after Close; otherwise the caller must call
+// release when done with the database.
+func (e *Engine) acquire() (release func(), err error) {
+	e.life.RLock()
+	if e.closed {
+		e.life.RUnlock()
+		return nil, store.ErrClosed
+	}
+	return e.life.RUnlock, nil
+}
+
+// Close flushes the memtables to disk and closes the store. Later calls,
+// including Close, return store.ErrClosed.
+func (e *Engine) Close() error {
+	e.life.Lock()
+	defer e.life.Unlock()
+	if e.closed {
+		return store.ErrClosed
+	}
+	e.closed = true
+	var errs []error
+	if err := e.db.Flush(); err != nil {
+		errs = append(errs, fmt.Errorf("flush store: %w", err))
+	}
+	if err := e.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	if err := e.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("unlock store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// pebbleLogger routes Pebble's messages into slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Info(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+// Fatalf is called by Pebble on broken invariants (corruption) and must not
+// return; a panic lets the caller's recovery and the stack trace show it.
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg, "component", "pebble")
+	panic("store: pebble: " + msg)
+}

@@ -1,0 +1,193 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cockroachdb/pebble"
+
+	"lachan/internal/event"
+)
+
+// PutEvents stores the events whose IDs are not stored yet, in one batch,
+// and returns those, in input order. An invalid event fails the whole call
+// before anything is written.
+func (e *Engine) PutEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
+	release, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	docs := make([][]byte, len(evs))
+	for i, ev := range evs {
+		if docs[i], err = encodeEvent(ev); err != nil {
+			return nil, fmt.Errorf("put events: event %d (id %q): %w", i, ev.ID, err)
+		}
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+
+	e.evMu.Lock()
+	defer e.evMu.Unlock()
+	b := e.db.NewBatch()
+	defer b.Close()
+	fresh := make([]event.Event, 0, len(evs))
+	seen := make(map[string]bool, len(evs))
+	for i, ev := range evs {
+		if seen[ev.ID] {
+			continue
+		}
+		seen[ev.ID] = true
+		stored, err := e.has(idKey(ev.ID))
+		if err != nil {
+			return nil, fmt.Errorf("put events: look up %s: %w", ev.ID, err)
+		}
+		if stored {
+			continue
+		}
+		if err := addEvent(b, ev, docs[i]); err != nil {
+			return nil, fmt.Errorf("put events: %s: %w", ev.ID, err)
+		}
+		fresh = append(fresh, ev)
+	}
+	if len(fresh) == 0 {
+		return fresh, nil
+	}
+	// The last moment a cancelled caller can still be told "nothing stored".
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := b.Commit(e.wo); err != nil {
+		return nil, fmt.Errorf("put events: commit: %w", err)
+	}
+	return fresh, nil
+}
+
+// encodeEvent checks an event and returns its stored form.
+func encodeEvent(ev event.Event) ([]byte, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
+		return nil, &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
+	}
+	return ev.MarshalJSON()
+}
+
+// addEvent adds an event's primary, id/ and index entries to b.
+func addEvent(b *pebble.Batch, ev event.Event, doc []byte) error {
+	tsid := tsID(ev.Timestamp, ev.ID)
+	pk := eventKey(tsid)
+	if err := b.Set(pk, doc, nil); err != nil {
+		return err
+	}
+	if err := b.Set(idKey(ev.ID), pk, nil); err != nil {
+		return err
+	}
+	for _, field := range indexedFields {
+		for _, v := range indexValues(ev, field) {
+			k := append(indexPrefix(field, v), tsid...)
+			if err := b.Set(k, nil, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// has reports whether key is stored.
+func (e *Engine) has(key []byte) (bool, error) {
+	_, closer, err := e.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}
+
+// reader is what GetEvents and SearchEvents read from: a snapshot, so that
+// an index entry and the event it points to are seen at the same moment.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// GetEvents returns the stored events with these IDs, in the given order.
+func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, error) {
+	release, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
+	out := make([]event.Event, 0, len(ids))
+	for i, id := range ids {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		pk, ok, err := getCopy(snap, idKey(id))
+		if err != nil {
+			return nil, fmt.Errorf("get event %s: %w", id, err)
+		}
+		if !ok {
+			continue
+		}
+		ev, ok, err := readEvent(snap, pk)
+		if err != nil {
+			return nil, fmt.Errorf("get event %s: %w", id, err)
+		}
+		if !ok {
+			e.log.Warn("store: id entry without its event", "id", id)
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// getCopy returns a copy of key's value, or false when it is absent.
+func getCopy(r reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	return out, true, closer.Close()
+}
+
+// readEvent reads and decodes the event under primary key pk.
+func readEvent(r reader, pk []byte) (event.Event, bool, error) {
+	v, closer, err := r.Get(pk)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return event.Event{}, false, nil
+	}
+	if err != nil {
+		return event.Event{}, false, err
+	}
+	defer closer.Close()
+	ev, err := decodeEvent(pk, v)
+	return ev, err == nil, err
+}
+
+// decodeEvent decodes a stored event; the result does not refer to doc.
+func decodeEvent(key, doc []byte) (event.Event, error) {
+	var ev event.Event
+	if err := ev.UnmarshalJSON(doc); err != nil {
+		return event.Event{}, fmt.Errorf("decode stored event %q: %w", key, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,177 @@
+package embedded
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// Namespaces of the key layout (see doc.go).
+const (
+	prefixEvent  = "ev/"
+	prefixID     = "id/"
+	prefixIndex  = "ix/"
+	prefixEntity = "en/"
+	keyLayout    = "meta/layout"
+	layoutV1     = "1"
+)
+
+// unitField scopes every query (store.Query.Units).
+const unitField = "lachan.unit"
+
+// indexedFields are the fields with a secondary index, in the order the
+// planner prefers them when a query names several: the first ones usually
+// pick out the fewest events.
+var indexedFields = []string{
+	"host.id", "agent.id", "source.ip", "destination.ip", "rule.id",
+	event.FieldDataset, unitField,
+}
+
+// Index values beyond maxIndexValue bytes are cut and hashed.
+const (
+	maxIndexValue = 256
+	cutIndexValue = 192
+)
+
+// tsLen is the size of an encoded timestamp.
+const tsLen = 8
+
+// minTime and maxTime bound what an int64 of nanoseconds can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64).UTC()
+	maxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// putTS writes t's sortable encoding into b[:8]; t must lie within
+// [minTime, maxTime].
+func putTS(b []byte, t time.Time) {
+	binary.BigEndian.PutUint64(b, uint64(t.UnixNano())^(1<<63))
+}
+
+// decodeTS reads the timestamp at the start of b.
+func decodeTS(b []byte) (time.Time, bool) {
+	if len(b) < tsLen {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63))).UTC(), true
+}
+
+// tsID returns <ts><id>, the sort key shared by the primary and index keys.
+func tsID(t time.Time, id string) []byte {
+	b := make([]byte, tsLen, tsLen+len(id))
+	putTS(b, t)
+	return append(b, id...)
+}
+
+// eventKey returns ev/<ts><id>.
+func eventKey(tsid []byte) []byte {
+	return append([]byte(prefixEvent), tsid...)
+}
+
+// idKey returns id/<id>.
+func idKey(id string) []byte {
+	return append([]byte(prefixID), id...)
+}
+
+// indexPrefix returns ix/<field>\x00<value>\x00, under which every event
+// with that value sorts by (timestamp, ID).
+func indexPrefix(field, value string) []byte {
+	b := make([]byte, 0, len(prefixIndex)+len(field)+len(value)+8)
+	b = append(b, prefixIndex...)
+	b = append(b, field...)
+	b = append(b, 0)
+	b = appendIndexValue(b, value)
+	return append(b, 0)
+}
+
+// appendIndexValue escapes v so that it holds no NUL, keeping byte order,
+// and replaces the tail of a long value with its digest.
+func appendIndexValue(b []byte, v string) []byte {
+	long := len(v) > maxIndexValue
+	s := v
+	if long {
+		s = v[:cutIndexValue]
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case 0:
+			b = append(b, 1, 1)
+		case 1:
+			b = append(b, 1, 2)
+		default:
+			b = append(b, c)
+		}
+	}
+	if long {
+		// Hex, because a raw digest may hold the NUL that ends the value.
+		sum := sha256.Sum256([]byte(v))
+		b = append(b, 1, 3)
+		b = hex.AppendEncode(b, sum[:])
+	}
+	return b
+}
+
+// entityPrefix returns en/<kind>\x00.
+func entityPrefix(kind string) []byte {
+	b := make([]byte, 0, len(prefixEntity)+len(kind)+1)
+	b = append(b, prefixEntity...)
+	b = append(b, kind...)
+	return append(b, 0)
+}
+
+// entityKey returns en/<kind>\x00<id>.
+func entityKey(kind, id string) []byte {
+	return append(entityPrefix(kind), id...)
+}
+
+// prefixEnd returns the smallest key greater than every key starting with
+// p, or nil when there is none.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// indexValues lists the distinct index values of field in e, matching how
+// store.Query.Match compares: each string element of a list, or the string
+// form of a scalar. A list-valued unit also gets its string form, which is
+// what unit scoping compares.
+func indexValues(e event.Event, field string) []string {
+	v, ok := e.Get(field)
+	if !ok {
+		return nil
+	}
+	list, isList := v.([]any)
+	if !isList {
+		return []string{e.String(field)}
+	}
+	out := make([]string, 0, len(list)+1)
+	if field == unitField {
+		out = append(out, e.String(field))
+	}
+	for _, el := range list {
+		s, ok := el.(string)
+		if ok && !containsString(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

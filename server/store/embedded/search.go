@@ -1,0 +1,300 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+)
+
+// SearchEvents returns one page of events matching q. It walks the most
+// selective key range it has for q in (timestamp, ID) order and checks every
+// candidate with q.Match.
+func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, error) {
+	q = q.Normalize()
+	release, err := e.acquire()
+	if err != nil {
+		return store.Page{}, err
+	}
+	defer release()
+	pl := planFor(q)
+	if len(pl.prefixes) == 0 {
+		return store.Page{}, nil
+	}
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
+	m, err := openMerger(snap, pl.prefixes, q)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("search events: %w", err)
+	}
+	lk, err := newLookup(snap, pl.primary)
+	if err != nil {
+		m.close()
+		return store.Page{}, fmt.Errorf("search events: %w", err)
+	}
+	page, err := e.collect(ctx, lk, m, q)
+	if cerr := errors.Join(m.close(), lk.close()); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return store.Page{}, fmt.Errorf("search events: %w", err)
+	}
+	return page, nil
+}
+
+// plan is the set of key ranges a query walks: one per value of one
+// indexed field, or the primary range.
+type plan struct {
+	prefixes [][]byte
+	// primary: the ranges hold the events themselves, not index entries.
+	primary bool
+}
+
+func planFor(q store.Query) plan {
+	if q.Units != nil && len(q.Units) == 0 {
+		return plan{}
+	}
+	for _, f := range indexedFields {
+		if vals, ok := q.Terms[f]; ok {
+			return indexPlan(f, vals)
+		}
+	}
+	if len(q.Datasets) > 0 {
+		return indexPlan(event.FieldDataset, q.Datasets)
+	}
+	// An event without a unit has no index entry yet matches the unit "".
+	if q.Units != nil && !containsString(q.Units, "") {
+		return indexPlan(unitField, q.Units)
+	}
+	return plan{prefixes: [][]byte{[]byte(prefixEvent)}, primary: true}
+}
+
+func indexPlan(field string, vals []string) plan {
+	var pl plan
+	var seen []string
+	for _, v := range vals {
+		if containsString(seen, v) {
+			continue
+		}
+		seen = append(seen, v)
+		pl.prefixes = append(pl.prefixes, indexPrefix(field, v))
+	}
+	return pl
+}
+
+// collect gathers up to q.Limit matching events, reading one more to learn
+// whether a next page exists.
+func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Query) (store.Page, error) {
+	var page store.Page
+	for n := 0; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return store.Page{}, err
+			}
+		}
+		tsid, val, ok := m.next()
+		if !ok {
+			return page, nil
+		}
+		ev, found, err := e.candidate(lk, tsid, val)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if !found || !q.Match(ev) {
+			continue
+		}
+		if len(page.Events) == q.Limit {
+			last := page.Events[len(page.Events)-1]
+			page.Next = &store.Cursor{Timestamp: last.Timestamp, ID: last.ID}
+			return page, nil
+		}
+		page.Events = append(page.Events, ev)
+	}
+}
+
+// candidate decodes the event at tsid: from val when walking the primary
+// range, else by a lookup.
+func (e *Engine) candidate(lk *lookup, tsid, val []byte) (event.Event, bool, error) {
+	if lk.it == nil {
+		ev, err := decodeEvent(tsid, val)
+		return ev, err == nil, err
+	}
+	ev, found, err := lk.get(tsid)
+	if err == nil && !found {
+		e.log.Warn("store: index entry without its event", "key", fmt.Sprintf("%q", tsid))
+	}
+	return ev, found, err
+}
+
+// lookup fetches the events an index walk points at. One iterator serves
+// them all: the candidates come in key order, so it reuses the table and
+// block state a fresh point lookup would build again for each.
+type lookup struct {
+	it  *pebble.Iterator
+	key []byte
+}
+
+func newLookup(r reader, primary bool) (*lookup, error) {
+	if primary {
+		return &lookup{}, nil
+	}
+	p := []byte(prefixEvent)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	return &lookup{it: it}, nil
+}
+
+func (lk *lookup) get(tsid []byte) (event.Event, bool, error) {
+	lk.key = append(append(lk.key[:0], prefixEvent...), tsid...)
+	if !lk.it.SeekGE(lk.key) || !bytes.Equal(lk.it.Key(), lk.key) {
+		return event.Event{}, false, lk.it.Error()
+	}
+	ev, err := decodeEvent(lk.key, lk.it.Value())
+	return ev, err == nil, err
+}
+
+func (lk *lookup) close() error {
+	if lk.it == nil {
+		return nil
+	}
+	return lk.it.Close()
+}
+
+// window returns the part [lo, hi) of the range under prefix p that q can
+// reach (hi nil: no upper bound); ok is false when that part is empty.
+func window(p []byte, q store.Query) (lo, hi []byte, ok bool) {
+	lo, hi = p, prefixEnd(p)
+	if !q.From.IsZero() {
+		if q.From.After(maxTime) {
+			return nil, nil, false
+		}
+		if !q.From.Before(minTime) {
+			lo = append(append([]byte(nil), p...), tsID(q.From, "")...)
+		}
+	}
+	if !q.To.IsZero() {
+		if !q.To.After(minTime) {
+			return nil, nil, false
+		}
+		if !q.To.After(maxTime) {
+			hi = append(append([]byte(nil), p...), tsID(q.To, "")...)
+		}
+	}
+	if c := q.After; c != nil {
+		switch {
+		case q.Asc && c.Timestamp.After(maxTime), !q.Asc && c.Timestamp.Before(minTime):
+			return nil, nil, false
+		case q.Asc && !c.Timestamp.Before(minTime):
+			// The smallest key after <ts><id>: IDs hold no NUL.
+			k := append(append(append([]byte(nil), p...), tsID(c.Timestamp, c.ID)...), 0)
+			if bytes.Compare(k, lo) > 0 {
+				lo = k
+			}
+		case !q.Asc && !c.Timestamp.After(maxTime):
+			k := append(append([]byte(nil), p...), tsID(c.Timestamp, c.ID)...)
+			if hi == nil || bytes.Compare(k, hi) < 0 {
+				hi = k
+			}
+		}
+	}
+	if hi != nil && bytes.Compare(lo, hi) >= 0 {
+		return nil, nil, false
+	}
+	return lo, hi, true
+}
+
+// stream walks one key range, yielding <ts><id> suffixes in search order.
+type stream struct {
+	it   *pebble.Iterator
+	plen int
+	ok   bool
+}
+
+func (s *stream) tsid() []byte { return s.it.Key()[s.plen:] }
+
+// merger merges streams into one (timestamp, ID) order, yielding an event
+// found in several ranges (a list field matching two values) once.
+type merger struct {
+	ss  []*stream
+	asc bool
+	// emitted are the streams positioned at the key last returned; they move
+	// on at the next call so that the returned slices stay valid till then.
+	emitted []int
+}
+
+func openMerger(r reader, prefixes [][]byte, q store.Query) (*merger, error) {
+	m := &merger{asc: q.Asc}
+	for _, p := range prefixes {
+		lo, hi, ok := window(p, q)
+		if !ok {
+			continue
+		}
+		it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		s := &stream{it: it, plen: len(p)}
+		if q.Asc {
+			s.ok = it.First()
+		} else {
+			s.ok = it.Last()
+		}
+		m.ss = append(m.ss, s)
+	}
+	return m, nil
+}
+
+// next returns the next key suffix and its value, valid until the next call.
+func (m *merger) next() (tsid, val []byte, ok bool) {
+	for _, i := range m.emitted {
+		s := m.ss[i]
+		if m.asc {
+			s.ok = s.it.Next()
+		} else {
+			s.ok = s.it.Prev()
+		}
+	}
+	m.emitted = m.emitted[:0]
+	best := -1
+	for i, s := range m.ss {
+		if !s.ok {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		c := bytes.Compare(s.tsid(), m.ss[best].tsid())
+		if m.asc && c < 0 || !m.asc && c > 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, nil, false
+	}
+	k := m.ss[best].tsid()
+	for i, s := range m.ss {
+		if s.ok && bytes.Equal(s.tsid(), k) {
+			m.emitted = append(m.emitted, i)
+		}
+	}
+	return k, m.ss[best].it.Value(), true
+}
+
+// close closes every iterator and returns the first error any met.
+func (m *merger) close() error {
+	var errs []error
+	for _, s := range m.ss {
+		errs = append(errs, s.it.Close())
+	}
+	m.ss = nil
+	return errors.Join(errs...)
+}

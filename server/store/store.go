@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// Sentinel errors every engine returns (wrapped) for these cases.
+var (
+	// ErrNotFound: no entity or event with that ID.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: an entity write named a version that is no longer current.
+	ErrConflict = errors.New("version conflict")
+	// ErrClosed: the store was used after Close.
+	ErrClosed = errors.New("store closed")
+)
+
+// Store is implemented by every engine. All methods are safe for concurrent
+// use.
+type Store interface {
+	// PutEvents stores events idempotently by ID: an event whose ID is
+	// already stored is skipped. It returns the events that were new, in
+	// input order, and is durable when it returns without error.
+	PutEvents(ctx context.Context, evs []event.Event) (fresh []event.Event, err error)
+	// GetEvents returns the stored events with these IDs, in the given
+	// order; unknown IDs are left out.
+	GetEvents(ctx context.Context, ids []string) ([]event.Event, error)
+	// SearchEvents returns events matching q, newest first unless q.Asc.
+	SearchEvents(ctx context.Context, q Query) (Page, error)
+
+	// GetEntity returns an entity's document and its version.
+	GetEntity(ctx context.Context, kind, id string) (doc []byte, version uint64, err error)
+	// PutEntity writes an entity if its stored version is still version
+	// (0 means: must not exist yet) and returns the new version; otherwise
+	// it fails with ErrConflict.
+	PutEntity(ctx context.Context, kind, id string, doc []byte, version uint64) (uint64, error)
+	// DeleteEntity removes an entity (no error if absent).
+	DeleteEntity(ctx context.Context, kind, id string) error
+	// ListEntities returns every entity of a kind, ordered by ID.
+	ListEntities(ctx context.Context, kind string) ([]Entity, error)
+
+	Close() error
+}
+
+// Entity is a stored document with its ID and version.
+type Entity struct {
+	ID      string
+	Version uint64
+	Doc     []byte
+}
+
+// Query selects events. Zero values select everything.
+type Query struct {
+	// Units scopes the query: only events whose lachan.unit is one of these
+	// are returned. Nil means unscoped (an administrator); an empty non-nil
+	// slice matches nothing.
+	Units []string
+	// From (inclusive) and To (exclusive) bound @timestamp.
+	From, To time.Time
+	// Datasets, when set, keeps only events of these datasets.
+	Datasets []string
+	// Terms keeps events whose field equals one of the values, for every
+	// field named (a list-valued field matches when any element does).
+	Terms map[string][]string
+	// Limit caps the page (default 100, at most 10,000).
+	Limit int
+	// After continues from the last event of the previous page.
+	After *Cursor
+	// Asc orders oldest first.
+	Asc bool
+}
+
+// Cursor is a search-after position: the sort key of the last event seen.
+type Cursor struct {
+	Timestamp time.Time `json:"ts"`
+	ID        string    `json:"id"`
+}
+
+// Page is one page of results; Next is nil when there are no more.
+type Page struct {
+	Events []event.Event
+	Next   *Cursor
+}
+
+// Entity kinds the server keeps.
+const (
+	KindAgent    = "agent"
+	KindUnit     = "unit"
+	KindIncident = "incident"
+	KindState    = "state"
+)
+
+// DefaultLimit and MaxLimit bound a page.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 10000
+)
+
+// Normalize fills defaults into a query; engines call it first.
+func (q Query) Normalize() Query {
+	if q.Limit <= 0 {
+		q.Limit = DefaultLimit
+	}
+	if q.Limit > MaxLimit {
+		q.Limit = MaxLimit
+	}
+	return q
+}
+
+// Match reports whether an event passes the query's filters (not paging).
+// Engines without a native filter for some part use it.
+func (q Query) Match(e event.Event) bool {
+	if q.Units != nil && !contains(q.Units, e.String("lachan.unit")) {
+		return false
+	}
+	if !q.From.IsZero() && e.Timestamp.Before(q.From) {
+		return false
+	}
+	if !q.To.IsZero() && !e.Timestamp.Before(q.To) {
+		return false
+	}
+	if len(q.Datasets) > 0 && !contains(q.Datasets, e.Dataset) {
+		return false
+	}
+	for field, vals := range q.Terms {
+		if !matchTerm(e, field, vals) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchTerm(e event.Event, field string, vals []string) bool {
+	v, ok := e.Get(field)
+	if !ok {
+		return false
+	}
+	if list, ok := v.([]any); ok {
+		for _, el := range list {
+			if s, ok := el.(string); ok && contains(vals, s) {
+				return true
+			}
+		}
+		return false
+	}
+	return contains(vals, e.String(field))
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
