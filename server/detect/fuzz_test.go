@@ -1,0 +1,108 @@
+package detect
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParseRule feeds arbitrary bytes through parsing and compiling: no
+// panic, and a rule that parses must compile and run.
+func FuzzParseRule(f *testing.F) {
+	files, _ := filepath.Glob("testdata/rules/*.yml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(ruleWith("  s:\n    - a|contains|all: ['x', 'y*?\\\\*']\n    - b: null\n  condition: 1 of them and not (s)\n")))
+	f.Add([]byte("title: &a x\nid: *a\n"))
+	sources := LogSources{{LogSource: LogSource{Product: "test"}, Datasets: []string{testDataset}}}
+	ev := testEvent(testDataset, F{"a": "xy", "b": "q"})
+	f.Fuzz(func(t *testing.T, src []byte) {
+		r, err := ParseRule("fuzz.yml", src)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yml") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if r.Detection == nil || len(r.Detection.Conditions) == 0 {
+			t.Fatalf("rule parsed without a detection: %+v", r)
+		}
+		for _, m := range sources.Resolve(r.LogSource) {
+			compileRule(r, m).eval(&evalCtx{ev: &ev})
+		}
+	})
+}
+
+// FuzzCondition checks that the condition parser never panics and that what
+// it prints parses back to the same tree.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{
+		"sel", "a or b and c", "not (a and b)", "1 of sel* and not all of filter_*",
+		"all of them", "(((a)))", "a | count() > 3", "2 of x", "1 of", "a)", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseCondition(s)
+		if err != nil {
+			ce, ok := err.(*ConditionError)
+			if !ok || ce.Offset < 0 || ce.Offset > len(s) {
+				t.Fatalf("bad error %#v for %q", err, s)
+			}
+			return
+		}
+		printed := e.String()
+		e2, err := ParseCondition(printed)
+		if err != nil {
+			t.Fatalf("%q printed as %q, which does not parse: %v", s, printed, err)
+		}
+		if e2.String() != printed {
+			t.Fatalf("%q: printed %q, reparsed %q", s, printed, e2.String())
+		}
+	})
+}
+
+// FuzzPattern checks the specialised pattern matchers against a regular
+// expression built from the same tokens.
+func FuzzPattern(f *testing.F) {
+	for _, s := range [][3]string{
+		{"a*c", "", "abbbc"}, {"a?c", "", "abc"}, {"*a*b*c*", "", "xaybzc"}, {"ab*ba", "", "aba"},
+		{`a\*c`, "contains", "xa*cx"}, {`C:\\*`, "startswith", `c:\x`}, {"n?ng", "", "nẵng"}, {"*?*", "endswith", ""},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, raw, mod, s string) {
+		switch mod {
+		case "", modContains, modStartsWith, modEndsWith:
+		default:
+			mod = ""
+		}
+		if !utf8.ValidString(raw) || !utf8.ValidString(s) {
+			return // the reference regexp treats invalid UTF-8 differently
+		}
+		var re strings.Builder
+		re.WriteString("^")
+		for _, tok := range anchor(tokenize(raw), mod) {
+			switch tok.wild {
+			case '*':
+				re.WriteString("(?s:.*)")
+			case '?':
+				re.WriteString("(?s:.)")
+			default:
+				re.WriteString(regexp.QuoteMeta(strings.ToLower(tok.lit)))
+			}
+		}
+		re.WriteString("$")
+		want := regexp.MustCompile(re.String()).MatchString(strings.ToLower(s))
+		p := newPattern(raw, mod)
+		if got := p.match(strings.ToLower(s)); got != want {
+			t.Fatalf("pattern %q (%s) on %q: got %v, regexp %s says %v", raw, mod, s, got, re.String(), want)
+		}
+	})
+}
