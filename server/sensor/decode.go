@@ -1,0 +1,296 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"lachan/internal/event"
+)
+
+// Stats counts what one Decode call saw and made.
+type Stats struct {
+	Packets      int64         // records read from the capture
+	Bytes        int64         // captured bytes in those records
+	Skipped      int64         // packets that carry no TCP, UDP or ICMP flow (ARP, STP, IP fragments, unknown link types)
+	DecodeErrors int64         // packets or DNS payloads that failed to decode
+	Errors       []PacketError // the first Config.MaxErrors decode errors
+	Flows        int64         // network.flow events emitted
+	FlowsEvicted int64         // flows ended early because the flow table was full
+	DNSRecords   int64         // network.dns events emitted
+	DNSEvicted   int64         // unanswered DNS queries ended early because their table was full
+}
+
+// PacketError is a packet that could not be decoded.
+type PacketError struct {
+	Packet int64 // 1-based number of the packet in the capture
+	Offset int64 // byte offset of its record in the uncompressed file; -1 when unknown (pcapng)
+	Err    error
+}
+
+func (e PacketError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("packet %d: %v", e.Packet, e.Err)
+	}
+	return fmt.Sprintf("packet %d at byte offset %d: %v", e.Packet, e.Offset, e.Err)
+}
+
+func (e PacketError) Unwrap() error { return e.Err }
+
+// DecodeFile decodes the capture at path; see Decode.
+func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Event) error) (Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Stats{}, fmt.Errorf("sensor: %w", err)
+	}
+	defer f.Close()
+	st, err := Decode(ctx, f, cfg, emit)
+	if err != nil {
+		return st, fmt.Errorf("sensor: %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// Decode reads a pcap or pcapng capture from r and calls emit for every
+// flow and DNS event, in the order they end. Packets that fail to decode
+// are counted in Stats and skipped; a capture cut off in the middle of a
+// record ends the capture the same way. Decode returns an error when r is
+// not a capture, when the capture is corrupt beyond the next record, when
+// ctx is done, or when emit fails; the Stats returned cover what was read.
+func Decode(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event) error) (Stats, error) {
+	var st Stats
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	src, err := openSource(r)
+	if err != nil {
+		return st, err
+	}
+	d := newDecoder(cfg, &st, emit)
+	for {
+		if st.Packets&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+		}
+		rec, err := src.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				d.packetError(st.Packets+1, rec.offset, fmt.Errorf("capture cut off in this record: %w", err))
+				break
+			}
+			return st, PacketError{Packet: st.Packets + 1, Offset: rec.offset, Err: err}
+		}
+		st.Packets++
+		st.Bytes += int64(len(rec.data))
+		if err := d.packet(rec, st.Packets); err != nil {
+			return st, err
+		}
+	}
+	return st, d.flush()
+}
+
+// decoder holds the per-capture state. Its layers are reused for every
+// packet, so nothing it decodes may be kept past the packet it came from.
+type decoder struct {
+	cfg     Config
+	st      *Stats
+	emit    func(event.Event) error
+	flows   *flowTable
+	dns     *dnsTracker
+	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+
+	eth   layers.Ethernet
+	dot1q layers.Dot1Q
+	sll   layers.LinuxSLL
+	sll2  layers.LinuxSLL2
+	loop  layers.Loopback
+	ip4   layers.IPv4
+	ip6   layers.IPv6
+	tcp   layers.TCP
+	udp   layers.UDP
+	icmp4 layers.ICMPv4
+	icmp6 layers.ICMPv6
+	msg   layers.DNS
+}
+
+func newDecoder(cfg Config, st *Stats, emit func(event.Event) error) *decoder {
+	d := &decoder{cfg: cfg, st: st, emit: emit, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
+	d.flows = newFlowTable(cfg, st, d.emitEvent)
+	d.dns = newDNSTracker(cfg, st, d.emitEvent)
+	return d
+}
+
+func (d *decoder) emitEvent(ev event.Event) error {
+	if err := d.emit(ev); err != nil {
+		return fmt.Errorf("emit %s event %s: %w", ev.Dataset, ev.ID, err)
+	}
+	return nil
+}
+
+func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+	p := d.parsers[first]
+	if p == nil {
+		p = gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop,
+			&d.ip4, &d.ip6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
+		// Layers we do not track (ARP, LLC, fragments, IPv6 extension
+		// headers other than hop-by-hop) end decoding without an error.
+		p.IgnoreUnsupported = true
+		d.parsers[first] = p
+	}
+	return p
+}
+
+func (d *decoder) packetError(num, offset int64, err error) {
+	d.st.DecodeErrors++
+	if len(d.st.Errors) < d.cfg.MaxErrors {
+		d.st.Errors = append(d.st.Errors, PacketError{Packet: num, Offset: offset, Err: err})
+	}
+}
+
+func (d *decoder) packet(rec record, num int64) error {
+	ts := rec.ci.Timestamp
+	if y := ts.Year(); y < 1970 || y > 9999 {
+		// pcapng's 64-bit timestamps can name any year; events need RFC 3339.
+		d.packetError(num, rec.offset, fmt.Errorf("timestamp %d s is outside the years 1970 to 9999", ts.Unix()))
+		return nil
+	}
+	if err := d.flows.expire(ts); err != nil {
+		return err
+	}
+	if err := d.dns.expire(ts); err != nil {
+		return err
+	}
+	first, ok := firstLayer(rec.link, rec.data)
+	if !ok {
+		d.st.Skipped++
+		return nil
+	}
+	if err := d.parser(first).DecodeLayers(rec.data, &d.decoded); err != nil {
+		d.packetError(num, rec.offset, err)
+		return nil
+	}
+	var p packetInfo
+	if !d.extract(&p) {
+		d.st.Skipped++
+		return nil
+	}
+	p.ts = ts
+	f, err := d.flows.packet(&p)
+	if err != nil {
+		return err
+	}
+	if p.proto != protoUDP || !d.isDNSPort(p.sport, p.dport) {
+		return nil
+	}
+	if err := d.msg.DecodeFromBytes(p.payload, gopacket.NilDecodeFeedback); err != nil {
+		d.packetError(num, rec.offset, fmt.Errorf("DNS payload: %w", err))
+		return nil
+	}
+	f.sawDNS = true
+	return d.dns.message(f, &p, &d.msg)
+}
+
+func (d *decoder) isDNSPort(a, b uint16) bool {
+	for _, p := range d.cfg.DNSPorts {
+		if p == a || p == b {
+			return true
+		}
+	}
+	return false
+}
+
+// extract fills p from the layers just decoded; it reports false when the
+// packet has no IP transport the sensor tracks. With tunnels the innermost
+// IP header wins, since the parser reuses one layer value per type.
+func (d *decoder) extract(p *packetInfo) bool {
+	var ipVersion int
+	for _, lt := range d.decoded {
+		switch lt {
+		case layers.LayerTypeIPv4:
+			ipVersion = 4
+		case layers.LayerTypeIPv6:
+			ipVersion = 6
+		case layers.LayerTypeTCP:
+			p.proto = protoTCP
+			p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
+			p.tcpFlags = tcpFlags(&d.tcp)
+		case layers.LayerTypeUDP:
+			p.proto = protoUDP
+			p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+			p.payload = d.udp.Payload
+		case layers.LayerTypeICMPv4:
+			p.proto = protoICMP
+			p.icmpType, p.icmpCode = d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
+		case layers.LayerTypeICMPv6:
+			p.proto = protoICMPv6
+			p.icmpType, p.icmpCode = d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
+		}
+	}
+	if p.proto == 0 || ipVersion == 0 {
+		return false
+	}
+	if p.proto == protoICMP || p.proto == protoICMPv6 {
+		p.sport, p.dport, p.oneWay = icmpPorts(p.proto, p.icmpType, p.icmpCode)
+	}
+	var ok1, ok2 bool
+	if ipVersion == 4 {
+		p.src, ok1 = netip.AddrFromSlice(d.ip4.SrcIP)
+		p.dst, ok2 = netip.AddrFromSlice(d.ip4.DstIP)
+		p.ipBytes = int64(d.ip4.Length)
+	} else {
+		p.ipv6 = true
+		p.src, ok1 = netip.AddrFromSlice(d.ip6.SrcIP)
+		p.dst, ok2 = netip.AddrFromSlice(d.ip6.DstIP)
+		p.ipBytes = 40 + int64(d.ip6.Length)
+		if d.ip6.Length == 0 { // jumbogram: the payload was cut to its real length
+			p.ipBytes = 40 + int64(len(d.ip6.Payload))
+		}
+	}
+	return ok1 && ok2
+}
+
+// packetInfo is what the flow table and the DNS tracker need of a packet.
+// payload points into the capture buffer and is valid for this packet only.
+type packetInfo struct {
+	ts           time.Time
+	src, dst     netip.Addr
+	sport, dport uint16 // for ICMP, the type and its counterpart type or code
+	proto        uint8
+	ipv6         bool
+	oneWay       bool // ICMP message without a reply type: direction matters
+	ipBytes      int64
+	tcpFlags     uint8
+	icmpType     uint8
+	icmpCode     uint8
+	payload      []byte
+}
+
+func tcpFlags(t *layers.TCP) uint8 {
+	var f uint8
+	for i, set := range []bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
+		if set {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+// flush ends everything still open when the capture ends.
+func (d *decoder) flush() error {
+	if err := d.dns.flushAll(); err != nil {
+		return err
+	}
+	return d.flows.flushAll()
+}
