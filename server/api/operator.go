@@ -1,0 +1,219 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/internal/wire"
+	"lachan/server/store"
+	"lachan/server/unit"
+)
+
+func forbidden(w http.ResponseWriter) {
+	writeError(w, http.StatusForbidden, wire.Error{Error: "your role may not do this"})
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role == RoleSensor {
+		forbidden(w)
+		return
+	}
+	agents, err := s.d.Fleet.List(r.Context(), p.Units)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": agents})
+}
+
+// EventsPage is the body of an events or alerts answer.
+type EventsPage struct {
+	Events []event.Event `json:"events"`
+	Next   string        `json:"next,omitempty"`
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, p Principal) {
+	s.searchEvents(w, r, p, nil)
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, p Principal) {
+	s.searchEvents(w, r, p, []string{event.DatasetAlert})
+}
+
+func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request, p Principal, datasets []string) {
+	if p.Role == RoleSensor {
+		forbidden(w)
+		return
+	}
+	q, err := parseQuery(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if datasets != nil {
+		q.Datasets = datasets
+	}
+	q.Units = p.Units
+	page, err := s.d.Store.SearchEvents(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := EventsPage{Events: page.Events}
+	if out.Events == nil {
+		out.Events = []event.Event{}
+	}
+	if page.Next != nil {
+		b, _ := json.Marshal(page.Next)
+		out.Next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// parseQuery reads ?dataset=&host=&term=field:value&from=&to=&limit=&after=&order=asc.
+func parseQuery(r *http.Request) (store.Query, error) {
+	v := r.URL.Query()
+	q := store.Query{Datasets: v["dataset"], Terms: map[string][]string{}, Asc: v.Get("order") == "asc"}
+	for _, h := range v["host"] {
+		q.Terms["host.id"] = append(q.Terms["host.id"], h)
+	}
+	for _, t := range v["term"] {
+		field, val, ok := strings.Cut(t, ":")
+		if !ok || field == "" {
+			return q, clientError(http.StatusBadRequest, fmt.Sprintf("term %q: want field:value", t))
+		}
+		q.Terms[field] = append(q.Terms[field], val)
+	}
+	var err error
+	if q.From, err = parseTime(v.Get("from"), "from"); err != nil {
+		return q, err
+	}
+	if q.To, err = parseTime(v.Get("to"), "to"); err != nil {
+		return q, err
+	}
+	if l := v.Get("limit"); l != "" {
+		if q.Limit, err = strconv.Atoi(l); err != nil || q.Limit < 1 || q.Limit > store.MaxLimit {
+			return q, clientError(http.StatusBadRequest, fmt.Sprintf("limit %q: want 1 to %d", l, store.MaxLimit))
+		}
+	}
+	if a := v.Get("after"); a != "" {
+		b, err := base64.RawURLEncoding.DecodeString(a)
+		var c store.Cursor
+		if err != nil || json.Unmarshal(b, &c) != nil {
+			return q, clientError(http.StatusBadRequest, "after: not a cursor from a previous page")
+		}
+		q.After = &c
+	}
+	return q.Normalize(), nil
+}
+
+func parseTime(s, name string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, clientError(http.StatusBadRequest, fmt.Sprintf("%s %q: want RFC 3339 time or a duration ago such as 24h", name, s))
+	}
+	return t, nil
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role == RoleSensor {
+		forbidden(w)
+		return
+	}
+	incs, err := s.d.Incidents.List(r.Context(), p.Units)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+}
+
+func (s *Server) showIncident(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role == RoleSensor {
+		forbidden(w)
+		return
+	}
+	d, err := s.d.Incidents.Show(r.Context(), r.PathValue("id"), p.Units)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) listUnits(w http.ResponseWriter, r *http.Request, p Principal) {
+	units, err := s.d.Units.List(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p.Units != nil {
+		units = slices.DeleteFunc(units, func(u unit.Unit) bool { return !slices.Contains(p.Units, u.ID) })
+	}
+	for i := range units {
+		units[i].SecretHash = ""
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"units": units})
+}
+
+func (s *Server) putUnit(w http.ResponseWriter, r *http.Request, p Principal) {
+	if p.Role != RoleAdmin {
+		forbidden(w)
+		return
+	}
+	var spec unit.Spec
+	if err := decodeSmall(r, &spec); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if spec.ID == "" {
+		spec.ID = r.PathValue("id")
+	}
+	if spec.ID != r.PathValue("id") {
+		writeError(w, http.StatusBadRequest, wire.Error{Error: "id in body differs from the path", Field: "id"})
+		return
+	}
+	if err := s.d.Units.Put(r.Context(), spec); err != nil {
+		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error()})
+		return
+	}
+	s.log.Info("unit changed", "unit", spec.ID, "by", p.Name)
+	writeJSON(w, http.StatusOK, map[string]string{"id": spec.ID})
+}
+
+func (s *Server) networkIngest(w http.ResponseWriter, r *http.Request, p Principal) {
+	if !p.can(RoleAdmin, RoleSensor) {
+		forbidden(w)
+		return
+	}
+	evs, err := readBatch(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, ev := range evs {
+		if ev.Dataset != event.DatasetFlow && ev.Dataset != event.DatasetDNS && !strings.HasPrefix(ev.Dataset, "network.") {
+			writeError(w, http.StatusBadRequest, wire.Error{Error: fmt.Sprintf("event %s: dataset %q is not a network record", ev.ID, ev.Dataset), Field: event.FieldDataset})
+			return
+		}
+	}
+	resp, err := s.d.Pipeline.IngestNetwork(r.Context(), evs)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}

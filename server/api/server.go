@@ -1,0 +1,137 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"lachan/internal/wire"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/pipeline"
+	"lachan/server/pki"
+	"lachan/server/store"
+	"lachan/server/unit"
+)
+
+// Config is the API's listener and limits.
+type Config struct {
+	// Listen is the TCP address of the HTTPS listener.
+	Listen string `mapstructure:"listen"`
+	// Hostnames are the names and addresses the server certificate covers.
+	Hostnames []string `mapstructure:"hostnames"`
+	// CheckInInterval is how often agents are told to check in.
+	CheckInInterval time.Duration `mapstructure:"checkin_interval"`
+}
+
+// DefaultConfig listens on loopback only; a deployment names its address.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:8443", Hostnames: []string{"localhost", "127.0.0.1", "::1"}, CheckInInterval: time.Minute}
+}
+
+// Validate checks the listener address.
+func (c Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("api.listen %q: %w", c.Listen, err)
+	}
+	if len(c.Hostnames) == 0 {
+		return errors.New("api.hostnames: at least one name or address is needed")
+	}
+	if c.CheckInInterval < time.Second {
+		return errors.New("api.checkin_interval: at least 1s")
+	}
+	return nil
+}
+
+// Deps are what the API serves from.
+type Deps struct {
+	Store     store.Store
+	Units     *unit.Registry
+	Fleet     *fleet.Fleet
+	Incidents *incident.Manager
+	Pipeline  *pipeline.Pipeline
+	PKI       *pki.Authority
+	Tokens    *Tokens
+	Log       *slog.Logger
+}
+
+// Server is the HTTPS server.
+type Server struct {
+	cfg  Config
+	d    Deps
+	log  *slog.Logger
+	http *http.Server
+}
+
+// New builds a server; Serve starts it.
+func New(cfg Config, d Deps) *Server {
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api")}
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		TLSConfig:         d.PKI.ServerTLS(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Handler returns the routes, for tests that serve them themselves.
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+wire.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
+	mux.HandleFunc("POST "+wire.PathCheckIn, s.agentOnly(s.checkIn))
+	mux.HandleFunc("POST "+wire.PathIngest, s.agentOnly(s.ingest))
+	mux.HandleFunc("GET "+wire.PathAgents, s.operator(s.listAgents))
+	mux.HandleFunc("GET "+wire.PathEvents, s.operator(s.listEvents))
+	mux.HandleFunc("GET "+wire.PathAlerts, s.operator(s.listAlerts))
+	mux.HandleFunc("GET "+wire.PathIncidents, s.operator(s.listIncidents))
+	mux.HandleFunc("GET "+wire.PathIncidents+"/{id}", s.operator(s.showIncident))
+	mux.HandleFunc("GET "+wire.PathUnits, s.operator(s.listUnits))
+	mux.HandleFunc("PUT "+wire.PathUnits+"/{id}", s.operator(s.putUnit))
+	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return mux
+}
+
+// Serve listens and serves until ctx ends, then shuts down gracefully,
+// letting requests in flight finish.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln (which it closes) until ctx ends.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	s.log.Info("serving", "address", ln.Addr().String(), "ca_sha256", s.d.PKI.Fingerprint())
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

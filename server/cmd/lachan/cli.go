@@ -1,0 +1,298 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lachan/internal/event"
+	"lachan/internal/wire"
+	"lachan/server/api"
+	"lachan/server/client"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/unit"
+)
+
+func newClient(cmd *cobra.Command) (*client.Client, error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	cc := cfg.client()
+	return client.New(cc.Server, cc.CAFile, cc.TokenFile, cc.Token)
+}
+
+func addJSONFlag(c *cobra.Command) { c.Flags().Bool("json", false, "print JSON for machines") }
+
+func wantJSON(cmd *cobra.Command) bool { j, _ := cmd.Flags().GetBool("json"); return j }
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func table(w io.Writer, header string, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+func agentsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "agents",
+		Short: "List enrolled agents",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Agents []fleet.Agent `json:"agents"`
+			}
+			if err := cl.Get(cmd.Context(), wire.PathAgents, nil, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, 0, len(out.Agents))
+			for _, a := range out.Agents {
+				rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
+			}
+			return table(cmd.OutOrStdout(), "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN", rows)
+		},
+	}
+	addJSONFlag(c)
+	return c
+}
+
+func eventQueryFlags(c *cobra.Command) {
+	c.Flags().StringSlice("dataset", nil, "only these datasets (yara.finding, osquery.result, network.flow, network.dns, lachan.alert)")
+	c.Flags().StringSlice("host", nil, "only these host IDs")
+	c.Flags().StringSlice("term", nil, "field:value filters, e.g. --term file.hash.sha256:abc…")
+	c.Flags().String("since", "", "only newer than this (RFC 3339, or a duration such as 24h)")
+	c.Flags().Int("limit", 50, "at most this many")
+	addJSONFlag(c)
+}
+
+func searchEvents(cmd *cobra.Command, path string) error {
+	cl, err := newClient(cmd)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for _, f := range []string{"dataset", "host", "term"} {
+		vals, _ := cmd.Flags().GetStringSlice(f)
+		q[f] = vals
+	}
+	if s, _ := cmd.Flags().GetString("since"); s != "" {
+		q.Set("from", s)
+	}
+	limit, _ := cmd.Flags().GetInt("limit")
+	q.Set("limit", fmt.Sprint(limit))
+	var page api.EventsPage
+	if err := cl.Get(cmd.Context(), path, q, &page); err != nil {
+		return err
+	}
+	if wantJSON(cmd) {
+		return printJSON(cmd.OutOrStdout(), page)
+	}
+	rows := make([][]string, 0, len(page.Events))
+	for _, ev := range page.Events {
+		rows = append(rows, []string{ev.Timestamp.Local().Format(time.DateTime), ev.Dataset, ev.String("host.name"), summary(ev)})
+	}
+	return table(cmd.OutOrStdout(), "TIME\tDATASET\tHOST\tSUMMARY", rows)
+}
+
+// summary is a one-line human description of an event.
+func summary(ev event.Event) string {
+	switch ev.Dataset {
+	case event.DatasetYARA:
+		return fmt.Sprintf("YARA %s matched %s", ev.String("yara.rule"), ev.String("file.path"))
+	case event.DatasetAlert:
+		return fmt.Sprintf("[%s] %s", ev.String("rule.level"), ev.String("rule.name"))
+	case event.DatasetFlow:
+		return fmt.Sprintf("%s %s → %s  %s/%s packets, %s/%s bytes", ev.String("network.transport"), endpoint(ev, "source"), endpoint(ev, "destination"),
+			ev.String("source.packets"), ev.String("destination.packets"), ev.String("source.bytes"), ev.String("destination.bytes"))
+	case event.DatasetDNS:
+		return fmt.Sprintf("DNS %s %s → %s %s", ev.String("dns.question.type"), ev.String("dns.question.name"), ev.String("dns.response_code"), strings.Join(ev.Strings("dns.resolved_ip"), ","))
+	case event.DatasetOsquery:
+		return "osquery " + ev.String("osquery.name")
+	}
+	return ev.ID
+}
+
+func endpoint(ev event.Event, side string) string {
+	ip, port := ev.String(side+".ip"), ev.String(side+".port")
+	if port == "" {
+		return ip
+	}
+	if strings.Contains(ip, ":") {
+		return "[" + ip + "]:" + port
+	}
+	return ip + ":" + port
+}
+
+func eventsCmd() *cobra.Command {
+	c := &cobra.Command{Use: "events", Short: "Search stored events", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return searchEvents(cmd, wire.PathEvents) }}
+	eventQueryFlags(c)
+	return c
+}
+
+func alertsCmd() *cobra.Command {
+	c := &cobra.Command{Use: "alerts", Short: "List alerts", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return searchEvents(cmd, wire.PathAlerts) }}
+	eventQueryFlags(c)
+	return c
+}
+
+func incidentsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "incidents",
+		Short: "List incidents, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Incidents []incident.Incident `json:"incidents"`
+			}
+			if err := cl.Get(cmd.Context(), wire.PathIncidents, nil, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, 0, len(out.Incidents))
+			for _, i := range out.Incidents {
+				rows = append(rows, []string{i.ID, i.Severity, i.Status, i.Unit, i.Title, fmt.Sprint(i.AlertCount),
+					fmt.Sprint(len(i.EventIDs) + len(i.NetworkIDs)), ago(i.LastSeen)})
+			}
+			return table(cmd.OutOrStdout(), "ID\tSEVERITY\tSTATUS\tUNIT\tTITLE\tALERTS\tEVIDENCE\tLAST SEEN", rows)
+		},
+	}
+	addJSONFlag(c)
+	return c
+}
+
+func incidentCmd() *cobra.Command {
+	c := &cobra.Command{Use: "incident", Short: "Work on one incident"}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an incident with its evidence",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var d incident.Detail
+			if err := cl.Get(cmd.Context(), wire.PathIncidents+"/"+url.PathEscape(args[0]), nil, &d); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), d)
+			}
+			return printIncident(cmd.OutOrStdout(), d)
+		},
+	}
+	addJSONFlag(show)
+	c.AddCommand(show)
+	return c
+}
+
+func printIncident(w io.Writer, d incident.Detail) error {
+	fmt.Fprintf(w, "Sự cố / Incident %s\n  %s\n", d.ID, d.Title)
+	fmt.Fprintf(w, "  Mức độ / Severity: %s   Trạng thái / Status: %s   Đơn vị / Unit: %s\n", d.Severity, d.Status, d.Unit)
+	fmt.Fprintf(w, "  Máy / Host: %s (%s) %s\n", d.Host.Name, d.Host.ID, strings.Join(d.Host.IPs, ", "))
+	fmt.Fprintf(w, "  Luật / Rule: %s (%s)\n", d.Rule.Name, d.Rule.ID)
+	fmt.Fprintf(w, "  Thời gian / Seen: %s → %s, %d alert(s)\n\n", d.FirstSeen.Local().Format(time.DateTime), d.LastSeen.Local().Format(time.DateTime), d.AlertCount)
+	fmt.Fprintln(w, "Bằng chứng / Evidence:")
+	rows := make([][]string, 0, len(d.Evidence))
+	for _, ev := range d.Evidence {
+		rows = append(rows, []string{ev.Timestamp.Local().Format(time.DateTime), ev.Dataset, summary(ev)})
+	}
+	return table(w, "  TIME\tDATASET\tSUMMARY", prefix(rows, "  "))
+}
+
+func prefix(rows [][]string, p string) [][]string {
+	for _, r := range rows {
+		r[0] = p + r[0]
+	}
+	return rows
+}
+
+func unitsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "units",
+		Short: "List the unit tree",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Units []unit.Unit `json:"units"`
+			}
+			if err := cl.Get(cmd.Context(), wire.PathUnits, nil, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, 0, len(out.Units))
+			for _, u := range out.Units {
+				rows = append(rows, []string{u.ID, u.Parent, u.Name})
+			}
+			return table(cmd.OutOrStdout(), "ID\tPARENT\tNAME", rows)
+		},
+	}
+	addJSONFlag(c)
+	apply := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Create or update units from a YAML file ({units: [{id, name, parent, enroll_secret}]})",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			specs, err := unit.LoadFile(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			for _, s := range specs {
+				if err := cl.Put(cmd.Context(), wire.PathUnits+"/"+url.PathEscape(s.ID), s, nil); err != nil {
+					return fmt.Errorf("unit %s: %w", s.ID, err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d unit(s) applied\n", len(specs))
+			return nil
+		},
+	}
+	c.AddCommand(apply)
+	return c
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"lachan/internal/config"
+	"lachan/internal/logging"
+	"lachan/server/api"
+	"lachan/server/incident"
+	"lachan/server/pki"
+	"lachan/server/store/embedded"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	// DataDir holds the store, the PKI and the operator token.
+	DataDir string `mapstructure:"data_dir"`
+	// UnitsFile, when set, is applied to the unit tree at start.
+	UnitsFile string `mapstructure:"units_file"`
+	// Detections is a directory of Sigma rules; empty uses the built-in set.
+	Detections string          `mapstructure:"detections"`
+	API        api.Config      `mapstructure:"api"`
+	Incident   incident.Config `mapstructure:"incident"`
+	Store      StoreConfig     `mapstructure:"store"`
+	Log        logging.Config  `mapstructure:"log"`
+	Client     ClientConfig    `mapstructure:"client"`
+}
+
+// StoreConfig chooses the engine.
+type StoreConfig struct {
+	Engine string `mapstructure:"engine"`
+	// Sync makes every acknowledged write durable before the answer.
+	Sync bool `mapstructure:"sync"`
+}
+
+// ClientConfig is how the CLI reaches the server; empty fields are derived
+// from the server's own configuration on the same machine.
+type ClientConfig struct {
+	Server    string `mapstructure:"server"`
+	CAFile    string `mapstructure:"ca_file"`
+	TokenFile string `mapstructure:"token_file"`
+	Token     string `mapstructure:"token" secret:"true"`
+}
+
+func defaultConfig() *Config {
+	return &Config{
+		DataDir:  "/var/lib/lachan",
+		API:      api.DefaultConfig(),
+		Incident: incident.DefaultConfig(),
+		Store:    StoreConfig{Engine: "embedded", Sync: true},
+		Log:      logging.DefaultConfig(),
+	}
+}
+
+// Validate checks every part.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must be set"))
+	}
+	if c.Store.Engine != "embedded" {
+		errs = append(errs, fmt.Errorf("store.engine %q: only \"embedded\" is available in this build", c.Store.Engine))
+	}
+	errs = append(errs, config.Join(c.API, c.Incident, c.Log))
+	return errors.Join(errs...)
+}
+
+func (c *Config) storeConfig() embedded.Config {
+	sc := embedded.DefaultConfig()
+	sc.Dir = filepath.Join(c.DataDir, "store")
+	sc.Sync = c.Store.Sync
+	return sc
+}
+
+func (c *Config) pkiDir() string    { return filepath.Join(c.DataDir, "pki") }
+func (c *Config) tokenFile() string { return filepath.Join(c.DataDir, "operator.token") }
+
+func (c *Config) client() ClientConfig {
+	cc := c.Client
+	if cc.Server == "" {
+		cc.Server = "https://" + c.API.Listen
+	}
+	if cc.CAFile == "" {
+		cc.CAFile = filepath.Join(c.pkiDir(), pki.CAFile)
+	}
+	if cc.TokenFile == "" {
+		cc.TokenFile = c.tokenFile()
+	}
+	return cc
+}
+
+// loadConfig reads the configuration for a command.
+func loadConfig(cmd *cobra.Command) (*Config, error) {
+	cfg := defaultConfig()
+	file, _ := cmd.Flags().GetString("config")
+	if err := config.Load(cfg, config.Options{File: file, Flags: cmd.Flags()}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"lachan/detections"
+	"lachan/internal/event"
+	"lachan/internal/logging"
+	"lachan/server/api"
+	"lachan/server/detect"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/pipeline"
+	"lachan/server/pki"
+	"lachan/server/store/embedded"
+	"lachan/server/unit"
+)
+
+func serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server: agent API, ingest, detection, incidents, REST API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, logging.New(cfg.Log, os.Stderr))
+		},
+	}
+}
+
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := embedded.Open(cfg.storeConfig(), log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ca, err := pki.LoadOrCreate(cfg.pkiDir(), cfg.API.Hostnames)
+	if err != nil {
+		return err
+	}
+	units := unit.NewRegistry(st)
+	if cfg.UnitsFile != "" {
+		specs, err := unit.LoadFile(cfg.UnitsFile)
+		if err != nil {
+			return err
+		}
+		if err := units.Apply(ctx, specs); err != nil {
+			return err
+		}
+		log.Info("units applied", "file", cfg.UnitsFile, "units", len(specs))
+	}
+	tokens := api.NewTokens(st, units)
+	if err := tokens.EnsureAdmin(ctx, cfg.tokenFile()); err != nil {
+		return fmt.Errorf("operator token: %w", err)
+	}
+	det, err := loadDetector(cfg.Detections, log)
+	if err != nil {
+		return err
+	}
+	fl := fleet.New(st, nil)
+	inc := incident.NewManager(st, cfg.Incident, nil)
+	srv := api.New(cfg.API, api.Deps{
+		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
+		Pipeline: pipeline.New(st, fl, inc, det, log),
+	})
+	log.Info("starting", "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
+	return srv.Serve(ctx)
+}
+
+// loadDetector compiles the rules; a broken rule file is reported and the
+// others are used.
+func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, error) {
+	var fsys fs.FS = detections.FS
+	if dir != "" {
+		fsys = os.DirFS(dir)
+	}
+	sources, err := detect.LoadLogSources(detections.FS, "logsources.yml")
+	if err != nil {
+		return nil, fmt.Errorf("log sources: %w", err)
+	}
+	eng, errs := detect.Load(fsys, ".", sources)
+	for _, e := range errs {
+		log.Warn("rule skipped", "err", e)
+	}
+	log.Info("detection rules loaded", "rules", len(eng.Rules()), "skipped", len(errs))
+	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
+		var alerts []event.Event
+		for _, m := range eng.Match(ev) {
+			alerts = append(alerts, m.Alert(ev))
+		}
+		return alerts
+	}), nil
+}

@@ -1,0 +1,292 @@
+// Package incident groups alerts into incidents (same host, same rule,
+// within a window), keeps their lifecycle, and gathers their evidence: the
+// alerts, the events behind them, and the network records from the same
+// host around the same time.
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+)
+
+// Statuses an incident moves through.
+const (
+	StatusOpen         = "open"
+	StatusAcknowledged = "acknowledged"
+	StatusResolved     = "resolved"
+)
+
+// MaxEvidence caps each evidence list of one incident; past it the count
+// goes on but IDs are not kept (the store still has the events).
+const MaxEvidence = 1000
+
+// Config tunes grouping.
+type Config struct {
+	// Window: an alert joins an open incident of the same host and rule
+	// whose last alert is at most this old.
+	Window time.Duration `mapstructure:"window"`
+	// NetworkWindow: network records of the incident's host this far
+	// before the first or after the last alert are evidence.
+	NetworkWindow time.Duration `mapstructure:"network_window"`
+}
+
+// DefaultConfig groups within an hour and takes network records within
+// 15 minutes.
+func DefaultConfig() Config { return Config{Window: time.Hour, NetworkWindow: 15 * time.Minute} }
+
+// Validate checks the windows.
+func (c Config) Validate() error {
+	if c.Window <= 0 || c.NetworkWindow < 0 {
+		return errors.New("incident: window must be positive and network_window not negative")
+	}
+	return nil
+}
+
+// Host is the machine an incident is about.
+type Host struct {
+	ID   string   `json:"id"`
+	Name string   `json:"name,omitempty"`
+	IPs  []string `json:"ip,omitempty"`
+}
+
+// Rule is the detection rule behind an incident.
+type Rule struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Incident is the stored record.
+type Incident struct {
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Severity   string    `json:"severity"`
+	Status     string    `json:"status"`
+	Unit       string    `json:"unit"`
+	Host       Host      `json:"host"`
+	Rule       Rule      `json:"rule"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
+	AlertCount int       `json:"alert_count"`
+	AlertIDs   []string  `json:"alert_ids"`
+	EventIDs   []string  `json:"event_ids"`
+	NetworkIDs []string  `json:"network_ids"`
+	Version    uint64    `json:"-"`
+}
+
+// Detail is an incident with its evidence events read back from the store.
+type Detail struct {
+	Incident
+	Evidence []event.Event `json:"evidence"`
+}
+
+// Manager raises and reads incidents.
+type Manager struct {
+	st  store.Store
+	cfg Config
+	now func() time.Time
+}
+
+// NewManager returns a manager; now is the clock (time.Now when nil).
+func NewManager(st store.Store, cfg Config, now func() time.Time) *Manager {
+	if now == nil {
+		now = time.Now
+	}
+	return &Manager{st: st, cfg: cfg, now: now}
+}
+
+// severities orders rule levels.
+var severities = []string{"informational", "low", "medium", "high", "critical"}
+
+func maxSeverity(a, b string) string {
+	if slices.Index(severities, b) > slices.Index(severities, a) {
+		return b
+	}
+	return a
+}
+
+// Raise files each alert into an incident. It is idempotent: an alert
+// already in its incident changes nothing.
+func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, error) {
+	var touched []string
+	for _, al := range alerts {
+		id, err := m.raiseOne(ctx, al)
+		if err != nil {
+			return touched, err
+		}
+		if !slices.Contains(touched, id) {
+			touched = append(touched, id)
+		}
+	}
+	return touched, nil
+}
+
+func (m *Manager) raiseOne(ctx context.Context, al event.Event) (string, error) {
+	for attempt := 0; ; attempt++ {
+		inc, err := m.findOpen(ctx, al.String("host.id"), al.String("rule.id"), al.Timestamp)
+		if err != nil {
+			return "", err
+		}
+		if inc == nil {
+			inc = m.newIncident(al)
+			if err := m.addRelatedNetwork(ctx, inc); err != nil {
+				return "", err
+			}
+		}
+		if slices.Contains(inc.AlertIDs, al.ID) {
+			return inc.ID, nil
+		}
+		addAlert(inc, al, m.now())
+		err = m.put(ctx, inc)
+		if err == nil {
+			return inc.ID, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
+			return "", err
+		}
+	}
+}
+
+func (m *Manager) newIncident(al event.Event) *Incident {
+	now := m.now().UTC()
+	return &Incident{
+		ID:        event.DeriveID("incident", al.ID),
+		Title:     al.String("rule.name") + " — " + firstNonEmpty(al.String("host.name"), al.String("host.id"), al.String("source.ip"), "unknown host"),
+		Severity:  al.String("rule.level"),
+		Status:    StatusOpen,
+		Unit:      al.String("lachan.unit"),
+		Host:      Host{ID: al.String("host.id"), Name: al.String("host.name"), IPs: al.Strings("host.ip")},
+		Rule:      Rule{ID: al.String("rule.id"), Name: al.String("rule.name")},
+		Created:   now,
+		FirstSeen: al.Timestamp,
+		LastSeen:  al.Timestamp,
+	}
+}
+
+func addAlert(inc *Incident, al event.Event, now time.Time) {
+	inc.AlertCount++
+	inc.AlertIDs = appendCapped(inc.AlertIDs, al.ID)
+	for _, src := range al.Strings("lachan.alert.source_ids") {
+		inc.EventIDs = appendCapped(inc.EventIDs, src)
+	}
+	inc.Severity = maxSeverity(inc.Severity, al.String("rule.level"))
+	if al.Timestamp.Before(inc.FirstSeen) {
+		inc.FirstSeen = al.Timestamp
+	}
+	if al.Timestamp.After(inc.LastSeen) {
+		inc.LastSeen = al.Timestamp
+	}
+	inc.Updated = now.UTC()
+}
+
+func appendCapped(list []string, id string) []string {
+	if len(list) >= MaxEvidence || slices.Contains(list, id) {
+		return list
+	}
+	return append(list, id)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// findOpen returns the open incident for host and rule that an alert at t
+// joins, or nil.
+func (m *Manager) findOpen(ctx context.Context, host, rule string, t time.Time) (*Incident, error) {
+	all, err := m.List(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		inc := &all[i]
+		if inc.Status == StatusResolved || inc.Host.ID != host || inc.Rule.ID != rule {
+			continue
+		}
+		if t.Sub(inc.LastSeen) <= m.cfg.Window && inc.FirstSeen.Sub(t) <= m.cfg.Window {
+			return inc, nil
+		}
+	}
+	return nil, nil
+}
+
+func (m *Manager) put(ctx context.Context, inc *Incident) error {
+	b, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("incident %s: %w", inc.ID, err)
+	}
+	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
+	if err != nil {
+		return fmt.Errorf("incident %s: %w", inc.ID, err)
+	}
+	inc.Version = v
+	return nil
+}
+
+// Get returns one incident; units scopes it (nil: any).
+func (m *Manager) Get(ctx context.Context, id string, units []string) (Incident, error) {
+	doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, id)
+	if err != nil {
+		return Incident{}, fmt.Errorf("incident %s: %w", id, err)
+	}
+	var inc Incident
+	if err := json.Unmarshal(doc, &inc); err != nil {
+		return Incident{}, fmt.Errorf("incident %s: stored document: %w", id, err)
+	}
+	if units != nil && !slices.Contains(units, inc.Unit) {
+		return Incident{}, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
+	}
+	inc.Version = ver
+	return inc, nil
+}
+
+// List returns incidents of the given units (nil: all), newest first.
+func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) {
+	ents, err := m.st.ListEntities(ctx, store.KindIncident)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	out := make([]Incident, 0, len(ents))
+	for _, e := range ents {
+		var inc Incident
+		if err := json.Unmarshal(e.Doc, &inc); err != nil {
+			return nil, fmt.Errorf("incident %s: stored document: %w", e.ID, err)
+		}
+		inc.Version = e.Version
+		if units == nil || slices.Contains(units, inc.Unit) {
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b Incident) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
+// Show returns an incident with its evidence: alerts, the events behind
+// them and the related network records.
+func (m *Manager) Show(ctx context.Context, id string, units []string) (Detail, error) {
+	inc, err := m.Get(ctx, id, units)
+	if err != nil {
+		return Detail{}, err
+	}
+	ids := slices.Concat(inc.AlertIDs, inc.EventIDs, inc.NetworkIDs)
+	evs, err := m.st.GetEvents(ctx, ids)
+	if err != nil {
+		return Detail{}, fmt.Errorf("incident %s evidence: %w", id, err)
+	}
+	if evs == nil {
+		evs = []event.Event{}
+	}
+	return Detail{Incident: inc, Evidence: evs}, nil
+}

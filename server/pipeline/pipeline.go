@@ -1,0 +1,172 @@
+// Package pipeline is the server's ingest path: it stamps events with who
+// sent them, ties network records to agents by address, runs detection,
+// files alerts into incidents and stores everything, in an order that makes
+// a retried batch harmless (see Process).
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/internal/wire"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/store"
+)
+
+// Detector turns one event into the alerts it raises. It must be safe for
+// concurrent use.
+type Detector interface {
+	Detect(ev event.Event) []event.Event
+}
+
+// DetectorFunc adapts a function to Detector.
+type DetectorFunc func(event.Event) []event.Event
+
+// Detect calls f.
+func (f DetectorFunc) Detect(ev event.Event) []event.Event { return f(ev) }
+
+// Pipeline is safe for concurrent use.
+type Pipeline struct {
+	st        store.Store
+	fleet     *fleet.Fleet
+	incidents *incident.Manager
+	detector  atomic.Pointer[Detector]
+	log       *slog.Logger
+	now       func() time.Time
+	// mu serialises Process so that alerts of concurrent batches group
+	// into incidents consistently.
+	mu sync.Mutex
+}
+
+// New returns a pipeline.
+func New(st store.Store, fl *fleet.Fleet, inc *incident.Manager, det Detector, log *slog.Logger) *Pipeline {
+	p := &Pipeline{st: st, fleet: fl, incidents: inc, log: log.With("component", "pipeline"), now: time.Now}
+	p.SetDetector(det)
+	return p
+}
+
+// SetDetector swaps the rules in use, e.g. after a reload.
+func (p *Pipeline) SetDetector(d Detector) { p.detector.Store(&d) }
+
+// IngestAgent takes a batch from an enrolled agent. Identity fields come
+// from the agent's enrollment, never from what it sent, so that an agent
+// cannot write into another host's or unit's data.
+func (p *Pipeline) IngestAgent(ctx context.Context, a fleet.Agent, evs []event.Event) (wire.IngestResponse, error) {
+	now := p.now().UTC().Format(time.RFC3339Nano)
+	for i := range evs {
+		ev := &evs[i]
+		ev.Set("agent.id", a.ID)
+		ev.Set("host.id", a.ID)
+		ev.Set("host.name", a.Host.Name)
+		ev.Set("host.os.type", a.Host.OS)
+		ev.Set("host.ip", a.Host.IPs)
+		ev.Set("lachan.unit", a.Unit)
+		ev.Set("event.ingested", now)
+	}
+	return p.Process(ctx, evs)
+}
+
+// IngestNetwork takes records from a sensor or a capture import and ties
+// each to the agent whose address is its source (else its destination).
+func (p *Pipeline) IngestNetwork(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
+	byAddr, err := p.fleet.ByAddress(ctx)
+	if err != nil {
+		return wire.IngestResponse{}, err
+	}
+	now := p.now().UTC().Format(time.RFC3339Nano)
+	for i := range evs {
+		ev := &evs[i]
+		ev.Set("event.ingested", now)
+		for _, f := range []string{"source.ip", "destination.ip"} {
+			ip, err := netip.ParseAddr(ev.String(f))
+			if err != nil {
+				continue
+			}
+			if a, ok := byAddr[ip.Unmap()]; ok {
+				ev.Set("host.id", a.ID)
+				ev.Set("agent.id", a.ID)
+				ev.Set("host.name", a.Host.Name)
+				ev.Set("lachan.unit", a.Unit)
+				break
+			}
+		}
+	}
+	return p.Process(ctx, evs)
+}
+
+// Process detects, files and stores a validated batch. Order matters for
+// retries: alerts not yet stored are filed into incidents first (filing is
+// idempotent by alert ID), then events and alerts are stored in one call,
+// then network records are attached to open incidents (also idempotent).
+// A crash anywhere leaves the batch unacknowledged, and its retry completes
+// whatever step was missed without doubling anything.
+func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	resp := wire.IngestResponse{Received: len(evs)}
+	det := *p.detector.Load()
+	var alerts []event.Event
+	for _, ev := range evs {
+		alerts = append(alerts, det.Detect(ev)...)
+	}
+	fresh, err := p.unstored(ctx, alerts)
+	if err != nil {
+		return resp, err
+	}
+	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
+		return resp, fmt.Errorf("raise incidents: %w", err)
+	}
+	stored, err := p.st.PutEvents(ctx, append(evs, alerts...))
+	if err != nil {
+		return resp, fmt.Errorf("store batch: %w", err)
+	}
+	if _, err := p.incidents.AttachNetwork(ctx, evs); err != nil {
+		return resp, fmt.Errorf("attach network evidence: %w", err)
+	}
+	for _, ev := range stored {
+		if ev.Dataset == event.DatasetAlert {
+			resp.Alerts++
+		} else {
+			resp.Stored++
+		}
+	}
+	resp.Duplicates = len(evs) - resp.Stored
+	if resp.Stored > 0 || resp.Alerts > 0 {
+		p.log.Debug("batch stored", "received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "alerts", resp.Alerts)
+	}
+	return resp, nil
+}
+
+// unstored returns the alerts whose IDs the store does not have yet.
+func (p *Pipeline) unstored(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(alerts))
+	for i, a := range alerts {
+		ids[i] = a.ID
+	}
+	have, err := p.st.GetEvents(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up alerts: %w", err)
+	}
+	seen := make(map[string]bool, len(have))
+	for _, h := range have {
+		seen[h.ID] = true
+	}
+	var out []event.Event
+	for _, a := range alerts {
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
