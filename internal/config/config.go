@@ -80,7 +80,7 @@ func Load(dst any, opts Options) error {
 		if opts.File != "" {
 			where = "config file " + opts.File
 		}
-		return fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %s", where, oneLine(err))
 	}
 	if val, ok := dst.(Validator); ok {
 		if err := val.Validate(); err != nil {
@@ -233,4 +233,18 @@ func Join(parts ...Validator) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// oneLine turns the decoder's multi-line report into one line that starts
+// with the key at fault.
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "decoding failed due to") {
+			continue
+		}
+		parts = append(parts, strings.TrimPrefix(l, "* "))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -112,3 +112,11 @@ func TestPrintRedacts(t *testing.T) {
 		t.Fatalf("unexpected print:\n%s", out)
 	}
 }
+
+func TestDecodeErrorIsOneLineNamingTheKey(t *testing.T) {
+	cfg := defaults()
+	err := Load(cfg, Options{File: writeFile(t, "api:\n  timeout: soon\n"), Environ: []string{}})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "api.timeout") {
+		t.Fatalf("err = %q", err)
+	}
+}
