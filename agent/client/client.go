@@ -1,0 +1,224 @@
+// Package client is the agent's side of the agent API: enrollment with the
+// unit secret, then mutual TLS with the agent's own certificate, the
+// server's CA pinned (the system's roots are never consulted).
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lachan/internal/atomicfile"
+	"lachan/internal/wire"
+)
+
+// Files in the agent's state directory.
+const (
+	identityFile = "identity.json"
+	keyFile      = "agent.key"
+	certFile     = "agent.pem"
+	caFile       = "ca.pem"
+)
+
+// Identity is who the agent is, kept in its state directory.
+type Identity struct {
+	AgentID string `json:"agent_id"`
+	Unit    string `json:"unit"`
+	Server  string `json:"server"`
+}
+
+// ErrNotEnrolled means the state directory has no identity yet.
+var ErrNotEnrolled = errors.New("agent not enrolled")
+
+// Error is an answer the server gave; Retry says whether sending the same
+// request later can succeed.
+type Error struct {
+	Status int
+	Body   wire.Error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("server answered %d: %s", e.Status, e.Body.Error)
+	if e.Body.Line > 0 {
+		s += fmt.Sprintf(" (line %d)", e.Body.Line)
+	}
+	return s
+}
+
+// Retry reports whether the same request may succeed later.
+func (e *Error) Retry() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// Client is an enrolled agent's connection to its server.
+type Client struct {
+	ID   Identity
+	base string
+	http *http.Client
+}
+
+// Load opens the identity in stateDir.
+func Load(stateDir string) (*Client, error) {
+	b, err := os.ReadFile(filepath.Join(stateDir, identityFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent identity: %w", err)
+	}
+	var id Identity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return nil, fmt.Errorf("agent identity %s: %w", filepath.Join(stateDir, identityFile), err)
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(stateDir, certFile), filepath.Join(stateDir, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("agent certificate: %w", err)
+	}
+	pool, err := loadPool(filepath.Join(stateDir, caFile))
+	if err != nil {
+		return nil, err
+	}
+	return &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair)}, nil
+}
+
+func loadPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("server CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("server CA %s: no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+func httpClient(pool *x509.CertPool, cert *tls.Certificate) *http.Client {
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 15 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+}
+
+// Enroll joins the unit whose secret this is. It makes the agent's key
+// (which never leaves stateDir), trusts only the CA in caPath, and stores
+// the identity, certificate and pinned CA.
+func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host wire.Host) (*Client, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	pool, err := loadPool(caPath)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("agent key: %w", err)
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host.Name}}, key)
+	if err != nil {
+		return nil, fmt.Errorf("certificate request: %w", err)
+	}
+	req := wire.EnrollRequest{Secret: secret, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Host: host}
+	c := &Client{base: strings.TrimRight(server, "/"), http: httpClient(pool, nil)}
+	var resp wire.EnrollResponse
+	if err := c.post(ctx, wire.PathEnroll, req, &resp); err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{certFile, []byte(resp.Cert), 0o644},
+		{caFile, []byte(resp.CA), 0o644},
+	}
+	for _, f := range files {
+		if err := atomicfile.Write(filepath.Join(stateDir, f.name), f.data, f.mode); err != nil {
+			return nil, err
+		}
+	}
+	id, _ := json.MarshalIndent(Identity{AgentID: resp.AgentID, Unit: resp.Unit, Server: server}, "", "  ")
+	// The identity is written last: its presence means enrollment completed.
+	if err := atomicfile.Write(filepath.Join(stateDir, identityFile), id, 0o600); err != nil {
+		return nil, err
+	}
+	return Load(stateDir)
+}
+
+// CheckIn sends a heartbeat and returns the server's answer.
+func (c *Client) CheckIn(ctx context.Context, req wire.CheckInRequest) (wire.CheckInResponse, error) {
+	var resp wire.CheckInResponse
+	err := c.post(ctx, wire.PathCheckIn, req, &resp)
+	return resp, err
+}
+
+// Ingest sends a gzip NDJSON batch (see wire.EncodeBatch).
+func (c *Client) Ingest(ctx context.Context, body []byte) (wire.IngestResponse, error) {
+	var resp wire.IngestResponse
+	hdr := map[string]string{"Content-Type": wire.ContentTypeNDJSON, "Content-Encoding": "gzip"}
+	err := c.send(ctx, wire.PathIngest, bytes.NewReader(body), hdr, &resp)
+	return resp, err
+}
+
+func (c *Client) post(ctx context.Context, path string, v, out any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"}, out)
+}
+
+func (c *Client) send(ctx context.Context, path string, body io.Reader, hdr map[string]string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e := &Error{Status: resp.StatusCode}
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e.Body) != nil {
+			e.Body.Error = http.StatusText(resp.StatusCode)
+		}
+		return e
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("POST %s: decode answer: %w", path, err)
+	}
+	return nil
+}

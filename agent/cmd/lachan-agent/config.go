@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lachan/agent/daemon"
+	"lachan/agent/osquery"
+	"lachan/agent/ship"
+	"lachan/agent/spool"
+	"lachan/agent/yara"
+	"lachan/internal/config"
+	"lachan/internal/logging"
+	"lachan/rules"
+)
+
+// Config is the whole agent configuration.
+type Config struct {
+	StateDir string         `mapstructure:"state_dir"`
+	Server   ServerConfig   `mapstructure:"server"`
+	YARA     YARAConfig     `mapstructure:"yara"`
+	Osquery  OsqueryConfig  `mapstructure:"osquery"`
+	Spool    SpoolConfig    `mapstructure:"spool"`
+	Ship     ship.Config    `mapstructure:"ship"`
+	Log      logging.Config `mapstructure:"log"`
+}
+
+// ServerConfig says where the server is and how to join it.
+type ServerConfig struct {
+	URL          string `mapstructure:"url"`
+	CAFile       string `mapstructure:"ca_file"`
+	EnrollSecret string `mapstructure:"enroll_secret" secret:"true"`
+}
+
+// YARAConfig chooses rules and what to scan.
+type YARAConfig struct {
+	// Rules is a directory of .yar files; empty uses the built-in rules.
+	Rules       string        `mapstructure:"rules"`
+	Paths       []string      `mapstructure:"paths"`
+	Interval    time.Duration `mapstructure:"interval"`
+	MaxFileSize int64         `mapstructure:"max_file_size"`
+	FileTimeout time.Duration `mapstructure:"file_timeout"`
+}
+
+// OsqueryConfig points at osqueryd's extension socket.
+type OsqueryConfig struct {
+	Socket  string        `mapstructure:"socket"`
+	Pack    string        `mapstructure:"pack"`
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// SpoolConfig bounds the disk queue.
+type SpoolConfig struct {
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	Sync     bool  `mapstructure:"sync"`
+}
+
+func defaultConfig() *Config {
+	yc := yara.DefaultConfig()
+	sc := spool.DefaultConfig()
+	return &Config{
+		StateDir: "/var/lib/lachan-agent",
+		YARA:     YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout},
+		Osquery:  OsqueryConfig{Timeout: 10 * time.Second},
+		Spool:    SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
+		Ship:     ship.DefaultConfig(),
+		Log:      logging.DefaultConfig(),
+	}
+}
+
+// Validate checks every part.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state_dir must be set"))
+	}
+	if c.YARA.Interval < time.Second {
+		errs = append(errs, errors.New("yara.interval: at least 1s"))
+	}
+	if c.Spool.MaxBytes < 1<<20 {
+		errs = append(errs, errors.New("spool.max_bytes: at least 1 MiB"))
+	}
+	errs = append(errs, config.Join(c.Ship, c.Log))
+	return errors.Join(errs...)
+}
+
+func loadConfig(cmd *cobra.Command) (*Config, error) {
+	cfg := defaultConfig()
+	file, _ := cmd.Flags().GetString("config")
+	if err := config.Load(cfg, config.Options{File: file, Flags: cmd.Flags()}); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// daemonConfig turns the file's shape into what the daemon takes.
+func (c *Config) daemonConfig() (daemon.Config, error) {
+	if c.Server.URL == "" || c.Server.CAFile == "" {
+		return daemon.Config{}, errors.New("server.url and server.ca_file must be set to run")
+	}
+	sub, err := fs.Sub(rules.FS, "yara")
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	scan := yara.DefaultConfig()
+	scan.Paths, scan.MaxFileSize, scan.FileTimeout = c.YARA.Paths, c.YARA.MaxFileSize, c.YARA.FileTimeout
+	sc := spool.DefaultConfig()
+	sc.MaxBytes, sc.Sync = c.Spool.MaxBytes, c.Spool.Sync
+	dc := daemon.Config{
+		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret,
+		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
+		Spool: sc, Ship: c.Ship,
+	}
+	if c.Osquery.Socket != "" {
+		dc.Osquery = osquery.Config{Socket: c.Osquery.Socket, Timeout: c.Osquery.Timeout}
+		var packFS fs.FS = rules.FS
+		path := "osquery/baseline.conf"
+		if c.Osquery.Pack != "" {
+			packFS, path = os.DirFS("/"), c.Osquery.Pack
+		}
+		if dc.Pack, err = osquery.LoadPack(packFS, path); err != nil {
+			return dc, fmt.Errorf("osquery pack: %w", err)
+		}
+	}
+	return dc, nil
+}

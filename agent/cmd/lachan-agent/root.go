@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"lachan/agent/daemon"
+	"lachan/agent/yara"
+	"lachan/internal/config"
+	"lachan/internal/logging"
+)
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "lachan-agent",
+		Short:         "Lá Chắn endpoint agent: osquery and YARA findings, shipped safely",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
+	root.PersistentFlags().String("state-dir", "", "state directory (identity, spool)")
+	root.AddCommand(runCmd(), scanCmd(), configCmd())
+	return root
+}
+
+func configCmd() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Show the configuration"}
+	c.AddCommand(&cobra.Command{
+		Use:   "print",
+		Short: "Print the effective configuration (secrets hidden)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return config.Print(cmd.OutOrStdout(), cfg)
+		},
+	})
+	return c
+}
+
+func runCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Enroll if needed, then collect and ship until stopped",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log := logging.New(cfg.Log, os.Stderr)
+			dc, err := cfg.daemonConfig()
+			if err != nil {
+				return err
+			}
+			cl, err := daemon.Enroll(cmd.Context(), dc, log)
+			if err != nil {
+				return err
+			}
+			d, err := daemon.New(dc, cl, log)
+			if err != nil {
+				return err
+			}
+			log.Info("agent running", "agent", cl.ID.AgentID, "unit", cl.ID.Unit, "scan_paths", dc.Scan.Paths)
+			return d.Run(cmd.Context())
+		},
+	}
+}
+
+func scanCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "scan --rules DIR PATH...",
+		Short: "Scan files once with YARA and print each finding as a JSON line",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			dir, _ := cmd.Flags().GetString("rules")
+			if dir == "" {
+				return fmt.Errorf("--rules DIR is required")
+			}
+			rules, errs := yara.CompileDir(dir)
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), "skipped:", e)
+			}
+			if rules == nil {
+				return fmt.Errorf("no usable rules in %s", dir)
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetEscapeHTML(false)
+			var encErr error
+			stats, err := rules.ScanPaths(cmd.Context(), paths, yara.DefaultConfig(), func(f yara.Finding) {
+				if e := enc.Encode(f); e != nil && encErr == nil {
+					encErr = e
+				}
+			})
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d rule file(s) skipped; %+v\n", len(errs), stats)
+			if err != nil {
+				return err
+			}
+			return encErr
+		},
+	}
+	c.Flags().String("rules", "", "directory of YARA rule files")
+	return c
+}

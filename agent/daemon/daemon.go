@@ -1,0 +1,224 @@
+// Package daemon runs the agent: it enrolls once, then keeps four loops
+// going — YARA scans, osquery queries, check-ins and shipping — all writing
+// into one disk spool so that nothing collected is lost to a crash, a
+// reboot or a dead link.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"lachan/agent/client"
+	"lachan/agent/osquery"
+	"lachan/agent/ship"
+	"lachan/agent/spool"
+	"lachan/agent/yara"
+	"lachan/internal/event"
+	"lachan/internal/wire"
+)
+
+// Config is what the agent needs to run; the cmd package fills it.
+type Config struct {
+	StateDir     string
+	Server       string
+	CAFile       string
+	EnrollSecret string
+	Version      string
+	// YARA rules: a directory, or RulesFS when RulesDir is empty.
+	RulesDir     string
+	RulesFS      fs.FS
+	ScanInterval time.Duration
+	Scan         yara.Config
+	// Osquery: when Osquery.Socket is empty, osquery is off.
+	Osquery osquery.Config
+	Pack    osquery.Pack
+	Spool   spool.Config
+	Ship    ship.Config
+}
+
+// Daemon is a running agent.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	cl      *client.Client
+	sp      *spool.Spool
+	shipper *ship.Shipper
+	osq     *osquery.Runner
+
+	mu        sync.Mutex
+	status    wire.Status
+	checkIn   time.Duration
+	spoolFull bool
+}
+
+// Enroll loads the agent's identity, enrolling first if there is none.
+func Enroll(ctx context.Context, cfg Config, log *slog.Logger) (*client.Client, error) {
+	cl, err := client.Load(cfg.StateDir)
+	if err == nil {
+		return cl, nil
+	}
+	if !errors.Is(err, client.ErrNotEnrolled) {
+		return nil, err
+	}
+	if cfg.EnrollSecret == "" {
+		return nil, errors.New("not enrolled yet and no server.enroll_secret configured")
+	}
+	cl, err = client.Enroll(ctx, cfg.StateDir, cfg.Server, cfg.CAFile, cfg.EnrollSecret, HostInfo(cfg.Version))
+	if err != nil {
+		return nil, err
+	}
+	log.Info("enrolled", "agent", cl.ID.AgentID, "unit", cl.ID.Unit, "server", cfg.Server)
+	return cl, nil
+}
+
+// New opens the spool and prepares the loops.
+func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
+	sc := cfg.Spool
+	if sc.Dir == "" {
+		sc.Dir = filepath.Join(cfg.StateDir, "spool")
+	}
+	sp, err := spool.Open(sc, log.With("component", "spool"))
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute}
+	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
+	d.status.Osquery = "osquery unavailable: not configured"
+	if cfg.Osquery.Socket != "" {
+		d.osq = osquery.NewRunner(cfg.Osquery, cfg.Pack, log.With("component", "osquery"))
+	}
+	return d, nil
+}
+
+// Run runs every loop until ctx ends, then closes the spool.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.sp.Close()
+	var wg sync.WaitGroup
+	start := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	start(d.shipper.Run)
+	start(d.checkInLoop)
+	start(d.scanLoop)
+	if d.osq != nil {
+		start(func(ctx context.Context) { d.osq.Run(ctx, d.cl.ID.AgentID, d.emit) })
+	}
+	d.shipper.Notify()
+	wg.Wait()
+	return nil
+}
+
+// emit puts one event in the spool and wakes the shipper. A full spool is
+// an error the caller sees; the event is not silently dropped.
+func (d *Daemon) emit(ev event.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	if err := d.sp.Append(b); err != nil {
+		d.mu.Lock()
+		d.spoolFull = errors.Is(err, spool.ErrFull)
+		d.mu.Unlock()
+		return fmt.Errorf("spool event %s: %w", ev.ID, err)
+	}
+	d.shipper.Notify()
+	return nil
+}
+
+func (d *Daemon) scanLoop(ctx context.Context) {
+	rules, errs := d.compile()
+	for _, e := range errs {
+		d.log.Warn("YARA rule file skipped", "err", e)
+	}
+	d.mu.Lock()
+	if rules != nil {
+		d.status.YARARules = rules.Count()
+	}
+	d.mu.Unlock()
+	if rules == nil || len(d.cfg.Scan.Paths) == 0 {
+		d.log.Info("YARA scanning off", "rules_loaded", rules != nil, "paths", len(d.cfg.Scan.Paths))
+		return
+	}
+	for {
+		stats, err := rules.ScanPaths(ctx, d.cfg.Scan.Paths, d.cfg.Scan, func(f yara.Finding) {
+			if err := d.emit(f.Event(d.cl.ID.AgentID)); err != nil {
+				d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("scan ended with an error", "err", err)
+		}
+		d.mu.Lock()
+		d.status.LastScan = time.Now().UTC()
+		d.status.ScanFiles = int64(stats.Files)
+		d.mu.Unlock()
+		d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d.cfg.ScanInterval):
+		}
+	}
+}
+
+func (d *Daemon) compile() (*yara.Rules, []error) {
+	if d.cfg.RulesDir != "" {
+		return yara.CompileDir(d.cfg.RulesDir)
+	}
+	if d.cfg.RulesFS == nil {
+		return nil, nil
+	}
+	return yara.Compile(d.cfg.RulesFS, ".")
+}
+
+func (d *Daemon) checkInLoop(ctx context.Context) {
+	for {
+		resp, err := d.cl.CheckIn(ctx, wire.CheckInRequest{Host: HostInfo(d.cfg.Version), Status: d.Status()})
+		wait := d.checkIn
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.log.Warn("check-in failed", "err", err)
+			wait = d.cfg.Ship.MinBackoff * 5
+		} else if resp.Interval >= time.Second {
+			d.checkIn = resp.Interval
+			wait = resp.Interval
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Status is the agent's health as of now.
+func (d *Daemon) Status() wire.Status {
+	d.mu.Lock()
+	st := d.status
+	full := d.spoolFull
+	d.mu.Unlock()
+	if d.osq != nil {
+		st.Osquery = d.osq.Status()
+	}
+	st.SpoolDepth = d.sp.Len()
+	st.SpoolBytes = d.sp.Bytes()
+	st.Shipped = d.shipper.Shipped()
+	st.Errors = nil
+	if e := d.shipper.LastError(); e != "" {
+		st.Errors = append(st.Errors, "delivery: "+e)
+	}
+	if full {
+		st.Errors = append(st.Errors, "spool full: new records refused")
+	}
+	return st
+}

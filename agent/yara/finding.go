@@ -1,0 +1,139 @@
+package yara
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// ErrNoYARA is returned by every function of a build without cgo.
+var ErrNoYARA = errors.New("this build has no YARA support: rebuild with CGO_ENABLED=1 and libyara (Debian: libyara-dev)")
+
+// CompileError is a rule file YARA refused, with the line it complained
+// about (0 when the whole file is at fault).
+type CompileError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Finding is one rule matching one file.
+type Finding struct {
+	Rule      string         `json:"rule"`
+	Namespace string         `json:"namespace"`
+	Tags      []string       `json:"tags,omitempty"`
+	Meta      map[string]any `json:"meta,omitempty"`
+	Path      string         `json:"path"`
+	Size      int64          `json:"size"`
+	SHA256    string         `json:"sha256"`
+	Time      time.Time      `json:"time"`
+}
+
+// ScanStats counts what one ScanPaths call did.
+type ScanStats struct {
+	Files    int64 `json:"files"`    // files scanned
+	Skipped  int64 `json:"skipped"`  // files too large, or not regular files
+	Errors   int64 `json:"errors"`   // files that could not be read or scanned
+	Findings int64 `json:"findings"` // rule matches reported
+	Bytes    int64 `json:"bytes"`    // bytes scanned
+	// FirstErrors keeps the first few per-file errors for the operator.
+	FirstErrors []string `json:"first_errors,omitempty"`
+}
+
+const keepErrors = 5
+
+func (s *ScanStats) fileError(err error) {
+	s.Errors++
+	if len(s.FirstErrors) < keepErrors {
+		s.FirstErrors = append(s.FirstErrors, err.Error())
+	}
+}
+
+// Event turns the finding into the event the agent ships. Its ID is
+// derived from the agent, rule, path and content, so that the same file
+// matching the same rule in every hourly scan is stored once.
+func (f Finding) Event(agentID string) event.Event {
+	ev := event.New(event.DatasetYARA, f.Time)
+	ev.ID = event.DeriveID("yara", agentID, f.Namespace, f.Rule, f.Path, f.SHA256)
+	tags := f.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	meta := make(map[string]any, len(f.Meta))
+	for k, v := range f.Meta {
+		switch x := v.(type) {
+		case int:
+			meta[k] = int64(x)
+		case string, bool, int64, float64:
+			meta[k] = x
+		default:
+			meta[k] = fmt.Sprint(x)
+		}
+	}
+	ev.Set("event.kind", "event")
+	ev.Set("event.category", []string{"malware", "file"})
+	ev.Set("yara.rule", f.Rule)
+	ev.Set("yara.namespace", f.Namespace)
+	ev.Set("yara.tags", tags)
+	ev.Set("yara.meta", meta)
+	ev.Set("file.path", f.Path)
+	ev.Set("file.name", filepath.Base(f.Path))
+	if ext := strings.TrimPrefix(filepath.Ext(f.Path), "."); ext != "" {
+		ev.Set("file.extension", strings.ToLower(ext))
+	}
+	ev.Set("file.size", f.Size)
+	if f.SHA256 != "" {
+		ev.Set("file.hash.sha256", f.SHA256)
+	}
+	ev.Set("agent.id", agentID)
+	ev.Set("host.id", agentID)
+	return ev
+}
+
+// magics maps file headers to the filetype names rule sets written for
+// LOKI and THOR compare against.
+var magics = []struct {
+	prefix []byte
+	name   string
+}{
+	{[]byte("MZ"), "EXE"},
+	{[]byte("\x7fELF"), "ELF"},
+	{[]byte("\xfe\xed\xfa\xce"), "MACH-O"},
+	{[]byte("\xfe\xed\xfa\xcf"), "MACH-O"},
+	{[]byte("\xce\xfa\xed\xfe"), "MACH-O"},
+	{[]byte("\xcf\xfa\xed\xfe"), "MACH-O"},
+	{[]byte("MDMP"), "MDMP"},
+	{[]byte("{\\rtf"), "RTF"},
+	{[]byte("%PDF"), "PDF"},
+	{[]byte("GIF8"), "GIF"},
+	{[]byte("PK\x03\x04"), "ZIP"},
+	{[]byte("Rar!"), "RAR"},
+	{[]byte("\xd0\xcf\x11\xe0"), "OLE"},
+}
+
+var scriptTypes = map[string]string{
+	".asp": "ASP", ".aspx": "ASP", ".php": "PHP", ".vbs": "VBS", ".bat": "BATCH", ".cmd": "BATCH",
+	".py": "Python", ".jsp": "JSP", ".ps1": "PowerShell",
+}
+
+// fileType names a file's type from its first bytes, then its extension.
+func fileType(head []byte, ext string) string {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.prefix) {
+			return m.name
+		}
+	}
+	return scriptTypes[ext]
+}

@@ -1,0 +1,226 @@
+//go:build cgo
+
+package yara
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	goyara "github.com/hillu/go-yara/v4"
+)
+
+// ScanFile scans one file with the default settings.
+func (r *Rules) ScanFile(path string) ([]Finding, error) {
+	sc, err := r.newScanner(DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Destroy()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("scan %s: not a regular file", path)
+	}
+	return r.scanOpen(context.Background(), sc, f, path, fi, DefaultConfig())
+}
+
+// ScanPaths walks paths (files or directories; symbolic links are not
+// followed) and reports every match to found, one file at a time so that
+// an agent never takes more than one core. Files larger than
+// cfg.MaxFileSize, and anything but regular files, are skipped; a file
+// that cannot be read is counted and the walk goes on. The error is
+// ctx's when cancelled, or names the paths that could not be walked.
+func (r *Rules) ScanPaths(ctx context.Context, paths []string, cfg Config, found func(Finding)) (ScanStats, error) {
+	var st ScanStats
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	sc, err := r.newScanner(cfg)
+	if err != nil {
+		return st, err
+	}
+	defer sc.Destroy()
+	var rootErrs []error
+	for _, root := range paths {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				if p == root {
+					return err
+				}
+				st.fileError(err)
+				return nil
+			}
+			if excluded(p, cfg.Exclude) && p != root {
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			r.scanPath(ctx, sc, p, cfg, &st, found)
+			return nil
+		})
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		if err != nil {
+			rootErrs = append(rootErrs, fmt.Errorf("scan %s: %w", root, err))
+		}
+	}
+	return st, errors.Join(rootErrs...)
+}
+
+func excluded(p string, exclude []string) bool {
+	for _, x := range exclude {
+		if p == x || strings.HasPrefix(p, strings.TrimSuffix(x, string(filepath.Separator))+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rules) scanPath(ctx context.Context, sc *goyara.Scanner, p string, cfg Config, st *ScanStats, found func(Finding)) {
+	// Lstat first: opening a FIFO or a device could block or never end.
+	fi, err := os.Lstat(p)
+	if err != nil {
+		st.fileError(err)
+		return
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > cfg.MaxFileSize {
+		st.Skipped++
+		return
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		st.fileError(err)
+		return
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > cfg.MaxFileSize {
+		st.Skipped++ // replaced between Lstat and Open
+		return
+	}
+	findings, err := r.scanOpen(ctx, sc, f, p, fi, cfg)
+	if err != nil {
+		st.fileError(err)
+		return
+	}
+	st.Files++
+	st.Bytes += fi.Size()
+	for _, fd := range findings {
+		st.Findings++
+		found(fd)
+	}
+}
+
+// scanOpen scans an open regular file and hashes it if anything matched.
+func (r *Rules) scanOpen(ctx context.Context, sc *goyara.Scanner, f *os.File, p string, fi fs.FileInfo, cfg Config) ([]Finding, error) {
+	if err := r.setFileVariables(sc, f, p, fi, cfg.FileVariables); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", p, err)
+	}
+	cb := &collector{ctx: ctx}
+	sc.SetCallback(cb)
+	err := sc.ScanFileDescriptor(f.Fd())
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", p, err)
+	}
+	if len(cb.found) == 0 {
+		return nil, nil
+	}
+	sum, err := hashFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("hash %s: %w", p, err)
+	}
+	now := time.Now().UTC()
+	for i := range cb.found {
+		cb.found[i].Path, cb.found[i].Size, cb.found[i].SHA256, cb.found[i].Time = p, fi.Size(), sum, now
+	}
+	return cb.found, nil
+}
+
+func hashFile(f *os.File) (string, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (r *Rules) newScanner(cfg Config) (*goyara.Scanner, error) {
+	if r == nil || r.rules == nil {
+		return nil, errors.New("yara: no rules compiled")
+	}
+	sc, err := goyara.NewScanner(r.rules)
+	if err != nil {
+		return nil, fmt.Errorf("yara scanner: %w", err)
+	}
+	sc.SetTimeout(cfg.FileTimeout)
+	return sc, nil
+}
+
+// setFileVariables gives the rules the file's name, path, extension, type
+// and owner, or empty strings as the yara command does unless told.
+func (r *Rules) setFileVariables(sc *goyara.Scanner, f *os.File, p string, fi fs.FileInfo, on bool) error {
+	vals := map[string]string{"filename": "", "filepath": "", "extension": "", "filetype": "", "owner": ""}
+	if on {
+		ext := strings.ToLower(filepath.Ext(p))
+		head := make([]byte, 8)
+		n, _ := f.ReadAt(head, 0)
+		vals["filename"] = filepath.Base(p)
+		vals["filepath"] = filepath.Dir(p)
+		vals["extension"] = ext
+		vals["filetype"] = fileType(head[:n], ext)
+		vals["owner"] = fileOwner(fi)
+	}
+	for _, k := range externals {
+		if err := sc.DefineVariable(k, vals[k]); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// collector keeps what each matching rule says about itself; it stops
+// the scan when the context ends.
+type collector struct {
+	ctx   context.Context
+	found []Finding
+}
+
+func (c *collector) RuleMatching(_ *goyara.ScanContext, rule *goyara.Rule) (bool, error) {
+	fd := Finding{Rule: rule.Identifier(), Namespace: rule.Namespace(), Tags: rule.Tags()}
+	if metas := rule.Metas(); len(metas) > 0 {
+		fd.Meta = make(map[string]any, len(metas))
+		for _, m := range metas {
+			if _, dup := fd.Meta[m.Identifier]; !dup { // the first of repeated keys wins
+				fd.Meta[m.Identifier] = m.Value
+			}
+		}
+	}
+	c.found = append(c.found, fd)
+	return c.ctx.Err() != nil, nil
+}

@@ -1,0 +1,8 @@
+package rules
+
+import "embed"
+
+// FS holds yara/*.yar and osquery/*.conf, *.json.
+//
+//go:embed yara osquery
+var FS embed.FS
