@@ -1,0 +1,45 @@
+# Lá Chắn — build, demo and tests. `make demo` and `make test` are the two
+# commands a new user runs; both install what is missing first.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+# Debian packages the build needs: libyara for the agent's YARA scanner,
+# libpcap for the sensor, a C compiler for cgo.
+DEB_PKGS := libyara-dev libpcap-dev pkg-config gcc
+TEST_FLAGS ?= -race -timeout 20m
+FUZZTIME ?= 20s
+
+.PHONY: all deps build test vet demo bench fuzz clean
+
+all: build
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is needed (see README.md)"; exit 1; }
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN)/lachan ./server/cmd/lachan
+	$(GO) build -o $(BIN)/lachan-agent ./agent/cmd/lachan-agent
+
+vet: deps
+	$(GO) vet ./...
+
+test: vet
+	$(GO) test $(TEST_FLAGS) ./...
+
+demo: build
+	$(GO) run ./test/demo -bin $(BIN)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+fuzz: deps
+	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh
+
+clean:
+	rm -rf $(BIN)
