@@ -67,6 +67,9 @@ func LoadFile(path string) ([]Spec, error) {
 	}
 	specs := make([]Spec, 0, len(doc.Units))
 	for _, n := range doc.Units {
+		if err := knownKeys(n); err != nil {
+			return nil, fmt.Errorf("%s:%w", path, err)
+		}
 		var s Spec
 		if err := n.Decode(&s); err != nil {
 			return nil, fmt.Errorf("%s:%d:%d: %w", path, n.Line, n.Column, err)
@@ -80,6 +83,22 @@ func LoadFile(path string) ([]Spec, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return specs, nil
+}
+
+// knownKeys refuses a misspelt key in a unit, naming it and its place.
+func knownKeys(n yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("%d:%d: a unit must be a mapping", n.Line, n.Column)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		switch k.Value {
+		case "id", "name", "parent", "enroll_secret":
+		default:
+			return fmt.Errorf("%d:%d: unknown key %q (want id, name, parent, enroll_secret)", k.Line, k.Column, k.Value)
+		}
+	}
+	return nil
 }
 
 func (s Spec) validate() error {
