@@ -52,6 +52,11 @@ type Daemon struct {
 	shipper *ship.Shipper
 	osq     *osquery.Runner
 
+	// reported holds the IDs of findings already spooled by this process,
+	// so that a rescan does not queue the same finding again (the server
+	// would drop it as a duplicate anyway; this saves the link).
+	reported map[string]bool
+
 	mu        sync.Mutex
 	status    wire.Status
 	checkIn   time.Duration
@@ -88,7 +93,7 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute}
+	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute, reported: map[string]bool{}}
 	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
 	d.status.Osquery = "osquery unavailable: not configured"
 	if cfg.Osquery.Socket != "" {
@@ -149,9 +154,16 @@ func (d *Daemon) scanLoop(ctx context.Context) {
 	}
 	for {
 		stats, err := rules.ScanPaths(ctx, d.cfg.Scan.Paths, d.cfg.Scan, func(f yara.Finding) {
-			if err := d.emit(f.Event(d.cl.ID.AgentID)); err != nil {
-				d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+			ev := f.Event(d.cl.ID.AgentID)
+			if d.reported[ev.ID] {
+				return
 			}
+			if err := d.emit(ev); err != nil {
+				// Not marked as reported: the next scan tries again.
+				d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+				return
+			}
+			d.reported[ev.ID] = true
 		})
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("scan ended with an error", "err", err)

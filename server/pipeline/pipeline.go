@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +124,7 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
 		return resp, fmt.Errorf("raise incidents: %w", err)
 	}
-	stored, err := p.st.PutEvents(ctx, append(evs, alerts...))
+	stored, err := p.st.PutEvents(ctx, slices.Concat(evs, alerts))
 	if err != nil {
 		return resp, fmt.Errorf("store batch: %w", err)
 	}

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/internal/logging"
+	"lachan/internal/wire"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/store"
+	"lachan/server/store/embedded"
+)
+
+func setup(t *testing.T) (*Pipeline, store.Store, *fleet.Fleet, *incident.Manager) {
+	t.Helper()
+	sc := embedded.DefaultConfig()
+	sc.Dir, sc.Sync = t.TempDir(), false
+	st, err := embedded.Open(sc, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fl := fleet.New(st, nil)
+	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
+	det := DetectorFunc(func(ev event.Event) []event.Event {
+		if ev.Dataset != event.DatasetYARA {
+			return nil
+		}
+		al := event.New(event.DatasetAlert, ev.Timestamp)
+		al.ID = event.DeriveID("alert", "r1", ev.ID)
+		for _, f := range []string{"host.id", "host.name", "lachan.unit"} {
+			al.Set(f, ev.String(f))
+		}
+		al.Set("rule.id", "r1")
+		al.Set("rule.name", "test rule")
+		al.Set("rule.level", "high")
+		al.Set("lachan.alert.source_ids", []string{ev.ID})
+		return []event.Event{al}
+	})
+	return New(st, fl, inc, det, logging.Discard()), st, fl, inc
+}
+
+func TestRetriedBatchesChangeNothing(t *testing.T) {
+	ctx := context.Background()
+	p, st, fl, inc := setup(t)
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01", IPs: []string{"10.0.0.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func() []event.Event {
+		var evs []event.Event
+		for i := 0; i < 4; i++ {
+			ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+			ev.ID = event.DeriveID("f", string(rune('a'+i)))
+			ev.Set("host.id", "spoofed") // overwritten from the enrollment
+			ev.Set("lachan.unit", "other-unit")
+			evs = append(evs, ev)
+		}
+		return evs
+	}
+	first, err := p.IngestAgent(ctx, a, batch())
+	if err != nil || first.Stored != 4 || first.Alerts != 4 {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := p.IngestAgent(ctx, a, batch())
+	if err != nil || again.Stored != 0 || again.Duplicates != 4 || again.Alerts != 0 {
+		t.Fatalf("retry: %+v %v", again, err)
+	}
+	incs, _ := inc.List(ctx, nil)
+	if len(incs) != 1 || incs[0].AlertCount != 4 || incs[0].Unit != "ward-1" || incs[0].Host.ID != a.ID {
+		t.Fatalf("incidents: %+v", incs)
+	}
+	page, _ := st.SearchEvents(ctx, store.Query{Units: []string{"other-unit"}})
+	if len(page.Events) != 0 {
+		t.Fatal("an agent wrote into another unit")
+	}
+
+	flow := event.New(event.DatasetFlow, time.Unix(1_800_000_060, 0))
+	flow.Set("source.ip", "192.0.2.1")
+	flow.Set("destination.ip", "10.0.0.7")
+	stray := event.New(event.DatasetFlow, time.Unix(1_800_000_060, 0))
+	stray.Set("source.ip", "192.0.2.1")
+	if _, err := p.IngestNetwork(ctx, []event.Event{flow, stray}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := st.GetEvents(ctx, []string{flow.ID, stray.ID})
+	if got[0].String("host.id") != a.ID || got[0].String("lachan.unit") != "ward-1" || got[1].String("host.id") != "" {
+		t.Fatalf("tying by address: %v / %v", got[0].Fields, got[1].Fields)
+	}
+	d, _ := inc.Show(ctx, incs[0].ID, nil)
+	if len(d.NetworkIDs) != 1 || d.NetworkIDs[0] != flow.ID {
+		t.Fatalf("network evidence: %v", d.NetworkIDs)
+	}
+}
