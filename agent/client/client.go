@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"lachan/internal/atomicfile"
+	"lachan/internal/bundle"
 	"lachan/internal/wire"
 )
 
@@ -33,6 +35,7 @@ const (
 	keyFile      = "agent.key"
 	certFile     = "agent.pem"
 	caFile       = "ca.pem"
+	bundleFile   = "bundle.pub"
 )
 
 // Identity is who the agent is, kept in its state directory.
@@ -67,9 +70,12 @@ func (e *Error) Retry() bool {
 
 // Client is an enrolled agent's connection to its server.
 type Client struct {
-	ID   Identity
-	base string
-	http *http.Client
+	ID Identity
+	// BundleKey verifies the server's rule bundles; nil when the agent
+	// enrolled with a server that sent none.
+	BundleKey ed25519.PublicKey
+	base      string
+	http      *http.Client
 }
 
 // Load opens the identity in stateDir.
@@ -93,7 +99,11 @@ func Load(stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair)}, nil
+	c := &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair)}
+	if k, err := os.ReadFile(filepath.Join(stateDir, bundleFile)); err == nil && len(k) == ed25519.PublicKeySize {
+		c.BundleKey = ed25519.PublicKey(k)
+	}
+	return c, nil
 }
 
 func loadPool(path string) (*x509.CertPool, error) {
@@ -160,6 +170,7 @@ func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host w
 		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600},
 		{certFile, []byte(resp.Cert), 0o644},
 		{caFile, []byte(resp.CA), 0o644},
+		{bundleFile, resp.BundleKey, 0o644},
 	}
 	for _, f := range files {
 		if err := atomicfile.Write(filepath.Join(stateDir, f.name), f.data, f.mode); err != nil {
@@ -187,6 +198,32 @@ func (c *Client) Ingest(ctx context.Context, body []byte) (wire.IngestResponse, 
 	hdr := map[string]string{"Content-Type": wire.ContentTypeNDJSON, "Content-Encoding": "gzip"}
 	err := c.send(ctx, wire.PathIngest, bytes.NewReader(body), hdr, &resp)
 	return resp, err
+}
+
+// FetchRules downloads the signed rule bundle; the caller verifies it.
+func (c *Client) FetchRules(ctx context.Context) (bundle.Signed, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+wire.PathRules, nil)
+	if err != nil {
+		return bundle.Signed{}, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return bundle.Signed{}, fmt.Errorf("GET %s: %w", wire.PathRules, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e := &Error{Status: resp.StatusCode}
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e.Body) != nil {
+			e.Body.Error = http.StatusText(resp.StatusCode)
+		}
+		return bundle.Signed{}, e
+	}
+	var s bundle.Signed
+	// Base64 makes the JSON a third larger than the bundle itself.
+	if err := json.NewDecoder(io.LimitReader(resp.Body, bundle.MaxBytes*3/2)).Decode(&s); err != nil {
+		return bundle.Signed{}, fmt.Errorf("GET %s: decode answer: %w", wire.PathRules, err)
+	}
+	return s, nil
 }
 
 func (c *Client) post(ctx context.Context, path string, v, out any) error {

@@ -51,6 +51,7 @@ type Daemon struct {
 	sp      *spool.Spool
 	shipper *ship.Shipper
 	osq     *osquery.Runner
+	rules   *ruleSet
 
 	// reported holds the IDs of findings already spooled by this process,
 	// so that a rescan does not queue the same finding again (the server
@@ -94,6 +95,7 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute, reported: map[string]bool{}}
+	d.rules = newRuleSet(cfg, cl.BundleKey, log)
 	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
 	d.status.Osquery = "osquery unavailable: not configured"
 	if cfg.Osquery.Socket != "" {
@@ -139,40 +141,16 @@ func (d *Daemon) emit(ev event.Event) error {
 }
 
 func (d *Daemon) scanLoop(ctx context.Context) {
-	rules, errs := d.compile()
-	for _, e := range errs {
-		d.log.Warn("YARA rule file skipped", "err", e)
-	}
-	d.mu.Lock()
-	if rules != nil {
-		d.status.YARARules = rules.Count()
-	}
-	d.mu.Unlock()
-	if rules == nil || len(d.cfg.Scan.Paths) == 0 {
-		d.log.Info("YARA scanning off", "rules_loaded", rules != nil, "paths", len(d.cfg.Scan.Paths))
+	if len(d.cfg.Scan.Paths) == 0 {
+		d.log.Info("YARA scanning off: no paths configured")
 		return
 	}
 	for {
-		stats, err := rules.ScanPaths(ctx, d.cfg.Scan.Paths, d.cfg.Scan, func(f yara.Finding) {
-			ev := f.Event(d.cl.ID.AgentID)
-			if d.reported[ev.ID] {
-				return
-			}
-			if err := d.emit(ev); err != nil {
-				// Not marked as reported: the next scan tries again.
-				d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
-				return
-			}
-			d.reported[ev.ID] = true
-		})
-		if err != nil && ctx.Err() == nil {
-			d.log.Warn("scan ended with an error", "err", err)
+		if rules := d.rules.current(); rules != nil {
+			d.scan(ctx, rules)
+		} else {
+			d.log.Warn("no YARA rules compiled; nothing scanned")
 		}
-		d.mu.Lock()
-		d.status.LastScan = time.Now().UTC()
-		d.status.ScanFiles = int64(stats.Files)
-		d.mu.Unlock()
-		d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
 		select {
 		case <-ctx.Done():
 			return
@@ -181,14 +159,40 @@ func (d *Daemon) scanLoop(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) compile() (*yara.Rules, []error) {
-	if d.cfg.RulesDir != "" {
-		return yara.CompileDir(d.cfg.RulesDir)
+func (d *Daemon) scan(ctx context.Context, rules *yara.Rules) {
+	stats, err := rules.ScanPaths(ctx, d.cfg.Scan.Paths, d.cfg.Scan, func(f yara.Finding) {
+		ev := f.Event(d.cl.ID.AgentID)
+		if d.reported[ev.ID] {
+			return
+		}
+		if err := d.emit(ev); err != nil {
+			// Not marked as reported: the next scan tries again.
+			d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+			return
+		}
+		d.reported[ev.ID] = true
+	})
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("scan ended with an error", "err", err)
 	}
-	if d.cfg.RulesFS == nil {
-		return nil, nil
+	d.mu.Lock()
+	d.status.LastScan = time.Now().UTC()
+	d.status.ScanFiles = int64(stats.Files)
+	d.mu.Unlock()
+	d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
+}
+
+// updateRules fetches and applies the bundle the server announced.
+func (d *Daemon) updateRules(ctx context.Context, version string) {
+	if !d.rules.wants(version) {
+		return
 	}
-	return yara.Compile(d.cfg.RulesFS, ".")
+	s, err := d.cl.FetchRules(ctx)
+	if err != nil {
+		d.log.Warn("rule bundle not fetched", "err", err)
+		return
+	}
+	_ = d.rules.Apply(s) // a refusal is logged and reported in the status
 }
 
 func (d *Daemon) checkInLoop(ctx context.Context) {
@@ -201,9 +205,12 @@ func (d *Daemon) checkInLoop(ctx context.Context) {
 			}
 			d.log.Warn("check-in failed", "err", err)
 			wait = d.cfg.Ship.MinBackoff * 5
-		} else if resp.Interval >= time.Second {
-			d.checkIn = resp.Interval
-			wait = resp.Interval
+		} else {
+			d.updateRules(ctx, resp.RulesVersion)
+			if resp.Interval >= time.Second {
+				d.checkIn = resp.Interval
+				wait = resp.Interval
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -231,6 +238,14 @@ func (d *Daemon) Status() wire.Status {
 	}
 	if full {
 		st.Errors = append(st.Errors, "spool full: new records refused")
+	}
+	if r := d.rules.current(); r != nil {
+		st.YARARules = r.Count()
+	}
+	var refused string
+	st.RulesVersion, refused = d.rules.state()
+	if refused != "" {
+		st.Errors = append(st.Errors, refused)
 	}
 	return st
 }

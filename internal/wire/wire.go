@@ -19,6 +19,7 @@ const (
 	PathEnroll  = "/api/v1/agent/enroll"
 	PathCheckIn = "/api/v1/agent/checkin"
 	PathIngest  = "/api/v1/agent/ingest"
+	PathRules   = "/api/v1/agent/rules"
 )
 
 // Operator API paths, authenticated by a bearer token.
@@ -70,18 +71,24 @@ type EnrollResponse struct {
 	Cert string `json:"cert"`
 	// CA is the server's CA certificate (PEM), which the agent pins.
 	CA string `json:"ca"`
+	// BundleKey is the Ed25519 public key that signs rule bundles, which
+	// the agent pins too.
+	BundleKey []byte `json:"bundle_key"`
 }
 
 // Status is the agent's health, sent at every check-in.
 type Status struct {
-	Osquery    string    `json:"osquery"`
-	YARARules  int       `json:"yara_rules"`
-	LastScan   time.Time `json:"last_scan,omitempty"`
-	ScanFiles  int64     `json:"scan_files"`
-	SpoolDepth int       `json:"spool_depth"`
-	SpoolBytes int64     `json:"spool_bytes"`
-	Shipped    int64     `json:"shipped"`
-	Errors     []string  `json:"errors,omitempty"`
+	Osquery   string `json:"osquery"`
+	YARARules int    `json:"yara_rules"`
+	// RulesVersion is the version of the rule bundle in use ("" for the
+	// agent's built-in or locally configured rules).
+	RulesVersion string    `json:"rules_version,omitempty"`
+	LastScan     time.Time `json:"last_scan,omitempty"`
+	ScanFiles    int64     `json:"scan_files"`
+	SpoolDepth   int       `json:"spool_depth"`
+	SpoolBytes   int64     `json:"spool_bytes"`
+	Shipped      int64     `json:"shipped"`
+	Errors       []string  `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
@@ -93,6 +100,9 @@ type CheckInRequest struct {
 // CheckInResponse tells the agent when to come back.
 type CheckInResponse struct {
 	Interval time.Duration `json:"interval_ns"`
+	// RulesVersion is the rule bundle the agent should use; when it
+	// differs from its own, the agent fetches PathRules.
+	RulesVersion string `json:"rules_version,omitempty"`
 }
 
 // IngestResponse reports what the server did with a batch.

@@ -54,7 +54,8 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("agent enrolled", "agent", a.ID, "unit", u.ID, "host", req.Host.Name)
-	writeJSON(w, http.StatusOK, wire.EnrollResponse{AgentID: a.ID, Unit: u.ID, Cert: cert, CA: string(s.d.PKI.CAPEM())})
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{AgentID: a.ID, Unit: u.ID, Cert: cert, CA: string(s.d.PKI.CAPEM()),
+		BundleKey: s.d.PKI.BundlePublicKey()})
 }
 
 func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
@@ -67,7 +68,17 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.CheckInResponse{Interval: s.cfg.CheckInInterval})
+	writeJSON(w, http.StatusOK, wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.d.RulesVersion})
+}
+
+// rules hands an agent the signed rule bundle; the agent verifies it
+// against the key it pinned at enrollment.
+func (s *Server) rules(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
+	if len(s.d.Rules.Payload) == 0 {
+		writeError(w, http.StatusNotFound, wire.Error{Error: "this server distributes no rule bundle"})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.d.Rules)
 }
 
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
@@ -20,9 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"lachan/internal/bundle"
 	"lachan/internal/event"
 	"lachan/internal/logging"
 	"lachan/internal/wire"
+	"lachan/rules"
 	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/pipeline"
@@ -43,6 +46,8 @@ type env struct {
 	anon   *http.Client // trusts the CA, no certificate
 	admin  string
 	tokens *Tokens
+	// bundleKey is what the server says at enrollment it signs with.
+	bundleKey ed25519.PublicKey
 }
 
 func newEnv(t *testing.T) *env {
@@ -71,7 +76,16 @@ func newEnv(t *testing.T) *env {
 	fl := fleet.New(st, nil)
 	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
 	det := pipeline.DetectorFunc(func(ev event.Event) []event.Event { return nil })
+	b, err := bundle.FromFS(rules.FS, "yara", ".yar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := bundle.Sign(b, ca.BundleSigner())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := New(DefaultConfig(), Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
+		Rules: signed, RulesVersion: b.Version,
 		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()})
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.TLS = ca.ServerTLS()
@@ -79,7 +93,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(ts.Close)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CAPEM())
-	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens}
+	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens, bundleKey: ca.BundlePublicKey()}
 	e.anon = e.client(nil)
 	return e
 }
@@ -108,6 +122,9 @@ func (e *env) enroll() {
 		e.t.Fatal(err)
 	}
 	e.agent = e.client(&pair)
+	if !bytes.Equal(resp.BundleKey, e.bundleKey) {
+		e.t.Fatal("enrollment did not hand out the bundle key")
+	}
 }
 
 func jsonBody(v any) []byte { b, _ := json.Marshal(v); return b }
@@ -304,4 +321,30 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRuleBundleNeedsAnAgentAndVerifies(t *testing.T) {
+	e := newEnv(t)
+	e.enroll()
+	for _, c := range []struct {
+		client *http.Client
+		code   int
+	}{{e.anon, 401}, {e.agent, 200}} {
+		resp, err := c.client.Get(e.url + wire.PathRules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s bundle.Signed
+		json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Fatalf("GET rules: %d, want %d", resp.StatusCode, c.code)
+		}
+		if c.code == 200 {
+			b, err := bundle.Verify(s, e.bundleKey)
+			if err != nil || len(b.Files) == 0 {
+				t.Fatalf("bundle: %v, %d files", err, len(b.Files))
+			}
+		}
+	}
 }

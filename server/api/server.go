@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"lachan/internal/bundle"
 	"lachan/internal/wire"
 	"lachan/server/fleet"
 	"lachan/server/incident"
@@ -56,7 +57,11 @@ type Deps struct {
 	Pipeline  *pipeline.Pipeline
 	PKI       *pki.Authority
 	Tokens    *Tokens
-	Log       *slog.Logger
+	// Rules is the signed YARA rule bundle agents fetch; RulesVersion its
+	// version, announced at every check-in.
+	Rules        bundle.Signed
+	RulesVersion string
+	Log          *slog.Logger
 }
 
 // Server is the HTTPS server.
@@ -94,6 +99,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
 	mux.HandleFunc("POST "+wire.PathCheckIn, s.agentOnly(s.checkIn))
 	mux.HandleFunc("POST "+wire.PathIngest, s.agentOnly(s.ingest))
+	mux.HandleFunc("GET "+wire.PathRules, s.agentOnly(s.rules))
 	mux.HandleFunc("GET "+wire.PathAgents, s.operator(s.listAgents))
 	mux.HandleFunc("GET "+wire.PathEvents, s.operator(s.listEvents))
 	mux.HandleFunc("GET "+wire.PathAlerts, s.operator(s.listAlerts))

@@ -7,6 +7,7 @@ package pki
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -33,6 +34,7 @@ const (
 	caKeyFile  = "ca.key"
 	serverCert = "server.pem"
 	serverKey  = "server.key"
+	bundleKey  = "bundle.key"
 )
 
 // AgentCertValidity is how long an agent's client certificate is valid.
@@ -44,6 +46,7 @@ type Authority struct {
 	caKey  *ecdsa.PrivateKey
 	caPEM  []byte
 	server tls.Certificate
+	bundle ed25519.PrivateKey
 }
 
 // LoadOrCreate loads the CA from dir or makes one, and (re)issues the
@@ -60,8 +63,54 @@ func LoadOrCreate(dir string, hosts []string) (*Authority, error) {
 	if err := a.loadOrIssueServer(dir, hosts); err != nil {
 		return nil, err
 	}
+	if err := a.loadOrCreateBundleKey(filepath.Join(dir, bundleKey)); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
+
+// loadOrCreateBundleKey keeps the Ed25519 key that signs rule bundles.
+func (a *Authority) loadOrCreateBundleKey(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("bundle key: %w", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return fmt.Errorf("bundle key: %w", err)
+		}
+		if err := atomicfile.Write(path, pemBlock("PRIVATE KEY", der), 0o600); err != nil {
+			return err
+		}
+		a.bundle = priv
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bundle key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return fmt.Errorf("bundle key %s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return fmt.Errorf("bundle key %s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return fmt.Errorf("bundle key %s: not an Ed25519 key", path)
+	}
+	a.bundle = priv
+	return nil
+}
+
+// BundleSigner is the key that signs rule bundles.
+func (a *Authority) BundleSigner() ed25519.PrivateKey { return a.bundle }
+
+// BundlePublicKey is what agents pin to verify rule bundles.
+func (a *Authority) BundlePublicKey() ed25519.PublicKey { return a.bundle.Public().(ed25519.PublicKey) }
 
 func (a *Authority) loadOrCreateCA(dir string) error {
 	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)

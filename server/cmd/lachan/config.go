@@ -22,12 +22,15 @@ type Config struct {
 	// UnitsFile, when set, is applied to the unit tree at start.
 	UnitsFile string `mapstructure:"units_file"`
 	// Detections is a directory of Sigma rules; empty uses the built-in set.
-	Detections string          `mapstructure:"detections"`
-	API        api.Config      `mapstructure:"api"`
-	Incident   incident.Config `mapstructure:"incident"`
-	Store      StoreConfig     `mapstructure:"store"`
-	Log        logging.Config  `mapstructure:"log"`
-	Client     ClientConfig    `mapstructure:"client"`
+	Detections string `mapstructure:"detections"`
+	// YARARules is a directory of YARA rules signed and sent to agents;
+	// empty sends the built-in set.
+	YARARules string          `mapstructure:"yara_rules"`
+	API       api.Config      `mapstructure:"api"`
+	Incident  incident.Config `mapstructure:"incident"`
+	Store     StoreConfig     `mapstructure:"store"`
+	Log       logging.Config  `mapstructure:"log"`
+	Client    ClientConfig    `mapstructure:"client"`
 }
 
 // StoreConfig chooses the engine.

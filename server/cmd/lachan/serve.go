@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"lachan/detections"
+	"lachan/internal/bundle"
 	"lachan/internal/event"
 	"lachan/internal/logging"
+	"lachan/rules"
 	"lachan/server/api"
 	"lachan/server/detect"
 	"lachan/server/fleet"
@@ -69,14 +71,38 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	signed, version, err := ruleBundle(cfg.YARARules, ca)
+	if err != nil {
+		return err
+	}
+	log.Info("rule bundle ready", "version", version)
 	fl := fleet.New(st, nil)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	srv := api.New(cfg.API, api.Deps{
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
+		Rules: signed, RulesVersion: version,
 		Pipeline: pipeline.New(st, fl, inc, det, log),
 	})
 	log.Info("starting", "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
 	return srv.Serve(ctx)
+}
+
+// ruleBundle signs the YARA rules agents are to use.
+func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
+	var fsys fs.FS = rules.FS
+	root := "yara"
+	if dir != "" {
+		fsys, root = os.DirFS(dir), "."
+	}
+	b, err := bundle.FromFS(fsys, root, ".yar", ".yara")
+	if err != nil {
+		return bundle.Signed{}, "", err
+	}
+	signed, err := bundle.Sign(b, ca.BundleSigner())
+	if err != nil {
+		return bundle.Signed{}, "", fmt.Errorf("sign rule bundle: %w", err)
+	}
+	return signed, b.Version, nil
 }
 
 // loadDetector compiles the rules; a broken rule file is reported and the
