@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -23,7 +24,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
 	root.PersistentFlags().String("state-dir", "", "state directory (identity, spool)")
-	root.AddCommand(runCmd(), scanCmd(), configCmd())
+	root.AddCommand(runCmd(), scanCmd(), configCmd(), serviceCmd())
 	return root
 }
 
@@ -59,16 +60,22 @@ func runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := daemon.Enroll(cmd.Context(), dc, log)
-			if err != nil {
+			run := func(ctx context.Context) error {
+				cl, err := daemon.Enroll(ctx, dc, log)
+				if err != nil {
+					return err
+				}
+				d, err := daemon.New(dc, cl, log)
+				if err != nil {
+					return err
+				}
+				log.Info("agent running", "agent", cl.ID.AgentID, "unit", cl.ID.Unit, "scan_paths", dc.Scan.Paths)
+				return d.Run(ctx)
+			}
+			if handled, err := runAsService(run); handled || err != nil {
 				return err
 			}
-			d, err := daemon.New(dc, cl, log)
-			if err != nil {
-				return err
-			}
-			log.Info("agent running", "agent", cl.ID.AgentID, "unit", cl.ID.Unit, "scan_paths", dc.Scan.Paths)
-			return d.Run(cmd.Context())
+			return run(cmd.Context())
 		},
 	}
 }
