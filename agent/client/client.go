@@ -6,15 +6,10 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -74,8 +69,12 @@ type Client struct {
 	// BundleKey verifies the server's rule bundles; nil when the agent
 	// enrolled with a server that sent none.
 	BundleKey ed25519.PublicKey
-	base      string
-	http      *http.Client
+	// NotBefore and NotAfter bound the agent's certificate.
+	NotBefore, NotAfter time.Time
+	stateDir            string
+	pool                *x509.CertPool
+	base                string
+	http                *http.Client
 }
 
 // Load opens the identity in stateDir.
@@ -91,6 +90,9 @@ func Load(stateDir string) (*Client, error) {
 	if err := json.Unmarshal(b, &id); err != nil {
 		return nil, fmt.Errorf("agent identity %s: %w", filepath.Join(stateDir, identityFile), err)
 	}
+	if err := promoteNext(stateDir); err != nil {
+		return nil, err
+	}
 	pair, err := tls.LoadX509KeyPair(filepath.Join(stateDir, certFile), filepath.Join(stateDir, keyFile))
 	if err != nil {
 		return nil, fmt.Errorf("agent certificate: %w", err)
@@ -99,7 +101,10 @@ func Load(stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair)}
+	c := &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair), stateDir: stateDir, pool: pool}
+	if pair.Leaf != nil {
+		c.NotBefore, c.NotAfter = pair.Leaf.NotBefore, pair.Leaf.NotAfter
+	}
 	if k, err := os.ReadFile(filepath.Join(stateDir, bundleFile)); err == nil && len(k) == ed25519.PublicKeySize {
 		c.BundleKey = ed25519.PublicKey(k)
 	}
@@ -144,30 +149,22 @@ func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host w
 	if err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	keyPEM, csrPEM, err := newKey(host.Name)
 	if err != nil {
-		return nil, fmt.Errorf("agent key: %w", err)
+		return nil, err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host.Name}}, key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate request: %w", err)
-	}
-	req := wire.EnrollRequest{Secret: secret, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Host: host}
+	req := wire.EnrollRequest{Secret: secret, CSR: csrPEM, Host: host}
 	c := &Client{base: strings.TrimRight(server, "/"), http: httpClient(pool, nil)}
 	var resp wire.EnrollResponse
 	if err := c.post(ctx, wire.PathEnroll, req, &resp); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
 	}
 	files := []struct {
 		name string
 		data []byte
 		mode os.FileMode
 	}{
-		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{keyFile, keyPEM, 0o600},
 		{certFile, []byte(resp.Cert), 0o644},
 		{caFile, []byte(resp.CA), 0o644},
 		{bundleFile, resp.BundleKey, 0o644},

@@ -182,6 +182,19 @@ func (d *Daemon) scan(ctx context.Context, rules *yara.Rules) {
 	d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
 }
 
+// renewIfDue replaces the agent's certificate before it expires, so that
+// an agent nobody looks after never locks itself out.
+func (d *Daemon) renewIfDue(ctx context.Context) {
+	if !d.cl.RenewDue(time.Now()) {
+		return
+	}
+	if err := d.cl.Renew(ctx); err != nil {
+		d.log.Warn("certificate renewal failed; will retry at the next check-in", "err", err, "expires", d.cl.NotAfter)
+		return
+	}
+	d.log.Info("certificate renewed", "expires", d.cl.NotAfter)
+}
+
 // updateRules fetches and applies the bundle the server announced.
 func (d *Daemon) updateRules(ctx context.Context, version string) {
 	if !d.rules.wants(version) {
@@ -206,6 +219,7 @@ func (d *Daemon) checkInLoop(ctx context.Context) {
 			d.log.Warn("check-in failed", "err", err)
 			wait = d.cfg.Ship.MinBackoff * 5
 		} else {
+			d.renewIfDue(ctx)
 			d.updateRules(ctx, resp.RulesVersion)
 			if resp.Interval >= time.Second {
 				d.checkIn = resp.Interval

@@ -20,6 +20,7 @@ const (
 	PathCheckIn = "/api/v1/agent/checkin"
 	PathIngest  = "/api/v1/agent/ingest"
 	PathRules   = "/api/v1/agent/rules"
+	PathRenew   = "/api/v1/agent/renew"
 )
 
 // Operator API paths, authenticated by a bearer token.
@@ -74,6 +75,17 @@ type EnrollResponse struct {
 	// BundleKey is the Ed25519 public key that signs rule bundles, which
 	// the agent pins too.
 	BundleKey []byte `json:"bundle_key"`
+}
+
+// RenewRequest asks for a new client certificate for a new key, before the
+// current certificate (which authenticates the request) expires.
+type RenewRequest struct {
+	CSR string `json:"csr"`
+}
+
+// RenewResponse carries the new certificate (PEM).
+type RenewResponse struct {
+	Cert string `json:"cert"`
 }
 
 // Status is the agent's health, sent at every check-in.

@@ -94,3 +94,20 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// renew issues a new certificate for a new key to an agent that proves,
+// with its current certificate, who it is.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
+	var req wire.RenewRequest
+	if err := decodeSmall(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cert, err := s.d.PKI.SignAgent(req.CSR, a.ID, a.Unit)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: "csr"})
+		return
+	}
+	s.log.Info("agent certificate renewed", "agent", a.ID, "unit", a.Unit)
+	writeJSON(w, http.StatusOK, wire.RenewResponse{Cert: cert})
+}

@@ -100,6 +100,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathCheckIn, s.agentOnly(s.checkIn))
 	mux.HandleFunc("POST "+wire.PathIngest, s.agentOnly(s.ingest))
 	mux.HandleFunc("GET "+wire.PathRules, s.agentOnly(s.rules))
+	mux.HandleFunc("POST "+wire.PathRenew, s.agentOnly(s.renew))
 	mux.HandleFunc("GET "+wire.PathAgents, s.operator(s.listAgents))
 	mux.HandleFunc("GET "+wire.PathEvents, s.operator(s.listEvents))
 	mux.HandleFunc("GET "+wire.PathAlerts, s.operator(s.listAlerts))
