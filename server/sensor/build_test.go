@@ -92,7 +92,13 @@ func (c *capture) udp(dt time.Duration, src string, sport uint16, dst string, dp
 // tcp writes a segment; flags is a string of S, A, F, R and P.
 func (c *capture) tcp(dt time.Duration, src string, sport uint16, dst string, dport uint16, flags string, payload []byte) {
 	c.t.Helper()
-	t := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Window: 1000}
+	c.tcpSeq(dt, src, sport, dst, dport, flags, 0, payload)
+}
+
+// tcpSeq is tcp with a sequence number.
+func (c *capture) tcpSeq(dt time.Duration, src string, sport uint16, dst string, dport uint16, flags string, seq uint32, payload []byte) {
+	c.t.Helper()
+	t := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(dport), Window: 1000, Seq: seq}
 	for _, f := range flags {
 		switch f {
 		case 'S':

@@ -23,8 +23,19 @@ type Config struct {
 	MaxFlows int
 	// DNSPorts lists the UDP ports whose payloads are decoded as DNS.
 	DNSPorts []uint16
+	// HTTPPorts lists the TCP server ports whose connections are parsed as
+	// HTTP even when the first bytes do not look like it, as Zeek does for
+	// malformed requests; elsewhere HTTP and TLS are recognised by content.
+	HTTPPorts []uint16
 	// MaxErrors is how many packet errors Stats keeps in detail.
 	MaxErrors int
+	// StreamDepth is how many bytes of each direction of a TCP connection
+	// are reassembled for the HTTP and TLS parsers; headers and handshakes
+	// sit at the start, so the rest is not looked at.
+	StreamDepth int
+	// ReassemblyMemory bounds the bytes held for reassembly across all
+	// connections: out-of-order segments and partial headers or records.
+	ReassemblyMemory int
 }
 
 // DefaultConfig returns the settings used when nothing is configured. The
@@ -36,7 +47,10 @@ func DefaultConfig() Config {
 		TCPCloseWait:      2 * time.Second,
 		MaxFlows:          100_000,
 		DNSPorts:          []uint16{53, 137, 5353, 5355},
+		HTTPPorts:         []uint16{80, 8000, 8080, 3128},
 		MaxErrors:         10,
+		StreamDepth:       64 << 10,
+		ReassemblyMemory:  64 << 20,
 	}
 }
 
@@ -57,6 +71,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxErrors < 0 {
 		errs = append(errs, fmt.Errorf("sensor: MaxErrors must not be negative, got %d", c.MaxErrors))
+	}
+	if c.StreamDepth < 0 {
+		errs = append(errs, fmt.Errorf("sensor: StreamDepth must not be negative, got %d", c.StreamDepth))
+	}
+	if c.ReassemblyMemory < 0 {
+		errs = append(errs, fmt.Errorf("sensor: ReassemblyMemory must not be negative, got %d", c.ReassemblyMemory))
 	}
 	for _, p := range c.DNSPorts {
 		if p == 0 {

@@ -17,15 +17,21 @@ import (
 
 // Stats counts what one Decode call saw and made.
 type Stats struct {
-	Packets      int64         // records read from the capture
-	Bytes        int64         // captured bytes in those records
-	Skipped      int64         // packets that carry no TCP, UDP or ICMP flow (ARP, STP, IP fragments, unknown link types)
-	DecodeErrors int64         // packets or DNS payloads that failed to decode
-	Errors       []PacketError // the first Config.MaxErrors decode errors
-	Flows        int64         // network.flow events emitted
-	FlowsEvicted int64         // flows ended early because the flow table was full
-	DNSRecords   int64         // network.dns events emitted
-	DNSEvicted   int64         // unanswered DNS queries ended early because their table was full
+	Packets        int64         // records read from the capture
+	Bytes          int64         // captured bytes in those records
+	Skipped        int64         // packets that carry no TCP, UDP or ICMP flow (ARP, STP, IP fragments, unknown link types)
+	DecodeErrors   int64         // packets or DNS payloads that failed to decode
+	Errors         []PacketError // the first Config.MaxErrors decode errors
+	Flows          int64         // network.flow events emitted
+	FlowsEvicted   int64         // flows ended early because the flow table was full
+	DNSRecords     int64         // network.dns events emitted
+	DNSEvicted     int64         // unanswered DNS queries ended early because their table was full
+	HTTPRecords    int64         // network.http events emitted
+	TLSRecords     int64         // network.tls events emitted
+	TCPOverlaps    int64         // TCP segments that overlapped bytes already reassembled (retransmissions included)
+	TCPGaps        int64         // TCP streams given up because they did not fit the memory caps (a gap too wide, too many waiting requests)
+	AppErrors      int64         // HTTP or TLS streams that stopped parsing at malformed data
+	ReassemblyPeak int64         // most bytes held for reassembly at any one time
 }
 
 // PacketError is a packet that could not be decoded.
@@ -108,6 +114,7 @@ type decoder struct {
 	emit    func(event.Event) error
 	flows   *flowTable
 	dns     *dnsTracker
+	apps    *apps
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 
@@ -129,6 +136,8 @@ func newDecoder(cfg Config, st *Stats, emit func(event.Event) error) *decoder {
 	d := &decoder{cfg: cfg, st: st, emit: emit, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
 	d.flows = newFlowTable(cfg, st, d.emitEvent)
 	d.dns = newDNSTracker(cfg, st, d.emitEvent)
+	d.apps = newApps(cfg, st, d.emitEvent)
+	d.flows.onEnd = d.apps.end
 	return d
 }
 
@@ -191,6 +200,9 @@ func (d *decoder) packet(rec record, num int64) error {
 	if err != nil {
 		return err
 	}
+	if p.proto == protoTCP {
+		return d.apps.tcp(f, &p)
+	}
 	if p.proto != protoUDP || !d.isDNSPort(p.sport, p.dport) {
 		return nil
 	}
@@ -226,6 +238,8 @@ func (d *decoder) extract(p *packetInfo) bool {
 			p.proto = protoTCP
 			p.sport, p.dport = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
 			p.tcpFlags = tcpFlags(&d.tcp)
+			p.seq = d.tcp.Seq
+			p.payload = d.tcp.Payload
 		case layers.LayerTypeUDP:
 			p.proto = protoUDP
 			p.sport, p.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
@@ -274,6 +288,7 @@ type packetInfo struct {
 	tcpFlags     uint8
 	icmpType     uint8
 	icmpCode     uint8
+	seq          uint32 // TCP sequence number
 	payload      []byte
 }
 

@@ -63,6 +63,10 @@ type flow struct {
 	fin          [2]bool
 	closed       bool
 	sawDNS       bool
+	app          uint8     // application protocol, one of the app constants
+	conn         *appConn  // reassembly and parser state; nil for most flows
+	isn          [2]uint32 // the sequence number after each side's SYN
+	synSeen      [2]bool
 	communityID  string
 
 	prev, next *flow
@@ -132,8 +136,13 @@ func (f *flow) event(reason string) event.Event {
 	ev.Set("network.packets", f.packets[0]+f.packets[1])
 	ev.Set("network.bytes", f.bytes[0]+f.bytes[1])
 	ev.Set("flow.end_reason", reason)
-	if f.sawDNS {
+	switch {
+	case f.sawDNS:
 		ev.Set("network.protocol", "dns")
+	case f.app == appHTTP:
+		ev.Set("network.protocol", "http")
+	case f.app == appTLS:
+		ev.Set("network.protocol", "tls")
 	}
 	if f.proto == protoTCP && f.flags != 0 {
 		var names []string

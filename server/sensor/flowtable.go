@@ -13,6 +13,7 @@ type flowTable struct {
 	cfg     Config
 	st      *Stats
 	emit    func(event.Event) error
+	onEnd   func(*flow) error // runs before a flow's event is emitted
 	m       map[flowKey]*flow
 	open    flowList
 	closing flowList
@@ -112,6 +113,11 @@ func (t *flowTable) flushAll() error {
 func (t *flowTable) finish(f *flow, reason string) error {
 	f.list.remove(f)
 	delete(t.m, f.key)
+	if t.onEnd != nil {
+		if err := t.onEnd(f); err != nil {
+			return err
+		}
+	}
 	t.st.Flows++
 	return t.emit(f.event(reason))
 }

@@ -25,7 +25,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(c.bytes())
 	f.Add(gzipped(c.bytes()))
 	f.Add(toPcapng(f, c.bytes()))
-	for _, name := range []string{"wikipedia.pcap", "dns-txt-multiple.pcap"} {
+	f.Add(appCapture(f))
+	for _, name := range []string{"wikipedia.pcap", "dns-txt-multiple.pcap", "tls/tls1.2.pcap", "http/methods.pcap"} {
 		if data, err := os.ReadFile(filepath.Join(sharedDataOrEmpty(), "pcap", "zeek", "Traces", name)); err == nil {
 			f.Add(data)
 		}

@@ -60,6 +60,6 @@ func pcapCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(imp)
+	c.AddCommand(imp, pcapDecodeCmd())
 	return c
 }
