@@ -78,7 +78,7 @@ func ParseResultLog(r io.Reader, emit func(event.Event) error) (Stats, error) {
 			if len(seen) > maxSeen {
 				clear(seen)
 			}
-			if perr := parseLine(line, &st, seen, emit); perr != nil {
+			if perr := parseLine(line, &st, mapCounter(seen), emit); perr != nil {
 				var ee *emitError
 				if errors.As(perr, &ee) {
 					return st, errors.Join(append(errs, fmt.Errorf("line %d: %w", n, ee.err))...)
@@ -126,10 +126,18 @@ func (e *emitError) Error() string { return e.err.Error() }
 // run of one query, so they are close together in a log.
 const maxSeen = 100000
 
+// counter returns how many times a row key has been met, this time
+// included.
+type counter func(key string) int
+
+func mapCounter(seen map[string]int) counter {
+	return func(key string) int { seen[key]++; return seen[key] }
+}
+
 // parseLine emits the rows of one line. seen counts rows already met with
 // the same content, so that identical rows (osquery results are
 // multisets) get distinct IDs that are still the same on every parse.
-func parseLine(line []byte, st *Stats, seen map[string]int, emit func(event.Event) error) error {
+func parseLine(line []byte, st *Stats, seen counter, emit func(event.Event) error) error {
 	var l logLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
@@ -155,8 +163,7 @@ func parseLine(line []byte, st *Stats, seen map[string]int, emit func(event.Even
 	for _, rw := range rows {
 		rw.ts, rw.name, rw.extra = ts, l.Name, base
 		key := event.DeriveID(l.host(), l.Name, string(l.UnixTime), string(l.Epoch), string(l.Counter), rw.action, canonical(rw.columns))
-		seen[key]++
-		rw.id = event.DeriveID("osquery-log", key, strconv.Itoa(seen[key]))
+		rw.id = event.DeriveID("osquery-log", key, strconv.Itoa(seen(key)))
 		if err := emit(rw.event()); err != nil {
 			return &emitError{err}
 		}
