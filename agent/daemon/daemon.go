@@ -36,11 +36,17 @@ type Config struct {
 	RulesFS      fs.FS
 	ScanInterval time.Duration
 	Scan         yara.Config
-	// Osquery: when Osquery.Socket is empty, osquery is off.
-	Osquery osquery.Config
-	Pack    osquery.Pack
-	Spool   spool.Config
-	Ship    ship.Config
+	// Osquery: when Osquery.Socket is empty, osquery is off. By default the
+	// agent is an osquery extension at that socket (osqueryd calls it for
+	// its configuration and hands it every result); OsqueryClient makes it
+	// a plain client that runs the pack's queries itself instead.
+	Osquery       osquery.Config
+	OsqueryClient bool
+	Pack          osquery.Pack
+	// Osqueryd, when set, has the agent start and supervise osqueryd.
+	Osqueryd *osquery.SupervisorConfig
+	Spool    spool.Config
+	Ship     ship.Config
 }
 
 // Daemon is a running agent.
@@ -51,6 +57,8 @@ type Daemon struct {
 	sp      *spool.Spool
 	shipper *ship.Shipper
 	osq     *osquery.Runner
+	ext     *osquery.Extension
+	sup     *osquery.Supervisor
 	rules   *ruleSet
 
 	// reported holds the IDs of findings already spooled by this process,
@@ -98,10 +106,42 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	d.rules = newRuleSet(cfg, cl.BundleKey, log)
 	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
 	d.status.Osquery = "osquery unavailable: not configured"
-	if cfg.Osquery.Socket != "" {
-		d.osq = osquery.NewRunner(cfg.Osquery, cfg.Pack, log.With("component", "osquery"))
+	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
+		sp.Close()
+		return nil, err
 	}
 	return d, nil
+}
+
+func (d *Daemon) setupOsquery(cfg Config, agentID string, log *slog.Logger) error {
+	if cfg.Osquery.Socket == "" {
+		return nil
+	}
+	if cfg.OsqueryClient {
+		d.osq = osquery.NewRunner(cfg.Osquery, cfg.Pack, log)
+		return nil
+	}
+	xc := osquery.DefaultExtensionConfig()
+	xc.Socket, xc.AgentID = cfg.Osquery.Socket, agentID
+	if cfg.Osquery.Timeout > 0 {
+		xc.Timeout = cfg.Osquery.Timeout
+	}
+	x, err := osquery.NewExtension(xc, d.emit, log)
+	if err != nil {
+		return fmt.Errorf("osquery extension: %w", err)
+	}
+	if err := x.SetPolicy(osquery.Policy{Schedule: cfg.Pack}); err != nil {
+		return fmt.Errorf("osquery policy: %w", err)
+	}
+	d.ext = x
+	if cfg.Osqueryd != nil {
+		sc := *cfg.Osqueryd
+		sc.Socket = cfg.Osquery.Socket
+		if d.sup, err = osquery.NewSupervisor(sc, log); err != nil {
+			return fmt.Errorf("osqueryd supervisor: %w", err)
+		}
+	}
+	return nil
 }
 
 // Run runs every loop until ctx ends, then closes the spool.
@@ -117,6 +157,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	start(d.scanLoop)
 	if d.osq != nil {
 		start(func(ctx context.Context) { d.osq.Run(ctx, d.cl.ID.AgentID, d.emit) })
+	}
+	if d.sup != nil {
+		start(func(ctx context.Context) { _ = d.sup.Run(ctx) })
+	}
+	if d.ext != nil {
+		start(func(ctx context.Context) { _ = d.ext.Run(ctx) })
 	}
 	d.shipper.Notify()
 	wg.Wait()
@@ -240,8 +286,14 @@ func (d *Daemon) Status() wire.Status {
 	st := d.status
 	full := d.spoolFull
 	d.mu.Unlock()
-	if d.osq != nil {
+	switch {
+	case d.osq != nil:
 		st.Osquery = d.osq.Status()
+	case d.ext != nil:
+		st.Osquery = d.ext.Status()
+		if d.sup != nil && st.Osquery != "ok" {
+			st.Osquery += "; osqueryd: " + d.sup.Status()
+		}
 	}
 	st.SpoolDepth = d.sp.Len()
 	st.SpoolBytes = d.sp.Bytes()

@@ -233,6 +233,8 @@ type AgentOptions struct {
 	RulesDir     string
 	// BatchEvents caps a shipment (default: the agent's own default).
 	BatchEvents int
+	// OsquerySocket is a running osqueryd's extension socket, if any.
+	OsquerySocket string
 }
 
 // StartAgent writes an agent configuration under dir and starts it. An
@@ -250,6 +252,9 @@ func StartAgent(bin, dir string, s *Server, o AgentOptions) (*Agent, error) {
 	fmt.Fprintf(&b, "yara:\n  interval: %s\n  rules: %q\n  paths:\n", o.ScanInterval, o.RulesDir)
 	for _, p := range o.ScanPaths {
 		fmt.Fprintf(&b, "    - %s\n", p)
+	}
+	if o.OsquerySocket != "" {
+		fmt.Fprintf(&b, "osquery:\n  socket: %s\n", o.OsquerySocket)
 	}
 	b.WriteString("ship:\n  interval: 1s\n  min_backoff: 200ms\n  max_backoff: 2s\n")
 	if o.BatchEvents > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,13 @@ type OsqueryConfig struct {
 	Socket  string        `mapstructure:"socket"`
 	Pack    string        `mapstructure:"pack"`
 	Timeout time.Duration `mapstructure:"timeout"`
+	// Mode is "extension" (osqueryd runs the schedule and hands results to
+	// the agent) or "client" (the agent runs the pack's queries itself).
+	Mode string `mapstructure:"mode"`
+	// Osqueryd, when set, is the osqueryd binary the agent starts and
+	// supervises; empty attaches to an osqueryd already running.
+	Osqueryd     string `mapstructure:"osqueryd"`
+	DatabasePath string `mapstructure:"database_path"`
 }
 
 // SpoolConfig bounds the disk queue.
@@ -66,7 +74,7 @@ func defaultConfig() *Config {
 	return &Config{
 		StateDir: "/var/lib/lachan-agent",
 		YARA:     YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout},
-		Osquery:  OsqueryConfig{Timeout: 10 * time.Second},
+		Osquery:  OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
 		Spool:    SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
 		Ship:     ship.DefaultConfig(),
 		Log:      logging.DefaultConfig(),
@@ -81,6 +89,9 @@ func (c *Config) Validate() error {
 	}
 	if c.YARA.Interval < time.Second {
 		errs = append(errs, errors.New("yara.interval: at least 1s"))
+	}
+	if c.Osquery.Mode != "extension" && c.Osquery.Mode != "client" {
+		errs = append(errs, fmt.Errorf("osquery.mode %q: want extension or client", c.Osquery.Mode))
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("spool.max_bytes: at least 1 MiB"))
@@ -118,6 +129,17 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	}
 	if c.Osquery.Socket != "" {
 		dc.Osquery = osquery.Config{Socket: c.Osquery.Socket, Timeout: c.Osquery.Timeout}
+		dc.OsqueryClient = c.Osquery.Mode == "client"
+		if c.Osquery.Osqueryd != "" {
+			sc := osquery.DefaultSupervisorConfig()
+			sc.Binary = c.Osquery.Osqueryd
+			sc.DatabasePath = c.Osquery.DatabasePath
+			if sc.DatabasePath == "" {
+				sc.DatabasePath = filepath.Join(c.StateDir, "osquery.db")
+			}
+			sc.PidFile = filepath.Join(c.StateDir, "osqueryd.pid")
+			dc.Osqueryd = &sc
+		}
 		var packFS fs.FS = rules.FS
 		path := "osquery/baseline.conf"
 		if c.Osquery.Pack != "" {
