@@ -228,6 +228,33 @@ func (d *Daemon) scan(ctx context.Context, rules *yara.Rules) {
 	d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
 }
 
+// startLive hands live queries to osqueryd; where osquery is not running
+// the agent answers each with an error at once, so the analyst sees why.
+func (d *Daemon) startLive(qs []wire.LiveQuery) {
+	for _, q := range qs {
+		var err error
+		if d.ext != nil {
+			err = d.ext.Enqueue(q.ID, q.SQL)
+		} else {
+			err = errors.New(d.Status().Osquery)
+		}
+		if err == nil {
+			continue
+		}
+		ev := event.New(osquery.DatasetLive, time.Now())
+		ev.ID = event.DeriveID("osquery-live", d.cl.ID.AgentID, q.ID, "refused")
+		ev.Set("event.kind", "event")
+		ev.Set("event.action", "live-query-done")
+		ev.Set("osquery.live.id", q.ID)
+		ev.Set("osquery.live.status", osquery.LiveError)
+		ev.Set("osquery.live.rows", 0)
+		ev.Set("message", err.Error())
+		if err := d.emit(ev); err != nil {
+			d.log.Error("live query answer not spooled", "id", q.ID, "err", err)
+		}
+	}
+}
+
 // renewIfDue replaces the agent's certificate before it expires, so that
 // an agent nobody looks after never locks itself out.
 func (d *Daemon) renewIfDue(ctx context.Context) {
@@ -267,6 +294,7 @@ func (d *Daemon) checkInLoop(ctx context.Context) {
 		} else {
 			d.renewIfDue(ctx)
 			d.updateRules(ctx, resp.RulesVersion)
+			d.startLive(resp.Live)
 			if resp.Interval >= time.Second {
 				d.checkIn = resp.Interval
 				wait = resp.Interval

@@ -32,6 +32,7 @@ const (
 	PathUnits         = "/api/v1/units"
 	PathNetworkIngest = "/api/v1/network/ingest"
 	PathHealth        = "/api/v1/health"
+	PathLive          = "/api/v1/live"
 )
 
 // Ingest limits: a batch larger than these is refused with 413.
@@ -115,6 +116,25 @@ type CheckInResponse struct {
 	// RulesVersion is the rule bundle the agent should use; when it
 	// differs from its own, the agent fetches PathRules.
 	RulesVersion string `json:"rules_version,omitempty"`
+	// Live are live queries for the agent to run now; their rows and a
+	// closing status come back as osquery.live events through ingest.
+	Live []LiveQuery `json:"live,omitempty"`
+}
+
+// LiveQuery is one analyst's SQL for osquery, run once.
+type LiveQuery struct {
+	ID       string    `json:"id"`
+	SQL      string    `json:"sql"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// LiveRequest starts a live query on the agents it selects (within what
+// the caller may see); empty selectors select every agent in scope.
+type LiveRequest struct {
+	SQL     string        `json:"sql"`
+	Units   []string      `json:"units,omitempty"`
+	Hosts   []string      `json:"hosts,omitempty"`
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
 }
 
 // IngestResponse reports what the server did with a batch.

@@ -68,7 +68,15 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.d.RulesVersion})
+	resp := wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.d.RulesVersion}
+	if s.d.Live != nil {
+		var err error
+		if resp.Live, err = s.d.Live.Pending(r.Context(), a.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // rules hands an agent the signed rule bundle; the agent verifies it

@@ -13,6 +13,7 @@ import (
 	"lachan/internal/wire"
 	"lachan/server/fleet"
 	"lachan/server/incident"
+	"lachan/server/live"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/store"
@@ -54,6 +55,7 @@ type Deps struct {
 	Units     *unit.Registry
 	Fleet     *fleet.Fleet
 	Incidents *incident.Manager
+	Live      *live.Manager
 	Pipeline  *pipeline.Pipeline
 	PKI       *pki.Authority
 	Tokens    *Tokens
@@ -109,6 +111,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathUnits, s.operator(s.listUnits))
 	mux.HandleFunc("PUT "+wire.PathUnits+"/{id}", s.operator(s.putUnit))
 	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
+	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
+	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

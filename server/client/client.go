@@ -102,6 +102,15 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values, out any
 	return c.do(ctx, http.MethodGet, path, nil, nil, out)
 }
 
+// Post sends v as JSON.
+func (c *Client) Post(ctx context.Context, path string, v any, out any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"}, out)
+}
+
 // Put sends v as JSON.
 func (c *Client) Put(ctx context.Context, path string, v any, out any) error {
 	b, err := json.Marshal(v)

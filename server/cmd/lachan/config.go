@@ -11,6 +11,7 @@ import (
 	"lachan/internal/logging"
 	"lachan/server/api"
 	"lachan/server/incident"
+	"lachan/server/live"
 	"lachan/server/pki"
 	"lachan/server/store/embedded"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	YARARules string          `mapstructure:"yara_rules"`
 	API       api.Config      `mapstructure:"api"`
 	Incident  incident.Config `mapstructure:"incident"`
+	Live      live.Config     `mapstructure:"live"`
 	Store     StoreConfig     `mapstructure:"store"`
 	Log       logging.Config  `mapstructure:"log"`
 	Client    ClientConfig    `mapstructure:"client"`
@@ -54,6 +56,7 @@ func defaultConfig() *Config {
 		DataDir:  "/var/lib/lachan",
 		API:      api.DefaultConfig(),
 		Incident: incident.DefaultConfig(),
+		Live:     live.DefaultConfig(),
 		Store:    StoreConfig{Engine: "embedded", Sync: true},
 		Log:      logging.DefaultConfig(),
 	}
@@ -68,7 +71,7 @@ func (c *Config) Validate() error {
 	if c.Store.Engine != "embedded" {
 		errs = append(errs, fmt.Errorf("store.engine %q: only \"embedded\" is available in this build", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Log))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log))
 	return errors.Join(errs...)
 }
 

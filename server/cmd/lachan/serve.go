@@ -18,6 +18,7 @@ import (
 	"lachan/server/detect"
 	"lachan/server/fleet"
 	"lachan/server/incident"
+	"lachan/server/live"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/store/embedded"
@@ -80,7 +81,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	srv := api.New(cfg.API, api.Deps{
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
-		Rules: signed, RulesVersion: version,
+		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pipeline.New(st, fl, inc, det, log),
 	})
 	log.Info("starting", "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
