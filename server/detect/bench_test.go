@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"lachan/internal/event"
 )
 
 // BenchmarkMatch runs 500 rules of mixed shapes over one event of their
@@ -31,5 +34,32 @@ func BenchmarkMatch(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		e.Match(ev)
+	}
+}
+
+// BenchmarkDetectSigmaHQ runs every loadable SigmaHQ rule over the Windows
+// events of SigmaHQ's regression data (Sysmon and other channels, in the
+// nested JSON rendering converted by winlog), one event per iteration, and
+// reports events/s.
+func BenchmarkDetectSigmaHQ(b *testing.B) {
+	e, _ := sigmaHQ(b)
+	var evs []event.Event
+	for _, c := range regressionCases(b) {
+		evs = append(evs, readCaseEvents(b, c.dir, ".json")...)
+	}
+	if len(evs) == 0 {
+		b.Fatal("no events")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	alerts := 0
+	for i := 0; i < b.N; i++ {
+		alerts += len(e.Match(evs[i%len(evs)]))
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64(len(e.Rules())), "rules")
+	if alerts == 0 {
+		b.Fatal("no alerts")
 	}
 }

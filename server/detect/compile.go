@@ -20,22 +20,21 @@ type evalCtx struct {
 	lower map[string]string
 }
 
-// lowered returns a scalar field value in lower case; ok is false for lists
-// and objects, which are matched element by element.
-func (c *evalCtx) lowered(field string, v any) (string, bool) {
-	if s, ok := c.lower[field]; ok {
-		return s, true
+// lowered returns the lower-case form of a field's string value s, cached
+// by field name; an empty key is not cached.
+func (c *evalCtx) lowered(key, s string) string {
+	if key == "" {
+		return strings.ToLower(s)
 	}
-	s, ok := scalarString(v)
-	if !ok {
-		return "", false
+	if l, ok := c.lower[key]; ok {
+		return l
 	}
-	s = strings.ToLower(s)
+	l := strings.ToLower(s)
 	if c.lower == nil {
 		c.lower = make(map[string]string, 8)
 	}
-	c.lower[field] = s
-	return s, true
+	c.lower[key] = l
+	return l
 }
 
 type andNode []node
@@ -87,49 +86,60 @@ func (s *selNode) matchingAlt(c *evalCtx) int {
 	return -1
 }
 
-// fieldNode is one compiled field test on an event field.
+// fieldNode is one compiled field test on an event field, or on every
+// field when field is empty (a keyword search).
 type fieldNode struct {
 	field    string
 	nullOK   bool // a null value: the field may be absent or null
 	all      bool
-	patterns []pattern
+	neq      bool           // the values must not match
+	exists   int8           // 1: the field must exist, -1: must not, 0: no test
+	patterns []pattern      // case-insensitive, matched against lower case
+	others   []valueMatcher // every other kind of value test
+	refs     []fieldRef     // fieldref: event field names after mapping
+	// groups, with "all", hold one node per rule value: a value that
+	// expands (windash, base64offset, expand) needs one of its forms.
+	groups []*fieldNode
 }
 
 func (f *fieldNode) eval(c *evalCtx) bool {
+	if f.field == "" {
+		return f.evalKeywords(c)
+	}
 	v, ok := c.ev.Get(f.field)
-	if !ok || v == nil {
+	switch {
+	case f.exists != 0:
+		return ok == (f.exists > 0)
+	case !ok || v == nil:
 		return f.nullOK
+	case len(f.refs) > 0:
+		return f.evalRefs(c, v) != f.neq
 	}
-	if s, ok := c.lowered(f.field, v); ok {
-		return matchLowered(s, f.patterns, f.all)
-	}
-	if f.all {
-		for i := range f.patterns {
-			if !anyValue(v, f.patterns[i:i+1]) {
-				return false
-			}
-		}
-		return len(f.patterns) > 0
-	}
-	return anyValue(v, f.patterns)
+	return f.matches(c, f.field, v) != f.neq
 }
 
-// matchLowered tests a lower-cased scalar against any (or all) patterns.
-func matchLowered(s string, pats []pattern, all bool) bool {
-	for i := range pats {
-		if pats[i].match(s) != all {
-			return !all
+// matches applies the node's values to v: any of them or, with "all",
+// some value of every group (each may hold for a different element of a
+// list).
+func (f *fieldNode) matches(c *evalCtx, key string, v any) bool {
+	if f.groups == nil {
+		return f.test(c, key, v)
+	}
+	for _, g := range f.groups {
+		if !g.test(c, key, v) {
+			return false
 		}
 	}
-	return all && len(pats) > 0
+	return len(f.groups) > 0
 }
 
-// anyValue reports whether v, or any element of a list v, matches any
-// pattern. Objects never match a string pattern.
-func anyValue(v any, pats []pattern) bool {
+// test reports whether v, or an element of a list v, satisfies any value
+// test. key names the field for the lower-case cache; list elements are
+// not cached.
+func (f *fieldNode) test(c *evalCtx, key string, v any) bool {
 	if list, ok := v.([]any); ok {
 		for _, el := range list {
-			if anyValue(el, pats) {
+			if f.test(c, "", el) {
 				return true
 			}
 		}
@@ -139,17 +149,80 @@ func anyValue(v any, pats []pattern) bool {
 	if !ok {
 		return false
 	}
-	return matchLowered(strings.ToLower(s), pats, false)
+	if len(f.patterns) > 0 {
+		low := c.lowered(key, s)
+		for j := range f.patterns {
+			if f.patterns[j].match(low) {
+				return true
+			}
+		}
+	}
+	for _, m := range f.others {
+		if m.match(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// evalKeywords runs a keyword search: the values may match any field.
+func (f *fieldNode) evalKeywords(c *evalCtx) bool {
+	groups := f.groups
+	if groups == nil {
+		groups = []*fieldNode{f}
+	}
+	for _, g := range groups {
+		found := false
+		for k, v := range c.ev.Fields {
+			if g.test(c, k, v) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return len(groups) > 0
+}
+
+// evalRefs compares the field with the fields its values name.
+func (f *fieldNode) evalRefs(c *evalCtx, v any) bool {
+	s, ok := scalarString(v)
+	if !ok {
+		return false
+	}
+	for _, r := range f.refs {
+		ov, ok := c.ev.Get(r.field)
+		if !ok || ov == nil {
+			if f.all {
+				return false
+			}
+			continue
+		}
+		os, _ := scalarString(ov)
+		if r.match(s, os) != f.all {
+			return !f.all
+		}
+	}
+	return f.all
 }
 
 // compiler turns one rule's AST into a node tree for one log-source mapping.
 type compiler struct {
 	m    *LogSourceMapping
+	ph   Placeholders
 	sels map[string]*selNode
+	err  error // the first value that failed to compile
 }
 
-func compileRule(r *Rule, m *LogSourceMapping) node {
-	c := &compiler{m: m, sels: make(map[string]*selNode, len(r.Detection.Selections))}
+// compileRule compiles a parsed rule. Values were checked when the rule was
+// parsed; what can still fail is an "expand" placeholder that ph lacks.
+func compileRule(r *Rule, m *LogSourceMapping, ph Placeholders) (node, error) {
+	if ph == nil {
+		ph = Placeholders{}
+	}
+	c := &compiler{m: m, ph: ph, sels: make(map[string]*selNode, len(r.Detection.Selections))}
 	for _, s := range r.Detection.Selections {
 		c.sels[s.Name] = c.selection(s)
 	}
@@ -157,10 +230,13 @@ func compileRule(r *Rule, m *LogSourceMapping) node {
 	for _, cond := range r.Detection.Conditions {
 		conds = append(conds, c.expr(cond.Expr, r.Detection))
 	}
-	if len(conds) == 1 {
-		return conds[0]
+	if c.err != nil {
+		return nil, c.err
 	}
-	return conds
+	if len(conds) == 1 {
+		return conds[0], nil
+	}
+	return conds, nil
 }
 
 func (c *compiler) selection(s *Selection) *selNode {
@@ -174,19 +250,16 @@ func (c *compiler) selection(s *Selection) *selNode {
 }
 
 func (c *compiler) field(ft *FieldTest) *fieldNode {
-	f := &fieldNode{field: c.m.field(ft.Field), all: ft.All}
-	position := ""
-	for _, m := range ft.Modifiers {
-		if m == modContains || m == modStartsWith || m == modEndsWith {
-			position = m
-		}
+	f, err := buildField(ft, &ft.mods, c.ph)
+	if err != nil {
+		c.err = err
+		return &fieldNode{field: ft.Field}
 	}
-	for _, v := range ft.Values {
-		if v.Null {
-			f.nullOK = true
-			continue
-		}
-		f.patterns = append(f.patterns, newPattern(v.Raw, position))
+	if ft.Field != "" {
+		f.field = c.m.field(ft.Field)
+	}
+	for i := range f.refs {
+		f.refs[i].field = c.m.field(f.refs[i].field)
 	}
 	return f
 }
@@ -241,6 +314,9 @@ func collect(n node, c *evalCtx, out map[string]any) {
 			return
 		}
 		for _, f := range x.alts[i] {
+			if f.field == "" {
+				continue
+			}
 			if v, ok := c.ev.Get(f.field); ok && v != nil {
 				out[f.field] = v
 			}

@@ -38,6 +38,8 @@ type FieldTest struct {
 	Values []Value
 	All    bool
 	Pos    Pos
+
+	mods modChain
 }
 
 // Value is one value of a FieldTest. Raw is the Sigma string before escapes
@@ -46,24 +48,6 @@ type Value struct {
 	Raw  string
 	Null bool
 	Pos  Pos
-}
-
-// Modifier names.
-const (
-	modContains   = "contains"
-	modStartsWith = "startswith"
-	modEndsWith   = "endswith"
-	modAll        = "all"
-)
-
-// unsupportedModifiers are valid Sigma modifiers this engine cannot run
-// yet; anything else is a misspelling.
-var unsupportedModifiers = map[string]bool{
-	"re": true, "i": true, "m": true, "s": true,
-	"base64": true, "base64offset": true, "utf16le": true, "utf16be": true, "utf16": true, "wide": true,
-	"windash": true, "cidr": true, "exists": true, "cased": true, "neq": true, "expand": true, "fieldref": true,
-	"lt": true, "lte": true, "gt": true, "gte": true,
-	"minute": true, "hour": true, "day": true, "week": true, "month": true, "year": true,
 }
 
 func (p *ruleParser) detection(n *yaml.Node) *Detection {
@@ -106,11 +90,17 @@ func (p *ruleParser) selection(kv pair) *Selection {
 		if alt := p.fieldMap(v, s.Name); alt != nil {
 			s.Alternatives = [][]*FieldTest{alt}
 		}
+	case v.Kind == yaml.SequenceNode && len(v.Content) > 0 && resolve(v.Content[0]).Kind == yaml.ScalarNode:
+		ft := p.keywords(v, s.Name)
+		if ft == nil {
+			return nil
+		}
+		s.Alternatives = [][]*FieldTest{{ft}}
 	case v.Kind == yaml.SequenceNode && len(v.Content) > 0:
 		for _, item := range v.Content {
 			item = resolve(item)
 			if item.Kind != yaml.MappingNode {
-				p.errorf(item, "selection %q: keyword lists (values without a field name) are not supported yet", s.Name)
+				p.errorf(item, "selection %q: a list must hold either maps of fields or plain values, not both", s.Name)
 				return nil
 			}
 			alt := p.fieldMap(item, s.Name)
@@ -120,8 +110,11 @@ func (p *ruleParser) selection(kv pair) *Selection {
 			s.Alternatives = append(s.Alternatives, alt)
 		}
 	case v.Kind == yaml.ScalarNode && v.Tag != "!!null":
-		p.errorf(v, "selection %q: keyword searches (values without a field name) are not supported yet", s.Name)
-		return nil
+		ft := p.keywords(v, s.Name)
+		if ft == nil {
+			return nil
+		}
+		s.Alternatives = [][]*FieldTest{{ft}}
 	default:
 		p.errorf(v, "selection %q is empty", s.Name)
 		return nil
@@ -157,14 +150,41 @@ func (p *ruleParser) fieldMap(n *yaml.Node, sel string) []*FieldTest {
 func (p *ruleParser) fieldTest(kv pair, sel string) *FieldTest {
 	parts := strings.Split(kv.key, "|")
 	ft := &FieldTest{Field: parts[0], Modifiers: parts[1:], Pos: nodePos(kv.keyN)}
-	if ft.Field == "" {
-		p.errorf(kv.keyN, "selection %q: keyword searches (%q without a field name) are not supported yet", sel, kv.key)
+	return p.finishTest(ft, kv.keyN, kv.value, sel)
+}
+
+// keywords parses a value or list of values without a field name: a search
+// over every field, for the value anywhere in it unless a modifier says
+// otherwise.
+func (p *ruleParser) keywords(n *yaml.Node, sel string) *FieldTest {
+	ft := &FieldTest{Pos: nodePos(n)}
+	return p.finishTest(ft, n, n, sel)
+}
+
+// finishTest checks the modifiers and values of a field test and compiles
+// them once, so that a bad regular expression or network is reported with
+// its position when the rule is parsed.
+func (p *ruleParser) finishTest(ft *FieldTest, keyN, valN *yaml.Node, sel string) *FieldTest {
+	if !p.modifiers(keyN, ft, sel) {
 		return nil
 	}
-	if !p.modifiers(kv.keyN, ft, sel) {
+	if ft.Field == "" && ft.mods.position == "" && ft.mods.terminal() == "" {
+		ft.mods.position = modContains
+	}
+	if ft.Field == "" && (ft.mods.exists || ft.mods.fieldRef) {
+		p.errorf(keyN, "selection %q: modifier %q needs a field name", sel, ft.mods.terminal())
 		return nil
 	}
-	if !p.values(kv.value, ft, sel) {
+	if !p.values(valN, ft, sel) {
+		return nil
+	}
+	if ft.All && len(ft.Values) < 2 {
+		p.errorf(keyN, "selection %q: field %q: modifier \"all\" needs a list of at least two values", sel, ft.Field)
+		return nil
+	}
+	if _, err := buildField(ft, &ft.mods, nil); err != nil {
+		pe := err.(*posError)
+		p.errAt(pe.Pos, "selection %q: field %q: %s", sel, ft.Field, pe.Msg)
 		return nil
 	}
 	return ft
@@ -172,30 +192,13 @@ func (p *ruleParser) fieldTest(kv pair, sel string) *FieldTest {
 
 // modifiers checks a field's modifier chain.
 func (p *ruleParser) modifiers(keyN *yaml.Node, ft *FieldTest, sel string) bool {
-	position := ""
-	seen := map[string]bool{}
-	for _, m := range ft.Modifiers {
-		switch {
-		case seen[m]:
-			p.errorf(keyN, "selection %q: field %q: modifier %q given twice", sel, ft.Field, m)
-			return false
-		case m == modAll:
-			ft.All = true
-		case m == modContains || m == modStartsWith || m == modEndsWith:
-			if position != "" {
-				p.errorf(keyN, "selection %q: field %q: modifiers %q and %q cannot be combined", sel, ft.Field, position, m)
-				return false
-			}
-			position = m
-		case unsupportedModifiers[m]:
-			p.errorf(keyN, "selection %q: field %q: modifier %q is not supported yet", sel, ft.Field, m)
-			return false
-		default:
-			p.errorf(keyN, "selection %q: field %q: unknown modifier %q", sel, ft.Field, m)
-			return false
-		}
-		seen[m] = true
+	mods, err := parseModifiers(ft.Modifiers)
+	if err != nil {
+		p.errorf(keyN, "selection %q: field %q: %v", sel, ft.Field, err)
+		return false
 	}
+	ft.mods = mods
+	ft.All = mods.all
 	return true
 }
 

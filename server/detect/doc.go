@@ -15,8 +15,26 @@
 // Sigma logsource (product, category, service) to the event datasets it
 // covers and to the event field names that stand for Sigma's field names.
 //
-// This is a first subset of Sigma: the modifiers contains, startswith,
-// endswith and all; wildcards and escapes; null; the full condition grammar
-// except aggregations. Everything else is rejected with a clear "not
-// supported yet" error, and the rule is skipped while the others load.
+// Sigma support: detection maps and lists, fieldless keyword searches,
+// null, wildcards and escapes, the full condition grammar except
+// aggregations, and every modifier of the specification's modifier
+// appendix: contains, startswith, endswith, all, cased, re (with i, m, s;
+// Go's RE2 syntax, so look-around and backreferences are reported), cidr,
+// base64, base64offset, utf16le, utf16be, utf16, wide, windash, exists,
+// gt, gte, lt, lte, neq, fieldref, the time parts minute to year, and
+// expand when Config.Placeholders names the placeholder (otherwise the rule
+// is reported, as the specification asks). Correlation and filter rules
+// are reported as not supported yet; a rule with any error is skipped
+// while the others load.
+//
+// Matching is indexed: rules by dataset, then by the value of their log
+// source's "where" field (Sysmon's EventID), then by a prefilter that
+// derives from each rule the literals one of which an event must contain
+// for the rule to match, and finds all of them with one Aho-Corasick scan
+// per field, so an event is evaluated against only the few rules that
+// could match it.
+//
+// Windows events are turned into events by the winlog sub-package; their
+// datasets and the Sigma log sources that cover them are in
+// detections/logsources.yml.
 package detect

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strings"
+	"sync"
 
 	"lachan/internal/event"
 )
@@ -13,17 +15,71 @@ import (
 // lies among the rules.
 const LogSourcesFile = "logsources.yml"
 
-// Engine holds compiled rules indexed by event dataset. It is immutable once
-// loaded, so Match may be called from any number of goroutines.
-type Engine struct {
-	rules     []*Rule
-	byDataset map[string][]compiled
+// Config holds the engine's settings.
+type Config struct {
+	// Placeholders are the values of "expand" placeholders; a rule using a
+	// placeholder not listed here is reported and skipped.
+	Placeholders Placeholders
 }
 
-// compiled is a rule compiled for one log-source mapping.
+// DefaultConfig returns a configuration with no placeholders.
+func DefaultConfig() Config { return Config{Placeholders: Placeholders{}} }
+
+// Validate checks that every placeholder has a name and at least one value.
+func (c Config) Validate() error {
+	for name, vals := range c.Placeholders {
+		if name == "" || strings.ContainsAny(name, "%*? ") {
+			return fmt.Errorf("detect config: placeholder name %q: must be non-empty without %%, *, ? or spaces", name)
+		}
+		if len(vals) == 0 {
+			return fmt.Errorf("detect config: placeholder %q: no values", name)
+		}
+	}
+	return nil
+}
+
+// Engine holds compiled rules indexed by event dataset and, within a
+// dataset, by the value of the log source's "where" field. It is immutable
+// once loaded, so Match may be called from any number of goroutines.
+type Engine struct {
+	rules     []*Rule
+	byDataset map[string]*datasetIndex
+}
+
+// datasetIndex is the rules of one dataset: those that see every event and
+// those that see only events with given values of one field.
+type datasetIndex struct {
+	always  []compiled
+	keyed   []keyIndex
+	alwaysB *bucket
+}
+
+type keyIndex struct {
+	field   string
+	byValue map[string][]compiled
+	buckets map[string]*bucket
+}
+
+// build makes the prefilter of every rule list once all rules are in.
+func (e *Engine) build() {
+	for _, idx := range e.byDataset {
+		idx.alwaysB = newBucket(idx.always)
+		for i := range idx.keyed {
+			k := &idx.keyed[i]
+			k.buckets = make(map[string]*bucket, len(k.byValue))
+			for v, cs := range k.byValue {
+				k.buckets[v] = newBucket(cs)
+			}
+		}
+	}
+}
+
+// compiled is a rule compiled for one log-source mapping; seq is the rule's
+// load order, which orders matches.
 type compiled struct {
 	rule *Rule
 	cond node
+	seq  int
 }
 
 // Match is one rule firing on one event.
@@ -34,39 +90,96 @@ type Match struct {
 	Fields map[string]any
 }
 
-// Load parses and compiles every rule file (*.yml, *.yaml) under root,
-// skipping the log-source file and test-case files (*.tests.yml). A rule with
-// errors, or whose logsource no mapping covers, is left out and its errors
-// returned; the other rules still load.
+// Load is LoadWith with DefaultConfig.
 func Load(fsys fs.FS, root string, sources LogSources) (*Engine, []error) {
-	e := &Engine{byDataset: map[string][]compiled{}}
-	var errs []error
-	ids := map[string]string{}
-	walkErr := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+	return LoadWith(fsys, root, sources, DefaultConfig())
+}
+
+// RuleDir is one tree of rule files: Root inside FS, shown in rule file
+// names and errors with Name in front when Name is set (a directory path
+// on disk, say).
+type RuleDir struct {
+	FS   fs.FS
+	Root string
+	Name string
+}
+
+// LoadWith loads the rules under root in fsys; see LoadDirs.
+func LoadWith(fsys fs.FS, root string, sources LogSources, cfg Config) (*Engine, []error) {
+	return LoadDirs([]RuleDir{{FS: fsys, Root: root}}, sources, cfg)
+}
+
+// LoadDirs parses and compiles every rule file (*.yml, *.yaml) under each
+// directory, skipping the log-source file and test-case files
+// (*.tests.yml). A rule with errors, whose logsource no mapping covers, or
+// that uses a field its log source lacks is left out and its errors
+// returned; the other rules still load. A rule ID may be used once across
+// all directories.
+func LoadDirs(dirs []RuleDir, sources LogSources, cfg Config) (*Engine, []error) {
+	e := &Engine{byDataset: map[string]*datasetIndex{}}
+	if err := cfg.Validate(); err != nil {
+		return e, []error{err}
+	}
+	if cfg.Placeholders == nil {
+		cfg.Placeholders = Placeholders{}
+	}
+	l := &loader{e: e, sources: sources, cfg: cfg, ids: map[string]string{}}
+	for _, d := range dirs {
+		l.dir(d)
+	}
+	e.build()
+	return e, l.errs
+}
+
+type loader struct {
+	e       *Engine
+	sources LogSources
+	cfg     Config
+	ids     map[string]string
+	errs    []error
+}
+
+func (l *loader) dir(d RuleDir) {
+	walkErr := fs.WalkDir(d.FS, d.Root, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("walk %s: %w", p, err))
+			l.errs = append(l.errs, fmt.Errorf("walk %s: %w", path.Join(d.Name, p), err))
 			return nil
 		}
-		if d.IsDir() || !isRuleFile(p) {
+		if de.IsDir() || !isRuleFile(p) {
 			return nil
 		}
-		r, err := loadRule(fsys, p, sources)
-		if err != nil {
-			errs = flatten(errs, err)
-			return nil
-		}
-		if first, dup := ids[r.ID]; dup {
-			errs = append(errs, &Error{File: p, Pos: r.idPos, Msg: fmt.Sprintf("duplicate rule id %q (first used in %s)", r.ID, first)})
-			return nil
-		}
-		ids[r.ID] = p
-		e.add(r, sources)
+		l.file(d, p)
 		return nil
 	})
 	if walkErr != nil {
-		errs = append(errs, fmt.Errorf("walk %s: %w", root, walkErr))
+		l.errs = append(l.errs, fmt.Errorf("walk %s: %w", path.Join(d.Name, d.Root), walkErr))
 	}
-	return e, errs
+}
+
+func (l *loader) file(d RuleDir, p string) {
+	name := p
+	if d.Name != "" {
+		name = path.Join(d.Name, p)
+	}
+	src, err := fs.ReadFile(d.FS, p)
+	if err != nil {
+		l.errs = append(l.errs, fmt.Errorf("read rule %s: %w", name, err))
+		return
+	}
+	r, err := checkRule(name, src, l.sources)
+	if err != nil {
+		l.errs = flatten(l.errs, err)
+		return
+	}
+	if first, dup := l.ids[r.ID]; dup {
+		l.errs = append(l.errs, &Error{File: name, Pos: r.idPos, Msg: fmt.Sprintf("duplicate rule id %q (first used in %s)", r.ID, first)})
+		return
+	}
+	if err := l.e.add(r, l.sources, l.cfg.Placeholders); err != nil {
+		l.errs = append(l.errs, err)
+		return
+	}
+	l.ids[r.ID] = name
 }
 
 func isRuleFile(p string) bool {
@@ -79,35 +192,120 @@ func isRuleFile(p string) bool {
 	return base != LogSourcesFile && !strings.HasSuffix(stem, ".tests")
 }
 
-func loadRule(fsys fs.FS, p string, sources LogSources) (*Rule, error) {
-	src, err := fs.ReadFile(fsys, p)
-	if err != nil {
-		return nil, fmt.Errorf("read rule %s: %w", p, err)
-	}
+// checkRule parses a rule and checks that its log source is mapped and has
+// the fields it uses.
+func checkRule(p string, src []byte, sources LogSources) (*Rule, error) {
 	r, err := ParseRule(p, src)
 	if err != nil {
 		return nil, err
 	}
-	if len(sources.Resolve(r.LogSource)) == 0 {
+	maps := sources.Resolve(r.LogSource)
+	if len(maps) == 0 {
 		return nil, &Error{File: p, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is not mapped to any dataset", r.LogSource)}
+	}
+	if err := checkFields(r, maps); err != nil {
+		return nil, err
+	}
+	for _, m := range maps {
+		for _, ds := range m.DatasetsFor(r.LogSource) {
+			if !datasetRE.MatchString(ds) {
+				return nil, &Error{File: p, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s gives dataset %q, not a lower-case dotted name", r.LogSource, ds)}
+			}
+		}
 	}
 	return r, nil
 }
 
+// checkFields reports every field a rule uses that a covering log source
+// declares it does not have.
+func checkFields(r *Rule, maps []*LogSourceMapping) error {
+	var errs ErrorList
+	seen := map[string]bool{}
+	for _, s := range r.Detection.Selections {
+		for _, alt := range s.Alternatives {
+			for _, ft := range alt {
+				names := []string{ft.Field}
+				if ft.mods.fieldRef {
+					for _, v := range ft.Values {
+						names = append(names, v.Raw)
+					}
+				}
+				for _, name := range names {
+					for _, m := range maps {
+						if name == "" || m.knows(name) || seen[name] {
+							continue
+						}
+						seen[name] = true
+						errs = append(errs, &Error{File: r.File, Pos: ft.Pos, Msg: fmt.Sprintf(
+							"field %q is not provided by logsource %s (datasets %s)", name, m.LogSource, strings.Join(m.Datasets, ", "))})
+					}
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
 // add compiles a rule once per mapping that covers it, since each mapping
 // may name its fields differently.
-func (e *Engine) add(r *Rule, sources LogSources) {
-	e.rules = append(e.rules, r)
+func (e *Engine) add(r *Rule, sources LogSources, ph Placeholders) error {
 	done := map[string]bool{}
+	type target struct {
+		c  compiled
+		ds string
+		w  *Where
+	}
+	var targets []target
 	for _, m := range sources.Resolve(r.LogSource) {
-		c := compiled{rule: r, cond: compileRule(r, m)}
-		for _, ds := range m.Datasets {
+		cond, err := compileRule(r, m, ph)
+		if err != nil {
+			pe, _ := err.(*posError)
+			if pe == nil {
+				return &Error{File: r.File, Msg: err.Error()}
+			}
+			return &Error{File: r.File, Pos: pe.Pos, Msg: pe.Msg}
+		}
+		c := compiled{rule: r, cond: cond, seq: len(e.rules)}
+		for _, ds := range m.DatasetsFor(r.LogSource) {
 			// The first mapping wins a dataset, so a rule fires once per event.
 			if !done[ds] {
 				done[ds] = true
-				e.byDataset[ds] = append(e.byDataset[ds], c)
+				targets = append(targets, target{c, ds, m.Where})
 			}
 		}
+	}
+	for _, t := range targets {
+		e.index(t.ds, t.w, t.c)
+	}
+	e.rules = append(e.rules, r)
+	return nil
+}
+
+func (e *Engine) index(ds string, w *Where, c compiled) {
+	idx := e.byDataset[ds]
+	if idx == nil {
+		idx = &datasetIndex{}
+		e.byDataset[ds] = idx
+	}
+	if w == nil {
+		idx.always = append(idx.always, c)
+		return
+	}
+	var k *keyIndex
+	for i := range idx.keyed {
+		if idx.keyed[i].field == w.Field {
+			k = &idx.keyed[i]
+		}
+	}
+	if k == nil {
+		idx.keyed = append(idx.keyed, keyIndex{field: w.Field, byValue: map[string][]compiled{}})
+		k = &idx.keyed[len(idx.keyed)-1]
+	}
+	for _, v := range w.Values {
+		k.byValue[v] = append(k.byValue[v], c)
 	}
 }
 
@@ -117,18 +315,72 @@ func (e *Engine) Rules() []*Rule {
 	return e.rules
 }
 
-// Match runs every rule that covers the event's dataset and returns those
-// that fire, in rule file order.
+// Match runs the rules that cover the event's dataset (and, for indexed
+// log sources, its key field's value) and returns those that fire, in rule
+// load order.
 func (e *Engine) Match(ev event.Event) []Match {
-	var out []Match
+	idx := e.byDataset[ev.Dataset]
+	if idx == nil {
+		return nil
+	}
 	ctx := &evalCtx{ev: &ev}
-	for _, c := range e.byDataset[ev.Dataset] {
+	out := e.run(ctx, idx.alwaysB, nil)
+	for _, k := range idx.keyed {
+		v, ok := ev.Get(k.field)
+		if !ok {
+			continue
+		}
+		s, ok := scalarString(v)
+		if !ok {
+			continue
+		}
+		if b := k.buckets[strings.ToLower(s)]; b != nil {
+			out = e.run(ctx, b, out)
+		}
+	}
+	if len(idx.keyed) > 0 && len(out) > 1 {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	}
+	ms := make([]Match, len(out))
+	for i, o := range out {
+		ms[i] = o.Match
+	}
+	return ms
+}
+
+// scratch is a candidate set being built; scratchPool keeps Match from
+// allocating one per bucket per event.
+type scratch struct {
+	mark []bool
+	idx  []int
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+type seqMatch struct {
+	Match
+	seq int
+}
+
+// run evaluates the rules of a bucket that its prefilter lets through.
+func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
+	if len(b.rules) == 0 {
+		return out
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc) // candidates leaves every mark cleared
+	if cap(sc.mark) < len(b.rules) {
+		sc.mark = make([]bool, len(b.rules))
+	}
+	sc.idx = b.candidates(ctx, sc.mark[:len(b.rules)], sc.idx[:0])
+	for _, i := range sc.idx {
+		c := b.rules[i]
 		if !c.cond.eval(ctx) {
 			continue
 		}
 		fields := map[string]any{}
 		collect(c.cond, ctx, fields)
-		out = append(out, Match{Rule: c.rule, Fields: fields})
+		out = append(out, seqMatch{Match{Rule: c.rule, Fields: fields}, c.seq})
 	}
 	return out
 }

@@ -20,6 +20,18 @@ func FuzzParseRule(f *testing.F) {
 	}
 	f.Add([]byte(ruleWith("  s:\n    - a|contains|all: ['x', 'y*?\\\\*']\n    - b: null\n  condition: 1 of them and not (s)\n")))
 	f.Add([]byte("title: &a x\nid: *a\n"))
+	for _, det := range []string{
+		"  kw:\n    - 'mimikatz'\n    - 'sek*urlsa'\n  condition: kw\n",
+		"  kw: 'evil'\n  condition: kw\n",
+		"  kw:\n    '|all': ['a', 'b']\n    '|re': 'x'\n  condition: kw\n",
+		"  s:\n    a|re|i|m|s: '^a.b$'\n  condition: s\n",
+		"  s:\n    a|re: '(?=x)'\n  condition: s\n",
+		"  s:\n    a|windash|contains|all: ['-a', '/b']\n    b|wide|base64offset|contains: 'ping'\n  condition: s\n",
+		"  s:\n    a|cidr: '10.0.0.0/8'\n    b|gte: 3\n    c|exists: true\n    d|fieldref|endswith: b\n  condition: s\n",
+		"  s:\n    a|expand: '%p%'\n    b|cased|startswith: 'X'\n    t|hour|lt: 6\n    n|neq: 1\n  condition: s\n",
+	} {
+		f.Add([]byte(ruleWith(det)))
+	}
 	sources := LogSources{{LogSource: LogSource{Product: "test"}, Datasets: []string{testDataset}}}
 	ev := testEvent(testDataset, F{"a": "xy", "b": "q"})
 	f.Fuzz(func(t *testing.T, src []byte) {
@@ -34,7 +46,14 @@ func FuzzParseRule(f *testing.F) {
 			t.Fatalf("rule parsed without a detection: %+v", r)
 		}
 		for _, m := range sources.Resolve(r.LogSource) {
-			compileRule(r, m).eval(&evalCtx{ev: &ev})
+			n, err := compileRule(r, m, Placeholders{"p": {"x", "y"}})
+			if err != nil {
+				if !strings.Contains(err.Error(), "placeholder") {
+					t.Fatalf("a parsed rule failed to compile: %v", err)
+				}
+				continue
+			}
+			n.eval(&evalCtx{ev: &ev})
 		}
 	})
 }
@@ -100,7 +119,7 @@ func FuzzPattern(f *testing.F) {
 		}
 		re.WriteString("$")
 		want := regexp.MustCompile(re.String()).MatchString(strings.ToLower(s))
-		p := newPattern(raw, mod)
+		p := newPattern(raw, mod, false)
 		if got := p.match(strings.ToLower(s)); got != want {
 			t.Fatalf("pattern %q (%s) on %q: got %v, regexp %s says %v", raw, mod, s, got, re.String(), want)
 		}

@@ -84,11 +84,14 @@ func anchor(toks []token, mod string) []token {
 }
 
 // newPattern compiles a Sigma string value under a position modifier ("" for
-// plain equality).
-func newPattern(raw, mod string) pattern {
+// plain equality). Unless cased, it is lower-cased to be matched against
+// lower-cased values.
+func newPattern(raw, mod string, cased bool) pattern {
 	toks := anchor(tokenize(raw), mod)
 	for i := range toks {
-		toks[i].lit = strings.ToLower(toks[i].lit)
+		if !cased {
+			toks[i].lit = strings.ToLower(toks[i].lit)
+		}
 	}
 	var segs []string
 	for _, t := range toks {

@@ -233,3 +233,41 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveQueryReachesAgents sends a live query through the CLI; the agent
+// here runs without osquery, so its answer must say so, per host.
+func TestLiveQueryReachesAgents(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	srv, err := harness.StartServer(ctx, bins.server, filepath.Join(dir, "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	ag, err := harness.StartAgent(bins.agent, filepath.Join(dir, "agent"), srv, harness.AgentOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Stop()
+	if err := harness.WaitFor(ctx, time.Minute, func() (bool, error) {
+		var out struct{ Agents []json.RawMessage }
+		err := srv.CLIJSON(ctx, &out, "agents")
+		return len(out.Agents) == 1, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Done  bool
+		Hosts []struct{ Status, Message string }
+	}
+	if err := srv.CLIJSON(ctx, &rep, "live", "--timeout", "1m", "SELECT pid, name FROM processes"); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Done || len(rep.Hosts) != 1 || rep.Hosts[0].Status != "error" || !strings.Contains(rep.Hosts[0].Message, "osquery unavailable") {
+		t.Fatalf("live query report: %+v", rep)
+	}
+	if _, err := srv.CLI(ctx, "live", "DROP TABLE x"); err == nil || !strings.Contains(err.Error(), "only SELECT") {
+		t.Fatalf("a non-SELECT live query was not refused clearly: %v", err)
+	}
+}

@@ -1,0 +1,15 @@
+// Package winlog turns Windows event log records into events of the
+// platform's model, so that Sigma rules written for Windows match them on
+// their own field names.
+//
+// It reads three renderings: the nested JSON form of an event
+// ({"Event": {"System": ..., "EventData": ...}}, as evtx_dump and the
+// SigmaHQ regression data write it), the flat form (one object with
+// EventID, Channel and the data fields at the top), and .evtx files.
+// Several JSON objects may follow one another in one file, as may events
+// of the platform's own JSON form, which pass through unchanged.
+//
+// Every Windows event gets the dataset DatasetFor(Channel), such as
+// windows.sysmon or windows.security; detections/logsources.yml maps Sigma
+// log sources onto those datasets.
+package winlog
