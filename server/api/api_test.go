@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -346,5 +347,24 @@ func TestRuleBundleNeedsAnAgentAndVerifies(t *testing.T) {
 				t.Fatalf("bundle: %v, %d files", err, len(b.Files))
 			}
 		}
+	}
+}
+
+func TestHuntingQueryParameter(t *testing.T) {
+	e := newEnv(t)
+	e.enroll()
+	e.post(e.agent, wire.PathIngest, gz(findings(3)), gzipHdr, nil)
+	var page EventsPage
+	if code := e.get(e.admin, wire.PathEvents+"?q="+url.QueryEscape(`file.path:/tmp/f1 or file.path:"/tmp/f2"`), &page); code != 200 || len(page.Events) != 2 {
+		t.Fatalf("query: %d, %d events", code, len(page.Events))
+	}
+	var we wire.Error
+	if code := e.get(e.admin, wire.PathEvents+"?q="+url.QueryEscape(`(file.path:x`), &we); code != 400 || !strings.Contains(we.Error, "column") {
+		t.Fatalf("bad query: %d %+v", code, we)
+	}
+	// A filter never widens a responder's scope.
+	other, _ := e.tokens.Issue(context.Background(), Token{Name: "w2", Role: RoleResponder, Unit: "ward-2"})
+	if code := e.get(other, wire.PathEvents+"?q="+url.QueryEscape(`lachan.unit:ward-1`), &page); code != 200 || len(page.Events) != 0 {
+		t.Fatalf("scoped query: %d, %d events", code, len(page.Events))
 	}
 }

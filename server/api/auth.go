@@ -128,7 +128,6 @@ func (t *Tokens) authenticate(ctx context.Context, secret string) (Principal, er
 	return p, nil
 }
 
-
 // operator wraps a handler with bearer-token authentication.
 func (s *Server) operator(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

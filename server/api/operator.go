@@ -13,6 +13,7 @@ import (
 	"lachan/internal/event"
 	"lachan/internal/wire"
 	"lachan/server/store"
+	"lachan/server/store/hunt"
 	"lachan/server/unit"
 )
 
@@ -77,10 +78,17 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request, p Principa
 	writeJSON(w, http.StatusOK, out)
 }
 
-// parseQuery reads ?dataset=&host=&term=field:value&from=&to=&limit=&after=&order=asc.
+// parseQuery reads ?dataset=&host=&term=field:value&q=<hunting query>&from=&to=&limit=&after=&order=asc.
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
 	q := store.Query{Datasets: v["dataset"], Terms: map[string][]string{}, Asc: v.Get("order") == "asc"}
+	if src := v.Get("q"); src != "" {
+		f, err := hunt.Parse(src)
+		if err != nil {
+			return q, clientError(http.StatusBadRequest, fmt.Sprintf("q: %v", err))
+		}
+		q.Filter = f
+	}
 	for _, h := range v["host"] {
 		q.Terms["host.id"] = append(q.Terms["host.id"], h)
 	}

@@ -71,6 +71,10 @@ type Query struct {
 	After *Cursor
 	// Asc orders oldest first.
 	Asc bool
+	// Filter, when set, keeps only events it matches, on top of every
+	// other condition: it narrows a query and never widens it (Units still
+	// scope it). Package hunt parses analysts' queries into it.
+	Filter *Expr
 }
 
 // Cursor is a search-after position: the sort key of the last event seen.
@@ -111,8 +115,14 @@ func (q Query) Normalize() Query {
 }
 
 // Match reports whether an event passes the query's filters (not paging).
-// Engines without a native filter for some part use it.
+// Engines without a native filter for some part use it; Matcher compiles
+// the filter once for many events.
 func (q Query) Match(e event.Event) bool {
+	return q.matchPlain(e) && compile(q.Filter)(e)
+}
+
+// matchPlain checks everything but the filter.
+func (q Query) matchPlain(e event.Event) bool {
 	if q.Units != nil && !contains(q.Units, e.String("lachan.unit")) {
 		return false
 	}

@@ -89,6 +89,7 @@ func eventQueryFlags(c *cobra.Command) {
 	c.Flags().StringSlice("dataset", nil, "only these datasets (yara.finding, osquery.result, network.flow, network.dns, lachan.alert)")
 	c.Flags().StringSlice("host", nil, "only these host IDs")
 	c.Flags().StringSlice("term", nil, "field:value filters, e.g. --term file.hash.sha256:abc…")
+	c.Flags().String("query", "", `hunting query, e.g. --query 'host.name:pc-01 and process.name:powershell.exe and not user.name:admin*'`)
 	c.Flags().String("since", "", "only newer than this (RFC 3339, or a duration such as 24h)")
 	c.Flags().Int("limit", 50, "at most this many")
 	addJSONFlag(c)
@@ -106,6 +107,9 @@ func searchEvents(cmd *cobra.Command, path string) error {
 	}
 	if s, _ := cmd.Flags().GetString("since"); s != "" {
 		q.Set("from", s)
+	}
+	if s, _ := cmd.Flags().GetString("query"); s != "" {
+		q.Set("q", s)
 	}
 	limit, _ := cmd.Flags().GetInt("limit")
 	q.Set("limit", fmt.Sprint(limit))

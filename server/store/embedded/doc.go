@@ -34,17 +34,23 @@
 // # Searching
 //
 // A search walks one key range per value of the most selective index the
-// query names (a Terms field with an index, else event.dataset, else
-// lachan.unit), or else the primary range, within the From/To and cursor
+// query names (a Terms field with an index, or a term, or an or of terms on
+// one field, in the top-level conjunction of Query.Filter; else
+// event.dataset, else lachan.unit), or else the primary range, within the From/To and cursor
 // bounds, merging the ranges in (timestamp, ID) order. An index only narrows
 // a search: every candidate is decoded and checked with Query.Match before it
-// is returned, which is also what keeps unit scoping from leaking. One event
+// is returned, which is also what keeps unit scoping from leaking (the filter is
+// compiled once per search). @timestamp ranges in the filter's top-level
+// conjunction narrow the scanned window as From and To do. Stored events
+// are decoded by a hand-written decoder for the flat JSON the store writes,
+// falling back on event.Event.UnmarshalJSON for anything else. One event
 // more than the limit is read to know whether a next page exists.
 //
 // # Writes
 //
 // PutEvents writes one Pebble batch per call (event, id/ entry and index
-// entries together, so a crash leaves all or none of them) and commits it
+// entries together, so a crash leaves all or none of them, added in key
+// order because the memtable inserts sorted keys far more cheaply) and commits it
 // with fsync when Config.Sync is set. A mutex serializes event writers so
 // that the "already stored?" check and the write are one step; entity writes
 // have their own mutex for their compare-and-set.

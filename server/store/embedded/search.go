@@ -17,6 +17,9 @@ import (
 // candidate with q.Match.
 func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, error) {
 	q = q.Normalize()
+	if err := q.Filter.Validate(); err != nil {
+		return store.Page{}, fmt.Errorf("search events: %w", err)
+	}
 	release, err := e.acquire()
 	if err != nil {
 		return store.Page{}, err
@@ -28,7 +31,7 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 	}
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
-	m, err := openMerger(snap, pl.prefixes, q)
+	m, err := openMerger(snap, pl.prefixes, scanBounds(q))
 	if err != nil {
 		return store.Page{}, fmt.Errorf("search events: %w", err)
 	}
@@ -59,9 +62,17 @@ func planFor(q store.Query) plan {
 	if q.Units != nil && len(q.Units) == 0 {
 		return plan{}
 	}
+	conj := q.Filter.Conjuncts()
 	for _, f := range indexedFields {
 		if vals, ok := q.Terms[f]; ok {
 			return indexPlan(f, vals)
+		}
+		// Any term of the filter's top-level conjunction pins the field as
+		// well as Terms does; Match checks the rest.
+		for _, c := range conj {
+			if vals, ok := c.TermValues(f); ok {
+				return indexPlan(f, vals)
+			}
 		}
 	}
 	if len(q.Datasets) > 0 {
@@ -87,10 +98,25 @@ func indexPlan(field string, vals []string) plan {
 	return pl
 }
 
+// scanBounds returns q with its time window narrowed by the @timestamp
+// ranges of its filter's top-level conjunction: the bounds of the key
+// ranges to walk (the filter itself still checks every candidate).
+func scanBounds(q store.Query) store.Query {
+	from, to := q.Filter.TimeWindow()
+	if !from.IsZero() && (q.From.IsZero() || from.After(q.From)) {
+		q.From = from
+	}
+	if !to.IsZero() && (q.To.IsZero() || to.Before(q.To)) {
+		q.To = to
+	}
+	return q
+}
+
 // collect gathers up to q.Limit matching events, reading one more to learn
 // whether a next page exists.
 func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Query) (store.Page, error) {
 	var page store.Page
+	match := q.Matcher()
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -105,7 +131,7 @@ func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Que
 		if err != nil {
 			return store.Page{}, err
 		}
-		if !found || !q.Match(ev) {
+		if !found || !match(ev) {
 			continue
 		}
 		if len(page.Events) == q.Limit {

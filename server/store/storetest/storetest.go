@@ -27,6 +27,8 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Paging", func(t *testing.T) { testPaging(t, open) })
 	t.Run("Limit", func(t *testing.T) { testLimit(t, open) })
 	t.Run("UnitScoping", func(t *testing.T) { testUnitScoping(t, open) })
+	t.Run("Filter", func(t *testing.T) { testFilter(t, open) })
+	t.Run("FilterScoping", func(t *testing.T) { testFilterScoping(t, open) })
 	t.Run("Entities", func(t *testing.T) { testEntities(t, open) })
 	t.Run("ListEntities", func(t *testing.T) { testListEntities(t, open) })
 	t.Run("ConcurrentPutEvents", func(t *testing.T) { testConcurrentPut(t, open) })

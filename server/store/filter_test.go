@@ -1,0 +1,97 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestGlob(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"admin*", "administrator", true},
+		{"admin*", "xadmin", false},
+		{"*.exe", "cmd.exe", true},
+		{"*.exe", "cmd.exe.txt", false},
+		{"c?d", "cmd", true},
+		{"c?d", "cd", false},
+		{"?", "é", true},
+		{"a*b*c", "aXbYbZc", true},
+		{"a*b*c", "aXbYbZ", false},
+		{"**", "", true},
+		{`a\*`, "a*", true},
+		{`a\*`, "ab", false},
+		{`a\\*`, `a\b`, true},
+		{"plain", "plain", true},
+		{"plain", "plainer", false},
+	}
+	for _, tc := range tests {
+		if got := newGlob(tc.pattern).match(tc.s); got != tc.want {
+			t.Errorf("%q matching %q = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestTimeWindow(t *testing.T) {
+	d := func(s string) time.Time { tm, _ := ParseTime(s); return tm }
+	rng := func(lo, hi string, inc bool) *Expr {
+		x := &Expr{Op: OpRange, Field: "@timestamp"}
+		if lo != "" {
+			x.Lo = &Bound{Value: lo, Inclusive: inc}
+		}
+		if hi != "" {
+			x.Hi = &Bound{Value: hi, Inclusive: inc}
+		}
+		return x
+	}
+	tests := []struct {
+		name     string
+		x        *Expr
+		from, to time.Time
+	}{
+		{"nil", nil, time.Time{}, time.Time{}},
+		{"inclusive", rng("2026-11-01", "2026-11-02", true), d("2026-11-01"), d("2026-11-02").Add(time.Nanosecond)},
+		{"exclusive", rng("2026-11-01", "2026-11-02", false), d("2026-11-01").Add(time.Nanosecond), d("2026-11-02")},
+		{"narrowest of an and", &Expr{Op: OpAnd, Args: []*Expr{rng("2026-11-01", "", true), rng("2026-11-05", "2026-12-01", true)}},
+			d("2026-11-05"), d("2026-12-01").Add(time.Nanosecond)},
+		{"or is ignored", &Expr{Op: OpOr, Args: []*Expr{rng("2026-11-01", "", true)}}, time.Time{}, time.Time{}},
+		{"numbers are ignored", rng("5", "", true), time.Time{}, time.Time{}},
+	}
+	for _, tc := range tests {
+		from, to := tc.x.TimeWindow()
+		if !from.Equal(tc.from) || !to.Equal(tc.to) {
+			t.Errorf("%s: window [%v, %v), want [%v, %v)", tc.name, from, to, tc.from, tc.to)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	deep := &Expr{Op: OpTerm, Field: "a"}
+	for i := 0; i < maxExprDepth+1; i++ {
+		deep = &Expr{Op: OpNot, Args: []*Expr{deep}}
+	}
+	tests := []struct {
+		name string
+		x    *Expr
+		ok   bool
+	}{
+		{"nil", nil, true},
+		{"term", &Expr{Op: OpTerm, Field: "a", Value: "b"}, true},
+		{"empty and", &Expr{Op: OpAnd}, true},
+		{"unknown op", &Expr{Op: 0}, false},
+		{"term with args", &Expr{Op: OpTerm, Field: "a", Args: []*Expr{{Op: OpAnd}}}, false},
+		{"and with a field", &Expr{Op: OpAnd, Field: "a"}, false},
+		{"bad cidr", &Expr{Op: OpCIDR, Field: "ip", Value: "x"}, false},
+		{"range without bounds", &Expr{Op: OpRange, Field: "a"}, false},
+		{"text without fields", &Expr{Op: OpText, Value: "x"}, false},
+		{"too deep", deep, false},
+	}
+	for _, tc := range tests {
+		err := tc.x.Validate()
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrBadFilter) {
+			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
