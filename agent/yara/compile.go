@@ -3,8 +3,14 @@
 package yara
 
 import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -21,8 +27,19 @@ var externals = []string{"filename", "filepath", "extension", "filetype", "owner
 // Rules is a compiled rule set. It is safe for concurrent scans: each scan
 // uses its own libyara scanner.
 type Rules struct {
-	rules *goyara.Rules
-	count int
+	rules       *goyara.Rules
+	count       int
+	fingerprint string
+}
+
+// Fingerprint returns a hash of the sources the rules were compiled from
+// (every file, every file it included, and the external variables), so
+// that a cache can tell whether a result came from the same rule set.
+func (r *Rules) Fingerprint() string {
+	if r == nil {
+		return ""
+	}
+	return r.fingerprint
 }
 
 // Count returns the number of rules that can report a match (private
@@ -32,6 +49,18 @@ func (r *Rules) Count() int {
 		return 0
 	}
 	return r.count
+}
+
+// WriteCompiled writes the compiled rules in libyara's own format, the
+// one `yarac` writes and `yara -C` reads.
+func (r *Rules) WriteCompiled(w io.Writer) error {
+	if r == nil || r.rules == nil {
+		return errors.New("yara: no rules compiled")
+	}
+	if err := r.rules.Write(w); err != nil {
+		return fmt.Errorf("yara: write compiled rules: %w", err)
+	}
+	return nil
 }
 
 // CompileDir compiles every rule file under dir.
@@ -49,6 +78,7 @@ type ruleFile struct {
 // that do not compile are left out and reported, each error naming the
 // file and line; the result is nil only when no file compiled.
 func Compile(fsys fs.FS, root string) (*Rules, []error) {
+	limitArenas() // before the compiler's threads make arenas of their own
 	files, errs := readRuleFiles(fsys, root)
 	var good []ruleFile
 	for _, f := range files {
@@ -79,8 +109,9 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 			return nil, append(errs, err)
 		}
 		bad := -1
+		h := newSourceHash()
 		for i, f := range files {
-			if err := addFile(c, fsys, f); err != nil {
+			if err := addFile(c, fsys, f, h); err != nil {
 				errs, bad = append(errs, err), i
 				break
 			}
@@ -95,15 +126,55 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 		if err != nil {
 			return nil, append(errs, fmt.Errorf("yara: %w", err))
 		}
+		if yr, err = compact(yr); err != nil {
+			return nil, append(errs, err)
+		}
 		n := 0
 		for _, r := range yr.GetRules() {
 			if !r.IsPrivate() {
 				n++
 			}
 		}
-		return &Rules{rules: yr, count: n}, errs
+		return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil))}, errs
 	}
 	return nil, errs
+}
+
+// compact reloads the rules from their saved form. The compiler grows its
+// buffers by doubling and leaves the C heap fragmented; a loaded rule set
+// is sized exactly, which matters where all of a ruleset like
+// signature-base must fit an agent's memory budget.
+func compact(yr *goyara.Rules) (*goyara.Rules, error) {
+	// Through a pipe rather than a buffer: the saved form is tens of
+	// megabytes that would otherwise sit in the Go heap at the peak.
+	trimHeap() // the compiler's leftovers, before the copy joins them
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		// libyara reads and writes in small pieces; batch them so that the
+		// two sides do not meet once per field.
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		err := yr.Write(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	out, err := goyara.ReadRules(bufio.NewReaderSize(pr, 1<<20))
+	pr.CloseWithError(errors.New("reader done")) // unblock the writer if the reader failed
+	if wErr := <-werr; wErr != nil && err == nil {
+		err = wErr
+	}
+	yr.Destroy()
+	trimHeap()
+	if err != nil {
+		if out != nil {
+			out.Destroy()
+		}
+		return nil, fmt.Errorf("yara: reload compiled rules: %w", err)
+	}
+	return out, nil
 }
 
 func readRuleFiles(fsys fs.FS, root string) ([]ruleFile, []error) {
@@ -147,7 +218,26 @@ func checkFile(fsys fs.FS, f ruleFile) error {
 		return err
 	}
 	defer c.Destroy()
-	return addFile(c, fsys, f)
+	return addFile(c, fsys, f, nil)
+}
+
+// newSourceHash starts a fingerprint; a change to the list of external
+// variables changes what the rules can see, so it is part of it.
+func newSourceHash() hash.Hash {
+	h := sha256.New()
+	writeField(h, "lachan yara rules v1")
+	for _, v := range externals {
+		writeField(h, v)
+	}
+	return h
+}
+
+// writeField writes s length-prefixed, so that no two different sequences
+// of fields hash alike.
+func writeField(h hash.Hash, s string) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(s)))])
+	h.Write([]byte(s))
 }
 
 // newCompiler returns a compiler that knows the external variables.
@@ -167,8 +257,12 @@ func newCompiler() (*goyara.Compiler, error) {
 
 // addFile adds one file in its own namespace, with includes resolved
 // relative to the including file inside fsys.
-func addFile(c *goyara.Compiler, fsys fs.FS, f ruleFile) error {
-	inc := &includer{fsys: fsys, top: f.path, seen: map[string]string{}}
+func addFile(c *goyara.Compiler, fsys fs.FS, f ruleFile, h hash.Hash) error {
+	if h != nil {
+		writeField(h, f.path)
+		writeField(h, f.src)
+	}
+	inc := &includer{fsys: fsys, top: f.path, seen: map[string]string{}, hash: h}
 	c.SetIncludeCallback(inc.resolve)
 	if err := c.AddString(f.src, f.path); err != nil {
 		return inc.compileError(c, err)
@@ -184,6 +278,7 @@ type includer struct {
 	top      string
 	seen     map[string]string
 	failures []string
+	hash     hash.Hash // nil, or the fingerprint that included files join
 }
 
 func (in *includer) resolve(name, from, _ string) []byte {
@@ -202,6 +297,10 @@ func (in *includer) resolve(name, from, _ string) []byte {
 		return nil
 	}
 	in.seen[name] = p
+	if in.hash != nil {
+		writeField(in.hash, p)
+		writeField(in.hash, string(b))
+	}
 	return b
 }
 

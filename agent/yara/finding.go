@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,10 +36,14 @@ type Finding struct {
 	Namespace string         `json:"namespace"`
 	Tags      []string       `json:"tags,omitempty"`
 	Meta      map[string]any `json:"meta,omitempty"`
-	Path      string         `json:"path"`
-	Size      int64          `json:"size"`
-	SHA256    string         `json:"sha256"`
-	Time      time.Time      `json:"time"`
+	Path      string         `json:"path,omitempty"`
+	Size      int64          `json:"size,omitempty"`
+	SHA256    string         `json:"sha256,omitempty"`
+	// PID and ProcessName are set instead of the file's fields when the
+	// match was in a process's memory.
+	PID         int       `json:"pid,omitempty"`
+	ProcessName string    `json:"process_name,omitempty"`
+	Time        time.Time `json:"time"`
 }
 
 // ScanStats counts what one ScanPaths call did.
@@ -48,11 +53,40 @@ type ScanStats struct {
 	Errors   int64 `json:"errors"`   // files that could not be read or scanned
 	Findings int64 `json:"findings"` // rule matches reported
 	Bytes    int64 `json:"bytes"`    // bytes scanned
+	// Unchanged files were skipped because the cache knew them.
+	Unchanged int64 `json:"unchanged"`
+	// MemorySkipped files were skipped because memory was above MaxRSS.
+	MemorySkipped int64 `json:"memory_skipped"`
 	// FirstErrors keeps the first few per-file errors for the operator.
 	FirstErrors []string `json:"first_errors,omitempty"`
 }
 
 const keepErrors = 5
+
+// ProcStats counts what one ScanProcesses call did.
+type ProcStats struct {
+	Processes int64 `json:"processes"` // processes scanned
+	Errors    int64 `json:"errors"`    // processes that could not be read (gone, protected)
+	Findings  int64 `json:"findings"`  // rule matches reported
+	// FirstErrors keeps the first few per-process errors for the operator.
+	FirstErrors []string `json:"first_errors,omitempty"`
+}
+
+// add merges o into s.
+func (s *ScanStats) add(o ScanStats) {
+	s.Files += o.Files
+	s.Skipped += o.Skipped
+	s.Errors += o.Errors
+	s.Findings += o.Findings
+	s.Bytes += o.Bytes
+	s.Unchanged += o.Unchanged
+	s.MemorySkipped += o.MemorySkipped
+	for _, e := range o.FirstErrors {
+		if len(s.FirstErrors) < keepErrors {
+			s.FirstErrors = append(s.FirstErrors, e)
+		}
+	}
+}
 
 func (s *ScanStats) fileError(err error) {
 	s.Errors++
@@ -66,7 +100,13 @@ func (s *ScanStats) fileError(err error) {
 // matching the same rule in every hourly scan is stored once.
 func (f Finding) Event(agentID string) event.Event {
 	ev := event.New(event.DatasetYARA, f.Time)
-	ev.ID = event.DeriveID("yara", agentID, f.Namespace, f.Rule, f.Path, f.SHA256)
+	if f.PID != 0 {
+		// A process's memory changes all the time: its identity is the
+		// process, not a hash.
+		ev.ID = event.DeriveID("yara", agentID, f.Namespace, f.Rule, "process", strconv.Itoa(f.PID), f.ProcessName)
+	} else {
+		ev.ID = event.DeriveID("yara", agentID, f.Namespace, f.Rule, f.Path, f.SHA256)
+	}
 	tags := f.Tags
 	if tags == nil {
 		tags = []string{}
@@ -83,11 +123,19 @@ func (f Finding) Event(agentID string) event.Event {
 		}
 	}
 	ev.Set("event.kind", "event")
-	ev.Set("event.category", []string{"malware", "file"})
 	ev.Set("yara.rule", f.Rule)
 	ev.Set("yara.namespace", f.Namespace)
 	ev.Set("yara.tags", tags)
 	ev.Set("yara.meta", meta)
+	ev.Set("agent.id", agentID)
+	ev.Set("host.id", agentID)
+	if f.PID != 0 {
+		ev.Set("event.category", []string{"malware", "process"})
+		ev.Set("process.pid", int64(f.PID))
+		ev.Set("process.name", f.ProcessName)
+		return ev
+	}
+	ev.Set("event.category", []string{"malware", "file"})
 	ev.Set("file.path", f.Path)
 	ev.Set("file.name", filepath.Base(f.Path))
 	if ext := strings.TrimPrefix(filepath.Ext(f.Path), "."); ext != "" {
@@ -97,8 +145,6 @@ func (f Finding) Event(agentID string) event.Event {
 	if f.SHA256 != "" {
 		ev.Set("file.hash.sha256", f.SHA256)
 	}
-	ev.Set("agent.id", agentID)
-	ev.Set("host.id", agentID)
 	return ev
 }
 

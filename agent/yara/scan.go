@@ -40,55 +40,15 @@ func (r *Rules) ScanFile(path string) ([]Finding, error) {
 	return r.scanOpen(context.Background(), sc, f, path, fi, DefaultConfig())
 }
 
-// ScanPaths walks paths (files or directories; symbolic links are not
-// followed) and reports every match to found, one file at a time so that
-// an agent never takes more than one core. Files larger than
-// cfg.MaxFileSize, and anything but regular files, are skipped; a file
-// that cannot be read is counted and the walk goes on. The error is
-// ctx's when cancelled, or names the paths that could not be walked.
+// ScanPaths scans paths once with cfg and no cache; see
+// Scanner.ScanPaths.
 func (r *Rules) ScanPaths(ctx context.Context, paths []string, cfg Config, found func(Finding)) (ScanStats, error) {
-	var st ScanStats
-	if err := cfg.Validate(); err != nil {
-		return st, err
-	}
-	sc, err := r.newScanner(cfg)
+	s, err := NewScanner(r, cfg, nil, nil)
 	if err != nil {
-		return st, err
+		return ScanStats{}, err
 	}
-	defer sc.Destroy()
-	var rootErrs []error
-	for _, root := range paths {
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				if p == root {
-					return err
-				}
-				st.fileError(err)
-				return nil
-			}
-			if excluded(p, cfg.Exclude) && p != root {
-				if d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
-			r.scanPath(ctx, sc, p, cfg, &st, found)
-			return nil
-		})
-		if ctx.Err() != nil {
-			return st, ctx.Err()
-		}
-		if err != nil {
-			rootErrs = append(rootErrs, fmt.Errorf("scan %s: %w", root, err))
-		}
-	}
-	return st, errors.Join(rootErrs...)
+	defer s.Close()
+	return s.ScanPaths(ctx, paths, found)
 }
 
 func excluded(p string, exclude []string) bool {
@@ -98,40 +58,6 @@ func excluded(p string, exclude []string) bool {
 		}
 	}
 	return false
-}
-
-func (r *Rules) scanPath(ctx context.Context, sc *goyara.Scanner, p string, cfg Config, st *ScanStats, found func(Finding)) {
-	// Lstat first: opening a FIFO or a device could block or never end.
-	fi, err := os.Lstat(p)
-	if err != nil {
-		st.fileError(err)
-		return
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > cfg.MaxFileSize {
-		st.Skipped++
-		return
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		st.fileError(err)
-		return
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > cfg.MaxFileSize {
-		st.Skipped++ // replaced between Lstat and Open
-		return
-	}
-	findings, err := r.scanOpen(ctx, sc, f, p, fi, cfg)
-	if err != nil {
-		st.fileError(err)
-		return
-	}
-	st.Files++
-	st.Bytes += fi.Size()
-	for _, fd := range findings {
-		st.Findings++
-		found(fd)
-	}
 }
 
 // scanOpen scans an open regular file and hashes it if anything matched.

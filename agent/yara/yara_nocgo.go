@@ -4,7 +4,9 @@ package yara
 
 import (
 	"context"
+	"io"
 	"io/fs"
+	"log/slog"
 )
 
 // Rules stands in for a compiled rule set in a build without cgo.
@@ -25,4 +27,37 @@ func (r *Rules) ScanFile(string) ([]Finding, error) { return nil, ErrNoYARA }
 // ScanPaths reports that this build cannot use YARA.
 func (r *Rules) ScanPaths(context.Context, []string, Config, func(Finding)) (ScanStats, error) {
 	return ScanStats{}, ErrNoYARA
+}
+
+// Fingerprint returns "".
+func (r *Rules) Fingerprint() string { return "" }
+
+// WriteCompiled reports that this build cannot use YARA.
+func (r *Rules) WriteCompiled(io.Writer) error { return ErrNoYARA }
+
+// Scanner stands in for a scanner in a build without cgo.
+type Scanner struct{ cache *Cache }
+
+// NewScanner reports that this build cannot use YARA.
+func NewScanner(*Rules, Config, *Cache, *slog.Logger) (*Scanner, error) { return nil, ErrNoYARA }
+
+// Rules returns nil.
+func (s *Scanner) Rules() *Rules { return nil }
+
+// Close does nothing.
+func (s *Scanner) Close() error { return nil }
+
+// ScanPaths reports that this build cannot use YARA.
+func (s *Scanner) ScanPaths(context.Context, []string, func(Finding)) (ScanStats, error) {
+	return ScanStats{}, ErrNoYARA
+}
+
+// ScanFile reports that this build cannot use YARA.
+func (s *Scanner) ScanFile(context.Context, string, func(Finding)) (ScanStats, error) {
+	return ScanStats{}, ErrNoYARA
+}
+
+// ScanProcesses reports that this build cannot use YARA.
+func (s *Scanner) ScanProcesses(context.Context, func(Finding)) (ProcStats, error) {
+	return ProcStats{}, ErrNoYARA
 }
