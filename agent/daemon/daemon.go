@@ -36,6 +36,9 @@ type Config struct {
 	RulesFS      fs.FS
 	ScanInterval time.Duration
 	Scan         yara.Config
+	// Watch, when set, scans new and changed files in its folders (and
+	// removable drives) as they settle, between scheduled scans.
+	Watch *yara.WatchConfig
 	// Osquery: when Osquery.Socket is empty, osquery is off. By default the
 	// agent is an osquery extension at that socket (osqueryd calls it for
 	// its configuration and hands it every result); OsqueryClient makes it
@@ -64,7 +67,15 @@ type Daemon struct {
 	// reported holds the IDs of findings already spooled by this process,
 	// so that a rescan does not queue the same finding again (the server
 	// would drop it as a duplicate anyway; this saves the link).
-	reported map[string]bool
+	reportedMu sync.Mutex
+	reported   map[string]bool
+
+	// cache remembers unchanged files across scans and restarts; scanner
+	// is rebuilt whenever the rules change.
+	cache     *yara.Cache
+	scannerMu sync.Mutex
+	scanner   *yara.Scanner
+	watcher   *yara.Watcher
 
 	mu        sync.Mutex
 	status    wire.Status
@@ -104,6 +115,10 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute, reported: map[string]bool{}}
 	d.rules = newRuleSet(cfg, cl.BundleKey, log)
+	if d.cache, err = yara.OpenCache(cfg.Scan, log.With("component", "yara-cache")); err != nil {
+		log.Warn("YARA scan cache unusable; every scan reads every file", "err", err)
+		d.cache = nil
+	}
 	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
 	d.status.Osquery = "osquery unavailable: not configured"
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
@@ -147,6 +162,13 @@ func (d *Daemon) setupOsquery(cfg Config, agentID string, log *slog.Logger) erro
 // Run runs every loop until ctx ends, then closes the spool.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.sp.Close()
+	defer func() {
+		d.scannerMu.Lock()
+		if d.scanner != nil {
+			d.scanner.Close()
+		}
+		d.scannerMu.Unlock()
+	}()
 	var wg sync.WaitGroup
 	start := func(f func(context.Context)) {
 		wg.Add(1)
@@ -155,6 +177,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	start(d.shipper.Run)
 	start(d.checkInLoop)
 	start(d.scanLoop)
+	if d.cfg.Watch != nil {
+		start(d.watchLoop)
+	}
 	if d.osq != nil {
 		start(func(ctx context.Context) { d.osq.Run(ctx, d.cl.ID.AgentID, d.emit) })
 	}
@@ -187,15 +212,17 @@ func (d *Daemon) emit(ev event.Event) error {
 }
 
 func (d *Daemon) scanLoop(ctx context.Context) {
-	if len(d.cfg.Scan.Paths) == 0 {
-		d.log.Info("YARA scanning off: no paths configured")
+	if len(d.cfg.Scan.Paths) == 0 && d.cfg.Watch == nil {
+		d.log.Info("YARA scanning off: no paths or watched folders configured")
 		return
 	}
 	for {
-		if rules := d.rules.current(); rules != nil {
-			d.scan(ctx, rules)
-		} else {
+		sc := d.currentScanner()
+		switch {
+		case sc == nil:
 			d.log.Warn("no YARA rules compiled; nothing scanned")
+		case len(d.cfg.Scan.Paths) > 0:
+			d.scan(ctx, sc)
 		}
 		select {
 		case <-ctx.Done():
@@ -205,19 +232,36 @@ func (d *Daemon) scanLoop(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) scan(ctx context.Context, rules *yara.Rules) {
-	stats, err := rules.ScanPaths(ctx, d.cfg.Scan.Paths, d.cfg.Scan, func(f yara.Finding) {
-		ev := f.Event(d.cl.ID.AgentID)
-		if d.reported[ev.ID] {
-			return
-		}
-		if err := d.emit(ev); err != nil {
-			// Not marked as reported: the next scan tries again.
-			d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
-			return
-		}
-		d.reported[ev.ID] = true
-	})
+// currentScanner returns a scanner for the rules in use, building a new
+// one (and handing it to the watcher) when the rules changed.
+func (d *Daemon) currentScanner() *yara.Scanner {
+	rules := d.rules.current()
+	if rules == nil {
+		return nil
+	}
+	d.scannerMu.Lock()
+	defer d.scannerMu.Unlock()
+	if d.scanner != nil && d.scanner.Rules() == rules {
+		return d.scanner
+	}
+	sc, err := yara.NewScanner(rules, d.cfg.Scan, d.cache, d.log.With("component", "yara"))
+	if err != nil {
+		d.log.Error("YARA scanner not made", "err", err)
+		return d.scanner
+	}
+	old := d.scanner
+	d.scanner = sc
+	if d.watcher != nil {
+		d.watcher.SetScanner(sc)
+	}
+	if old != nil {
+		old.Close()
+	}
+	return sc
+}
+
+func (d *Daemon) scan(ctx context.Context, sc *yara.Scanner) {
+	stats, err := sc.ScanPaths(ctx, d.cfg.Scan.Paths, d.report)
 	if err != nil && ctx.Err() == nil {
 		d.log.Warn("scan ended with an error", "err", err)
 	}
@@ -226,6 +270,43 @@ func (d *Daemon) scan(ctx context.Context, rules *yara.Rules) {
 	d.status.ScanFiles = int64(stats.Files)
 	d.mu.Unlock()
 	d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
+}
+
+// report spools a finding once per process; scheduled scans and the
+// watcher both call it.
+func (d *Daemon) report(f yara.Finding) {
+	ev := f.Event(d.cl.ID.AgentID)
+	d.reportedMu.Lock()
+	defer d.reportedMu.Unlock()
+	if d.reported[ev.ID] {
+		return
+	}
+	if err := d.emit(ev); err != nil {
+		// Not marked as reported: the next scan tries again.
+		d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+		return
+	}
+	d.reported[ev.ID] = true
+}
+
+// watchLoop runs the folder watcher once there are rules to scan with.
+func (d *Daemon) watchLoop(ctx context.Context) {
+	sc := d.currentScanner()
+	if sc == nil {
+		d.log.Warn("folder watching off: no YARA rules compiled")
+		return
+	}
+	w, err := yara.NewWatcher(sc, *d.cfg.Watch, d.report, d.log.With("component", "yara-watch"))
+	if err != nil {
+		d.log.Error("folder watching off", "err", err)
+		return
+	}
+	d.scannerMu.Lock()
+	d.watcher = w
+	d.scannerMu.Unlock()
+	if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+		d.log.Error("folder watching stopped", "err", err)
+	}
 }
 
 // startLive hands live queries to osqueryd; where osquery is not running

@@ -46,6 +46,15 @@ type YARAConfig struct {
 	Interval    time.Duration `mapstructure:"interval"`
 	MaxFileSize int64         `mapstructure:"max_file_size"`
 	FileTimeout time.Duration `mapstructure:"file_timeout"`
+	// Workers, MaxCPUPercent and MaxRSS keep scans light on the PC.
+	Workers       int   `mapstructure:"workers"`
+	MaxCPUPercent int   `mapstructure:"max_cpu_percent"`
+	MaxRSS        int64 `mapstructure:"max_rss"`
+	// Watch are folders (Downloads, Desktop, temp) whose new or changed
+	// files are scanned as soon as they settle; Removable also scans
+	// drives as they are mounted (Linux).
+	Watch     []string `mapstructure:"watch"`
+	Removable bool     `mapstructure:"removable"`
 }
 
 // OsqueryConfig points at osqueryd's extension socket.
@@ -73,11 +82,12 @@ func defaultConfig() *Config {
 	sc := spool.DefaultConfig()
 	return &Config{
 		StateDir: "/var/lib/lachan-agent",
-		YARA:     YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout},
-		Osquery:  OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
-		Spool:    SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
-		Ship:     ship.DefaultConfig(),
-		Log:      logging.DefaultConfig(),
+		YARA: YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout,
+			Workers: yc.Workers, MaxCPUPercent: yc.MaxCPUPercent, MaxRSS: yc.MaxRSS},
+		Osquery: OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
+		Spool:   SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
+		Ship:    ship.DefaultConfig(),
+		Log:     logging.DefaultConfig(),
 	}
 }
 
@@ -120,12 +130,23 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	}
 	scan := yara.DefaultConfig()
 	scan.Paths, scan.MaxFileSize, scan.FileTimeout = c.YARA.Paths, c.YARA.MaxFileSize, c.YARA.FileTimeout
+	scan.Workers, scan.MaxCPUPercent, scan.MaxRSS = c.YARA.Workers, c.YARA.MaxCPUPercent, c.YARA.MaxRSS
+	scan.StateDir = filepath.Join(c.StateDir, "yara")
+	if err := scan.Validate(); err != nil {
+		return daemon.Config{}, fmt.Errorf("yara: %w", err)
+	}
 	sc := spool.DefaultConfig()
 	sc.MaxBytes, sc.Sync = c.Spool.MaxBytes, c.Spool.Sync
+	var watch *yara.WatchConfig
+	if len(c.YARA.Watch) > 0 || c.YARA.Removable {
+		wc := yara.DefaultWatchConfig()
+		wc.Paths, wc.Removable = c.YARA.Watch, c.YARA.Removable
+		watch = &wc
+	}
 	dc := daemon.Config{
 		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
-		Spool: sc, Ship: c.Ship,
+		Spool: sc, Ship: c.Ship, Watch: watch,
 	}
 	if c.Osquery.Socket != "" {
 		dc.Osquery = osquery.Config{Socket: c.Osquery.Socket, Timeout: c.Osquery.Timeout}
