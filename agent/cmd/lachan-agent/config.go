@@ -112,8 +112,7 @@ func (c *Config) Validate() error {
 
 func loadConfig(cmd *cobra.Command) (*Config, error) {
 	cfg := defaultConfig()
-	file, _ := cmd.Flags().GetString("config")
-	if err := config.Load(cfg, config.Options{File: file, Flags: cmd.Flags()}); err != nil {
+	if err := config.FromCommand(cmd, cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

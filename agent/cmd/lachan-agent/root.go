@@ -29,20 +29,7 @@ func rootCmd() *cobra.Command {
 }
 
 func configCmd() *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Show the configuration"}
-	c.AddCommand(&cobra.Command{
-		Use:   "print",
-		Short: "Print the effective configuration (secrets hidden)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			return config.Print(cmd.OutOrStdout(), cfg)
-		},
-	})
-	return c
+	return config.PrintCommand(func(cmd *cobra.Command) (any, error) { return loadConfig(cmd) })
 }
 
 func runCmd() *cobra.Command {

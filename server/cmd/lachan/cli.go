@@ -55,34 +55,45 @@ func ago(t time.Time) string {
 	return time.Since(t).Round(time.Second).String() + " ago"
 }
 
-func agentsCmd() *cobra.Command {
+// listCmd fetches path and prints the answer as JSON for machines or as a
+// table for people.
+func listCmd[T any](use, short, path, header string, rows func(T) [][]string) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "agents",
-		Short: "List enrolled agents",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, err := newClient(cmd)
 			if err != nil {
 				return err
 			}
-			var out struct {
-				Agents []fleet.Agent `json:"agents"`
-			}
-			if err := cl.Get(cmd.Context(), wire.PathAgents, nil, &out); err != nil {
+			var out T
+			if err := cl.Get(cmd.Context(), path, nil, &out); err != nil {
 				return err
 			}
 			if wantJSON(cmd) {
 				return printJSON(cmd.OutOrStdout(), out)
 			}
-			rows := make([][]string, 0, len(out.Agents))
-			for _, a := range out.Agents {
-				rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
-			}
-			return table(cmd.OutOrStdout(), "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN", rows)
+			return table(cmd.OutOrStdout(), header, rows(out))
 		},
 	}
 	addJSONFlag(c)
 	return c
+}
+
+type agentList struct {
+	Agents []fleet.Agent `json:"agents"`
+}
+
+func agentsCmd() *cobra.Command {
+	return listCmd("agents", "List enrolled agents", wire.PathAgents, "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN",
+		func(out agentList) [][]string {
+			rows := make([][]string, 0, len(out.Agents))
+			for _, a := range out.Agents {
+				rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
+			}
+			return rows
+		})
 }
 
 func eventQueryFlags(c *cobra.Command) {
@@ -170,35 +181,20 @@ func alertsCmd() *cobra.Command {
 	return c
 }
 
+type incidentList struct {
+	Incidents []incident.Incident `json:"incidents"`
+}
+
 func incidentsCmd() *cobra.Command {
-	c := &cobra.Command{
-		Use:   "incidents",
-		Short: "List incidents, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := newClient(cmd)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Incidents []incident.Incident `json:"incidents"`
-			}
-			if err := cl.Get(cmd.Context(), wire.PathIncidents, nil, &out); err != nil {
-				return err
-			}
-			if wantJSON(cmd) {
-				return printJSON(cmd.OutOrStdout(), out)
-			}
+	return listCmd("incidents", "List incidents, newest first", wire.PathIncidents, "ID\tSEVERITY\tSTATUS\tUNIT\tTITLE\tALERTS\tEVIDENCE\tLAST SEEN",
+		func(out incidentList) [][]string {
 			rows := make([][]string, 0, len(out.Incidents))
 			for _, i := range out.Incidents {
 				rows = append(rows, []string{i.ID, i.Severity, i.Status, i.Unit, i.Title, fmt.Sprint(i.AlertCount),
 					fmt.Sprint(len(i.EventIDs) + len(i.NetworkIDs)), ago(i.LastSeen)})
 			}
-			return table(cmd.OutOrStdout(), "ID\tSEVERITY\tSTATUS\tUNIT\tTITLE\tALERTS\tEVIDENCE\tLAST SEEN", rows)
-		},
-	}
-	addJSONFlag(c)
-	return c
+			return rows
+		})
 }
 
 func incidentCmd() *cobra.Command {
@@ -248,33 +244,18 @@ func prefix(rows [][]string, p string) [][]string {
 	return rows
 }
 
+type unitList struct {
+	Units []unit.Unit `json:"units"`
+}
+
 func unitsCmd() *cobra.Command {
-	c := &cobra.Command{
-		Use:   "units",
-		Short: "List the unit tree",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := newClient(cmd)
-			if err != nil {
-				return err
-			}
-			var out struct {
-				Units []unit.Unit `json:"units"`
-			}
-			if err := cl.Get(cmd.Context(), wire.PathUnits, nil, &out); err != nil {
-				return err
-			}
-			if wantJSON(cmd) {
-				return printJSON(cmd.OutOrStdout(), out)
-			}
-			rows := make([][]string, 0, len(out.Units))
-			for _, u := range out.Units {
-				rows = append(rows, []string{u.ID, u.Parent, u.Name})
-			}
-			return table(cmd.OutOrStdout(), "ID\tPARENT\tNAME", rows)
-		},
-	}
-	addJSONFlag(c)
+	c := listCmd("units", "List the unit tree", wire.PathUnits, "ID\tPARENT\tNAME", func(out unitList) [][]string {
+		rows := make([][]string, 0, len(out.Units))
+		for _, u := range out.Units {
+			rows = append(rows, []string{u.ID, u.Parent, u.Name})
+		}
+		return rows
+	})
 	apply := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Create or update units from a YAML file ({units: [{id, name, parent, enroll_secret}]})",

@@ -102,8 +102,7 @@ func (c *Config) client() ClientConfig {
 // loadConfig reads the configuration for a command.
 func loadConfig(cmd *cobra.Command) (*Config, error) {
 	cfg := defaultConfig()
-	file, _ := cmd.Flags().GetString("config")
-	if err := config.Load(cfg, config.Options{File: file, Flags: cmd.Flags()}); err != nil {
+	if err := config.FromCommand(cmd, cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil
