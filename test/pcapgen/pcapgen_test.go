@@ -69,10 +69,14 @@ func TestCaptureDecodes(t *testing.T) {
 		"tcp":  {"tcp", "443", 8, 6, 40*6 + int64(40+hello) + 40 + ClientAppLen, 40*4 + 40 + ServerDataLen + 40 + ServerAppLen, "closed"},
 		"icmp": {"icmp", "", 1, 1, 28 + EchoPayloadLen, 28 + EchoPayloadLen, "eof"},
 	}
-	var dns []event.Event
+	var dns, tls []event.Event
 	for _, ev := range evs {
-		if ev.Dataset == event.DatasetDNS {
+		switch ev.Dataset {
+		case event.DatasetDNS:
 			dns = append(dns, ev)
+			continue
+		case "network.tls":
+			tls = append(tls, ev)
 			continue
 		}
 		tr := ev.String("network.transport")
@@ -97,6 +101,10 @@ func TestCaptureDecodes(t *testing.T) {
 	if len(dns) != 1 {
 		t.Fatalf("%d DNS events, want 1", len(dns))
 	}
+	// The client's first segment is a ClientHello with the domain as SNI.
+	if len(tls) != 1 || tls[0].String("tls.client.server_name") != o.Domain || tls[0].String("tls.client.ja3") == "" {
+		t.Fatalf("TLS records %v, want one naming %s with a JA3", tls, o.Domain)
+	}
 	for f, v := range map[string]string{
 		"dns.question.name": o.Domain, "dns.question.type": "A", "dns.response_code": "NOERROR",
 		"dns.resolved_ip": `["` + o.Server.String() + `"]`, "source.ip": o.Client.String(),
@@ -115,8 +123,9 @@ func TestLoadFlows(t *testing.T) {
 	if st.Flows != 3+101 || st.Packets != 18+51*10+50*2 {
 		t.Errorf("stats %+v: want 104 flows and %d packets", st, 18+51*10+50*2)
 	}
-	if len(evs) != 105 {
-		t.Errorf("%d events, want 105", len(evs))
+	// 104 flows, one DNS and one TLS record.
+	if len(evs) != 106 {
+		t.Errorf("%d events, want 106", len(evs))
 	}
 }
 
