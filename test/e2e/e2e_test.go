@@ -118,7 +118,8 @@ func TestServerKilledWhileShipping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	// srv is replaced at every restart: stop whichever runs at the end.
+	defer func() { srv.Stop() }()
 	// The files exist before the first scan so that all findings are
 	// spooled at once and shipping takes many batches.
 	for i := 0; i < files; i++ {
