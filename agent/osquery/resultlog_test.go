@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"lachan/test/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,27 +14,7 @@ import (
 	"lachan/internal/event"
 )
 
-func sharedData(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("LACHAN_SHARED_DATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "data")
-			if _, err := os.Stat(d); err != nil {
-				t.Skipf("shared test data not found at %s (set LACHAN_SHARED_DATA)", d)
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found; set LACHAN_SHARED_DATA")
-		}
-		dir = parent
-	}
-}
+func sharedData(t *testing.T) string { return shareddata.Dir(t) }
 
 // collect parses and validates every event.
 func collect(t *testing.T, r io.Reader) ([]event.Event, Stats, error) {

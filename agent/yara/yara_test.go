@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"lachan/test/shareddata"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,29 +18,8 @@ import (
 	"lachan/rules"
 )
 
-// sharedData finds /work/shared/data: LACHAN_SHARED_DATA, or ../shared/data
-// beside the repository root.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("LACHAN_SHARED_DATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "data")
-			if _, err := os.Stat(d); err != nil {
-				t.Skipf("shared test data not found at %s (set LACHAN_SHARED_DATA)", d)
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found; set LACHAN_SHARED_DATA")
-		}
-		dir = parent
-	}
-}
+// sharedData finds the third-party test data (see test/shareddata).
+func sharedData(t *testing.T) string { return shareddata.Dir(t) }
 
 func repoRules(t *testing.T) *Rules {
 	t.Helper()

@@ -2,36 +2,15 @@ package detect
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
+	"lachan/test/shareddata"
 	"regexp"
 	"slices"
 	"sort"
 	"testing"
 )
 
-// sharedData finds /work/shared/data-style test data: $LACHAN_SHARED_DATA,
-// or ../shared/data beside the repository root (the directory with go.mod).
-func sharedData(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("LACHAN_SHARED_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
+// sharedData finds the third-party test data (see test/shareddata).
+func sharedData(t testing.TB) string { return shareddata.Dir(t) }
 
 // TestSigmaHQRules loads every SigmaHQ rule directory with the shipped log
 // sources: at least 95% of the rule files must load, every error must carry

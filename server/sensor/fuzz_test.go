@@ -3,6 +3,7 @@ package sensor
 import (
 	"bytes"
 	"context"
+	"lachan/test/shareddata"
 	"net"
 	"net/netip"
 	"os"
@@ -49,16 +50,8 @@ func FuzzDecode(f *testing.F) {
 // sharedDataOrEmpty is sharedData for fuzz seeds: an absent directory
 // just means fewer seeds, not a skipped fuzz target.
 func sharedDataOrEmpty() string {
-	if d := os.Getenv("LACHAN_SHARED_DATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; filepath.Dir(d) != d; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "..", "shared", "data")
-		}
-	}
-	return ""
+	d, _ := shareddata.Path()
+	return d
 }
 
 func FuzzDNS(f *testing.F) {

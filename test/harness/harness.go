@@ -8,8 +8,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"lachan/test/shareddata"
 	"net"
 	"os"
 	"os/exec"
@@ -39,22 +39,7 @@ func Build(ctx context.Context, repo, dir string) (server, agent string, err err
 }
 
 // RepoRoot walks up from the working directory to the directory of go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func RepoRoot() (string, error) { return shareddata.RepoRoot() }
 
 // FreeAddr returns a loopback address with a port nobody listens on now.
 func FreeAddr() (string, error) {
