@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lachan/agent/client"
@@ -81,6 +82,8 @@ type Daemon struct {
 	status    wire.Status
 	checkIn   time.Duration
 	spoolFull bool
+	// shed counts telemetry refused since start to keep room for findings.
+	shed atomic.Int64
 }
 
 // Enroll loads the agent's identity, enrolling first if there is none.
@@ -196,10 +199,35 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // emit puts one event in the spool and wakes the shipper. A full spool is
 // an error the caller sees; the event is not silently dropped.
+// ErrShed is returned for telemetry refused to keep room for findings.
+var ErrShed = errors.New("spool nearly full: telemetry shed to keep room for findings")
+
+// shedAbove is the share of the spool past which bulky telemetry (osquery
+// rows, status logs) is refused, so that the rest stays for findings.
+const shedAbove = 0.8
+
+func (d *Daemon) spoolMax() int64 {
+	if d.cfg.Spool.MaxBytes > 0 {
+		return d.cfg.Spool.MaxBytes
+	}
+	return spool.DefaultConfig().MaxBytes
+}
+
+// keeps reports whether an event is one the agent never sheds.
+func keeps(ev event.Event) bool {
+	return ev.Dataset == event.DatasetYARA || ev.Dataset == event.DatasetAlert
+}
+
 func (d *Daemon) emit(ev event.Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+	}
+	if !keeps(ev) && float64(d.sp.Bytes()+int64(len(b))) > shedAbove*float64(d.spoolMax()) {
+		if d.shed.Add(1) == 1 {
+			d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", ev.Dataset)
+		}
+		return ErrShed
 	}
 	if err := d.sp.Append(b); err != nil {
 		d.mu.Lock()
@@ -413,6 +441,10 @@ func (d *Daemon) Status() wire.Status {
 	}
 	if full {
 		st.Errors = append(st.Errors, "spool full: new records refused")
+	}
+	if n := d.shed.Load(); n > 0 {
+		st.Shed = n
+		st.Errors = append(st.Errors, fmt.Sprintf("%d telemetry records shed since start to keep spool room for findings", n))
 	}
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()

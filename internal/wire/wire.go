@@ -101,7 +101,10 @@ type Status struct {
 	SpoolDepth   int       `json:"spool_depth"`
 	SpoolBytes   int64     `json:"spool_bytes"`
 	Shipped      int64     `json:"shipped"`
-	Errors       []string  `json:"errors,omitempty"`
+	// Shed counts telemetry records the agent refused since start to keep
+	// spool room for findings.
+	Shed   int64    `json:"shed,omitempty"`
+	Errors []string `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
