@@ -89,8 +89,7 @@ type Extension struct {
 	logger *loggerPlugin
 	live   *liveQueue
 
-	mu     sync.Mutex
-	status string
+	health health
 }
 
 // NewExtension returns an extension that emits every log line and live
@@ -111,7 +110,7 @@ func NewExtension(cfg ExtensionConfig, emit func(event.Event) error, log *slog.L
 	e := &Extension{
 		cfg: cfg, log: log, policy: &policyHolder{source: cfg.Name},
 		logger: newLoggerPlugin(cfg.Name, emit), live: newLiveQueue(cfg, emit, log),
-		status: ErrUnavailable.Error() + ": not registered yet",
+		health: health{s: ErrUnavailable.Error() + ": not registered yet"},
 	}
 	if err := e.policy.set(Policy{}); err != nil {
 		return nil, err
@@ -135,20 +134,10 @@ func (e *Extension) Results() <-chan LiveResult { return e.live.results }
 // Status returns "ok" while registered with osqueryd, or "osquery
 // unavailable: <reason>".
 func (e *Extension) Status() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.status
+	return e.health.get()
 }
 
-func (e *Extension) setStatus(err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err == nil {
-		e.status = "ok"
-	} else {
-		e.status = ErrUnavailable.Error() + ": " + err.Error()
-	}
-}
+func (e *Extension) setStatus(err error) { e.health.set(err) }
 
 // Run registers with osqueryd and serves its calls until ctx ends. When
 // osqueryd goes away (a restart, a crash) it registers again, waiting

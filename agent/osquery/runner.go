@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	osq "github.com/osquery/osquery-go"
@@ -35,8 +34,7 @@ type Runner struct {
 	now  func() time.Time
 
 	client *osq.ExtensionManagerClient
-	mu     sync.Mutex
-	status string
+	health health
 }
 
 // NewRunner returns a runner that connects on first use.
@@ -45,26 +43,16 @@ func NewRunner(cfg Config, pack Pack, log *slog.Logger) *Runner {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{cfg: cfg, pack: pack, log: log, goos: runtime.GOOS, now: time.Now,
-		status: ErrUnavailable.Error() + ": not connected yet"}
+		health: health{s: ErrUnavailable.Error() + ": not connected yet"}}
 }
 
 // Status returns "ok" after the last contact with osqueryd succeeded, or
 // "osquery unavailable: <reason>".
 func (r *Runner) Status() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.status
+	return r.health.get()
 }
 
-func (r *Runner) setStatus(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err == nil {
-		r.status = "ok"
-	} else {
-		r.status = ErrUnavailable.Error() + ": " + err.Error()
-	}
-}
+func (r *Runner) setStatus(err error) { r.health.set(err) }
 
 // RunOnce runs every query of the pack meant for this platform once and
 // emits one event per row. It returns an error wrapping ErrUnavailable if

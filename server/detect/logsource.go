@@ -216,21 +216,28 @@ func (p *nodeParser) mappedLogSource(n *yaml.Node) LogSource {
 	var ls LogSource
 	pairs, _ := p.mapping(n, "logsource")
 	for _, kv := range pairs {
-		var dst *string
-		switch kv.key {
-		case "product":
-			dst = &ls.Product
-		case "category":
-			dst = &ls.Category
-		case "service":
-			dst = &ls.Service
-		default:
+		dst := ls.field(kv.key)
+		if dst == nil {
 			p.errorf(kv.keyN, "unknown logsource key %q", kv.key)
 			continue
 		}
 		*dst, _ = p.str(kv.value, "logsource "+kv.key)
 	}
 	return ls
+}
+
+// field returns where a logsource key's value goes, or nil for a key that
+// is not product, category or service.
+func (ls *LogSource) field(key string) *string {
+	switch key {
+	case "product":
+		return &ls.Product
+	case "category":
+		return &ls.Category
+	case "service":
+		return &ls.Service
+	}
+	return nil
 }
 
 // where parses "where: {Field: [values]}", one field only, so that the

@@ -162,15 +162,8 @@ func (p *ruleParser) logSource(n *yaml.Node) LogSource {
 	pairs, ok := p.mapping(n, "logsource")
 	found := false
 	for _, kv := range pairs {
-		var dst *string
-		switch kv.key {
-		case "product":
-			dst = &ls.Product
-		case "category":
-			dst = &ls.Category
-		case "service":
-			dst = &ls.Service
-		default:
+		dst := ls.field(kv.key)
+		if dst == nil {
 			continue
 		}
 		found = true
