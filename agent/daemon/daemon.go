@@ -19,9 +19,9 @@ import (
 	"lachan/agent/client"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
-	"lachan/agent/spool"
 	"lachan/agent/yara"
 	"lachan/internal/event"
+	"lachan/internal/spool"
 	"lachan/internal/wire"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"lachan/agent/client"
 	"lachan/agent/ship"
-	"lachan/agent/spool"
 	"lachan/internal/event"
 	"lachan/internal/logging"
+	"lachan/internal/spool"
 )
 
 // TestTelemetryShedBeforeFindings fills the spool with osquery rows: past

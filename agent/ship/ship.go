@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"lachan/agent/client"
-	"lachan/agent/spool"
+	"lachan/internal/spool"
 	"lachan/internal/wire"
 )
 

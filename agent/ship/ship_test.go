@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"lachan/agent/client"
-	"lachan/agent/spool"
 	"lachan/internal/logging"
+	"lachan/internal/spool"
 	"lachan/internal/wire"
 )
 

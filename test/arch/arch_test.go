@@ -71,7 +71,7 @@ func TestViolationRules(t *testing.T) {
 		bad      bool
 	}{
 		{"lachan/agent/daemon", "lachan/server/store", true},
-		{"lachan/server/api", "lachan/agent/spool", true},
+		{"lachan/server/api", "lachan/agent/ship", true},
 		{"lachan/internal/event", "lachan/server/store", true},
 		{"lachan/server/api", "lachan/server/store/embedded", true},
 		{"lachan/server/cmd/lachan", "lachan/server/store/embedded", false},

@@ -13,10 +13,10 @@ import (
 	"lachan/agent/daemon"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
-	"lachan/agent/spool"
 	"lachan/agent/yara"
 	"lachan/internal/config"
 	"lachan/internal/logging"
+	"lachan/internal/spool"
 	"lachan/rules"
 )
 
