@@ -33,6 +33,8 @@ const (
 	PathNetworkIngest = "/api/v1/network/ingest"
 	PathHealth        = "/api/v1/health"
 	PathLive          = "/api/v1/live"
+	PathAggregate     = "/api/v1/aggregate"
+	PathDeadLetters   = "/api/v1/deadletters"
 )
 
 // Ingest limits: a batch larger than these is refused with 413.

@@ -113,6 +113,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
 	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
 	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
+	s.storeRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -23,7 +23,10 @@ var (
 type Store interface {
 	// PutEvents stores events idempotently by ID: an event whose ID is
 	// already stored is skipped. It returns the events that were new, in
-	// input order, and is durable when it returns without error.
+	// input order, and is durable when it returns without error. An event
+	// with a field that does not fit the mapping is not stored with the
+	// others: it goes to the dead-letter area (DeadLetters) and is left
+	// out of fresh.
 	PutEvents(ctx context.Context, evs []event.Event) (fresh []event.Event, err error)
 	// GetEvents returns the stored events with these IDs, in the given
 	// order; unknown IDs are left out.
@@ -41,6 +44,21 @@ type Store interface {
 	DeleteEntity(ctx context.Context, kind, id string) error
 	// ListEntities returns every entity of a kind, ordered by ID.
 	ListEntities(ctx context.Context, kind string) ([]Entity, error)
+
+	// Aggregate computes aggs over the events q selects (scoped by
+	// q.Units like a search), one result per Agg in order.
+	Aggregate(ctx context.Context, q Query, aggs []Agg) ([]AggResult, error)
+	// DropBefore removes the events of a data kind (DataKindOf) whose
+	// @timestamp is before cutoff and returns how many it removed. Engines
+	// drop whole time partitions where they can.
+	DropBefore(ctx context.Context, kind string, cutoff time.Time) (int64, error)
+	// DeadLetters lists events set aside because a field did not fit the
+	// mapping, oldest first, at most limit (0: all).
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// ReplayDeadLetters tries the named dead letters again (all when ids is
+	// empty): those that now fit are stored and leave the dead-letter
+	// area; the others stay. It returns how many were stored.
+	ReplayDeadLetters(ctx context.Context, ids []string) (int, error)
 
 	Close() error
 }

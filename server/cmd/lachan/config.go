@@ -13,6 +13,7 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/pki"
+	"lachan/server/store"
 	"lachan/server/store/embedded"
 )
 
@@ -40,6 +41,8 @@ type StoreConfig struct {
 	Engine string `mapstructure:"engine"`
 	// Sync makes every acknowledged write durable before the answer.
 	Sync bool `mapstructure:"sync"`
+	// Retention is how long each data kind is kept.
+	Retention store.RetentionConfig `mapstructure:"retention"`
 }
 
 // ClientConfig is how the CLI reaches the server; empty fields are derived
@@ -57,7 +60,7 @@ func defaultConfig() *Config {
 		API:      api.DefaultConfig(),
 		Incident: incident.DefaultConfig(),
 		Live:     live.DefaultConfig(),
-		Store:    StoreConfig{Engine: "embedded", Sync: true},
+		Store:    StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention()},
 		Log:      logging.DefaultConfig(),
 	}
 }
@@ -71,7 +74,7 @@ func (c *Config) Validate() error {
 	if c.Store.Engine != "embedded" {
 		errs = append(errs, fmt.Errorf("store.engine %q: only \"embedded\" is available in this build", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention))
 	return errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +50,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	go cfg.Store.Retention.Run(ctx, st, time.Now, log.With("component", "retention"))
 	ca, err := pki.LoadOrCreate(cfg.pkiDir(), cfg.API.Hostnames)
 	if err != nil {
 		return err

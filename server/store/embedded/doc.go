@@ -4,22 +4,47 @@
 //
 // # Key layout
 //
-// Every key starts with a short namespace so that later layouts can add
-// namespaces (time partitions, more indexes) beside these without moving
-// data. <ts> below is the event's @timestamp as nanoseconds since the Unix
-// epoch, a big-endian int64 with its sign bit flipped so that byte order is
-// time order for times before 1970 too. <id> is the event ID, which
-// event.Validate restricts to [0-9A-Za-z._:-] (so never a NUL byte).
+// Events live in time partitions: one per data kind (store.DataKindOf:
+// endpoint, network, alert) and UTC day. <part> is the kind's byte and the
+// day as a big-endian uint32 with its sign bit flipped. <ts> is the event's
+// @timestamp as nanoseconds since the Unix epoch, a big-endian int64 with its
+// sign bit flipped so that byte order is time order for times before 1970
+// too. <id> is the event ID, which event.Validate restricts to
+// [0-9A-Za-z._:-] (so never a NUL byte).
 //
-//	meta/layout                      → "1": the layout version this directory holds
-//	ev/<ts><id>                      → the event as JSON (event.Event.MarshalJSON)
-//	id/<id>                          → the event's primary key ("ev/<ts><id>")
-//	ix/<field>\x00<value>\x00<ts><id> → empty: a secondary index entry
-//	en/<kind>\x00<id>                → 8-byte big-endian version, then the document
+//	meta/layout                           → "2": the layout version this directory holds
+//	meta/part/<part>                      → empty: the partition holds events
+//	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
+//	t/<part>x<field>\x00<value>\x00<ts><id> → empty: a secondary index entry
+//	id/<id>                               → the event's primary key
+//	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
+//	en/<kind>\x00<id>                     → 8-byte big-endian version, then the document
 //
-// The primary range is ordered by (timestamp, ID), which is also the search
-// order and the cursor, so a time window is a key range and paging is a
-// seek. id/ makes de-duplication and GetEvents a point lookup.
+// Within a partition the primary range is ordered by (timestamp, ID), which
+// is also the search order and the cursor, so a time window is a key range
+// and paging is a seek; partitions of one day never overlap another day in
+// time, so a search walks the days in order and merges only one day's
+// ranges at a time. id/ makes de-duplication and GetEvents a point lookup.
+// Layout 1 (one event range for all time, before partitions) is rewritten
+// into layout 2 when such a directory is opened.
+//
+// # Retention
+//
+// DropBefore removes whole partitions: their id/ entries, one range
+// deletion over t/<part> (events and index entries together) and the meta
+// key, in one batch. Pebble drops the files a range deletion covers without
+// reading them, so retention costs little however much it removes; it works
+// in whole days.
+//
+// # Field mapping and dead letters
+//
+// PutEvents checks every event against store.DefaultMapping — the mapping
+// Elasticsearch's index templates are made from — and sets an event that
+// does not fit aside under dl/ (in the same batch as the others) instead of
+// storing it, so both engines refuse the same events. ReplayDeadLetters
+// stores those that fit later and removes their dl/ entries in one batch.
+//
+// # Indexes
 //
 // The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset,
 // source.ip, destination.ip and rule.id. A list-valued field has an entry per
@@ -33,8 +58,8 @@
 //
 // # Searching
 //
-// A search walks one key range per value of the most selective index the
-// query names (a Terms field with an index, or a term, or an or of terms on
+// In each partition a search walks one key range per value of the most
+// selective index the query names (a Terms field with an index, or a term, or an or of terms on
 // one field, in the top-level conjunction of Query.Filter; else
 // event.dataset, else lachan.unit), or else the primary range, within the From/To and cursor
 // bounds, merging the ranges in (timestamp, ID) order. An index only narrows

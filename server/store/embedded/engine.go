@@ -7,11 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
 
+	"lachan/internal/event"
 	"lachan/server/store"
 )
 
@@ -33,6 +35,13 @@ type Engine struct {
 	// step; entMu does the same for an entity's compare-and-set.
 	evMu  sync.Mutex
 	entMu sync.Mutex
+
+	// parts lists the time partitions holding events.
+	parts partSet
+	// fits checks an event against the field mapping; an event that does
+	// not fit goes to the dead-letter area.
+	fits func(event.Event) (field, reason string, ok bool)
+	now  func() time.Time
 }
 
 // Open opens (creating if needed) the store in cfg.Dir. It fails if another
@@ -66,11 +75,16 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
 	}
-	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync}
+	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now}
 	if cfg.Sync {
 		e.wo = pebble.Sync
 	}
 	if err := e.checkLayout(); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+	}
+	if err := e.loadParts(); err != nil {
 		db.Close()
 		lock.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
@@ -110,21 +124,44 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 	return opts
 }
 
-// checkLayout records the key layout in a new directory and refuses one
-// written in a layout this build does not know.
+// checkLayout records the key layout in a new directory, moves a directory
+// of layout 1 (before time partitions) onto layout 2, and refuses a layout
+// this build does not know.
 func (e *Engine) checkLayout() error {
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return e.db.Set([]byte(keyLayout), []byte(layoutV1), pebble.Sync)
+		return e.db.Set([]byte(keyLayout), []byte(layoutV2), pebble.Sync)
 	case err != nil:
 		return fmt.Errorf("read layout: %w", err)
 	}
-	defer closer.Close()
-	if string(v) != layoutV1 {
-		return fmt.Errorf("data directory has key layout %q; this build reads layout %s", v, layoutV1)
+	layout := string(v)
+	closer.Close()
+	switch layout {
+	case layoutV2:
+		return nil
+	case layoutV1:
+		return e.migrateV1()
 	}
-	return nil
+	return fmt.Errorf("data directory has key layout %q; this build reads layouts %s and %s", layout, layoutV1, layoutV2)
+}
+
+// loadParts reads the partition list.
+func (e *Engine) loadParts() error {
+	p := []byte(prefixPartMeta)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return fmt.Errorf("read partitions: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()[len(p):]
+		if len(k) != partLen {
+			it.Close()
+			return fmt.Errorf("read partitions: malformed key %q", it.Key())
+		}
+		e.parts.add(part(k))
+	}
+	return it.Close()
 }
 
 // acquire returns ErrClosed after Close; otherwise the caller must call

@@ -17,6 +17,12 @@ import (
 // and returns those, in input order. An invalid event fails the whole call
 // before anything is written.
 func (e *Engine) PutEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
+	return e.putEvents(ctx, evs, false)
+}
+
+// putEvents is PutEvents; replay also removes the events' dead-letter
+// entries in the same batch.
+func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) ([]event.Event, error) {
 	release, err := e.acquire()
 	if err != nil {
 		return nil, err
@@ -41,12 +47,17 @@ func (e *Engine) PutEvents(ctx context.Context, evs []event.Event) ([]event.Even
 	defer b.Close()
 	fresh := make([]event.Event, 0, len(evs))
 	seen := make(map[string]bool, len(evs))
+	var newParts []part
+	dead := 0
 	bk := batchKeys{kvs: make([]kv, 0, len(evs)*(len(indexedFields)+2))}
 	for i, ev := range evs {
 		if seen[ev.ID] {
 			continue
 		}
 		seen[ev.ID] = true
+		if replay {
+			bk.kvs = append(bk.kvs, kv{k: deadKey(ev.ID), del: true})
+		}
 		stored, err := e.has(idKey(ev.ID))
 		if err != nil {
 			return nil, fmt.Errorf("put events: look up %s: %w", ev.ID, err)
@@ -54,10 +65,20 @@ func (e *Engine) PutEvents(ctx context.Context, evs []event.Event) ([]event.Even
 		if stored {
 			continue
 		}
-		bk.addEvent(ev, docs[i])
+		if field, reason, ok := e.fits(ev); !ok {
+			bk.addDead(ev, docs[i], field, reason, e.now())
+			dead++
+			continue
+		}
+		p := partOf(ev.Dataset, ev.Timestamp)
+		if !e.parts.has(p) && !slices.Contains(newParts, p) {
+			newParts = append(newParts, p)
+			bk.kvs = append(bk.kvs, kv{k: p.metaKey()})
+		}
+		bk.addEvent(p, ev, docs[i])
 		fresh = append(fresh, ev)
 	}
-	if len(fresh) == 0 {
+	if len(bk.kvs) == 0 {
 		return fresh, nil
 	}
 	if err := bk.apply(b); err != nil {
@@ -69,6 +90,12 @@ func (e *Engine) PutEvents(ctx context.Context, evs []event.Event) ([]event.Even
 	}
 	if err := b.Commit(e.wo); err != nil {
 		return nil, fmt.Errorf("put events: commit: %w", err)
+	}
+	for _, p := range newParts {
+		e.parts.add(p)
+	}
+	if dead > 0 {
+		e.log.Warn("store: events set aside in the dead-letter area", "count", dead)
 	}
 	return fresh, nil
 }
@@ -92,16 +119,21 @@ type batchKeys struct {
 	kvs []kv
 }
 
-type kv struct{ k, v []byte }
+type kv struct {
+	k, v []byte
+	del  bool
+}
 
 // addEvent adds an event's primary, id/ and index entries.
-func (bk *batchKeys) addEvent(ev event.Event, doc []byte) {
+func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 	tsid := tsID(ev.Timestamp, ev.ID)
-	pk := eventKey(tsid)
-	bk.kvs = append(bk.kvs, kv{pk, doc}, kv{idKey(ev.ID), pk})
+	pk := eventKey(p, tsid)
+	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
+	pp := p.prefix()
 	for _, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
-			bk.kvs = append(bk.kvs, kv{k: append(indexPrefix(field, v), tsid...)})
+			k := append(append(append(make([]byte, 0, len(pp)+len(field)+len(v)+len(tsid)+4), pp...), indexPrefix(field, v)...), tsid...)
+			bk.kvs = append(bk.kvs, kv{k: k})
 		}
 	}
 }
@@ -110,7 +142,13 @@ func (bk *batchKeys) addEvent(ev event.Event, doc []byte) {
 func (bk *batchKeys) apply(b *pebble.Batch) error {
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
-		if err := b.Set(e.k, e.v, nil); err != nil {
+		var err error
+		if e.del {
+			err = b.Delete(e.k, nil)
+		} else {
+			err = b.Set(e.k, e.v, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -10,14 +10,19 @@ import (
 	"lachan/internal/event"
 )
 
-// Namespaces of the key layout (see doc.go).
+// Namespaces of the key layout (see doc.go). prefixEvent and prefixIndex
+// are relative: they follow a partition's prefix (partPrefix).
 const (
-	prefixEvent  = "ev/"
-	prefixID     = "id/"
-	prefixIndex  = "ix/"
-	prefixEntity = "en/"
-	keyLayout    = "meta/layout"
-	layoutV1     = "1"
+	prefixPart     = "t/"
+	prefixEvent    = "e"
+	prefixIndex    = "x"
+	prefixID       = "id/"
+	prefixEntity   = "en/"
+	prefixDead     = "dl/"
+	prefixPartMeta = "meta/part/"
+	keyLayout      = "meta/layout"
+	layoutV1       = "1"
+	layoutV2       = "2"
 )
 
 // unitField scopes every query (store.Query.Units).
@@ -67,9 +72,12 @@ func tsID(t time.Time, id string) []byte {
 	return append(b, id...)
 }
 
-// eventKey returns ev/<ts><id>.
-func eventKey(tsid []byte) []byte {
-	return append([]byte(prefixEvent), tsid...)
+// eventKey returns t/<part>e<ts><id>.
+func eventKey(p part, tsid []byte) []byte {
+	b := make([]byte, 0, len(prefixPart)+partLen+len(prefixEvent)+len(tsid))
+	b = append(append(b, prefixPart...), p[:]...)
+	b = append(b, prefixEvent...)
+	return append(b, tsid...)
 }
 
 // idKey returns id/<id>.
@@ -77,8 +85,8 @@ func idKey(id string) []byte {
 	return append([]byte(prefixID), id...)
 }
 
-// indexPrefix returns ix/<field>\x00<value>\x00, under which every event
-// with that value sorts by (timestamp, ID).
+// indexPrefix returns x<field>\x00<value>\x00, under which (after a
+// partition's prefix) every event with that value sorts by (timestamp, ID).
 func indexPrefix(field, value string) []byte {
 	b := make([]byte, 0, len(prefixIndex)+len(field)+len(value)+8)
 	b = append(b, prefixIndex...)

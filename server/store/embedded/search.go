@@ -31,17 +31,14 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 	}
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
-	m, err := openMerger(snap, pl.prefixes, scanBounds(q))
-	if err != nil {
-		return store.Page{}, fmt.Errorf("search events: %w", err)
-	}
+	sq := scanBounds(q)
+	w := &walker{r: snap, pl: pl, q: sq, days: e.parts.days(sq, kindsOf(q.Datasets))}
 	lk, err := newLookup(snap, pl.primary)
 	if err != nil {
-		m.close()
 		return store.Page{}, fmt.Errorf("search events: %w", err)
 	}
-	page, err := e.collect(ctx, lk, m, q)
-	if cerr := errors.Join(m.close(), lk.close()); err == nil && cerr != nil {
+	page, err := e.collect(ctx, lk, w, q)
+	if cerr := errors.Join(w.close(), lk.close()); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
@@ -50,8 +47,9 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 	return page, nil
 }
 
-// plan is the set of key ranges a query walks: one per value of one
-// indexed field, or the primary range.
+// plan is the set of key ranges a query walks in each partition: one per
+// value of one indexed field, or the primary range. The prefixes are
+// relative to a partition's t/<part>.
 type plan struct {
 	prefixes [][]byte
 	// primary: the ranges hold the events themselves, not index entries.
@@ -114,7 +112,7 @@ func scanBounds(q store.Query) store.Query {
 
 // collect gathers up to q.Limit matching events, reading one more to learn
 // whether a next page exists.
-func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Query) (store.Page, error) {
+func (e *Engine) collect(ctx context.Context, lk *lookup, m *walker, q store.Query) (store.Page, error) {
 	var page store.Page
 	match := q.Matcher()
 	for n := 0; ; n++ {
@@ -123,11 +121,14 @@ func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Que
 				return store.Page{}, err
 			}
 		}
-		tsid, val, ok := m.next()
+		p, tsid, val, ok, err := m.next()
+		if err != nil {
+			return store.Page{}, err
+		}
 		if !ok {
 			return page, nil
 		}
-		ev, found, err := e.candidate(lk, tsid, val)
+		ev, found, err := e.candidate(lk, p, tsid, val)
 		if err != nil {
 			return store.Page{}, err
 		}
@@ -145,12 +146,12 @@ func (e *Engine) collect(ctx context.Context, lk *lookup, m *merger, q store.Que
 
 // candidate decodes the event at tsid: from val when walking the primary
 // range, else by a lookup.
-func (e *Engine) candidate(lk *lookup, tsid, val []byte) (event.Event, bool, error) {
+func (e *Engine) candidate(lk *lookup, p part, tsid, val []byte) (event.Event, bool, error) {
 	if lk.it == nil {
 		ev, err := decodeEvent(tsid, val)
 		return ev, err == nil, err
 	}
-	ev, found, err := lk.get(tsid)
+	ev, found, err := lk.get(p, tsid)
 	if err == nil && !found {
 		e.log.Warn("store: index entry without its event", "key", fmt.Sprintf("%q", tsid))
 	}
@@ -169,7 +170,7 @@ func newLookup(r reader, primary bool) (*lookup, error) {
 	if primary {
 		return &lookup{}, nil
 	}
-	p := []byte(prefixEvent)
+	p := []byte(prefixPart)
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return nil, err
@@ -177,8 +178,8 @@ func newLookup(r reader, primary bool) (*lookup, error) {
 	return &lookup{it: it}, nil
 }
 
-func (lk *lookup) get(tsid []byte) (event.Event, bool, error) {
-	lk.key = append(append(lk.key[:0], prefixEvent...), tsid...)
+func (lk *lookup) get(p part, tsid []byte) (event.Event, bool, error) {
+	lk.key = append(append(append(append(lk.key[:0], prefixPart...), p[:]...), prefixEvent...), tsid...)
 	if !lk.it.SeekGE(lk.key) || !bytes.Equal(lk.it.Key(), lk.key) {
 		return event.Event{}, false, lk.it.Error()
 	}
@@ -239,6 +240,7 @@ func window(p []byte, q store.Query) (lo, hi []byte, ok bool) {
 // stream walks one key range, yielding <ts><id> suffixes in search order.
 type stream struct {
 	it   *pebble.Iterator
+	part part
 	plen int
 	ok   bool
 }
@@ -255,31 +257,42 @@ type merger struct {
 	emitted []int
 }
 
-func openMerger(r reader, prefixes [][]byte, q store.Query) (*merger, error) {
+func openMerger(r reader, parts []part, prefixes [][]byte, q store.Query) (*merger, error) {
 	m := &merger{asc: q.Asc}
-	for _, p := range prefixes {
-		lo, hi, ok := window(p, q)
-		if !ok {
-			continue
+	for _, pt := range parts {
+		for _, rel := range prefixes {
+			if err := m.open(r, pt, append(pt.prefix(), rel...), q); err != nil {
+				m.close()
+				return nil, err
+			}
 		}
-		it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-		if err != nil {
-			m.close()
-			return nil, err
-		}
-		s := &stream{it: it, plen: len(p)}
-		if q.Asc {
-			s.ok = it.First()
-		} else {
-			s.ok = it.Last()
-		}
-		m.ss = append(m.ss, s)
 	}
 	return m, nil
 }
 
-// next returns the next key suffix and its value, valid until the next call.
-func (m *merger) next() (tsid, val []byte, ok bool) {
+// open adds a stream over the part of range p that q reaches.
+func (m *merger) open(r reader, pt part, p []byte, q store.Query) error {
+	lo, hi, ok := window(p, q)
+	if !ok {
+		return nil
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	s := &stream{it: it, part: pt, plen: len(p)}
+	if q.Asc {
+		s.ok = it.First()
+	} else {
+		s.ok = it.Last()
+	}
+	m.ss = append(m.ss, s)
+	return nil
+}
+
+// next returns the next key suffix, its partition and its value, valid
+// until the next call.
+func (m *merger) next() (pt part, tsid, val []byte, ok bool) {
 	for _, i := range m.emitted {
 		s := m.ss[i]
 		if m.asc {
@@ -304,7 +317,7 @@ func (m *merger) next() (tsid, val []byte, ok bool) {
 		}
 	}
 	if best < 0 {
-		return nil, nil, false
+		return part{}, nil, nil, false
 	}
 	k := m.ss[best].tsid()
 	for i, s := range m.ss {
@@ -312,7 +325,7 @@ func (m *merger) next() (tsid, val []byte, ok bool) {
 			m.emitted = append(m.emitted, i)
 		}
 	}
-	return k, m.ss[best].it.Value(), true
+	return m.ss[best].part, k, m.ss[best].it.Value(), true
 }
 
 // close closes every iterator and returns the first error any met.
@@ -323,4 +336,47 @@ func (m *merger) close() error {
 	}
 	m.ss = nil
 	return errors.Join(errs...)
+}
+
+// walker walks a query's partitions one day at a time, in the query's
+// order, merging the ranges of that day's partitions (one per data kind):
+// days never overlap in time, so only one day's iterators are open at once.
+type walker struct {
+	r    reader
+	pl   plan
+	q    store.Query
+	days [][]part
+	cur  *merger
+}
+
+func (w *walker) next() (part, []byte, []byte, bool, error) {
+	for {
+		if w.cur != nil {
+			if p, tsid, val, ok := w.cur.next(); ok {
+				return p, tsid, val, true, nil
+			}
+			err := w.cur.close()
+			w.cur = nil
+			if err != nil {
+				return part{}, nil, nil, false, err
+			}
+		}
+		if len(w.days) == 0 {
+			return part{}, nil, nil, false, nil
+		}
+		m, err := openMerger(w.r, w.days[0], w.pl.prefixes, w.q)
+		if err != nil {
+			return part{}, nil, nil, false, err
+		}
+		w.cur, w.days = m, w.days[1:]
+	}
+}
+
+func (w *walker) close() error {
+	if w.cur == nil {
+		return nil
+	}
+	err := w.cur.close()
+	w.cur = nil
+	return err
 }

@@ -1,0 +1,160 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+	"lachan/server/store/storetest"
+)
+
+// TestMigrateV1 writes a directory in layout 1 (one event range for all
+// time) by hand and checks that opening it moves every event, its id/
+// entry and its indexes into time partitions.
+func TestMigrateV1(t *testing.T) {
+	dir := t.TempDir()
+	corpus := storetest.Corpus()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	for _, ev := range corpus {
+		doc, err := encodeEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tsid := tsID(ev.Timestamp, ev.ID)
+		pk := append([]byte(v1Event), tsid...)
+		must(t, b.Set(pk, doc, nil))
+		must(t, b.Set(idKey(ev.ID), pk, nil))
+		for _, v := range indexValues(ev, "host.id") {
+			must(t, b.Set(append(append([]byte(v1Index), indexPrefix("host.id", v)[len(prefixIndex):]...), tsid...), nil, nil))
+		}
+	}
+	must(t, b.Set([]byte(keyLayout), []byte(layoutV1), nil))
+	must(t, b.Commit(pebble.Sync))
+	must(t, db.Close())
+
+	e := openAt(t, dir, true)
+	for _, q := range []store.Query{{Asc: true}, {Terms: map[string][]string{"host.id": {"host-3"}}}, {Datasets: []string{event.DatasetFlow}, Units: []string{"ward-1"}}} {
+		want := storetest.Expect(corpus, q)
+		got := searchEvery(t, e, q)
+		if !reflect.DeepEqual(idsOf(got), idsOf(want)) {
+			t.Errorf("after migration, %+v finds %d events, want %d", q, len(got), len(want))
+		}
+	}
+	got, err := e.GetEvents(context.Background(), []string{"ev-old", "ev-001"})
+	if err != nil || len(got) != 2 {
+		t.Errorf("GetEvents after migration: %v %v", idsOf(got), err)
+	}
+	// Nothing of layout 1 is left, and a re-put is a duplicate.
+	for _, p := range []string{v1Event, v1Index} {
+		it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(p), UpperBound: prefixEnd([]byte(p))})
+		must(t, err)
+		if it.First() {
+			t.Errorf("key %q of layout 1 left behind", it.Key())
+		}
+		must(t, it.Close())
+	}
+	if fresh, err := e.PutEvents(context.Background(), corpus); err != nil || len(fresh) != 0 {
+		t.Errorf("re-put after migration: %d fresh, %v", len(fresh), err)
+	}
+}
+
+// TestReplayDeadLetters: a misfit is stored once the mapping takes it.
+func TestReplayDeadLetters(t *testing.T) {
+	e := openAt(t, t.TempDir(), false)
+	ctx := context.Background()
+	bad := storetest.Event("misfit", storetest.T0, event.DatasetFlow, map[string]any{"http.response.status_code": "teapot"})
+	if fresh, err := e.PutEvents(ctx, []event.Event{bad}); err != nil || len(fresh) != 0 {
+		t.Fatalf("misfit: %d fresh, %v", len(fresh), err)
+	}
+	e.fits = func(event.Event) (string, string, bool) { return "", "", true }
+	n, err := e.ReplayDeadLetters(ctx, []string{"misfit"})
+	if err != nil || n != 1 {
+		t.Fatalf("replay: %d, %v", n, err)
+	}
+	if dls, _ := e.DeadLetters(ctx, 0); len(dls) != 0 {
+		t.Errorf("replayed event still in the dead-letter area: %+v", dls)
+	}
+	if got, _ := e.GetEvents(ctx, []string{"misfit"}); len(got) != 1 {
+		t.Error("replayed event not stored")
+	}
+}
+
+// TestRetentionDropsPartitions checks that a dropped day takes its index
+// entries along, so that an index search finds nothing of it either.
+func TestRetentionDropsPartitions(t *testing.T) {
+	dir := t.TempDir()
+	e := openAt(t, dir, true)
+	ctx := context.Background()
+	var evs []event.Event
+	for d := 0; d < 5; d++ {
+		for i := 0; i < 10; i++ {
+			evs = append(evs, storetest.Event(fmt.Sprintf("d%d-%d", d, i), storetest.T0.AddDate(0, 0, -d).Add(time.Duration(i)*time.Hour),
+				event.DatasetOsquery, map[string]any{"host.id": "h1", "lachan.unit": "ward-1"}))
+		}
+	}
+	if _, err := e.PutEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.parts.ofKind('e'))
+	n, err := e.DropBefore(ctx, store.DataEndpoint, storetest.T0.AddDate(0, 0, -2))
+	if err != nil || n != 20 {
+		t.Fatalf("DropBefore: %d, %v; want 20 events", n, err)
+	}
+	if after := len(e.parts.ofKind('e')); after != before-2 {
+		t.Errorf("%d partitions after dropping 2 of %d", after, before)
+	}
+	got := searchEvery(t, e, store.Query{Terms: map[string][]string{"host.id": {"h1"}}, Units: []string{"ward-1"}})
+	if len(got) != 30 {
+		t.Errorf("index search after retention finds %d events, want 30", len(got))
+	}
+	// The partition list survives a reopen.
+	must(t, e.Close())
+	e = openAt(t, dir, true)
+	if after := len(e.parts.ofKind('e')); after != before-2 {
+		t.Errorf("%d partitions after reopening, want %d", after, before-2)
+	}
+	if got := searchEvery(t, e, store.Query{}); len(got) != 30 {
+		t.Errorf("search after reopening finds %d events, want 30", len(got))
+	}
+}
+
+func searchEvery(t *testing.T, e *Engine, q store.Query) []event.Event {
+	t.Helper()
+	var out []event.Event
+	for {
+		page, err := e.SearchEvents(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Events...)
+		if page.Next == nil {
+			return out
+		}
+		q.After = page.Next
+	}
+}
+
+func idsOf(evs []event.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.ID
+	}
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
