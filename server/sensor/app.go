@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
+
 	"lachan/internal/event"
 )
 
@@ -14,6 +16,7 @@ const (
 	appNone                 // neither HTTP nor TLS: not reassembled
 	appHTTP
 	appTLS
+	appDNS
 )
 
 // appConn is the application-layer state of one TCP connection. It is
@@ -26,6 +29,7 @@ type appConn struct {
 	stream [2]stream
 	http   *httpConn
 	tls    *tlsConn
+	dns    *dnsConn
 	held   int // buffer capacity the parsers hold, counted in the budget
 }
 
@@ -36,6 +40,8 @@ type apps struct {
 	budget budget
 	emit   func(event.Event) error
 	err    error // the first emit error, reported after the packet
+	dns    *dnsTracker
+	msg    layers.DNS // reused for every DNS message over TCP
 }
 
 func newApps(cfg Config, st *Stats, emit func(event.Event) error) *apps {
@@ -76,6 +82,9 @@ func sniff(dir int, b []byte) uint8 {
 // taken as HTTP whatever their content, unless it starts like a TLS
 // record (TLS on a web port, or a capture that missed the handshake).
 func (a *apps) sniff(f *flow, dir int, b []byte) uint8 {
+	if slices.Contains(a.cfg.DNSPorts, f.dport) || slices.Contains(a.cfg.DNSPorts, f.sport) {
+		return appDNS
+	}
 	app := sniff(dir, b)
 	if app == appNone && len(b) > 0 && (b[0] < recChangeCipherSpec || b[0] > recHeartbeat) &&
 		slices.Contains(a.cfg.HTTPPorts, f.dport) {
@@ -152,6 +161,11 @@ func (c *appConn) data(dir int, b []byte) bool {
 			c.tls = &tlsConn{c: c}
 		}
 		return c.tls.data(dir, b)
+	case appDNS:
+		if c.dns == nil {
+			c.dns = &dnsConn{c: c}
+		}
+		return c.dns.data(dir, b)
 	}
 	return false
 }
@@ -162,6 +176,8 @@ func (c *appConn) gap(dir int) {
 		c.http.gap(dir)
 	case c.tls != nil:
 		c.tls.gap(dir)
+	case c.dns != nil:
+		c.dns.gap(dir)
 	}
 }
 
@@ -192,6 +208,9 @@ func (a *apps) end(f *flow) error {
 	}
 	if c.tls != nil {
 		c.tls.end()
+	}
+	if c.dns != nil {
+		c.dns.end()
 	}
 	a.budget.used -= c.held
 	c.held = 0
@@ -244,7 +263,7 @@ func (c *appConn) release(n int) {
 // appEvent starts an application record on flow f.
 func appEvent(f *flow, dataset, protocol string, ts time.Time, idParts ...string) event.Event {
 	ev := event.Event{
-		ID:        event.DeriveID(append([]string{protocol, f.communityID}, idParts...)...),
+		ID:        event.DeriveID(append([]string{protocol, f.cid()}, idParts...)...),
 		Timestamp: ts.UTC(),
 		Dataset:   dataset,
 		Fields:    make(map[string]any, 32),

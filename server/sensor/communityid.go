@@ -48,8 +48,27 @@ func icmpPorts(proto, typ, code uint8) (sport, dport uint16, oneWay bool) {
 // the same family (an IPv4-mapped IPv6 address counts as IPv6); otherwise
 // CommunityID returns "".
 func CommunityID(src, dst netip.Addr, sport, dport uint16, proto uint8, seed uint16) string {
-	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
+	sum, ok := communityHash(src, dst, sport, dport, proto, seed)
+	if !ok {
 		return ""
+	}
+	return string(appendCommunityID(nil, &sum))
+}
+
+// communityIDLen is the length of a Community ID v1 string.
+const communityIDLen = 2 + 28
+
+// appendCommunityID appends the Community ID string of a flow hash.
+func appendCommunityID(dst []byte, sum *[sha1.Size]byte) []byte {
+	dst = append(dst, "1:"...)
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
+}
+
+// communityHash is the SHA-1 behind CommunityID; ok is false when the
+// addresses are invalid or of different families.
+func communityHash(src, dst netip.Addr, sport, dport uint16, proto uint8, seed uint16) (sum [sha1.Size]byte, ok bool) {
+	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
+		return sum, false
 	}
 	oneWay := false
 	if proto == protoICMP || proto == protoICMPv6 {
@@ -60,15 +79,25 @@ func CommunityID(src, dst netip.Addr, sport, dport uint16, proto uint8, seed uin
 	}
 	var buf [2 + 16 + 16 + 2 + 4]byte
 	b := binary.BigEndian.AppendUint16(buf[:0], seed)
-	b = append(b, src.AsSlice()...)
-	b = append(b, dst.AsSlice()...)
+	b = appendAddr(b, src)
+	b = appendAddr(b, dst)
 	b = append(b, proto, 0)
 	if hasPorts(proto) {
 		b = binary.BigEndian.AppendUint16(b, sport)
 		b = binary.BigEndian.AppendUint16(b, dport)
 	}
-	sum := sha1.Sum(b)
-	return "1:" + base64.StdEncoding.EncodeToString(sum[:])
+	return sha1.Sum(b), true
+}
+
+// appendAddr appends an address in network byte order without
+// allocating, as AsSlice would give it.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		x := a.As4()
+		return append(b, x[:]...)
+	}
+	x := a.As16()
+	return append(b, x[:]...)
 }
 
 func hasPorts(proto uint8) bool {

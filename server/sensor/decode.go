@@ -19,7 +19,7 @@ import (
 type Stats struct {
 	Packets        int64         // records read from the capture
 	Bytes          int64         // captured bytes in those records
-	Skipped        int64         // packets that carry no TCP, UDP or ICMP flow (ARP, STP, IP fragments, unknown link types)
+	Skipped        int64         // packets that carry no TCP, UDP or ICMP flow (ARP, STP, IPv6 fragments, unknown link types)
 	DecodeErrors   int64         // packets or DNS payloads that failed to decode
 	Errors         []PacketError // the first Config.MaxErrors decode errors
 	Flows          int64         // network.flow events emitted
@@ -32,6 +32,10 @@ type Stats struct {
 	TCPGaps        int64         // TCP streams given up because they did not fit the memory caps (a gap too wide, too many waiting requests)
 	AppErrors      int64         // HTTP or TLS streams that stopped parsing at malformed data
 	ReassemblyPeak int64         // most bytes held for reassembly at any one time
+
+	Fragments        int64 // IPv4 fragments seen
+	Reassembled      int64 // IPv4 datagrams reassembled from fragments (each counts as one packet of its flow)
+	FragmentsDropped int64 // IPv4 fragments given up: timed out, over the memory caps, inconsistent, or left at the end
 }
 
 // PacketError is a packet that could not be decoded.
@@ -52,12 +56,17 @@ func (e PacketError) Unwrap() error { return e.Err }
 
 // DecodeFile decodes the capture at path; see Decode.
 func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Event) error) (Stats, error) {
+	return DecodeFileRecords(ctx, path, cfg, EventSink(emit))
+}
+
+// DecodeFileRecords decodes the capture at path; see DecodeRecords.
+func DecodeFileRecords(ctx context.Context, path string, cfg Config, out Sink) (Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Stats{}, fmt.Errorf("sensor: %w", err)
 	}
 	defer f.Close()
-	st, err := Decode(ctx, f, cfg, emit)
+	st, err := DecodeRecords(ctx, f, cfg, out)
 	if err != nil {
 		return st, fmt.Errorf("sensor: %s: %w", path, err)
 	}
@@ -65,12 +74,20 @@ func DecodeFile(ctx context.Context, path string, cfg Config, emit func(event.Ev
 }
 
 // Decode reads a pcap or pcapng capture from r and calls emit for every
-// flow and DNS event, in the order they end. Packets that fail to decode
-// are counted in Stats and skipped; a capture cut off in the middle of a
-// record ends the capture the same way. Decode returns an error when r is
-// not a capture, when the capture is corrupt beyond the next record, when
-// ctx is done, or when emit fails; the Stats returned cover what was read.
+// flow and application record, in the order they end; flows are
+// converted to events. See DecodeRecords.
 func Decode(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event) error) (Stats, error) {
+	return DecodeRecords(ctx, r, cfg, EventSink(emit))
+}
+
+// DecodeRecords reads a pcap or pcapng capture from r and hands every
+// record to out, in the order they end. Packets that fail to decode
+// are counted in Stats and skipped; a capture cut off in the middle of a
+// record ends the capture the same way. DecodeRecords returns an error
+// when r is not a capture, when the capture is corrupt beyond the next
+// record, when ctx is done, or when out fails; the Stats returned cover
+// what was read.
+func DecodeRecords(ctx context.Context, r io.Reader, cfg Config, out Sink) (Stats, error) {
 	var st Stats
 	if err := cfg.Validate(); err != nil {
 		return st, err
@@ -79,7 +96,7 @@ func Decode(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event)
 	if err != nil {
 		return st, err
 	}
-	d := newDecoder(cfg, &st, emit)
+	d := newDecoder(cfg, &st, out)
 	for {
 		if st.Packets&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -111,12 +128,16 @@ func Decode(ctx context.Context, r io.Reader, cfg Config, emit func(event.Event)
 type decoder struct {
 	cfg     Config
 	st      *Stats
-	emit    func(event.Event) error
+	out     Sink
 	flows   *flowTable
 	dns     *dnsTracker
 	apps    *apps
+	defrag  *defragmenter
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	keepCID bool     // note the Community ID of each packet's flow, for a PacketSink
+	hasCID  bool     // the last packet belonged to a flow, whose hash is cid
+	cid     [20]byte // (valid when hasCID)
 
 	eth   layers.Ethernet
 	dot1q layers.Dot1Q
@@ -132,18 +153,27 @@ type decoder struct {
 	msg   layers.DNS
 }
 
-func newDecoder(cfg Config, st *Stats, emit func(event.Event) error) *decoder {
-	d := &decoder{cfg: cfg, st: st, emit: emit, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
-	d.flows = newFlowTable(cfg, st, d.emitEvent)
+func newDecoder(cfg Config, st *Stats, out Sink) *decoder {
+	d := &decoder{cfg: cfg, st: st, out: out, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
+	d.flows = newFlowTable(cfg, st, d.emitFlow)
 	d.dns = newDNSTracker(cfg, st, d.emitEvent)
 	d.apps = newApps(cfg, st, d.emitEvent)
+	d.apps.dns = d.dns
 	d.flows.onEnd = d.apps.end
+	d.defrag = newDefragmenter(cfg, st)
 	return d
 }
 
 func (d *decoder) emitEvent(ev event.Event) error {
-	if err := d.emit(ev); err != nil {
+	if err := d.out.Event(ev); err != nil {
 		return fmt.Errorf("emit %s event %s: %w", ev.Dataset, ev.ID, err)
+	}
+	return nil
+}
+
+func (d *decoder) emitFlow(f *Flow) error {
+	if err := d.out.Flow(f); err != nil {
+		return fmt.Errorf("emit %s flow %s: %w", event.DatasetFlow, f.CommunityID(), err)
 	}
 	return nil
 }
@@ -169,10 +199,12 @@ func (d *decoder) packetError(num, offset int64, err error) {
 }
 
 func (d *decoder) packet(rec record, num int64) error {
+	d.hasCID = false
 	ts := rec.ci.Timestamp
-	if y := ts.Year(); y < 1970 || y > 9999 {
-		// pcapng's 64-bit timestamps can name any year; events need RFC 3339.
-		d.packetError(num, rec.offset, fmt.Errorf("timestamp %d s is outside the years 1970 to 9999", ts.Unix()))
+	if y := ts.Year(); y < 1970 || y > 2261 {
+		// pcapng's 64-bit timestamps can name any year; flows keep their
+		// times in Unix nanoseconds, which end in 2262.
+		d.packetError(num, rec.offset, fmt.Errorf("timestamp %d s is outside the years 1970 to 2261", ts.Unix()))
 		return nil
 	}
 	if err := d.flows.expire(ts); err != nil {
@@ -190,6 +222,16 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.packetError(num, rec.offset, err)
 		return nil
 	}
+	if d.isFragment() {
+		whole := d.fragment(ts, num, rec.offset)
+		if whole == nil {
+			return nil
+		}
+		if err := d.parser(layers.LayerTypeIPv4).DecodeLayers(whole, &d.decoded); err != nil {
+			d.packetError(num, rec.offset, fmt.Errorf("reassembled IPv4 datagram: %w", err))
+			return nil
+		}
+	}
 	var p packetInfo
 	if !d.extract(&p) {
 		d.st.Skipped++
@@ -199,6 +241,9 @@ func (d *decoder) packet(rec record, num int64) error {
 	f, err := d.flows.packet(&p)
 	if err != nil {
 		return err
+	}
+	if d.keepCID {
+		d.hasCID, d.cid = true, f.cidHash
 	}
 	if p.proto == protoTCP {
 		return d.apps.tcp(f, &p)
@@ -212,6 +257,30 @@ func (d *decoder) packet(rec record, num int64) error {
 	}
 	f.sawDNS = true
 	return d.dns.message(f, &p, &d.msg)
+}
+
+// isFragment reports whether decoding stopped at an IPv4 fragment.
+func (d *decoder) isFragment() bool {
+	n := len(d.decoded)
+	return n > 0 && d.decoded[n-1] == layers.LayerTypeIPv4 &&
+		(d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0)
+}
+
+// fragment hands the IPv4 fragment just decoded to the defragmenter and
+// returns the datagram it completes, if any.
+func (d *decoder) fragment(ts time.Time, num, offset int64) []byte {
+	ip := &d.ip4
+	if want := int(ip.Length) - int(ip.IHL)*4; len(ip.Payload) < want {
+		// Cut short by the snapshot length: the datagram can never be whole.
+		d.st.Fragments++
+		d.defrag.drop(1)
+		return nil
+	}
+	var key fragKey
+	copy(key.src[:], ip.SrcIP)
+	copy(key.dst[:], ip.DstIP)
+	key.id, key.proto = ip.Id, uint8(ip.Protocol)
+	return d.defrag.fragment(ts, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, ip.Payload)
 }
 
 func (d *decoder) isDNSPort(a, b uint16) bool {
@@ -304,6 +373,7 @@ func tcpFlags(t *layers.TCP) uint8 {
 
 // flush ends everything still open when the capture ends.
 func (d *decoder) flush() error {
+	d.defrag.flush()
 	if err := d.dns.flushAll(); err != nil {
 		return err
 	}

@@ -29,6 +29,9 @@ func TestConfigValidate(t *testing.T) {
 		{"max flows", func(c *Config) { c.MaxFlows = 0 }, "MaxFlows"},
 		{"max errors", func(c *Config) { c.MaxErrors = -1 }, "MaxErrors"},
 		{"dns port", func(c *Config) { c.DNSPorts = []uint16{53, 0} }, "DNSPorts"},
+		{"defrag memory", func(c *Config) { c.DefragMemory = -1 }, "DefragMemory"},
+		{"defrag datagrams", func(c *Config) { c.DefragDatagrams = 0 }, "DefragDatagrams"},
+		{"defrag timeout", func(c *Config) { c.DefragTimeout = 0 }, "DefragTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,65 +32,114 @@ const (
 )
 
 // flowKey identifies a flow whichever way a packet goes: the endpoints
-// are ordered as the Community ID orders them.
+// are ordered as the Community ID orders them. Addresses are kept as 16
+// bytes (IPv4 mapped) so that the key holds no pointer for the collector
+// to follow.
 type flowKey struct {
-	a, b   netip.Addr
+	a, b   [16]byte
 	ap, bp uint16
 	proto  uint8
+	v6     bool
 }
 
 func keyOf(p *packetInfo) flowKey {
+	k := flowKey{proto: p.proto, v6: p.ipv6}
 	if p.oneWay || endpointsOrdered(p.src, p.dst, p.sport, p.dport) {
-		return flowKey{a: p.src, b: p.dst, ap: p.sport, bp: p.dport, proto: p.proto}
+		k.a, k.b, k.ap, k.bp = p.src.As16(), p.dst.As16(), p.sport, p.dport
+	} else {
+		k.a, k.b, k.ap, k.bp = p.dst.As16(), p.src.As16(), p.dport, p.sport
 	}
-	return flowKey{a: p.dst, b: p.src, ap: p.dport, bp: p.sport, proto: p.proto}
+	return k
+}
+
+// addr turns a key's 16 bytes back into the packet's address.
+func (k *flowKey) addr(b *[16]byte) netip.Addr {
+	a := netip.AddrFrom16(*b)
+	if !k.v6 {
+		return a.Unmap()
+	}
+	return a
 }
 
 // flow is one bidirectional flow; index 0 of the counters is the
-// initiator's side.
+// initiator's side. It is kept small (one 176-byte allocation, reused
+// once the flow ends) since a sensor holds up to Config.MaxFlows of them.
 type flow struct {
 	key          flowKey
-	src, dst     netip.Addr
-	sport, dport uint16
+	sport, dport uint16 // the initiator's port and the responder's
 	proto        uint8
-	ipv6         bool
+	srcIsB       bool // the initiator is key.b
 	icmpType     uint8
 	icmpCode     uint8
-	start, last  time.Time
-	packets      [2]int64
-	bytes        [2]int64
 	flags        uint8
 	fin          [2]bool
 	closed       bool
 	sawDNS       bool
-	app          uint8     // application protocol, one of the app constants
-	conn         *appConn  // reassembly and parser state; nil for most flows
-	isn          [2]uint32 // the sequence number after each side's SYN
+	app          uint8 // application protocol, one of the app constants
 	synSeen      [2]bool
-	communityID  string
+	start, last  int64 // Unix nanoseconds
+	packets      [2]int64
+	bytes        [2]int64
+	isn          [2]uint32 // the sequence number after each side's SYN
+	cidHash      [20]byte  // the Community ID's SHA-1
+	conn         *appConn  // reassembly and parser state; nil for most flows
 
 	prev, next *flow
 	list       *flowList
 }
 
 func newFlow(key flowKey, p *packetInfo) *flow {
-	f := &flow{key: key, src: p.src, dst: p.dst, sport: p.sport, dport: p.dport, proto: p.proto,
-		ipv6: p.ipv6, icmpType: p.icmpType, icmpCode: p.icmpCode, start: p.ts, last: p.ts}
+	f := new(flow)
+	f.init(key, p)
+	return f
+}
+
+// init makes f, which must be zero, the flow p starts.
+func (f *flow) init(key flowKey, p *packetInfo) {
+	src, dst := p.src, p.dst
+	f.key, f.sport, f.dport, f.proto = key, p.sport, p.dport, p.proto
+	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ts.UnixNano(), p.ts.UnixNano()
 	// A capture that starts with a SYN-ACK has missed the SYN: the
 	// receiver of the SYN-ACK opened the connection (Zeek decides alike).
 	if p.proto == protoTCP && p.tcpFlags&(flagSYN|flagACK) == flagSYN|flagACK {
-		f.src, f.dst, f.sport, f.dport = p.dst, p.src, p.dport, p.sport
+		src, dst, f.sport, f.dport = dst, src, p.dport, p.sport
 	}
+	f.srcIsB = !(src.As16() == key.a && f.sport == key.ap)
 	cidSport, cidDport := f.sport, f.dport
 	if p.proto == protoICMP || p.proto == protoICMPv6 {
 		cidSport, cidDport = uint16(p.icmpType), uint16(p.icmpCode)
 	}
-	f.communityID = CommunityID(f.src, f.dst, cidSport, cidDport, f.proto, 0)
-	return f
+	f.cidHash, _ = communityHash(src, dst, cidSport, cidDport, f.proto, 0)
+}
+
+// src and dst are the initiator's and the responder's addresses.
+func (f *flow) src() netip.Addr {
+	if f.srcIsB {
+		return f.key.addr(&f.key.b)
+	}
+	return f.key.addr(&f.key.a)
+}
+
+func (f *flow) dst() netip.Addr {
+	if f.srcIsB {
+		return f.key.addr(&f.key.a)
+	}
+	return f.key.addr(&f.key.b)
+}
+
+func (f *flow) ipv6() bool { return f.key.v6 }
+
+// startTime and lastTime are the times of the first and the last packet.
+func (f *flow) startTime() time.Time { return time.Unix(0, f.start).UTC() }
+func (f *flow) lastTime() time.Time  { return time.Unix(0, f.last).UTC() }
+
+// cid returns the flow's Community ID string.
+func (f *flow) cid() string {
+	return string(appendCommunityID(make([]byte, 0, communityIDLen), &f.cidHash))
 }
 
 func (f *flow) dir(p *packetInfo) int {
-	if p.src == f.src && p.sport == f.sport && p.dst == f.dst && p.dport == f.dport {
+	if p.sport == f.sport && p.dport == f.dport && p.src == f.src() && p.dst == f.dst() {
 		return 0
 	}
 	return 1
@@ -100,8 +149,8 @@ func (f *flow) add(p *packetInfo) {
 	d := f.dir(p)
 	f.packets[d]++
 	f.bytes[d] += p.ipBytes
-	if p.ts.After(f.last) {
-		f.last = p.ts
+	if ts := p.ts.UnixNano(); ts > f.last {
+		f.last = ts
 	}
 	if f.proto != protoTCP {
 		return
@@ -115,67 +164,33 @@ func (f *flow) add(p *packetInfo) {
 	}
 }
 
-func (f *flow) event(reason string) event.Event {
-	ev := event.Event{
-		ID:        event.DeriveID("flow", f.communityID, strconv.FormatInt(f.start.UnixNano(), 10)),
-		Timestamp: f.start.UTC(),
-		Dataset:   event.DatasetFlow,
-		Fields:    make(map[string]any, 28),
-	}
-	setEndpoints(&ev, f)
-	ev.Set("event.kind", "event")
-	ev.Set("event.category", "network")
-	ev.Set("event.type", "connection")
-	ev.Set("event.start", f.start)
-	ev.Set("event.end", f.last)
-	ev.Set("event.duration", f.last.Sub(f.start).Nanoseconds())
-	ev.Set("source.packets", f.packets[0])
-	ev.Set("source.bytes", f.bytes[0])
-	ev.Set("destination.packets", f.packets[1])
-	ev.Set("destination.bytes", f.bytes[1])
-	ev.Set("network.packets", f.packets[0]+f.packets[1])
-	ev.Set("network.bytes", f.bytes[0]+f.bytes[1])
-	ev.Set("flow.end_reason", reason)
-	switch {
-	case f.sawDNS:
-		ev.Set("network.protocol", "dns")
-	case f.app == appHTTP:
-		ev.Set("network.protocol", "http")
-	case f.app == appTLS:
-		ev.Set("network.protocol", "tls")
-	}
-	if f.proto == protoTCP && f.flags != 0 {
-		var names []string
-		for i, n := range tcpFlagNames {
-			if f.flags&(1<<i) != 0 {
-				names = append(names, n)
-			}
-		}
-		ev.Set("tcp.flags", names)
-	}
-	return ev
-}
-
-// setEndpoints sets the fields a flow and the DNS events on it share.
-func setEndpoints(ev *event.Event, f *flow) {
-	ev.Set("source.ip", f.src.String())
-	ev.Set("destination.ip", f.dst.String())
+// record fills r with the flow's record as it ends for reason.
+func (f *flow) record(reason string, r *Flow) {
+	*r = Flow{Start: f.startTime(), End: f.lastTime(), Src: f.src(), Dst: f.dst(), Transport: f.proto, IPv6: f.ipv6(),
+		SrcPackets: f.packets[0], DstPackets: f.packets[1], SrcBytes: f.bytes[0], DstBytes: f.bytes[1],
+		EndReason: reason, CommunityHash: f.cidHash}
 	switch f.proto {
 	case protoTCP, protoUDP:
-		ev.Set("source.port", f.sport)
-		ev.Set("destination.port", f.dport)
+		r.SrcPort, r.DstPort = f.sport, f.dport
 	case protoICMP, protoICMPv6:
-		ev.Set("icmp.type", f.icmpType)
-		ev.Set("icmp.code", f.icmpCode)
+		r.ICMPType, r.ICMPCode = f.icmpType, f.icmpCode
 	}
-	ev.Set("network.transport", transportName(f.proto))
-	ev.Set("network.iana_number", strconv.Itoa(int(f.proto)))
-	if f.ipv6 {
-		ev.Set("network.type", "ipv6")
-	} else {
-		ev.Set("network.type", "ipv4")
+	if f.proto == protoTCP {
+		r.TCPFlags = f.flags
 	}
-	ev.Set("network.community_id", f.communityID)
+	switch {
+	case f.sawDNS:
+		r.Protocol = "dns"
+	case f.app == appHTTP:
+		r.Protocol = "http"
+	case f.app == appTLS:
+		r.Protocol = "tls"
+	}
+}
+
+// setEndpoints sets the fields a flow and the records on it share.
+func setEndpoints(ev *event.Event, f *flow) {
+	setEndpointFields(ev, f.src(), f.dst(), f.sport, f.dport, f.proto, f.icmpType, f.icmpCode, f.ipv6(), f.cid())
 }
 
 func transportName(proto uint8) string {

@@ -2,8 +2,6 @@ package sensor
 
 import (
 	"time"
-
-	"lachan/internal/event"
 )
 
 // flowTable tracks open flows. Open flows sit in one list, TCP flows that
@@ -12,15 +10,28 @@ import (
 type flowTable struct {
 	cfg     Config
 	st      *Stats
-	emit    func(event.Event) error
-	onEnd   func(*flow) error // runs before a flow's event is emitted
+	emit    func(*Flow) error
+	onEnd   func(*flow) error // runs before a flow's record is emitted
 	m       map[flowKey]*flow
 	open    flowList
 	closing flowList
+	rec     Flow  // the record being emitted; reused
+	free    *flow // ended flows, linked by next, reused so that steady traffic allocates none
 }
 
-func newFlowTable(cfg Config, st *Stats, emit func(event.Event) error) *flowTable {
+func newFlowTable(cfg Config, st *Stats, emit func(*Flow) error) *flowTable {
 	return &flowTable{cfg: cfg, st: st, emit: emit, m: make(map[flowKey]*flow)}
+}
+
+// newFlow returns a flow for p, reusing an ended one when there is one.
+func (t *flowTable) newFlow(key flowKey, p *packetInfo) *flow {
+	f := t.free
+	if f == nil {
+		return newFlow(key, p)
+	}
+	t.free, f.next = f.next, nil
+	f.init(key, p)
+	return f
 }
 
 // packet counts p in its flow, starting a new flow when there is none or
@@ -42,7 +53,7 @@ func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 				return nil, err
 			}
 		}
-		f = newFlow(key, p)
+		f = t.newFlow(key, p)
 		t.m[key] = f
 		t.open.pushBack(f)
 	}
@@ -59,9 +70,9 @@ func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 // restartReason says why p cannot join f, or "" when it can.
 func (t *flowTable) restartReason(f *flow, p *packetInfo) string {
 	switch {
-	case p.ts.Sub(f.last) >= t.cfg.FlowIdleTimeout:
+	case p.ts.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout:
 		return endIdle
-	case p.ts.Sub(f.start) >= t.cfg.FlowActiveTimeout:
+	case p.ts.Sub(f.startTime()) >= t.cfg.FlowActiveTimeout:
 		return endActive
 	case f.closed && p.tcpFlags&(flagSYN|flagACK) == flagSYN:
 		return endClosed // the port pair is being reused for a new connection
@@ -82,12 +93,12 @@ func (t *flowTable) evict() error {
 
 // expire ends the flows that have been quiet too long at time now.
 func (t *flowTable) expire(now time.Time) error {
-	for f := t.open.head; f != nil && now.Sub(f.last) >= t.cfg.FlowIdleTimeout; f = t.open.head {
+	for f := t.open.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout; f = t.open.head {
 		if err := t.finish(f, endIdle); err != nil {
 			return err
 		}
 	}
-	for f := t.closing.head; f != nil && now.Sub(f.last) >= t.cfg.TCPCloseWait; f = t.closing.head {
+	for f := t.closing.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.TCPCloseWait; f = t.closing.head {
 		if err := t.finish(f, endClosed); err != nil {
 			return err
 		}
@@ -119,5 +130,11 @@ func (t *flowTable) finish(f *flow, reason string) error {
 		}
 	}
 	t.st.Flows++
-	return t.emit(f.event(reason))
+	f.record(reason, &t.rec)
+	err := t.emit(&t.rec)
+	// Nothing holds an ended flow: its application state went with
+	// onEnd, and the DNS tracker keeps keys, not flows.
+	*f = flow{next: t.free}
+	t.free = f
+	return err
 }

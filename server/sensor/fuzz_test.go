@@ -27,6 +27,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(gzipped(c.bytes()))
 	f.Add(toPcapng(f, c.bytes()))
 	f.Add(appCapture(f))
+	for _, seed := range fuzzSeedsExtra(f) {
+		f.Add(seed)
+	}
 	for _, name := range []string{"wikipedia.pcap", "dns-txt-multiple.pcap", "tls/tls1.2.pcap", "http/methods.pcap"} {
 		if data, err := os.ReadFile(filepath.Join(sharedDataOrEmpty(), "pcap", "zeek", "Traces", name)); err == nil {
 			f.Add(data)

@@ -431,7 +431,7 @@ func (h *httpConn) emit(t *httpTxn) {
 	h.c.release(t.held)
 	t.held = 0
 	h.emitted++
-	ev := appEvent(f, datasetHTTP, "http", t.ts, strconv.FormatInt(f.start.UnixNano(), 10), strconv.Itoa(h.emitted))
+	ev := appEvent(f, datasetHTTP, "http", t.ts, strconv.FormatInt(f.start, 10), strconv.Itoa(h.emitted))
 	version := t.version
 	if version == "" {
 		version = t.respVersion

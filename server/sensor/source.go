@@ -44,9 +44,13 @@ func isPcapMagic(m []byte) bool {
 	return false
 }
 
+// readBuffer is the size of the buffer in front of the capture reader;
+// larger ones read no faster.
+const readBuffer = 16 << 10
+
 // openSource recognises the capture format by its magic number.
 func openSource(r io.Reader) (packetSource, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, readBuffer)
 	magic, err := br.Peek(4)
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading magic number: %v", ErrNotCapture, err)
@@ -56,7 +60,7 @@ func openSource(r io.Reader) (packetSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip header: %w", err)
 		}
-		br = bufio.NewReaderSize(zr, 64<<10)
+		br = bufio.NewReaderSize(zr, readBuffer)
 		if magic, err = br.Peek(4); err != nil {
 			return nil, fmt.Errorf("%w: reading magic number after gzip: %v", ErrNotCapture, err)
 		}

@@ -193,7 +193,7 @@ func (t *tlsConn) emit(established bool) {
 	}
 	t.emitted = true
 	f := t.c.f
-	ev := appEvent(f, datasetTLS, "tls", f.start, strconv.FormatInt(f.start.UnixNano(), 10))
+	ev := appEvent(f, datasetTLS, "tls", f.startTime(), strconv.FormatInt(f.start, 10))
 	ev.Set("tls.established", established)
 	if ch := t.client; ch != nil {
 		setNonEmpty(&ev, "tls.client.server_name", ch.sni)

@@ -1,6 +1,7 @@
 package pcapgen
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,16 @@ type Options struct {
 	Start     time.Time  // time of the first packet
 	Flows     int        // extra short TCP and UDP flows, for load
 	Seed      int64      // seeds ports, sequence numbers, payloads and timing
+	// FragmentSize, when positive, splits every IPv4 packet whose payload
+	// is longer into fragments of this many payload bytes (a multiple of
+	// 8), all with the packet's timestamp; every second fragmented packet
+	// has its fragments written last first. Decoded with reassembly, the
+	// capture gives the same records as without fragmentation.
+	FragmentSize int
+	// Concurrent makes the extra flows one UDP datagram each, 1 µs
+	// apart, so that all of them are open at once in a sensor's flow
+	// table (for measuring its memory); nothing else changes.
+	Concurrent bool
 }
 
 // MaxFlows bounds Options.Flows.
@@ -57,6 +68,9 @@ func (o Options) Validate() error {
 	}
 	if o.Start.IsZero() {
 		errs = append(errs, errors.New("pcapgen: Start must be set"))
+	}
+	if o.FragmentSize < 0 || o.FragmentSize%8 != 0 {
+		errs = append(errs, fmt.Errorf("pcapgen: FragmentSize must be a non-negative multiple of 8, got %d", o.FragmentSize))
 	}
 	if o.Flows < 0 || o.Flows > MaxFlows {
 		errs = append(errs, fmt.Errorf("pcapgen: Flows must be between 0 and %d, got %d", MaxFlows, o.Flows))
@@ -94,7 +108,8 @@ func Write(w io.Writer, o Options) error {
 	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		return fmt.Errorf("pcapgen: file header: %w", err)
 	}
-	g := &gen{w: pw, rng: rand.New(rand.NewSource(o.Seed)), now: o.Start.UTC(), buf: gopacket.NewSerializeBuffer()}
+	g := &gen{w: pw, rng: rand.New(rand.NewSource(o.Seed)), now: o.Start.UTC(), buf: gopacket.NewSerializeBuffer(),
+		fragSize: o.FragmentSize}
 	domain := strings.TrimSuffix(o.Domain, ".")
 	steps := []func() error{
 		func() error { return g.dnsExchange(o.Client, o.DNSServer, domain, o.Server) },
@@ -111,8 +126,11 @@ func Write(w io.Writer, o Options) error {
 			return err
 		}
 	}
+	if o.Concurrent {
+		g.step = time.Microsecond
+	}
 	for i := 0; i < o.Flows; i++ {
-		if err := g.loadFlow(o.Client, o.Server, i); err != nil {
+		if err := g.loadFlow(o.Client, o.Server, i, o.Concurrent); err != nil {
 			return err
 		}
 	}
@@ -126,6 +144,10 @@ type gen struct {
 	now time.Time
 	buf gopacket.SerializeBuffer
 	ip  uint16 // IPv4 identification counter
+
+	step       time.Duration // fixed time between packets; 0 for 100 to 1000 µs at random
+	fragSize   int           // Options.FragmentSize
+	fragmented int           // packets written as fragments so far
 }
 
 func (g *gen) ephemeralPort() uint16 { return uint16(49152 + g.rng.Intn(16384)) }
@@ -138,7 +160,11 @@ func mac(a netip.Addr) net.HardwareAddr {
 // write serialises one Ethernet/IPv4 frame around the given transport
 // layers and writes it with the next timestamp.
 func (g *gen) write(src, dst netip.Addr, proto layers.IPProtocol, l ...gopacket.SerializableLayer) error {
-	g.now = g.now.Add(time.Duration(100+g.rng.Intn(900)) * time.Microsecond)
+	if g.step > 0 {
+		g.now = g.now.Add(g.step)
+	} else {
+		g.now = g.now.Add(time.Duration(100+g.rng.Intn(900)) * time.Microsecond)
+	}
 	g.ip++
 	eth := &layers.Ethernet{SrcMAC: mac(src), DstMAC: mac(dst), EthernetType: layers.EthernetTypeIPv4}
 	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Id: g.ip, Flags: layers.IPv4DontFragment, Protocol: proto,
@@ -157,6 +183,13 @@ func (g *gen) write(src, dst netip.Addr, proto layers.IPProtocol, l ...gopacket.
 		return fmt.Errorf("pcapgen: serialise packet: %w", err)
 	}
 	data := g.buf.Bytes()
+	if g.fragSize > 0 && int(binary.BigEndian.Uint16(data[14+2:]))-20 > g.fragSize {
+		return g.writeFragments(data)
+	}
+	return g.writeFrame(data)
+}
+
+func (g *gen) writeFrame(data []byte) error {
 	ci := gopacket.CaptureInfo{Timestamp: g.now, CaptureLength: len(data), Length: len(data)}
 	if err := g.w.WritePacket(ci, data); err != nil {
 		return fmt.Errorf("pcapgen: write packet: %w", err)

@@ -103,17 +103,34 @@ func (g *gen) echo(client, server netip.Addr) error {
 	}, gopacket.Payload(payload))
 }
 
+// Client ports of the extra flows run over loadPorts ports from
+// loadPortBase, clear of the ports the sensor gives to protocol parsers
+// (DNS, mDNS, LLMNR, NetBIOS, HTTP proxies), so that every extra flow is
+// a plain flow however many there are; the server port moves on by one
+// each time the client ports run out.
+const (
+	loadPortBase = 10000
+	loadPorts    = 50000
+)
+
 // loadFlow writes the i'th extra flow: even ones are short TCP
-// connections, odd ones UDP request/response pairs. Ports are chosen so
-// that no two extra flows share a 5-tuple.
-func (g *gen) loadFlow(client, server netip.Addr, i int) error {
+// connections, odd ones UDP request/response pairs (one request only
+// when concurrent). Ports are chosen so that no two extra flows share a
+// 5-tuple.
+func (g *gen) loadFlow(client, server netip.Addr, i int, concurrent bool) error {
 	n := i / 2
-	cport := uint16(1024 + n%60000)
+	cport := uint16(loadPortBase + n%loadPorts)
+	if concurrent {
+		// One datagram a flow, the server port apart from the others.
+		sport := layers.UDPPort(LoadUDPPort + 200 + i/loadPorts)
+		return g.write(client, server, layers.IPProtocolUDP,
+			&layers.UDP{SrcPort: layers.UDPPort(loadPortBase + i%loadPorts), DstPort: sport}, gopacket.Payload(random(16, g.rng)))
+	}
 	if i%2 == 0 {
-		return g.tcpSession(client, server, cport, uint16(LoadTCPPort+n/60000),
+		return g.tcpSession(client, server, cport, uint16(LoadTCPPort+n/loadPorts),
 			[][]byte{record(0x17, 64, g.rng), record(0x17, 128, g.rng)})
 	}
-	sport := layers.UDPPort(LoadUDPPort + n/60000)
+	sport := layers.UDPPort(LoadUDPPort + n/loadPorts)
 	if err := g.write(client, server, layers.IPProtocolUDP,
 		&layers.UDP{SrcPort: layers.UDPPort(cport), DstPort: sport}, gopacket.Payload(random(48, g.rng))); err != nil {
 		return err

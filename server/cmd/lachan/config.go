@@ -13,6 +13,7 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/pki"
+	"lachan/server/sensor/tap"
 	"lachan/server/store"
 	"lachan/server/store/embedded"
 )
@@ -34,6 +35,8 @@ type Config struct {
 	Store     StoreConfig     `mapstructure:"store"`
 	Log       logging.Config  `mapstructure:"log"`
 	Client    ClientConfig    `mapstructure:"client"`
+	// Sensor is the live network sensor (`lachan sensor`).
+	Sensor tap.Config `mapstructure:"sensor"`
 }
 
 // StoreConfig chooses the engine.
@@ -62,6 +65,7 @@ func defaultConfig() *Config {
 		Live:     live.DefaultConfig(),
 		Store:    StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention()},
 		Log:      logging.DefaultConfig(),
+		Sensor:   tap.DefaultConfig(),
 	}
 }
 

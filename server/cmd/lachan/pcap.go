@@ -60,6 +60,6 @@ func pcapCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(imp, pcapDecodeCmd())
+	c.AddCommand(imp, pcapDecodeCmd(), pcapFetchCmd())
 	return c
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lachan/internal/event"
 	"lachan/server/sensor"
 )
 
@@ -43,15 +42,7 @@ func decodeCapture(cmd *cobra.Command, path string) error {
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	errOut := cmd.ErrOrStderr()
 	pr := &progressReader{r: f, size: size, start: time.Now(), last: time.Now(), w: errOut, path: path}
-	st, err := sensor.Decode(cmd.Context(), pr, sensor.DefaultConfig(), func(ev event.Event) error {
-		pr.records++
-		line, err := ev.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		out.Write(line)
-		return out.WriteByte('\n')
-	})
+	st, err := sensor.DecodeRecords(cmd.Context(), pr, sensor.DefaultConfig(), &jsonLines{w: out, records: &pr.records})
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("writing records: %w", ferr)
 	}

@@ -33,6 +33,8 @@ func run(args []string, stderr io.Writer) error {
 	start := fs.String("start", "", "time of the first packet, RFC 3339 (default now)")
 	flows := fs.Int("flows", 0, "extra short TCP/UDP flows for load")
 	seed := fs.Int64("seed", 1, "random seed")
+	fragment := fs.Int("fragment", 0, "split IPv4 packets into fragments of this many payload bytes (a multiple of 8)")
+	concurrent := fs.Bool("concurrent", false, "make the extra flows single UDP datagrams 1 µs apart, all open at once")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("pcapgen: %w", err)
 	}
@@ -42,7 +44,8 @@ func run(args []string, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("pcapgen: -out FILE is required")
 	}
-	o := pcapgen.Options{Domain: *domain, Flows: *flows, Seed: *seed, Start: time.Now().UTC()}
+	o := pcapgen.Options{Domain: *domain, Flows: *flows, Seed: *seed, Start: time.Now().UTC(),
+		FragmentSize: *fragment, Concurrent: *concurrent}
 	var err error
 	for _, a := range []struct {
 		flag string
