@@ -2,21 +2,34 @@ package detect
 
 // automaton is an Aho-Corasick matcher over bytes: it finds every one of a
 // set of literals in a text in one pass. Transitions are sparse (sorted
-// edge lists) because literals share little beyond their first bytes and a
-// dense table for thousands of states would cost megabytes per field.
+// edge ranges in one array) because literals share little beyond their
+// first bytes and a dense table for thousands of states would cost
+// megabytes per field; every state, edge and output lives in one of three
+// flat arrays so that a scan chases no pointers.
+//
+// The same structure without failure links is a plain trie, which
+// walkPrefix and walkSuffix use to find the literals a value starts or
+// ends with.
 type automaton struct {
 	states []acState
+	edges  []acEdge
+	outs   []int32
+	// rows are dense transition tables (-1: no edge) for the states with
+	// the most edges, where a binary search would cost the most.
+	rows []int32
 	// root is the root's transitions as a table: most bytes of a text
 	// leave or stay at the root, so this is the hot path.
 	root [256]int32
 }
 
 type acState struct {
-	next []acEdge // sorted by byte
-	fail int32
-	// out lists the literals that end here, including those ending at
-	// states on the fail chain, so that scanning never walks the chain.
-	out []int32
+	lo, hi int32 // edges[lo:hi], sorted by byte
+	row    int32 // rows[row*256:][:256] when ≥ 0: the edges as a table
+	fail   int32
+	// outs[outLo:outHi] are the literals that end here, including (for an
+	// automaton) those ending at states on the fail chain, so that
+	// scanning never walks the chain.
+	outLo, outHi int32
 }
 
 type acEdge struct {
@@ -24,14 +37,18 @@ type acEdge struct {
 	to int32
 }
 
-func (s *acState) child(b byte) int32 {
-	lo, hi := 0, len(s.next)
+func (a *automaton) child(s int32, b byte) int32 {
+	if r := a.states[s].row; r >= 0 {
+		return a.rows[int(r)<<8|int(b)]
+	}
+	e := a.edges[a.states[s].lo:a.states[s].hi]
+	lo, hi := 0, len(e)
 	for lo < hi {
-		m := (lo + hi) / 2
+		m := int(uint(lo+hi) >> 1)
 		switch {
-		case s.next[m].b == b:
-			return s.next[m].to
-		case s.next[m].b < b:
+		case e[m].b == b:
+			return e[m].to
+		case e[m].b < b:
 			lo = m + 1
 		default:
 			hi = m
@@ -40,69 +57,142 @@ func (s *acState) child(b byte) int32 {
 	return -1
 }
 
-func newAutomaton(lits []string) *automaton {
-	a := &automaton{states: []acState{{}}}
+// builder is the growable form of an automaton.
+type builder struct {
+	next [][]acEdge
+	out  [][]int32
+	fail []int32
+}
+
+func (t *builder) child(s int32, b byte) int32 {
+	for _, e := range t.next[s] {
+		if e.b == b {
+			return e.to
+		}
+	}
+	return -1
+}
+
+func newTrieBuilder(lits []string, reverse bool) *builder {
+	t := &builder{next: [][]acEdge{nil}, out: [][]int32{nil}, fail: []int32{0}}
 	for id, lit := range lits {
 		cur := int32(0)
 		for i := 0; i < len(lit); i++ {
-			nx := a.states[cur].child(lit[i])
+			c := lit[i]
+			if reverse {
+				c = lit[len(lit)-1-i]
+			}
+			nx := t.child(cur, c)
 			if nx < 0 {
-				nx = int32(len(a.states))
-				a.states = append(a.states, acState{})
-				a.insertEdge(cur, lit[i], nx)
+				nx = int32(len(t.next))
+				t.next = append(t.next, nil)
+				t.out = append(t.out, nil)
+				t.fail = append(t.fail, 0)
+				t.insertEdge(cur, c, nx)
 			}
 			cur = nx
 		}
-		a.states[cur].out = append(a.states[cur].out, int32(id))
+		t.out[cur] = append(t.out[cur], int32(id))
 	}
-	a.link()
-	for b := 0; b < 256; b++ {
-		a.root[b] = max(a.states[0].child(byte(b)), 0)
-	}
-	return a
+	return t
 }
 
-func (a *automaton) insertEdge(from int32, b byte, to int32) {
-	s := &a.states[from]
+func (t *builder) insertEdge(from int32, b byte, to int32) {
+	s := t.next[from]
 	i := 0
-	for i < len(s.next) && s.next[i].b < b {
+	for i < len(s) && s[i].b < b {
 		i++
 	}
-	s.next = append(s.next, acEdge{})
-	copy(s.next[i+1:], s.next[i:])
-	s.next[i] = acEdge{b: b, to: to}
+	s = append(s, acEdge{})
+	copy(s[i+1:], s[i:])
+	s[i] = acEdge{b: b, to: to}
+	t.next[from] = s
+}
+
+// newAutomaton builds the Aho-Corasick automaton of lits.
+func newAutomaton(lits []string) *automaton {
+	t := newTrieBuilder(lits, false)
+	t.link()
+	return t.flatten()
+}
+
+// newTrie builds a trie of lits, or of their reversals.
+func newTrie(lits []string, reverse bool) *automaton {
+	return newTrieBuilder(lits, reverse).flatten()
 }
 
 // link sets fail links breadth first, so that a state's fail target is
 // complete before the state's children need it.
-func (a *automaton) link() {
-	queue := make([]int32, 0, len(a.states))
-	for _, e := range a.states[0].next {
-		a.states[e.to].fail = 0
-		queue = append(queue, e.to)
-	}
+func (t *builder) link() {
+	queue := make([]int32, 0, len(t.next))
+	queue = append(queue, 0)
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		for _, e := range a.states[s].next {
-			f := a.states[s].fail
-			for {
-				if nx := a.states[f].child(e.b); nx >= 0 {
-					a.states[e.to].fail = nx
-					break
+		for _, e := range t.next[s] {
+			if s != 0 {
+				f := t.fail[s]
+				for {
+					if nx := t.child(f, e.b); nx >= 0 {
+						t.fail[e.to] = nx
+						break
+					}
+					if f == 0 {
+						break
+					}
+					f = t.fail[f]
 				}
-				if f == 0 {
-					a.states[e.to].fail = 0
-					break
+				if fo := t.out[t.fail[e.to]]; len(fo) > 0 {
+					t.out[e.to] = append(append([]int32(nil), t.out[e.to]...), fo...)
 				}
-				f = a.states[f].fail
-			}
-			fo := a.states[a.states[e.to].fail].out
-			if len(fo) > 0 {
-				a.states[e.to].out = append(append([]int32(nil), a.states[e.to].out...), fo...)
 			}
 			queue = append(queue, e.to)
 		}
+	}
+}
+
+func (t *builder) flatten() *automaton {
+	a := &automaton{states: make([]acState, len(t.next))}
+	for s := range t.next {
+		st := &a.states[s]
+		st.row = -1
+		st.lo = int32(len(a.edges))
+		a.edges = append(a.edges, t.next[s]...)
+		st.hi = int32(len(a.edges))
+		st.fail = t.fail[s]
+		st.outLo = int32(len(a.outs))
+		a.outs = append(a.outs, t.out[s]...)
+		st.outHi = int32(len(a.outs))
+	}
+	for b := 0; b < 256; b++ {
+		a.root[b] = max(a.child(0, byte(b)), 0)
+	}
+	a.addRows()
+	return a
+}
+
+// Dense rows go to states with at least rowMinEdges edges, at most
+// maxRows of them (1 KiB each) per automaton.
+const (
+	rowMinEdges = 4
+	maxRows     = 512
+)
+
+func (a *automaton) addRows() {
+	for s := range a.states {
+		st := &a.states[s]
+		if st.hi-st.lo < rowMinEdges || len(a.rows) >= maxRows<<8 {
+			continue
+		}
+		base := len(a.rows)
+		a.rows = append(a.rows, make([]int32, 256)...)
+		for i := base; i < base+256; i++ {
+			a.rows[i] = -1
+		}
+		for _, e := range a.edges[st.lo:st.hi] {
+			a.rows[base+int(e.b)] = e.to
+		}
+		st.row = int32(base >> 8)
 	}
 }
 
@@ -111,25 +201,131 @@ func (a *automaton) scan(text string, hit func(lit int)) {
 	cur := int32(0)
 	for i := 0; i < len(text); i++ {
 		b := text[i]
-		if cur == 0 {
+		if cur != 0 {
+			for {
+				if nx := a.child(cur, b); nx >= 0 {
+					cur = nx
+					break
+				}
+				cur = a.states[cur].fail
+				if cur == 0 {
+					cur = a.root[b]
+					break
+				}
+			}
+		} else {
 			cur = a.root[b]
-			for _, id := range a.states[cur].out {
+		}
+		if st := &a.states[cur]; st.outHi > st.outLo {
+			for _, id := range a.outs[st.outLo:st.outHi] {
 				hit(int(id))
 			}
-			continue
 		}
-		for {
-			if nx := a.states[cur].child(b); nx >= 0 {
-				cur = nx
-				break
-			}
-			if cur == 0 {
-				break
-			}
-			cur = a.states[cur].fail
+	}
+}
+
+// foldASCII lower-cases ASCII letters; scanFold and the fold walks use it
+// to match lower-case literals against a value that was never lowered.
+var foldASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] = byte(i + 'a' - 'A')
 		}
-		for _, id := range a.states[cur].out {
-			hit(int(id))
+	}
+	return t
+}()
+
+// scanFold is scan over the lower case of an ASCII text. At the first byte
+// outside ASCII, where Unicode lower-casing may change the text's bytes, it
+// stops and returns false: the caller scans the properly lowered text
+// instead (hits already reported are reported again, which callers
+// tolerate).
+func (a *automaton) scanFold(text string, hit func(lit int)) bool {
+	cur := int32(0)
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if b >= 0x80 {
+			return false
+		}
+		b = foldASCII[b]
+		if cur != 0 {
+			for {
+				if nx := a.child(cur, b); nx >= 0 {
+					cur = nx
+					break
+				}
+				cur = a.states[cur].fail
+				if cur == 0 {
+					cur = a.root[b]
+					break
+				}
+			}
+		} else {
+			cur = a.root[b]
+		}
+		if st := &a.states[cur]; st.outHi > st.outLo {
+			for _, id := range a.outs[st.outLo:st.outHi] {
+				hit(int(id))
+			}
+		}
+	}
+	return true
+}
+
+// walkFold is walkPrefix (or, with reverse, walkSuffix) over the lower
+// case of an ASCII text; like scanFold it returns false at a byte outside
+// ASCII.
+func (a *automaton) walkFold(text string, reverse bool, hit func(lit int)) bool {
+	cur := int32(0)
+	for j := 0; j < len(text); j++ {
+		i := j
+		if reverse {
+			i = len(text) - 1 - j
+		}
+		b := text[i]
+		if b >= 0x80 {
+			return false
+		}
+		if cur = a.child(cur, foldASCII[b]); cur < 0 {
+			return true
+		}
+		if st := &a.states[cur]; st.outHi > st.outLo {
+			for _, id := range a.outs[st.outLo:st.outHi] {
+				hit(int(id))
+			}
+		}
+	}
+	return true
+}
+
+// walkPrefix calls hit for each literal of a trie that text starts with.
+func (a *automaton) walkPrefix(text string, hit func(lit int)) {
+	cur := int32(0)
+	for i := 0; i < len(text); i++ {
+		if cur = a.child(cur, text[i]); cur < 0 {
+			return
+		}
+		if st := &a.states[cur]; st.outHi > st.outLo {
+			for _, id := range a.outs[st.outLo:st.outHi] {
+				hit(int(id))
+			}
+		}
+	}
+}
+
+// walkSuffix calls hit for each literal of a reversed trie that text ends
+// with.
+func (a *automaton) walkSuffix(text string, hit func(lit int)) {
+	cur := int32(0)
+	for i := len(text) - 1; i >= 0; i-- {
+		if cur = a.child(cur, text[i]); cur < 0 {
+			return
+		}
+		if st := &a.states[cur]; st.outHi > st.outLo {
+			for _, id := range a.outs[st.outLo:st.outHi] {
+				hit(int(id))
+			}
 		}
 	}
 }

@@ -58,5 +58,71 @@ func FuzzAutomaton(f *testing.F) {
 		if got, want := acFind(ls, text), naiveFind(ls, text); !slices.Equal(got, want) {
 			t.Fatalf("%q in %q: found %v, want %v", ls, text, got, want)
 		}
+		// The case-folding scan and walks agree with the plain ones on
+		// the lowered text wherever they do not give up.
+		low := strings.ToLower(text)
+		for i := range ls {
+			ls[i] = strings.ToLower(ls[i])
+		}
+		a, pre, suf := newAutomaton(ls), newTrie(ls, false), newTrie(ls, true)
+		var f1, f2, p1, p2, s1, s2 []int
+		if a.scanFold(text, func(i int) { f1 = append(f1, i) }) {
+			a.scan(low, func(i int) { f2 = append(f2, i) })
+			if !slices.Equal(f1, f2) {
+				t.Fatalf("scanFold %v, scan %v", f1, f2)
+			}
+		}
+		if pre.walkFold(text, false, func(i int) { p1 = append(p1, i) }) {
+			pre.walkPrefix(low, func(i int) { p2 = append(p2, i) })
+			if !slices.Equal(p1, p2) {
+				t.Fatalf("prefix fold %v, plain %v", p1, p2)
+			}
+		}
+		if suf.walkFold(text, true, func(i int) { s1 = append(s1, i) }) {
+			suf.walkSuffix(low, func(i int) { s2 = append(s2, i) })
+			if !slices.Equal(s1, s2) {
+				t.Fatalf("suffix fold %v, plain %v", s1, s2)
+			}
+		}
 	})
+}
+
+// TestFoldAndWalks checks the case-folding scan and the prefix and suffix
+// walks against plain string tests.
+func TestFoldAndWalks(t *testing.T) {
+	lits := []string{`\cmd.exe`, ".exe", "c:\\windows\\", "c:", "whoami", "nẵng"}
+	for _, text := range []string{`C:\Windows\System32\CMD.EXE`, "WhoAmI /all", "đà nẵng", "", ".EXE"} {
+		low := strings.ToLower(text)
+		want := map[string]bool{}
+		for _, l := range lits {
+			if strings.Contains(low, l) {
+				want["c"+l] = true
+			}
+			if strings.HasPrefix(low, l) {
+				want["p"+l] = true
+			}
+			if strings.HasSuffix(low, l) {
+				want["s"+l] = true
+			}
+		}
+		got := map[string]bool{}
+		ac, pre, suf := newAutomaton(lits), newTrie(lits, false), newTrie(lits, true)
+		if !ac.scanFold(text, func(i int) { got["c"+lits[i]] = true }) {
+			ac.scan(low, func(i int) { got["c"+lits[i]] = true })
+		}
+		if !pre.walkFold(text, false, func(i int) { got["p"+lits[i]] = true }) {
+			pre.walkPrefix(low, func(i int) { got["p"+lits[i]] = true })
+		}
+		if !suf.walkFold(text, true, func(i int) { got["s"+lits[i]] = true }) {
+			suf.walkSuffix(low, func(i int) { got["s"+lits[i]] = true })
+		}
+		if len(got) != len(want) {
+			t.Errorf("%q: found %v, want %v", text, got, want)
+		}
+		for k := range want {
+			if !got[k] {
+				t.Errorf("%q: missed %s", text, k)
+			}
+		}
+	}
 }

@@ -2,7 +2,9 @@ package detect
 
 import (
 	"regexp"
+	"sort"
 	"strings"
+	"time"
 
 	"lachan/internal/event"
 )
@@ -16,6 +18,10 @@ var severity = map[string]int64{
 	"critical":      99,
 }
 
+// Severity returns the ECS event.severity number for a Sigma level (0 for
+// an unknown level).
+func Severity(level string) int64 { return severity[level] }
+
 // contextFields are copied from the event into its alert so that an analyst
 // and the correlator see where it happened without fetching the event.
 var contextFields = []string{
@@ -25,48 +31,107 @@ var contextFields = []string{
 
 var techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
 
-// Alert returns the alert event for this match on ev. Its ID is derived from
-// the rule and the event, so detecting the same event again yields the same
-// alert and storage de-duplicates it.
-func (m Match) Alert(ev event.Event) event.Event {
-	r := m.Rule
+// tactics maps ATT&CK tactic tags (as Sigma writes them) to tactic IDs.
+var tactics = map[string]string{
+	"reconnaissance": "TA0043", "resource_development": "TA0042", "initial_access": "TA0001",
+	"execution": "TA0002", "persistence": "TA0003", "privilege_escalation": "TA0004",
+	"defense_evasion": "TA0005", "credential_access": "TA0006", "discovery": "TA0007",
+	"lateral_movement": "TA0008", "collection": "TA0009", "command_and_control": "TA0011",
+	"exfiltration": "TA0010", "impact": "TA0040",
+}
+
+// AlertSpec is what an alert says about the rule that raised it.
+type AlertSpec struct {
+	RuleID      string
+	RuleName    string
+	Level       string
+	Description string
+	Tags        []string
+	// IDParts, when set, replace the rule ID in deriving the alert's ID
+	// (for a rule that can fire more than once on one event).
+	IDParts []string
+}
+
+// NewAlert returns the alert event for a rule firing on ev, with the event
+// fields that matched. Its ID is derived from the rule and the event, so
+// detecting the same event again yields the same alert and storage
+// de-duplicates it. Every producer of single-event alerts uses it, so that
+// they all have one shape.
+func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Event {
+	parts := append([]string{"alert"}, spec.IDParts...)
+	if len(spec.IDParts) == 0 {
+		parts = append(parts, spec.RuleID)
+	}
 	a := event.Event{
-		ID:        event.DeriveID("alert", r.ID, ev.ID),
+		ID:        event.DeriveID(append(parts, ev.ID)...),
 		Timestamp: ev.Timestamp,
 		Dataset:   event.DatasetAlert,
 		Fields:    map[string]any{},
 	}
 	a.Set("event.kind", "alert")
-	a.Set("event.severity", severity[r.Level])
-	a.Set("rule.id", r.ID)
-	a.Set("rule.name", r.Title)
-	a.Set("rule.level", r.Level)
-	if r.Description != "" {
-		a.Set("rule.description", r.Description)
+	a.Set("event.severity", severity[spec.Level])
+	a.Set("rule.id", spec.RuleID)
+	a.Set("rule.name", spec.RuleName)
+	a.Set("rule.level", spec.Level)
+	if spec.Description != "" {
+		a.Set("rule.description", spec.Description)
 	}
-	if len(r.Tags) > 0 {
-		a.Set("tags", r.Tags)
-	}
-	var techniques []string
-	for _, t := range r.Tags {
-		if techniqueRE.MatchString(strings.ToLower(t)) {
-			techniques = append(techniques, strings.ToUpper(strings.TrimPrefix(strings.ToLower(t), "attack.")))
-		}
-	}
-	if len(techniques) > 0 {
-		a.Set("threat.framework", "MITRE ATT&CK")
-		a.Set("threat.technique.id", techniques)
-	}
+	setThreat(&a, spec.Tags)
 	a.Set("lachan.alert.source_ids", []string{ev.ID})
-	matched := make(map[string]any, len(m.Fields))
-	for k, v := range m.Fields {
-		matched[k] = v
+	a.Set("lachan.alert.source_times", []string{ev.Timestamp.UTC().Format(time.RFC3339Nano)})
+	cp := make(map[string]any, len(matched))
+	for k, v := range matched {
+		cp[k] = v
 	}
-	a.Set("lachan.alert.matched", matched)
+	a.Set("lachan.alert.matched", cp)
+	fields := make([]string, 0, len(matched))
+	for k := range matched {
+		fields = append(fields, k)
+	}
+	if len(fields) > 0 {
+		sort.Strings(fields)
+		a.Set("lachan.alert.matched_fields", fields)
+	}
 	for _, f := range contextFields {
 		if v, ok := ev.Fields[f]; ok && v != nil {
 			a.Set(f, v)
 		}
 	}
 	return a
+}
+
+// setThreat sets tags and the ATT&CK techniques and tactics they name.
+func setThreat(a *event.Event, tags []string) {
+	if len(tags) == 0 {
+		return
+	}
+	a.Set("tags", tags)
+	var techniques, tacticIDs, tacticNames []string
+	for _, t := range tags {
+		lt := strings.ToLower(t)
+		if techniqueRE.MatchString(lt) {
+			techniques = append(techniques, strings.ToUpper(strings.TrimPrefix(lt, "attack.")))
+		} else if id, ok := tactics[strings.TrimPrefix(lt, "attack.")]; ok && strings.HasPrefix(lt, "attack.") {
+			tacticIDs = append(tacticIDs, id)
+			tacticNames = append(tacticNames, strings.TrimPrefix(lt, "attack."))
+		}
+	}
+	if len(techniques) > 0 || len(tacticIDs) > 0 {
+		a.Set("threat.framework", "MITRE ATT&CK")
+	}
+	if len(techniques) > 0 {
+		a.Set("threat.technique.id", techniques)
+	}
+	if len(tacticIDs) > 0 {
+		a.Set("threat.tactic.id", tacticIDs)
+		a.Set("threat.tactic.name", tacticNames)
+	}
+}
+
+// Alert returns the alert event for this match on ev (see NewAlert).
+func (m Match) Alert(ev event.Event) event.Event {
+	r := m.Rule
+	return NewAlert(AlertSpec{
+		RuleID: r.ID, RuleName: r.Title, Level: r.Level, Description: r.Description, Tags: r.Tags,
+	}, ev, m.Fields)
 }

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"lachan/internal/event"
 )
@@ -34,20 +35,24 @@ func TestAlert(t *testing.T) {
 		t.Errorf("dataset %q, timestamp %v; want %q, %v", a.Dataset, a.Timestamp, event.DatasetAlert, ev.Timestamp)
 	}
 	want := map[string]string{
-		"event.kind":              "alert",
-		"event.severity":          "73",
-		"rule.id":                 "5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b",
-		"rule.name":               "YARA Hit",
-		"rule.description":        "Any finding.",
-		"rule.level":              "high",
-		"tags":                    "[attack.execution attack.t1204.002 attack.T1059]",
-		"threat.technique.id":     "[T1204.002 T1059]",
-		"lachan.alert.source_ids": "[ev-1]",
-		"lachan.alert.matched":    "map[yara.rule:SUSP_Just_EICAR]",
-		"file.path":               "/tmp/eicar.com",
-		"host.id":                 "host-1",
-		"host.ip":                 "[10.0.0.5]",
-		"agent.id":                "agent-1",
+		"event.kind":                  "alert",
+		"event.severity":              "73",
+		"rule.id":                     "5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b",
+		"rule.name":                   "YARA Hit",
+		"rule.description":            "Any finding.",
+		"rule.level":                  "high",
+		"tags":                        "[attack.execution attack.t1204.002 attack.T1059]",
+		"threat.technique.id":         "[T1204.002 T1059]",
+		"lachan.alert.source_ids":     "[ev-1]",
+		"lachan.alert.source_times":   "[" + ev.Timestamp.UTC().Format(time.RFC3339Nano) + "]",
+		"lachan.alert.matched_fields": "[yara.rule]",
+		"threat.tactic.id":            "[TA0002]",
+		"threat.tactic.name":          "[execution]",
+		"lachan.alert.matched":        "map[yara.rule:SUSP_Just_EICAR]",
+		"file.path":                   "/tmp/eicar.com",
+		"host.id":                     "host-1",
+		"host.ip":                     "[10.0.0.5]",
+		"agent.id":                    "agent-1",
 	}
 	for k, v := range want {
 		if got := fmt.Sprint(a.Fields[k]); got != v {

@@ -18,23 +18,45 @@ type node interface {
 type evalCtx struct {
 	ev    *event.Event
 	lower map[string]string
+	sc    *scratch
 }
 
 // lowered returns the lower-case form of a field's string value s, cached
 // by field name; an empty key is not cached.
 func (c *evalCtx) lowered(key, s string) string {
 	if key == "" {
-		return strings.ToLower(s)
+		return c.lower1(s)
 	}
 	if l, ok := c.lower[key]; ok {
 		return l
 	}
-	l := strings.ToLower(s)
+	l := c.lower1(s)
 	if c.lower == nil {
-		c.lower = make(map[string]string, 8)
+		c.lower = make(map[string]string, 32)
 	}
 	c.lower[key] = l
 	return l
+}
+
+// lower1 lower-cases s. ASCII text (nearly every Windows event) is written
+// into the scratch arena, which lives as long as the Match call, instead of
+// a fresh allocation per field.
+func (c *evalCtx) lower1(s string) string {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b >= 0x80 {
+			return strings.ToLower(s)
+		}
+		upper = upper || 'A' <= b && b <= 'Z'
+	}
+	if !upper {
+		return s
+	}
+	if c.sc == nil {
+		return strings.ToLower(s)
+	}
+	return c.sc.lowerASCII(s)
 }
 
 type andNode []node

@@ -29,10 +29,15 @@
 //
 // Matching is indexed: rules by dataset, then by the value of their log
 // source's "where" field (Sysmon's EventID), then by a prefilter that
-// derives from each rule the literals one of which an event must contain
-// for the rule to match, and finds all of them with one Aho-Corasick scan
-// per field, so an event is evaluated against only the few rules that
-// could match it.
+// derives from each rule's condition the clauses it implies — sets of
+// (field, literal) pairs of which the event must hold one, each literal to
+// be contained in, to start or end, or to equal the lower-cased field —
+// and finds every literal of a field in one pass (an Aho-Corasick automaton
+// for "contains", tries walked from either end, a map for whole values;
+// keyword literals in every field). A rule is evaluated only when a literal
+// of each of its clauses was found, so an event meets only the few rules
+// that could match it. Alerts of every single-event producer (rules here,
+// indicators in package indicator) are built by NewAlert.
 //
 // Windows events are turned into events by the winlog sub-package; their
 // datasets and the Sigma log sources that cover them are in

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"lachan/internal/event"
 )
@@ -166,7 +167,18 @@ func (l *loader) file(d RuleDir, p string) {
 		l.errs = append(l.errs, fmt.Errorf("read rule %s: %w", name, err))
 		return
 	}
-	r, err := checkRule(name, src, l.sources)
+	rules, err := ParseRules(name, src)
+	if err != nil {
+		l.errs = flatten(l.errs, err)
+	}
+	for _, r := range rules {
+		l.rule(name, r)
+	}
+}
+
+// rule adds one parsed rule of file name.
+func (l *loader) rule(name string, r *Rule) {
+	r, err := checkRule(r, l.sources)
 	if err != nil {
 		l.errs = flatten(l.errs, err)
 		return
@@ -192,13 +204,10 @@ func isRuleFile(p string) bool {
 	return base != LogSourcesFile && !strings.HasSuffix(stem, ".tests")
 }
 
-// checkRule parses a rule and checks that its log source is mapped and has
-// the fields it uses.
-func checkRule(p string, src []byte, sources LogSources) (*Rule, error) {
-	r, err := ParseRule(p, src)
-	if err != nil {
-		return nil, err
-	}
+// checkRule checks that a parsed rule's log source is mapped and has the
+// fields it uses.
+func checkRule(r *Rule, sources LogSources) (*Rule, error) {
+	p := r.File
 	maps := sources.Resolve(r.LogSource)
 	if len(maps) == 0 {
 		return nil, &Error{File: p, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is not mapped to any dataset", r.LogSource)}
@@ -323,7 +332,10 @@ func (e *Engine) Match(ev event.Event) []Match {
 	if idx == nil {
 		return nil
 	}
-	ctx := &evalCtx{ev: &ev}
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	ctx := &sc.ctx
+	ctx.ev, ctx.sc = &ev, sc
 	out := e.run(ctx, idx.alwaysB, nil)
 	for _, k := range idx.keyed {
 		v, ok := ev.Get(k.field)
@@ -338,6 +350,9 @@ func (e *Engine) Match(ev event.Event) []Match {
 			out = e.run(ctx, b, out)
 		}
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	if len(idx.keyed) > 0 && len(out) > 1 {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	}
@@ -348,14 +363,63 @@ func (e *Engine) Match(ev event.Event) []Match {
 	return ms
 }
 
-// scratch is a candidate set being built; scratchPool keeps Match from
-// allocating one per bucket per event.
+// scratch is the per-event working state of Match; scratchPool keeps Match
+// from allocating it (and the lower-case cache) per event. Marks and found
+// literals are left cleared between uses.
 type scratch struct {
-	mark []bool
-	idx  []int
+	ctx   evalCtx
+	mark  []bool
+	found []bool
+	set   []int32 // literals marked found, to clear them
+	idx   []int
+	arena []byte // lower-cased field values of the current event
+}
+
+// lowerASCII appends the lower case of the ASCII string s to the arena and
+// returns it. A full arena is replaced, not grown, so strings already
+// handed out stay valid.
+func (sc *scratch) lowerASCII(s string) string {
+	if cap(sc.arena)-len(sc.arena) < len(s) {
+		sc.arena = make([]byte, 0, max(16<<10, 2*len(s)))
+	}
+	start := len(sc.arena)
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		sc.arena = append(sc.arena, b)
+	}
+	return unsafe.String(&sc.arena[start], len(s))
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (sc *scratch) marks(n int) []bool {
+	if cap(sc.mark) < n {
+		sc.mark = make([]bool, n)
+	}
+	return sc.mark[:n]
+}
+
+func (sc *scratch) founds(n int) []bool {
+	if cap(sc.found) < n {
+		sc.found = make([]bool, n)
+	}
+	return sc.found[:n]
+}
+
+// release clears what refers to the event and returns sc to the pool.
+func (sc *scratch) release() {
+	sc.ctx.ev, sc.ctx.sc = nil, nil
+	sc.arena = sc.arena[:0] // nothing lowered for this event is used after Match
+	if len(sc.ctx.lower) > 256 {
+		sc.ctx.lower = nil // an outsized event: do not keep its map
+	} else {
+		clear(sc.ctx.lower)
+	}
+	scratchPool.Put(sc)
+}
 
 type seqMatch struct {
 	Match
@@ -367,12 +431,8 @@ func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
 	if len(b.rules) == 0 {
 		return out
 	}
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc) // candidates leaves every mark cleared
-	if cap(sc.mark) < len(b.rules) {
-		sc.mark = make([]bool, len(b.rules))
-	}
-	sc.idx = b.candidates(ctx, sc.mark[:len(b.rules)], sc.idx[:0])
+	sc := ctx.sc
+	sc.idx = b.candidates(ctx, sc, sc.idx[:0])
 	for _, i := range sc.idx {
 		c := b.rules[i]
 		if !c.cond.eval(ctx) {

@@ -3,7 +3,6 @@ package detect
 import (
 	"regexp"
 	"regexp/syntax"
-	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -16,10 +15,24 @@ import (
 // scanned once, whatever the number of rules; only the rules whose literals
 // were found, and those with no derivable condition, are then evaluated.
 
-// req is one (field, literal) pair of a necessary condition.
+// req is one (field, literal) pair of a necessary condition: the
+// lower-cased field contains, starts with, ends with or equals the literal.
 type req struct {
 	field, lit string
+	kind       reqKind
 }
+
+type reqKind uint8
+
+const (
+	reqContains reqKind = iota
+	reqPrefix
+	reqSuffix
+	reqExact
+)
+
+// reqKinds maps pattern kinds to the requirement they imply.
+var reqKinds = map[patKind]reqKind{patExact: reqExact, patPrefix: reqPrefix, patSuffix: reqSuffix}
 
 // necessary returns a disjunction of requirements implied by n; ok is false
 // when none can be derived (a "not", a regular expression, a keyword
@@ -66,6 +79,89 @@ func necessary(n node) (reqs []req, ok bool) {
 	return nil, false
 }
 
+// clauses returns requirements in conjunctive form: every clause (a
+// disjunction of requirements) must hold for n to match. It keeps all the
+// clauses an "and" implies, not only the most selective one, so that a
+// rule whose trigger literal is common is still dropped when a second
+// literal it needs is absent.
+func clauses(n node) ([][]req, bool) {
+	switch x := n.(type) {
+	case andNode:
+		var out [][]req
+		for _, child := range x {
+			if cs, ok := clauses(child); ok {
+				out = append(out, cs...)
+			}
+		}
+		return out, len(out) > 0
+	case orNode:
+		return orClauses(x)
+	case *selNode:
+		if len(x.alts) == 1 {
+			return clauses(altNode(x.alts[0]))
+		}
+		or := make(orNode, len(x.alts))
+		for i, alt := range x.alts {
+			or[i] = altNode(alt)
+		}
+		return orClauses(or)
+	case *fieldNode:
+		if x.groups != nil && !x.neq && !x.nullOK && x.exists == 0 && len(x.refs) == 0 {
+			var out [][]req
+			for _, g := range x.groups {
+				if r, ok := g.necessary(x.field); ok {
+					out = append(out, r)
+				}
+			}
+			return out, len(out) > 0
+		}
+	}
+	r, ok := necessary(n)
+	if !ok {
+		return nil, false
+	}
+	return [][]req{r}, true
+}
+
+func altNode(alt []*fieldNode) andNode {
+	nodes := make(andNode, len(alt))
+	for i, f := range alt {
+		nodes[i] = f
+	}
+	return nodes
+}
+
+// maxClauses bounds the distribution of "or" over "and" in orClauses.
+const maxClauses = 16
+
+// orClauses distributes: (a1 and a2) or b holds only if (a1 or b) and
+// (a2 or b) do. Past maxClauses it falls back to one clause of each
+// child's most selective clause.
+func orClauses(x orNode) ([][]req, bool) {
+	out := [][]req{nil}
+	for _, child := range x {
+		cs, ok := clauses(child)
+		if !ok {
+			return nil, false
+		}
+		if len(out)*len(cs) > maxClauses {
+			r, ok := necessary(x)
+			if !ok {
+				return nil, false
+			}
+			return [][]req{r}, true
+		}
+		next := make([][]req, 0, len(out)*len(cs))
+		for _, o := range out {
+			for _, c := range cs {
+				next = append(next, append(append([]req(nil), o...), c...))
+			}
+		}
+		out = next
+	}
+	return out, len(x) > 0
+}
+
 // better prefers fewer alternatives, then longer shortest literals: both
 // make fewer events pass the filter.
 func better(a, b []req) bool {
@@ -86,9 +182,10 @@ func minLit(rs []req) int {
 }
 
 // necessary derives a field node's requirements on field (a group of an
-// "all" node holds no field name of its own).
+// "all" node holds no field name of its own). The field "" stands for any
+// field: a keyword search.
 func (f *fieldNode) necessary(field string) ([]req, bool) {
-	if field == "" || f.neq || f.nullOK || f.exists != 0 || len(f.refs) > 0 {
+	if f.neq || f.nullOK || f.exists != 0 || len(f.refs) > 0 {
 		return nil, false
 	}
 	if f.groups != nil {
@@ -111,7 +208,7 @@ func (f *fieldNode) necessary(field string) ([]req, bool) {
 		if lit == "" {
 			return nil, false
 		}
-		out = append(out, req{field, lit})
+		out = append(out, req{field, lit, reqKinds[f.patterns[i].kind]})
 	}
 	for _, m := range f.others {
 		// The scan runs over the lower-cased value, so a literal that a
@@ -126,7 +223,7 @@ func (f *fieldNode) necessary(field string) ([]req, bool) {
 		if lit == "" || !utf8.ValidString(lit) {
 			return nil, false
 		}
-		out = append(out, req{field, lit})
+		out = append(out, req{field, lit, reqContains})
 	}
 	return out, true
 }
@@ -189,105 +286,4 @@ func (p *pattern) required() string {
 		return best
 	}
 	return p.lit
-}
-
-// bucket is the rules one event may meet (those of its dataset, or of its
-// dataset and key value) with their prefilter.
-type bucket struct {
-	rules  []compiled // in load order
-	always []int      // rules with no prefilter
-	fields []fieldScan
-	nmark  int // marks per event for the candidate set
-}
-
-// fieldScan is one event field's automaton; hits[i] lists the rules that
-// literal i of the automaton admits.
-type fieldScan struct {
-	field string
-	ac    *automaton
-	hits  [][]int
-}
-
-func newBucket(rules []compiled) *bucket {
-	b := &bucket{rules: rules}
-	type litKey struct{ field, lit string }
-	byLit := map[litKey][]int{}
-	for i, c := range rules {
-		reqs, ok := necessary(c.cond)
-		if !ok {
-			b.always = append(b.always, i)
-			continue
-		}
-		seen := map[litKey]bool{}
-		for _, r := range reqs {
-			k := litKey{r.field, r.lit}
-			if !seen[k] {
-				seen[k] = true
-				byLit[k] = append(byLit[k], i)
-			}
-		}
-	}
-	perField := map[string][]litKey{}
-	for k := range byLit {
-		perField[k.field] = append(perField[k.field], k)
-	}
-	names := make([]string, 0, len(perField))
-	for f := range perField {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	for _, f := range names {
-		keys := perField[f]
-		sort.Slice(keys, func(i, j int) bool { return keys[i].lit < keys[j].lit })
-		fs := fieldScan{field: f}
-		lits := make([]string, len(keys))
-		for i, k := range keys {
-			lits[i] = k.lit
-			fs.hits = append(fs.hits, byLit[k])
-		}
-		fs.ac = newAutomaton(lits)
-		b.fields = append(b.fields, fs)
-	}
-	return b
-}
-
-// candidates marks the rules the event may match, using mark as scratch
-// space of len(b.rules), and returns them in load order.
-func (b *bucket) candidates(c *evalCtx, mark []bool, out []int) []int {
-	for _, i := range b.always {
-		mark[i] = true
-	}
-	for fi := range b.fields {
-		fs := &b.fields[fi]
-		v, ok := c.ev.Get(fs.field)
-		if !ok || v == nil {
-			continue
-		}
-		b.scanValue(c, fs, fs.field, v, mark)
-	}
-	for i, m := range mark {
-		if m {
-			out = append(out, i)
-			mark[i] = false
-		}
-	}
-	return out
-}
-
-func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, key string, v any, mark []bool) {
-	if list, ok := v.([]any); ok {
-		for _, el := range list {
-			b.scanValue(c, fs, "", el, mark)
-		}
-		return
-	}
-	s, ok := scalarString(v)
-	if !ok {
-		return
-	}
-	fs.ac.scan(c.lowered(key, s), func(lit int) {
-		for _, r := range fs.hits[lit] {
-			mark[r] = true
-		}
-	})
 }

@@ -1,0 +1,268 @@
+package detect
+
+import "sort"
+
+// bucket is the rules one event may meet (those of its dataset, or of its
+// dataset and key value) with their prefilter.
+type bucket struct {
+	rules  []compiled // in load order
+	always []int      // rules with no prefilter
+	fields []fieldScan
+	// anyField scans every field not in named for the literals of keyword
+	// searches; the fields in named have them in their own matchers.
+	anyField *fieldScan
+	named    map[string]bool
+	// checks[i] are rule i's clauses beyond its trigger, as lists of
+	// literal IDs one of which must have been found.
+	checks [][][]int32
+	nlits  int
+}
+
+// fieldScan finds the literals of one event field: an automaton for those
+// a value must contain, tries for prefixes and suffixes, a map for whole
+// values. hits[i] lists the rules that literal i triggers and gid[i] is
+// its bucket-wide ID.
+type fieldScan struct {
+	field string
+	ac    *automaton // nil when no literal is a "contains"
+	pre   *automaton
+	suf   *automaton
+	exact map[string][]int32
+	// exactLen[n] says whether an exact literal is n bytes long (for n
+	// below its length; longer values are always looked up): lowering
+	// can change a non-ASCII value's length, so only ASCII lengths count.
+	exactLen []bool
+	hits     [][]int
+	gid      []int32
+}
+
+type litKey struct {
+	field, lit string
+	kind       reqKind
+}
+
+func newBucket(rules []compiled) *bucket {
+	b := &bucket{rules: rules, checks: make([][][]int32, len(rules))}
+	ids := map[litKey]int32{}
+	id := func(r req) int32 {
+		k := litKey{r.field, r.lit, r.kind}
+		if i, ok := ids[k]; ok {
+			return i
+		}
+		ids[k] = int32(len(ids))
+		return ids[k]
+	}
+	trigger := map[litKey][]int{}
+	for i, c := range rules {
+		cs, ok := clauses(c.cond)
+		if !ok {
+			b.always = append(b.always, i)
+			continue
+		}
+		best := 0
+		for j := range cs {
+			if better(cs[j], cs[best]) {
+				best = j
+			}
+		}
+		seen := map[litKey]bool{}
+		for _, r := range cs[best] {
+			k := litKey{r.field, r.lit, r.kind}
+			id(r)
+			if !seen[k] {
+				seen[k] = true
+				trigger[k] = append(trigger[k], i)
+			}
+		}
+		for j, cl := range cs {
+			if j == best {
+				continue
+			}
+			ids := make([]int32, len(cl))
+			for k, r := range cl {
+				ids[k] = id(r)
+			}
+			b.checks[i] = append(b.checks[i], ids)
+		}
+	}
+	b.nlits = len(ids)
+	b.named = map[string]bool{}
+	perField := map[string][]litKey{}
+	for k := range ids {
+		perField[k.field] = append(perField[k.field], k)
+	}
+	names := make([]string, 0, len(perField))
+	for f := range perField {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	// Keyword literals join every named field's matchers, so that a field
+	// is scanned once; the any-field scan then covers only the others.
+	keywords := perField[""]
+	for _, f := range names {
+		keys := perField[f]
+		if f != "" {
+			keys = append(keys, keywords...)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			return keys[i].lit < keys[j].lit || keys[i].lit == keys[j].lit && keys[i].kind < keys[j].kind
+		})
+		fs := newFieldScan(f, keys, trigger, ids)
+		if f == "" {
+			b.anyField = fs
+			continue
+		}
+		b.named[f] = true
+		b.fields = append(b.fields, *fs)
+	}
+	return b
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// newFieldScan builds the matchers of one field's literals (sorted keys).
+func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[litKey]int32) *fieldScan {
+	fs := &fieldScan{field: f}
+	// Each matcher numbers its own literals; idx maps them to the field's.
+	var byKind [4][]string
+	var idx [4][]int32
+	for i, k := range keys {
+		fs.hits = append(fs.hits, trigger[k])
+		fs.gid = append(fs.gid, ids[k])
+		kind := k.kind
+		if k.field == "" {
+			kind = reqContains // a keyword may be anywhere in any field
+		}
+		byKind[kind] = append(byKind[kind], k.lit)
+		idx[kind] = append(idx[kind], int32(i))
+	}
+	remap := func(a *automaton, ix []int32) *automaton {
+		for i, o := range a.outs {
+			a.outs[i] = ix[o]
+		}
+		return a
+	}
+	if len(byKind[reqContains]) > 0 {
+		fs.ac = remap(newAutomaton(byKind[reqContains]), idx[reqContains])
+	}
+	if len(byKind[reqPrefix]) > 0 {
+		fs.pre = remap(newTrie(byKind[reqPrefix], false), idx[reqPrefix])
+	}
+	if len(byKind[reqSuffix]) > 0 {
+		fs.suf = remap(newTrie(byKind[reqSuffix], true), idx[reqSuffix])
+	}
+	if len(byKind[reqExact]) > 0 {
+		fs.exact = make(map[string][]int32, len(byKind[reqExact]))
+		fs.exactLen = make([]bool, 256)
+		for i, lit := range byKind[reqExact] {
+			fs.exact[lit] = append(fs.exact[lit], idx[reqExact][i])
+			if len(lit) < len(fs.exactLen) {
+				fs.exactLen[len(lit)] = true
+			}
+		}
+	}
+	return fs
+}
+
+// candidates returns, in load order, the rules the event may match: those
+// without a prefilter, and those whose trigger literal was found and whose
+// other clauses each have a literal found. sc is scratch space; candidates
+// leaves it cleared.
+func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
+	mark := sc.marks(len(b.rules))
+	found := sc.founds(b.nlits)
+	for _, i := range b.always {
+		mark[i] = true
+	}
+	for fi := range b.fields {
+		fs := &b.fields[fi]
+		v, ok := c.ev.Get(fs.field)
+		if !ok || v == nil {
+			continue
+		}
+		b.scanValue(c, fs, fs.field, v, mark, found)
+	}
+	if b.anyField != nil {
+		for k, v := range c.ev.Fields {
+			if !b.named[k] {
+				b.scanValue(c, b.anyField, k, v, mark, found)
+			}
+		}
+	}
+	for i, m := range mark {
+		if !m {
+			continue
+		}
+		mark[i] = false
+		if b.passes(i, found) {
+			out = append(out, i)
+		}
+	}
+	for _, g := range sc.set {
+		found[g] = false
+	}
+	sc.set = sc.set[:0]
+	return out
+}
+
+func (b *bucket) passes(rule int, found []bool) bool {
+	for _, cl := range b.checks[rule] {
+		ok := false
+		for _, g := range cl {
+			if found[g] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, key string, v any, mark, found []bool) {
+	if list, ok := v.([]any); ok {
+		for _, el := range list {
+			b.scanValue(c, fs, "", el, mark, found)
+		}
+		return
+	}
+	s, ok := scalarString(v)
+	if !ok {
+		return
+	}
+	sc := c.sc
+	hit := func(lit int) {
+		if g := fs.gid[lit]; !found[g] {
+			found[g] = true
+			sc.set = append(sc.set, g)
+		}
+		for _, r := range fs.hits[lit] {
+			mark[r] = true
+		}
+	}
+	// Most values are ASCII: scan them folding case on the fly rather than
+	// lowering (and caching) every field of every event.
+	if fs.ac != nil && !fs.ac.scanFold(s, hit) {
+		fs.ac.scan(c.lowered(key, s), hit)
+	}
+	if fs.pre != nil && !fs.pre.walkFold(s, false, hit) {
+		fs.pre.walkPrefix(c.lowered(key, s), hit)
+	}
+	if fs.suf != nil && !fs.suf.walkFold(s, true, hit) {
+		fs.suf.walkSuffix(c.lowered(key, s), hit)
+	}
+	if fs.exact != nil && (len(s) >= len(fs.exactLen) || fs.exactLen[len(s)] || !isASCII(s)) {
+		for _, lit := range fs.exact[c.lowered(key, s)] {
+			hit(int(lit))
+		}
+	}
+}
