@@ -35,18 +35,51 @@ type Config struct {
 	// NetworkWindow: network records of the incident's host this far
 	// before the first or after the last alert are evidence.
 	NetworkWindow time.Duration `mapstructure:"network_window"`
+	// NotifyWithin is the TT 20/2017 notification deadline, counted from
+	// detection (5 days).
+	NotifyWithin time.Duration `mapstructure:"notify_within"`
+	// FinalReportWithin is the final-report deadline, counted from the end
+	// of the response (5 days).
+	FinalReportWithin time.Duration `mapstructure:"final_report_within"`
+	// NoticeLead: a notice is raised this long before a deadline.
+	NoticeLead time.Duration `mapstructure:"notice_lead"`
+	// DeadlineScan is how often the server looks for clocks to notice.
+	DeadlineScan time.Duration `mapstructure:"deadline_scan"`
+	// DeadlineScanMax bounds the notices raised in one scan; the rest wait
+	// for the next.
+	DeadlineScanMax int `mapstructure:"deadline_scan_max"`
 }
 
-// DefaultConfig groups within an hour and takes network records within
-// 15 minutes.
-func DefaultConfig() Config { return Config{Window: time.Hour, NetworkWindow: 15 * time.Minute} }
-
-// Validate checks the windows.
-func (c Config) Validate() error {
-	if c.Window <= 0 || c.NetworkWindow < 0 {
-		return errors.New("incident: window must be positive and network_window not negative")
+// DefaultConfig groups within an hour, takes network records within 15
+// minutes, and keeps the TT 20/2017 deadlines (5 days each) with a notice
+// a day ahead.
+func DefaultConfig() Config {
+	return Config{
+		Window: time.Hour, NetworkWindow: 15 * time.Minute,
+		NotifyWithin: 5 * 24 * time.Hour, FinalReportWithin: 5 * 24 * time.Hour,
+		NoticeLead: 24 * time.Hour, DeadlineScan: time.Minute, DeadlineScanMax: 200,
 	}
-	return nil
+}
+
+// Validate checks the windows and deadlines.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Window <= 0 || c.NetworkWindow < 0 {
+		errs = append(errs, errors.New("incident: window must be positive and network_window not negative"))
+	}
+	if c.NotifyWithin <= 0 || c.FinalReportWithin <= 0 {
+		errs = append(errs, errors.New("incident: notify_within and final_report_within must be positive"))
+	}
+	if c.NoticeLead < 0 || c.NotifyWithin > 0 && c.NoticeLead >= c.NotifyWithin || c.FinalReportWithin > 0 && c.NoticeLead >= c.FinalReportWithin {
+		errs = append(errs, errors.New("incident: notice_lead must be at least 0 and shorter than both deadlines"))
+	}
+	if c.DeadlineScan < time.Second {
+		errs = append(errs, errors.New("incident: deadline_scan must be at least 1s"))
+	}
+	if c.DeadlineScanMax < 1 {
+		errs = append(errs, errors.New("incident: deadline_scan_max must be at least 1"))
+	}
+	return errors.Join(errs...)
 }
 
 // Host is the machine an incident is about.
@@ -79,20 +112,45 @@ type Incident struct {
 	AlertIDs   []string  `json:"alert_ids"`
 	EventIDs   []string  `json:"event_ids"`
 	NetworkIDs []string  `json:"network_ids"`
-	Version    uint64    `json:"-"`
+	// Addresses are the IP addresses the evidence touches (the host's,
+	// the alerts' and the network records' source and destination), at
+	// most MaxAddresses: what ties an incident to systems by range.
+	Addresses []string `json:"addresses,omitempty"`
+	// Systems are the information systems the incident touches and Units
+	// every unit that may see it (Unit, the systems' owners and on-site
+	// units).
+	Systems []string `json:"systems,omitempty"`
+	Units   []string `json:"units,omitempty"`
+	// Assignments name who handles the incident at each layer.
+	Assignments []Assignment `json:"assignments,omitempty"`
+	// ResponseEnded is when the response ended (the incident resolved);
+	// it starts the final-report clock.
+	ResponseEnded time.Time `json:"response_ended,omitzero"`
+	// ResponseEndedBy is who ended it.
+	ResponseEndedBy string `json:"response_ended_by,omitempty"`
+	// Notification and FinalReport are the TT 20/2017 deadline clocks.
+	Notification Clock  `json:"notification"`
+	FinalReport  Clock  `json:"final_report"`
+	Version      uint64 `json:"-"`
 }
 
-// Detail is an incident with its evidence events read back from the store.
+// MaxAddresses caps Incident.Addresses.
+const MaxAddresses = 64
+
+// Detail is an incident with its evidence events read back from the store
+// and its clocks as they stand.
 type Detail struct {
 	Incident
+	Clocks   Clocks        `json:"clocks"`
 	Evidence []event.Event `json:"evidence"`
 }
 
 // Manager raises and reads incidents.
 type Manager struct {
-	st  store.Store
-	cfg Config
-	now func() time.Time
+	st     store.Store
+	cfg    Config
+	now    func() time.Time
+	router Router
 }
 
 // NewManager returns a manager; now is the clock (time.Now when nil).
@@ -102,6 +160,16 @@ func NewManager(st store.Store, cfg Config, now func() time.Time) *Manager {
 	}
 	return &Manager{st: st, cfg: cfg, now: now}
 }
+
+// SetRouter makes the manager tie every incident it raises or extends to
+// the systems and units r finds. Call it before the manager is used.
+func (m *Manager) SetRouter(r Router) { m.router = r }
+
+// Config returns the manager's settings.
+func (m *Manager) Config() Config { return m.cfg }
+
+// Now is the manager's clock.
+func (m *Manager) Now() time.Time { return m.now() }
 
 // severities orders rule levels.
 var severities = []string{"informational", "low", "medium", "high", "critical"}
@@ -145,6 +213,9 @@ func (m *Manager) raiseOne(ctx context.Context, al event.Event) (string, error) 
 			return inc.ID, nil
 		}
 		addAlert(inc, al, m.now())
+		if err := m.route(ctx, inc); err != nil {
+			return "", err
+		}
 		err = m.put(ctx, inc)
 		if err == nil {
 			return inc.ID, nil
@@ -168,6 +239,9 @@ func (m *Manager) newIncident(al event.Event) *Incident {
 		Created:   now,
 		FirstSeen: al.Timestamp,
 		LastSeen:  al.Timestamp,
+		// Detection is when the server raised the incident: that is when
+		// the operator learnt of it, whatever the events' own clocks say.
+		Notification: Clock{Due: now.Add(m.cfg.NotifyWithin)},
 	}
 }
 
@@ -178,6 +252,7 @@ func addAlert(inc *Incident, al event.Event, now time.Time) {
 		inc.EventIDs = appendCapped(inc.EventIDs, src)
 	}
 	inc.Severity = maxSeverity(inc.Severity, al.String("rule.level"))
+	addAddresses(inc, al)
 	if al.Timestamp.Before(inc.FirstSeen) {
 		inc.FirstSeen = al.Timestamp
 	}
@@ -235,8 +310,13 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	return nil
 }
 
-// Get returns one incident; units scopes it (nil: any).
-func (m *Manager) Get(ctx context.Context, id string, units []string) (Incident, error) {
+// Get returns one incident, unscoped.
+func (m *Manager) Get(ctx context.Context, id string) (Incident, error) {
+	return m.GetScoped(ctx, id, nil)
+}
+
+// GetScoped returns one incident if one of units may see it (nil: any).
+func (m *Manager) GetScoped(ctx context.Context, id string, units []string) (Incident, error) {
 	doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, id)
 	if err != nil {
 		return Incident{}, fmt.Errorf("incident %s: %w", id, err)
@@ -245,10 +325,11 @@ func (m *Manager) Get(ctx context.Context, id string, units []string) (Incident,
 	if err := json.Unmarshal(doc, &inc); err != nil {
 		return Incident{}, fmt.Errorf("incident %s: stored document: %w", id, err)
 	}
-	if units != nil && !slices.Contains(units, inc.Unit) {
+	if !inc.VisibleTo(units) {
 		return Incident{}, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
 	inc.Version = ver
+	m.fill(&inc)
 	return inc, nil
 }
 
@@ -265,7 +346,8 @@ func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) 
 			return nil, fmt.Errorf("incident %s: stored document: %w", e.ID, err)
 		}
 		inc.Version = e.Version
-		if units == nil || slices.Contains(units, inc.Unit) {
+		if inc.VisibleTo(units) {
+			m.fill(&inc)
 			out = append(out, inc)
 		}
 	}
@@ -276,7 +358,7 @@ func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) 
 // Show returns an incident with its evidence: alerts, the events behind
 // them and the related network records.
 func (m *Manager) Show(ctx context.Context, id string, units []string) (Detail, error) {
-	inc, err := m.Get(ctx, id, units)
+	inc, err := m.GetScoped(ctx, id, units)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -288,5 +370,5 @@ func (m *Manager) Show(ctx context.Context, id string, units []string) (Detail, 
 	if evs == nil {
 		evs = []event.Event{}
 	}
-	return Detail{Incident: inc, Evidence: evs}, nil
+	return Detail{Incident: inc, Clocks: inc.Clocks(m.now()), Evidence: evs}, nil
 }

@@ -71,7 +71,7 @@ func TestGrouping(t *testing.T) {
 	if len(scoped) != 0 {
 		t.Fatalf("another unit sees %d incidents", len(scoped))
 	}
-	if _, err := m.Get(ctx, all[0].ID, []string{"ward-2"}); err == nil {
+	if _, err := m.GetScoped(ctx, all[0].ID, []string{"ward-2"}); err == nil {
 		t.Fatal("another unit can read an incident")
 	}
 }

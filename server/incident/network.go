@@ -34,6 +34,7 @@ func (m *Manager) addRelatedNetwork(ctx context.Context, inc *Incident) error {
 	}
 	for _, ev := range page.Events {
 		inc.NetworkIDs = appendCapped(inc.NetworkIDs, ev.ID)
+		addAddresses(inc, ev)
 	}
 	return nil
 }
@@ -76,6 +77,7 @@ func (m *Manager) attach(ctx context.Context, inc *Incident, evs []event.Event) 
 		for _, ev := range evs {
 			if !ev.Timestamp.Before(from) && !ev.Timestamp.After(to) {
 				inc.NetworkIDs = appendCapped(inc.NetworkIDs, ev.ID)
+				addAddresses(inc, ev)
 			}
 		}
 		added := len(inc.NetworkIDs) - before
@@ -83,6 +85,9 @@ func (m *Manager) attach(ctx context.Context, inc *Incident, evs []event.Event) 
 			return 0, nil
 		}
 		inc.Updated = m.now().UTC()
+		if err := m.route(ctx, inc); err != nil {
+			return 0, err
+		}
 		err := m.put(ctx, inc)
 		if err == nil {
 			return added, nil
@@ -90,7 +95,7 @@ func (m *Manager) attach(ctx context.Context, inc *Incident, evs []event.Event) 
 		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
 			return 0, err
 		}
-		fresh, gerr := m.Get(ctx, inc.ID, nil)
+		fresh, gerr := m.Get(ctx, inc.ID)
 		if gerr != nil {
 			return 0, gerr
 		}
