@@ -8,5 +8,5 @@ const LogSourcesFile = "logsources.yml"
 // FS holds the rule files, their test cases and the log-source mapping,
 // with paths relative to this directory.
 //
-//go:embed logsources.yml endpoint network
+//go:embed logsources.yml endpoint network correlation
 var FS embed.FS
