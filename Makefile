@@ -37,6 +37,9 @@ demo: build
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	cd test/sigmago && $(GO) test -run '^$$' -bench SigmaGoComparison -benchtime 1x -cpu 1 -timeout 30m .
+	if command -v tshark >/dev/null; then $(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3; \
+	else echo "tshark not installed: sensor comparison skipped"; fi
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh

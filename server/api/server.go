@@ -13,10 +13,12 @@ import (
 	"lachan/internal/wire"
 	"lachan/server/fleet"
 	"lachan/server/incident"
+	"lachan/server/indicator"
 	"lachan/server/live"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/store"
+	"lachan/server/system"
 	"lachan/server/unit"
 )
 
@@ -64,6 +66,14 @@ type Deps struct {
 	Rules        bundle.Signed
 	RulesVersion string
 	Log          *slog.Logger
+	// Systems and Coverage serve the four-layer model; nil answers 503.
+	Systems  *system.Registry
+	Coverage *system.Coverage
+	// Forward serves /taxii2/ (an upper tier) and the outbox endpoints.
+	Forward ForwardDeps
+	// Indicators are matched on ingest and served at PathIndicators; nil
+	// answers 503.
+	Indicators *indicator.Set
 }
 
 // Server is the HTTPS server.
@@ -113,7 +123,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
 	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
 	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
+	s.systemRoutes(mux)
 	s.storeRoutes(mux)
+	s.forwardRoutes(mux)
+	s.indicatorRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

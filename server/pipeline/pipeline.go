@@ -33,12 +33,20 @@ type DetectorFunc func(event.Event) []event.Event
 // Detect calls f.
 func (f DetectorFunc) Detect(ev event.Event) []event.Event { return f(ev) }
 
+// Correlator sees each event with the alerts detection raised on it and
+// returns the alerts to keep plus the correlation alerts that fired. It
+// must be safe for concurrent use.
+type Correlator interface {
+	Observe(ev event.Event, alerts []event.Event) []event.Event
+}
+
 // Pipeline is safe for concurrent use.
 type Pipeline struct {
 	st        store.Store
 	fleet     *fleet.Fleet
 	incidents *incident.Manager
 	detector  atomic.Pointer[Detector]
+	corr      atomic.Pointer[Correlator]
 	log       *slog.Logger
 	now       func() time.Time
 	// mu serialises Process so that alerts of concurrent batches group
@@ -55,6 +63,10 @@ func New(st store.Store, fl *fleet.Fleet, inc *incident.Manager, det Detector, l
 
 // SetDetector swaps the rules in use, e.g. after a reload.
 func (p *Pipeline) SetDetector(d Detector) { p.detector.Store(&d) }
+
+// SetCorrelator makes every event and its alerts pass through c; its
+// alerts are filed into incidents and stored like the others.
+func (p *Pipeline) SetCorrelator(c Correlator) { p.corr.Store(&c) }
 
 // IngestAgent takes a batch from an enrolled agent. Identity fields come
 // from the agent's enrollment, never from what it sent, so that an agent
@@ -114,8 +126,13 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 	resp := wire.IngestResponse{Received: len(evs)}
 	det := *p.detector.Load()
 	var alerts []event.Event
+	corr := p.corr.Load()
 	for _, ev := range evs {
-		alerts = append(alerts, det.Detect(ev)...)
+		found := det.Detect(ev)
+		if corr != nil {
+			found = (*corr).Observe(ev, found)
+		}
+		alerts = append(alerts, found...)
 	}
 	fresh, err := p.unstored(ctx, alerts)
 	if err != nil {
@@ -143,6 +160,25 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 		p.log.Debug("batch stored", "received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "alerts", resp.Alerts)
 	}
 	return resp, nil
+}
+
+// FileAlerts files alerts raised outside the ingest stream (an indicator
+// sweep over stored events) into incidents and stores them, serialised
+// with Process; it returns how many were new.
+func (p *Pipeline) FileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fresh, err := p.unstored(ctx, alerts)
+	if err != nil || len(fresh) == 0 {
+		return 0, err
+	}
+	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
+		return 0, fmt.Errorf("raise incidents: %w", err)
+	}
+	if _, err := p.st.PutEvents(ctx, fresh); err != nil {
+		return 0, fmt.Errorf("store alerts: %w", err)
+	}
+	return len(fresh), nil
 }
 
 // unstored returns the alerts whose IDs the store does not have yet.

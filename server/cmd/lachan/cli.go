@@ -220,6 +220,7 @@ func incidentCmd() *cobra.Command {
 	}
 	addJSONFlag(show)
 	c.AddCommand(show)
+	c.AddCommand(incidentActions()...)
 	return c
 }
 
@@ -228,7 +229,9 @@ func printIncident(w io.Writer, d incident.Detail) error {
 	fmt.Fprintf(w, "  Mức độ / Severity: %s   Trạng thái / Status: %s   Đơn vị / Unit: %s\n", d.Severity, d.Status, d.Unit)
 	fmt.Fprintf(w, "  Máy / Host: %s (%s) %s\n", d.Host.Name, d.Host.ID, strings.Join(d.Host.IPs, ", "))
 	fmt.Fprintf(w, "  Luật / Rule: %s (%s)\n", d.Rule.Name, d.Rule.ID)
-	fmt.Fprintf(w, "  Thời gian / Seen: %s → %s, %d alert(s)\n\n", d.FirstSeen.Local().Format(time.DateTime), d.LastSeen.Local().Format(time.DateTime), d.AlertCount)
+	fmt.Fprintf(w, "  Thời gian / Seen: %s → %s, %d alert(s)\n", d.FirstSeen.Local().Format(time.DateTime), d.LastSeen.Local().Format(time.DateTime), d.AlertCount)
+	printLayers(w, d)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Bằng chứng / Evidence:")
 	rows := make([][]string, 0, len(d.Evidence))
 	for _, ev := range d.Evidence {

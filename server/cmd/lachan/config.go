@@ -10,12 +10,16 @@ import (
 	"lachan/internal/config"
 	"lachan/internal/logging"
 	"lachan/server/api"
+	"lachan/server/correlate"
+	"lachan/server/forward"
 	"lachan/server/incident"
 	"lachan/server/live"
+	"lachan/server/mask"
 	"lachan/server/pki"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
 	"lachan/server/store/embedded"
+	"lachan/server/system"
 )
 
 // Config is the whole server configuration.
@@ -35,6 +39,14 @@ type Config struct {
 	Store     StoreConfig     `mapstructure:"store"`
 	Log       logging.Config  `mapstructure:"log"`
 	Client    ClientConfig    `mapstructure:"client"`
+	// Correlate tunes the correlation rules' windows and state.
+	Correlate correlate.Config `mapstructure:"correlate"`
+	// System is the registry of information systems and its coverage.
+	System system.Config `mapstructure:"system"`
+	// Forward is layer 4: the upstream, the outbox and the upper tier.
+	Forward forward.Config `mapstructure:"forward"`
+	// Mask is the personal-data policy for what leaves the server.
+	Mask mask.Config `mapstructure:"mask"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -59,13 +71,17 @@ type ClientConfig struct {
 
 func defaultConfig() *Config {
 	return &Config{
-		DataDir:  "/var/lib/lachan",
-		API:      api.DefaultConfig(),
-		Incident: incident.DefaultConfig(),
-		Live:     live.DefaultConfig(),
-		Store:    StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention()},
-		Log:      logging.DefaultConfig(),
-		Sensor:   tap.DefaultConfig(),
+		DataDir:   "/var/lib/lachan",
+		API:       api.DefaultConfig(),
+		Incident:  incident.DefaultConfig(),
+		Live:      live.DefaultConfig(),
+		Store:     StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention()},
+		Log:       logging.DefaultConfig(),
+		System:    system.DefaultConfig(),
+		Correlate: correlate.DefaultConfig(),
+		Forward:   forward.DefaultConfig(),
+		Mask:      mask.DefaultConfig(),
+		Sensor:    tap.DefaultConfig(),
 	}
 }
 
@@ -78,7 +94,7 @@ func (c *Config) Validate() error {
 	if c.Store.Engine != "embedded" {
 		errs = append(errs, fmt.Errorf("store.engine %q: only \"embedded\" is available in this build", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask))
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lachan/internal/event"
+	"lachan/server/correlate"
 	"lachan/server/detect/winlog"
 )
 
@@ -37,6 +39,17 @@ func runDetect(cmd *cobra.Command, files []string) error {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
+	set, cerrs, err := loadCorrelations(dirs, e)
+	if err != nil {
+		return err
+	}
+	errs = append(errs, cerrs...)
+	// Without a store: windows live as long as the command and are closed
+	// at the end of the input.
+	corr, err := correlate.New(set, nil, correlate.DefaultConfig(), slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
 	if len(errs) > 0 {
 		fmt.Fprintf(stderr, "lachan detect: %d rule errors (see `lachan rules check`); %d rules loaded\n", len(errs), len(e.Rules()))
 	}
@@ -50,9 +63,15 @@ func runDetect(cmd *cobra.Command, files []string) error {
 				return nil
 			}
 			events++
+			var found []event.Event
 			for _, m := range e.Match(ev) {
+				found = append(found, m.Alert(ev))
+			}
+			// Correlation alerts list the events they group in
+			// lachan.alert.source_ids and lachan.correlation.events.
+			for _, a := range corr.Observe(ev, found) {
 				alerts++
-				if err := printJSON(out, m.Alert(ev)); err != nil {
+				if err := printJSON(out, a); err != nil {
 					return err
 				}
 			}
@@ -60,6 +79,12 @@ func runDetect(cmd *cobra.Command, files []string) error {
 		}
 		if err := readEventFile(f, cmd.InOrStdin(), h); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	for _, a := range corr.Flush() {
+		alerts++
+		if err := printJSON(out, a); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintf(stderr, "lachan detect: %d events, %d alerts, %d unreadable records\n", events, alerts, bad)

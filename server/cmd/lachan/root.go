@@ -18,9 +18,12 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
 	root.PersistentFlags().String("data-dir", "", "data directory (store, PKI, operator token)")
 	root.AddCommand(aggregateCmd(), deadLettersCmd())
-	root.AddCommand(sensorCmd())
 	root.AddCommand(serveCmd(), configCmd(), agentsCmd(), eventsCmd(), alertsCmd(), incidentsCmd(),
 		incidentCmd(), unitsCmd(), pcapCmd(), rulesCmd(), detectCmd(), liveCmd())
+	root.AddCommand(systemsCmd())
+	root.AddCommand(sensorCmd())
+	root.AddCommand(forwardCmd())
+	root.AddCommand(indicatorsCmd())
 	return root
 }
 

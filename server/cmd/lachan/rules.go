@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lachan/detections"
+	"lachan/server/correlate"
 	"lachan/server/detect"
 )
 
@@ -29,7 +30,12 @@ func rulesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return reportCheck(cmd.OutOrStdout(), e, errs)
+			set, cerrs, err := loadCorrelations(args, e)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d correlation rules loaded\n", set.Len())
+			return reportCheck(cmd.OutOrStdout(), e, append(errs, cerrs...))
 		},
 	}
 	addLogSourcesFlag(check)
@@ -48,11 +54,33 @@ func loadRuleDirs(cmd *cobra.Command, dirs []string) (*detect.Engine, []error, e
 	if err != nil {
 		return nil, nil, err
 	}
+	rd, err := ruleDirs(dirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, errs := detect.LoadDirs(rd, sources, detect.DefaultConfig())
+	return e, errs, nil
+}
+
+// loadCorrelations loads the correlation rules of the same directories
+// against the detection rules of e.
+func loadCorrelations(dirs []string, e *detect.Engine) (*correlate.Set, []error, error) {
+	rd, err := ruleDirs(dirs)
+	if err != nil {
+		return nil, nil, err
+	}
+	set, errs := correlate.LoadDirs(rd, e.Rules())
+	return set, errs, nil
+}
+
+// ruleDirs turns rule directories (or files) into detect.RuleDirs, the
+// shipped detections when there are none.
+func ruleDirs(dirs []string) ([]detect.RuleDir, error) {
 	var rd []detect.RuleDir
 	for _, d := range dirs {
 		st, err := os.Stat(d)
 		if err != nil {
-			return nil, nil, fmt.Errorf("rules directory: %w", err)
+			return nil, fmt.Errorf("rules directory: %w", err)
 		}
 		if !st.IsDir() {
 			rd = append(rd, detect.RuleDir{FS: os.DirFS(filepath.Dir(d)), Root: filepath.Base(d), Name: filepath.Dir(d)})
@@ -63,8 +91,7 @@ func loadRuleDirs(cmd *cobra.Command, dirs []string) (*detect.Engine, []error, e
 	if len(rd) == 0 {
 		rd = []detect.RuleDir{{FS: detections.FS, Root: ".", Name: "detections"}}
 	}
-	e, errs := detect.LoadDirs(rd, sources, detect.DefaultConfig())
-	return e, errs, nil
+	return rd, nil
 }
 
 func logSources(cmd *cobra.Command) (detect.LogSources, error) {

@@ -16,12 +16,14 @@ import (
 	"lachan/internal/logging"
 	"lachan/rules"
 	"lachan/server/api"
+	"lachan/server/correlate"
 	"lachan/server/detect"
 	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
+	"lachan/server/store"
 	"lachan/server/store/embedded"
 	"lachan/server/unit"
 )
@@ -70,7 +72,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := tokens.EnsureAdmin(ctx, cfg.tokenFile()); err != nil {
 		return fmt.Errorf("operator token: %w", err)
 	}
-	det, err := loadDetector(cfg.Detections, log)
+	det, known, err := loadDetector(cfg.Detections, log)
 	if err != nil {
 		return err
 	}
@@ -81,10 +83,32 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	log.Info("rule bundle ready", "version", version)
 	fl := fleet.New(st, nil)
 	inc := incident.NewManager(st, cfg.Incident, nil)
+	link := &upstreamLink{}
+	systems, coverage, err := fourLayers(ctx, cfg, st, units, fl, inc, link, log)
+	if err != nil {
+		return err
+	}
+	inds, err := openIndicators(ctx, st, log)
+	if err != nil {
+		return err
+	}
+	pl := pipeline.New(st, fl, inc, withIndicators(det, inds), log)
+	corrDone, err := startCorrelator(ctx, pl, st, cfg.Detections, known, cfg.Correlate, log)
+	if err != nil {
+		return err
+	}
+	defer func() { <-corrDone }() // its last checkpoint, before the store closes
+	fwd, stopForward, err := startForward(ctx, cfg, st, units, inc, inds, log)
+	if err != nil {
+		return err
+	}
+	link.set(fwd.Outbox)
+	defer stopForward() // before the store closes
 	srv := api.New(cfg.API, api.Deps{
+		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
-		Pipeline: pipeline.New(st, fl, inc, det, log),
+		Pipeline: pl, Indicators: inds,
 	})
 	log.Info("starting", "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
 	return srv.Serve(ctx)
@@ -110,14 +134,14 @@ func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
 
 // loadDetector compiles the rules; a broken rule file is reported and the
 // others are used.
-func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, error) {
+func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Rule, error) {
 	var fsys fs.FS = detections.FS
 	if dir != "" {
 		fsys = os.DirFS(dir)
 	}
 	sources, err := detect.LoadLogSources(detections.FS, "logsources.yml")
 	if err != nil {
-		return nil, fmt.Errorf("log sources: %w", err)
+		return nil, nil, fmt.Errorf("log sources: %w", err)
 	}
 	eng, errs := detect.Load(fsys, ".", sources)
 	for _, e := range errs {
@@ -130,5 +154,35 @@ func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, error) {
 			alerts = append(alerts, m.Alert(ev))
 		}
 		return alerts
-	}), nil
+	}), eng.Rules(), nil
+}
+
+// startCorrelator loads the correlation rules of the detection directory,
+// resumes their open windows from the store and feeds them from the
+// pipeline; the returned channel closes after the last checkpoint once ctx
+// ends.
+func startCorrelator(ctx context.Context, pl *pipeline.Pipeline, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config, log *slog.Logger) (<-chan struct{}, error) {
+	rd := detect.RuleDir{FS: detections.FS, Root: "."}
+	if dir != "" {
+		rd = detect.RuleDir{FS: os.DirFS(dir), Root: ".", Name: dir}
+	}
+	set, errs := correlate.LoadDirs([]detect.RuleDir{rd}, known)
+	for _, e := range errs {
+		log.Warn("correlation rule skipped", "err", e)
+	}
+	log.Info("correlation rules loaded", "rules", set.Len(), "skipped", len(errs))
+	c, err := correlate.New(set, st, ccfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Restore(ctx); err != nil {
+		return nil, err
+	}
+	pl.SetCorrelator(c)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	return done, nil
 }

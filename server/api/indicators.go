@@ -1,0 +1,122 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"lachan/internal/wire"
+	"lachan/server/indicator"
+	"lachan/server/store"
+)
+
+// PathIndicators lists (GET), adds (POST) and removes (DELETE …/{id})
+// indicators of compromise.
+const PathIndicators = "/api/v1/indicators"
+
+// maxIndicatorBody bounds one POST of indicators.
+const maxIndicatorBody = 16 << 20
+
+// IndicatorsAdd is the body of a POST to PathIndicators.
+type IndicatorsAdd struct {
+	Indicators []indicator.Indicator `json:"indicators"`
+	// NoSweep skips the look back over stored events.
+	NoSweep bool `json:"no_sweep,omitempty"`
+}
+
+// IndicatorsAdded is the answer: how many were added, and how many alerts
+// the sweep over stored events raised.
+type IndicatorsAdded struct {
+	Added       int `json:"added"`
+	Total       int `json:"total"`
+	SweptAlerts int `json:"swept_alerts"`
+}
+
+func (s *Server) indicatorRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+PathIndicators, s.operator(s.listIndicators))
+	mux.HandleFunc("POST "+PathIndicators, s.operator(s.addIndicators))
+	mux.HandleFunc("DELETE "+PathIndicators+"/{id}", s.operator(s.removeIndicator))
+}
+
+// indicators answers 503 when the server runs without an indicator set,
+// 403 unless the caller is an admin or an analyst (indicators are the
+// city's, not one unit's).
+func (s *Server) indicators(w http.ResponseWriter, p Principal) *indicator.Set {
+	if s.d.Indicators == nil {
+		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "indicators are not configured on this server"})
+		return nil
+	}
+	if p.Role != RoleAdmin && p.Role != RoleAnalyst {
+		forbidden(w)
+		return nil
+	}
+	return s.d.Indicators
+}
+
+func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p Principal) {
+	set := s.indicators(w, p)
+	if set == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"indicators": set.List()})
+}
+
+func (s *Server) addIndicators(w http.ResponseWriter, r *http.Request, p Principal) {
+	set := s.indicators(w, p)
+	if set == nil {
+		return
+	}
+	var req IndicatorsAdd
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxIndicatorBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.fail(w, r, clientError(http.StatusBadRequest, "malformed request body: "+err.Error()))
+		return
+	}
+	for i := range req.Indicators {
+		if err := req.Indicators[i].Check(); err != nil {
+			writeError(w, http.StatusBadRequest, wire.Error{Error: fmt.Sprintf("indicator %d: %v", i, err), Field: fmt.Sprintf("indicators[%d]", i)})
+			return
+		}
+	}
+	if err := set.Add(r.Context(), req.Indicators); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("indicators added", "count", len(req.Indicators), "by", p.Name)
+	out := IndicatorsAdded{Added: len(req.Indicators), Total: set.Len()}
+	if !req.NoSweep && len(req.Indicators) > 0 {
+		now := time.Now().UTC()
+		q := store.Query{From: now.Add(-set.Config().SweepWindow), To: now.Add(time.Minute)}
+		alerts, err := set.Sweep(r.Context(), s.d.Store, q, req.Indicators)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("indicator sweep: %w", err))
+			return
+		}
+		if out.SweptAlerts, err = s.d.Pipeline.FileAlerts(r.Context(), alerts); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) removeIndicator(w http.ResponseWriter, r *http.Request, p Principal) {
+	set := s.indicators(w, p)
+	if set == nil {
+		return
+	}
+	n, err := set.Remove(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if n == 0 {
+		writeError(w, http.StatusNotFound, wire.Error{Error: "no indicator " + r.PathValue("id")})
+		return
+	}
+	s.log.Info("indicators removed", "id", r.PathValue("id"), "count", n, "by", p.Name)
+	writeJSON(w, http.StatusOK, map[string]int{"removed": n})
+}

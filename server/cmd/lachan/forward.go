@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lachan/internal/atomicfile"
+	"lachan/server/api"
+	"lachan/server/forward"
+	"lachan/server/incident"
+	"lachan/server/indicator"
+	"lachan/server/mask"
+	"lachan/server/store"
+	"lachan/server/unit"
+)
+
+func (c *Config) forwardDir() string { return filepath.Join(c.DataDir, "forward") }
+
+// maskKey is mask.key from the configuration, else a random key kept in
+// the data directory (made on first use).
+func (c *Config) maskKey() ([]byte, error) {
+	if c.Mask.Key != "" {
+		return []byte(c.Mask.Key), nil
+	}
+	path := filepath.Join(c.forwardDir(), "mask.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return bytes.TrimSpace(b), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mask key: %w", err)
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.forwardDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("mask key: %w", err)
+	}
+	key := []byte(hex.EncodeToString(k[:]))
+	return key, atomicfile.Write(path, append(key, '\n'), 0o600)
+}
+
+// startForward wires layer 4: masking, the outbox and its delivery, the
+// indicator poll (when forward.upstream is set) and the TAXII receiver
+// (when senders are registered). stop ends the background work and waits.
+func startForward(ctx context.Context, cfg *Config, st store.Store, units *unit.Registry, inc *incident.Manager, inds *indicator.Set, log *slog.Logger) (deps api.ForwardDeps, stop func(), err error) {
+	key, err := forward.LoadOrCreateKey(cfg.forwardDir())
+	if err != nil {
+		return deps, nil, err
+	}
+	policy, err := mask.LoadPolicy(cfg.Mask.Policy)
+	if err != nil {
+		return deps, nil, err
+	}
+	mk, err := cfg.maskKey()
+	if err != nil {
+		return deps, nil, err
+	}
+	table := mask.NewStoreTable(st)
+	masker, err := mask.New(policy, mk, table)
+	if err != nil {
+		return deps, nil, err
+	}
+	deps.Tokens = table
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
+	if cfg.Forward.Enabled() {
+		cl, err := forward.NewClient(cfg.Forward.Upstream, cfg.Forward.Name, key)
+		if err != nil {
+			cancel()
+			return deps, nil, err
+		}
+		out := forward.NewOutbox(st, cl, cfg.Forward.Delivery, log, nil)
+		fwd := forward.NewForwarder(cfg.Forward, inc, units, masker, out, log)
+		deps.Outbox = out
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = out.Run(ctx) }()
+		go func() { defer wg.Done(); fwd.Run(ctx) }()
+		if cfg.Forward.Upstream.IndicatorInterval > 0 && cfg.Forward.Upstream.PublicKey != "" {
+			sink := newIndicatorSink(inds, st, inc, log)
+			pub, _ := forward.ParsePublicKey(cfg.Forward.Upstream.PublicKey)
+			p := forward.NewPoller(cl, pub, st, sink, log)
+			wg.Add(1)
+			go func() { defer wg.Done(); p.Run(ctx, cfg.Forward.Upstream.IndicatorInterval) }()
+		}
+		log.Info("forwarding upstream", "url", cfg.Forward.Upstream.URL, "as", cfg.Forward.Name,
+			"public_key", forward.FormatPublicKey(key.Public().(ed25519.PublicKey)))
+	}
+	if len(cfg.Forward.Receive.Senders) > 0 {
+		rcv, err := forward.NewReceiver(cfg.Forward.Receive.Senders, st, inc, firstSet(cfg.Forward.Name, "lachan"), key, log, nil)
+		if err != nil {
+			cancel()
+			return deps, nil, err
+		}
+		deps.TAXII = rcv
+		log.Info("upper tier: TAXII 2.1 at /taxii2/", "senders", len(cfg.Forward.Receive.Senders))
+	}
+	return deps, stop, nil
+}
+
+func firstSet(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// indicatorSink adds indicators from the upstream to an indicator set and
+// sweeps the stored events for them, filing what it finds as incidents:
+// the events that carry a new indicator were usually stored before it
+// arrived.
+type indicatorSink struct {
+	set *indicator.Set
+	st  store.Store
+	inc *incident.Manager
+	log *slog.Logger
+}
+
+// newIndicatorSink adds indicators from the upper tier to the server's one
+// indicator set, the one ingest matches against.
+func newIndicatorSink(set *indicator.Set, st store.Store, inc *incident.Manager, log *slog.Logger) *indicatorSink {
+	return &indicatorSink{set: set, st: st, inc: inc, log: log}
+}
+
+func (s *indicatorSink) AddSTIX(ctx context.Context, b []byte, source string) (int, error) {
+	inds, errs := indicator.ParseSTIX(bytes.NewReader(b), source)
+	for _, e := range errs {
+		s.log.Warn("indicator from upstream skipped", "err", e)
+	}
+	if len(inds) == 0 {
+		return 0, nil
+	}
+	if err := s.set.Add(ctx, inds); err != nil {
+		return 0, err
+	}
+	alerts, err := s.set.Sweep(ctx, s.st, store.Query{From: time.Now().Add(-indicator.DefaultConfig().SweepWindow)}, inds)
+	if err != nil {
+		return len(inds), fmt.Errorf("sweep: %w", err)
+	}
+	if len(alerts) > 0 {
+		if _, err := s.inc.Raise(ctx, alerts); err != nil {
+			return len(inds), err
+		}
+		if _, err := s.st.PutEvents(ctx, alerts); err != nil {
+			return len(inds), err
+		}
+		s.log.Info("indicators from upstream matched stored events", "alerts", len(alerts))
+	}
+	return len(inds), nil
+}
+
+func forwardCmd() *cobra.Command {
+	c := &cobra.Command{Use: "forward", Short: "The national connection: outbox, audit, keys, re-identification, indicators"}
+	pub := &cobra.Command{
+		Use:   "pubkey",
+		Short: "Print this server's signing public key (made on first use), for the upper tier's forward.receive.senders",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			key, err := forward.LoadOrCreateKey(cfg.forwardDir())
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), forward.FormatPublicKey(key.Public().(ed25519.PublicKey)))
+			return err
+		},
+	}
+	outbox := listCmd("outbox", "Entries of the forwarding outbox and their state", api.PathForwardOutbox, "ENTRY\tSTATE\tATTEMPTS\tNEXT\tLAST ERROR",
+		func(o struct{ Entries []forward.Entry }) [][]string {
+			var rows [][]string
+			for _, e := range o.Entries {
+				rows = append(rows, []string{e.ID, e.State, fmt.Sprint(e.Attempts), e.NextAt.Format(time.RFC3339), e.LastErr})
+			}
+			return rows
+		})
+	attempts := listCmd("attempts", "The audit of every delivery attempt", api.PathForwardAttempts, "AT\tENTRY\tTARGET\tOUTCOME\tSTATUS\tERROR",
+		func(o struct{ Attempts []forward.Attempt }) [][]string {
+			var rows [][]string
+			for _, a := range o.Attempts {
+				rows = append(rows, []string{a.At.Format(time.RFC3339), a.Entry, a.Target, a.Outcome, fmt.Sprint(a.Status), a.Error})
+			}
+			return rows
+		})
+	reid := &cobra.Command{
+		Use:   "reidentify TOKEN",
+		Short: "Name the value behind a pseudonym this server handed out (administrators only; logged)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var e mask.Entry
+			if err := cl.Get(cmd.Context(), api.PathForwardReidentify+"/"+args[0], nil, &e); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), e)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\t%s\n", e.Token, e.Type, e.Value)
+			return err
+		},
+	}
+	addJSONFlag(reid)
+	c.AddCommand(pub, outbox, attempts, reid, publishCmd(), receivedCmd())
+	return c
+}
+
+func publishCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "publish FILE",
+		Short: "Publish a STIX 2.1 bundle of indicators for lower tiers to poll (administrators; this server must be an upper tier)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			out, err := taxiiRequest(cmd, http.MethodPost, "collections/"+forward.IndicatorsCollectionID()+"/objects/", body)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(append(out, '\n'))
+			return err
+		},
+	}
+}
+
+func receivedCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "received",
+		Short: "Print the objects lower tiers sent, as a TAXII envelope, oldest first (administrators and analysts)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := taxiiRequest(cmd, http.MethodGet, "collections/"+forward.IncidentsCollectionID()+"/objects/", nil)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(append(out, '\n'))
+			return err
+		},
+	}
+}
+
+// taxiiRequest calls this server's TAXII API root with the operator token.
+func taxiiRequest(cmd *cobra.Command, method, path string, body []byte) ([]byte, error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	cc := cfg.client()
+	tok := cc.Token
+	if tok == "" {
+		b, err := os.ReadFile(cc.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("operator token: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	caPEM, err := os.ReadFile(cc.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("server CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimRight(cc.Server, "/")+forward.APIRootPath+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", forward.MediaType)
+	if body != nil {
+		req.Header.Set("Content-Type", forward.MediaType)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("server answered %d: %s", resp.StatusCode, bytes.TrimSpace(out))
+	}
+	return out, nil
+}

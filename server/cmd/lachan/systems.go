@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"lachan/internal/wire"
+	"lachan/server/api"
+	"lachan/server/fleet"
+	"lachan/server/forward"
+	"lachan/server/incident"
+	"lachan/server/store"
+	"lachan/server/system"
+	"lachan/server/unit"
+)
+
+// fourLayers wires the system registry: incidents routed through it, the
+// systems file applied, the policies loaded, and the deadline watcher
+// started for as long as ctx lives.
+func fourLayers(ctx context.Context, cfg *Config, st store.Store, units *unit.Registry, fl *fleet.Fleet,
+	inc *incident.Manager, link system.UpstreamHealth, log *slog.Logger) (*system.Registry, *system.Coverage, error) {
+	reg := system.NewRegistry(st, units, nil)
+	inc.SetRouter(reg)
+	if cfg.System.File != "" {
+		list, err := system.LoadFile(cfg.System.File)
+		if err != nil {
+			return nil, nil, err
+		}
+		n, err := reg.Apply(ctx, list, "config")
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", cfg.System.File, err)
+		}
+		log.Info("systems applied", "file", cfg.System.File, "systems", len(list), "changed", n)
+	}
+	pol, err := system.LoadPolicies(cfg.System.PoliciesFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	go incident.NewWatcher(inc, log).Run(ctx)
+	return reg, system.NewCoverage(reg, fl, st, pol, link, cfg.System, nil), nil
+}
+
+// upstreamLink answers layer 4's health for coverage from the forwarding
+// outbox, which starts after the registry.
+type upstreamLink struct {
+	out atomic.Pointer[forward.Outbox]
+}
+
+func (u *upstreamLink) set(o *forward.Outbox) {
+	if o != nil {
+		u.out.Store(o)
+	}
+}
+
+// Healthy implements system.UpstreamHealth.
+func (u *upstreamLink) Healthy(link string) (bool, string) {
+	if o := u.out.Load(); o != nil {
+		return o.Healthy(link)
+	}
+	return false, "chưa cấu hình kết nối lên cấp trên / forwarding is not configured (forward.upstream.url)"
+}
+
+type systemList struct {
+	Systems []system.System `json:"systems"`
+}
+
+func systemsCmd() *cobra.Command {
+	c := listCmd("systems", "List information systems with their level and four layers", api.PathSystems,
+		"ID\tLEVEL\tOWNER\tNAME\tL1 ON-SITE\tL2 SOC\tL3 ASSESSOR\tL4 UPSTREAM",
+		func(out systemList) [][]string {
+			rows := make([][]string, 0, len(out.Systems))
+			for _, s := range out.Systems {
+				l := s.Layers
+				rows = append(rows, []string{s.ID, fmt.Sprint(s.Level), s.Owner, s.Name.String(),
+					dash(l.OnSite.Unit), dash(l.Monitoring.SOC), dash(l.Assessor.Organisation), dash(l.Upstream.Link)})
+			}
+			return rows
+		})
+	c.AddCommand(systemsApplyCmd(), systemShowCmd(), systemHistoryCmd(), coverageCmd(), policiesCmd())
+	return c
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func systemsApplyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Create or update systems from a YAML file ({systems: [...]}, see deploy/examples/systems.yml)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := system.LoadFile(args[0])
+			if err != nil {
+				return err
+			}
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			changed := 0
+			for _, s := range list {
+				var out api.SystemChange
+				if err := cl.Put(cmd.Context(), api.PathSystems+"/"+url.PathEscape(s.ID), s, &out); err != nil {
+					return fmt.Errorf("system %s: %w", s.ID, err)
+				}
+				if out.Changed {
+					changed++
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d system(s) applied, %d changed\n", len(list), changed)
+			return nil
+		},
+	}
+}
+
+func systemShowCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use: "show ID", Short: "Show one system (JSON)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var s system.System
+			if err := cl.Get(cmd.Context(), api.PathSystems+"/"+url.PathEscape(args[0]), nil, &s); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), s)
+		},
+	}
+	return c
+}
+
+type historyList struct {
+	History []system.Audit `json:"history"`
+}
+
+func systemHistoryCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use: "history ID", Short: "Every change to a system: who, when, what", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var out historyList
+			if err := cl.Get(cmd.Context(), api.PathSystems+"/"+url.PathEscape(args[0])+"/history", nil, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			rows := make([][]string, 0, len(out.History))
+			for _, a := range out.History {
+				rows = append(rows, []string{a.At.Local().Format(time.DateTime), a.By, a.Action, strings.Join(a.Changes, ", ")})
+			}
+			return table(cmd.OutOrStdout(), "TIME\tBY\tACTION\tCHANGED FIELDS", rows)
+		},
+	}
+	addJSONFlag(c)
+	return c
+}
+
+func policiesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "policies", Short: "The policies per security level the server applies (JSON)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var out system.Policies
+			if err := cl.Get(cmd.Context(), api.PathPolicies, nil, &out); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), out)
+		},
+	}
+}
+
+func coverageCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "coverage",
+		Short: "Each system's four layers, its score (working / required layers) and its gaps",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var rep system.Report
+			if err := cl.Get(cmd.Context(), api.PathCoverage, nil, &rep); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), rep)
+			}
+			return printCoverage(cmd.OutOrStdout(), rep)
+		},
+	}
+	addJSONFlag(c)
+	return c
+}
+
+func printCoverage(w io.Writer, rep system.Report) error {
+	fmt.Fprintf(w, "Độ phủ mô hình 4 lớp / Four-layer coverage — %s\n", rep.At.Local().Format(time.DateTime))
+	fmt.Fprintf(w, "Tổng / Overall: %d/%d lớp bắt buộc hoạt động / required layers working (%.0f%%)\n\n", rep.Working, rep.Required, rep.Score*100)
+	for _, s := range rep.Systems {
+		fmt.Fprintf(w, "%s — %s (cấp độ / level %d, đơn vị / owner %s): %d/%d (%.0f%%)\n", s.System, s.Name, s.Level, s.Owner, s.Working, s.Required, s.Score*100)
+		rows := make([][]string, 0, len(s.Layers))
+		for _, l := range s.Layers {
+			req := "optional"
+			if l.Required {
+				req = "required"
+			}
+			rows = append(rows, []string{fmt.Sprintf("  %d %s", l.Layer, l.Name), req, l.State, dash(l.Party), l.Evidence})
+		}
+		if err := table(w, "  LAYER\tPOLICY\tSTATE\tPARTY\tEVIDENCE", rows); err != nil {
+			return err
+		}
+		for _, g := range s.Gaps {
+			fmt.Fprintf(w, "  ! %s\n", g)
+		}
+		fmt.Fprintln(w)
+	}
+	rows := make([][]string, 0, len(rep.Units))
+	for _, u := range rep.Units {
+		cells := []string{u.Unit, fmt.Sprint(u.Systems)}
+		for _, l := range u.ByLayer {
+			cells = append(cells, fmt.Sprintf("%d/%d", l.Working, l.Required))
+		}
+		rows = append(rows, append(cells, fmt.Sprintf("%d/%d (%.0f%%)", u.Working, u.Required, u.Score*100)))
+	}
+	fmt.Fprintln(w, "Theo đơn vị / By unit:")
+	return table(w, "UNIT\tSYSTEMS\tL1\tL2\tL3\tL4\tSCORE", rows)
+}
+
+// incidentActions are the layer and reporting steps of `lachan incident`.
+func incidentActions() []*cobra.Command {
+	assign := &cobra.Command{
+		Use: "assign ID --layer N --to WHO", Short: "Give an incident's handling at one layer (1–4) to a unit, team, assessor or link",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			layer, _ := cmd.Flags().GetInt("layer")
+			to, _ := cmd.Flags().GetString("to")
+			return incidentPost(cmd, args[0], "assign", api.AssignRequest{Layer: layer, To: to})
+		},
+	}
+	assign.Flags().Int("layer", 0, "layer: 1 on-site, 2 SOC, 3 assessor, 4 upstream")
+	assign.Flags().String("to", "", "who takes it")
+	_ = assign.MarkFlagRequired("layer")
+	_ = assign.MarkFlagRequired("to")
+	out := []*cobra.Command{assign}
+	for _, st := range []struct{ use, step, short string }{
+		{"resolve ID", "resolve", "End the response: the incident is resolved and the 5-day final-report clock starts"},
+		{"notified ID", "notified", "Record that the TT 20/2017 notification was sent"},
+		{"final-report ID", "final-report", "Record that the final report was sent"},
+	} {
+		c := &cobra.Command{
+			Use: st.use + " [--at TIME]", Short: st.short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				var req api.StepRequest
+				if s, _ := cmd.Flags().GetString("at"); s != "" {
+					t, err := time.Parse(time.RFC3339, s)
+					if err != nil {
+						return fmt.Errorf("--at %q: want an RFC 3339 time such as 2026-05-01T09:30:00+07:00", s)
+					}
+					req.At = t
+				}
+				return incidentPost(cmd, args[0], st.step, req)
+			},
+		}
+		c.Flags().String("at", "", "when it happened (RFC 3339); now when not given")
+		out = append(out, c)
+	}
+	return out
+}
+
+func incidentPost(cmd *cobra.Command, id, step string, body any) error {
+	cl, err := newClient(cmd)
+	if err != nil {
+		return err
+	}
+	var d incident.Detail
+	if err := cl.Post(cmd.Context(), wire.PathIncidents+"/"+url.PathEscape(id)+"/"+step, body, &d); err != nil {
+		return err
+	}
+	return printIncident(cmd.OutOrStdout(), d)
+}
+
+// printLayers adds the four-layer part of `lachan incident show`: systems,
+// assignments and the TT 20/2017 clocks.
+func printLayers(w io.Writer, d incident.Detail) {
+	if len(d.Systems) > 0 || len(d.Units) > 0 {
+		fmt.Fprintf(w, "  Hệ thống / Systems: %s   Đơn vị liên quan / Units: %s\n", dash(strings.Join(d.Systems, ", ")), dash(strings.Join(d.Units, ", ")))
+	}
+	for _, a := range d.Assignments {
+		fmt.Fprintf(w, "  Lớp / Layer %d: %s (%s, %s)\n", a.Layer, a.To, a.By, a.At.Local().Format(time.DateTime))
+	}
+	for _, c := range []struct {
+		name string
+		v    incident.ClockView
+	}{{"Thông báo / Notification", d.Clocks.Notification}, {"Báo cáo kết thúc / Final report", d.Clocks.FinalReport}} {
+		line := "  " + c.name + ": " + c.v.State
+		if !c.v.Due.IsZero() {
+			line += ", hạn / due " + c.v.Due.Local().Format(time.DateTime)
+		}
+		if !c.v.Done.IsZero() {
+			line += fmt.Sprintf(", gửi / sent %s by %s", c.v.Done.Local().Format(time.DateTime), c.v.DoneBy)
+		}
+		if c.v.Late {
+			line += " (trễ hạn / late)"
+		}
+		fmt.Fprintln(w, line)
+	}
+}
