@@ -28,7 +28,9 @@ type UnitLister interface {
 const StreamPrefix = "incident:"
 
 // Forwarder decides what goes upstream: every incident at or above the
-// configured severity, at every revision it has not yet sent.
+// configured severity, and every incident the policy of a system it
+// touches says must go up (SetPolicy), at every revision it has not yet
+// sent.
 type Forwarder struct {
 	cfg    Config
 	src    IncidentSource
@@ -36,6 +38,19 @@ type Forwarder struct {
 	masker *mask.Masker
 	out    *Outbox
 	log    *slog.Logger
+	must   func(context.Context, incident.Incident) bool
+}
+
+// SetPolicy adds a rule that sends an incident up whatever its severity
+// against forward.min_severity: the per-level policy of the information
+// systems it touches (system.Policy.MustForward).
+func (f *Forwarder) SetPolicy(must func(context.Context, incident.Incident) bool) { f.must = must }
+
+func (f *Forwarder) wanted(ctx context.Context, inc incident.Incident, min int) bool {
+	if slices.Index(Severities, inc.Severity) >= min {
+		return true
+	}
+	return f.must != nil && f.must(ctx, inc)
 }
 
 // NewForwarder returns a forwarder that writes to out.
@@ -75,7 +90,7 @@ func (f *Forwarder) Scan(ctx context.Context) (int, error) {
 	min := slices.Index(Severities, f.cfg.MinSeverity)
 	added := 0
 	for _, inc := range incs {
-		if slices.Index(Severities, inc.Severity) < min || inc.Version <= heads[StreamPrefix+inc.ID].seq {
+		if inc.Version <= heads[StreamPrefix+inc.ID].seq || !f.wanted(ctx, inc, min) {
 			continue
 		}
 		ok, err := f.enqueue(ctx, inc.ID, heads[StreamPrefix+inc.ID], names)

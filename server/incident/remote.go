@@ -53,6 +53,13 @@ func (m *Manager) ReceiveRemote(ctx context.Context, r Remote) (inc Incident, ch
 			return cur, false, nil
 		}
 		applyRemote(&cur, r)
+		// Routed like a local incident, so the systems of the sending
+		// unit and their parties see it. Its TT 20/2017 clocks are left to
+		// the sender, whose obligation they are: arriving here is the
+		// notification.
+		if err := m.route(ctx, &cur); err != nil {
+			return Incident{}, false, err
+		}
 		err = m.put(ctx, &cur)
 		if err == nil {
 			return cur, true, nil

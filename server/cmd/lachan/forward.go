@@ -59,7 +59,8 @@ func (c *Config) maskKey() ([]byte, error) {
 // startForward wires layer 4: masking, the outbox and its delivery, the
 // indicator poll (when forward.upstream is set) and the TAXII receiver
 // (when senders are registered). stop ends the background work and waits.
-func startForward(ctx context.Context, cfg *Config, st store.Store, units *unit.Registry, inc *incident.Manager, inds *indicator.Set, log *slog.Logger) (deps api.ForwardDeps, stop func(), err error) {
+func startForward(ctx context.Context, cfg *Config, st store.Store, units *unit.Registry, inc *incident.Manager, inds *indicator.Set,
+	must func(context.Context, incident.Incident) bool, log *slog.Logger) (deps api.ForwardDeps, stop func(), err error) {
 	key, err := forward.LoadOrCreateKey(cfg.forwardDir())
 	if err != nil {
 		return deps, nil, err
@@ -89,6 +90,7 @@ func startForward(ctx context.Context, cfg *Config, st store.Store, units *unit.
 		}
 		out := forward.NewOutbox(st, cl, cfg.Forward.Delivery, log, nil)
 		fwd := forward.NewForwarder(cfg.Forward, inc, units, masker, out, log)
+		fwd.SetPolicy(must)
 		deps.Outbox = out
 		wg.Add(2)
 		go func() { defer wg.Done(); _ = out.Run(ctx) }()

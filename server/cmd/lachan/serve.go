@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer func() { <-corrDone }() // its last checkpoint, before the store closes
-	fwd, stopForward, err := startForward(ctx, cfg, st, units, inc, inds, log)
+	fwd, stopForward, err := startForward(ctx, cfg, st, units, inc, inds, upstreamPolicy(systems, coverage.Policies(), log), log)
 	if err != nil {
 		return err
 	}

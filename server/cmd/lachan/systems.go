@@ -68,6 +68,24 @@ func (u *upstreamLink) Healthy(link string) (bool, string) {
 	return false, "chưa cấu hình kết nối lên cấp trên / forwarding is not configured (forward.upstream.url)"
 }
 
+// upstreamPolicy says an incident must go up when the policy of the level
+// of any information system it touches names its severity.
+func upstreamPolicy(reg *system.Registry, pol system.Policies, log *slog.Logger) func(context.Context, incident.Incident) bool {
+	return func(ctx context.Context, inc incident.Incident) bool {
+		for _, id := range inc.Systems {
+			sys, err := reg.Get(ctx, id)
+			if err != nil {
+				log.Warn("forwarding policy: system of an incident unreadable", "incident", inc.ID, "system", id, "err", err)
+				continue
+			}
+			if p, ok := pol.For(sys.Level); ok && p.MustForward(inc.Severity) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 type systemList struct {
 	Systems []system.System `json:"systems"`
 }
