@@ -23,7 +23,7 @@ const EnvPrefix = "LACHAN_"
 // steer tests and tools) and so are not reported as unknown.
 var NonConfigEnv = map[string]bool{
 	"LACHAN_CONFIG": true, "LACHAN_ES_URL": true, "LACHAN_ES_USER": true, "LACHAN_ES_PASSWORD": true,
-	"LACHAN_ES_API_KEY": true, "LACHAN_OSQUERY_SOCKET": true, "LACHAN_SHARED_DATA": true,
+	"LACHAN_ES_API_KEY": true, "LACHAN_ES_CA": true, "LACHAN_OSQUERY_SOCKET": true, "LACHAN_SHARED_DATA": true,
 	"LACHAN_TOKEN": true, "LACHAN_SERVER": true,
 }
 

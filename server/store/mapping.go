@@ -147,13 +147,15 @@ func (m Mapping) Check(ev event.Event) *MappingError {
 		if worst != nil && name > worst.Field {
 			continue
 		}
-		err := m.checkName(ev, name, parents)
-		if err == nil {
-			if f, ok := m.Lookup(name); ok {
-				if reason := f.check(v); reason != "" {
-					err = &MappingError{Field: name, Reason: reason}
-				}
+		err := checkReserved(name)
+		if f, mapped := m.Fields[name]; err == nil && mapped {
+			// A mapped name is a leaf, so none of its ancestors is mapped,
+			// and a field of the event on an ancestor fails on its own.
+			if reason := f.check(v); reason != "" {
+				err = &MappingError{Field: name, Reason: reason}
 			}
+		} else if err == nil {
+			err = m.checkUnmapped(ev, name, v, parents)
 		}
 		if err != nil && (worst == nil || err.Field < worst.Field) {
 			worst = err
@@ -162,10 +164,17 @@ func (m Mapping) Check(ev event.Event) *MappingError {
 	return worst
 }
 
-func (m Mapping) checkName(ev event.Event, name string, parents map[string]bool) *MappingError {
+func checkReserved(name string) *MappingError {
 	if name == event.FieldTimestamp || name == event.FieldID || name == event.FieldDataset {
 		return &MappingError{Field: name, Reason: "reserved field given among the others"}
 	}
+	return nil
+}
+
+// checkUnmapped checks a field the mapping does not name: it must not hold
+// a value where the mapping (or another field of the event) has an object,
+// nor sit under a field that holds a value, and a prefix's type applies.
+func (m Mapping) checkUnmapped(ev event.Event, name string, v any, parents map[string]bool) *MappingError {
 	if parents[name] {
 		return &MappingError{Field: name, Reason: "is an object in the mapping and cannot hold a value"}
 	}
@@ -176,6 +185,11 @@ func (m Mapping) checkName(ev event.Event, name string, parents map[string]bool)
 		}
 		if _, ok := ev.Fields[up]; ok {
 			return &MappingError{Field: name, Reason: fmt.Sprintf("lies under %s, which holds a value in the same event", up)}
+		}
+	}
+	if f, ok := m.Lookup(name); ok {
+		if reason := f.check(v); reason != "" {
+			return &MappingError{Field: name, Reason: reason}
 		}
 	}
 	return nil

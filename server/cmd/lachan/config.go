@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"lachan/server/pki"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
+	"lachan/server/store/elastic"
 	"lachan/server/store/embedded"
 	"lachan/server/system"
 )
@@ -58,6 +61,8 @@ type StoreConfig struct {
 	Sync bool `mapstructure:"sync"`
 	// Retention is how long each data kind is kept.
 	Retention store.RetentionConfig `mapstructure:"retention"`
+	// Elastic configures the Elasticsearch engine (engine: elastic).
+	Elastic elastic.Config `mapstructure:"elastic"`
 }
 
 // ClientConfig is how the CLI reaches the server; empty fields are derived
@@ -75,7 +80,7 @@ func defaultConfig() *Config {
 		API:       api.DefaultConfig(),
 		Incident:  incident.DefaultConfig(),
 		Live:      live.DefaultConfig(),
-		Store:     StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention()},
+		Store:     StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
 		Log:       logging.DefaultConfig(),
 		System:    system.DefaultConfig(),
 		Correlate: correlate.DefaultConfig(),
@@ -91,8 +96,12 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir must be set"))
 	}
-	if c.Store.Engine != "embedded" {
-		errs = append(errs, fmt.Errorf("store.engine %q: only \"embedded\" is available in this build", c.Store.Engine))
+	switch c.Store.Engine {
+	case "embedded":
+	case "elastic":
+		errs = append(errs, c.elasticConfig().Validate())
+	default:
+		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask))
 	return errors.Join(errs...)
@@ -103,6 +112,26 @@ func (c *Config) storeConfig() embedded.Config {
 	sc.Dir = filepath.Join(c.DataDir, "store")
 	sc.Sync = c.Store.Sync
 	return sc
+}
+
+// elasticConfig is store.elastic with the buffer under data_dir by default
+// and the retention of store.retention.
+func (c *Config) elasticConfig() elastic.Config {
+	ec := c.Store.Elastic
+	if ec.BufferDir == "" {
+		ec.BufferDir = filepath.Join(c.DataDir, "es-buffer")
+	}
+	r := c.Store.Retention
+	ec.Retention = elastic.Retention{Endpoint: r.Endpoint, Network: r.Network, Alert: r.Alert}
+	return ec
+}
+
+// openStore opens the configured engine.
+func (c *Config) openStore(ctx context.Context, log *slog.Logger) (store.Store, error) {
+	if c.Store.Engine == "elastic" {
+		return elastic.Open(ctx, c.elasticConfig(), log)
+	}
+	return embedded.Open(c.storeConfig(), log)
 }
 
 func (c *Config) pkiDir() string    { return filepath.Join(c.DataDir, "pki") }

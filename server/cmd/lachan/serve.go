@@ -24,7 +24,6 @@ import (
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/store"
-	"lachan/server/store/embedded"
 	"lachan/server/unit"
 )
 
@@ -47,7 +46,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	st, err := embedded.Open(cfg.storeConfig(), log.With("component", "store"))
+	st, err := cfg.openStore(ctx, log.With("component", "store"))
 	if err != nil {
 		return err
 	}
