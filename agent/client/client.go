@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,36 @@ func (e *Error) Retry() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
+// Options are the transport settings an agent's configuration chooses.
+type Options struct {
+	// Proxy is an HTTPS proxy (http://[user:password@]host:port) through
+	// which the agent reaches the server with CONNECT; TLS, and the CA
+	// pinning, run end to end through it. Empty: HTTPS_PROXY and NO_PROXY
+	// from the environment, as the system's other programs use them.
+	Proxy string
+}
+
+// Validate checks the proxy address without logging its password.
+func (o Options) Validate() error {
+	_, err := o.proxy()
+	return err
+}
+
+// proxy returns the function the transport picks a proxy with.
+func (o Options) proxy() (func(*http.Request) (*url.URL, error), error) {
+	if o.Proxy == "" {
+		return http.ProxyFromEnvironment, nil
+	}
+	u, err := url.Parse(o.Proxy)
+	if err != nil {
+		return nil, errors.New("server.proxy: not a URL") // the parse error would repeat a password
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("server.proxy: want http://host:port (or https://), got scheme %q host %q", u.Scheme, u.Host)
+	}
+	return http.ProxyURL(u), nil
+}
+
 // Client is an enrolled agent's connection to its server.
 type Client struct {
 	ID Identity
@@ -75,10 +106,17 @@ type Client struct {
 	pool                *x509.CertPool
 	base                string
 	http                *http.Client
+	opts                Options
 }
 
-// Load opens the identity in stateDir.
-func Load(stateDir string) (*Client, error) {
+// Load opens the identity in stateDir, with the default transport.
+func Load(stateDir string) (*Client, error) { return LoadWith(stateDir, Options{}) }
+
+// LoadWith opens the identity in stateDir, with the transport of o.
+func LoadWith(stateDir string, o Options) (*Client, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(filepath.Join(stateDir, identityFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotEnrolled
@@ -101,7 +139,7 @@ func Load(stateDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair), stateDir: stateDir, pool: pool}
+	c := &Client{ID: id, base: strings.TrimRight(id.Server, "/"), http: httpClient(pool, &pair, o), stateDir: stateDir, pool: pool, opts: o}
 	if pair.Leaf != nil {
 		c.NotBefore, c.NotAfter = pair.Leaf.NotBefore, pair.Leaf.NotAfter
 	}
@@ -123,13 +161,15 @@ func loadPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func httpClient(pool *x509.CertPool, cert *tls.Certificate) *http.Client {
+// httpClient makes the transport; o was validated before.
+func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Client {
 	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
+	proxy, _ := o.proxy()
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		Proxy:               proxy,
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 15 * time.Second,
@@ -142,6 +182,14 @@ func httpClient(pool *x509.CertPool, cert *tls.Certificate) *http.Client {
 // (which never leaves stateDir), trusts only the CA in caPath, and stores
 // the identity, certificate and pinned CA.
 func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host wire.Host) (*Client, error) {
+	return EnrollWith(ctx, stateDir, server, caPath, secret, host, Options{})
+}
+
+// EnrollWith is Enroll with the transport of o.
+func EnrollWith(ctx context.Context, stateDir, server, caPath, secret string, host wire.Host, o Options) (*Client, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
@@ -154,7 +202,7 @@ func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host w
 		return nil, err
 	}
 	req := wire.EnrollRequest{Secret: secret, CSR: csrPEM, Host: host}
-	c := &Client{base: strings.TrimRight(server, "/"), http: httpClient(pool, nil)}
+	c := &Client{base: strings.TrimRight(server, "/"), http: httpClient(pool, nil, o), opts: o}
 	var resp wire.EnrollResponse
 	if err := c.post(ctx, wire.PathEnroll, req, &resp); err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
@@ -179,7 +227,7 @@ func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host w
 	if err := atomicfile.Write(filepath.Join(stateDir, identityFile), id, 0o600); err != nil {
 		return nil, err
 	}
-	return Load(stateDir)
+	return LoadWith(stateDir, o)
 }
 
 // CheckIn sends a heartbeat and returns the server's answer.
@@ -191,10 +239,28 @@ func (c *Client) CheckIn(ctx context.Context, req wire.CheckInRequest) (wire.Che
 
 // Ingest sends a gzip NDJSON batch (see wire.EncodeBatch).
 func (c *Client) Ingest(ctx context.Context, body []byte) (wire.IngestResponse, error) {
+	return c.IngestWrapped(ctx, body, nil)
+}
+
+// IngestWrapped sends a batch whose body the transport reads through
+// wrap (nil: directly), which can pace it; a retried request reads
+// through a new wrap.
+func (c *Client) IngestWrapped(ctx context.Context, body []byte, wrap func(io.Reader) io.Reader) (wire.IngestResponse, error) {
 	var resp wire.IngestResponse
 	hdr := map[string]string{"Content-Type": wire.ContentTypeNDJSON, "Content-Encoding": "gzip"}
-	err := c.send(ctx, wire.PathIngest, bytes.NewReader(body), hdr, &resp)
-	return resp, err
+	open := func() io.Reader {
+		if wrap == nil {
+			return bytes.NewReader(body)
+		}
+		return wrap(bytes.NewReader(body))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+wire.PathIngest, open())
+	if err != nil {
+		return resp, err
+	}
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(open()), nil }
+	return resp, c.do(req, hdr, &resp)
 }
 
 // FetchRules downloads the signed rule bundle; the caller verifies it.
@@ -236,6 +302,11 @@ func (c *Client) send(ctx context.Context, path string, body io.Reader, hdr map[
 	if err != nil {
 		return err
 	}
+	return c.do(req, hdr, out)
+}
+
+func (c *Client) do(req *http.Request, hdr map[string]string, out any) error {
+	path := req.URL.Path
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

@@ -76,7 +76,7 @@ func (c *Client) Renew(ctx context.Context) error {
 	if err := promoteNext(c.stateDir); err != nil {
 		return err
 	}
-	c.http = httpClient(c.pool, &pair)
+	c.http = httpClient(c.pool, &pair, c.opts)
 	c.NotBefore, c.NotAfter = pair.Leaf.NotBefore, pair.Leaf.NotAfter
 	return nil
 }

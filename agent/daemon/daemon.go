@@ -32,6 +32,11 @@ type Config struct {
 	CAFile       string
 	EnrollSecret string
 	Version      string
+	// Transport is the proxy (and later, other link settings) to reach
+	// the server through.
+	Transport client.Options
+	// Labels are the agent's own labels, sent with every check-in.
+	Labels []string
 	// YARA rules: a directory, or RulesFS when RulesDir is empty.
 	RulesDir     string
 	RulesFS      fs.FS
@@ -88,7 +93,7 @@ type Daemon struct {
 
 // Enroll loads the agent's identity, enrolling first if there is none.
 func Enroll(ctx context.Context, cfg Config, log *slog.Logger) (*client.Client, error) {
-	cl, err := client.Load(cfg.StateDir)
+	cl, err := client.LoadWith(cfg.StateDir, cfg.Transport)
 	if err == nil {
 		return cl, nil
 	}
@@ -98,7 +103,7 @@ func Enroll(ctx context.Context, cfg Config, log *slog.Logger) (*client.Client, 
 	if cfg.EnrollSecret == "" {
 		return nil, errors.New("not enrolled yet and no server.enroll_secret configured")
 	}
-	cl, err = client.Enroll(ctx, cfg.StateDir, cfg.Server, cfg.CAFile, cfg.EnrollSecret, HostInfo(cfg.Version))
+	cl, err = client.EnrollWith(ctx, cfg.StateDir, cfg.Server, cfg.CAFile, cfg.EnrollSecret, cfg.host(), cfg.Transport)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +315,9 @@ func (d *Daemon) report(f yara.Finding) {
 		return
 	}
 	if err := d.emit(ev); err != nil {
-		// Not marked as reported: the next scan tries again.
+		// Neither marked as reported nor left in the scan cache: the next
+		// scan reads the file again and tries again.
+		d.cache.Forget(f.Path)
 		d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
 		return
 	}
@@ -392,7 +399,7 @@ func (d *Daemon) updateRules(ctx context.Context, version string) {
 
 func (d *Daemon) checkInLoop(ctx context.Context) {
 	for {
-		resp, err := d.cl.CheckIn(ctx, wire.CheckInRequest{Host: HostInfo(d.cfg.Version), Status: d.Status()})
+		resp, err := d.cl.CheckIn(ctx, wire.CheckInRequest{Host: d.cfg.host(), Status: d.Status()})
 		wait := d.checkIn
 		if err != nil {
 			if ctx.Err() != nil {

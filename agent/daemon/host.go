@@ -16,6 +16,13 @@ func HostInfo(version string) wire.Host {
 	return wire.Host{Name: name, OS: runtime.GOOS + " " + osName(), Arch: runtime.GOARCH, IPs: addresses(), Agent: version}
 }
 
+// host is HostInfo with the agent's own labels.
+func (c Config) host() wire.Host {
+	h := HostInfo(c.Version)
+	h.Labels = c.Labels
+	return h
+}
+
 // addresses lists the machine's unicast addresses, loopback only when
 // there is nothing else, so that network records can be tied to it.
 func addresses() []string {

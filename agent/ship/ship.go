@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -30,6 +31,9 @@ type Config struct {
 	BatchBytes  int           `mapstructure:"batch_bytes"`
 	MinBackoff  time.Duration `mapstructure:"min_backoff"`
 	MaxBackoff  time.Duration `mapstructure:"max_backoff"`
+	// MaxBytesPerSecond caps the upload rate of shipments (the compressed
+	// bytes on the wire, before TLS); 0 means no cap.
+	MaxBytesPerSecond int64 `mapstructure:"max_bytes_per_second"`
 }
 
 // DefaultConfig ships every 10 s in batches of up to 1,000 records.
@@ -47,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchBytes < 1024 || c.BatchBytes > wire.MaxIngestDecodedBytes {
 		return fmt.Errorf("ship.batch_bytes: 1 KiB to %d", wire.MaxIngestDecodedBytes)
+	}
+	if c.MaxBytesPerSecond != 0 && c.MaxBytesPerSecond < 1024 {
+		return fmt.Errorf("ship.max_bytes_per_second %d: 0 (no cap) or at least 1024", c.MaxBytesPerSecond)
 	}
 	return nil
 }
@@ -69,13 +76,36 @@ type Shipper struct {
 	lastErr  string
 	// batch shrinks after a 413 and grows back after successes.
 	batch int
+	// lim paces uploads; nil when there is no cap.
+	lim *limiter
 }
 
 // New returns a shipper; records the server refuses as malformed are kept
 // aside, one per line, in rejectedFile instead of blocking the queue.
 func New(cfg Config, sp *spool.Spool, send Sender, rejectedFile string, log *slog.Logger) *Shipper {
-	return &Shipper{cfg: cfg, sp: sp, send: send, rejected: rejectedFile, log: log.With("component", "ship"),
+	s := &Shipper{cfg: cfg, sp: sp, send: send, rejected: rejectedFile, log: log.With("component", "ship"),
 		wake: make(chan struct{}, 1), batch: cfg.BatchEvents}
+	if cfg.MaxBytesPerSecond > 0 {
+		s.lim = newLimiter(cfg.MaxBytesPerSecond, nil, nil)
+	}
+	return s
+}
+
+// ingest sends one body, paced when there is a cap: through the sender's
+// reader when it offers one, else by waiting for the whole body first.
+func (s *Shipper) ingest(ctx context.Context, body []byte) (wire.IngestResponse, error) {
+	if s.lim == nil {
+		return s.send.Ingest(ctx, body)
+	}
+	if ws, ok := s.send.(WrapSender); ok {
+		return ws.IngestWrapped(ctx, body, func(r io.Reader) io.Reader { return &limitedReader{ctx: ctx, r: r, lim: s.lim} })
+	}
+	for left := len(body); left > 0; left -= s.lim.chunk() {
+		if err := s.lim.wait(ctx, min(left, s.lim.chunk())); err != nil {
+			return wire.IngestResponse{}, err
+		}
+	}
+	return s.send.Ingest(ctx, body)
 }
 
 // Notify asks for a shipment soon (new records are in the spool).
@@ -177,7 +207,7 @@ func (s *Shipper) shipBatch(ctx context.Context, recs []spool.Record) error {
 		if len(lines) == 0 {
 			return s.ack(recs, 0)
 		}
-		resp, err := s.send.Ingest(ctx, body)
+		resp, err := s.ingest(ctx, body)
 		if err == nil {
 			if s.batch < s.cfg.BatchEvents {
 				s.batch = min(s.cfg.BatchEvents, s.batch*2)

@@ -162,6 +162,21 @@ func (c *Cache) Record(key, path string, fi fs.FileInfo, now time.Time) {
 	}
 }
 
+// Forget drops path, so that the next scan reads it again: its findings
+// could not be reported (a full spool), and an unchanged file would
+// otherwise never be scanned, nor its finding reported, again.
+func (c *Cache) Forget(path string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[hashPath(path)]; ok {
+		delete(c.entries, hashPath(path))
+		c.dirty = true
+	}
+}
+
 // Len returns how many files the cache holds.
 func (c *Cache) Len() int {
 	if c == nil {

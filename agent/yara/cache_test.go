@@ -186,3 +186,28 @@ func TestThrottle(t *testing.T) {
 		t.Errorf("slept %v, want about 30ms", d)
 	}
 }
+
+// TestCacheForget: a forgotten file is scanned again, also after a save.
+func TestCacheForget(t *testing.T) {
+	state, files := t.TempDir(), t.TempDir()
+	p := filepath.Join(files, "a.bin")
+	if err := os.WriteFile(p, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	c := testCache(t, state, 100, nil)
+	c.Record("k", p, fi, time.Now())
+	c.Forget(p)
+	c.Forget(filepath.Join(files, "never-seen"))
+	if c.Unchanged("k", p, fi) {
+		t.Fatal("a forgotten file is still known")
+	}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if c = testCache(t, state, 100, nil); c.Len() != 0 {
+		t.Fatalf("reopened cache holds %d entries, want 0", c.Len())
+	}
+	var nilCache *Cache
+	nilCache.Forget(p) // a nil cache remembers nothing and must not panic
+}

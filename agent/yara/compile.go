@@ -76,10 +76,14 @@ type ruleFile struct {
 
 // Compile compiles every *.yar and *.yara file under root in fsys. Files
 // that do not compile are left out and reported, each error naming the
-// file and line; the result is nil only when no file compiled.
+// file and line; the result is nil only when no file compiled. Index files
+// (includes only, of files compiled anyway) are left out too, each noted
+// with an *IndexFile error, so that no rule is loaded twice.
 func Compile(fsys fs.FS, root string) (*Rules, []error) {
 	limitArenas() // before the compiler's threads make arenas of their own
 	files, errs := readRuleFiles(fsys, root)
+	files, notes := dropIndexes(fsys, path.Clean(root), files)
+	errs = append(errs, notes...)
 	var good []ruleFile
 	for _, f := range files {
 		if err := checkFile(fsys, f); err != nil {
@@ -188,8 +192,7 @@ func readRuleFiles(fsys fs.FS, root string) ([]ruleFile, []error) {
 			}
 			return nil
 		}
-		ext := strings.ToLower(path.Ext(p))
-		if d.IsDir() || ext != ".yar" && ext != ".yara" {
+		if d.IsDir() || !isRuleFile(p) {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)

@@ -11,6 +11,7 @@ type Config struct {
 	// MaxFileSize: larger files are skipped (and counted as skipped).
 	MaxFileSize int64 `json:"max_file_size"`
 	// FileTimeout bounds the scan of one file; libyara counts whole seconds.
+	// 0 means no bound, as with the yara command.
 	FileTimeout time.Duration `json:"file_timeout"`
 	// Paths are the files and directories ScanPaths walks.
 	Paths []string `json:"paths"`
@@ -64,8 +65,8 @@ func (c Config) Validate() error {
 	if c.MaxFileSize <= 0 {
 		errs = append(errs, fmt.Errorf("yara: max_file_size %d: must be positive", c.MaxFileSize))
 	}
-	if c.FileTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("yara: file_timeout %s: at least 1s (libyara counts whole seconds)", c.FileTimeout))
+	if c.FileTimeout != 0 && c.FileTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("yara: file_timeout %s: 0 (no bound) or at least 1s (libyara counts whole seconds)", c.FileTimeout))
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		errs = append(errs, fmt.Errorf("yara: workers %d: between 1 and 64", c.Workers))

@@ -214,7 +214,7 @@ func TestScanPaths(t *testing.T) {
 		t.Error("a missing path gave no error")
 	}
 	bad := DefaultConfig()
-	bad.FileTimeout = 0
+	bad.FileTimeout = -1
 	if _, err := r.ScanPaths(context.Background(), []string{dir}, bad, func(Finding) {}); err == nil {
 		t.Error("an invalid config was accepted")
 	}
@@ -229,6 +229,7 @@ func TestConfigValidate(t *testing.T) {
 		{"default", func(*Config) {}, true},
 		{"zero size", func(c *Config) { c.MaxFileSize = 0 }, false},
 		{"sub-second timeout", func(c *Config) { c.FileTimeout = 500e6 }, false},
+		{"no timeout", func(c *Config) { c.FileTimeout = 0 }, true},
 		{"empty path", func(c *Config) { c.Paths = []string{""} }, false},
 	}
 	for _, c := range cases {

@@ -56,6 +56,9 @@ type Host struct {
 	Agent  string   `json:"agent_version"`
 	Osq    string   `json:"osquery_version,omitempty"`
 	BootID string   `json:"boot_id,omitempty"`
+	// Labels are the agent's own labels (its configuration's labels:),
+	// which live queries can select on beside those the server assigns.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // EnrollRequest asks for an agent identity.
@@ -140,6 +143,15 @@ type LiveRequest struct {
 	Units   []string      `json:"units,omitempty"`
 	Hosts   []string      `json:"hosts,omitempty"`
 	Timeout time.Duration `json:"timeout_ns,omitempty"`
+	// Labels selects agents carrying any of these labels, their own or
+	// assigned by the server.
+	Labels []string `json:"labels,omitempty"`
+}
+
+// AgentLabels are the labels the server assigns to one agent (replacing
+// those it assigned before; the agent's own labels are kept apart).
+type AgentLabels struct {
+	Labels []string `json:"labels"`
 }
 
 // IngestResponse reports what the server did with a batch.

@@ -2,10 +2,14 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 
 	"lachan/internal/wire"
+	"lachan/server/fleet"
 	"lachan/server/live"
+	"lachan/server/store"
 )
 
 // startLive queues an analyst's SQL for the agents it selects within the
@@ -53,4 +57,36 @@ func (s *Server) liveReport(w http.ResponseWriter, r *http.Request, p Principal)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// putAgentLabels replaces the labels the server assigns to one agent, which
+// live queries select on beside the agent's own. Route:
+// PUT PathAgents/{id}/labels. Responders label only their units' agents.
+func (s *Server) putAgentLabels(w http.ResponseWriter, r *http.Request, p Principal) {
+	if !p.can(RoleAdmin, RoleAnalyst, RoleResponder) {
+		forbidden(w)
+		return
+	}
+	var req wire.AgentLabels
+	if err := decodeSmall(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	a, _, err := s.d.Fleet.Get(r.Context(), r.PathValue("id"))
+	if err == nil && p.Units != nil && !slices.Contains(p.Units, a.Unit) {
+		err = fmt.Errorf("agent %s: %w", r.PathValue("id"), store.ErrNotFound) // not visible to the caller
+	}
+	if err == nil {
+		a, err = s.d.Fleet.SetLabels(r.Context(), a.ID, req.Labels)
+	}
+	if errors.Is(err, fleet.ErrBadLabel) {
+		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: "labels"})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("agent labels set", "agent", a.ID, "by", p.Name, "labels", a.Labels)
+	writeJSON(w, http.StatusOK, a)
 }

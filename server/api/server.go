@@ -123,6 +123,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
 	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
 	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
+	mux.HandleFunc("PUT "+wire.PathAgents+"/{id}/labels", s.operator(s.putAgentLabels))
 	s.systemRoutes(mux)
 	s.storeRoutes(mux)
 	s.forwardRoutes(mux)

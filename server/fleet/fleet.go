@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 
 	"lachan/internal/event"
 	"lachan/internal/wire"
@@ -24,6 +26,20 @@ type Agent struct {
 	Status     wire.Status `json:"status"`
 	EnrolledAt time.Time   `json:"enrolled_at"`
 	LastSeen   time.Time   `json:"last_seen"`
+	// Labels are assigned by the server (SetLabels); the agent's own are
+	// in Host.Labels.
+	Labels []string `json:"labels,omitempty"`
+}
+
+// HasAnyLabel reports whether the agent carries one of labels, its own or
+// assigned by the server.
+func (a Agent) HasAnyLabel(labels []string) bool {
+	for _, l := range labels {
+		if slices.Contains(a.Labels, l) || slices.Contains(a.Host.Labels, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // Online reports whether the agent checked in within the window.
@@ -48,6 +64,7 @@ func New(st store.Store, now func() time.Time) *Fleet {
 // Enroll records a new agent in unit and returns it with its new ID.
 func (f *Fleet) Enroll(ctx context.Context, unit string, host wire.Host) (Agent, error) {
 	now := f.now().UTC()
+	host.Labels = validLabels(host.Labels)
 	a := Agent{ID: event.NewID(), Unit: unit, Host: host, EnrolledAt: now, LastSeen: now}
 	b, _ := json.Marshal(a)
 	if _, err := f.st.PutEntity(ctx, store.KindAgent, a.ID, b, 0); err != nil {
@@ -77,6 +94,7 @@ func (f *Fleet) CheckIn(ctx context.Context, id string, req wire.CheckInRequest)
 			return Agent{}, err
 		}
 		a.Host, a.Status, a.LastSeen = req.Host, req.Status, f.now().UTC()
+		a.Host.Labels = validLabels(a.Host.Labels)
 		b, _ := json.Marshal(a)
 		_, err = f.st.PutEntity(ctx, store.KindAgent, id, b, ver)
 		if err == nil {
@@ -84,6 +102,66 @@ func (f *Fleet) CheckIn(ctx context.Context, id string, req wire.CheckInRequest)
 		}
 		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
 			return Agent{}, fmt.Errorf("check-in of agent %s: %w", id, err)
+		}
+	}
+}
+
+// MaxLabels and MaxLabelLen bound the labels of one agent.
+const (
+	MaxLabels   = 64
+	MaxLabelLen = 128
+)
+
+// ErrBadLabel is a label refused by CheckLabels.
+var ErrBadLabel = errors.New("bad label")
+
+// CheckLabels refuses empty, over-long or control-character labels and
+// more than MaxLabels of them, naming the one at fault.
+func CheckLabels(labels []string) error {
+	if len(labels) > MaxLabels {
+		return fmt.Errorf("%w: %d labels, at most %d", ErrBadLabel, len(labels), MaxLabels)
+	}
+	for i, l := range labels {
+		if l == "" || len(l) > MaxLabelLen || strings.ContainsFunc(l, unicode.IsControl) {
+			return fmt.Errorf("%w: labels[%d] %q: 1 to %d printable bytes", ErrBadLabel, i, l, MaxLabelLen)
+		}
+	}
+	return nil
+}
+
+// validLabels keeps the first MaxLabels labels an agent reports that
+// CheckLabels would accept: an agent's bad label is not worth refusing its
+// check-in over.
+func validLabels(labels []string) []string {
+	var out []string
+	for _, l := range labels {
+		if len(out) < MaxLabels && CheckLabels([]string{l}) == nil && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// SetLabels replaces the labels the server assigns to an agent, retrying
+// on concurrent updates; duplicates are dropped and the rest sorted.
+func (f *Fleet) SetLabels(ctx context.Context, id string, labels []string) (Agent, error) {
+	if err := CheckLabels(labels); err != nil {
+		return Agent{}, err
+	}
+	labels = slices.Compact(slices.Sorted(slices.Values(labels)))
+	for attempt := 0; ; attempt++ {
+		a, ver, err := f.Get(ctx, id)
+		if err != nil {
+			return Agent{}, err
+		}
+		a.Labels = labels
+		b, _ := json.Marshal(a)
+		_, err = f.st.PutEntity(ctx, store.KindAgent, id, b, ver)
+		if err == nil {
+			return a, nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
+			return Agent{}, fmt.Errorf("labels of agent %s: %w", id, err)
 		}
 	}
 }

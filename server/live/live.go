@@ -133,7 +133,9 @@ func checkSQL(sql string) error {
 }
 
 // Create stores a query for the agents that units (already expanded to
-// subtrees) and hosts (names or IDs) select within scope (nil: all).
+// subtrees), hosts (names or IDs) and labels (any of them, the agent's own
+// or assigned by the server) select within scope (nil: all). Selectors
+// combine: an agent must pass every one that is given.
 func (m *Manager) Create(ctx context.Context, req wire.LiveRequest, units, scope []string, by string) (Query, error) {
 	if err := checkSQL(req.SQL); err != nil {
 		return Query{}, err
@@ -156,6 +158,9 @@ func (m *Manager) Create(ctx context.Context, req wire.LiveRequest, units, scope
 			continue
 		}
 		if len(req.Hosts) > 0 && !slices.Contains(req.Hosts, a.ID) && !slices.Contains(req.Hosts, a.Host.Name) {
+			continue
+		}
+		if len(req.Labels) > 0 && !a.HasAnyLabel(req.Labels) {
 			continue
 		}
 		q.Targets = append(q.Targets, Target{AgentID: a.ID, Host: a.Host.Name, Unit: a.Unit})

@@ -6,10 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"lachan/agent/client"
 	"lachan/agent/daemon"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
@@ -22,13 +25,16 @@ import (
 
 // Config is the whole agent configuration.
 type Config struct {
-	StateDir string         `mapstructure:"state_dir"`
-	Server   ServerConfig   `mapstructure:"server"`
-	YARA     YARAConfig     `mapstructure:"yara"`
-	Osquery  OsqueryConfig  `mapstructure:"osquery"`
-	Spool    SpoolConfig    `mapstructure:"spool"`
-	Ship     ship.Config    `mapstructure:"ship"`
-	Log      logging.Config `mapstructure:"log"`
+	StateDir string `mapstructure:"state_dir"`
+	// Labels are this agent's own labels (e.g. finance, kiosk), which live
+	// queries can select on.
+	Labels  []string       `mapstructure:"labels"`
+	Server  ServerConfig   `mapstructure:"server"`
+	YARA    YARAConfig     `mapstructure:"yara"`
+	Osquery OsqueryConfig  `mapstructure:"osquery"`
+	Spool   SpoolConfig    `mapstructure:"spool"`
+	Ship    ship.Config    `mapstructure:"ship"`
+	Log     logging.Config `mapstructure:"log"`
 }
 
 // ServerConfig says where the server is and how to join it.
@@ -36,6 +42,9 @@ type ServerConfig struct {
 	URL          string `mapstructure:"url"`
 	CAFile       string `mapstructure:"ca_file"`
 	EnrollSecret string `mapstructure:"enroll_secret" secret:"true"`
+	// Proxy is an HTTPS proxy (http://[user:password@]host:port); empty
+	// uses HTTPS_PROXY and NO_PROXY from the environment.
+	Proxy string `mapstructure:"proxy" secret:"true"`
 }
 
 // YARAConfig chooses rules and what to scan.
@@ -106,6 +115,12 @@ func (c *Config) Validate() error {
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("spool.max_bytes: at least 1 MiB"))
 	}
+	for i, l := range c.Labels {
+		if l == "" || len(l) > 128 || strings.ContainsFunc(l, unicode.IsControl) {
+			errs = append(errs, fmt.Errorf("labels[%d] %q: 1 to 128 printable bytes", i, l))
+		}
+	}
+	errs = append(errs, client.Options{Proxy: c.Server.Proxy}.Validate())
 	errs = append(errs, config.Join(c.Ship, c.Log))
 	return errors.Join(errs...)
 }
@@ -144,6 +159,7 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	}
 	dc := daemon.Config{
 		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret,
+		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
 		Spool: sc, Ship: c.Ship, Watch: watch,
 	}

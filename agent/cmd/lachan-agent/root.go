@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,9 +81,7 @@ func scanCmd() *cobra.Command {
 				return fmt.Errorf("--rules DIR is required")
 			}
 			rules, errs := yara.CompileDir(dir)
-			for _, e := range errs {
-				fmt.Fprintln(cmd.ErrOrStderr(), "skipped:", e)
-			}
+			skipped := reportCompile(cmd.ErrOrStderr(), errs)
 			if rules == nil {
 				return fmt.Errorf("no usable rules in %s", dir)
 			}
@@ -89,12 +90,13 @@ func scanCmd() *cobra.Command {
 			var encErr error
 			sc := yara.DefaultConfig()
 			sc.MaxCPUPercent = 0 // one scan asked for by a person: full speed
+			sc.FileTimeout, _ = cmd.Flags().GetDuration("file-timeout")
 			stats, err := rules.ScanPaths(cmd.Context(), paths, sc, func(f yara.Finding) {
 				if e := enc.Encode(f); e != nil && encErr == nil {
 					encErr = e
 				}
 			})
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d rule file(s) skipped; %+v\n", len(errs), stats)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d rules; %d rule file(s) skipped; %+v\n", rules.Count(), skipped, stats)
 			if err != nil {
 				return err
 			}
@@ -102,5 +104,27 @@ func scanCmd() *cobra.Command {
 		},
 	}
 	c.Flags().String("rules", "", "directory of YARA rule files")
+	c.Flags().Duration("file-timeout", 0, "give up on a file after this long (0: never, as the yara command)")
 	return c
+}
+
+// reportCompile prints one line for each rule file left out — the first
+// error YARA gave for it and how many more — and returns how many files
+// did not compile. Index files are noted but not counted.
+func reportCompile(w io.Writer, errs []error) int {
+	n := 0
+	for _, e := range errs {
+		if errors.Is(e, yara.ErrIndex) {
+			fmt.Fprintln(w, "index:", e)
+			continue
+		}
+		n++
+		lines := strings.Split(e.Error(), "\n")
+		if len(lines) > 1 {
+			fmt.Fprintf(w, "skipped: %s (and %d more error(s) in this file)\n", lines[0], len(lines)-1)
+		} else {
+			fmt.Fprintln(w, "skipped:", lines[0])
+		}
+	}
+	return n
 }

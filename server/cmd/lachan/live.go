@@ -16,7 +16,7 @@ func liveCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "live SQL",
 		Short: "Run osquery SQL now on the chosen agents and show each host's answer",
-		Long: "Runs one SELECT on the agents of --unit (with their sub-units) and --host, or on every\n" +
+		Long: "Runs one SELECT on the agents of --unit (with their sub-units), --host and --label, or on every\n" +
 			"agent you may see. Agents pick it up at their next check-in; the command waits until\n" +
 			"every host has answered, is offline, or the query times out.",
 		Args: cobra.ExactArgs(1),
@@ -27,9 +27,10 @@ func liveCmd() *cobra.Command {
 			}
 			units, _ := cmd.Flags().GetStringSlice("unit")
 			hosts, _ := cmd.Flags().GetStringSlice("host")
+			labels, _ := cmd.Flags().GetStringSlice("label")
 			timeout, _ := cmd.Flags().GetDuration("timeout")
 			var q live.Query
-			if err := cl.Post(cmd.Context(), wire.PathLive, wire.LiveRequest{SQL: args[0], Units: units, Hosts: hosts, Timeout: timeout}, &q); err != nil {
+			if err := cl.Post(cmd.Context(), wire.PathLive, wire.LiveRequest{SQL: args[0], Units: units, Hosts: hosts, Labels: labels, Timeout: timeout}, &q); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "live query %s sent to %d host(s); waiting up to %s\n", q.ID, len(q.Targets), time.Until(q.Deadline).Round(time.Second))
@@ -55,6 +56,7 @@ func liveCmd() *cobra.Command {
 	}
 	c.Flags().StringSlice("unit", nil, "only agents of these units and their sub-units")
 	c.Flags().StringSlice("host", nil, "only these hosts (names or agent IDs)")
+	c.Flags().StringSlice("label", nil, "only agents carrying one of these labels (their own or assigned by the server)")
 	c.Flags().Duration("timeout", 0, "how long to wait for hosts (default: the server's live.timeout)")
 	addJSONFlag(c)
 	return c
