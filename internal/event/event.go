@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 )
 
@@ -185,36 +184,7 @@ func (e Event) Validate() error {
 
 // MarshalJSON writes the event as one flat JSON object with sorted keys.
 func (e Event) MarshalJSON() ([]byte, error) {
-	keys := make([]string, 0, len(e.Fields))
-	for k := range e.Fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var buf bytes.Buffer
-	buf.Grow(64 + 48*len(keys))
-	buf.WriteString(`{"@timestamp":"`)
-	buf.WriteString(e.Timestamp.UTC().Format(time.RFC3339Nano))
-	buf.WriteString(`","event.dataset":`)
-	writeString(&buf, e.Dataset)
-	buf.WriteString(`,"event.id":`)
-	writeString(&buf, e.ID)
-	for _, k := range keys {
-		buf.WriteByte(',')
-		writeString(&buf, k)
-		buf.WriteByte(':')
-		b, err := json.Marshal(e.Fields[k])
-		if err != nil {
-			return nil, fmt.Errorf("field %s: %w", k, err)
-		}
-		buf.Write(b)
-	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
-}
-
-func writeString(buf *bytes.Buffer, s string) {
-	b, _ := json.Marshal(s)
-	buf.Write(b)
+	return e.AppendJSON(make([]byte, 0, 64+48*len(e.Fields)))
 }
 
 // UnmarshalJSON decodes strictly: the reserved fields must be present and
