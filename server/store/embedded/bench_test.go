@@ -53,15 +53,32 @@ func openBench(b *testing.B, sync bool) *Engine {
 // one event. Run it with -cpu 1 for the per-core figure.
 func BenchmarkIngest(b *testing.B) {
 	const batch = 1000
-	for _, sync := range []bool{true, false} {
-		b.Run(fmt.Sprintf("sync=%v", sync), func(b *testing.B) {
-			e := openBench(b, sync)
+	for _, c := range []struct {
+		name  string
+		sync  bool
+		hosts int // hosts in one batch: 300 mixed, or 1 as an agent's own batch
+	}{{"sync=true", true, 300}, {"sync=false", false, 300}, {"agent-batches/sync=true", true, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := openBench(b, c.sync)
 			tmpl := make([]event.Event, batch)
 			size := 0
 			for i := range tmpl {
 				tmpl[i] = benchEvent(i, 300, benchT0)
 				doc, _ := tmpl[i].MarshalJSON()
 				size += len(doc)
+			}
+			// One agent's batches: every event of a batch from the same PC,
+			// ten PCs taking turns (made before the clock starts).
+			var perHost [][]event.Event
+			if c.hosts == 1 {
+				for h := 0; h < 10; h++ {
+					evs := make([]event.Event, batch)
+					for i := range evs {
+						evs[i] = tmpl[i]
+						evs[i].Fields = hostFields(tmpl[i].Fields, h*29)
+					}
+					perHost = append(perHost, evs)
+				}
 			}
 			evs := make([]event.Event, batch)
 			cpu0, cpuOK := processCPU()
@@ -70,6 +87,9 @@ func BenchmarkIngest(b *testing.B) {
 				n := min(batch, b.N-done)
 				for i := range n {
 					evs[i] = tmpl[i]
+					if perHost != nil {
+						evs[i] = perHost[(done/batch)%len(perHost)][i]
+					}
 					evs[i].ID = fmt.Sprintf("b%010d", done+i)
 					evs[i].Timestamp = benchT0.Add(time.Duration(done+i) * time.Millisecond)
 				}
@@ -86,4 +106,18 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(size)/batch, "bytes/event")
 		})
 	}
+}
+
+// hostFields returns a copy of f with the host-bound fields of host h.
+func hostFields(f map[string]any, h int) map[string]any {
+	out := make(map[string]any, len(f))
+	for k, v := range f {
+		out[k] = v
+	}
+	out["host.id"] = fmt.Sprintf("host-%04d", h)
+	out["host.name"] = fmt.Sprintf("WARD%02d-PC%03d", h%20, h)
+	out["agent.id"] = fmt.Sprintf("agent-%04d", h)
+	out["lachan.unit"] = fmt.Sprintf("ward-%d", h%20)
+	out["source.ip"] = fmt.Sprintf("10.%d.%d.%d", h%20, h/250, h%250)
+	return out
 }

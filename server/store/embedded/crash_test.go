@@ -212,7 +212,7 @@ func checkCrashStore(t *testing.T, dir string, acked map[string]bool) {
 		q.After = page.Next
 	}
 	// Every batch lands whole or not at all: one id/ entry and one host.id
-	// index entry per stored event, in whichever partitions they fell.
+	// posting entry per stored event, in whichever partitions they fell.
 	counts := map[string]int{prefixEvent: 0, prefixID: 0, "host.id index": 0}
 	count := func(lo string, classify func(k []byte) string) {
 		it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(lo), UpperBound: prefixEnd([]byte(lo))})
@@ -220,7 +220,15 @@ func checkCrashStore(t *testing.T, dir string, acked map[string]bool) {
 			t.Fatal(err)
 		}
 		for ok := it.First(); ok; ok = it.Next() {
-			if c := classify(it.Key()); c != "" {
+			switch c := classify(it.Key()); c {
+			case "":
+			case "host.id index":
+				list, err := decodePosting(it.Value())
+				if err != nil {
+					t.Fatalf("posting %q: %v", it.Key(), err)
+				}
+				counts[c] += len(list)
+			default:
 				counts[c]++
 			}
 		}

@@ -15,7 +15,7 @@
 //	meta/layout                           → "2": the layout version this directory holds
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
-//	t/<part>x<field>\x00<value>\x00<ts><id> → empty: a secondary index entry
+//	t/<part>x<field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
 //	id/<id>                               → the event's primary key
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
 //	en/<kind>\x00<id>                     → 8-byte big-endian version, then the document
@@ -45,6 +45,17 @@
 // stores those that fit later and removes their dl/ entries in one batch.
 //
 // # Indexes
+//
+// An index entry is a posting list: one key per partition, field, value and
+// write batch, whose value lists the sort keys (<ts><id>, each after its
+// uvarint length, ascending) of the batch's events with that value. An
+// agent's batch shares its host, agent, unit and address, so one list
+// stands for hundreds of one-event keys; the lists cut the index keys of a
+// batch of 1,000 events of 300 PCs from 6,000 to about 1,200 and of one
+// PC's batch to a handful. A newest-first walk of a value loads lists
+// lazily from the greatest key down (a list whose greatest key is below
+// every loaded candidate cannot hold the next one); an oldest-first walk
+// reads the lists that reach the window and sorts them.
 //
 // The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset,
 // source.ip, destination.ip and rule.id. A list-valued field has an entry per

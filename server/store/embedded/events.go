@@ -116,7 +116,8 @@ func encodeEvent(ev event.Event) ([]byte, error) {
 // reuses the search path of the previous key, so sorted keys cost far less
 // to insert than keys that jump between the ev/, id/ and ix/ ranges.
 type batchKeys struct {
-	kvs []kv
+	kvs  []kv
+	post postings
 }
 
 type kv struct {
@@ -129,17 +130,21 @@ func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 	tsid := tsID(ev.Timestamp, ev.ID)
 	pk := eventKey(p, tsid)
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
+	if bk.post == nil {
+		bk.post = postings{}
+	}
 	pp := p.prefix()
 	for _, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
-			k := append(append(append(make([]byte, 0, len(pp)+len(field)+len(v)+len(tsid)+4), pp...), indexPrefix(field, v)...), tsid...)
-			bk.kvs = append(bk.kvs, kv{k: k})
+			bk.post.add(append(pp, indexPrefix(field, v)...), tsid)
 		}
 	}
 }
 
 // apply sorts the entries and sets them in b.
 func (bk *batchKeys) apply(b *pebble.Batch) error {
+	bk.kvs = append(bk.kvs, bk.post.kvs()...)
+	bk.post = nil
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
 		var err error

@@ -237,31 +237,64 @@ func window(p []byte, q store.Query) (lo, hi []byte, ok bool) {
 	return lo, hi, true
 }
 
-// stream walks one key range, yielding <ts><id> suffixes in search order.
-type stream struct {
+// sortStream yields sort keys (<ts><id>) in a query's order: a key range
+// of events (with their documents) or the posting lists of one index value.
+type sortStream interface {
+	// key is the current sort key, nil at the end; it and val stay valid
+	// until next.
+	key() []byte
+	val() []byte
+	part() part
+	next()
+	close() error
+}
+
+// rangeStream walks one key range of events.
+type rangeStream struct {
 	it   *pebble.Iterator
-	part part
+	pt   part
 	plen int
+	asc  bool
 	ok   bool
 }
 
-func (s *stream) tsid() []byte { return s.it.Key()[s.plen:] }
+func (s *rangeStream) key() []byte {
+	if !s.ok {
+		return nil
+	}
+	return s.it.Key()[s.plen:]
+}
+func (s *rangeStream) val() []byte  { return s.it.Value() }
+func (s *rangeStream) part() part   { return s.pt }
+func (s *rangeStream) close() error { return s.it.Close() }
+func (s *rangeStream) next() {
+	if s.asc {
+		s.ok = s.it.Next()
+	} else {
+		s.ok = s.it.Prev()
+	}
+}
+
+func (s *postingStream) key() []byte { return s.cur }
+func (s *postingStream) val() []byte { return nil }
+func (s *postingStream) part() part  { return s.pt }
+func (s *postingStream) next()       { s.advance() }
 
 // merger merges streams into one (timestamp, ID) order, yielding an event
 // found in several ranges (a list field matching two values) once.
 type merger struct {
-	ss  []*stream
+	ss  []sortStream
 	asc bool
 	// emitted are the streams positioned at the key last returned; they move
 	// on at the next call so that the returned slices stay valid till then.
 	emitted []int
 }
 
-func openMerger(r reader, parts []part, prefixes [][]byte, q store.Query) (*merger, error) {
+func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store.Query) (*merger, error) {
 	m := &merger{asc: q.Asc}
 	for _, pt := range parts {
 		for _, rel := range prefixes {
-			if err := m.open(r, pt, append(pt.prefix(), rel...), q); err != nil {
+			if err := m.open(r, pt, append(pt.prefix(), rel...), primary, q); err != nil {
 				m.close()
 				return nil, err
 			}
@@ -271,16 +304,31 @@ func openMerger(r reader, parts []part, prefixes [][]byte, q store.Query) (*merg
 }
 
 // open adds a stream over the part of range p that q reaches.
-func (m *merger) open(r reader, pt part, p []byte, q store.Query) error {
+func (m *merger) open(r reader, pt part, p []byte, primary bool, q store.Query) error {
 	lo, hi, ok := window(p, q)
 	if !ok {
+		return nil
+	}
+	if !primary {
+		var tlo, thi []byte
+		if len(lo) > len(p) {
+			tlo = lo[len(p):]
+		}
+		if hi != nil && len(hi) > len(p) && bytes.HasPrefix(hi, p) {
+			thi = hi[len(p):]
+		}
+		s, err := openPostingStream(r, pt, p, tlo, thi, q.Asc)
+		if err != nil {
+			return err
+		}
+		m.ss = append(m.ss, s)
 		return nil
 	}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
 	}
-	s := &stream{it: it, part: pt, plen: len(p)}
+	s := &rangeStream{it: it, pt: pt, plen: len(p), asc: q.Asc}
 	if q.Asc {
 		s.ok = it.First()
 	} else {
@@ -294,24 +342,19 @@ func (m *merger) open(r reader, pt part, p []byte, q store.Query) error {
 // until the next call.
 func (m *merger) next() (pt part, tsid, val []byte, ok bool) {
 	for _, i := range m.emitted {
-		s := m.ss[i]
-		if m.asc {
-			s.ok = s.it.Next()
-		} else {
-			s.ok = s.it.Prev()
-		}
+		m.ss[i].next()
 	}
 	m.emitted = m.emitted[:0]
 	best := -1
 	for i, s := range m.ss {
-		if !s.ok {
+		if s.key() == nil {
 			continue
 		}
 		if best < 0 {
 			best = i
 			continue
 		}
-		c := bytes.Compare(s.tsid(), m.ss[best].tsid())
+		c := bytes.Compare(s.key(), m.ss[best].key())
 		if m.asc && c < 0 || !m.asc && c > 0 {
 			best = i
 		}
@@ -319,20 +362,20 @@ func (m *merger) next() (pt part, tsid, val []byte, ok bool) {
 	if best < 0 {
 		return part{}, nil, nil, false
 	}
-	k := m.ss[best].tsid()
+	k := m.ss[best].key()
 	for i, s := range m.ss {
-		if s.ok && bytes.Equal(s.tsid(), k) {
+		if s.key() != nil && bytes.Equal(s.key(), k) {
 			m.emitted = append(m.emitted, i)
 		}
 	}
-	return m.ss[best].part, k, m.ss[best].it.Value(), true
+	return m.ss[best].part(), k, m.ss[best].val(), true
 }
 
-// close closes every iterator and returns the first error any met.
+// close closes every stream and returns the first error any met.
 func (m *merger) close() error {
 	var errs []error
 	for _, s := range m.ss {
-		errs = append(errs, s.it.Close())
+		errs = append(errs, s.close())
 	}
 	m.ss = nil
 	return errors.Join(errs...)
@@ -364,7 +407,7 @@ func (w *walker) next() (part, []byte, []byte, bool, error) {
 		if len(w.days) == 0 {
 			return part{}, nil, nil, false, nil
 		}
-		m, err := openMerger(w.r, w.days[0], w.pl.prefixes, w.q)
+		m, err := openMerger(w.r, w.days[0], w.pl.prefixes, w.pl.primary, w.q)
 		if err != nil {
 			return part{}, nil, nil, false, err
 		}
