@@ -193,10 +193,12 @@ type postingCursor struct {
 // postingHeap keeps the cursors with the greatest current key on top.
 type postingHeap []*postingCursor
 
-func (h postingHeap) Len() int           { return len(h) }
-func (h postingHeap) Less(i, j int) bool { return bytes.Compare(h[i].keys[h[i].i], h[j].keys[h[j].i]) > 0 }
-func (h postingHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *postingHeap) Push(x any)        { *h = append(*h, x.(*postingCursor)) }
+func (h postingHeap) Len() int { return len(h) }
+func (h postingHeap) Less(i, j int) bool {
+	return bytes.Compare(h[i].keys[h[i].i], h[j].keys[h[j].i]) > 0
+}
+func (h postingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *postingHeap) Push(x any)   { *h = append(*h, x.(*postingCursor)) }
 func (h *postingHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
