@@ -133,10 +133,9 @@ func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 	if bk.post == nil {
 		bk.post = postings{}
 	}
-	pp := p.prefix()
-	for _, field := range indexedFields {
+	for fi, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
-			bk.post.add(append(pp, indexPrefix(field, v)...), tsid)
+			bk.post.add(postingKey{p, fi, v}, tsid)
 		}
 	}
 }

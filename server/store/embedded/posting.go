@@ -21,17 +21,25 @@ import (
 //
 //	t/<part>x<field>\x00<value>\x00<max ts><max id> → (uvarint length, <ts><id>)…, ascending
 
-// postings gathers a batch's posting lists by full key prefix.
-type postings map[string][][]byte
+// postingKey names one list of a batch: a partition, an indexed field (by
+// its place in indexedFields) and a value.
+type postingKey struct {
+	pt    part
+	field int
+	value string
+}
 
-func (ps postings) add(prefix []byte, tsid []byte) {
-	ps[string(prefix)] = append(ps[string(prefix)], tsid)
+// postings gathers a batch's posting lists.
+type postings map[postingKey][][]byte
+
+func (ps postings) add(k postingKey, tsid []byte) {
+	ps[k] = append(ps[k], tsid)
 }
 
 // kvs returns one entry per list.
 func (ps postings) kvs() []kv {
 	out := make([]kv, 0, len(ps))
-	for prefix, list := range ps {
+	for pk, list := range ps {
 		slices.SortFunc(list, bytes.Compare)
 		list = slices.CompactFunc(list, bytes.Equal)
 		size := 0
@@ -43,7 +51,8 @@ func (ps postings) kvs() []kv {
 			v = binary.AppendUvarint(v, uint64(len(t)))
 			v = append(v, t...)
 		}
-		k := append(append(make([]byte, 0, len(prefix)+len(list[len(list)-1])), prefix...), list[len(list)-1]...)
+		k := append(pk.pt.prefix(), indexPrefix(indexedFields[pk.field], pk.value)...)
+		k = append(k, list[len(list)-1]...)
 		out = append(out, kv{k: k, v: v})
 	}
 	return out

@@ -8,10 +8,11 @@ import (
 
 func TestPostingRoundTrip(t *testing.T) {
 	ps := postings{}
-	pre := []byte("t/xpre\x00")
+	pk := postingKey{pt: makePart('e', 3), field: 0, value: "h"}
+	pre := append(makePart('e', 3).prefix(), indexPrefix(indexedFields[0], "h")...)
 	// Out of order, and one key twice (a list field whose value repeats).
 	for _, k := range [][]byte{tsID(time.Unix(10, 0), "c"), tsID(time.Unix(9, 0), "a"), tsID(time.Unix(8, 0), "b"), tsID(time.Unix(9, 0), "a")} {
-		ps.add(pre, k)
+		ps.add(pk, k)
 	}
 	kvs := ps.kvs()
 	if len(kvs) != 1 {
@@ -36,8 +37,9 @@ func TestPostingRoundTrip(t *testing.T) {
 
 func FuzzDecodePosting(f *testing.F) {
 	ps := postings{}
-	ps.add([]byte("p"), tsID(time.Unix(1, 0), "id-1"))
-	ps.add([]byte("p"), tsID(time.Unix(2, 0), "id-2"))
+	pk := postingKey{pt: makePart('n', 0), field: 1, value: "v"}
+	ps.add(pk, tsID(time.Unix(1, 0), "id-1"))
+	ps.add(pk, tsID(time.Unix(2, 0), "id-2"))
 	f.Add(ps.kvs()[0].v)
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Add([]byte{3, 1, 2, 3})
