@@ -117,7 +117,7 @@ func encodeEvent(ev event.Event) ([]byte, error) {
 // to insert than keys that jump between the ev/, id/ and ix/ ranges.
 type batchKeys struct {
 	kvs  []kv
-	post postings
+	post *postings
 }
 
 type kv struct {
@@ -131,7 +131,7 @@ func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 	pk := eventKey(p, tsid)
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
 	if bk.post == nil {
-		bk.post = postings{}
+		bk.post = &postings{}
 	}
 	for fi, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
@@ -142,8 +142,10 @@ func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 
 // apply sorts the entries and sets them in b.
 func (bk *batchKeys) apply(b *pebble.Batch) error {
-	bk.kvs = append(bk.kvs, bk.post.kvs()...)
-	bk.post = nil
+	if bk.post != nil {
+		bk.kvs = append(bk.kvs, bk.post.kvs()...)
+		bk.post = nil
+	}
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
 		var err error

@@ -29,17 +29,43 @@ type postingKey struct {
 	value string
 }
 
-// postings gathers a batch's posting lists.
-type postings map[postingKey][][]byte
+// postings gathers a batch's posting lists. The list each field used last
+// is kept at hand: the events of one agent's batch repeat their host, agent,
+// unit and address, so most additions skip the map.
+type postings struct {
+	lists map[postingKey]*[][]byte
+	last  [8]struct {
+		key  postingKey
+		list *[][]byte
+	}
+}
 
-func (ps postings) add(k postingKey, tsid []byte) {
-	ps[k] = append(ps[k], tsid)
+func (ps *postings) add(k postingKey, tsid []byte) {
+	if k.field < len(ps.last) {
+		if l := &ps.last[k.field]; l.list != nil && l.key == k {
+			*l.list = append(*l.list, tsid)
+			return
+		}
+	}
+	if ps.lists == nil {
+		ps.lists = map[postingKey]*[][]byte{}
+	}
+	list := ps.lists[k]
+	if list == nil {
+		list = new([][]byte)
+		ps.lists[k] = list
+	}
+	*list = append(*list, tsid)
+	if k.field < len(ps.last) {
+		ps.last[k.field].key, ps.last[k.field].list = k, list
+	}
 }
 
 // kvs returns one entry per list.
-func (ps postings) kvs() []kv {
-	out := make([]kv, 0, len(ps))
-	for pk, list := range ps {
+func (ps *postings) kvs() []kv {
+	out := make([]kv, 0, len(ps.lists))
+	for pk, lp := range ps.lists {
+		list := *lp
 		slices.SortFunc(list, bytes.Compare)
 		list = slices.CompactFunc(list, bytes.Equal)
 		size := 0

@@ -7,7 +7,7 @@ import (
 )
 
 func TestPostingRoundTrip(t *testing.T) {
-	ps := postings{}
+	ps := &postings{}
 	pk := postingKey{pt: makePart('e', 3), field: 0, value: "h"}
 	pre := append(makePart('e', 3).prefix(), indexPrefix(indexedFields[0], "h")...)
 	// Out of order, and one key twice (a list field whose value repeats).
@@ -36,7 +36,7 @@ func TestPostingRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodePosting(f *testing.F) {
-	ps := postings{}
+	ps := &postings{}
 	pk := postingKey{pt: makePart('n', 0), field: 1, value: "v"}
 	ps.add(pk, tsID(time.Unix(1, 0), "id-1"))
 	ps.add(pk, tsID(time.Unix(2, 0), "id-2"))
