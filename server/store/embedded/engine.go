@@ -105,6 +105,8 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 		Cache:                    cache,
 		MemTableSize:             uint64(cfg.MemTableBytes),
 		MaxConcurrentCompactions: func() int { return cfg.Compactions },
+		L0CompactionThreshold:    cfg.L0Files,
+		L0StopWritesThreshold:    3 * cfg.L0Files,
 		// Pinned rather than FormatNewest so that a Pebble upgrade never
 		// rewrites a data directory behind the operator's back.
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
