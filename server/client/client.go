@@ -120,6 +120,14 @@ func (c *Client) Put(ctx context.Context, path string, v any, out any) error {
 	return c.do(ctx, http.MethodPut, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"}, out)
 }
 
+// Delete removes what path names.
+func (c *Client) Delete(ctx context.Context, path string, query url.Values, out any) error {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	return c.do(ctx, http.MethodDelete, path, nil, nil, out)
+}
+
 // SendNetwork posts network records in gzip NDJSON batches.
 func (c *Client) SendNetwork(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
 	var total wire.IngestResponse

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func indicatorsCmd() *cobra.Command {
 		Use:   "indicators",
 		Short: "Indicators of compromise (hashes, domains, addresses, URLs) matched on ingest",
 	}
-	c.AddCommand(indicatorsListCmd(), indicatorsAddCmd())
+	c.AddCommand(indicatorsListCmd(), indicatorsAddCmd(), indicatorsRemoveCmd())
 	return c
 }
 
@@ -152,4 +153,26 @@ func withIndicators(det pipeline.Detector, set *indicator.Set) pipeline.Detector
 	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
 		return append(det.Detect(ev), set.Match(ev)...)
 	})
+}
+
+// indicatorsRemoveCmd removes indicators by ID (or by STIX object ID).
+func indicatorsRemoveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove ID...",
+		Short: "Remove indicators by ID or by the STIX object they came from",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			for _, id := range args {
+				if err := cl.Delete(cmd.Context(), api.PathIndicators+"/"+url.PathEscape(id), nil, nil); err != nil {
+					return fmt.Errorf("remove %s: %w", id, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "indicator %s removed\n", id)
+			}
+			return nil
+		},
+	}
 }

@@ -102,7 +102,7 @@ func systemsCmd() *cobra.Command {
 			}
 			return rows
 		})
-	c.AddCommand(systemsApplyCmd(), systemShowCmd(), systemHistoryCmd(), coverageCmd(), policiesCmd())
+	c.AddCommand(systemsApplyCmd(), systemShowCmd(), systemHistoryCmd(), coverageCmd(), policiesCmd(), systemDeleteCmd())
 	return c
 }
 
@@ -343,4 +343,30 @@ func printLayers(w io.Writer, d incident.Detail) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// systemDeleteCmd removes a system from the registry (admin; audited).
+func systemDeleteCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Remove an information system from the registry (recorded in its history)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if v, _ := cmd.Flags().GetUint64("version"); v > 0 {
+				q.Set("version", fmt.Sprint(v))
+			}
+			if err := cl.Delete(cmd.Context(), api.PathSystems+"/"+url.PathEscape(args[0]), q, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "system %s removed\n", args[0])
+			return nil
+		},
+	}
+	c.Flags().Uint64("version", 0, "remove only if the system is still at this version (from systems show)")
+	return c
 }
