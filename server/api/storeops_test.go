@@ -70,3 +70,20 @@ func TestDeadLettersAdminOnly(t *testing.T) {
 		t.Errorf("analyst replaying: %d, want 403", code)
 	}
 }
+
+func TestForwardEndpointsRoles(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	analyst, _ := e.tokens.Issue(ctx, Token{Name: "soc", Role: RoleAnalyst})
+	responder, _ := e.tokens.Issue(ctx, Token{Name: "ward1", Role: RoleResponder, Unit: "ward-1"})
+	for _, path := range []string{PathForwardOutbox, PathForwardAttempts} {
+		if code := e.get(responder, path, nil); code != 403 {
+			t.Errorf("responder GET %s: %d, want 403", path, code)
+		}
+		// This server forwards nowhere: the analyst is told so.
+		var we wire.Error
+		if code := e.get(analyst, path, &we); code != 503 || we.Error == "" {
+			t.Errorf("analyst GET %s without forwarding: %d %+v, want 503 with a reason", path, code, we)
+		}
+	}
+}

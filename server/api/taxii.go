@@ -53,16 +53,26 @@ func (s *Server) taxii(w http.ResponseWriter, r *http.Request) {
 	s.d.Forward.TAXII.ServeHTTP(w, r)
 }
 
-func (s *Server) forwardOutbox(w http.ResponseWriter, r *http.Request, p Principal) {
+// outbox returns the forwarding outbox for an administrator or analyst,
+// or answers why not and returns nil.
+func (s *Server) outbox(w http.ResponseWriter, p Principal, what string) *forward.Outbox {
 	if !p.can(RoleAdmin, RoleAnalyst) {
-		writeError(w, http.StatusForbidden, wire.Error{Error: "the outbox is for administrators and analysts"})
-		return
+		writeError(w, http.StatusForbidden, wire.Error{Error: what + " is for administrators and analysts"})
+		return nil
 	}
 	if s.d.Forward.Outbox == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "forwarding is off: set forward.upstream.url"})
+		return nil
+	}
+	return s.d.Forward.Outbox
+}
+
+func (s *Server) forwardOutbox(w http.ResponseWriter, r *http.Request, p Principal) {
+	out := s.outbox(w, p, "the outbox")
+	if out == nil {
 		return
 	}
-	es, err := s.d.Forward.Outbox.Entries(r.Context())
+	es, err := out.Entries(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -74,15 +84,11 @@ func (s *Server) forwardOutbox(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) forwardAttempts(w http.ResponseWriter, r *http.Request, p Principal) {
-	if !p.can(RoleAdmin, RoleAnalyst) {
-		writeError(w, http.StatusForbidden, wire.Error{Error: "the audit of attempts is for administrators and analysts"})
+	out := s.outbox(w, p, "the audit of attempts")
+	if out == nil {
 		return
 	}
-	if s.d.Forward.Outbox == nil {
-		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "forwarding is off: set forward.upstream.url"})
-		return
-	}
-	as, err := s.d.Forward.Outbox.Attempts(r.Context())
+	as, err := out.Attempts(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
