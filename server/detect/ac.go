@@ -196,31 +196,38 @@ func (a *automaton) addRows() {
 	}
 }
 
+// step moves from state cur on byte b and reports the literals that end
+// there.
+func (a *automaton) step(cur int32, b byte, hit func(lit int)) int32 {
+	if cur != 0 {
+		for {
+			if nx := a.child(cur, b); nx >= 0 {
+				cur = nx
+				break
+			}
+			cur = a.states[cur].fail
+			if cur == 0 {
+				cur = a.root[b]
+				break
+			}
+		}
+	} else {
+		cur = a.root[b]
+	}
+	if st := &a.states[cur]; st.outHi > st.outLo {
+		for _, id := range a.outs[st.outLo:st.outHi] {
+			hit(int(id))
+		}
+	}
+	return cur
+}
+
 // scan calls hit for each literal found in text, once per occurrence.
 func (a *automaton) scan(text string, hit func(lit int)) {
 	cur := int32(0)
 	for i := 0; i < len(text); i++ {
 		b := text[i]
-		if cur != 0 {
-			for {
-				if nx := a.child(cur, b); nx >= 0 {
-					cur = nx
-					break
-				}
-				cur = a.states[cur].fail
-				if cur == 0 {
-					cur = a.root[b]
-					break
-				}
-			}
-		} else {
-			cur = a.root[b]
-		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		cur = a.step(cur, b, hit)
 	}
 }
 
@@ -249,26 +256,7 @@ func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 			return false
 		}
 		b = foldASCII[b]
-		if cur != 0 {
-			for {
-				if nx := a.child(cur, b); nx >= 0 {
-					cur = nx
-					break
-				}
-				cur = a.states[cur].fail
-				if cur == 0 {
-					cur = a.root[b]
-					break
-				}
-			}
-		} else {
-			cur = a.root[b]
-		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		cur = a.step(cur, b, hit)
 	}
 	return true
 }
