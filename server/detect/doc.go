@@ -23,9 +23,10 @@
 // base64, base64offset, utf16le, utf16be, utf16, wide, windash, exists,
 // gt, gte, lt, lte, neq, fieldref, the time parts minute to year, and
 // expand when Config.Placeholders names the placeholder (otherwise the rule
-// is reported, as the specification asks). Correlation and filter rules
-// are reported as not supported yet; a rule with any error is skipped
-// while the others load.
+// is reported, as the specification asks). Correlation rules are left to
+// package correlate (ParseRules skips them, in their own files or beside
+// the rules they use); filter rules are reported as not supported yet; a
+// rule with any error is skipped while the others load.
 //
 // Matching is indexed: rules by dataset, then by the value of their log
 // source's "where" field (Sysmon's EventID), then by a prefilter that

@@ -135,7 +135,7 @@ func (p *ruleParser) ruleKey(r *Rule, kv pair) {
 	case "detection":
 		r.Detection = p.detection(v)
 	case "correlation":
-		p.errorf(kv.keyN, "correlation rules are not supported yet")
+		p.errorf(kv.keyN, "a correlation rule is not a single-event rule: package correlate reads it (load it through ParseRules)")
 	case "filter":
 		p.errorf(kv.keyN, "filter rules are not supported yet")
 	}
