@@ -23,8 +23,8 @@ const (
 	hostWindowHosts   = 500
 	hostWindowPerHour = 100
 	// hostWindowLayout names the generator in the cache key; change it when
-	// benchEvent or the spacing changes.
-	hostWindowLayout = "v1"
+	// benchEvent, the spacing or the key layout changes.
+	hostWindowLayout = "v2"
 	benchEventsEnv   = "LACHAN_BENCH_EVENTS"
 )
 

@@ -104,6 +104,14 @@ func BenchmarkIngest(b *testing.B) {
 				b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "events/cpu-s")
 			}
 			b.ReportMetric(float64(size)/batch, "bytes/event")
+			// What compaction read, per event: the work the index layout
+			// leaves to the background.
+			m := e.db.Metrics()
+			var read uint64
+			for _, l := range m.Levels {
+				read += l.BytesRead
+			}
+			b.ReportMetric(float64(read)/float64(b.N), "compact-read-B/event")
 		})
 	}
 }

@@ -242,7 +242,7 @@ func checkCrashStore(t *testing.T, dir string, acked map[string]bool) {
 		switch {
 		case bytes.HasPrefix(rest, []byte(prefixEvent)):
 			return prefixEvent
-		case bytes.HasPrefix(rest, []byte(prefixIndex+"host.id\x00")):
+		case bytes.HasPrefix(rest, []byte(prefixIndex)) && bytes.HasPrefix(rest[len(prefixIndex)+4:], []byte("host.id\x00")):
 			return "host.id index"
 		}
 		return ""

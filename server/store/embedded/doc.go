@@ -12,10 +12,11 @@
 // too. <id> is the event ID, which event.Validate restricts to
 // [0-9A-Za-z._:-] (so never a NUL byte).
 //
-//	meta/layout                           → "2": the layout version this directory holds
+//	meta/layout                           → "3": the layout version this directory holds
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
-//	t/<part>x<field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
+//	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
+//	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
 //	id/<id>                               → the event's primary key
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
 //	en/<kind>\x00<id>                     → 8-byte big-endian version, then the document
@@ -25,8 +26,9 @@
 // and paging is a seek; partitions of one day never overlap another day in
 // time, so a search walks the days in order and merges only one day's
 // ranges at a time. id/ makes de-duplication and GetEvents a point lookup.
-// Layout 1 (one event range for all time, before partitions) is rewritten
-// into layout 2 when such a directory is opened.
+// Layout 1 (one event range for all time, before partitions) and layout 2
+// (posting lists without generations) are rewritten into layout 3 when such
+// a directory is opened.
 //
 // # Retention
 //
@@ -46,8 +48,9 @@
 //
 // # Indexes
 //
-// An index entry is a posting list: one key per partition, field, value and
-// write batch, whose value lists the sort keys (<ts><id>, each after its
+// An index entry is a posting list: one key per partition, index generation
+// (gen.go: about 100,000 events in write order, so that compaction merges
+// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, each after its
 // uvarint length, ascending) of the batch's events with that value. An
 // agent's batch shares its host, agent, unit and address, so one list
 // stands for hundreds of one-event keys; the lists cut the index keys of a
@@ -69,7 +72,8 @@
 //
 // # Searching
 //
-// In each partition a search walks one key range per value of the most
+// In each partition a search walks, in every index generation whose time
+// span meets the query's window, one key range per value of the most
 // selective index the query names (a Terms field with an index, or a term, or an or of terms on
 // one field, in the top-level conjunction of Query.Filter; else
 // event.dataset, else lachan.unit), or else the primary range, within the From/To and cursor

@@ -36,6 +36,22 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openAt(t, t.TempDir(), false) })
 }
 
+// TestConformanceSmallGenerations runs the suite with index generations of
+// three events, so that every search crosses generations and every write
+// batch fills some up.
+func TestConformanceSmallGenerations(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		e := openAt(t, t.TempDir(), false)
+		e.genSize = 3
+		return e
+	})
+	storetest.RunReopen(t, func(t *testing.T, dir string) store.Store {
+		e := openAt(t, dir, true)
+		e.genSize = 3
+		return e
+	})
+}
+
 func TestReopen(t *testing.T) {
 	storetest.RunReopen(t, func(t *testing.T, dir string) store.Store { return openAt(t, dir, true) })
 }

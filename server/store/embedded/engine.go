@@ -38,6 +38,12 @@ type Engine struct {
 
 	// parts lists the time partitions holding events.
 	parts partSet
+	// gens holds each partition's current index generation (gen.go), as
+	// far as this process has written to it; guarded by evMu.
+	gens map[part]genInfo
+	// genSize is how many events fill a generation (genEvents; tests make
+	// it small).
+	genSize uint64
 	// fits checks an event against the field mapping; an event that does
 	// not fit goes to the dead-letter area.
 	fits func(event.Event) (field, reason string, ok bool)
@@ -75,19 +81,17 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		lock.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
 	}
-	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now}
+	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents}
 	if cfg.Sync {
 		e.wo = pebble.Sync
 	}
-	if err := e.checkLayout(); err != nil {
-		db.Close()
-		lock.Close()
-		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
-	}
-	if err := e.loadParts(); err != nil {
-		db.Close()
-		lock.Close()
-		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+	// The partition list first: moving a layout-2 directory needs it.
+	for _, step := range []func() error{e.loadParts, e.checkLayout} {
+		if err := step(); err != nil {
+			db.Close()
+			lock.Close()
+			return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+		}
 	}
 	return e, nil
 }
@@ -133,19 +137,21 @@ func (e *Engine) checkLayout() error {
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return e.db.Set([]byte(keyLayout), []byte(layoutV2), pebble.Sync)
+		return e.db.Set([]byte(keyLayout), []byte(layoutV3), pebble.Sync)
 	case err != nil:
 		return fmt.Errorf("read layout: %w", err)
 	}
 	layout := string(v)
 	closer.Close()
 	switch layout {
-	case layoutV2:
+	case layoutV3:
 		return nil
+	case layoutV2:
+		return e.migrateV2()
 	case layoutV1:
 		return e.migrateV1()
 	}
-	return fmt.Errorf("data directory has key layout %q; this build reads layouts %s and %s", layout, layoutV1, layoutV2)
+	return fmt.Errorf("data directory has key layout %q; this build reads layouts %s, %s and %s", layout, layoutV1, layoutV2, layoutV3)
 }
 
 // loadParts reads the partition list.

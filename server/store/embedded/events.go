@@ -50,6 +50,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	var newParts []part
 	dead := 0
 	bk := batchKeys{kvs: make([]kv, 0, len(evs)*(len(indexedFields)+2))}
+	gt := genTracker{e: e}
 	stored, err := e.storedIDs(evs)
 	if err != nil {
 		return nil, fmt.Errorf("put events: look up IDs: %w", err)
@@ -75,9 +76,14 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 			newParts = append(newParts, p)
 			bk.kvs = append(bk.kvs, kv{k: p.metaKey()})
 		}
-		bk.addEvent(p, ev, docs[i])
+		gen, err := gt.assign(p, ev.Timestamp)
+		if err != nil {
+			return nil, fmt.Errorf("put events: read index generation: %w", err)
+		}
+		bk.addEvent(p, gen, ev, docs[i])
 		fresh = append(fresh, ev)
 	}
+	bk.kvs = append(bk.kvs, gt.kvs()...)
 	if len(bk.kvs) == 0 {
 		return fresh, nil
 	}
@@ -91,6 +97,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err := b.Commit(e.wo); err != nil {
 		return nil, fmt.Errorf("put events: commit: %w", err)
 	}
+	gt.commit()
 	for _, p := range newParts {
 		e.parts.add(p)
 	}
@@ -126,7 +133,7 @@ type kv struct {
 }
 
 // addEvent adds an event's primary, id/ and index entries.
-func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte) {
 	tsid := tsID(ev.Timestamp, ev.ID)
 	pk := eventKey(p, tsid)
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
@@ -135,7 +142,7 @@ func (bk *batchKeys) addEvent(p part, ev event.Event, doc []byte) {
 	}
 	for fi, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
-			bk.post.add(postingKey{p, fi, v}, tsid)
+			bk.post.add(postingKey{p, gen, fi, v}, tsid)
 		}
 	}
 }

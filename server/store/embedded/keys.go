@@ -15,6 +15,7 @@ import (
 const (
 	prefixPart     = "t/"
 	prefixEvent    = "e"
+	prefixGen      = "y"
 	prefixIndex    = "x"
 	prefixID       = "id/"
 	prefixEntity   = "en/"
@@ -23,6 +24,7 @@ const (
 	keyLayout      = "meta/layout"
 	layoutV1       = "1"
 	layoutV2       = "2"
+	layoutV3       = "3"
 )
 
 // unitField scopes every query (store.Query.Units).
@@ -85,11 +87,11 @@ func idKey(id string) []byte {
 	return append([]byte(prefixID), id...)
 }
 
-// indexPrefix returns x<field>\x00<value>\x00, under which (after a
-// partition's prefix) every event with that value sorts by (timestamp, ID).
-func indexPrefix(field, value string) []byte {
-	b := make([]byte, 0, len(prefixIndex)+len(field)+len(value)+8)
-	b = append(b, prefixIndex...)
+// valuePrefix returns <field>\x00<value>\x00, under which (after a
+// generation's prefix, genPrefix) every event with that value sorts by
+// (timestamp, ID).
+func valuePrefix(field, value string) []byte {
+	b := make([]byte, 0, len(field)+len(value)+8)
 	b = append(b, field...)
 	b = append(b, 0)
 	b = appendIndexValue(b, value)

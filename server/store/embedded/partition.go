@@ -148,6 +148,13 @@ func kindsOf(datasets []string) []byte {
 	return ks
 }
 
+// all returns every partition.
+func (s *partSet) all() []part {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.parts)
+}
+
 func (s *partSet) ofKind(kind byte) []part {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -16,14 +16,14 @@ func TestPlanFilter(t *testing.T) {
 		terms map[string][]string
 		want  [][]byte
 	}{
-		{"host.id:h1 and process.name:x", nil, [][]byte{indexPrefix("host.id", "h1")}},
-		{"process.name:x and (source.ip:a or source.ip:b)", nil, [][]byte{indexPrefix("source.ip", "a"), indexPrefix("source.ip", "b")}},
-		{"rule.id:r and agent.id:a", nil, [][]byte{indexPrefix("agent.id", "a")}},
-		{"agent.id:a", map[string][]string{"host.id": {"h"}}, [][]byte{indexPrefix("host.id", "h")}},
+		{"host.id:h1 and process.name:x", nil, [][]byte{valuePrefix("host.id", "h1")}},
+		{"process.name:x and (source.ip:a or source.ip:b)", nil, [][]byte{valuePrefix("source.ip", "a"), valuePrefix("source.ip", "b")}},
+		{"rule.id:r and agent.id:a", nil, [][]byte{valuePrefix("agent.id", "a")}},
+		{"agent.id:a", map[string][]string{"host.id": {"h"}}, [][]byte{valuePrefix("host.id", "h")}},
 		{"host.id:h1 or process.name:x", nil, [][]byte{[]byte(prefixEvent)}},
 		{"not host.id:h1", nil, [][]byte{[]byte(prefixEvent)}},
 		{"host.id:h*", nil, [][]byte{[]byte(prefixEvent)}},
-		{"lachan.unit:w and x:y", nil, [][]byte{indexPrefix("lachan.unit", "w")}},
+		{"lachan.unit:w and x:y", nil, [][]byte{valuePrefix("lachan.unit", "w")}},
 	}
 	for _, tc := range tests {
 		x, err := hunt.Parse(tc.hunt)

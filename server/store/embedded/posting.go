@@ -19,12 +19,15 @@ import (
 // the list's greatest sort key, which is unique (no event is in two
 // batches) and lets a newest-first walk load lists lazily.
 //
-//	t/<part>x<field>\x00<value>\x00<max ts><max id> → (uvarint length, <ts><id>)…, ascending
+//	t/<part>x<gen><field>\x00<value>\x00<max ts><max id> → (uvarint length, <ts><id>)…, ascending
+//
+// <gen> is the index generation (gen.go), a big-endian uint32.
 
 // postingKey names one list of a batch: a partition, an indexed field (by
 // its place in indexedFields) and a value.
 type postingKey struct {
 	pt    part
+	gen   uint32
 	field int
 	value string
 }
@@ -77,7 +80,7 @@ func (ps *postings) kvs() []kv {
 			v = binary.AppendUvarint(v, uint64(len(t)))
 			v = append(v, t...)
 		}
-		k := append(pk.pt.prefix(), indexPrefix(indexedFields[pk.field], pk.value)...)
+		k := append(genPrefix(pk.pt, pk.gen), valuePrefix(indexedFields[pk.field], pk.value)...)
 		k = append(k, list[len(list)-1]...)
 		out = append(out, kv{k: k, v: v})
 	}

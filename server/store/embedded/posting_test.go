@@ -9,7 +9,7 @@ import (
 func TestPostingRoundTrip(t *testing.T) {
 	ps := &postings{}
 	pk := postingKey{pt: makePart('e', 3), field: 0, value: "h"}
-	pre := append(makePart('e', 3).prefix(), indexPrefix(indexedFields[0], "h")...)
+	pre := append(genPrefix(makePart('e', 3), 0), valuePrefix(indexedFields[0], "h")...)
 	// Out of order, and one key twice (a list field whose value repeats).
 	for _, k := range [][]byte{tsID(time.Unix(10, 0), "c"), tsID(time.Unix(9, 0), "a"), tsID(time.Unix(8, 0), "b"), tsID(time.Unix(9, 0), "a")} {
 		ps.add(pk, k)

@@ -80,5 +80,6 @@ func (e *Engine) dropPart(p part) (int64, error) {
 		return 0, err
 	}
 	e.parts.remove(p)
+	delete(e.gens, p)
 	return n, nil
 }

@@ -48,8 +48,9 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 }
 
 // plan is the set of key ranges a query walks in each partition: one per
-// value of one indexed field, or the primary range. The prefixes are
-// relative to a partition's t/<part>.
+// value of one indexed field (in each index generation), or the primary
+// range. The prefixes are relative to a partition's t/<part> for the
+// primary range and to a generation's t/<part>x<gen> for index values.
 type plan struct {
 	prefixes [][]byte
 	// primary: the ranges hold the events themselves, not index entries.
@@ -91,7 +92,7 @@ func indexPlan(field string, vals []string) plan {
 			continue
 		}
 		seen = append(seen, v)
-		pl.prefixes = append(pl.prefixes, indexPrefix(field, v))
+		pl.prefixes = append(pl.prefixes, valuePrefix(field, v))
 	}
 	return pl
 }
@@ -293,10 +294,29 @@ type merger struct {
 func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store.Query) (*merger, error) {
 	m := &merger{asc: q.Asc}
 	for _, pt := range parts {
-		for _, rel := range prefixes {
-			if err := m.open(r, pt, append(pt.prefix(), rel...), primary, q); err != nil {
-				m.close()
-				return nil, err
+		if primary {
+			for _, rel := range prefixes {
+				if err := m.open(r, pt, append(pt.prefix(), rel...), true, q); err != nil {
+					m.close()
+					return nil, err
+				}
+			}
+			continue
+		}
+		gens, err := readGens(r, pt)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		for _, g := range gens {
+			if !g.overlaps(q.From, q.To) {
+				continue
+			}
+			for _, rel := range prefixes {
+				if err := m.open(r, pt, append(genPrefix(pt, g.n), rel...), false, q); err != nil {
+					m.close()
+					return nil, err
+				}
 			}
 		}
 	}
