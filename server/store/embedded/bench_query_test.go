@@ -48,6 +48,31 @@ func benchEvents(b *testing.B) int {
 // reports the 95th percentile latency. The store is built once in a cache
 // directory under os.TempDir() keyed by its size and reused by later runs.
 func BenchmarkQueryHostWindow(b *testing.B) {
+	benchHostWindowQueries(b, func(n, hours int) store.Query {
+		// Spread the queries over hosts and hours with a stride that does
+		// not repeat in step with either.
+		h := (n * 7919) % hostWindowHosts
+		from := benchT0.Add(time.Duration((n*104729)%max(1, hours-1)) * time.Hour)
+		return store.Query{
+			Terms: map[string][]string{"host.id": {fmt.Sprintf("host-%04d", h)}},
+			From:  from, To: from.Add(time.Hour),
+			Units: []string{fmt.Sprintf("ward-%d", h%20)},
+		}
+	})
+}
+
+// BenchmarkQueryUnitLatest asks, over the same store, for the newest page of
+// one ward's events with no time bounds: the console's opening list, which
+// walks the unit index of the newest day.
+func BenchmarkQueryUnitLatest(b *testing.B) {
+	benchHostWindowQueries(b, func(n, _ int) store.Query {
+		return store.Query{Units: []string{fmt.Sprintf("ward-%d", n%20)}}
+	})
+}
+
+// benchHostWindowQueries runs the query query(n, hours) for every n over the
+// host-window store and reports its latency percentiles.
+func benchHostWindowQueries(b *testing.B, query func(n, hours int) store.Query) {
 	total := benchEvents(b)
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("lachan-bench-hostwindow-%s-%d", hostWindowLayout, total))
 	if err := buildHostWindow(b, dir, total); err != nil {
@@ -60,22 +85,13 @@ func BenchmarkQueryHostWindow(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Close()
-	step := hostWindowStep()
-	hours := int(time.Duration(total) * step / time.Hour)
+	hours := int(time.Duration(total) * hostWindowStep() / time.Hour)
 	lat := make([]time.Duration, 0, b.N)
 	found := 0
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		// Spread the queries over hosts and hours with a stride that does
-		// not repeat in step with either.
-		h := (n * 7919) % hostWindowHosts
-		from := benchT0.Add(time.Duration((n*104729)%max(1, hours-1)) * time.Hour)
 		start := time.Now()
-		page, err := e.SearchEvents(context.Background(), store.Query{
-			Terms: map[string][]string{"host.id": {fmt.Sprintf("host-%04d", h)}},
-			From:  from, To: from.Add(time.Hour),
-			Units: []string{fmt.Sprintf("ward-%d", h%20)},
-		})
+		page, err := e.SearchEvents(context.Background(), query(n, hours))
 		lat = append(lat, time.Since(start))
 		if err != nil {
 			b.Fatal(err)

@@ -2,9 +2,11 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble"
 
@@ -284,19 +286,36 @@ func (s *postingStream) next()       { s.advance() }
 // merger merges streams into one (timestamp, ID) order, yielding an event
 // found in several ranges (a list field matching two values) once.
 type merger struct {
-	ss  []sortStream
-	asc bool
+	r        reader
+	q        store.Query
+	prefixes [][]byte
+	ss       []sortStream
+	asc      bool
 	// emitted are the streams positioned at the key last returned; they move
 	// on at the next call so that the returned slices stay valid till then.
 	emitted []int
+	// pending are the index generations not opened yet, in the order the
+	// query meets them (newest last event first, or oldest first event
+	// first). A generation is opened only when the best key at hand could
+	// come after one of its events, so a query for the newest page of a
+	// busy day opens the newest generations only.
+	pending []pendingGen
+	// errs are the errors of streams closed once they ran dry, not yet
+	// returned.
+	errs []error
+}
+
+type pendingGen struct {
+	pt part
+	g  genInfo
 }
 
 func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store.Query) (*merger, error) {
-	m := &merger{asc: q.Asc}
+	m := &merger{r: r, q: q, prefixes: prefixes, asc: q.Asc}
 	for _, pt := range parts {
 		if primary {
 			for _, rel := range prefixes {
-				if err := m.open(r, pt, append(pt.prefix(), rel...), true, q); err != nil {
+				if err := m.open(pt, append(pt.prefix(), rel...), true); err != nil {
 					m.close()
 					return nil, err
 				}
@@ -309,22 +328,44 @@ func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store
 			return nil, err
 		}
 		for _, g := range gens {
-			if !g.overlaps(q.From, q.To) {
-				continue
-			}
-			for _, rel := range prefixes {
-				if err := m.open(r, pt, append(genPrefix(pt, g.n), rel...), false, q); err != nil {
-					m.close()
-					return nil, err
-				}
+			if g.overlaps(q.From, q.To) {
+				m.pending = append(m.pending, pendingGen{pt, g})
 			}
 		}
 	}
+	slices.SortFunc(m.pending, func(a, b pendingGen) int {
+		if m.asc {
+			return cmp.Compare(a.g.min, b.g.min)
+		}
+		return cmp.Compare(b.g.max, a.g.max)
+	})
 	return m, nil
 }
 
-// open adds a stream over the part of range p that q reaches.
-func (m *merger) open(r reader, pt part, p []byte, primary bool, q store.Query) error {
+// openGen adds the streams of one generation, one per value.
+func (m *merger) openGen(pg pendingGen) error {
+	for _, rel := range m.prefixes {
+		if err := m.open(pg.pt, append(genPrefix(pg.pt, pg.g.n), rel...), false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mayPrecede reports whether generation g can hold a key that comes before
+// key in the query's order.
+func (m *merger) mayPrecede(g genInfo, key []byte) bool {
+	t, _ := decodeTS(key)
+	ns := t.UnixNano()
+	if m.asc {
+		return g.min <= ns
+	}
+	return g.max >= ns
+}
+
+// open adds a stream over the part of range p that the query reaches.
+func (m *merger) open(pt part, p []byte, primary bool) error {
+	r, q := m.r, m.q
 	lo, hi, ok := window(p, q)
 	if !ok {
 		return nil
@@ -360,11 +401,51 @@ func (m *merger) open(r reader, pt part, p []byte, primary bool, q store.Query) 
 
 // next returns the next key suffix, its partition and its value, valid
 // until the next call.
-func (m *merger) next() (pt part, tsid, val []byte, ok bool) {
+func (m *merger) next() (pt part, tsid, val []byte, ok bool, err error) {
 	for _, i := range m.emitted {
 		m.ss[i].next()
 	}
 	m.emitted = m.emitted[:0]
+	// Streams that ran dry go, so that the scan below stays short.
+	live := m.ss[:0]
+	for _, s := range m.ss {
+		if s.key() != nil {
+			live = append(live, s)
+		} else if err := s.close(); err != nil {
+			m.errs = append(m.errs, err)
+		}
+	}
+	clear(m.ss[len(live):])
+	m.ss = live
+	if len(m.errs) > 0 {
+		err := errors.Join(m.errs...)
+		m.errs = nil
+		return part{}, nil, nil, false, err
+	}
+	best := m.best()
+	for len(m.pending) > 0 && (best < 0 || m.mayPrecede(m.pending[0].g, m.ss[best].key())) {
+		pg := m.pending[0]
+		m.pending = m.pending[1:]
+		if err := m.openGen(pg); err != nil {
+			return part{}, nil, nil, false, err
+		}
+		best = m.best()
+	}
+	if best < 0 {
+		return part{}, nil, nil, false, nil
+	}
+	k := m.ss[best].key()
+	for i, s := range m.ss {
+		if s.key() != nil && bytes.Equal(s.key(), k) {
+			m.emitted = append(m.emitted, i)
+		}
+	}
+	return m.ss[best].part(), k, m.ss[best].val(), true, nil
+}
+
+// best returns the index of the stream whose key comes first in the
+// query's order, or -1 when every stream is dry.
+func (m *merger) best() int {
 	best := -1
 	for i, s := range m.ss {
 		if s.key() == nil {
@@ -379,21 +460,12 @@ func (m *merger) next() (pt part, tsid, val []byte, ok bool) {
 			best = i
 		}
 	}
-	if best < 0 {
-		return part{}, nil, nil, false
-	}
-	k := m.ss[best].key()
-	for i, s := range m.ss {
-		if s.key() != nil && bytes.Equal(s.key(), k) {
-			m.emitted = append(m.emitted, i)
-		}
-	}
-	return m.ss[best].part(), k, m.ss[best].val(), true
+	return best
 }
 
-// close closes every stream and returns the first error any met.
+// close closes every stream and returns the errors they met.
 func (m *merger) close() error {
-	var errs []error
+	errs := m.errs
 	for _, s := range m.ss {
 		errs = append(errs, s.close())
 	}
@@ -415,10 +487,11 @@ type walker struct {
 func (w *walker) next() (part, []byte, []byte, bool, error) {
 	for {
 		if w.cur != nil {
-			if p, tsid, val, ok := w.cur.next(); ok {
+			p, tsid, val, ok, err := w.cur.next()
+			if ok {
 				return p, tsid, val, true, nil
 			}
-			err := w.cur.close()
+			err = errors.Join(err, w.cur.close())
 			w.cur = nil
 			if err != nil {
 				return part{}, nil, nil, false, err
