@@ -99,37 +99,65 @@ func (c *Client) Send(ctx context.Context, b Bundle) (Receipt, error) {
 	return rc, nil
 }
 
-// Poll reads the objects of the indicators collection added after the
-// given time and verifies the upstream's signature over the answer
-// (pub nil: refuse). It returns the objects and the last date added.
-func (c *Client) Poll(ctx context.Context, addedAfter string, pub ed25519.PublicKey) ([]Object, string, error) {
+// PollCursor is where a poll of the indicators collection resumes: after
+// the objects added up to AddedAfter, or, in the middle of a long answer,
+// at the server's Next.
+type PollCursor struct {
+	AddedAfter string `json:"added_after,omitempty"`
+	Next       string `json:"next,omitempty"`
+}
+
+// Poll reads one page of the indicators collection from cur on and
+// verifies the upstream's signature over it (pub nil: refuse). It returns
+// the page's objects, the cursor after them and whether more follow.
+func (c *Client) Poll(ctx context.Context, cur PollCursor, pub ed25519.PublicKey) ([]Object, PollCursor, bool, error) {
+	if pub == nil {
+		return nil, cur, false, errors.New("indicators: forward.upstream.public_key is not set; refusing unverifiable indicators")
+	}
 	coll, err := c.collection(ctx, c.cfg.IndicatorCollection, false)
 	if err != nil {
-		return nil, "", err
+		return nil, cur, false, err
 	}
 	path := c.root + "collections/" + coll.ID + "/objects/"
-	if addedAfter != "" {
-		path += "?added_after=" + url.QueryEscape(addedAfter)
+	q := url.Values{}
+	if cur.AddedAfter != "" {
+		q.Set("added_after", cur.AddedAfter)
+	}
+	if cur.Next != "" {
+		q.Set("next", cur.Next)
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	resp, body, err := c.raw(ctx, http.MethodGet, path, nil)
 	if err != nil {
-		return nil, "", err
-	}
-	if pub == nil {
-		return nil, "", errors.New("indicators: forward.upstream.public_key is not set; refusing unverifiable indicators")
+		return nil, cur, false, err
 	}
 	if _, err := Verify(resp.Header.Get(SignatureHeader), body, func(string) (ed25519.PublicKey, bool) { return pub, true }); err != nil {
-		return nil, "", fmt.Errorf("indicators from %s: %w", c.cfg.URL, err)
+		return nil, cur, false, fmt.Errorf("indicators from %s: %w", c.cfg.URL, err)
 	}
 	objs, err := ParseEnvelope(body)
 	if err != nil {
-		return nil, "", fmt.Errorf("indicators from %s: %w", c.cfg.URL, err)
+		return nil, cur, false, fmt.Errorf("indicators from %s: %w", c.cfg.URL, err)
 	}
-	last := resp.Header.Get("X-TAXII-Date-Added-Last")
-	if last == "" {
-		last = addedAfter
+	var page struct {
+		More bool   `json:"more"`
+		Next string `json:"next"`
 	}
-	return objs, last, nil
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, cur, false, fmt.Errorf("indicators from %s: envelope: %w", c.cfg.URL, err)
+	}
+	if page.More && page.Next == "" {
+		return nil, cur, false, fmt.Errorf("indicators from %s: the answer says more objects follow but gives no next", c.cfg.URL)
+	}
+	next := PollCursor{AddedAfter: cur.AddedAfter, Next: page.Next}
+	if !page.More {
+		next.Next = ""
+		if last := resp.Header.Get("X-TAXII-Date-Added-Last"); last != "" {
+			next.AddedAfter = last
+		}
+	}
+	return objs, next, page.More, nil
 }
 
 // collection finds a collection by title through discovery, once.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"lachan/server/store"
@@ -40,41 +41,72 @@ func NewPoller(c *Client, pub ed25519.PublicKey, st store.Store, sink IndicatorS
 	return &Poller{c: c, pub: pub, st: st, sink: sink, log: log.With("component", "indicator-poll")}
 }
 
-// PollOnce fetches what was added since the last poll, hands it to the
-// sink, and only then moves the cursor, so a failure fetches it again.
+// maxPagesPerPoll bounds one PollOnce; the rest waits for the next.
+const maxPagesPerPoll = 100
+
+// PollOnce fetches what was added since the last poll, page by page,
+// handing each page to the sink and only then moving the cursor past it,
+// so a failure fetches that page again.
 func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	doc, ver, err := p.st.GetEntity(ctx, KindState, cursorIndicators)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return 0, err
 	}
-	var after string
+	var cur PollCursor
 	if doc != nil {
-		if err := json.Unmarshal(doc, &after); err != nil {
+		if err := decodeCursor(doc, &cur); err != nil {
 			return 0, fmt.Errorf("indicator cursor: %w", err)
 		}
 	}
-	objs, last, err := p.c.Poll(ctx, after, p.pub)
-	if err != nil {
-		return 0, err
-	}
-	if len(objs) == 0 {
-		return 0, nil
-	}
-	bundle, err := Encode(Bundle{Type: "bundle", ID: ID("bundle", "poll", p.c.cfg.URL+"|"+last), Objects: objs})
-	if err != nil {
-		return 0, err
-	}
-	n, err := p.sink.AddSTIX(ctx, bundle, "upstream "+p.c.cfg.URL)
-	if err != nil {
-		return n, fmt.Errorf("add indicators: %w", err)
-	}
-	if last != after {
-		cur, _ := json.Marshal(last)
-		if _, err := p.st.PutEntity(ctx, KindState, cursorIndicators, cur, ver); err != nil {
-			return n, fmt.Errorf("indicator cursor: %w", err)
+	total := 0
+	for range maxPagesPerPoll {
+		objs, next, more, err := p.c.Poll(ctx, cur, p.pub)
+		var se *SendError
+		if err != nil && cur.Next != "" && errors.As(err, &se) && se.Status == http.StatusBadRequest {
+			// A next the upstream no longer takes (a restart, another
+			// replica): read again from the last complete poll; indicators
+			// already held are not added twice.
+			p.log.Warn("upstream refused the page mark; polling again from the last complete poll", "err", err)
+			cur.Next = ""
+			continue
+		}
+		if err != nil {
+			return total, err
+		}
+		if len(objs) > 0 {
+			bundle, err := Encode(Bundle{Type: "bundle", ID: ID("bundle", "poll", p.c.cfg.URL+"|"+cur.AddedAfter+"|"+cur.Next), Objects: objs})
+			if err != nil {
+				return total, err
+			}
+			n, err := p.sink.AddSTIX(ctx, bundle, "upstream "+p.c.cfg.URL)
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("add indicators: %w", err)
+			}
+		}
+		if next != cur {
+			doc, _ := json.Marshal(next)
+			if ver, err = p.st.PutEntity(ctx, KindState, cursorIndicators, doc, ver); err != nil {
+				return total, fmt.Errorf("indicator cursor: %w", err)
+			}
+			cur = next
+		}
+		if !more {
+			return total, nil
 		}
 	}
-	return n, nil
+	return total, nil
+}
+
+// decodeCursor reads the stored cursor: a PollCursor, or the bare
+// added_after string earlier versions kept.
+func decodeCursor(doc []byte, cur *PollCursor) error {
+	var s string
+	if json.Unmarshal(doc, &s) == nil {
+		*cur = PollCursor{AddedAfter: s}
+		return nil
+	}
+	return json.Unmarshal(doc, cur)
 }
 
 // Run polls every interval until ctx ends.

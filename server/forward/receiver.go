@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -352,24 +354,48 @@ func (r *Receiver) status(w http.ResponseWriter, ctx context.Context, id string)
 	return err
 }
 
-// list answers a poll: the objects added after added_after, oldest first,
-// the body signed so that the poller can tell it came from here.
+// PageSize is the most objects one answer to GET objects holds (TAXII
+// 2.1 §3.4: the server may cap limit); a client asks for the rest with the
+// "next" the answer carries.
+const PageSize = 1000
+
+// list answers a poll: the objects added after added_after, oldest first
+// (date added, then entity ID), at most limit (≤ PageSize) of them, with
+// "more" and "next" when others follow; the body is signed so that the
+// poller can tell it came from here.
 func (r *Receiver) list(w http.ResponseWriter, req *http.Request, coll string) error {
+	q := req.URL.Query()
 	var after time.Time
-	if s := req.URL.Query().Get("added_after"); s != "" {
+	if s := q.Get("added_after"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			return refuse(400, "bad added_after", "%q is not a timestamp", s)
 		}
 		after = t
 	}
+	limit := PageSize
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return refuse(400, "bad limit", "%q is not a positive number", s)
+		}
+		limit = min(n, PageSize)
+	}
+	var from *pageMark
+	if s := q.Get("next"); s != "" {
+		m, err := parsePageMark(s)
+		if err != nil {
+			return refuse(400, "bad next", "%v", err)
+		}
+		from = &m
+	}
 	ents, err := r.st.ListEntities(req.Context(), KindObject)
 	if err != nil {
 		return err
 	}
 	type item struct {
-		at  time.Time
-		raw json.RawMessage
+		mark pageMark
+		raw  json.RawMessage
 	}
 	var items []item
 	for _, e := range ents {
@@ -380,22 +406,28 @@ func (r *Receiver) list(w http.ResponseWriter, req *http.Request, coll string) e
 		if err := json.Unmarshal(e.Doc, &so); err != nil {
 			return fmt.Errorf("object %s: %w", e.ID, err)
 		}
-		if so.DateAdded.After(after) {
-			items = append(items, item{so.DateAdded, so.Object})
+		m := pageMark{so.DateAdded, e.ID}
+		if from != nil && m.compare(*from) > 0 || from == nil && so.DateAdded.After(after) {
+			items = append(items, item{m, so.Object})
 		}
 	}
-	slices.SortStableFunc(items, func(a, b item) int { return a.at.Compare(b.at) })
+	slices.SortFunc(items, func(a, b item) int { return a.mark.compare(b.mark) })
 	env := struct {
 		More    bool              `json:"more"`
+		Next    string            `json:"next,omitempty"`
 		Objects []json.RawMessage `json:"objects"`
 	}{Objects: []json.RawMessage{}}
+	if len(items) > limit {
+		items = items[:limit]
+		env.More, env.Next = true, items[limit-1].mark.String()
+	}
 	hdr := map[string]string{}
 	for _, it := range items {
 		env.Objects = append(env.Objects, it.raw)
 	}
 	if len(items) > 0 {
-		hdr["X-TAXII-Date-Added-First"] = items[0].at.Format(time.RFC3339Nano)
-		hdr["X-TAXII-Date-Added-Last"] = items[len(items)-1].at.Format(time.RFC3339Nano)
+		hdr["X-TAXII-Date-Added-First"] = items[0].mark.at.Format(time.RFC3339Nano)
+		hdr["X-TAXII-Date-Added-Last"] = items[len(items)-1].mark.at.Format(time.RFC3339Nano)
 	}
 	body, err := Encode(env)
 	if err != nil {
@@ -406,6 +438,38 @@ func (r *Receiver) list(w http.ResponseWriter, req *http.Request, coll string) e
 	}
 	writeRaw(w, 200, body, hdr)
 	return nil
+}
+
+// pageMark is a place in a collection's order: an object's date added and
+// its entity ID, which tells apart the objects one request added at the
+// same moment. Its string form is the "next" of an answer.
+type pageMark struct {
+	at time.Time
+	id string
+}
+
+func (m pageMark) compare(o pageMark) int {
+	if c := m.at.Compare(o.at); c != 0 {
+		return c
+	}
+	return strings.Compare(m.id, o.id)
+}
+
+func (m pageMark) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(m.at.UTC().Format(time.RFC3339Nano) + "|" + m.id))
+}
+
+func parsePageMark(s string) (pageMark, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return pageMark{}, fmt.Errorf("%.40q is not a page mark of this server", s)
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil || id == "" {
+		return pageMark{}, fmt.Errorf("%.40q is not a page mark of this server", s)
+	}
+	return pageMark{t, id}, nil
 }
 
 func writeTAXII(w http.ResponseWriter, status int, v any, hdr map[string]string) {

@@ -6,11 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -209,8 +212,105 @@ func TestIndicatorsFlowDown(t *testing.T) {
 		t.Fatalf("sink got %v", sink.bundles)
 	}
 	// A poller trusting another key refuses the answer.
-	if _, _, err := cl.Poll(ctx, "", testKey(t, 4).Public().(ed25519.PublicKey)); err == nil || !strings.Contains(err.Error(), "does not verify") {
+	if _, _, _, err := cl.Poll(ctx, PollCursor{}, testKey(t, 4).Public().(ed25519.PublicKey)); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Fatalf("poll with the wrong key: %v", err)
+	}
+}
+
+// TestIndicatorsPaged publishes more indicators in one request than one
+// answer holds (so that they share their date added across the page
+// boundary), then more later, and checks that the poller takes every one
+// exactly once, page by page, and that a page mark the upstream refuses
+// sends it back to its last complete poll.
+func TestIndicatorsPaged(t *testing.T) {
+	ctx := context.Background()
+	wardKey := testKey(t, 1)
+	city := newCity(t, wardKey.Public().(ed25519.PublicKey))
+	publish := func(from, n int) {
+		t.Helper()
+		objs := make([]Object, 0, n)
+		for i := from; i < from+n; i++ {
+			objs = append(objs, Object{"type": "indicator", "spec_version": "2.1",
+				"id": ID("indicator", "paged", strconv.Itoa(i)),
+				"created": "2025-06-01T00:00:00.000Z", "modified": "2025-06-01T00:00:00.000Z", "valid_from": "2025-06-01T00:00:00.000Z",
+				"pattern_type": "stix", "pattern": fmt.Sprintf("[domain-name:value = 'evil-%d.example']", i)})
+		}
+		body, _ := Encode(Envelope{Objects: objs})
+		req, _ := http.NewRequest(http.MethodPost, city.srv.URL+APIRootPath+"collections/"+indicatorsID+"/objects/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", MediaType)
+		req.Header.Set("X-Test-Operator", "admin")
+		resp, err := city.srv.Client().Do(req)
+		if err != nil || resp.StatusCode != 202 {
+			t.Fatalf("publish: %v %v", resp.StatusCode, err)
+		}
+		resp.Body.Close()
+	}
+	publish(0, PageSize+PageSize/2)
+	cl := city.client(t, wardToken, "phuong-ben-thanh", wardKey)
+	cityPub := city.cityKey.Public().(ed25519.PublicKey)
+	sink := &fakeSink{}
+	ward := openStore(t, t.TempDir())
+	defer ward.Close()
+	p := NewPoller(cl, cityPub, ward, sink, nil)
+	seen := func() map[string]int {
+		got := map[string]int{}
+		for _, b := range sink.bundles {
+			objs, err := ParseEnvelope([]byte(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range objs {
+				got[o.String("id")]++
+			}
+		}
+		return got
+	}
+	if n, err := p.PollOnce(ctx); err != nil || n != PageSize+PageSize/2 {
+		t.Fatalf("first poll: %d, %v", n, err)
+	}
+	if len(sink.bundles) != 2 {
+		t.Errorf("%d pages handed to the sink, want 2", len(sink.bundles))
+	}
+	publish(PageSize+PageSize/2, 10)
+	if n, err := p.PollOnce(ctx); err != nil || n != 10 {
+		t.Fatalf("second poll: %d, %v", n, err)
+	}
+	got := seen()
+	if len(got) != PageSize+PageSize/2+10 {
+		t.Errorf("%d distinct indicators received, want %d", len(got), PageSize+PageSize/2+10)
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("%s received %d times", id, n)
+		}
+	}
+	// A page mark the upstream does not take: back to the last complete poll.
+	doc, ver, err := ward.GetEntity(ctx, KindState, cursorIndicators)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur PollCursor
+	if err := json.Unmarshal(doc, &cur); err != nil || cur.AddedAfter == "" || cur.Next != "" {
+		t.Fatalf("cursor after complete polls: %s, %v", doc, err)
+	}
+	cur.Next = "not-a-mark"
+	doc, _ = json.Marshal(cur)
+	if _, err := ward.PutEntity(ctx, KindState, cursorIndicators, doc, ver); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.PollOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("poll with a refused mark: %d, %v", n, err)
+	}
+	// limit pages the same way for any client.
+	req, _ := http.NewRequest(http.MethodGet, city.srv.URL+APIRootPath+"collections/"+indicatorsID+"/objects/?limit=0", nil)
+	req.Header.Set("X-Test-Operator", "admin")
+	resp, err := city.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("limit=0: status %d, want 400", resp.StatusCode)
 	}
 }
 
