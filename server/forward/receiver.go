@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"lachan/server/incident"
+	"lachan/server/pki"
 	"lachan/server/store"
 )
 
@@ -178,8 +179,10 @@ func (r *Receiver) caller(req *http.Request) (caller, error) {
 		return caller{op: &op}, nil
 	}
 	if req.TLS != nil && len(req.TLS.VerifiedChains) > 0 {
-		cn := req.TLS.VerifiedChains[0][0].Subject.CommonName
-		if s, ok := r.senders[cn]; ok {
+		// Only a certificate issued to a sender (pki.SignSender) names
+		// one: an agent's, from the same CA, never does.
+		subj := req.TLS.VerifiedChains[0][0].Subject
+		if s, ok := r.senders[subj.CommonName]; ok && slices.Contains(subj.Organization, pki.SenderOrg) {
 			return caller{sender: &s}, nil
 		}
 	}

@@ -40,6 +40,18 @@ const (
 // AgentCertValidity is how long an agent's client certificate is valid.
 const AgentCertValidity = 365 * 24 * time.Hour
 
+// SenderCertValidity is how long a lower-tier server's client certificate
+// (SignSender) is valid.
+const SenderCertValidity = 365 * 24 * time.Hour
+
+// The organization of a client certificate says what it was issued for,
+// so that an agent's certificate can never pass as a lower tier's, or the
+// other way round, whatever its common name.
+const (
+	AgentOrg  = "Lá Chắn agent"
+	SenderOrg = "Lá Chắn sender"
+)
+
 // Authority is a loaded CA with the server certificate it issued.
 type Authority struct {
 	ca     *x509.Certificate
@@ -111,6 +123,21 @@ func (a *Authority) BundleSigner() ed25519.PrivateKey { return a.bundle }
 
 // BundlePublicKey is what agents pin to verify rule bundles.
 func (a *Authority) BundlePublicKey() ed25519.PublicKey { return a.bundle.Public().(ed25519.PublicKey) }
+
+// OpenCA loads the CA of an existing PKI directory, for commands that
+// issue certificates outside the running server; unlike LoadOrCreate it
+// never makes a new CA.
+func OpenCA(dir string) (*Authority, error) {
+	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)
+	if _, err := os.Stat(certPath); err != nil {
+		return nil, fmt.Errorf("no certificate authority in %s (has lachan serve run with this data_dir?): %w", dir, err)
+	}
+	cert, key, certPEM, err := loadPair(certPath, keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load ca: %w", err)
+	}
+	return &Authority{ca: cert, caKey: key, caPEM: certPEM}, nil
+}
 
 func (a *Authority) loadOrCreateCA(dir string) error {
 	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, caKeyFile)
@@ -235,6 +262,21 @@ func (a *Authority) ServerTLS() *tls.Config {
 // SignAgent checks a PEM certificate request and issues a client
 // certificate for agentID in unit; the request's own subject is ignored.
 func (a *Authority) SignAgent(csrPEM, agentID, unit string) (string, error) {
+	return a.signClient(csrPEM, pkix.Name{CommonName: agentID, OrganizationalUnit: []string{unit}, Organization: []string{AgentOrg}}, AgentCertValidity)
+}
+
+// SignSender checks a PEM certificate request from a lower-tier server
+// and issues the client certificate it presents to this server's TAXII
+// receiver as sender name; the request's own subject is ignored.
+func (a *Authority) SignSender(csrPEM, name string) (string, error) {
+	if name == "" {
+		return "", errors.New("sender certificate: the sender's name is empty")
+	}
+	return a.signClient(csrPEM, pkix.Name{CommonName: name, Organization: []string{SenderOrg}}, SenderCertValidity)
+}
+
+// signClient issues a client certificate for the key of a PEM request.
+func (a *Authority) signClient(csrPEM string, subject pkix.Name, validity time.Duration) (string, error) {
 	block, _ := pem.Decode([]byte(csrPEM))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return "", errors.New("csr: not a PEM certificate request")
@@ -248,15 +290,15 @@ func (a *Authority) SignAgent(csrPEM, agentID, unit string) (string, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: agentID, OrganizationalUnit: []string{unit}, Organization: []string{"Lá Chắn agent"}},
+		Subject:      subject,
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(AgentCertValidity),
+		NotAfter:     time.Now().Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.ca, csr.PublicKey, a.caKey)
 	if err != nil {
-		return "", fmt.Errorf("sign agent certificate: %w", err)
+		return "", fmt.Errorf("sign %s certificate: %w", subject.Organization[0], err)
 	}
 	return string(pemBlock("CERTIFICATE", der)), nil
 }
@@ -307,4 +349,23 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, [
 		return nil, nil, nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
 	return cert, key, certPEM, nil
+}
+
+// NewClientRequest makes a P-256 key and a certificate request for it
+// naming cn, both PEM: what a lower-tier server keeps (the key, mode 0600)
+// and sends to its upper tier to sign (SignSender).
+func NewClientRequest(cn string) (keyPEM, csrPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client key: %w", err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate request: %w", err)
+	}
+	return pemBlock("EC PRIVATE KEY", der), pemBlock("CERTIFICATE REQUEST", csr), nil
 }

@@ -27,6 +27,7 @@ import (
 	"lachan/server/incident"
 	"lachan/server/indicator"
 	"lachan/server/mask"
+	"lachan/server/pki"
 	"lachan/server/store"
 	"lachan/server/unit"
 )
@@ -189,6 +190,75 @@ func forwardCmd() *cobra.Command {
 			return err
 		},
 	}
+	request := &cobra.Command{
+		Use:   "sender-request NAME",
+		Short: "On a lower tier: make the key of this server's client certificate for its upper tier and print the request to sign",
+		Long: "Makes a P-256 key in <data_dir>/forward/sender.key (mode 0600; an existing key is kept unless --force)\n" +
+			"and prints a certificate request naming NAME, the name the upper tier knows this server by.\n" +
+			"The upper tier signs it with `lachan forward sign-sender NAME FILE`; set the result as\n" +
+			"forward.upstream.cert_file and the key as forward.upstream.key_file.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			force, _ := cmd.Flags().GetBool("force")
+			path := filepath.Join(cfg.forwardDir(), "sender.key")
+			if _, err := os.Stat(path); err == nil && !force {
+				return fmt.Errorf("%s exists: its certificate may be in use; pass --force to replace it", path)
+			}
+			keyPEM, csrPEM, err := pki.NewClientRequest(args[0])
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.forwardDir(), 0o700); err != nil {
+				return err
+			}
+			if err := atomicfile.Write(path, keyPEM, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "key written to %s (forward.upstream.key_file)\n", path)
+			_, err = cmd.OutOrStdout().Write(csrPEM)
+			return err
+		},
+	}
+	request.Flags().Bool("force", false, "replace an existing key")
+	signSender := &cobra.Command{
+		Use:   "sign-sender NAME REQUEST_FILE",
+		Short: "On an upper tier: sign a lower tier's certificate request as sender NAME and print the certificate",
+		Long: "Signs with this server's CA (in data_dir; run it where lachan serve keeps its data) a client\n" +
+			"certificate valid for one year that this server's TAXII receiver takes as sender NAME of\n" +
+			"forward.receive.senders. The request's own subject is ignored: NAME is what counts.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			csr, err := os.ReadFile(args[1])
+			if err != nil {
+				return err
+			}
+			ca, err := pki.OpenCA(cfg.pkiDir())
+			if err != nil {
+				return err
+			}
+			known := false
+			for _, s := range cfg.Forward.Receive.Senders {
+				known = known || s.Name == args[0]
+			}
+			if !known {
+				fmt.Fprintf(cmd.ErrOrStderr(), "note: %q is not in forward.receive.senders yet; its requests are refused until it is\n", args[0])
+			}
+			cert, err := ca.SignSender(string(csr), args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[1], err)
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), cert)
+			return err
+		},
+	}
 	outbox := listCmd("outbox", "Entries of the forwarding outbox and their state", api.PathForwardOutbox, "ENTRY\tSTATE\tATTEMPTS\tNEXT\tLAST ERROR",
 		func(o struct{ Entries []forward.Entry }) [][]string {
 			var rows [][]string
@@ -226,7 +296,7 @@ func forwardCmd() *cobra.Command {
 		},
 	}
 	addJSONFlag(reid)
-	c.AddCommand(pub, outbox, attempts, reid, publishCmd(), receivedCmd())
+	c.AddCommand(pub, request, signSender, outbox, attempts, reid, publishCmd(), receivedCmd())
 	return c
 }
 
