@@ -7,8 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -231,7 +231,7 @@ func TestIndicatorsPaged(t *testing.T) {
 		objs := make([]Object, 0, n)
 		for i := from; i < from+n; i++ {
 			objs = append(objs, Object{"type": "indicator", "spec_version": "2.1",
-				"id": ID("indicator", "paged", strconv.Itoa(i)),
+				"id":      ID("indicator", "paged", strconv.Itoa(i)),
 				"created": "2025-06-01T00:00:00.000Z", "modified": "2025-06-01T00:00:00.000Z", "valid_from": "2025-06-01T00:00:00.000Z",
 				"pattern_type": "stix", "pattern": fmt.Sprintf("[domain-name:value = 'evil-%d.example']", i)})
 		}
