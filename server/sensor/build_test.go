@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"testing"
@@ -19,6 +20,11 @@ type capture struct {
 	w    *pcapgo.Writer
 	now  time.Time
 	lens []int // captured length of each packet written
+	// frag6, when positive (a multiple of 8), cuts the payload of every
+	// IPv6 frame longer than it into fragments of that size, written last
+	// first.
+	frag6 int
+	ids   uint32
 }
 
 var t0 = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -81,7 +87,38 @@ func (c *capture) ip(dt time.Duration, src, dst string, l ...gopacket.Serializab
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, all...); err != nil {
 		c.t.Fatal(err)
 	}
+	if frame := buf.Bytes(); !s.Is4() && c.frag6 > 0 && len(frame)-14-40 > c.frag6 {
+		c.fragments6(dt, frame)
+		return
+	}
 	c.raw(dt, buf.Bytes())
+}
+
+// fragments6 writes an Ethernet/IPv6 frame as fragments of c.frag6 bytes
+// (RFC 8200 §4.5), the last one first.
+func (c *capture) fragments6(dt time.Duration, frame []byte) {
+	c.t.Helper()
+	c.ids++
+	hdr, payload := frame[:14+40], frame[14+40:]
+	var frags [][]byte
+	for off := 0; off < len(payload); off += c.frag6 {
+		end := min(off+c.frag6, len(payload))
+		f := append([]byte(nil), hdr...)
+		binary.BigEndian.PutUint16(f[14+4:], uint16(8+end-off))
+		f[14+6] = byte(layers.IPProtocolIPv6Fragment)
+		mo := uint16(off/8) << 3
+		if end < len(payload) {
+			mo |= 1
+		}
+		f = append(f, hdr[14+6], 0)
+		f = binary.BigEndian.AppendUint16(f, mo)
+		f = binary.BigEndian.AppendUint32(f, c.ids)
+		frags = append(frags, append(f, payload[off:end]...))
+	}
+	for i := len(frags) - 1; i >= 0; i-- {
+		c.raw(dt, frags[i])
+		dt = 0
+	}
 }
 
 func (c *capture) udp(dt time.Duration, src string, sport uint16, dst string, dport uint16, payload []byte) {

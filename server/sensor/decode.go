@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,9 +34,10 @@ type Stats struct {
 	AppErrors      int64         // HTTP or TLS streams that stopped parsing at malformed data
 	ReassemblyPeak int64         // most bytes held for reassembly at any one time
 
-	Fragments        int64 // IPv4 fragments seen
+	Fragments        int64 // IPv4 and IPv6 fragments seen
+	Fragments6       int64 // of which IPv6
 	Reassembled      int64 // IPv4 datagrams reassembled from fragments (each counts as one packet of its flow)
-	FragmentsDropped int64 // IPv4 fragments given up: timed out, over the memory caps, inconsistent, or left at the end
+	FragmentsDropped int64 // fragments given up: timed out, over the memory caps, inconsistent, or left at the end
 }
 
 // PacketError is a packet that could not be decoded.
@@ -222,13 +224,20 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.packetError(num, rec.offset, err)
 		return nil
 	}
-	if d.isFragment() {
-		whole := d.fragment(ts, num, rec.offset)
+	if v := d.fragmentOf(); v != 0 {
+		var whole []byte
+		first := layers.LayerTypeIPv4
+		if v == 4 {
+			whole = d.fragment(ts)
+		} else {
+			first = layers.LayerTypeIPv6
+			whole = d.fragment6(ts, num, rec.offset)
+		}
 		if whole == nil {
 			return nil
 		}
-		if err := d.parser(layers.LayerTypeIPv4).DecodeLayers(whole, &d.decoded); err != nil {
-			d.packetError(num, rec.offset, fmt.Errorf("reassembled IPv4 datagram: %w", err))
+		if err := d.parser(first).DecodeLayers(whole, &d.decoded); err != nil {
+			d.packetError(num, rec.offset, fmt.Errorf("reassembled IPv%d datagram: %w", v, err))
 			return nil
 		}
 	}
@@ -259,16 +268,63 @@ func (d *decoder) packet(rec record, num int64) error {
 	return d.dns.message(f, &p, &d.msg)
 }
 
-// isFragment reports whether decoding stopped at an IPv4 fragment.
-func (d *decoder) isFragment() bool {
+// fragmentOf reports whether decoding stopped at a fragment: 4 for an
+// IPv4 one, 6 for an IPv6 fragment header (after the hop-by-hop options,
+// if any), else 0.
+func (d *decoder) fragmentOf() int {
 	n := len(d.decoded)
-	return n > 0 && d.decoded[n-1] == layers.LayerTypeIPv4 &&
-		(d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0)
+	if n == 0 {
+		return 0
+	}
+	switch d.decoded[n-1] {
+	case layers.LayerTypeIPv4:
+		if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+			return 4
+		}
+	case layers.LayerTypeIPv6:
+		next := d.ip6.NextHeader
+		if d.ip6.HopByHop != nil {
+			next = d.ip6.HopByHop.NextHeader
+		}
+		if next == layers.IPProtocolIPv6Fragment {
+			return 6
+		}
+	}
+	return 0
+}
+
+// fragment6 reads the IPv6 fragment header just reached, hands the
+// fragment to the defragmenter and returns the datagram it completes, if
+// any: a 40-byte header naming the protocol after the fragment header, and
+// the reassembled fragmentable part. Hop-by-hop options are not kept.
+func (d *decoder) fragment6(ts time.Time, num, offset int64) []byte {
+	ip := &d.ip6
+	p := ip.Payload
+	want := int(ip.Length)
+	if ip.HopByHop != nil {
+		want -= ip.HopByHop.ActualLength
+	}
+	if len(p) < 8 {
+		d.packetError(num, offset, fmt.Errorf("IPv6 fragment header cut short: %d of 8 bytes", len(p)))
+		return nil
+	}
+	d.st.Fragments6++
+	if ip.Length != 0 && len(p) < want {
+		// Cut short by the snapshot length: the datagram can never be whole.
+		d.st.Fragments++
+		d.defrag.drop(1)
+		return nil
+	}
+	off := binary.BigEndian.Uint16(p[2:4])
+	key := fragKey{id: binary.BigEndian.Uint32(p[4:8]), proto: p[0], v6: true}
+	copy(key.src[:], ip.SrcIP)
+	copy(key.dst[:], ip.DstIP)
+	return d.defrag.fragment(ts, key, int(off>>3)*8, off&1 != 0, p[8:])
 }
 
 // fragment hands the IPv4 fragment just decoded to the defragmenter and
 // returns the datagram it completes, if any.
-func (d *decoder) fragment(ts time.Time, num, offset int64) []byte {
+func (d *decoder) fragment(ts time.Time) []byte {
 	ip := &d.ip4
 	if want := int(ip.Length) - int(ip.IHL)*4; len(ip.Payload) < want {
 		// Cut short by the snapshot length: the datagram can never be whole.
@@ -279,7 +335,7 @@ func (d *decoder) fragment(ts time.Time, num, offset int64) []byte {
 	var key fragKey
 	copy(key.src[:], ip.SrcIP)
 	copy(key.dst[:], ip.DstIP)
-	key.id, key.proto = ip.Id, uint8(ip.Protocol)
+	key.id, key.proto = uint32(ip.Id), uint8(ip.Protocol)
 	return d.defrag.fragment(ts, key, int(ip.FragOffset)*8, ip.Flags&layers.IPv4MoreFragments != 0, ip.Payload)
 }
 

@@ -5,17 +5,31 @@ import (
 	"time"
 )
 
-// Bounds of IPv4 reassembly that follow from the protocol.
+// Bounds of reassembly that follow from the protocols.
 const (
 	maxIPv4Datagram = 65535
-	ipv4HeaderLen   = 20 // the header the reassembled datagram is given
+	ipv4HeaderLen   = 20 // the header a reassembled IPv4 datagram is given
+	maxIPv6Payload  = 65535
+	ipv6HeaderLen   = 40
 )
 
-// fragKey identifies the fragments of one IPv4 datagram (RFC 791).
+// fragKey identifies the fragments of one datagram: IPv4 by addresses,
+// protocol and 16-bit identification (RFC 791), IPv6 by addresses and
+// 32-bit identification (RFC 8200 §4.5), with proto the next header after
+// the fragment header. IPv4 addresses fill the first 4 bytes.
 type fragKey struct {
-	src, dst [4]byte
-	id       uint16
+	src, dst [16]byte
+	id       uint32
 	proto    uint8
+	v6       bool
+}
+
+// maxPayload is the largest payload the reassembled datagram can carry.
+func (k fragKey) maxPayload() int {
+	if k.v6 {
+		return maxIPv6Payload
+	}
+	return maxIPv4Datagram - ipv4HeaderLen
 }
 
 // fragSpan is a run of payload bytes [start, end) already received.
@@ -34,7 +48,7 @@ type fragDatagram struct {
 	done  bool
 }
 
-// defragmenter reassembles IPv4 datagrams within Config.DefragMemory
+// defragmenter reassembles IPv4 and IPv6 datagrams within Config.DefragMemory
 // bytes and Config.DefragDatagrams datagrams in flight, waiting at most
 // Config.DefragTimeout (packet time) for the missing pieces. Everything
 // that does not fit is dropped and counted, never held.
@@ -59,7 +73,7 @@ func (d *defragmenter) fragment(now time.Time, key fragKey, offset int, more boo
 	d.st.Fragments++
 	d.expire(now)
 	end := offset + len(payload)
-	if end > maxIPv4Datagram-ipv4HeaderLen || (!more && len(payload) == 0 && offset == 0) {
+	if end > key.maxPayload() || (!more && len(payload) == 0 && offset == 0) {
 		d.drop(1)
 		return nil
 	}
@@ -110,7 +124,7 @@ func (d *defragmenter) store(dg *fragDatagram, offset int, payload []byte) bool 
 	if end > len(dg.buf) {
 		grow := end - len(dg.buf)
 		if end > cap(dg.buf) {
-			grow = max(end, min(2*cap(dg.buf), maxIPv4Datagram)) - cap(dg.buf)
+			grow = max(end, min(2*cap(dg.buf), maxIPv6Payload)) - cap(dg.buf)
 			if d.used+grow > d.cfg.DefragMemory {
 				return false
 			}
@@ -157,17 +171,29 @@ func mergeSpan(spans []fragSpan, s fragSpan) []fragSpan {
 	return append(out, spans[i:]...)
 }
 
-// assemble writes a 20-byte IPv4 header without fragmentation fields, and
+// assemble writes a header without fragmentation fields — IPv4's 20
+// bytes, or IPv6's 40 naming the protocol after the fragment header — and
 // the payload, into buf.
 func assemble(buf []byte, key fragKey, payload []byte) []byte {
+	if key.v6 {
+		var h [ipv6HeaderLen]byte
+		h[0] = 0x60
+		binary.BigEndian.PutUint16(h[4:], uint16(len(payload)))
+		h[6] = key.proto
+		h[7] = 64
+		copy(h[8:24], key.src[:])
+		copy(h[24:40], key.dst[:])
+		buf = append(buf, h[:]...)
+		return append(buf, payload...)
+	}
 	var h [ipv4HeaderLen]byte
 	h[0] = 0x45
 	binary.BigEndian.PutUint16(h[2:], uint16(ipv4HeaderLen+len(payload)))
-	binary.BigEndian.PutUint16(h[4:], key.id)
+	binary.BigEndian.PutUint16(h[4:], uint16(key.id))
 	h[8] = 64
 	h[9] = key.proto
-	copy(h[12:16], key.src[:])
-	copy(h[16:20], key.dst[:])
+	copy(h[12:16], key.src[:4])
+	copy(h[16:20], key.dst[:4])
 	buf = append(buf, h[:]...)
 	return append(buf, payload...)
 }

@@ -14,12 +14,15 @@
 // ports (53, mDNS, LLMNR and NetBIOS name service by default) are paired
 // by transaction ID and flow, over UDP and over TCP alike.
 //
-// IPv4 fragments are reassembled before anything else looks at them,
-// within Config.DefragMemory bytes and Config.DefragDatagrams datagrams
-// waiting at most Config.DefragTimeout; the first copy of an overlapping
-// byte wins. A reassembled datagram counts as one packet of its flow with
-// its whole IP length, as Zeek counts it; fragments given up are counted
-// in Stats.FragmentsDropped. IPv6 fragments are skipped and counted.
+// IPv4 fragments, and IPv6 ones (a fragment header right after the IPv6
+// header or its hop-by-hop options), are reassembled before anything else
+// looks at them, within Config.DefragMemory bytes and
+// Config.DefragDatagrams datagrams waiting at most Config.DefragTimeout;
+// the first copy of an overlapping byte wins. A reassembled datagram
+// counts as one packet of its flow with its whole IP length, as Zeek
+// counts it; fragments given up are counted in Stats.FragmentsDropped. An
+// IPv6 fragment behind other extension headers (routing, destination
+// options) is skipped and counted, as such packets are.
 //
 // TCP connections whose first bytes look like HTTP/1.x or a TLS handshake
 // (or that go to Config.HTTPPorts, or to a DNS port) are reassembled in

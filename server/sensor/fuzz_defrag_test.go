@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 
@@ -12,7 +13,8 @@ import (
 	"lachan/test/pcapgen"
 )
 
-// FuzzDefrag reads the input as a run of fragments (datagram ID, offset
+// FuzzDefrag reads the input as a run of fragments (datagram ID, IPv6 when
+// its top bit is set, offset
 // in 8-byte units, more-fragments flag, length, then that many bytes)
 // and checks that reassembly stays within its caps and gives everything
 // back.
@@ -30,6 +32,7 @@ func FuzzDefrag(f *testing.F) {
 	f.Add(cat(frag(1, 0, true, "abcdefgh"), frag(1, 1, false, "ij")))
 	f.Add(cat(frag(1, 1, false, "ij"), frag(2, 0, true, "abcdefgh"), frag(1, 0, true, "ABCDEFGHIJ")))
 	f.Add(cat(frag(1, 0, true, "abcdefgh"), frag(1, 0, false, "abc"), frag(1, 8191, true, "zzzzzzzz")))
+	f.Add(cat(frag(0x81, 1, false, "ij"), frag(1, 0, true, "abcdefgh"), frag(0x81, 0, true, "abcdefgh")))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := DefaultConfig()
 		cfg.DefragMemory, cfg.DefragDatagrams = 4096, 3
@@ -43,8 +46,14 @@ func FuzzDefrag(f *testing.F) {
 			payload := in[:l]
 			in = in[l:]
 			n++
-			out := d.fragment(now, fragKey{id: uint16(id), proto: protoUDP}, int(off&0x1fff)*8, more, payload)
-			if out != nil && (len(out) < ipv4HeaderLen || int(binary.BigEndian.Uint16(out[2:])) != len(out)) {
+			// IDs with the top bit set are IPv6 datagrams.
+			v6 := id&0x80 != 0
+			out := d.fragment(now, fragKey{id: uint32(id), proto: protoUDP, v6: v6}, int(off&0x1fff)*8, more, payload)
+			switch {
+			case out == nil:
+			case v6 && (len(out) < ipv6HeaderLen || int(binary.BigEndian.Uint16(out[4:]))+ipv6HeaderLen != len(out)):
+				t.Fatalf("IPv6 datagram of %d bytes says a payload of %d", len(out), binary.BigEndian.Uint16(out[4:]))
+			case !v6 && (len(out) < ipv4HeaderLen || int(binary.BigEndian.Uint16(out[2:])) != len(out)):
 				t.Fatalf("datagram of %d bytes says %d", len(out), binary.BigEndian.Uint16(out[2:]))
 			}
 			if d.used < 0 || d.used > cfg.DefragMemory || len(d.pending) > cfg.DefragDatagrams {
@@ -117,5 +126,8 @@ func fuzzSeedsExtra(f *testing.F) [][]byte {
 		f.Fatal(err)
 	}
 	q := dnsBytes(f, dnsQuery(1, "a.example", layers.DNSTypeA))
-	return [][]byte{buf.Bytes(), tcpDNSCaptureTB(f, [][]byte{cat(framed(q, 0), framed(q, 0)[:5])}, nil)}
+	c := newCapture(f)
+	c.frag6 = 8
+	c.dns(time.Millisecond, "2001:db8::1", 40000, "2001:db8::53", 53, dnsQuery(2, "b.example", layers.DNSTypeAAAA))
+	return [][]byte{buf.Bytes(), tcpDNSCaptureTB(f, [][]byte{cat(framed(q, 0), framed(q, 0)[:5])}, nil), c.bytes()}
 }
