@@ -76,6 +76,24 @@ func (c *tier) client(t *testing.T, token, name string, key ed25519.PrivateKey) 
 	return cl
 }
 
+// publish posts indicators to the tier's indicators collection as an
+// administrator.
+func (c *tier) publish(t *testing.T, objs ...Object) {
+	t.Helper()
+	body, _ := Encode(Envelope{Objects: objs})
+	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+APIRootPath+"collections/"+indicatorsID+"/objects/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", MediaType)
+	req.Header.Set("X-Test-Operator", "admin")
+	resp, err := c.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("publish: status %d", resp.StatusCode)
+	}
+}
+
 // stored counts what the receiver holds.
 func (c *tier) stored(t *testing.T) int {
 	n := 0
@@ -187,15 +205,7 @@ func TestIndicatorsFlowDown(t *testing.T) {
 	ind := Object{"type": "indicator", "spec_version": "2.1", "id": "indicator--2c790cbc-81e8-5cba-aa6d-625c358d0333",
 		"created": "2025-06-01T00:00:00.000Z", "modified": "2025-06-01T00:00:00.000Z", "valid_from": "2025-06-01T00:00:00.000Z",
 		"pattern_type": "stix", "pattern": "[domain-name:value = 'evil.example']"}
-	body, _ := Encode(Envelope{Objects: []Object{ind}})
-	req, _ := http.NewRequest(http.MethodPost, city.srv.URL+APIRootPath+"collections/"+indicatorsID+"/objects/", bytes.NewReader(body))
-	req.Header.Set("Content-Type", MediaType)
-	req.Header.Set("X-Test-Operator", "admin")
-	resp, err := city.srv.Client().Do(req)
-	if err != nil || resp.StatusCode != 202 {
-		t.Fatalf("publish: %v %v", resp.StatusCode, err)
-	}
-	resp.Body.Close()
+	city.publish(t, ind)
 	cl := city.client(t, wardToken, "phuong-ben-thanh", wardKey)
 	cityPub := city.cityKey.Public().(ed25519.PublicKey)
 	sink := &fakeSink{}
@@ -235,15 +245,7 @@ func TestIndicatorsPaged(t *testing.T) {
 				"created": "2025-06-01T00:00:00.000Z", "modified": "2025-06-01T00:00:00.000Z", "valid_from": "2025-06-01T00:00:00.000Z",
 				"pattern_type": "stix", "pattern": fmt.Sprintf("[domain-name:value = 'evil-%d.example']", i)})
 		}
-		body, _ := Encode(Envelope{Objects: objs})
-		req, _ := http.NewRequest(http.MethodPost, city.srv.URL+APIRootPath+"collections/"+indicatorsID+"/objects/", bytes.NewReader(body))
-		req.Header.Set("Content-Type", MediaType)
-		req.Header.Set("X-Test-Operator", "admin")
-		resp, err := city.srv.Client().Do(req)
-		if err != nil || resp.StatusCode != 202 {
-			t.Fatalf("publish: %v %v", resp.StatusCode, err)
-		}
-		resp.Body.Close()
+		city.publish(t, objs...)
 	}
 	publish(0, PageSize+PageSize/2)
 	cl := city.client(t, wardToken, "phuong-ben-thanh", wardKey)

@@ -16,17 +16,24 @@ import (
 	"lachan/server/store/storetest"
 )
 
+// rawBatch opens a bare Pebble database in dir, for writing an older
+// layout by hand, and a batch on it.
+func rawBatch(t *testing.T, dir string) (*pebble.DB, *pebble.Batch) {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, db.NewBatch()
+}
+
 // TestMigrateV1 writes a directory in layout 1 (one event range for all
 // time) by hand and checks that opening it moves every event, its id/
 // entry and its indexes into time partitions.
 func TestMigrateV1(t *testing.T) {
 	dir := t.TempDir()
 	corpus := storetest.Corpus()
-	db, err := pebble.Open(dir, &pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := db.NewBatch()
+	db, b := rawBatch(t, dir)
 	for _, ev := range corpus {
 		doc, err := encodeEvent(ev)
 		if err != nil {
@@ -77,11 +84,7 @@ func TestMigrateV1(t *testing.T) {
 func TestMigrateV2(t *testing.T) {
 	dir := t.TempDir()
 	corpus := storetest.Corpus()
-	db, err := pebble.Open(dir, &pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := db.NewBatch()
+	db, b := rawBatch(t, dir)
 	parts := map[part]bool{}
 	for _, ev := range corpus {
 		doc, err := encodeEvent(ev)
