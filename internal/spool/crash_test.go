@@ -72,7 +72,7 @@ func TestCrash(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	appended := map[uint64][]byte{} // seq → payload of every Append that returned
-	var acked, tried uint64 // highest Ack that returned; highest Ack begun
+	var acked, tried uint64         // highest Ack that returned; highest Ack begun
 	for run := 0; run < 6; run++ {
 		lines := runAndKill(t, dir, run, time.Duration(50+rng.IntN(250))*time.Millisecond)
 		for _, l := range lines {
