@@ -32,7 +32,7 @@ import (
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/store"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 	"lachan/server/unit"
 )
 
@@ -54,13 +54,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := embeddedtest.Open(t)
 	ca, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"lachan/server/indicator"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 	"lachan/server/unit"
 )
 
@@ -24,13 +24,7 @@ import (
 // analysts may add or list.
 func TestIndicatorsEndpoint(t *testing.T) {
 	ctx := context.Background()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := embeddedtest.Open(t)
 	ca, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,20 +6,13 @@ import (
 	"time"
 
 	"lachan/internal/event"
-	"lachan/internal/logging"
 	"lachan/server/store"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 )
 
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := embeddedtest.Open(t)
 	return st
 }
 

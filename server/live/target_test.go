@@ -8,21 +8,14 @@ import (
 	"time"
 
 	"lachan/internal/event"
-	"lachan/internal/logging"
 	"lachan/internal/wire"
 	"lachan/server/fleet"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 )
 
 func TestTargeting(t *testing.T) {
 	ctx := context.Background()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := embeddedtest.Open(t)
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	fl := fleet.New(st, func() time.Time { return now })
 	enroll := func(unit, host string, own ...string) fleet.Agent {
@@ -94,13 +87,7 @@ func TestTargeting(t *testing.T) {
 // still running, offline, and timed out.
 func TestHostStatuses(t *testing.T) {
 	ctx := context.Background()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := embeddedtest.Open(t)
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	fl := fleet.New(st, clock)

@@ -11,18 +11,12 @@ import (
 	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/store"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 )
 
 func setup(t *testing.T) (*Pipeline, store.Store, *fleet.Fleet, *incident.Manager) {
 	t.Helper()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := embeddedtest.Open(t)
 	fl := fleet.New(st, nil)
 	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
 	det := DetectorFunc(func(ev event.Event) []event.Event {

@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"lachan/internal/event"
-	"lachan/internal/logging"
 	"lachan/server/incident"
 	"lachan/server/store"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 	"lachan/server/unit"
 )
 
@@ -19,13 +18,7 @@ var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
 func openStore(t *testing.T) store.Store {
 	t.Helper()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := embeddedtest.Open(t)
 	return st
 }
 

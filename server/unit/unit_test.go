@@ -9,19 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"lachan/internal/logging"
-	"lachan/server/store/embedded"
+	"lachan/server/store/embedded/embeddedtest"
 )
 
 func registry(t *testing.T) *Registry {
 	t.Helper()
-	sc := embedded.DefaultConfig()
-	sc.Dir, sc.Sync = t.TempDir(), false
-	st, err := embedded.Open(sc, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := embeddedtest.Open(t)
 	return NewRegistry(st)
 }
 
