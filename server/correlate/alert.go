@@ -2,19 +2,14 @@ package correlate
 
 import (
 	"regexp"
-	"strings"
 	"time"
 
 	"lachan/internal/event"
+	"lachan/server/detect"
 )
 
-// severity maps Sigma levels to ECS event.severity, as detect does.
-var severity = map[string]int64{"informational": 1, "low": 21, "medium": 47, "high": 73, "critical": 99}
-
-var (
-	techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
-	fieldRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-)
+// fieldRE is the shape of a field name a group-by value may be set as.
+var fieldRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 
 // reserved are fields a group-by value must never overwrite.
 var reserved = map[string]bool{"@timestamp": true, "event.id": true, "event.dataset": true, "event.kind": true}
@@ -34,21 +29,8 @@ func (c *Correlator) alert(cr *compiled, st *keyState, win []obs) event.Event {
 		list[i] = map[string]any{"id": o.ID, "time": times[i], "rule": cr.RefIDs[o.Rule]}
 		last = max(last, o.T)
 	}
-	a := event.Event{
-		ID:        event.DeriveID(append([]string{"correlation", cr.ID}, ids...)...),
-		Timestamp: time.Unix(0, last).UTC(),
-		Dataset:   event.DatasetAlert,
-		Fields:    map[string]any{},
-	}
-	a.Set("event.kind", "alert")
-	a.Set("event.severity", severity[cr.Level])
-	a.Set("rule.id", cr.ID)
-	a.Set("rule.name", cr.Title)
-	a.Set("rule.level", cr.Level)
-	if cr.Description != "" {
-		a.Set("rule.description", cr.Description)
-	}
-	setTags(&a, cr.Tags)
+	spec := detect.AlertSpec{RuleID: cr.ID, RuleName: cr.Title, Level: cr.Level, Description: cr.Description, Tags: cr.Tags}
+	a := spec.Base(event.DeriveID(append([]string{"correlation", cr.ID}, ids...)...), time.Unix(0, last).UTC())
 	a.Set("lachan.correlation.type", string(cr.Type))
 	a.Set("lachan.correlation.count", int64(len(win)))
 	a.Set("lachan.correlation.events", list)
@@ -86,19 +68,3 @@ func (c *Correlator) alert(cr *compiled, st *keyState, win []obs) event.Event {
 	return a
 }
 
-func setTags(a *event.Event, tags []string) {
-	if len(tags) == 0 {
-		return
-	}
-	a.Set("tags", tags)
-	var techniques []string
-	for _, t := range tags {
-		if l := strings.ToLower(t); techniqueRE.MatchString(l) {
-			techniques = append(techniques, strings.ToUpper(strings.TrimPrefix(l, "attack.")))
-		}
-	}
-	if len(techniques) > 0 {
-		a.Set("threat.framework", "MITRE ATT&CK")
-		a.Set("threat.technique.id", techniques)
-	}
-}

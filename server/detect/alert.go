@@ -52,6 +52,24 @@ type AlertSpec struct {
 	IDParts []string
 }
 
+// Base returns an alert with this ID and time that says what spec says of
+// its rule: kind, severity, rule, tags and the ATT&CK techniques and
+// tactics they name. Single-event alerts (NewAlert) and correlation alerts
+// are built on it, so that they describe their rules alike.
+func (spec AlertSpec) Base(id string, at time.Time) event.Event {
+	a := event.Event{ID: id, Timestamp: at, Dataset: event.DatasetAlert, Fields: map[string]any{}}
+	a.Set("event.kind", "alert")
+	a.Set("event.severity", severity[spec.Level])
+	a.Set("rule.id", spec.RuleID)
+	a.Set("rule.name", spec.RuleName)
+	a.Set("rule.level", spec.Level)
+	if spec.Description != "" {
+		a.Set("rule.description", spec.Description)
+	}
+	setThreat(&a, spec.Tags)
+	return a
+}
+
 // NewAlert returns the alert event for a rule firing on ev, with the event
 // fields that matched. Its ID is derived from the rule and the event, so
 // detecting the same event again yields the same alert and storage
@@ -62,21 +80,7 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 	if len(spec.IDParts) == 0 {
 		parts = append(parts, spec.RuleID)
 	}
-	a := event.Event{
-		ID:        event.DeriveID(append(parts, ev.ID)...),
-		Timestamp: ev.Timestamp,
-		Dataset:   event.DatasetAlert,
-		Fields:    map[string]any{},
-	}
-	a.Set("event.kind", "alert")
-	a.Set("event.severity", severity[spec.Level])
-	a.Set("rule.id", spec.RuleID)
-	a.Set("rule.name", spec.RuleName)
-	a.Set("rule.level", spec.Level)
-	if spec.Description != "" {
-		a.Set("rule.description", spec.Description)
-	}
-	setThreat(&a, spec.Tags)
+	a := spec.Base(event.DeriveID(append(parts, ev.ID)...), ev.Timestamp)
 	a.Set("lachan.alert.source_ids", []string{ev.ID})
 	a.Set("lachan.alert.source_times", []string{ev.Timestamp.UTC().Format(time.RFC3339Nano)})
 	cp := make(map[string]any, len(matched))
