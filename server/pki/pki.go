@@ -167,11 +167,11 @@ func (a *Authority) loadOrCreateCA(dir string) error {
 			return err
 		}
 	}
-	cert, key, certPEM, err := loadPair(certPath, keyPath)
+	ca, err := OpenCA(dir)
 	if err != nil {
-		return fmt.Errorf("load ca: %w", err)
+		return err
 	}
-	a.ca, a.caKey, a.caPEM = cert, key, certPEM
+	a.ca, a.caKey, a.caPEM = ca.ca, ca.caKey, ca.caPEM
 	return nil
 }
 
