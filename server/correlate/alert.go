@@ -67,4 +67,3 @@ func (c *Correlator) alert(cr *compiled, st *keyState, win []obs) event.Event {
 	}
 	return a
 }
-
