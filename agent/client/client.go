@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ var ErrNotEnrolled = errors.New("agent not enrolled")
 type Error struct {
 	Status int
 	Body   wire.Error
+	// RetryAfter is the wait the server asked for (Retry-After), if any.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -187,6 +190,13 @@ func Enroll(ctx context.Context, stateDir, server, caPath, secret string, host w
 
 // EnrollWith is Enroll with the transport of o.
 func EnrollWith(ctx context.Context, stateDir, server, caPath, secret string, host wire.Host, o Options) (*Client, error) {
+	return EnrollRequest(ctx, stateDir, server, caPath, wire.EnrollRequest{Secret: secret, Host: host}, o)
+}
+
+// EnrollRequest is Enroll with the credential (secret or one-time code)
+// and host of req; its CSR is made here.
+func EnrollRequest(ctx context.Context, stateDir, server, caPath string, req wire.EnrollRequest, o Options) (*Client, error) {
+	host := req.Host
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -201,7 +211,7 @@ func EnrollWith(ctx context.Context, stateDir, server, caPath, secret string, ho
 	if err != nil {
 		return nil, err
 	}
-	req := wire.EnrollRequest{Secret: secret, CSR: csrPEM, Host: host}
+	req.CSR = csrPEM
 	c := &Client{base: strings.TrimRight(server, "/"), http: httpClient(pool, nil, o), opts: o}
 	var resp wire.EnrollResponse
 	if err := c.post(ctx, wire.PathEnroll, req, &resp); err != nil {
@@ -276,6 +286,9 @@ func (c *Client) FetchRules(ctx context.Context) (bundle.Signed, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Status: resp.StatusCode}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
 		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e.Body) != nil {
 			e.Body.Error = http.StatusText(resp.StatusCode)
 		}
@@ -317,6 +330,9 @@ func (c *Client) do(req *http.Request, hdr map[string]string, out any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Status: resp.StatusCode}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
 		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e.Body) != nil {
 			e.Body.Error = http.StatusText(resp.StatusCode)
 		}

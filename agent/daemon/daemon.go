@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -31,12 +32,17 @@ type Config struct {
 	Server       string
 	CAFile       string
 	EnrollSecret string
-	Version      string
+	// EnrollCode is a one-time enrollment code, used instead of the
+	// secret when set.
+	EnrollCode string
+	Version    string
 	// Transport is the proxy (and later, other link settings) to reach
 	// the server through.
 	Transport client.Options
 	// Labels are the agent's own labels, sent with every check-in.
 	Labels []string
+	// HardwareID overrides the machine's ID ("none": send none).
+	HardwareID string
 	// YARA rules: a directory, or RulesFS when RulesDir is empty.
 	RulesDir     string
 	RulesFS      fs.FS
@@ -100,10 +106,28 @@ func Enroll(ctx context.Context, cfg Config, log *slog.Logger) (*client.Client, 
 	if !errors.Is(err, client.ErrNotEnrolled) {
 		return nil, err
 	}
-	if cfg.EnrollSecret == "" {
-		return nil, errors.New("not enrolled yet and no server.enroll_secret configured")
+	req := wire.EnrollRequest{Secret: cfg.EnrollSecret, Host: cfg.host()}
+	if cfg.EnrollCode != "" {
+		req.Secret, req.Code = "", cfg.EnrollCode
 	}
-	cl, err = client.EnrollWith(ctx, cfg.StateDir, cfg.Server, cfg.CAFile, cfg.EnrollSecret, cfg.host(), cfg.Transport)
+	if req.Secret == "" && req.Code == "" {
+		return nil, errors.New("not enrolled yet and neither server.enroll_secret nor server.enroll_code configured")
+	}
+	for {
+		cl, err = client.EnrollRequest(ctx, cfg.StateDir, cfg.Server, cfg.CAFile, req, cfg.Transport)
+		var ce *client.Error
+		if err == nil || !errors.As(err, &ce) || ce.Status != http.StatusTooManyRequests {
+			break
+		}
+		// Throttled (a ward enrolling all at once): wait as told, then try again.
+		wait := max(ce.RetryAfter, time.Second)
+		log.Warn("enrollment throttled by the server; waiting", "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,13 +13,20 @@ import (
 // HostInfo describes this machine for enrollment and check-ins.
 func HostInfo(version string) wire.Host {
 	name, _ := os.Hostname()
-	return wire.Host{Name: name, OS: runtime.GOOS + " " + osName(), Arch: runtime.GOARCH, IPs: addresses(), Agent: version}
+	return wire.Host{Name: name, OS: runtime.GOOS + " " + osName(), Arch: runtime.GOARCH, IPs: addresses(), Agent: version, HardwareID: hardwareID()}
 }
 
 // host is HostInfo with the agent's own labels.
 func (c Config) host() wire.Host {
 	h := HostInfo(c.Version)
 	h.Labels = c.Labels
+	switch c.HardwareID {
+	case "":
+	case "none":
+		h.HardwareID = ""
+	default:
+		h.HardwareID = c.HardwareID
+	}
 	return h
 }
 

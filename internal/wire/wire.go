@@ -56,6 +56,10 @@ type Host struct {
 	Agent  string   `json:"agent_version"`
 	Osq    string   `json:"osquery_version,omitempty"`
 	BootID string   `json:"boot_id,omitempty"`
+	// HardwareID identifies the machine across reinstalls (the SMBIOS
+	// product UUID, else the OS's machine ID): a PC enrolling again into
+	// the same unit takes over its old record instead of adding one.
+	HardwareID string `json:"hardware_id,omitempty"`
 	// Labels are the agent's own labels (its configuration's labels:),
 	// which live queries can select on beside those the server assigns.
 	Labels []string `json:"labels,omitempty"`
@@ -63,7 +67,10 @@ type Host struct {
 
 // EnrollRequest asks for an agent identity.
 type EnrollRequest struct {
-	Secret string `json:"secret"`
+	// Secret is the unit's enrollment secret; Code a one-time enrollment
+	// code instead. Exactly one is given.
+	Secret string `json:"secret,omitempty"`
+	Code   string `json:"code,omitempty"`
 	// CSR is a PEM certificate request for the agent's own key; the key
 	// never leaves the agent.
 	CSR  string `json:"csr"`

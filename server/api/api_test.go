@@ -49,9 +49,13 @@ type env struct {
 	tokens *Tokens
 	// bundleKey is what the server says at enrollment it signs with.
 	bundleKey ed25519.PublicKey
+	units     *unit.Registry
+	fleet     *fleet.Fleet
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, DefaultConfig()) }
+
+func newEnvWith(t *testing.T, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := embeddedtest.Open(t)
@@ -60,7 +64,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	units := unit.NewRegistry(st)
-	if err := units.Apply(ctx, []unit.Spec{{ID: "hcm", Name: "HCM"}, {ID: "ward-1", Name: "Ward 1", Parent: "hcm", EnrollSecret: secret}, {ID: "ward-2", Name: "Ward 2", Parent: "hcm"}}); err != nil {
+	if err := units.Apply(ctx, []unit.Spec{{ID: "hcm", Name: "HCM"}, {ID: "ward-1", Name: "Ward 1", Parent: "hcm", EnrollSecret: secret, Networks: []string{"10.9.0.0/16"}}, {ID: "ward-2", Name: "Ward 2", Parent: "hcm"}}); err != nil {
 		t.Fatal(err)
 	}
 	tokens := NewTokens(st, units)
@@ -68,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fl := fleet.New(st, nil)
+	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
 	det := pipeline.DetectorFunc(func(ev event.Event) []event.Event { return nil })
 	b, err := bundle.FromFS(rules.FS, "yara", ".yar")
@@ -79,7 +83,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(DefaultConfig(), Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
+	srv := New(cfg, Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
 		Rules: signed, RulesVersion: b.Version,
 		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()})
 	ts := httptest.NewUnstartedServer(srv.Handler())
@@ -88,7 +92,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(ts.Close)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CAPEM())
-	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens, bundleKey: ca.BundlePublicKey()}
+	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens, bundleKey: ca.BundlePublicKey(), units: units, fleet: fl}
 	e.anon = e.client(nil)
 	return e
 }
@@ -167,7 +171,13 @@ func (e *env) stored() int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return len(page.Events)
+	n := 0
+	for _, ev := range page.Events {
+		if ev.Dataset != fleet.DatasetAgent { // the agents' history, written by the server
+			n++
+		}
+	}
+	return n
 }
 
 func findings(n int) [][]byte {
@@ -272,7 +282,7 @@ func TestOperatorAuthAndScope(t *testing.T) {
 		want int
 	}{{e.admin, 2}, {own, 2}, {city, 2}, {other, 0}} {
 		var page EventsPage
-		if code := e.get(c.tok, wire.PathEvents, &page); code != 200 || len(page.Events) != c.want {
+		if code := e.get(c.tok, wire.PathEvents+"?dataset="+event.DatasetYARA, &page); code != 200 || len(page.Events) != c.want {
 			t.Errorf("token %s…: %d, %d events, want %d", c.tok[:8], code, len(page.Events), c.want)
 		}
 		var agents struct{ Agents []fleet.Agent }
@@ -294,9 +304,13 @@ func TestOperatorAuthAndScope(t *testing.T) {
 		t.Fatalf("flow not tied to the agent by address: %+v", got)
 	}
 	var we wire.Error
-	req["Authorization"] = "Bearer " + e.admin
 	if code := e.post(e.anon, wire.PathNetworkIngest, gz(findings(1)), req, &we); code != 400 || !strings.Contains(we.Error, "not a network record") {
 		t.Fatalf("non-network record through network ingest: %d %+v", code, we)
+	}
+	// Only sensor tokens speak for the network, not even an admin's.
+	req["Authorization"] = "Bearer " + e.admin
+	if code := e.post(e.anon, wire.PathNetworkIngest, gz([][]byte{fb}), req, &we); code != 403 || !strings.Contains(we.Error, "sensor tokens only") {
+		t.Fatalf("network records with an admin token: %d %+v", code, we)
 	}
 }
 

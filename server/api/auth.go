@@ -16,7 +16,6 @@ import (
 
 	"lachan/internal/atomicfile"
 	"lachan/internal/wire"
-	"lachan/server/fleet"
 	"lachan/server/store"
 	"lachan/server/unit"
 )
@@ -92,12 +91,19 @@ func (t *Tokens) Issue(ctx context.Context, tok Token) (string, error) {
 // EnsureAdmin makes an admin token on first start and writes it to path
 // (mode 0600) for the CLI on the same machine; later starts keep it.
 func (t *Tokens) EnsureAdmin(ctx context.Context, path string) error {
+	return t.Ensure(ctx, path, Token{Name: "admin", Role: RoleAdmin})
+}
+
+// Ensure makes tok on first start and writes its secret to path (mode
+// 0600) for a program on the same machine; later starts keep it while it
+// still authenticates with tok's role.
+func (t *Tokens) Ensure(ctx context.Context, path string, tok Token) error {
 	if b, err := os.ReadFile(path); err == nil {
-		if _, err := t.authenticate(ctx, strings.TrimSpace(string(b))); err == nil {
+		if p, err := t.authenticate(ctx, strings.TrimSpace(string(b))); err == nil && p.Role == tok.Role {
 			return nil
 		}
 	}
-	secret, err := t.Issue(ctx, Token{Name: "admin", Role: RoleAdmin})
+	secret, err := t.Issue(ctx, tok)
 	if err != nil {
 		return err
 	}
@@ -145,29 +151,6 @@ func (s *Server) operator(h func(http.ResponseWriter, *http.Request, Principal))
 			return
 		}
 		h(w, r, p)
-	}
-}
-
-// agentOnly wraps a handler with client-certificate authentication: the
-// certificate must chain to our CA (checked by TLS) and name an enrolled
-// agent of the unit it was issued for.
-func (s *Server) agentOnly(h func(http.ResponseWriter, *http.Request, fleet.Agent)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			writeError(w, http.StatusUnauthorized, wire.Error{Error: "client certificate required: enroll first"})
-			return
-		}
-		cert := r.TLS.VerifiedChains[0][0]
-		a, _, err := s.d.Fleet.Get(r.Context(), cert.Subject.CommonName)
-		if errors.Is(err, store.ErrNotFound) || err == nil && (len(cert.Subject.OrganizationalUnit) != 1 || cert.Subject.OrganizationalUnit[0] != a.Unit) {
-			writeError(w, http.StatusForbidden, wire.Error{Error: "agent not enrolled or moved to another unit: enroll again"})
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		h(w, r, a)
 	}
 }
 

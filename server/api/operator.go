@@ -202,9 +202,12 @@ func (s *Server) putUnit(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, http.StatusOK, map[string]string{"id": spec.ID})
 }
 
+// networkIngest takes records from sensors only: a network record is tied
+// to a PC by address, so whoever sends one speaks for the network, and
+// that is a sensor's token's one right.
 func (s *Server) networkIngest(w http.ResponseWriter, r *http.Request, p Principal) {
-	if !p.can(RoleAdmin, RoleSensor) {
-		forbidden(w)
+	if !p.can(RoleSensor) {
+		writeError(w, http.StatusForbidden, wire.Error{Error: "network records are accepted from sensor tokens only (lachan sensor, lachan pcap import use <data_dir>/sensor.token)"})
 		return
 	}
 	evs, err := readBatch(w, r)

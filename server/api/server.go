@@ -30,11 +30,14 @@ type Config struct {
 	Hostnames []string `mapstructure:"hostnames"`
 	// CheckInInterval is how often agents are told to check in.
 	CheckInInterval time.Duration `mapstructure:"checkin_interval"`
+	// Enroll bounds enrollment.
+	Enroll EnrollConfig `mapstructure:"enroll"`
 }
 
 // DefaultConfig listens on loopback only; a deployment names its address.
 func DefaultConfig() Config {
-	return Config{Listen: "127.0.0.1:8443", Hostnames: []string{"localhost", "127.0.0.1", "::1"}, CheckInInterval: time.Minute}
+	return Config{Listen: "127.0.0.1:8443", Hostnames: []string{"localhost", "127.0.0.1", "::1"}, CheckInInterval: time.Minute,
+		Enroll: DefaultEnrollConfig()}
 }
 
 // Validate checks the listener address.
@@ -48,7 +51,7 @@ func (c Config) Validate() error {
 	if c.CheckInInterval < time.Second {
 		return errors.New("api.checkin_interval: at least 1s")
 	}
-	return nil
+	return c.Enroll.Validate()
 }
 
 // Deps are what the API serves from.
@@ -78,15 +81,16 @@ type Deps struct {
 
 // Server is the HTTPS server.
 type Server struct {
-	cfg  Config
-	d    Deps
-	log  *slog.Logger
-	http *http.Server
+	cfg          Config
+	enrollLimits *enrollLimits
+	d            Deps
+	log          *slog.Logger
+	http         *http.Server
 }
 
 // New builds a server; Serve starts it.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api")}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api"), enrollLimits: newEnrollLimits(cfg.Enroll, nil)}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		TLSConfig:         d.PKI.ServerTLS(),
@@ -124,6 +128,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
 	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
 	mux.HandleFunc("PUT "+wire.PathAgents+"/{id}/labels", s.operator(s.putAgentLabels))
+	s.agentAdminRoutes(mux)
 	s.systemRoutes(mux)
 	s.storeRoutes(mux)
 	s.forwardRoutes(mux)

@@ -18,7 +18,7 @@ func TestAggregateIsScoped(t *testing.T) {
 	ctx := context.Background()
 	other, _ := e.tokens.Issue(ctx, Token{Name: "ward2", Role: RoleResponder, Unit: "ward-2"})
 	own, _ := e.tokens.Issue(ctx, Token{Name: "ward1", Role: RoleResponder, Unit: "ward-1"})
-	path := wire.PathAggregate + "?" + url.Values{"agg": {"terms:event.dataset", "cardinality:file.path", "date_histogram:1h"}}.Encode()
+	path := wire.PathAggregate + "?" + url.Values{"agg": {"terms:event.dataset", "cardinality:file.path", "date_histogram:1h"}, "dataset": {event.DatasetYARA}}.Encode()
 	for _, c := range []struct {
 		tok   string
 		count int64

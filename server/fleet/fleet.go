@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode"
 
-	"lachan/internal/event"
 	"lachan/internal/wire"
 	"lachan/server/store"
 )
@@ -29,7 +28,35 @@ type Agent struct {
 	// Labels are assigned by the server (SetLabels); the agent's own are
 	// in Host.Labels.
 	Labels []string `json:"labels,omitempty"`
+	// Host above is what the agent claims. What the server saw itself is
+	// kept apart: the addresses its connections came from, and the serial
+	// numbers of the certificates it issued to it.
+	Sources []Source `json:"sources,omitempty"`
+	// Serials are the client certificates (hex serial numbers) that may
+	// speak for this agent: the current one, and the one a renewal
+	// replaced until the agent uses the new one.
+	Serials []string `json:"serials,omitempty"`
+	// Enrollment names how the agent joined: "secret:<SecretID>" or
+	// "code:<code ID>".
+	Enrollment string `json:"enrollment,omitempty"`
+	// Revoked is when an operator revoked the agent (zero: not revoked);
+	// a revoked agent is refused on every request.
+	Revoked   time.Time `json:"revoked,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+	// Replaces is the agent this one took over from on a reinstall.
+	Replaces string `json:"replaces,omitempty"`
 }
+
+// Source is an address an agent's connections came from, as the server
+// saw it (never as the agent said).
+type Source struct {
+	IP    string    `json:"ip"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+}
+
+// MaxSources bounds the connection sources kept per agent (most recent).
+const MaxSources = 8
 
 // HasAnyLabel reports whether the agent carries one of labels, its own or
 // assigned by the server.
@@ -49,8 +76,9 @@ func (a Agent) Online(now time.Time, window time.Duration) bool {
 
 // Fleet reads and writes agents through the store.
 type Fleet struct {
-	st  store.Store
-	now func() time.Time
+	st   store.Store
+	now  func() time.Time
+	nets Networks
 }
 
 // New returns a fleet over st; now is the clock (time.Now when nil).
@@ -61,16 +89,11 @@ func New(st store.Store, now func() time.Time) *Fleet {
 	return &Fleet{st: st, now: now}
 }
 
-// Enroll records a new agent in unit and returns it with its new ID.
+// Enroll records a new agent in unit and returns it with its new ID (see
+// EnrollAgent).
 func (f *Fleet) Enroll(ctx context.Context, unit string, host wire.Host) (Agent, error) {
-	now := f.now().UTC()
-	host.Labels = validLabels(host.Labels)
-	a := Agent{ID: event.NewID(), Unit: unit, Host: host, EnrolledAt: now, LastSeen: now}
-	b, _ := json.Marshal(a)
-	if _, err := f.st.PutEntity(ctx, store.KindAgent, a.ID, b, 0); err != nil {
-		return Agent{}, fmt.Errorf("enroll agent: %w", err)
-	}
-	return a, nil
+	a, _, err := f.EnrollAgent(ctx, Enrollment{Unit: unit, Host: host})
+	return a, err
 }
 
 // Get returns one agent.
@@ -86,24 +109,10 @@ func (f *Fleet) Get(ctx context.Context, id string) (Agent, uint64, error) {
 	return a, ver, nil
 }
 
-// CheckIn stores an agent's heartbeat, retrying on concurrent updates.
+// CheckIn stores an agent's heartbeat (see CheckInFrom).
 func (f *Fleet) CheckIn(ctx context.Context, id string, req wire.CheckInRequest) (Agent, error) {
-	for attempt := 0; ; attempt++ {
-		a, ver, err := f.Get(ctx, id)
-		if err != nil {
-			return Agent{}, err
-		}
-		a.Host, a.Status, a.LastSeen = req.Host, req.Status, f.now().UTC()
-		a.Host.Labels = validLabels(a.Host.Labels)
-		b, _ := json.Marshal(a)
-		_, err = f.st.PutEntity(ctx, store.KindAgent, id, b, ver)
-		if err == nil {
-			return a, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
-			return Agent{}, fmt.Errorf("check-in of agent %s: %w", id, err)
-		}
-	}
+	a, _, err := f.CheckInFrom(ctx, id, req, netip.Addr{})
+	return a, err
 }
 
 // MaxLabels and MaxLabelLen bound the labels of one agent.
@@ -149,21 +158,7 @@ func (f *Fleet) SetLabels(ctx context.Context, id string, labels []string) (Agen
 		return Agent{}, err
 	}
 	labels = slices.Compact(slices.Sorted(slices.Values(labels)))
-	for attempt := 0; ; attempt++ {
-		a, ver, err := f.Get(ctx, id)
-		if err != nil {
-			return Agent{}, err
-		}
-		a.Labels = labels
-		b, _ := json.Marshal(a)
-		_, err = f.st.PutEntity(ctx, store.KindAgent, id, b, ver)
-		if err == nil {
-			return a, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
-			return Agent{}, fmt.Errorf("labels of agent %s: %w", id, err)
-		}
-	}
+	return f.update(ctx, id, func(a *Agent) error { a.Labels = labels; return nil })
 }
 
 // List returns the agents of the given units (nil: all), ordered by ID.
@@ -180,28 +175,6 @@ func (f *Fleet) List(ctx context.Context, units []string) ([]Agent, error) {
 		}
 		if units == nil || slices.Contains(units, a.Unit) {
 			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-
-// ByAddress maps each address agents report to the agent that reported it
-// most recently, so that network records can be tied to agents.
-func (f *Fleet) ByAddress(ctx context.Context) (map[netip.Addr]Agent, error) {
-	all, err := f.List(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := map[netip.Addr]Agent{}
-	for _, a := range all {
-		for _, s := range a.Host.IPs {
-			ip, err := netip.ParseAddr(s)
-			if err != nil {
-				continue
-			}
-			if prev, ok := out[ip.Unmap()]; !ok || a.LastSeen.After(prev.LastSeen) {
-				out[ip.Unmap()] = a
-			}
 		}
 	}
 	return out, nil

@@ -168,6 +168,11 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 func (p *Pipeline) FileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.fileAlerts(ctx, alerts)
+}
+
+// fileAlerts is FileAlerts with p.mu held.
+func (p *Pipeline) fileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
 	fresh, err := p.unstored(ctx, alerts)
 	if err != nil || len(fresh) == 0 {
 		return 0, err
@@ -179,6 +184,20 @@ func (p *Pipeline) FileAlerts(ctx context.Context, alerts []event.Event) (int, e
 		return 0, fmt.Errorf("store alerts: %w", err)
 	}
 	return len(fresh), nil
+}
+
+// Record stores events the server itself made (an agent's history) and
+// files the alerts they raise, serialised with Process. The events are
+// stored before the alerts are filed, so an alert never points at an event
+// that is not there.
+func (p *Pipeline) Record(ctx context.Context, evs, alerts []event.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.st.PutEvents(ctx, evs); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	_, err := p.fileAlerts(ctx, alerts)
+	return err
 }
 
 // unstored returns the alerts whose IDs the store does not have yet.

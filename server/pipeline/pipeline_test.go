@@ -12,12 +12,17 @@ import (
 	"lachan/server/incident"
 	"lachan/server/store"
 	"lachan/server/store/embedded/embeddedtest"
+	"lachan/server/unit"
 )
 
 func setup(t *testing.T) (*Pipeline, store.Store, *fleet.Fleet, *incident.Manager) {
 	t.Helper()
 	st := embeddedtest.Open(t)
-	fl := fleet.New(st, nil)
+	units := unit.NewRegistry(st)
+	if err := units.Apply(context.Background(), []unit.Spec{{ID: "ward-1", Name: "Ward 1", Networks: []string{"10.0.0.0/24"}}}); err != nil {
+		t.Fatal(err)
+	}
+	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
 	det := DetectorFunc(func(ev event.Event) []event.Event {
 		if ev.Dataset != event.DatasetYARA {

@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -28,6 +30,13 @@ type Unit struct {
 	// SecretHash is the hex SHA-256 of the enrollment secret; empty means
 	// agents cannot enroll directly into this unit.
 	SecretHash string `json:"secret_sha256,omitempty" yaml:"-"`
+	// PrevSecretHash is the secret a rotation replaced, still accepted
+	// until PrevSecretUntil so that agents being installed can finish.
+	PrevSecretHash  string    `json:"prev_secret_sha256,omitempty" yaml:"-"`
+	PrevSecretUntil time.Time `json:"prev_secret_until,omitempty" yaml:"-"`
+	// Networks are the address ranges the unit's PCs use: an address an
+	// agent claims is tied to it only inside these (see fleet).
+	Networks []string `json:"networks,omitempty" yaml:"networks"`
 }
 
 // Spec is a unit as an operator writes it, in a YAML file or an API call.
@@ -37,6 +46,8 @@ type Spec struct {
 	Parent string `json:"parent,omitempty" yaml:"parent"`
 	// EnrollSecret, when set, replaces the unit's enrollment secret.
 	EnrollSecret string `json:"enroll_secret,omitempty" yaml:"enroll_secret"`
+	// Networks are the unit's address ranges (CIDR or single addresses).
+	Networks []string `json:"networks,omitempty" yaml:"networks"`
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -93,9 +104,9 @@ func knownKeys(n yaml.Node) error {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
 		switch k.Value {
-		case "id", "name", "parent", "enroll_secret":
+		case "id", "name", "parent", "enroll_secret", "networks":
 		default:
-			return fmt.Errorf("%d:%d: unknown key %q (want id, name, parent, enroll_secret)", k.Line, k.Column, k.Value)
+			return fmt.Errorf("%d:%d: unknown key %q (want id, name, parent, enroll_secret, networks)", k.Line, k.Column, k.Value)
 		}
 	}
 	return nil
@@ -114,7 +125,38 @@ func (s Spec) validate() error {
 	if s.EnrollSecret != "" && len(s.EnrollSecret) < 16 {
 		return errors.New("enroll_secret shorter than 16 characters")
 	}
+	for i, n := range s.Networks {
+		if _, err := ParseNetwork(n); err != nil {
+			return fmt.Errorf("networks[%d]: %w", i, err)
+		}
+	}
 	return nil
+}
+
+// ParseNetwork reads a CIDR prefix or a single address (as its /32 or
+// /128), masked to its network.
+func ParseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR prefix nor an address", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Prefixes returns the unit's networks, parsed; those that do not parse
+// (never stored by Put) are left out.
+func (u Unit) Prefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(u.Networks))
+	for _, n := range u.Networks {
+		if p, err := ParseNetwork(n); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func checkTree(specs []Spec) error {
@@ -181,9 +223,10 @@ func (r *Registry) Put(ctx context.Context, s Spec) error {
 			return fmt.Errorf("unit %q: stored document: %w", s.ID, err)
 		}
 	}
-	u.ID, u.Name, u.Parent = s.ID, s.Name, s.Parent
-	if s.EnrollSecret != "" {
+	u.ID, u.Name, u.Parent, u.Networks = s.ID, s.Name, s.Parent, s.Networks
+	if s.EnrollSecret != "" && hashSecret(s.EnrollSecret) != u.SecretHash {
 		u.SecretHash = hashSecret(s.EnrollSecret)
+		u.PrevSecretHash, u.PrevSecretUntil = "", time.Time{}
 	}
 	b, _ := json.Marshal(u)
 	if _, err := r.st.PutEntity(ctx, store.KindUnit, u.ID, b, ver); err != nil {
@@ -210,19 +253,50 @@ func (r *Registry) List(ctx context.Context) ([]Unit, error) {
 }
 
 // BySecret finds the unit whose enrollment secret this is, comparing in
-// constant time.
+// constant time; a secret replaced by a rotation counts until its grace
+// period ends.
 func (r *Registry) BySecret(ctx context.Context, secret string) (Unit, error) {
+	u, _, err := r.MatchSecret(ctx, secret, time.Now())
+	return u, err
+}
+
+// SecretID names the secret that matched, for counting the agents each
+// secret enrolled: the first 16 hex digits of its hash.
+func SecretID(secret string) string { return hashSecret(secret)[:16] }
+
+// MatchSecret is BySecret at now, also naming the secret that matched
+// (SecretID).
+func (r *Registry) MatchSecret(ctx context.Context, secret string, now time.Time) (Unit, string, error) {
+	if secret == "" {
+		return Unit{}, "", ErrBadSecret
+	}
 	all, err := r.List(ctx)
 	if err != nil {
-		return Unit{}, err
+		return Unit{}, "", err
 	}
 	h := []byte(hashSecret(secret))
 	for _, u := range all {
 		if u.SecretHash != "" && subtle.ConstantTimeCompare(h, []byte(u.SecretHash)) == 1 {
-			return u, nil
+			return u, string(h[:16]), nil
+		}
+		if u.PrevSecretHash != "" && now.Before(u.PrevSecretUntil) && subtle.ConstantTimeCompare(h, []byte(u.PrevSecretHash)) == 1 {
+			return u, string(h[:16]), nil
 		}
 	}
-	return Unit{}, ErrBadSecret
+	return Unit{}, "", ErrBadSecret
+}
+
+// Get returns one unit.
+func (r *Registry) Get(ctx context.Context, id string) (Unit, error) {
+	doc, _, err := r.st.GetEntity(ctx, store.KindUnit, id)
+	if err != nil {
+		return Unit{}, fmt.Errorf("unit %q: %w", id, err)
+	}
+	var u Unit
+	if err := json.Unmarshal(doc, &u); err != nil {
+		return Unit{}, fmt.Errorf("unit %q: stored document: %w", id, err)
+	}
+	return u, nil
 }
 
 // Subtree returns id and every unit below it.
@@ -250,4 +324,33 @@ func (r *Registry) Subtree(ctx context.Context, id string) ([]string, error) {
 func hashSecret(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// Networks returns each unit's declared networks: its own, or when it
+// declares none those of its nearest ancestor that does, so that a
+// sub-unit of a ward shares the ward's ranges.
+func (r *Registry) Networks(ctx context.Context) (map[string][]netip.Prefix, error) {
+	all, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]Unit, len(all))
+	for _, u := range all {
+		byID[u.ID] = u
+	}
+	out := make(map[string][]netip.Prefix, len(all))
+	for _, u := range all {
+		for cur, depth := u, 0; depth <= len(all); depth++ {
+			if p := cur.Prefixes(); len(p) > 0 {
+				out[u.ID] = p
+				break
+			}
+			next, ok := byID[cur.Parent]
+			if !ok {
+				break
+			}
+			cur = next
+		}
+	}
+	return out, nil
 }

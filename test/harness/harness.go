@@ -7,6 +7,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"lachan/test/shareddata"
@@ -126,6 +127,19 @@ type Server struct {
 	*Proc
 }
 
+// LocalNetworks are this machine's own networks (CIDR), which the test
+// unit declares: its agents run here and claim addresses in them.
+func LocalNetworks() []string {
+	out := []string{"127.0.0.0/8"}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
+			out = append(out, (&net.IPNet{IP: ipn.IP.Mask(ipn.Mask), Mask: ipn.Mask}).String())
+		}
+	}
+	return out
+}
+
 // StartServer writes a configuration under dir and starts `lachan serve`.
 // A server restarted on the same dir keeps its data and address.
 func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
@@ -145,7 +159,8 @@ func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
 			return nil, err
 		}
 		s.Addr = addr
-		units := fmt.Sprintf("units:\n  - id: hcm\n    name: Thành phố Hồ Chí Minh\n  - id: %s\n    name: Phường Bến Thành\n    parent: hcm\n    enroll_secret: %s\n", Unit, EnrollSecret)
+		units := fmt.Sprintf("units:\n  - id: hcm\n    name: Thành phố Hồ Chí Minh\n  - id: %s\n    name: Phường Bến Thành\n    parent: hcm\n    enroll_secret: %s\n    networks: [%s]\n",
+			Unit, EnrollSecret, strings.Join(LocalNetworks(), ", "))
 		if err := os.WriteFile(filepath.Join(dir, "units.yml"), []byte(units), 0o600); err != nil {
 			return nil, err
 		}
@@ -234,6 +249,9 @@ func StartAgent(bin, dir string, s *Server, o AgentOptions) (*Agent, error) {
 		o.ScanInterval = "2s"
 	}
 	var b strings.Builder
+	// Agents of one test share this machine's hardware ID; each gets its
+	// own so that they are not taken for one PC reinstalled.
+	fmt.Fprintf(&b, "hardware_id: test-%x\n", sha256.Sum256([]byte(dir)))
 	fmt.Fprintf(&b, "state_dir: %s\nserver:\n  url: https://%s\n  ca_file: %s\n  enroll_secret: %s\n", filepath.Join(dir, "state"), s.Addr, s.CAFile(), EnrollSecret)
 	fmt.Fprintf(&b, "yara:\n  interval: %s\n  rules: %q\n  paths:\n", o.ScanInterval, o.RulesDir)
 	for _, p := range o.ScanPaths {

@@ -28,13 +28,17 @@ type Config struct {
 	StateDir string `mapstructure:"state_dir"`
 	// Labels are this agent's own labels (e.g. finance, kiosk), which live
 	// queries can select on.
-	Labels  []string       `mapstructure:"labels"`
-	Server  ServerConfig   `mapstructure:"server"`
-	YARA    YARAConfig     `mapstructure:"yara"`
-	Osquery OsqueryConfig  `mapstructure:"osquery"`
-	Spool   SpoolConfig    `mapstructure:"spool"`
-	Ship    ship.Config    `mapstructure:"ship"`
-	Log     logging.Config `mapstructure:"log"`
+	Labels []string `mapstructure:"labels"`
+	// HardwareID overrides the machine's own ID (SMBIOS UUID or machine
+	// ID), by which the server recognises a reinstalled PC; "none" sends
+	// none. For PCs cloned from one image that share an ID.
+	HardwareID string         `mapstructure:"hardware_id"`
+	Server     ServerConfig   `mapstructure:"server"`
+	YARA       YARAConfig     `mapstructure:"yara"`
+	Osquery    OsqueryConfig  `mapstructure:"osquery"`
+	Spool      SpoolConfig    `mapstructure:"spool"`
+	Ship       ship.Config    `mapstructure:"ship"`
+	Log        logging.Config `mapstructure:"log"`
 }
 
 // ServerConfig says where the server is and how to join it.
@@ -42,6 +46,9 @@ type ServerConfig struct {
 	URL          string `mapstructure:"url"`
 	CAFile       string `mapstructure:"ca_file"`
 	EnrollSecret string `mapstructure:"enroll_secret" secret:"true"`
+	// EnrollCode is a one-time enrollment code (lachan units codes),
+	// used instead of the secret.
+	EnrollCode string `mapstructure:"enroll_code" secret:"true"`
 	// Proxy is an HTTPS proxy (http://[user:password@]host:port); empty
 	// uses HTTPS_PROXY and NO_PROXY from the environment.
 	Proxy string `mapstructure:"proxy" secret:"true"`
@@ -158,8 +165,8 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 		watch = &wc
 	}
 	dc := daemon.Config{
-		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret,
-		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels,
+		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret, EnrollCode: c.Server.EnrollCode,
+		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels, HardwareID: c.HardwareID,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
 		Spool: sc, Ship: c.Ship, Watch: watch,
 	}

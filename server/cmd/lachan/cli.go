@@ -29,6 +29,16 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 	return client.New(cc.Server, cc.CAFile, cc.TokenFile, cc.Token)
 }
 
+// newSensorClient is newClient with the local sensor token by default.
+func newSensorClient(cmd *cobra.Command) (*client.Client, error) {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	cc := cfg.sensorClient()
+	return client.New(cc.Server, cc.CAFile, cc.TokenFile, cc.Token)
+}
+
 func addJSONFlag(c *cobra.Command) { c.Flags().Bool("json", false, "print JSON for machines") }
 
 func wantJSON(cmd *cobra.Command) bool { j, _ := cmd.Flags().GetBool("json"); return j }

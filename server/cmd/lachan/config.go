@@ -137,6 +137,21 @@ func (c *Config) openStore(ctx context.Context, log *slog.Logger) (store.Store, 
 func (c *Config) pkiDir() string    { return filepath.Join(c.DataDir, "pki") }
 func (c *Config) tokenFile() string { return filepath.Join(c.DataDir, "operator.token") }
 
+// sensorTokenFile is the sensor token the server writes on first start,
+// for a sensor or a capture import on the same machine: network records
+// are accepted from sensor tokens only.
+func (c *Config) sensorTokenFile() string { return filepath.Join(c.DataDir, "sensor.token") }
+
+// sensorClient is client() for commands that send network records: with
+// no token configured they use the local sensor token.
+func (c *Config) sensorClient() ClientConfig {
+	cc := c.client()
+	if c.Client.TokenFile == "" && c.Client.Token == "" {
+		cc.TokenFile = c.sensorTokenFile()
+	}
+	return cc
+}
+
 func (c *Config) client() ClientConfig {
 	cc := c.Client
 	if cc.Server == "" {

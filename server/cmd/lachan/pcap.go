@@ -18,7 +18,7 @@ func pcapCmd() *cobra.Command {
 		Short: "Decode a pcap/pcapng file into flow and DNS records and send them to the server",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := newClient(cmd)
+			cl, err := newSensorClient(cmd)
 			if err != nil {
 				return err
 			}

@@ -18,8 +18,8 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
 	root.PersistentFlags().String("data-dir", "", "data directory (store, PKI, operator token)")
 	root.AddCommand(aggregateCmd(), deadLettersCmd())
-	root.AddCommand(serveCmd(), configCmd(), agentsCmd(), eventsCmd(), alertsCmd(), incidentsCmd(),
-		incidentCmd(), unitsCmd(), pcapCmd(), rulesCmd(), detectCmd(), liveCmd())
+	root.AddCommand(serveCmd(), configCmd(), withAgentAdmin(agentsCmd()), eventsCmd(), alertsCmd(), incidentsCmd(),
+		incidentCmd(), withUnitAdmin(unitsCmd()), pcapCmd(), rulesCmd(), detectCmd(), liveCmd())
 	root.AddCommand(systemsCmd())
 	root.AddCommand(sensorCmd())
 	root.AddCommand(forwardCmd())

@@ -47,7 +47,7 @@ func runSensor(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	log := logging.New(cfg.Log, cmd.ErrOrStderr())
-	cc := cfg.client()
+	cc := cfg.sensorClient()
 	cl, err := client.New(cc.Server, cc.CAFile, cc.TokenFile, cc.Token)
 	if err != nil {
 		return err

@@ -71,6 +71,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err := tokens.EnsureAdmin(ctx, cfg.tokenFile()); err != nil {
 		return fmt.Errorf("operator token: %w", err)
 	}
+	if err := tokens.Ensure(ctx, cfg.sensorTokenFile(), api.Token{Name: "sensor", Role: api.RoleSensor}); err != nil {
+		return fmt.Errorf("sensor token: %w", err)
+	}
 	det, known, err := loadDetector(cfg.Detections, log)
 	if err != nil {
 		return err
@@ -80,7 +83,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("rule bundle ready", "version", version)
-	fl := fleet.New(st, nil)
+	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	link := &upstreamLink{}
 	systems, coverage, err := fourLayers(ctx, cfg, st, units, fl, inc, link, log)
