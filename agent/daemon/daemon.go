@@ -76,11 +76,12 @@ type Daemon struct {
 	sup     *osquery.Supervisor
 	rules   *ruleSet
 
-	// reported holds the IDs of findings already spooled by this process,
-	// so that a rescan does not queue the same finding again (the server
-	// would drop it as a duplicate anyway; this saves the link).
+	// reported holds the IDs of findings already spooled by this process
+	// and the spool records that hold them, so that a rescan does not
+	// queue the same finding again (the server would drop it as a
+	// duplicate anyway; this saves the link) unless that record was lost.
 	reportedMu sync.Mutex
-	reported   map[string]bool
+	reported   map[string]uint64
 
 	// cache remembers unchanged files across scans and restarts; scanner
 	// is rebuilt whenever the rules change.
@@ -141,17 +142,25 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	if sc.Dir == "" {
 		sc.Dir = filepath.Join(cfg.StateDir, "spool")
 	}
+	// The agent's configuration sets max_bytes only; segments are sized
+	// to fit it (see spool.Config.Validate) rather than stop the agent.
+	if sc.SegmentBytes > sc.MaxBytes/2 {
+		sc.SegmentBytes = max(1<<10, sc.MaxBytes/8)
+	}
 	sp, err := spool.Open(sc, log.With("component", "spool"))
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute, reported: map[string]bool{}}
+	d := &Daemon{cfg: cfg, log: log, cl: cl, sp: sp, checkIn: time.Minute, reported: map[string]uint64{}}
 	d.rules = newRuleSet(cfg, cl.BundleKey, log)
 	if d.cache, err = yara.OpenCache(cfg.Scan, log.With("component", "yara-cache")); err != nil {
 		log.Warn("YARA scan cache unusable; every scan reads every file", "err", err)
 		d.cache = nil
 	}
 	d.shipper = ship.New(cfg.Ship, sp, cl, filepath.Join(cfg.StateDir, "rejected.ndjson"), log)
+	// A file with findings is done in the scan cache only once the
+	// server has them.
+	d.shipper.OnAck(func(upTo uint64) { d.cache.Acked(upTo, sp.Lost) })
 	d.status.Osquery = "osquery unavailable: not configured"
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
@@ -248,24 +257,31 @@ func keeps(ev event.Event) bool {
 }
 
 func (d *Daemon) emit(ev event.Event) error {
+	_, err := d.emitSeq(ev)
+	return err
+}
+
+// emitSeq is emit that returns the spool record the event went into.
+func (d *Daemon) emitSeq(ev event.Event) (uint64, error) {
 	b, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("encode event %s: %w", ev.ID, err)
+		return 0, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
 	if !keeps(ev) && float64(d.sp.Bytes()+int64(len(b))) > shedAbove*float64(d.spoolMax()) {
 		if d.shed.Add(1) == 1 {
 			d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", ev.Dataset)
 		}
-		return ErrShed
+		return 0, ErrShed
 	}
-	if err := d.sp.Append(b); err != nil {
+	seq, err := d.sp.AppendSeq(b)
+	if err != nil {
 		d.mu.Lock()
 		d.spoolFull = errors.Is(err, spool.ErrFull)
 		d.mu.Unlock()
-		return fmt.Errorf("spool event %s: %w", ev.ID, err)
+		return 0, fmt.Errorf("spool event %s: %w", ev.ID, err)
 	}
 	d.shipper.Notify()
-	return nil
+	return seq, nil
 }
 
 func (d *Daemon) scanLoop(ctx context.Context) {
@@ -329,23 +345,30 @@ func (d *Daemon) scan(ctx context.Context, sc *yara.Scanner) {
 	d.log.Debug("scan done", "stats", fmt.Sprintf("%+v", stats))
 }
 
-// report spools a finding once per process; scheduled scans and the
-// watcher both call it.
+// report spools a finding once per process, unless its record was lost
+// as corrupt, and tells the scan cache which record holds it; scheduled
+// scans and the watcher both call it.
 func (d *Daemon) report(f yara.Finding) {
 	ev := f.Event(d.cl.ID.AgentID)
 	d.reportedMu.Lock()
-	defer d.reportedMu.Unlock()
-	if d.reported[ev.ID] {
-		return
+	seq, ok := d.reported[ev.ID]
+	if !ok || d.sp.Lost(seq, seq) {
+		var err error
+		if seq, err = d.emitSeq(ev); err != nil {
+			d.reportedMu.Unlock()
+			// Neither marked as reported nor left in the scan cache: the
+			// next scan reads the file again and tries again.
+			d.cache.Forget(f.Path)
+			d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
+			return
+		}
+		d.reported[ev.ID] = seq
 	}
-	if err := d.emit(ev); err != nil {
-		// Neither marked as reported nor left in the scan cache: the next
-		// scan reads the file again and tries again.
-		d.cache.Forget(f.Path)
-		d.log.Error("finding not spooled", "rule", f.Rule, "path", f.Path, "err", err)
-		return
-	}
-	d.reported[ev.ID] = true
+	d.reportedMu.Unlock()
+	d.cache.Spooled(f.Path, seq)
+	// The shipper may have acknowledged the record before the cache knew
+	// it held this file's finding.
+	d.cache.Acked(d.sp.Acked(), d.sp.Lost)
 }
 
 // watchLoop runs the folder watcher once there are rules to scan with.
@@ -466,12 +489,16 @@ func (d *Daemon) Status() wire.Status {
 	st.SpoolDepth = d.sp.Len()
 	st.SpoolBytes = d.sp.Bytes()
 	st.Shipped = d.shipper.Shipped()
+	st.SpoolDropped = d.sp.Stats().Dropped
 	st.Errors = nil
 	if e := d.shipper.LastError(); e != "" {
 		st.Errors = append(st.Errors, "delivery: "+e)
 	}
 	if full {
 		st.Errors = append(st.Errors, "spool full: new records refused")
+	}
+	if st.SpoolDropped > 0 {
+		st.Errors = append(st.Errors, fmt.Sprintf("%d spooled records found corrupt and dropped", st.SpoolDropped))
 	}
 	if n := d.shed.Load(); n > 0 {
 		st.Shed = n

@@ -78,7 +78,14 @@ type Shipper struct {
 	batch int
 	// lim paces uploads; nil when there is no cap.
 	lim *limiter
+	// onAck, when set, is told every acknowledgement made in the spool.
+	onAck func(upTo uint64)
 }
+
+// OnAck has f called, from the shipping goroutine, with the sequence
+// number up to which records were acknowledged in the spool, after each
+// acknowledgement. Set it before Run.
+func (s *Shipper) OnAck(f func(upTo uint64)) { s.onAck = f }
 
 // New returns a shipper; records the server refuses as malformed are kept
 // aside, one per line, in rejectedFile instead of blocking the queue.
@@ -237,6 +244,9 @@ func (s *Shipper) shipBatch(ctx context.Context, recs []spool.Record) error {
 func (s *Shipper) ack(recs []spool.Record, received int) error {
 	if err := s.sp.Ack(recs[len(recs)-1].Seq); err != nil {
 		return fmt.Errorf("acknowledge in spool: %w", err)
+	}
+	if s.onAck != nil {
+		s.onAck(recs[len(recs)-1].Seq)
 	}
 	s.shipped.Add(int64(len(recs)))
 	s.log.Debug("batch delivered", "records", len(recs), "received", received)

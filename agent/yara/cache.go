@@ -26,7 +26,7 @@ const CacheFile = "yara-scan-cache"
 // clean" problem), so it is scanned again next time rather than trusted.
 const racyWindow = time.Second
 
-var cacheMagic = []byte("LCYSC\x00\x01\n")
+var cacheMagic = []byte("LCYSC\x00\x02\n")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -35,6 +35,14 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // scan key — the rule set's fingerprint and the settings that change what
 // rules see. A file that still looks the same under the same key need not
 // be scanned again; its findings were reported when it was scanned.
+//
+// A file with findings is only pending until the server has them: it is
+// recorded with RecordPending, the spool records holding its findings are
+// noted with Spooled, and Acked makes it done once the shipper's
+// acknowledgement covers them all. A pending file is scanned again by
+// every scan, and after a restart, so that findings lost with the spool
+// (or the process) are found and sent again; their IDs come from their
+// content, so the server keeps one copy.
 //
 // Paths are kept as 16-byte hashes, which bounds memory (about 80 bytes an
 // entry) and keeps file names out of the state directory. A Cache is safe
@@ -61,8 +69,13 @@ type fileState struct {
 }
 
 type cacheEntry struct {
-	st  fileState
-	seq uint64
+	st      fileState
+	seq     uint64
+	pending bool
+	// from and to bound the spool records holding the findings of a
+	// pending file, 0 when none is known. They are not saved: after a
+	// restart a pending file is scanned, and its findings spooled, again.
+	from, to uint64
 }
 
 // OpenCache loads the cache from cfg.StateDir, creating the directory if
@@ -131,7 +144,7 @@ func (c *Cache) Unchanged(key, path string, fi fs.FileInfo) bool {
 	c.use(key)
 	pk := hashPath(path)
 	e, ok := c.entries[pk]
-	if !ok || e.st != stateOf(fi) {
+	if !ok || e.pending || e.st != stateOf(fi) {
 		return false
 	}
 	c.seq++
@@ -142,8 +155,20 @@ func (c *Cache) Unchanged(key, path string, fi fs.FileInfo) bool {
 }
 
 // Record notes that path, looking as fi says, was scanned under key at
-// now. Files changed within the last second are not recorded (racyWindow).
+// now and had no findings. Files changed within the last second are not
+// recorded (racyWindow).
 func (c *Cache) Record(key, path string, fi fs.FileInfo, now time.Time) {
+	c.record(key, path, fi, now, false)
+}
+
+// RecordPending notes that path was scanned as Record does, with
+// findings: it stays pending, scanned again by every scan, until Acked
+// covers the records Spooled names for it.
+func (c *Cache) RecordPending(key, path string, fi fs.FileInfo, now time.Time) {
+	c.record(key, path, fi, now, true)
+}
+
+func (c *Cache) record(key, path string, fi fs.FileInfo, now time.Time, pending bool) {
 	if c == nil {
 		return
 	}
@@ -155,11 +180,79 @@ func (c *Cache) Record(key, path string, fi fs.FileInfo, now time.Time) {
 	defer c.mu.Unlock()
 	c.use(key)
 	c.seq++
-	c.entries[hashPath(path)] = cacheEntry{st: st, seq: c.seq}
+	pk := hashPath(path)
+	e := cacheEntry{st: st, seq: c.seq, pending: pending}
+	if old, ok := c.entries[pk]; ok && pending && old.pending {
+		// Records spooled for an earlier scan still hold findings of
+		// this file until they are acknowledged.
+		e.from, e.to = old.from, old.to
+	}
+	c.entries[pk] = e
 	c.dirty = true
 	if len(c.entries) > c.max {
 		c.evict()
 	}
+}
+
+// Spooled notes that spool record seq holds a finding of path, which
+// RecordPending recorded.
+func (c *Cache) Spooled(path string, seq uint64) {
+	if c == nil || seq == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pk := hashPath(path)
+	e, ok := c.entries[pk]
+	if !ok || !e.pending {
+		return
+	}
+	if e.from == 0 || seq < e.from {
+		e.from = seq
+	}
+	e.to = max(e.to, seq)
+	c.entries[pk] = e
+}
+
+// Acked makes done every pending file whose spooled records are all at
+// or below upTo, the spool's acknowledgement, unless lost says one of
+// them was dropped as corrupt: such a file is forgotten, so that the next
+// scan reads it and reports its findings again. lost may be nil.
+func (c *Cache) Acked(upTo uint64, lost func(from, to uint64) bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if !e.pending || e.to == 0 || e.to > upTo {
+			continue
+		}
+		if lost != nil && lost(e.from, e.to) {
+			delete(c.entries, k)
+		} else {
+			e.pending, e.from, e.to = false, 0, 0
+			c.entries[k] = e
+		}
+		c.dirty = true
+	}
+}
+
+// Pending returns how many files wait for their findings to be
+// acknowledged.
+func (c *Cache) Pending() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, e := range c.entries {
+		if e.pending {
+			n++
+		}
+	}
+	return n
 }
 
 // Forget drops path, so that the next scan reads it again: its findings
@@ -233,7 +326,8 @@ func (c *Cache) Save() error {
 
 // The file: magic, key (uvarint length and bytes), last stamp, count,
 // then per entry the path hash and size, mtime, ctime (varints), inode,
-// device, stamp (uvarints), and a CRC-32C of everything before it.
+// device, stamp, flags (uvarints; flag 1 is pending), and a CRC-32C of
+// everything before it.
 func encodeCache(key string, seq uint64, entries map[pathKey]cacheEntry) []byte {
 	b := make([]byte, 0, len(cacheMagic)+len(key)+32+len(entries)*48)
 	b = append(b, cacheMagic...)
@@ -249,12 +343,17 @@ func encodeCache(key string, seq uint64, entries map[pathKey]cacheEntry) []byte 
 		b = binary.AppendUvarint(b, e.st.Ino)
 		b = binary.AppendUvarint(b, e.st.Dev)
 		b = binary.AppendUvarint(b, e.seq)
+		var flags uint64
+		if e.pending {
+			flags |= 1
+		}
+		b = binary.AppendUvarint(b, flags)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// minEntry is the smallest encoded entry: a hash and six one-byte varints.
-const minEntry = 16 + 6
+// minEntry is the smallest encoded entry: a hash and seven one-byte varints.
+const minEntry = 16 + 7
 
 func decodeCache(b []byte) (key string, seq uint64, entries map[pathKey]cacheEntry, err error) {
 	if len(b) < len(cacheMagic)+4 || !bytes.HasPrefix(b, cacheMagic) {
@@ -291,6 +390,11 @@ func decodeCache(b []byte) (key string, seq uint64, entries map[pathKey]cacheEnt
 		copy(k[:], body[d.off:])
 		d.off += 16
 		e := cacheEntry{st: fileState{Size: d.varint(), ModNs: d.varint(), ChangeNs: d.varint(), Ino: d.uvarint(), Dev: d.uvarint()}, seq: d.uvarint()}
+		if flags := d.uvarint(); flags&^1 != 0 {
+			d.fail("entry %d: unknown flags %#x", i, flags)
+		} else {
+			e.pending = flags&1 != 0
+		}
 		entries[k] = e
 	}
 	if d.err == nil && d.off != len(body) {

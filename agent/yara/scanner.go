@@ -223,12 +223,14 @@ func (s *Scanner) scanPath(ctx context.Context, w *worker, p string, st *ScanSta
 		st.Skipped++
 		return
 	}
-	s.cache.Record(s.key, p, fi, time.Now())
 	st.Files++
 	st.Bytes += fi.Size()
 	if len(findings) == 0 {
+		s.cache.Record(s.key, p, fi, time.Now())
 		return
 	}
+	// Done only once the server has the findings: see Cache.
+	s.cache.RecordPending(s.key, p, fi, time.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fd := range findings {

@@ -43,6 +43,9 @@ func TestFingerprint(t *testing.T) {
 
 // TestScannerCache scans a tree, rescans it unchanged, changes one file,
 // then changes the rules, checking what is scanned and reported each time.
+// Files with findings are scanned again, also after a restart, until the
+// records holding their findings are acknowledged; a lost record makes
+// its file scanned again.
 func TestScannerCache(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	writeFiles(t, dir, map[string]string{"a/needle1": "a needle", "a/b/needle2": "needle", "hay": "hay", "c/hay2": "hay"})
@@ -50,6 +53,9 @@ func TestScannerCache(t *testing.T) {
 	cfg.StateDir, cfg.MaxCPUPercent = state, 0
 	cache := testCache(t, state, 100, nil)
 	rules := needleRules(t, "")
+	var seq uint64 // the spool record the last finding went into
+	restart := func() { cache = testCache(t, state, 100, nil) }
+	ack := func() { cache.Acked(seq, nil) }
 	steps := []struct {
 		name             string
 		before           func()
@@ -59,9 +65,13 @@ func TestScannerCache(t *testing.T) {
 		found            []string
 	}{
 		{"first scan", nil, rules, 1, 4, 0, []string{"a/b/needle2", "a/needle1"}},
-		{"unchanged", nil, rules, 2, 0, 4, nil},
+		{"findings not acknowledged", nil, rules, 2, 2, 2, []string{"a/b/needle2", "a/needle1"}},
+		{"not acknowledged, after a restart", restart, rules, 1, 2, 2, []string{"a/b/needle2", "a/needle1"}},
+		{"acknowledged", ack, rules, 2, 0, 4, nil},
+		{"acknowledged, after a restart", restart, rules, 1, 0, 4, nil},
 		{"one file changed", func() { writeFiles(t, dir, map[string]string{"hay": "now a needle"}) }, rules, 2, 1, 3, []string{"hay"}},
-		{"after a restart", func() { cache = testCache(t, state, 100, nil) }, rules, 1, 0, 4, nil},
+		{"its record lost", func() { cache.Acked(seq, func(from, to uint64) bool { return from <= seq && seq <= to }) }, rules, 2, 1, 3, []string{"hay"}},
+		{"acknowledged again", ack, rules, 2, 0, 4, nil},
 		{"new rules", nil, needleRules(t, "rule hay { strings: $h = \"hay\" condition: $h }\n"), 2, 4, 0, []string{"a/b/needle2", "a/needle1", "c/hay2", "hay"}},
 	}
 	for _, s := range steps {
@@ -77,6 +87,8 @@ func TestScannerCache(t *testing.T) {
 		st, err := sc.ScanPaths(context.Background(), []string{dir}, func(f Finding) {
 			rel, _ := filepath.Rel(dir, f.Path)
 			got = append(got, filepath.ToSlash(rel))
+			seq++
+			cache.Spooled(f.Path, seq)
 		})
 		sc.Close()
 		slices.Sort(got)

@@ -34,10 +34,16 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("spool: dir must be set"))
 	}
 	if c.SegmentBytes < 1<<10 {
-		errs = append(errs, fmt.Errorf("spool: segment_bytes %d: at least 1024", c.SegmentBytes))
+		errs = append(errs, fmt.Errorf("spool.segment_bytes (%d) must be at least 1024", c.SegmentBytes))
 	}
-	if c.MaxBytes < c.SegmentBytes {
-		errs = append(errs, fmt.Errorf("spool: max_bytes %d: at least segment_bytes (%d)", c.MaxBytes, c.SegmentBytes))
+	// A segment file is deleted only once its last record is
+	// acknowledged, so the oldest one counts whole against max_bytes while
+	// it drains, and the newest one grows to segment_bytes before the next
+	// is started. Room for two lets the producer fill one while the
+	// shipper empties the other; with less, new records are refused
+	// (ErrFull) as soon as one segment has records not yet delivered.
+	if c.SegmentBytes > 0 && c.MaxBytes/2 < c.SegmentBytes {
+		errs = append(errs, fmt.Errorf("spool.max_bytes (%d) must be at least 2 × spool.segment_bytes (%d), that is %d", c.MaxBytes, c.SegmentBytes, 2*c.SegmentBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -15,6 +15,10 @@
 //	seq     uint64 little endian
 //	payload length bytes
 //
-// Open checks every frame and truncates a segment at the first one that is
-// torn or corrupt, so only a partly written tail can be lost.
+// Open checks every frame. Where one is torn or corrupt it goes on at the
+// next offset where a whole frame with a good checksum and a plausible
+// sequence number starts, cuts the bad stretch out of the file and counts
+// the records it held (Stats, kept in the file "dropped"), so that a bad
+// frame costs that frame only. Peek does the same with a frame damaged
+// after Open.
 package spool

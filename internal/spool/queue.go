@@ -12,11 +12,24 @@ import (
 // refused with an error wrapping ErrFull; the caller decides whether to
 // wait, drop or shout.
 func (s *Spool) Append(recs ...[]byte) error {
+	_, err := s.AppendSeq(recs...)
+	return err
+}
+
+// AppendSeq is Append that also returns the sequence number the first
+// record got (the others follow it), so that a producer sharing the spool
+// knows which acknowledgement covers its records.
+func (s *Spool) AppendSeq(recs ...[]byte) (uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
+	first := s.next
+	return first, s.append(recs)
+}
+
+func (s *Spool) append(recs [][]byte) error {
 	var need int64
 	for i, r := range recs {
 		if len(r) > maxRecord || frameSize(len(r)) > s.cfg.MaxBytes {

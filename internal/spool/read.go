@@ -18,6 +18,22 @@ func (s *Spool) Peek(max int, maxBytes int) ([]Record, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
+	// A frame that fails its check now was damaged after Open checked it:
+	// that segment is repaired as Open would have, and the read starts
+	// over. Each try repairs one segment, so the tries are bounded.
+	for tries := 0; ; tries++ {
+		out, err := s.peekOnce(max, maxBytes)
+		var se *segmentError
+		if !errors.As(err, &se) || tries > len(s.segs) {
+			return out, err
+		}
+		if rerr := s.repairLive(se.seg); rerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("repair: %w", rerr))
+		}
+	}
+}
+
+func (s *Spool) peekOnce(max int, maxBytes int) ([]Record, error) {
 	if s.unacked == 0 {
 		return nil, nil
 	}
@@ -44,6 +60,15 @@ func (s *Spool) Peek(max int, maxBytes int) ([]Record, error) {
 	return out, nil
 }
 
+// segmentError is a bad frame found in a segment after Open.
+type segmentError struct {
+	seg *segment
+	err error
+}
+
+func (e *segmentError) Error() string { return e.err.Error() }
+func (e *segmentError) Unwrap() error { return e.err }
+
 // peekSegment reads records from pos until a limit is reached (done) or
 // the segment ends, and returns where it stopped.
 func (s *Spool) peekSegment(pos position, out *[]Record, total *int, max, maxBytes int) (position, bool, error) {
@@ -65,9 +90,12 @@ func (s *Spool) peekSegment(pos position, out *[]Record, total *int, max, maxByt
 		if err == io.EOF {
 			return position{pos.seg, fr.off}, false, nil
 		}
-		if err != nil {
+		if errors.Is(err, errBadFrame) {
 			// The frame passed its check when the spool was opened or
 			// written; failing now means the disk changed under us.
+			return position{pos.seg, off}, true, &segmentError{pos.seg, fmt.Errorf("peek %s: %w", pos.seg.path, err)}
+		}
+		if err != nil {
 			return position{pos.seg, off}, true, fmt.Errorf("peek %s: %w", pos.seg.path, err)
 		}
 		if maxBytes > 0 && len(*out) > 0 && *total+len(data) > maxBytes {

@@ -57,6 +57,8 @@ type Spool struct {
 	disk    int64    // bytes of all segment files
 	cur     position // the first unacknowledged frame, when unacked > 0
 	peek    peekMark
+	stats   Stats
+	lost    []seqRange // records dropped as corrupt since Open
 }
 
 // peekMark remembers what the last Peek returned, so that the usual Ack of
@@ -68,8 +70,9 @@ type peekMark struct {
 }
 
 // Open opens the spool in cfg.Dir, creating it if needed, and recovers
-// from a crash: torn or corrupt frames are cut off (and logged), fully
-// acknowledged segments are removed.
+// from a crash: torn or corrupt frames are cut out (logged and counted in
+// Stats), reading going on at the next good frame; fully acknowledged
+// segments are removed.
 func Open(cfg Config, log *slog.Logger) (*Spool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -76,7 +76,7 @@ func TestRoundTrip(t *testing.T) {
 	}{
 		{"one by one", 1 << 10, 50, 1, 1, false},
 		{"batches across segments", 1 << 10, 300, 7, 10, false},
-		{"big segment", 1 << 20, 200, 20, 64, true},
+		{"big segment", 512 << 10, 200, 20, 64, true},
 		{"unlimited peek", 2 << 10, 100, 3, 0, false},
 	}
 	for _, c := range cases {
@@ -230,8 +230,12 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"default with dir", func(*Config) {}, ""},
 		{"no dir", func(c *Config) { c.Dir = "" }, "dir must be set"},
-		{"tiny segment", func(c *Config) { c.SegmentBytes = 10 }, "segment_bytes"},
-		{"max below segment", func(c *Config) { c.MaxBytes = c.SegmentBytes - 1 }, "max_bytes"},
+		{"tiny segment", func(c *Config) { c.SegmentBytes = 10 }, "spool.segment_bytes (10) must be at least 1024"},
+		{"smallest segment", func(c *Config) { c.SegmentBytes = 1024 }, ""},
+		{"max below segment", func(c *Config) { c.MaxBytes = 1 << 20 }, "spool.max_bytes (1048576) must be at least 2 × spool.segment_bytes (8388608), that is 16777216"},
+		{"max one byte short of two segments", func(c *Config) { c.MaxBytes = 2*c.SegmentBytes - 1 }, "spool.max_bytes (16777215) must be at least 2 × spool.segment_bytes (8388608)"},
+		{"max exactly two segments", func(c *Config) { c.MaxBytes = 2 * c.SegmentBytes }, ""},
+		{"max equal to segment", func(c *Config) { c.MaxBytes = c.SegmentBytes }, "spool.max_bytes (8388608) must be at least 2 × spool.segment_bytes (8388608)"},
 	}
 	for _, c := range cases {
 		cfg := ok

@@ -115,8 +115,11 @@ type Status struct {
 	Shipped      int64     `json:"shipped"`
 	// Shed counts telemetry records the agent refused since start to keep
 	// spool room for findings.
-	Shed   int64    `json:"shed,omitempty"`
-	Errors []string `json:"errors,omitempty"`
+	Shed int64 `json:"shed,omitempty"`
+	// SpoolDropped counts records the agent's spool found corrupt and
+	// dropped over the life of its spool directory.
+	SpoolDropped int64    `json:"spool_dropped,omitempty"`
+	Errors       []string `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
