@@ -72,15 +72,12 @@ func TestScanWAL(t *testing.T) {
 // records, and that the records read back from a rewrite are the same.
 func FuzzScanWAL(f *testing.F) {
 	clean := appendWAL(nil, 7, walRecords(4))
-	f.Add(clean, 0, byte(0))
-	f.Add(clean, len(clean)/2, byte(0x40))
-	f.Add([]byte{}, 0, byte(1))
-	f.Fuzz(func(t *testing.T, b []byte, off int, x byte) {
+	f.Add(clean, uint(0), byte(0))
+	f.Add([]byte{}, uint(0), byte(1))
+	f.Add(clean, uint(len(clean)/2), byte(0x40))
+	f.Fuzz(func(t *testing.T, b []byte, off uint, x byte) {
 		if len(b) > 0 {
-			if off < 0 {
-				off = -off
-			}
-			b[off%len(b)] ^= x
+			b[off%uint(len(b))] ^= x
 		}
 		s := scanWAL(b, 7)
 		if s.End > int64(len(b)) || s.Torn < 0 {
