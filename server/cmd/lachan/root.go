@@ -24,6 +24,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(sensorCmd())
 	root.AddCommand(forwardCmd())
 	root.AddCommand(indicatorsCmd())
+	root.AddCommand(storeCmd())
 	return root
 }
 

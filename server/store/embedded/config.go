@@ -24,6 +24,11 @@ type Config struct {
 	// against Pebble's 4 took ingest from about 48,000 to 55,000 events per
 	// CPU-second, and searches still answer in milliseconds.
 	L0Files int `mapstructure:"l0_files"`
+	// VerifyTables makes Open check every block checksum of every table
+	// before it starts; off, Open checks only each table's footer and
+	// metadata and `lachan store check` the rest (see docs/decisions.md for
+	// the cost).
+	VerifyTables bool `mapstructure:"verify_tables"`
 }
 
 // DefaultConfig returns settings modest enough for a two-core machine. Dir
@@ -35,6 +40,7 @@ func DefaultConfig() Config {
 		MemTableBytes: 16 << 20,
 		Compactions:   1,
 		L0Files:       8,
+		VerifyTables:  true,
 	}
 }
 

@@ -73,6 +73,13 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: directory is in use by another store (a second server on the same data dir?): %w", cfg.Dir, err)
 	}
+	// Pebble takes a bad chunk in a log for the log's end and drops what
+	// follows, and notices a bad table only when a read reaches it; look
+	// first, and refuse rather than lose acknowledged events.
+	if err := checkOnOpen(cfg.Dir, cfg.VerifyTables); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	cache := pebble.NewCache(cfg.CacheBytes)
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, log, lock, cache))
 	// Open took its own reference to the cache.
