@@ -63,7 +63,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 	if cfg.BufferDir != "" {
 		sc := spool.DefaultConfig()
 		sc.Dir, sc.MaxBytes = cfg.BufferDir, cfg.BufferMaxBytes
-		sc.SegmentBytes = min(64<<20, cfg.BufferMaxBytes)
+		sc.SegmentBytes = min(64<<20, cfg.BufferMaxBytes/2) // the spool wants room for two segments
 		if e.buf, err = spool.Open(sc, log.With("component", "es-buffer")); err != nil {
 			return nil, fmt.Errorf("elasticsearch buffer: %w", err)
 		}
