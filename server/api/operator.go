@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -62,9 +63,11 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request, p Principa
 		q.Datasets = datasets
 	}
 	q.Units = p.Units
-	page, err := s.d.Store.SearchEvents(r.Context(), q)
-	if err != nil {
-		s.fail(w, r, err)
+	var page store.Page
+	if !s.query(w, r, p, func(ctx context.Context) (err error) {
+		page, err = s.d.Store.SearchEvents(ctx, q)
+		return err
+	}) {
 		return
 	}
 	out := EventsPage{Events: page.Events}

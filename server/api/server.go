@@ -32,15 +32,22 @@ type Config struct {
 	CheckInInterval time.Duration `mapstructure:"checkin_interval"`
 	// Enroll bounds enrollment.
 	Enroll EnrollConfig `mapstructure:"enroll"`
+	// QueryTimeout bounds one search or aggregation, waiting included.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// QueriesPerCaller is how many queries one token may run at once.
+	QueriesPerCaller int `mapstructure:"queries_per_caller"`
+	// QueryWorkers is how many queries run at once on the whole server;
+	// 0 is half the cores, rounded up (DefaultQueryWorkers).
+	QueryWorkers int `mapstructure:"query_workers"`
 }
 
 // DefaultConfig listens on loopback only; a deployment names its address.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8443", Hostnames: []string{"localhost", "127.0.0.1", "::1"}, CheckInInterval: time.Minute,
-		Enroll: DefaultEnrollConfig()}
+		Enroll: DefaultEnrollConfig(), QueryTimeout: 30 * time.Second, QueriesPerCaller: 2}
 }
 
-// Validate checks the listener address.
+// Validate checks the listener address and the query limits.
 func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("api.listen %q: %w", c.Listen, err)
@@ -50,6 +57,15 @@ func (c Config) Validate() error {
 	}
 	if c.CheckInInterval < time.Second {
 		return errors.New("api.checkin_interval: at least 1s")
+	}
+	if c.QueryTimeout < time.Second {
+		return fmt.Errorf("api.query_timeout %s: at least 1s", c.QueryTimeout)
+	}
+	if c.QueriesPerCaller < 1 {
+		return fmt.Errorf("api.queries_per_caller %d: at least 1", c.QueriesPerCaller)
+	}
+	if c.QueryWorkers < 0 {
+		return fmt.Errorf("api.query_workers %d: 0 (half the cores) or more", c.QueryWorkers)
 	}
 	return c.Enroll.Validate()
 }
@@ -86,11 +102,14 @@ type Server struct {
 	d            Deps
 	log          *slog.Logger
 	http         *http.Server
+	// queries bounds the searches and aggregations.
+	queries *queryGate
 }
 
 // New builds a server; Serve starts it.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api"), enrollLimits: newEnrollLimits(cfg.Enroll, nil)}
+	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api"), enrollLimits: newEnrollLimits(cfg.Enroll, nil),
+		queries: newQueryGate(cfg)}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		TLSConfig:         d.PKI.ServerTLS(),

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -46,9 +47,11 @@ func (s *Server) aggregate(w http.ResponseWriter, r *http.Request, p Principal) 
 		s.fail(w, r, clientError(http.StatusBadRequest, "agg: give at least one, e.g. agg=terms:host.name"))
 		return
 	}
-	res, err := s.d.Store.Aggregate(r.Context(), q, aggs)
-	if err != nil {
-		s.fail(w, r, err)
+	var res []store.AggResult
+	if !s.query(w, r, p, func(ctx context.Context) (err error) {
+		res, err = s.d.Store.Aggregate(ctx, q, aggs)
+		return err
+	}) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"aggregations": res})

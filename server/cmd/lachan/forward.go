@@ -2,21 +2,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,152 +18,11 @@ import (
 	"lachan/internal/atomicfile"
 	"lachan/server/api"
 	"lachan/server/forward"
-	"lachan/server/incident"
-	"lachan/server/indicator"
 	"lachan/server/mask"
 	"lachan/server/pki"
-	"lachan/server/store"
-	"lachan/server/unit"
 )
 
 func (c *Config) forwardDir() string { return filepath.Join(c.DataDir, "forward") }
-
-// maskKey is mask.key from the configuration, else a random key kept in
-// the data directory (made on first use).
-func (c *Config) maskKey() ([]byte, error) {
-	if c.Mask.Key != "" {
-		return []byte(c.Mask.Key), nil
-	}
-	path := filepath.Join(c.forwardDir(), "mask.key")
-	if b, err := os.ReadFile(path); err == nil {
-		return bytes.TrimSpace(b), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("mask key: %w", err)
-	}
-	var k [32]byte
-	if _, err := rand.Read(k[:]); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(c.forwardDir(), 0o700); err != nil {
-		return nil, fmt.Errorf("mask key: %w", err)
-	}
-	key := []byte(hex.EncodeToString(k[:]))
-	return key, atomicfile.Write(path, append(key, '\n'), 0o600)
-}
-
-// startForward wires layer 4: masking, the outbox and its delivery, the
-// indicator poll (when forward.upstream is set) and the TAXII receiver
-// (when senders are registered). stop ends the background work and waits.
-func startForward(ctx context.Context, cfg *Config, st store.Store, units *unit.Registry, inc *incident.Manager, inds *indicator.Set,
-	must func(context.Context, incident.Incident) bool, log *slog.Logger) (deps api.ForwardDeps, stop func(), err error) {
-	key, err := forward.LoadOrCreateKey(cfg.forwardDir())
-	if err != nil {
-		return deps, nil, err
-	}
-	policy, err := mask.LoadPolicy(cfg.Mask.Policy)
-	if err != nil {
-		return deps, nil, err
-	}
-	mk, err := cfg.maskKey()
-	if err != nil {
-		return deps, nil, err
-	}
-	table := mask.NewStoreTable(st)
-	masker, err := mask.New(policy, mk, table)
-	if err != nil {
-		return deps, nil, err
-	}
-	deps.Tokens = table
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	stop = func() { cancel(); wg.Wait() }
-	if cfg.Forward.Enabled() {
-		cl, err := forward.NewClient(cfg.Forward.Upstream, cfg.Forward.Name, key)
-		if err != nil {
-			cancel()
-			return deps, nil, err
-		}
-		out := forward.NewOutbox(st, cl, cfg.Forward.Delivery, log, nil)
-		fwd := forward.NewForwarder(cfg.Forward, inc, units, masker, out, log)
-		fwd.SetPolicy(must)
-		deps.Outbox = out
-		wg.Add(2)
-		go func() { defer wg.Done(); _ = out.Run(ctx) }()
-		go func() { defer wg.Done(); fwd.Run(ctx) }()
-		if cfg.Forward.Upstream.IndicatorInterval > 0 && cfg.Forward.Upstream.PublicKey != "" {
-			sink := newIndicatorSink(inds, st, inc, log)
-			pub, _ := forward.ParsePublicKey(cfg.Forward.Upstream.PublicKey)
-			p := forward.NewPoller(cl, pub, st, sink, log)
-			wg.Add(1)
-			go func() { defer wg.Done(); p.Run(ctx, cfg.Forward.Upstream.IndicatorInterval) }()
-		}
-		log.Info("forwarding upstream", "url", cfg.Forward.Upstream.URL, "as", cfg.Forward.Name,
-			"public_key", forward.FormatPublicKey(key.Public().(ed25519.PublicKey)))
-	}
-	if len(cfg.Forward.Receive.Senders) > 0 {
-		rcv, err := forward.NewReceiver(cfg.Forward.Receive.Senders, st, inc, firstSet(cfg.Forward.Name, "lachan"), key, log, nil)
-		if err != nil {
-			cancel()
-			return deps, nil, err
-		}
-		deps.TAXII = rcv
-		log.Info("upper tier: TAXII 2.1 at /taxii2/", "senders", len(cfg.Forward.Receive.Senders))
-	}
-	return deps, stop, nil
-}
-
-func firstSet(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
-// indicatorSink adds indicators from the upstream to an indicator set and
-// sweeps the stored events for them, filing what it finds as incidents:
-// the events that carry a new indicator were usually stored before it
-// arrived.
-type indicatorSink struct {
-	set *indicator.Set
-	st  store.Store
-	inc *incident.Manager
-	log *slog.Logger
-}
-
-// newIndicatorSink adds indicators from the upper tier to the server's one
-// indicator set, the one ingest matches against.
-func newIndicatorSink(set *indicator.Set, st store.Store, inc *incident.Manager, log *slog.Logger) *indicatorSink {
-	return &indicatorSink{set: set, st: st, inc: inc, log: log}
-}
-
-func (s *indicatorSink) AddSTIX(ctx context.Context, b []byte, source string) (int, error) {
-	inds, errs := indicator.ParseSTIX(bytes.NewReader(b), source)
-	for _, e := range errs {
-		s.log.Warn("indicator from upstream skipped", "err", e)
-	}
-	if len(inds) == 0 {
-		return 0, nil
-	}
-	if err := s.set.Add(ctx, inds); err != nil {
-		return 0, err
-	}
-	alerts, err := s.set.Sweep(ctx, s.st, store.Query{From: time.Now().Add(-indicator.DefaultConfig().SweepWindow)}, inds)
-	if err != nil {
-		return len(inds), fmt.Errorf("sweep: %w", err)
-	}
-	if len(alerts) > 0 {
-		if _, err := s.inc.Raise(ctx, alerts); err != nil {
-			return len(inds), err
-		}
-		if _, err := s.st.PutEvents(ctx, alerts); err != nil {
-			return len(inds), err
-		}
-		s.log.Info("indicators from upstream matched stored events", "alerts", len(alerts))
-	}
-	return len(inds), nil
-}
 
 func forwardCmd() *cobra.Command {
 	c := &cobra.Command{Use: "forward", Short: "The national connection: outbox, audit, keys, re-identification, indicators"}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,11 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lachan/internal/event"
 	"lachan/server/api"
 	"lachan/server/indicator"
-	"lachan/server/pipeline"
-	"lachan/server/store"
 )
 
 // indicatorBatch bounds the indicators sent in one request.
@@ -132,27 +127,6 @@ func withSource(inds []indicator.Indicator, source string) []indicator.Indicator
 		inds[i].Source = source
 	}
 	return inds
-}
-
-// openIndicators loads the persisted indicator set.
-func openIndicators(ctx context.Context, st store.Store, log *slog.Logger) (*indicator.Set, error) {
-	set, err := indicator.NewSet(indicator.DefaultConfig(), st, log)
-	if err != nil {
-		return nil, err
-	}
-	if err := set.Load(ctx); err != nil {
-		return nil, err
-	}
-	log.Info("indicators loaded", "indicators", set.Len())
-	return set, nil
-}
-
-// withIndicators adds indicator matches to a detector's alerts, so that
-// they are filed into incidents (and seen by correlation) like Sigma's.
-func withIndicators(det pipeline.Detector, set *indicator.Set) pipeline.Detector {
-	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
-		return append(det.Detect(ev), set.Match(ev)...)
-	})
 }
 
 // indicatorsRemoveCmd removes indicators by ID (or by STIX object ID).

@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"lachan/detections"
+	"lachan/internal/bundle"
+	"lachan/internal/event"
+	"lachan/rules"
+	"lachan/server/correlate"
+	"lachan/server/detect"
+	"lachan/server/indicator"
+	"lachan/server/pipeline"
+	"lachan/server/pki"
+	"lachan/server/store"
+	"lachan/server/unit"
+)
+
+// openUnits returns the unit registry with the units file, if any, applied.
+func openUnits(ctx context.Context, file string, st store.Store, log *slog.Logger) (*unit.Registry, error) {
+	units := unit.NewRegistry(st)
+	if file == "" {
+		return units, nil
+	}
+	specs, err := unit.LoadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := units.Apply(ctx, specs); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	log.Info("units applied", "file", file, "units", len(specs))
+	return units, nil
+}
+
+// ruleBundle signs the YARA rules agents are to use.
+func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
+	var fsys fs.FS = rules.FS
+	root := "yara"
+	if dir != "" {
+		fsys, root = os.DirFS(dir), "."
+	}
+	b, err := bundle.FromFS(fsys, root, ".yar", ".yara")
+	if err != nil {
+		return bundle.Signed{}, "", err
+	}
+	signed, err := bundle.Sign(b, ca.BundleSigner())
+	if err != nil {
+		return bundle.Signed{}, "", fmt.Errorf("sign rule bundle: %w", err)
+	}
+	return signed, b.Version, nil
+}
+
+// loadDetector compiles the rules; a broken rule file is reported and the
+// others are used.
+func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Rule, error) {
+	var fsys fs.FS = detections.FS
+	if dir != "" {
+		fsys = os.DirFS(dir)
+	}
+	sources, err := detect.LoadLogSources(detections.FS, "logsources.yml")
+	if err != nil {
+		return nil, nil, fmt.Errorf("log sources: %w", err)
+	}
+	eng, errs := detect.Load(fsys, ".", sources)
+	for _, e := range errs {
+		log.Warn("rule skipped", "err", e)
+	}
+	log.Info("detection rules loaded", "rules", len(eng.Rules()), "skipped", len(errs))
+	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
+		var alerts []event.Event
+		for _, m := range eng.Match(ev) {
+			alerts = append(alerts, m.Alert(ev))
+		}
+		return alerts
+	}), eng.Rules(), nil
+}
+
+// correlator loads the correlation rules of the detection directory,
+// resumes their open windows from the store, feeds them from the pipeline
+// and adds the correlator's checkpoints to the server's work.
+func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config) error {
+	rd := detect.RuleDir{FS: detections.FS, Root: "."}
+	if dir != "" {
+		rd = detect.RuleDir{FS: os.DirFS(dir), Root: ".", Name: dir}
+	}
+	set, errs := correlate.LoadDirs([]detect.RuleDir{rd}, known)
+	for _, e := range errs {
+		s.log.Warn("correlation rule skipped", "err", e)
+	}
+	s.log.Info("correlation rules loaded", "rules", set.Len(), "skipped", len(errs))
+	c, err := correlate.New(set, st, ccfg, s.log)
+	if err != nil {
+		return err
+	}
+	if err := c.Restore(ctx); err != nil {
+		return err
+	}
+	pl.SetCorrelator(c)
+	s.add("correlate", func(ctx context.Context) error { c.Run(ctx); return nil })
+	return nil
+}
+
+// openIndicators loads the persisted indicator set.
+func openIndicators(ctx context.Context, st store.Store, log *slog.Logger) (*indicator.Set, error) {
+	set, err := indicator.NewSet(indicator.DefaultConfig(), st, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := set.Load(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("indicators loaded", "indicators", set.Len())
+	return set, nil
+}
+
+// withIndicators adds indicator matches to a detector's alerts, so that
+// they are filed into incidents (and seen by correlation) like Sigma's.
+func withIndicators(det pipeline.Detector, set *indicator.Set) pipeline.Detector {
+	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
+		return append(det.Detect(ev), set.Match(ev)...)
+	})
+}
