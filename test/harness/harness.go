@@ -140,9 +140,27 @@ func LocalNetworks() []string {
 	return out
 }
 
+// ServerOptions shape a server's first configuration.
+type ServerOptions struct {
+	// ExtraUnits are more units.yml entries (YAML list items, indented
+	// by two spaces) beside the city and the harness's ward.
+	ExtraUnits string
+	// Extra is more YAML appended to the server's configuration (its
+	// own top-level keys; api: is taken, use APIExtra for api keys).
+	Extra string
+	// APIExtra are more keys under api: (indented by two spaces).
+	APIExtra string
+}
+
 // StartServer writes a configuration under dir and starts `lachan serve`.
 // A server restarted on the same dir keeps its data and address.
 func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
+	return StartServerWith(ctx, bin, dir, ServerOptions{})
+}
+
+// StartServerWith is StartServer with o's additions to the configuration
+// it writes on first start.
+func StartServerWith(ctx context.Context, bin, dir string, o ServerOptions) (*Server, error) {
 	s := &Server{Bin: bin, Dir: dir, Config: filepath.Join(dir, "server.yml")}
 	if b, err := os.ReadFile(s.Config); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -160,12 +178,12 @@ func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
 		}
 		s.Addr = addr
 		units := fmt.Sprintf("units:\n  - id: hcm\n    name: Thành phố Hồ Chí Minh\n  - id: %s\n    name: Phường Bến Thành\n    parent: hcm\n    enroll_secret: %s\n    networks: [%s]\n",
-			Unit, EnrollSecret, strings.Join(LocalNetworks(), ", "))
+			Unit, EnrollSecret, strings.Join(LocalNetworks(), ", ")) + o.ExtraUnits
 		if err := os.WriteFile(filepath.Join(dir, "units.yml"), []byte(units), 0o600); err != nil {
 			return nil, err
 		}
-		cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s\n  checkin_interval: 2s\nlog:\n  level: debug\n  format: text\n",
-			filepath.Join(dir, "data"), filepath.Join(dir, "units.yml"), addr)
+		cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s\n  checkin_interval: 2s\n%slog:\n  level: debug\n  format: text\n%s",
+			filepath.Join(dir, "data"), filepath.Join(dir, "units.yml"), addr, o.APIExtra, o.Extra)
 		if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
 			return nil, err
 		}
@@ -236,6 +254,8 @@ type AgentOptions struct {
 	BatchEvents int
 	// OsquerySocket is a running osqueryd's extension socket, if any.
 	OsquerySocket string
+	// Extra is more YAML appended to the agent's configuration.
+	Extra string
 }
 
 // StartAgent writes an agent configuration under dir and starts it. An
@@ -265,6 +285,7 @@ func StartAgent(bin, dir string, s *Server, o AgentOptions) (*Agent, error) {
 		fmt.Fprintf(&b, "  batch_events: %d\n", o.BatchEvents)
 	}
 	b.WriteString("log:\n  level: debug\n  format: text\n")
+	b.WriteString(o.Extra)
 	if err := os.WriteFile(a.Config, []byte(b.String()), 0o600); err != nil {
 		return nil, err
 	}
