@@ -113,6 +113,9 @@ const (
 	KindUnit     = "unit"
 	KindIncident = "incident"
 	KindState    = "state"
+	// KindIncidentAlert marks an alert as counted: its ID is the alert's,
+	// its document the incident's ID.
+	KindIncidentAlert = "incident-alert"
 )
 
 // DefaultLimit and MaxLimit bound a page.
