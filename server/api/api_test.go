@@ -51,7 +51,7 @@ type env struct {
 	bundleKey ed25519.PublicKey
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, with ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := embeddedtest.Open(t)
@@ -79,9 +79,13 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(DefaultConfig(), Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
+	deps := Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
 		Rules: signed, RulesVersion: b.Version,
-		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()})
+		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()}
+	for _, w := range with {
+		w(&deps)
+	}
+	srv := New(DefaultConfig(), deps)
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.TLS = ca.ServerTLS()
 	ts.StartTLS()

@@ -16,6 +16,9 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalidID: an entity kind or ID the engine cannot store (empty,
+	// holding a byte its key layout reserves, or too long).
+	ErrInvalidID = errors.New("invalid ID")
 )
 
 // Store is implemented by every engine. All methods are safe for concurrent
