@@ -91,8 +91,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	pl := pipeline.New(st, fl, inc, withIndicators(det, inds), log)
-	corrDone, err := startCorrelator(ctx, pl, st, cfg.Detections, known, cfg.Correlate, log)
+	detector := withIndicators(det, inds)
+	pl := pipeline.New(st, fl, inc, detector, log)
+	corrDone, err := startCorrelator(ctx, pl, detector, st, cfg.Detections, known, cfg.Correlate, log)
 	if err != nil {
 		return err
 	}
@@ -157,10 +158,11 @@ func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Ru
 }
 
 // startCorrelator loads the correlation rules of the detection directory,
-// resumes their open windows from the store and feeds them from the
+// resumes their open windows from the store (the last checkpoint, then
+// the events stored since it, run through det) and feeds them from the
 // pipeline; the returned channel closes after the last checkpoint once ctx
 // ends.
-func startCorrelator(ctx context.Context, pl *pipeline.Pipeline, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config, log *slog.Logger) (<-chan struct{}, error) {
+func startCorrelator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config, log *slog.Logger) (<-chan struct{}, error) {
 	rd := detect.RuleDir{FS: detections.FS, Root: "."}
 	if dir != "" {
 		rd = detect.RuleDir{FS: os.DirFS(dir), Root: ".", Name: dir}
@@ -175,6 +177,9 @@ func startCorrelator(ctx context.Context, pl *pipeline.Pipeline, st store.Store,
 		return nil, err
 	}
 	if err := c.Restore(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := c.Replay(ctx, st, det.Detect); err != nil {
 		return nil, err
 	}
 	pl.SetCorrelator(c)
