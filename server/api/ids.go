@@ -48,6 +48,16 @@ func idError(what, field, v string) error {
 	return nil
 }
 
+// idsError is idError for each element of a list field.
+func idsError(field string, ids []string) error {
+	for i, id := range ids {
+		if err := idError(fmt.Sprintf("%s[%d]", field, i), field, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkPathIDs answers 400 to a request whose path gives a wildcard of
 // its route ({id}, {token}…) a value checkID refuses, before the route's
 // handler (and its authentication) runs; other requests go to mux.

@@ -113,7 +113,7 @@ func TestBadIDsInPaths(t *testing.T) {
 	}
 }
 
-func TestBadIDsInQueriesAndIngest(t *testing.T) {
+func TestBadIDsInQueriesBodiesAndIngest(t *testing.T) {
 	e := newFullEnv(t)
 	e.enroll()
 	for name, id := range badIDs {
@@ -126,6 +126,18 @@ func TestBadIDsInQueriesAndIngest(t *testing.T) {
 		for _, q := range queries {
 			code, we := e.do("GET", wire.PathEvents+"?"+q.param+"="+url.QueryEscape(q.value), nil)
 			wantBadID(t, "GET events?"+q.param, name, code, we, q.param)
+		}
+		bodies := []struct {
+			path, field string
+			body        any
+		}{
+			{wire.PathLive, "hosts", wire.LiveRequest{SQL: "select 1", Hosts: []string{"ok", id}}},
+			{wire.PathLive, "units", wire.LiveRequest{SQL: "select 1", Units: []string{id}}},
+			{wire.PathDeadLetters + "/replay", "ids", map[string][]string{"ids": {id}}},
+		}
+		for _, b := range bodies {
+			code, we := e.do("POST", b.path, jsonBody(b.body))
+			wantBadID(t, "POST "+b.path+" "+b.field, name, code, we, b.field)
 		}
 		ev := event.New(event.DatasetYARA, time.Now())
 		ev.ID = id
