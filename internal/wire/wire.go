@@ -177,7 +177,7 @@ type Error struct {
 	Error string `json:"error"`
 	// Line is the 1-based line of the ingest body at fault, if any.
 	Line int `json:"line,omitempty"`
-	// Field is the event field at fault, if any.
+	// Field is the event field or request parameter at fault, if any.
 	Field string `json:"field,omitempty"`
 }
 

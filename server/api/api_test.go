@@ -53,9 +53,12 @@ type env struct {
 	fleet     *fleet.Fleet
 }
 
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, DefaultConfig()) }
+func newEnv(t *testing.T, with ...func(*Deps)) *env {
+	t.Helper()
+	return newEnvWith(t, DefaultConfig(), with...)
+}
 
-func newEnvWith(t *testing.T, cfg Config) *env {
+func newEnvWith(t *testing.T, cfg Config, with ...func(*Deps)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st := embeddedtest.Open(t)
@@ -83,9 +86,13 @@ func newEnvWith(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(cfg, Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
+	deps := Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens,
 		Rules: signed, RulesVersion: b.Version,
-		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()})
+		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()}
+	for _, w := range with {
+		w(&deps)
+	}
+	srv := New(cfg, deps)
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.TLS = ca.ServerTLS()
 	ts.StartTLS()

@@ -24,6 +24,10 @@ func (s *Server) startLive(w http.ResponseWriter, r *http.Request, p Principal) 
 		s.fail(w, r, err)
 		return
 	}
+	if err := errors.Join(idsError("units", req.Units), idsError("hosts", req.Hosts)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	var units []string
 	for _, u := range req.Units {
 		sub, err := s.d.Units.Subtree(r.Context(), u)

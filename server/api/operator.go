@@ -85,6 +85,11 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request, p Principa
 func parseQuery(r *http.Request) (store.Query, error) {
 	v := r.URL.Query()
 	q := store.Query{Datasets: v["dataset"], Terms: map[string][]string{}, Asc: v.Get("order") == "asc"}
+	for _, d := range q.Datasets {
+		if err := idError("dataset", "dataset", d); err != nil {
+			return q, err
+		}
+	}
 	if src := v.Get("q"); src != "" {
 		f, err := hunt.Parse(src)
 		if err != nil {
@@ -93,6 +98,9 @@ func parseQuery(r *http.Request) (store.Query, error) {
 		q.Filter = f
 	}
 	for _, h := range v["host"] {
+		if err := idError("host", "host", h); err != nil {
+			return q, err
+		}
 		q.Terms["host.id"] = append(q.Terms["host.id"], h)
 	}
 	for _, t := range v["term"] {
@@ -119,6 +127,9 @@ func parseQuery(r *http.Request) (store.Query, error) {
 		var c store.Cursor
 		if err != nil || json.Unmarshal(b, &c) != nil {
 			return q, clientError(http.StatusBadRequest, "after: not a cursor from a previous page")
+		}
+		if err := idError("after: cursor ID", "after", c.ID); err != nil {
+			return q, err
 		}
 		q.After = &c
 	}

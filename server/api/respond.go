@@ -34,6 +34,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, be.code, be.body)
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, wire.Error{Error: fe.Error(), Field: fe.Field})
+	case errors.Is(err, store.ErrInvalidID):
+		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error()})
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, wire.Error{Error: err.Error()})
 	case errors.Is(err, store.ErrConflict):

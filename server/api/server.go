@@ -155,7 +155,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
-	return mux
+	return s.checkPathIDs(mux)
 }
 
 // Serve listens and serves until ctx ends, then shuts down gracefully,

@@ -128,6 +128,10 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, p Pri
 			return
 		}
 	}
+	if err := idsError("ids", req.IDs); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	n, err := s.d.Store.ReplayDeadLetters(r.Context(), req.IDs)
 	if err != nil {
 		s.fail(w, r, err)

@@ -155,8 +155,9 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
-	pl := pipeline.New(st, fl, inc, withIndicators(det, inds), log)
-	if err := s.correlator(ctx, pl, st, cfg.Detections, known, cfg.Correlate); err != nil {
+	detector := withIndicators(det, inds)
+	pl := pipeline.New(st, fl, inc, detector, log)
+	if err := s.correlator(ctx, pl, detector, st, cfg.Detections, known, cfg.Correlate); err != nil {
 		return err
 	}
 	fwd, err := s.forward(cfg, st, units, inc, inds, upstreamPolicy(systems, coverage.Policies(), log))

@@ -81,9 +81,10 @@ func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Ru
 }
 
 // correlator loads the correlation rules of the detection directory,
-// resumes their open windows from the store, feeds them from the pipeline
+// resumes their open windows from the store (the last checkpoint, then the
+// events stored since it, run through det), feeds them from the pipeline
 // and adds the correlator's checkpoints to the server's work.
-func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config) error {
+func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config) error {
 	rd := detect.RuleDir{FS: detections.FS, Root: "."}
 	if dir != "" {
 		rd = detect.RuleDir{FS: os.DirFS(dir), Root: ".", Name: dir}
@@ -98,6 +99,9 @@ func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, st store
 		return err
 	}
 	if err := c.Restore(ctx); err != nil {
+		return err
+	}
+	if _, err := c.Replay(ctx, st, det.Detect); err != nil {
 		return err
 	}
 	pl.SetCorrelator(c)

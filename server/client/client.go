@@ -5,7 +5,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"lachan/internal/event"
+	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
 )
 
@@ -46,7 +46,7 @@ func New(base, caFile, tokenFile, token string) (*Client, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("server CA %s: no PEM certificate", caFile)
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}
+	tr := &http.Transport{TLSClientConfig: tlsconf.WithRoots(pool), ForceAttemptHTTP2: true}
 	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
 }
 

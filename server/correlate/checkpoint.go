@@ -30,7 +30,8 @@ const maxConflicts = 5
 
 // Checkpoint writes every shard changed since the last checkpoint. A
 // shard another replica wrote meanwhile is read back, merged (the union of
-// both sides' events per key) and written again.
+// both sides' events per key) and written again. When every shard is
+// written it marks when the checkpoint began, where Replay starts.
 func (c *Correlator) Checkpoint(ctx context.Context) error {
 	if c.st == nil {
 		return nil
@@ -38,6 +39,7 @@ func (c *Correlator) Checkpoint(ctx context.Context) error {
 	c.ckMu.Lock()
 	defer c.ckMu.Unlock()
 	c.mu.Lock()
+	m := mark{Began: c.now().UnixNano(), Watermark: c.watermark}
 	refs := make([]shardRef, 0, len(c.dirty))
 	for r := range c.dirty {
 		refs = append(refs, r)
@@ -54,6 +56,11 @@ func (c *Correlator) Checkpoint(ctx context.Context) error {
 			c.mu.Unlock()
 			errs = append(errs, err)
 			break
+		}
+	}
+	if len(errs) == 0 {
+		if err := c.writeMark(ctx, m); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	c.mu.Lock()

@@ -38,6 +38,9 @@
 // changed shard of a rule's keys as one entity of kind KindState with
 // optimistic concurrency (a conflict with another replica merges both
 // sides and retries), and Restore reads them back into a new Correlator.
+// A kill loses nothing since the last checkpoint either: a complete
+// checkpoint marks when it began (KindCheckpoint), and Replay runs the
+// events stored since then back through detection and the windows.
 //
 // Alerts have dataset lachan.alert, the correlation's rule.id, rule.name,
 // rule.level and tags, the group-by values as fields (and in

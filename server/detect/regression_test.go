@@ -15,6 +15,7 @@ import (
 	"lachan/detections"
 	"lachan/internal/event"
 	"lachan/server/detect/winlog"
+	"lachan/test/shareddata"
 )
 
 var (
@@ -30,7 +31,7 @@ func sigmaHQ(t testing.TB) (*Engine, []error) {
 	root := filepath.Join(sharedData(t), "sigma", "sigmahq")
 	dirs, _ := filepath.Glob(filepath.Join(root, "rules*"))
 	if len(dirs) == 0 {
-		t.Skipf("SigmaHQ rules not found under %s; set LACHAN_SHARED_DATA", root)
+		shareddata.Missing(t, "SigmaHQ rules not found under %s; set LACHAN_SHARED_DATA", root)
 	}
 	sigmaHQOnce.Do(func() {
 		sources, err := LoadLogSources(detections.FS, detections.LogSourcesFile)
@@ -60,7 +61,7 @@ func regressionCases(t testing.TB) []regressionCase {
 	t.Helper()
 	root := filepath.Join(sharedData(t), "sigma", "sigmahq", "regression_data")
 	if _, err := os.Stat(root); err != nil {
-		t.Skipf("regression data not available (%v); set LACHAN_SHARED_DATA", err)
+		shareddata.Missing(t, "regression data not available (%v); set LACHAN_SHARED_DATA", err)
 	}
 	var cases []regressionCase
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"lachan/internal/tlsconf"
 )
 
 // Client is the TAXII 2.1 client adapter: it finds the API root and the
@@ -37,7 +39,7 @@ var _ Adapter = (*Client)(nil)
 
 // NewClient returns a client for cfg that signs as name with key.
 func NewClient(cfg UpstreamConfig, name string, key ed25519.PrivateKey) (*Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	tc := tlsconf.New()
 	if cfg.CAFile != "" {
 		b, err := os.ReadFile(cfg.CAFile)
 		if err != nil {

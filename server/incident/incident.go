@@ -110,8 +110,13 @@ type Incident struct {
 	LastSeen   time.Time `json:"last_seen"`
 	AlertCount int       `json:"alert_count"`
 	AlertIDs   []string  `json:"alert_ids"`
-	EventIDs   []string  `json:"event_ids"`
-	NetworkIDs []string  `json:"network_ids"`
+	// Unmarked are the alerts counted in AlertCount whose marker entity
+	// (store.KindIncidentAlert) may not be written yet: a retry finds them
+	// here instead. An ID leaves once its marker is seen in the store, so
+	// the list holds about one alert per writer.
+	Unmarked   []string `json:"unmarked_alert_ids,omitempty"`
+	EventIDs   []string `json:"event_ids"`
+	NetworkIDs []string `json:"network_ids"`
 	// Addresses are the IP addresses the evidence touches (the host's,
 	// the alerts' and the network records' source and destination), at
 	// most MaxAddresses: what ties an incident to systems by range.
@@ -181,51 +186,6 @@ func maxSeverity(a, b string) string {
 	return a
 }
 
-// Raise files each alert into an incident. It is idempotent: an alert
-// already in its incident changes nothing.
-func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, error) {
-	var touched []string
-	for _, al := range alerts {
-		id, err := m.raiseOne(ctx, al)
-		if err != nil {
-			return touched, err
-		}
-		if !slices.Contains(touched, id) {
-			touched = append(touched, id)
-		}
-	}
-	return touched, nil
-}
-
-func (m *Manager) raiseOne(ctx context.Context, al event.Event) (string, error) {
-	for attempt := 0; ; attempt++ {
-		inc, err := m.findOpen(ctx, al.String("host.id"), al.String("rule.id"), al.Timestamp)
-		if err != nil {
-			return "", err
-		}
-		if inc == nil {
-			inc = m.newIncident(al)
-			if err := m.addRelatedNetwork(ctx, inc); err != nil {
-				return "", err
-			}
-		}
-		if slices.Contains(inc.AlertIDs, al.ID) {
-			return inc.ID, nil
-		}
-		addAlert(inc, al, m.now())
-		if err := m.route(ctx, inc); err != nil {
-			return "", err
-		}
-		err = m.put(ctx, inc)
-		if err == nil {
-			return inc.ID, nil
-		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
-			return "", err
-		}
-	}
-}
-
 func (m *Manager) newIncident(al event.Event) *Incident {
 	now := m.now().UTC()
 	return &Incident{
@@ -276,25 +236,6 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// findOpen returns the open incident for host and rule that an alert at t
-// joins, or nil.
-func (m *Manager) findOpen(ctx context.Context, host, rule string, t time.Time) (*Incident, error) {
-	all, err := m.List(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		inc := &all[i]
-		if inc.Status == StatusResolved || inc.Host.ID != host || inc.Rule.ID != rule {
-			continue
-		}
-		if t.Sub(inc.LastSeen) <= m.cfg.Window && inc.FirstSeen.Sub(t) <= m.cfg.Window {
-			return inc, nil
-		}
-	}
-	return nil, nil
 }
 
 func (m *Manager) put(ctx context.Context, inc *Incident) error {

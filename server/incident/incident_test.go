@@ -106,3 +106,45 @@ func TestNetworkEvidenceBothWays(t *testing.T) {
 		t.Fatalf("evidence %d events", len(d.Evidence))
 	}
 }
+
+func TestAlertCountExactOnRetries(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	m := NewManager(st, DefaultConfig(), func() time.Time { return t0 })
+	const n = 2500
+	alerts := make([]event.Event, n)
+	for i := range alerts {
+		alerts[i] = alert("h1", "r1", "medium", time.Duration(i)*time.Millisecond)
+	}
+	for i := 0; i < n; i += 500 { // batch by batch, as the pipeline raises
+		if _, err := m.Raise(ctx, alerts[i:i+500]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A try cut after the incident was written and before the marker.
+	for _, al := range alerts[n-1:] {
+		if err := st.DeleteEntity(ctx, store.KindIncidentAlert, al.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retries := []struct {
+		name   string
+		alerts []event.Event
+	}{
+		{"all", alerts},
+		{"past the evidence cap", alerts[MaxEvidence+100 : MaxEvidence+300]},
+		{"cut try", alerts[n-1:]},
+	}
+	for _, r := range retries {
+		if _, err := m.Raise(ctx, r.alerts); err != nil {
+			t.Fatalf("retry %s: %v", r.name, err)
+		}
+		all, err := m.List(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 1 || all[0].AlertCount != n {
+			t.Fatalf("after retry %s: %d incidents, first counts %d alerts, want 1 with %d", r.name, len(all), all[0].AlertCount, n)
+		}
+	}
+}

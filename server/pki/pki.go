@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 
 	"lachan/internal/atomicfile"
+	"lachan/internal/tlsconf"
 	"slices"
 	"time"
 )
@@ -245,18 +246,18 @@ func (a *Authority) Fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// ServerTLS is the server's TLS configuration: TLS 1.2+, client
+// ServerTLS is the server's TLS configuration: TLS 1.3, or TLS 1.2 with
+// ECDHE and AEAD suites only (tlsconf.New), client
 // certificates verified against the CA when given (enrollment comes
 // without one; every other agent endpoint requires it).
 func (a *Authority) ServerTLS() *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(a.ca)
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{a.server},
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		ClientCAs:    pool,
-	}
+	tc := tlsconf.New()
+	tc.Certificates = []tls.Certificate{a.server}
+	tc.ClientAuth = tls.VerifyClientCertIfGiven
+	tc.ClientCAs = pool
+	return tc
 }
 
 // SignAgent checks a PEM certificate request and issues a client

@@ -16,6 +16,9 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrInvalidID: an entity kind or ID the engine cannot store (empty,
+	// holding a byte its key layout reserves, or too long).
+	ErrInvalidID = errors.New("invalid ID")
 )
 
 // Store is implemented by every engine. All methods are safe for concurrent
@@ -113,6 +116,9 @@ const (
 	KindUnit     = "unit"
 	KindIncident = "incident"
 	KindState    = "state"
+	// KindIncidentAlert marks an alert as counted: its ID is the alert's,
+	// its document the incident's ID.
+	KindIncidentAlert = "incident-alert"
 )
 
 // DefaultLimit and MaxLimit bound a page.

@@ -19,6 +19,7 @@ import (
 	"lachan/internal/event"
 	"lachan/server/detect"
 	"lachan/server/detect/winlog"
+	"lachan/test/shareddata"
 )
 
 // sharedData finds ../shared/data beside the repository (this module sits
@@ -29,7 +30,7 @@ func sharedData(tb testing.TB) string {
 		d = filepath.Join("..", "..", "..", "shared", "data")
 	}
 	if _, err := os.Stat(filepath.Join(d, "sigma", "sigmahq")); err != nil {
-		tb.Skipf("SigmaHQ data not found under %s (set LACHAN_SHARED_DATA): %v", d, err)
+		shareddata.Missing(tb, "SigmaHQ data not found under %s (set LACHAN_SHARED_DATA): %v", d, err)
 	}
 	return d
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,17 +44,25 @@ func addJSONFlag(c *cobra.Command) { c.Flags().Bool("json", false, "print JSON f
 
 func wantJSON(cmd *cobra.Command) bool { j, _ := cmd.Flags().GetBool("json"); return j }
 
+// printJSON writes v as one line of JSON; control and bidi characters in
+// its strings are escaped (see jsonSafe).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return jsonSafe(w, b.Bytes())
 }
 
+// table prints rows under header, aligned; cells are made visible, as
+// they mostly come from agents.
 func table(w io.Writer, header string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		fmt.Fprintln(tw, strings.Join(visibleAll(r), "\t"))
 	}
 	return tw.Flush()
 }
@@ -96,14 +105,17 @@ type agentList struct {
 }
 
 func agentsCmd() *cobra.Command {
-	return listCmd("agents", "List enrolled agents", wire.PathAgents, "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN",
-		func(out agentList) [][]string {
-			rows := make([][]string, 0, len(out.Agents))
-			for _, a := range out.Agents {
-				rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
-			}
-			return rows
-		})
+	return listCmd("agents", "List enrolled agents", wire.PathAgents, agentsHeader, agentRows)
+}
+
+const agentsHeader = "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN"
+
+func agentRows(out agentList) [][]string {
+	rows := make([][]string, 0, len(out.Agents))
+	for _, a := range out.Agents {
+		rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
+	}
+	return rows
 }
 
 func eventQueryFlags(c *cobra.Command) {
@@ -141,11 +153,17 @@ func searchEvents(cmd *cobra.Command, path string) error {
 	if wantJSON(cmd) {
 		return printJSON(cmd.OutOrStdout(), page)
 	}
+	return table(cmd.OutOrStdout(), eventsHeader, eventRows(page))
+}
+
+const eventsHeader = "TIME\tDATASET\tHOST\tSUMMARY"
+
+func eventRows(page api.EventsPage) [][]string {
 	rows := make([][]string, 0, len(page.Events))
 	for _, ev := range page.Events {
 		rows = append(rows, []string{ev.Timestamp.Local().Format(time.DateTime), ev.Dataset, ev.String("host.name"), summary(ev)})
 	}
-	return table(cmd.OutOrStdout(), "TIME\tDATASET\tHOST\tSUMMARY", rows)
+	return rows
 }
 
 // summary is a one-line human description of an event.
@@ -235,10 +253,11 @@ func incidentCmd() *cobra.Command {
 }
 
 func printIncident(w io.Writer, d incident.Detail) error {
-	fmt.Fprintf(w, "Sự cố / Incident %s\n  %s\n", d.ID, d.Title)
-	fmt.Fprintf(w, "  Mức độ / Severity: %s   Trạng thái / Status: %s   Đơn vị / Unit: %s\n", d.Severity, d.Status, d.Unit)
-	fmt.Fprintf(w, "  Máy / Host: %s (%s) %s\n", d.Host.Name, d.Host.ID, strings.Join(d.Host.IPs, ", "))
-	fmt.Fprintf(w, "  Luật / Rule: %s (%s)\n", d.Rule.Name, d.Rule.ID)
+	v := visible
+	fmt.Fprintf(w, "Sự cố / Incident %s\n  %s\n", v(d.ID), v(d.Title))
+	fmt.Fprintf(w, "  Mức độ / Severity: %s   Trạng thái / Status: %s   Đơn vị / Unit: %s\n", v(d.Severity), v(d.Status), v(d.Unit))
+	fmt.Fprintf(w, "  Máy / Host: %s (%s) %s\n", v(d.Host.Name), v(d.Host.ID), v(strings.Join(d.Host.IPs, ", ")))
+	fmt.Fprintf(w, "  Luật / Rule: %s (%s)\n", v(d.Rule.Name), v(d.Rule.ID))
 	fmt.Fprintf(w, "  Thời gian / Seen: %s → %s, %d alert(s)\n", d.FirstSeen.Local().Format(time.DateTime), d.LastSeen.Local().Format(time.DateTime), d.AlertCount)
 	printLayers(w, d)
 	fmt.Fprintln(w)

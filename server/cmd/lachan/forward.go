@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lachan/internal/atomicfile"
+	"lachan/internal/tlsconf"
 	"lachan/server/api"
 	"lachan/server/forward"
 	"lachan/server/mask"
@@ -210,7 +210,7 @@ func taxiiRequest(cmd *cobra.Command, method, path string, body []byte) ([]byte,
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsconf.WithRoots(pool)}}
 	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimRight(cc.Server, "/")+forward.APIRootPath+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -79,7 +79,7 @@ func printLive(cmd *cobra.Command, rep live.Report) error {
 			}
 		}
 		b, _ := json.Marshal(cols) // keys sorted by encoding/json
-		fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", ev.String("host.name"), b)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", visible(ev.String("host.name")), visible(string(b)))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lachan/internal/event"
+	"lachan/test/shareddata"
 )
 
 const nestedSysmon = `{
@@ -156,7 +157,7 @@ func TestEVTXMatchesJSON(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "sigma", "sigmahq", "regression_data", "rules", "windows", "*", "*", "*", "*.evtx"))
 	if len(files) == 0 {
-		t.Skip("no SigmaHQ regression .evtx files; set LACHAN_SHARED_DATA")
+		shareddata.Missing(t, "no SigmaHQ regression .evtx files under %s; set LACHAN_SHARED_DATA", root)
 	}
 	for _, f := range files[:min(10, len(files))] {
 		var fromEVTX, fromJSON []event.Event

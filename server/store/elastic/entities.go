@@ -33,10 +33,10 @@ type getAnswer struct {
 // collide as kinds hold no "/".
 func entityID(kind, id string) (string, error) {
 	if kind == "" || bytes.ContainsRune([]byte(kind), '/') || id == "" {
-		return "", fmt.Errorf("entity %q/%q: kind without / and an ID needed", kind, id)
+		return "", fmt.Errorf("entity %q/%q: kind without / and an ID needed: %w", kind, id, store.ErrInvalidID)
 	}
 	if len(kind)+1+len(id) > 512 {
-		return "", fmt.Errorf("entity %s/%s: longer than Elasticsearch's 512-byte _id", kind, id)
+		return "", fmt.Errorf("entity %s/%s: longer than Elasticsearch's 512-byte _id: %w", kind, id, store.ErrInvalidID)
 	}
 	return kind + "/" + id, nil
 }

@@ -149,9 +149,9 @@ func splitEntity(v []byte) ([]byte, uint64, error) {
 func checkEntityName(kind, id string) error {
 	switch {
 	case kind == "" || strings.IndexByte(kind, 0) >= 0:
-		return fmt.Errorf("entity kind %q: must be non-empty and hold no NUL byte", kind)
+		return fmt.Errorf("entity kind %q: must be non-empty and hold no NUL byte: %w", kind, store.ErrInvalidID)
 	case id == "" || strings.IndexByte(id, 0) >= 0:
-		return fmt.Errorf("entity %s id %q: must be non-empty and hold no NUL byte", kind, id)
+		return fmt.Errorf("entity %s id %q: must be non-empty and hold no NUL byte: %w", kind, id, store.ErrInvalidID)
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// escapedRune reports whether r is shown as an escape rather than printed:
+// C0 controls, DEL, C1 controls and the bidirectional embeddings, overrides
+// and isolates, which a terminal would act on (clearing the screen, moving
+// the cursor, reordering a line) instead of showing.
+func escapedRune(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r <= 0x9f ||
+		r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
+// visible returns s safe to print on a terminal: every rune escapedRune
+// names is written as an escape (\t, \n, \r, \x1b, \u009b, \u202e), and a
+// byte that is not UTF-8 as \xNN. Everything else, Vietnamese included, is
+// kept; a backslash is kept too, so Windows paths stay readable.
+func visible(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x80 && escapedRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case escapedRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || escapedRune(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// visibleAll applies visible to every element of list.
+func visibleAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = visible(s)
+	}
+	return out
+}
+
+// jsonSafe rewrites the runes encoding/json leaves raw in strings but a
+// terminal acts on (DEL, C1 controls, bidi controls) as \uXXXX escapes,
+// which decode to the same text. It relies on such runes appearing only
+// inside JSON strings, as they cannot appear anywhere else.
+func jsonSafe(w io.Writer, b []byte) error {
+	var out bytes.Buffer
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r >= 0x7f && escapedRune(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.Write(b[i : i+size])
+		}
+		i += size
+	}
+	_, err := w.Write(out.Bytes())
+	return err
+}
