@@ -122,16 +122,21 @@ func TestRunReportsAPartEndingEarly(t *testing.T) {
 	}
 }
 
-// blockingSearch is a store whose event searches wait for release.
+// blockingSearch is a store whose event searches, once armed, wait for
+// release (the ones start-up makes, such as the correlator's replay, do
+// not).
 type blockingSearch struct {
 	store.Store
+	armed   atomic.Bool
 	started chan struct{}
 	release chan struct{}
 }
 
 func (b *blockingSearch) SearchEvents(ctx context.Context, q store.Query) (store.Page, error) {
-	close(b.started)
-	<-b.release
+	if b.armed.CompareAndSwap(true, false) {
+		close(b.started)
+		<-b.release
+	}
 	return b.Store.SearchEvents(ctx, q)
 }
 
@@ -145,6 +150,7 @@ func TestRunDrainsWhenContextEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.armed.Store(true)
 	var searchDone atomic.Bool
 	var searchDoneFirst bool
 	workerStopped := make(chan struct{})
