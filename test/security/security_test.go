@@ -9,6 +9,7 @@ package security
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -500,5 +501,71 @@ func TestQueriesBoundedPerCaller(t *testing.T) {
 	t.Logf("one search took %s; of six at once %d ran and %d were told to retry", one.Round(time.Millisecond), ok, busy)
 	if one > 300*time.Millisecond && busy == 0 {
 		t.Fatalf("six %s searches at once from one caller all ran", one.Round(time.Millisecond))
+	}
+}
+
+// 8. The smaller points, against the real server: weak TLS is refused, a
+// hostile ID is a 400 and never a 500, and an agent's hostile host name
+// reaches the operator's terminal escaped.
+func TestSmallerPoints(t *testing.T) {
+	ctx := timeout(t, 2*time.Minute)
+	srv := serverWithTwoWards(t, ctx, harness.ServerOptions{})
+	t.Run("tls", func(t *testing.T) {
+		for name, c := range map[string]*tls.Config{
+			"TLS 1.2 CBC-SHA only": {MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true, CipherSuites: []uint16{
+				tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}},
+			"TLS 1.1": {MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11, InsecureSkipVerify: true},
+		} {
+			conn, err := tls.Dial("tcp", srv.Addr, c)
+			if err == nil {
+				conn.Close()
+				t.Errorf("%s: handshake succeeded", name)
+			}
+		}
+	})
+	r := newRogue(t, srv)
+	admin := adminToken(t, srv)
+	t.Run("ids", func(t *testing.T) {
+		for _, p := range []string{wire.PathIncidents + "/%00", wire.PathIncidents + "/a%1b%5b2J", wire.PathIncidents + "/" + strings.Repeat("a", 10000),
+			wire.PathEvents + "?host=%00", wire.PathAgents + "/%00/labels"} {
+			method := "GET"
+			if strings.HasSuffix(p, "/labels") {
+				method = "PUT"
+			}
+			if code := r.operator(admin, method, p, nil); code != 400 {
+				t.Errorf("%s %s: %d, want 400", method, p[:min(len(p), 40)], code)
+			}
+		}
+	})
+	t.Run("terminal", func(t *testing.T) {
+		r.mustEnroll(harness.EnrollSecret, wire.Host{Name: "pc\x1b[2J\rEVIL\u202e\x07"})
+		out, err := srv.CLI(ctx, "agents")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsAny(string(out), "\x1b\r\a\u202e") || !strings.Contains(string(out), `pc\x1b[2J\rEVIL\u202e\x07`) {
+			t.Fatalf("agents table shows the host name raw or not at all:\n%q", out)
+		}
+	})
+}
+
+// 8. An agent whose spool is smaller than the default segment still runs
+// and ships instead of stopping.
+func TestSmallSpoolAgentShips(t *testing.T) {
+	ctx := timeout(t, 2*time.Minute)
+	srv := serverWithTwoWards(t, ctx, harness.ServerOptions{})
+	scan := t.TempDir()
+	if err := os.WriteFile(filepath.Join(scan, "mau.txt"), []byte(eicarFile(0)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent, err := harness.StartAgent(bins.agent, filepath.Join(t.TempDir(), "agent"), srv, harness.AgentOptions{ScanPaths: []string{scan}, Extra: "spool:\n  max_bytes: 1048576\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Stop()
+	if err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+		return len(findingPaths(t, ctx, srv)) == 1, nil
+	}); err != nil {
+		t.Fatalf("no finding from an agent with a 1 MiB spool: %v\n%s", err, agent.Tail())
 	}
 }
