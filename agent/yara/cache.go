@@ -76,6 +76,11 @@ type cacheEntry struct {
 	// pending file, 0 when none is known. They are not saved: after a
 	// restart a pending file is scanned, and its findings spooled, again.
 	from, to uint64
+	// want is how many findings the last scan of a pending file found,
+	// got how many of them Spooled has placed: the file can be done only
+	// once all are in the spool, or an early acknowledgement of the first
+	// would make it done before a later one was spooled.
+	want, got int
 }
 
 // OpenCache loads the cache from cfg.StateDir, creating the directory if
@@ -158,17 +163,19 @@ func (c *Cache) Unchanged(key, path string, fi fs.FileInfo) bool {
 // now and had no findings. Files changed within the last second are not
 // recorded (racyWindow).
 func (c *Cache) Record(key, path string, fi fs.FileInfo, now time.Time) {
-	c.record(key, path, fi, now, false)
+	c.record(key, path, fi, now, 0)
 }
 
 // RecordPending notes that path was scanned as Record does, with
 // findings: it stays pending, scanned again by every scan, until Acked
 // covers the records Spooled names for it.
-func (c *Cache) RecordPending(key, path string, fi fs.FileInfo, now time.Time) {
-	c.record(key, path, fi, now, true)
+// findings is how many the scan found.
+func (c *Cache) RecordPending(key, path string, fi fs.FileInfo, now time.Time, findings int) {
+	c.record(key, path, fi, now, findings)
 }
 
-func (c *Cache) record(key, path string, fi fs.FileInfo, now time.Time, pending bool) {
+func (c *Cache) record(key, path string, fi fs.FileInfo, now time.Time, findings int) {
+	pending := findings > 0
 	if c == nil {
 		return
 	}
@@ -181,7 +188,7 @@ func (c *Cache) record(key, path string, fi fs.FileInfo, now time.Time, pending 
 	c.use(key)
 	c.seq++
 	pk := hashPath(path)
-	e := cacheEntry{st: st, seq: c.seq, pending: pending}
+	e := cacheEntry{st: st, seq: c.seq, pending: pending, want: findings}
 	if old, ok := c.entries[pk]; ok && pending && old.pending {
 		// Records spooled for an earlier scan still hold findings of
 		// this file until they are acknowledged.
@@ -211,6 +218,7 @@ func (c *Cache) Spooled(path string, seq uint64) {
 		e.from = seq
 	}
 	e.to = max(e.to, seq)
+	e.got++
 	c.entries[pk] = e
 }
 
@@ -225,7 +233,7 @@ func (c *Cache) Acked(upTo uint64, lost func(from, to uint64) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, e := range c.entries {
-		if !e.pending || e.to == 0 || e.to > upTo {
+		if !e.pending || e.to == 0 || e.to > upTo || e.got < e.want {
 			continue
 		}
 		if lost != nil && lost(e.from, e.to) {

@@ -211,3 +211,35 @@ func TestCacheForget(t *testing.T) {
 	var nilCache *Cache
 	nilCache.Forget(p) // a nil cache remembers nothing and must not panic
 }
+
+// A file with several findings is done only when all of them are in the
+// spool and acknowledged: an acknowledgement of the first, before the
+// second is spooled, leaves it pending, and a lost second record makes it
+// scanned again.
+func TestCachePendingWaitsForEveryFinding(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "two-findings.bin")
+	if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(p)
+	c := testCache(t, t.TempDir(), 100, nil)
+	c.RecordPending("k", p, fi, time.Now(), 2)
+	c.Spooled(p, 5)
+	c.Acked(5, nil)
+	if c.Unchanged("k", p, fi) {
+		t.Fatal("done after the first of two findings was acknowledged")
+	}
+	c.Spooled(p, 6)
+	lost := func(from, to uint64) bool { return from <= 6 && 6 <= to }
+	c.Acked(6, lost)
+	if c.Unchanged("k", p, fi) || c.Pending() != 0 {
+		t.Fatal("a file whose second finding was lost is not scanned again")
+	}
+	c.RecordPending("k", p, fi, time.Now(), 2)
+	c.Spooled(p, 7)
+	c.Spooled(p, 8)
+	c.Acked(8, nil)
+	if !c.Unchanged("k", p, fi) {
+		t.Fatal("not done once both findings were acknowledged")
+	}
+}

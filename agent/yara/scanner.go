@@ -230,7 +230,7 @@ func (s *Scanner) scanPath(ctx context.Context, w *worker, p string, st *ScanSta
 		return
 	}
 	// Done only once the server has the findings: see Cache.
-	s.cache.RecordPending(s.key, p, fi, time.Now())
+	s.cache.RecordPending(s.key, p, fi, time.Now(), len(findings))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fd := range findings {
