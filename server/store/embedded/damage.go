@@ -234,17 +234,19 @@ func Check(dir string, full bool) (*Report, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	return check(dir, full)
+	return check(dir, full, lock)
 }
 
-func check(dir string, full bool) (*Report, error) {
+// check examines dir, locked by lock: every log, and the tables the
+// store's MANIFEST lists.
+func check(dir string, full bool, lock *pebble.Lock) (*Report, error) {
 	r := &Report{Dir: dir, TablesVerified: full}
 	var err error
 	r.WALs, r.Damage, r.TornTail, r.Events, err = checkWALs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("check store %s: %w", dir, err)
 	}
-	n, damage, events, err := checkTables(dir, full)
+	n, damage, events, err := checkTables(dir, full, lock)
 	if err != nil {
 		return nil, fmt.Errorf("check store %s: %w", dir, err)
 	}
@@ -256,8 +258,8 @@ func check(dir string, full bool) (*Report, error) {
 // checkOnOpen checks the logs and the tables of the store in dir, which the
 // caller has locked: every block of every table when full, their footers and
 // metadata otherwise.
-func checkOnOpen(dir string, full bool) error {
-	r, err := check(dir, full)
+func checkOnOpen(dir string, full bool, lock *pebble.Lock) error {
+	r, err := check(dir, full, lock)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

@@ -251,3 +251,32 @@ func TestDamagedTable(t *testing.T) {
 		t.Fatalf("check after repair: %v %+v", err, rep)
 	}
 }
+
+// A table a crash cut while a flush or compaction wrote it was never in the
+// MANIFEST: it is not the store's, and open must not refuse over it.
+func TestCutTableOfACrashIsNotDamage(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(testConfig(dir, true), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.PutEvents(context.Background(), damageEvents(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A half-written output: a table header with no footer.
+	if err := os.WriteFile(filepath.Join(dir, "999999.sst"), bytes.Repeat([]byte{0x14, 0x11, 0x09}, 4000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Check(dir, true)
+	if err != nil || !rep.Clean() {
+		t.Fatalf("check: %v %+v", err, rep)
+	}
+	e, err = Open(testConfig(dir, true), logging.Discard())
+	if err != nil {
+		t.Fatalf("open beside a cut table: %v", err)
+	}
+	e.Close()
+}

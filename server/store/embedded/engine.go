@@ -76,7 +76,7 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 	// Pebble takes a bad chunk in a log for the log's end and drops what
 	// follows, and notices a bad table only when a read reaches it; look
 	// first, and refuse rather than lose acknowledged events.
-	if err := checkOnOpen(cfg.Dir, cfg.VerifyTables); err != nil {
+	if err := checkOnOpen(cfg.Dir, cfg.VerifyTables, lock); err != nil {
 		lock.Close()
 		return nil, err
 	}

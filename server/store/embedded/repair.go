@@ -45,7 +45,7 @@ func Repair(dir, aside string) ([]Repaired, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	rep, err := check(dir, true)
+	rep, err := check(dir, true, lock)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble"
@@ -40,14 +41,22 @@ func openTable(path string) (*sstable.Reader, error) {
 	return r, nil
 }
 
-// checkTables checks every table in dir: footer and metadata always, every
-// block's checksum when full. events counts the event keys of the tables
-// read in full.
-func checkTables(dir string, full bool) (n int, damage []Damage, events int, err error) {
+// checkTables checks every table of the store in dir: footer and metadata
+// always, every block's checksum when full. events counts the event keys
+// of the tables read in full. Only the tables the MANIFEST lists are the
+// store's: a table a crash cut while a flush or compaction wrote it was
+// never listed, holds nothing that is not elsewhere, and is deleted when
+// the store opens.
+func checkTables(dir string, full bool, lock *pebble.Lock) (n int, damage []Damage, events int, err error) {
 	tables, err := listFiles(dir, ".sst")
 	if err != nil {
 		return 0, nil, 0, err
 	}
+	live, err := liveTables(dir, lock)
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	tables = slices.DeleteFunc(tables, func(f storeFile) bool { return live != nil && !live[f.num] })
 	for _, f := range tables {
 		d, ev := checkTable(dir, f, full)
 		if d != nil {
@@ -56,6 +65,42 @@ func checkTables(dir string, full bool) (n int, damage []Damage, events int, err
 		events += ev
 	}
 	return len(tables), damage, events, nil
+}
+
+// liveTables returns the file numbers of the tables the store's MANIFEST
+// lists, read by opening the store read-only under lock (which replays the
+// logs in memory only and changes nothing); nil when the directory has no
+// MANIFEST yet.
+func liveTables(dir string, lock *pebble.Lock) (map[uint64]bool, error) {
+	if m, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*")); len(m) == 0 {
+		return nil, nil
+	}
+	db, err := pebble.Open(dir, &pebble.Options{ReadOnly: true, Lock: lock, Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("read the table list: %w", err)
+	}
+	defer db.Close()
+	levels, err := db.SSTables()
+	if err != nil {
+		return nil, fmt.Errorf("read the table list: %w", err)
+	}
+	live := map[uint64]bool{}
+	for _, level := range levels {
+		for _, t := range level {
+			live[uint64(t.FileNum)] = true
+			live[uint64(t.BackingSSTNum)] = true
+		}
+	}
+	return live, nil
+}
+
+// quietLogger drops Pebble's messages while it only lists tables.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{})  {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	panic(fmt.Sprintf(format, args...))
 }
 
 // checkTable checks one table and counts its event keys when full.
