@@ -7,8 +7,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"lachan/internal/tlsconf/tlsconftest"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,31 +43,6 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-// handshake dials a loopback TLS server with server's configuration and
-// returns the client's error.
-func handshake(t *testing.T, server, client *tls.Config) error {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.(*tls.Conn).Handshake()
-		c.Close()
-	}()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ln.Addr().String(), client)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
 func TestClientRefusesWeakServers(t *testing.T) {
 	cert, pool := selfSigned(t)
 	server := func(minV, maxV uint16, suites ...uint16) *tls.Config {
@@ -86,7 +61,7 @@ func TestClientRefusesWeakServers(t *testing.T) {
 	for _, tt := range tests {
 		client := WithRoots(pool)
 		client.ServerName = "localhost"
-		err := handshake(t, tt.server, client)
+		err := tlsconftest.Handshake(t, tt.server, client)
 		if tt.ok && err != nil {
 			t.Errorf("%s: handshake failed: %v", tt.name, err)
 		}

@@ -3,36 +3,9 @@ package pki
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net"
+	"lachan/internal/tlsconf/tlsconftest"
 	"testing"
-	"time"
 )
-
-// handshake runs a TLS handshake between server and client over loopback
-// and returns the client's error.
-func handshake(t *testing.T, server, client *tls.Config) error {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.(*tls.Conn).Handshake()
-		c.Close()
-	}()
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", ln.Addr().String(), client)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
 
 func TestServerTLSRefusesWeakClients(t *testing.T) {
 	a, err := LoadOrCreate(t.TempDir(), []string{"localhost"})
@@ -61,7 +34,7 @@ func TestServerTLSRefusesWeakClients(t *testing.T) {
 		{"Go default", client(0, 0), true},
 	}
 	for _, tt := range tests {
-		err := handshake(t, a.ServerTLS(), tt.client)
+		err := tlsconftest.Handshake(t, a.ServerTLS(), tt.client)
 		if tt.ok && err != nil {
 			t.Errorf("%s: handshake failed: %v", tt.name, err)
 		}

@@ -25,37 +25,19 @@ import (
 var bins struct{ server, agent, demo string }
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	repo, err := harness.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "lachan-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	bins.server, bins.agent, err = harness.Build(ctx, repo, dir)
-	if err == nil {
-		bins.demo = filepath.Join(dir, "demo")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins.demo, "./test/demo")
-		cmd.Dir = repo
-		if out, e := cmd.CombinedOutput(); e != nil {
-			err = fmt.Errorf("build demo: %v\n%s", e, out)
+	os.Exit(harness.RunWithBinaries(m, func(dir, server, agent string) error {
+		bins.server, bins.agent, bins.demo = server, agent, filepath.Join(dir, "demo")
+		repo, err := harness.RepoRoot()
+		if err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+		cmd := exec.Command("go", "build", "-o", bins.demo, "./test/demo")
+		cmd.Dir = repo
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build demo: %v\n%s", err, out)
+		}
+		return nil
+	}))
 }
 
 // TestDemoIncident is `DEMO_ONCE=1 make demo`: its last line must be an

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -333,4 +334,32 @@ func WaitFor(ctx context.Context, timeout time.Duration, cond func() (bool, erro
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// RunWithBinaries is a TestMain for process-level tests: it builds lachan
+// and lachan-agent into a temporary directory, hands their paths (and the
+// directory, for more) to use, runs the tests and removes the directory.
+func RunWithBinaries(m *testing.M, use func(dir, server, agent string) error) int {
+	repo, err := RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "lachan-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	server, agent, err := Build(ctx, repo, dir)
+	if err == nil {
+		err = use(dir, server, agent)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
 }

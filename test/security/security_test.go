@@ -30,28 +30,10 @@ import (
 var bins struct{ server, agent string }
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	repo, err := harness.RepoRoot()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "lachan-security-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	if bins.server, bins.agent, err = harness.Build(ctx, repo, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(harness.RunWithBinaries(m, func(_, server, agent string) error {
+		bins.server, bins.agent = server, agent
+		return nil
+	}))
 }
 
 const wardB = "phuong-tan-dinh"
