@@ -3,6 +3,7 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"lachan/internal/atomicfile"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -148,11 +149,4 @@ func (s *Spool) segmentPath(first uint64) string {
 	return filepath.Join(s.cfg.Dir, fmt.Sprintf("%020d.seg", first))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

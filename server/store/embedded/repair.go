@@ -3,6 +3,7 @@ package embedded
 import (
 	"fmt"
 	"io"
+	"lachan/internal/atomicfile"
 	"os"
 	"path/filepath"
 )
@@ -163,11 +164,4 @@ func copyFile(from, to string) error {
 	return out.Close()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
