@@ -12,11 +12,11 @@ import (
 // Agent management (admin): removing, revoking, enrollment codes and
 // secret rotation.
 func (s *Server) agentAdminRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("DELETE "+wire.PathAgents+"/{id}", s.operator(s.removeAgent))
-	mux.HandleFunc("POST "+wire.PathAgents+"/{id}/revoke", s.operator(s.revokeAgent))
-	mux.HandleFunc("POST "+wire.PathUnits+"/{id}/codes", s.operator(s.issueCodes))
-	mux.HandleFunc("GET "+wire.PathUnits+"/{id}/codes", s.operator(s.listCodes))
-	mux.HandleFunc("POST "+wire.PathUnits+"/{id}/rotate-secret", s.operator(s.rotateSecret))
+	s.route(mux, "DELETE "+wire.PathAgents+"/{id}", PermAgentsAdmin, s.removeAgent)
+	s.route(mux, "POST "+wire.PathAgents+"/{id}/revoke", PermAgentsAdmin, s.revokeAgent)
+	s.route(mux, "POST "+wire.PathUnits+"/{id}/codes", PermUnitsAdmin, s.issueCodes)
+	s.route(mux, "GET "+wire.PathUnits+"/{id}/codes", PermUnitsAdmin, s.listCodes)
+	s.route(mux, "POST "+wire.PathUnits+"/{id}/rotate-secret", PermUnitsAdmin, s.rotateSecret)
 }
 
 func (s *Server) removeAgent(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -32,10 +32,6 @@ func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request, p Principal
 // changeAgent runs an admin's change to one agent and records it in the
 // agent's history.
 func (s *Server) changeAgent(w http.ResponseWriter, r *http.Request, p Principal, kind string, do func(context.Context, string) (fleet.Agent, error)) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	a, err := do(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
@@ -54,10 +50,6 @@ type CodesRequest struct {
 }
 
 func (s *Server) issueCodes(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	var req CodesRequest
 	if err := decodeSmall(r, &req); err != nil {
 		s.fail(w, r, err)
@@ -73,10 +65,6 @@ func (s *Server) issueCodes(w http.ResponseWriter, r *http.Request, p Principal)
 }
 
 func (s *Server) listCodes(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	codes, err := s.d.Units.Codes(r.Context(), []string{r.PathValue("id")})
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,10 +80,6 @@ type RotateRequest struct {
 }
 
 func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	var req RotateRequest
 	if err := decodeSmall(r, &req); err != nil {
 		s.fail(w, r, err)

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,37 +20,60 @@ import (
 	"lachan/internal/wire"
 	"lachan/server/store"
 	"lachan/server/unit"
+	"lachan/server/user"
 )
 
-// Roles an operator token can have.
 const (
-	// RoleAdmin sees and changes everything.
-	RoleAdmin = "admin"
-	// RoleAnalyst (the SOC) reads everything.
-	RoleAnalyst = "analyst"
-	// RoleResponder (a unit's on-site force) reads its unit's subtree.
-	RoleResponder = "responder"
-	// RoleSensor may only send network records.
-	RoleSensor = "sensor"
+	kindToken = "token"
+	// kindTokenName maps a token's name to its hash, which keeps names
+	// unique and lets a token be revoked by name.
+	kindTokenName = "token-name"
+	tokenPrefix   = "lct_"
 )
 
-const kindToken = "token"
-
-// Token is a stored operator credential; only its hash is kept.
+// Token is a stored machine or script credential; only its hash is kept.
 type Token struct {
-	Name    string    `json:"name"`
-	Role    string    `json:"role"`
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// Unit is the one unit of tokens issued before Units; read, not written.
 	Unit    string    `json:"unit,omitempty"`
+	Units   []string  `json:"units,omitempty"`
 	Created time.Time `json:"created"`
+	// Expires, when set, ends the token.
+	Expires time.Time `json:"expires,omitzero"`
+	// By is who issued it.
+	By string `json:"by,omitempty"`
+}
+
+func (t Token) units() []string {
+	if len(t.Units) == 0 && t.Unit != "" {
+		return []string{t.Unit}
+	}
+	return t.Units
 }
 
 // Principal is an authenticated caller.
 type Principal struct {
 	Name string
 	Role string
-	// Units the caller may see; nil means all.
+	// Units the caller may see, subtrees expanded; nil means all.
 	Units []string
+	// Kind is "token" or "session".
+	Kind string
+	// MustChange: a session whose one-time password is not changed yet;
+	// it may do nothing but change it.
+	MustChange bool
+	// session is the session's secret, to end or keep it.
+	session string
 }
+
+// Errors of token management.
+var (
+	ErrTokenExists = errors.New("a token of that name exists: revoke it first or choose another name")
+	errTokenName   = errors.New("token name: 1 to 64 of a-z, A-Z, 0-9, '.', '_', '-'")
+)
+
+var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Tokens issues and checks operator tokens.
 type Tokens struct {
@@ -64,28 +89,106 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// CheckGrant refuses a role that does not exist and units that do not
+// fit it: a responder needs at least one, admins, sensors and upper tiers
+// have none, and every unit must exist.
+func CheckGrant(ctx context.Context, units *unit.Registry, role string, us []string) error {
+	if _, ok := rolePerms[role]; !ok {
+		return fmt.Errorf("role %q: want one of %s", role, strings.Join(Roles(), ", "))
+	}
+	switch role {
+	case RoleResponder:
+		if len(us) == 0 {
+			return errors.New("role responder: name its unit (--unit)")
+		}
+	case RoleAdmin, RoleSensor, RoleUpper:
+		if len(us) > 0 {
+			return fmt.Errorf("role %s: units do not apply", role)
+		}
+	}
+	for _, u := range us {
+		if _, err := units.Get(ctx, u); err != nil {
+			return fmt.Errorf("unit %q: %w", u, err)
+		}
+	}
+	return nil
+}
+
 // Issue makes a new token and returns its secret text, shown only once.
 func (t *Tokens) Issue(ctx context.Context, tok Token) (string, error) {
-	switch tok.Role {
-	case RoleAdmin, RoleAnalyst, RoleSensor:
-	case RoleResponder:
-		if _, err := t.units.Subtree(ctx, tok.Unit); err != nil {
-			return "", fmt.Errorf("token for responder: %w", err)
-		}
-	default:
-		return "", fmt.Errorf("unknown role %q", tok.Role)
+	if !tokenNameRE.MatchString(tok.Name) {
+		return "", fmt.Errorf("%q: %w", tok.Name, errTokenName)
+	}
+	tok.Units = tok.units()
+	tok.Unit = ""
+	if err := CheckGrant(ctx, t.units, tok.Role, tok.Units); err != nil {
+		return "", fmt.Errorf("token %s: %w", tok.Name, err)
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	secret := "lct_" + base64.RawURLEncoding.EncodeToString(b[:])
+	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	h := hashToken(secret)
+	if _, err := t.st.PutEntity(ctx, kindTokenName, tok.Name, []byte(h), 0); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", fmt.Errorf("token %s: %w", tok.Name, ErrTokenExists)
+		}
+		return "", fmt.Errorf("store token name: %w", err)
+	}
 	tok.Created = time.Now().UTC()
 	doc, _ := json.Marshal(tok)
-	if _, err := t.st.PutEntity(ctx, kindToken, hashToken(secret), doc, 0); err != nil {
+	if _, err := t.st.PutEntity(ctx, kindToken, h, doc, 0); err != nil {
+		t.st.DeleteEntity(ctx, kindTokenName, tok.Name)
 		return "", fmt.Errorf("store token: %w", err)
 	}
 	return secret, nil
+}
+
+// List returns every token, by name.
+func (t *Tokens) List(ctx context.Context) ([]Token, error) {
+	ents, err := t.st.ListEntities(ctx, kindToken)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Token, 0, len(ents))
+	for _, e := range ents {
+		var tok Token
+		if err := json.Unmarshal(e.Doc, &tok); err != nil {
+			return nil, fmt.Errorf("stored token: %w", err)
+		}
+		tok.Units, tok.Unit = tok.units(), ""
+		out = append(out, tok)
+	}
+	slices.SortFunc(out, func(a, b Token) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Revoke deletes the token of a name (and any older token of the same
+// name from before names were unique). store.ErrNotFound if none.
+func (t *Tokens) Revoke(ctx context.Context, name string) (Token, error) {
+	ents, err := t.st.ListEntities(ctx, kindToken)
+	if err != nil {
+		return Token{}, err
+	}
+	var found *Token
+	for _, e := range ents {
+		var tok Token
+		if json.Unmarshal(e.Doc, &tok) != nil || tok.Name != name {
+			continue
+		}
+		if err := t.st.DeleteEntity(ctx, kindToken, e.ID); err != nil {
+			return Token{}, fmt.Errorf("revoke token %s: %w", name, err)
+		}
+		found = &tok
+	}
+	if err := t.st.DeleteEntity(ctx, kindTokenName, name); err != nil {
+		return Token{}, fmt.Errorf("revoke token %s: %w", name, err)
+	}
+	if found == nil {
+		return Token{}, fmt.Errorf("token %s: %w", name, store.ErrNotFound)
+	}
+	return *found, nil
 }
 
 // EnsureAdmin makes an admin token on first start and writes it to path
@@ -96,12 +199,16 @@ func (t *Tokens) EnsureAdmin(ctx context.Context, path string) error {
 
 // Ensure makes tok on first start and writes its secret to path (mode
 // 0600) for a program on the same machine; later starts keep it while it
-// still authenticates with tok's role.
+// still authenticates with tok's role, and otherwise replace the token
+// of that name.
 func (t *Tokens) Ensure(ctx context.Context, path string, tok Token) error {
 	if b, err := os.ReadFile(path); err == nil {
 		if p, err := t.authenticate(ctx, strings.TrimSpace(string(b))); err == nil && p.Role == tok.Role {
 			return nil
 		}
+	}
+	if _, err := t.Revoke(ctx, tok.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	secret, err := t.Issue(ctx, tok)
 	if err != nil {
@@ -110,10 +217,15 @@ func (t *Tokens) Ensure(ctx context.Context, path string, tok Token) error {
 	return atomicfile.Write(path, []byte(secret+"\n"), 0o600)
 }
 
-var errUnauthenticated = errors.New("unauthenticated")
+// authError is a refused credential; its text is the 401's reason.
+type authError struct{ reason string }
+
+func (e *authError) Error() string { return e.reason }
+
+var errUnauthenticated = &authError{"invalid token"}
 
 func (t *Tokens) authenticate(ctx context.Context, secret string) (Principal, error) {
-	if !strings.HasPrefix(secret, "lct_") {
+	if !strings.HasPrefix(secret, tokenPrefix) {
 		return Principal{}, errUnauthenticated
 	}
 	// The lookup is by hash, so timing reveals nothing about the secret.
@@ -125,40 +237,83 @@ func (t *Tokens) authenticate(ctx context.Context, secret string) (Principal, er
 	if err := json.Unmarshal(doc, &tok); err != nil {
 		return Principal{}, fmt.Errorf("stored token: %w", err)
 	}
-	p := Principal{Name: tok.Name, Role: tok.Role}
-	if tok.Role == RoleResponder {
-		if p.Units, err = t.units.Subtree(ctx, tok.Unit); err != nil {
-			return Principal{}, err
-		}
+	if !tok.Expires.IsZero() && !time.Now().Before(tok.Expires) {
+		return Principal{}, &authError{fmt.Sprintf("token %s expired at %s", tok.Name, tok.Expires.UTC().Format(time.RFC3339))}
+	}
+	p := Principal{Name: tok.Name, Role: tok.Role, Kind: "token"}
+	if p.Units, err = expandUnits(ctx, t.units, tok.units()); err != nil {
+		return Principal{}, &authError{fmt.Sprintf("token %s: %v", tok.Name, err)}
 	}
 	return p, nil
 }
 
-// operator wraps a handler with bearer-token authentication.
-func (s *Server) operator(h func(http.ResponseWriter, *http.Request, Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		secret, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="lachan"`)
-			writeError(w, http.StatusUnauthorized, wire.Error{Error: "missing bearer token"})
-			return
-		}
-		p, err := s.d.Tokens.authenticate(r.Context(), strings.TrimSpace(secret))
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="lachan"`)
-			writeError(w, http.StatusUnauthorized, wire.Error{Error: "invalid token"})
-			return
-		}
-		h(w, r, p)
+// expandUnits is the union of the subtrees of us; none is nil (all).
+func expandUnits(ctx context.Context, units *unit.Registry, us []string) ([]string, error) {
+	if len(us) == 0 {
+		return nil, nil
 	}
+	out := []string{}
+	for _, u := range us {
+		sub, err := units.Subtree(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range sub {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
 }
 
-func (p Principal) can(roles ...string) bool {
-	for _, r := range roles {
-		if p.Role == r {
-			return true
-		}
+// bearer reads the Authorization header's secret.
+func bearer(r *http.Request) (string, bool) {
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(secret), ok
+}
+
+// principal authenticates a token or a session secret.
+func (s *Server) principal(ctx context.Context, secret string) (Principal, error) {
+	if !strings.HasPrefix(secret, user.SessionPrefix) {
+		return s.d.Tokens.authenticate(ctx, secret)
 	}
-	return false
+	if s.d.Users == nil {
+		return Principal{}, &authError{"accounts are not enabled on this server"}
+	}
+	u, _, err := s.d.Users.Authenticate(ctx, secret)
+	if errors.Is(err, user.ErrSession) {
+		return Principal{}, &authError{err.Error()}
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	p := Principal{Name: u.Name, Role: u.Role, Kind: "session", MustChange: u.MustChange, session: secret}
+	if p.Units, err = expandUnits(ctx, s.d.Units, u.Units); err != nil {
+		return Principal{}, &authError{fmt.Sprintf("account %s: %v", u.Name, err)}
+	}
+	return p, nil
+}
+
+// authenticate answers 401 with the reason and returns false when the
+// request carries no good credential.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+	secret, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lachan"`)
+		writeError(w, http.StatusUnauthorized, wire.Error{Error: "missing bearer token"})
+		return Principal{}, false
+	}
+	p, err := s.principal(r.Context(), secret)
+	var ae *authError
+	switch {
+	case errors.As(err, &ae):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lachan"`)
+		writeError(w, http.StatusUnauthorized, wire.Error{Error: ae.reason})
+		return Principal{}, false
+	case err != nil:
+		s.fail(w, r, err)
+		return Principal{}, false
+	}
+	return p, true
 }

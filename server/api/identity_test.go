@@ -101,7 +101,7 @@ func (e *env) alertRules() []string {
 // unit it was tied to.
 func (e *env) sendFlow(ip string) string {
 	e.t.Helper()
-	sensor, _ := e.tokens.Issue(context.Background(), Token{Name: "sensor-" + ip, Role: RoleSensor})
+	sensor, _ := e.tokens.Issue(context.Background(), Token{Name: "sensor-" + event.NewID(), Role: RoleSensor})
 	flow := event.New(event.DatasetFlow, time.Now())
 	flow.Set("source.ip", ip)
 	fb, _ := json.Marshal(flow)

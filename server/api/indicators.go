@@ -35,28 +35,24 @@ type IndicatorsAdded struct {
 }
 
 func (s *Server) indicatorRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+PathIndicators, s.operator(s.listIndicators))
-	mux.HandleFunc("POST "+PathIndicators, s.operator(s.addIndicators))
-	mux.HandleFunc("DELETE "+PathIndicators+"/{id}", s.operator(s.removeIndicator))
+	s.route(mux, "GET "+PathIndicators, PermIndicatorsRead, s.listIndicators)
+	s.route(mux, "POST "+PathIndicators, PermIndicatorsWrite, s.addIndicators)
+	s.route(mux, "DELETE "+PathIndicators+"/{id}", PermIndicatorsWrite, s.removeIndicator)
 }
 
-// indicators answers 503 when the server runs without an indicator set,
-// 403 unless the caller is an admin or an analyst (indicators are the
-// city's, not one unit's).
-func (s *Server) indicators(w http.ResponseWriter, p Principal) *indicator.Set {
+// indicators answers 503 when the server runs without an indicator set.
+// Indicators are the city's, not one unit's: only roles without a unit
+// scope have the permissions (perm.go).
+func (s *Server) indicators(w http.ResponseWriter) *indicator.Set {
 	if s.d.Indicators == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "indicators are not configured on this server"})
-		return nil
-	}
-	if p.Role != RoleAdmin && p.Role != RoleAnalyst {
-		forbidden(w)
 		return nil
 	}
 	return s.d.Indicators
 }
 
 func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p Principal) {
-	set := s.indicators(w, p)
+	set := s.indicators(w)
 	if set == nil {
 		return
 	}
@@ -64,7 +60,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p Princi
 }
 
 func (s *Server) addIndicators(w http.ResponseWriter, r *http.Request, p Principal) {
-	set := s.indicators(w, p)
+	set := s.indicators(w)
 	if set == nil {
 		return
 	}
@@ -104,7 +100,7 @@ func (s *Server) addIndicators(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) removeIndicator(w http.ResponseWriter, r *http.Request, p Principal) {
-	set := s.indicators(w, p)
+	set := s.indicators(w)
 	if set == nil {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/unit"
+	"lachan/server/user"
 )
 
 // Config is the API's listener and limits.
@@ -93,6 +94,10 @@ type Deps struct {
 	// Indicators are matched on ingest and served at PathIndicators; nil
 	// answers 503.
 	Indicators *indicator.Set
+	// Users keeps people's accounts and sessions; nil turns logins off.
+	Users *user.Manager
+	// Audit records operators' actions; nil records nothing.
+	Audit Auditor
 }
 
 // Server is the HTTPS server.
@@ -104,6 +109,8 @@ type Server struct {
 	http         *http.Server
 	// queries bounds the searches and aggregations.
 	queries *queryGate
+	// table is every route with what it needs (perm.go).
+	table []Route
 }
 
 // New builds a server; Serve starts it.
@@ -128,25 +135,26 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+wire.PathHealth, func(w http.ResponseWriter, r *http.Request) {
+	s.open(mux, "GET "+wire.PathHealth, "public", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("POST "+wire.PathEnroll, s.enroll)
-	mux.HandleFunc("POST "+wire.PathCheckIn, s.agentOnly(s.checkIn))
-	mux.HandleFunc("POST "+wire.PathIngest, s.agentOnly(s.ingest))
-	mux.HandleFunc("GET "+wire.PathRules, s.agentOnly(s.rules))
-	mux.HandleFunc("POST "+wire.PathRenew, s.agentOnly(s.renew))
-	mux.HandleFunc("GET "+wire.PathAgents, s.operator(s.listAgents))
-	mux.HandleFunc("GET "+wire.PathEvents, s.operator(s.listEvents))
-	mux.HandleFunc("GET "+wire.PathAlerts, s.operator(s.listAlerts))
-	mux.HandleFunc("GET "+wire.PathIncidents, s.operator(s.listIncidents))
-	mux.HandleFunc("GET "+wire.PathIncidents+"/{id}", s.operator(s.showIncident))
-	mux.HandleFunc("GET "+wire.PathUnits, s.operator(s.listUnits))
-	mux.HandleFunc("PUT "+wire.PathUnits+"/{id}", s.operator(s.putUnit))
-	mux.HandleFunc("POST "+wire.PathNetworkIngest, s.operator(s.networkIngest))
-	mux.HandleFunc("POST "+wire.PathLive, s.operator(s.startLive))
-	mux.HandleFunc("GET "+wire.PathLive+"/{id}", s.operator(s.liveReport))
-	mux.HandleFunc("PUT "+wire.PathAgents+"/{id}/labels", s.operator(s.putAgentLabels))
+	s.open(mux, "POST "+wire.PathEnroll, "public", s.enroll)
+	s.open(mux, "POST "+wire.PathCheckIn, "agent", s.agentOnly(s.checkIn))
+	s.open(mux, "POST "+wire.PathIngest, "agent", s.agentOnly(s.ingest))
+	s.open(mux, "GET "+wire.PathRules, "agent", s.agentOnly(s.rules))
+	s.open(mux, "POST "+wire.PathRenew, "agent", s.agentOnly(s.renew))
+	s.route(mux, "GET "+wire.PathAgents, PermAgentsRead, s.listAgents)
+	s.route(mux, "GET "+wire.PathEvents, PermEventsRead, s.listEvents)
+	s.route(mux, "GET "+wire.PathAlerts, PermEventsRead, s.listAlerts)
+	s.route(mux, "GET "+wire.PathIncidents, PermIncidentsRead, s.listIncidents)
+	s.route(mux, "GET "+wire.PathIncidents+"/{id}", PermIncidentsRead, s.showIncident)
+	s.route(mux, "GET "+wire.PathUnits, PermUnitsRead, s.listUnits)
+	s.route(mux, "PUT "+wire.PathUnits+"/{id}", PermUnitsAdmin, s.putUnit)
+	s.route(mux, "POST "+wire.PathNetworkIngest, PermNetworkIngest, s.networkIngest)
+	s.route(mux, "POST "+wire.PathLive, PermLive, s.startLive)
+	s.route(mux, "GET "+wire.PathLive+"/{id}", PermLive, s.liveReport)
+	s.route(mux, "PUT "+wire.PathAgents+"/{id}/labels", PermAgentsLabel, s.putAgentLabels)
+	s.accountRoutes(mux)
 	s.agentAdminRoutes(mux)
 	s.systemRoutes(mux)
 	s.storeRoutes(mux)

@@ -14,9 +14,9 @@ import (
 
 // storeRoutes adds the aggregation and dead-letter endpoints.
 func (s *Server) storeRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+wire.PathAggregate, s.operator(s.aggregate))
-	mux.HandleFunc("GET "+wire.PathDeadLetters, s.operator(s.deadLetters))
-	mux.HandleFunc("POST "+wire.PathDeadLetters+"/replay", s.operator(s.replayDeadLetters))
+	s.route(mux, "GET "+wire.PathAggregate, PermEventsRead, s.aggregate)
+	s.route(mux, "GET "+wire.PathDeadLetters, PermDeadLetters, s.deadLetters)
+	s.route(mux, "POST "+wire.PathDeadLetters+"/replay", PermDeadLetters, s.replayDeadLetters)
 }
 
 // aggregate answers GET /api/v1/aggregate with the event query parameters
@@ -24,10 +24,6 @@ func (s *Server) storeRoutes(mux *http.ServeMux) {
 // agg=cardinality:FIELD or agg=date_histogram:INTERVAL. It is scoped to the
 // caller's units like a search.
 func (s *Server) aggregate(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role == RoleSensor {
-		forbidden(w)
-		return
-	}
 	q, err := parseQuery(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -89,10 +85,6 @@ func ParseAgg(spec string) (store.Agg, error) {
 // Administrators only: a dead letter is not scoped to a unit, since the
 // field that failed may be the unit itself.
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	limit := 0
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -115,10 +107,6 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request, p Principal
 
 // replayDeadLetters tries dead letters again: {"ids": [...]} or all.
 func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, p Principal) {
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	var req struct {
 		IDs []string `json:"ids"`
 	}

@@ -22,15 +22,15 @@ const (
 // systemRoutes adds the registry's endpoints and the incidents' layer and
 // reporting steps.
 func (s *Server) systemRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+PathSystems, s.operator(s.listSystems))
-	mux.HandleFunc("GET "+PathSystems+"/{id}", s.operator(s.getSystem))
-	mux.HandleFunc("PUT "+PathSystems+"/{id}", s.operator(s.putSystem))
-	mux.HandleFunc("DELETE "+PathSystems+"/{id}", s.operator(s.deleteSystem))
-	mux.HandleFunc("GET "+PathSystems+"/{id}/history", s.operator(s.systemHistory))
-	mux.HandleFunc("GET "+PathCoverage, s.operator(s.coverage))
-	mux.HandleFunc("GET "+PathPolicies, s.operator(s.policies))
-	mux.HandleFunc("POST "+wire.PathIncidents+"/{id}/assign", s.operator(s.assignIncident))
-	mux.HandleFunc("POST "+wire.PathIncidents+"/{id}/{step}", s.operator(s.incidentStep))
+	s.route(mux, "GET "+PathSystems, PermSystemsRead, s.listSystems)
+	s.route(mux, "GET "+PathSystems+"/{id}", PermSystemsRead, s.getSystem)
+	s.route(mux, "PUT "+PathSystems+"/{id}", PermSystemsWrite, s.putSystem)
+	s.route(mux, "DELETE "+PathSystems+"/{id}", PermSystemsWrite, s.deleteSystem)
+	s.route(mux, "GET "+PathSystems+"/{id}/history", PermSystemsRead, s.systemHistory)
+	s.route(mux, "GET "+PathCoverage, PermSystemsRead, s.coverage)
+	s.route(mux, "GET "+PathPolicies, PermSystemsRead, s.policies)
+	s.route(mux, "POST "+wire.PathIncidents+"/{id}/assign", PermIncidentsAct, s.assignIncident)
+	s.route(mux, "POST "+wire.PathIncidents+"/{id}/{step}", PermIncidentsAct, s.incidentStep)
 }
 
 // registry answers 503 when the server runs without a registry.
@@ -46,10 +46,6 @@ func (s *Server) listSystems(w http.ResponseWriter, r *http.Request, p Principal
 	if reg == nil {
 		return
 	}
-	if p.Role == RoleSensor {
-		forbidden(w)
-		return
-	}
 	list, err := reg.Visible(r.Context(), p.Units)
 	if err != nil {
 		s.fail(w, r, err)
@@ -63,10 +59,6 @@ func (s *Server) listSystems(w http.ResponseWriter, r *http.Request, p Principal
 func (s *Server) visibleSystem(w http.ResponseWriter, r *http.Request, p Principal) (system.System, bool) {
 	reg := s.registry(w)
 	if reg == nil {
-		return system.System{}, false
-	}
-	if p.Role == RoleSensor {
-		forbidden(w)
 		return system.System{}, false
 	}
 	sys, err := reg.Get(r.Context(), r.PathValue("id"))
@@ -92,8 +84,9 @@ func (s *Server) systemHistory(w http.ResponseWriter, r *http.Request, p Princip
 	if reg == nil {
 		return
 	}
-	if p.Role != RoleAdmin && p.Role != RoleAnalyst {
-		// Others see the history of a system they can see now.
+	if p.Units != nil {
+		// A caller scoped to units sees the history of a system it can
+		// see now; an unscoped one also that of a deleted system.
 		if _, ok := s.visibleSystem(w, r, p); !ok {
 			return
 		}
@@ -118,10 +111,6 @@ type SystemChange struct {
 func (s *Server) putSystem(w http.ResponseWriter, r *http.Request, p Principal) {
 	reg := s.registry(w)
 	if reg == nil {
-		return
-	}
-	if p.Role != RoleAdmin {
-		forbidden(w)
 		return
 	}
 	var sys system.System
@@ -157,10 +146,6 @@ func (s *Server) deleteSystem(w http.ResponseWriter, r *http.Request, p Principa
 	if reg == nil {
 		return
 	}
-	if p.Role != RoleAdmin {
-		forbidden(w)
-		return
-	}
 	var ver uint64
 	if v := r.URL.Query().Get("version"); v != "" {
 		var err error
@@ -182,10 +167,6 @@ func (s *Server) coverage(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "coverage is not configured on this server"})
 		return
 	}
-	if p.Role == RoleSensor {
-		forbidden(w)
-		return
-	}
 	rep, err := s.d.Coverage.Report(r.Context(), p.Units)
 	if err != nil {
 		s.fail(w, r, err)
@@ -197,10 +178,6 @@ func (s *Server) coverage(w http.ResponseWriter, r *http.Request, p Principal) {
 func (s *Server) policies(w http.ResponseWriter, r *http.Request, p Principal) {
 	if s.d.Coverage == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "policies are not configured on this server"})
-		return
-	}
-	if p.Role == RoleSensor {
-		forbidden(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.d.Coverage.Policies())
@@ -219,10 +196,6 @@ type StepRequest struct {
 
 // scopedIncident checks that the caller may act on the incident.
 func (s *Server) scopedIncident(w http.ResponseWriter, r *http.Request, p Principal) bool {
-	if p.Role == RoleSensor {
-		forbidden(w)
-		return false
-	}
 	if _, err := s.d.Incidents.GetScoped(r.Context(), r.PathValue("id"), p.Units); err != nil {
 		s.fail(w, r, err)
 		return false
@@ -241,8 +214,8 @@ func (s *Server) assignIncident(w http.ResponseWriter, r *http.Request, p Princi
 	}
 	// A unit's on-site force may hand layer 1 within its unit; the other
 	// layers are the SOC's to assign.
-	if p.Role == RoleResponder && req.Layer != incident.LayerOnSite {
-		forbidden(w)
+	if !p.can(PermIncidentsAssignAny) && req.Layer != incident.LayerOnSite {
+		s.deny(w, r, p, PermIncidentsAssignAny)
 		return
 	}
 	inc, err := s.d.Incidents.Assign(r.Context(), r.PathValue("id"), req.Layer, req.To, p.Name)

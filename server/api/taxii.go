@@ -9,6 +9,7 @@ import (
 	"lachan/server/forward"
 	"lachan/server/mask"
 	"lachan/server/store"
+	"lachan/server/user"
 )
 
 // Operator paths of the national connection.
@@ -25,14 +26,17 @@ type ForwardDeps struct {
 	// Outbox is the forwarding outbox, Tokens the re-identification table.
 	Outbox *forward.Outbox
 	Tokens mask.Table
+	// Masker masks event fields for callers without PermPersonalData;
+	// nil shows them no evidence at all.
+	Masker *mask.Masker
 }
 
 // forwardRoutes mounts /taxii2/ and the operator endpoints of the outbox.
 func (s *Server) forwardRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("/taxii2/", s.taxii)
-	mux.HandleFunc("GET "+PathForwardOutbox, s.operator(s.forwardOutbox))
-	mux.HandleFunc("GET "+PathForwardAttempts, s.operator(s.forwardAttempts))
-	mux.HandleFunc("GET "+PathForwardReidentify+"/{token}", s.operator(s.reidentify))
+	s.open(mux, "/taxii2/", "taxii", s.taxii)
+	s.route(mux, "GET "+PathForwardOutbox, PermForwardRead, s.forwardOutbox)
+	s.route(mux, "GET "+PathForwardAttempts, PermForwardRead, s.forwardAttempts)
+	s.route(mux, "GET "+PathForwardReidentify+"/{token}", PermReidentify, s.reidentify)
 }
 
 // taxii authenticates operators by token and leaves senders (client
@@ -42,10 +46,13 @@ func (s *Server) taxii(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "this server is not an upper tier: no forward.receive.senders configured"})
 		return
 	}
-	if secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.HasPrefix(strings.TrimSpace(secret), "lct_") {
-		p, err := s.d.Tokens.authenticate(r.Context(), strings.TrimSpace(secret))
-		if err != nil {
-			writeError(w, http.StatusUnauthorized, wire.Error{Error: "invalid token"})
+	if secret, ok := bearer(r); ok && (strings.HasPrefix(secret, tokenPrefix) || strings.HasPrefix(secret, user.SessionPrefix)) {
+		p, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if !p.can(PermTAXII) {
+			s.deny(w, r, p, PermTAXII)
 			return
 		}
 		r = r.WithContext(forward.WithOperator(r.Context(), forward.Operator{Name: p.Name, Role: p.Role}))
@@ -53,13 +60,9 @@ func (s *Server) taxii(w http.ResponseWriter, r *http.Request) {
 	s.d.Forward.TAXII.ServeHTTP(w, r)
 }
 
-// outbox returns the forwarding outbox for an administrator or analyst,
-// or answers why not and returns nil.
-func (s *Server) outbox(w http.ResponseWriter, p Principal, what string) *forward.Outbox {
-	if !p.can(RoleAdmin, RoleAnalyst) {
-		writeError(w, http.StatusForbidden, wire.Error{Error: what + " is for administrators and analysts"})
-		return nil
-	}
+// outbox returns the forwarding outbox, or answers why not and returns
+// nil.
+func (s *Server) outbox(w http.ResponseWriter) *forward.Outbox {
 	if s.d.Forward.Outbox == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "forwarding is off: set forward.upstream.url"})
 		return nil
@@ -68,7 +71,7 @@ func (s *Server) outbox(w http.ResponseWriter, p Principal, what string) *forwar
 }
 
 func (s *Server) forwardOutbox(w http.ResponseWriter, r *http.Request, p Principal) {
-	out := s.outbox(w, p, "the outbox")
+	out := s.outbox(w)
 	if out == nil {
 		return
 	}
@@ -84,7 +87,7 @@ func (s *Server) forwardOutbox(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) forwardAttempts(w http.ResponseWriter, r *http.Request, p Principal) {
-	out := s.outbox(w, p, "the audit of attempts")
+	out := s.outbox(w)
 	if out == nil {
 		return
 	}
@@ -99,10 +102,6 @@ func (s *Server) forwardAttempts(w http.ResponseWriter, r *http.Request, p Princ
 // reidentify names the value behind a pseudonym: administrators only, and
 // logged with who asked.
 func (s *Server) reidentify(w http.ResponseWriter, r *http.Request, p Principal) {
-	if !p.can(RoleAdmin) {
-		writeError(w, http.StatusForbidden, wire.Error{Error: "re-identification is for administrators only"})
-		return
-	}
 	if s.d.Forward.Tokens == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "no re-identification table"})
 		return

@@ -20,6 +20,7 @@ import (
 	"lachan/server/pki"
 	"lachan/server/store"
 	"lachan/server/system"
+	"lachan/server/user"
 )
 
 // Config is what the server runs with. The command that reads the
@@ -49,6 +50,7 @@ type Config struct {
 	System    system.Config
 	Forward   forward.Config
 	Mask      mask.Config
+	Users     user.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -63,6 +65,7 @@ func DefaultConfig() Config {
 		System:    system.DefaultConfig(),
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
+		Users:     user.DefaultConfig(),
 	}
 }
 
@@ -74,7 +77,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users))
 	return errors.Join(errs...)
 }
 
@@ -169,7 +172,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
-		Pipeline: pl, Indicators: inds,
+		Pipeline: pl, Indicators: inds, Users: user.New(cfg.Users, st, nil),
 	})
 	return nil
 }

@@ -48,6 +48,7 @@ func (s *Server) forward(cfg Config, st store.Store, units *unit.Registry, inc *
 		return deps, err
 	}
 	deps.Tokens = table
+	deps.Masker = masker
 	if cfg.Forward.Enabled() {
 		cl, err := forward.NewClient(cfg.Forward.Upstream, cfg.Forward.Name, key)
 		if err != nil {

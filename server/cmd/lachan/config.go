@@ -23,6 +23,7 @@ import (
 	"lachan/server/store/elastic"
 	"lachan/server/store/embedded"
 	"lachan/server/system"
+	"lachan/server/user"
 )
 
 // Config is the whole server configuration.
@@ -50,6 +51,8 @@ type Config struct {
 	Forward forward.Config `mapstructure:"forward"`
 	// Mask is the personal-data policy for what leaves the server.
 	Mask mask.Config `mapstructure:"mask"`
+	// Users is how people's accounts log in.
+	Users user.Config `mapstructure:"users"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -86,6 +89,7 @@ func defaultConfig() *Config {
 		Correlate: correlate.DefaultConfig(),
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
+		Users:     user.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
 	}
 }
@@ -103,7 +107,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users))
 	return errors.Join(errs...)
 }
 
