@@ -51,6 +51,7 @@ type env struct {
 	bundleKey ed25519.PublicKey
 	units     *unit.Registry
 	fleet     *fleet.Fleet
+	srv       *Server
 }
 
 func newEnv(t *testing.T, with ...func(*Deps)) *env {
@@ -99,7 +100,7 @@ func newEnvWith(t *testing.T, cfg Config, with ...func(*Deps)) *env {
 	t.Cleanup(ts.Close)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CAPEM())
-	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens, bundleKey: ca.BundlePublicKey(), units: units, fleet: fl}
+	e := &env{t: t, url: ts.URL, st: st, ca: pool, admin: admin, tokens: tokens, bundleKey: ca.BundlePublicKey(), units: units, fleet: fl, srv: srv}
 	e.anon = e.client(nil)
 	return e
 }
