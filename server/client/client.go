@@ -29,9 +29,10 @@ type Client struct {
 
 // New returns a client for the server at base (https://host:port) that
 // trusts only the CA in caFile and authenticates with the token in
-// tokenFile (or token, when given directly).
+// tokenFile (or token, when given directly); with neither it sends no
+// credential (for logging in).
 func New(base, caFile, tokenFile, token string) (*Client, error) {
-	if token == "" {
+	if token == "" && tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("operator token: %w (is the server started, and is this its data directory?)", err)
@@ -69,7 +70,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -75,6 +76,9 @@ type ClientConfig struct {
 	CAFile    string `mapstructure:"ca_file"`
 	TokenFile string `mapstructure:"token_file"`
 	Token     string `mapstructure:"token" secret:"true"`
+	// SessionFile is where `lachan login` keeps its session; empty is
+	// $XDG_CONFIG_HOME/lachan/session.
+	SessionFile string `mapstructure:"session_file"`
 }
 
 func defaultConfig() *Config {
@@ -150,7 +154,8 @@ func (c *Config) sensorTokenFile() string { return filepath.Join(c.DataDir, "sen
 // no token configured they use the local sensor token.
 func (c *Config) sensorClient() ClientConfig {
 	cc := c.client()
-	if c.Client.TokenFile == "" && c.Client.Token == "" {
+	if c.Client.TokenFile == "" && c.Client.Token == "" && os.Getenv(envToken) == "" {
+		cc.Token = ""
 		cc.TokenFile = c.sensorTokenFile()
 	}
 	return cc
@@ -164,10 +169,34 @@ func (c *Config) client() ClientConfig {
 	if cc.CAFile == "" {
 		cc.CAFile = filepath.Join(c.pkiDir(), pki.CAFile)
 	}
-	if cc.TokenFile == "" {
-		cc.TokenFile = c.tokenFile()
+	cc.SessionFile = c.sessionFile()
+	switch {
+	case os.Getenv(envToken) != "":
+		cc.Token, cc.TokenFile = os.Getenv(envToken), ""
+	case cc.Token != "" || cc.TokenFile != "":
+	default:
+		if s, err := readSession(cc.SessionFile); err == nil && s.Server == cc.Server {
+			cc.Token = s.Token
+		} else {
+			cc.TokenFile = c.tokenFile()
+		}
 	}
 	return cc
+}
+
+// envToken names a token for one command or a script; it comes before the
+// configuration's client.token and client.token_file.
+const envToken = "LACHAN_TOKEN"
+
+func (c *Config) sessionFile() string {
+	if c.Client.SessionFile != "" {
+		return c.Client.SessionFile
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "lachan", "session")
 }
 
 // loadConfig reads the configuration for a command.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,5 +37,43 @@ func TestEnvironmentOverrides(t *testing.T) {
 	config.Print(&b, cfg)
 	if strings.Contains(b.String(), "lct_x") {
 		t.Fatal("config print shows the token")
+	}
+}
+
+// TestClientCredential: LACHAN_TOKEN, then the configuration's token, then
+// a saved session of the same server, then the local admin token; a
+// session saved for another server is never sent.
+func TestClientCredential(t *testing.T) {
+	dir := t.TempDir()
+	cfg := defaultConfig()
+	cfg.DataDir = dir
+	cfg.Client.SessionFile = filepath.Join(dir, "session")
+	t.Setenv(envToken, "")
+	if cc := cfg.client(); cc.Token != "" || cc.TokenFile != filepath.Join(dir, "operator.token") {
+		t.Fatalf("no session: %+v", cc)
+	}
+	if err := writeSession(cfg.Client.SessionFile, savedSession{Server: "https://10.0.0.1:8443", Token: "lcs_other"}); err != nil {
+		t.Fatal(err)
+	}
+	if cc := cfg.client(); cc.Token != "" {
+		t.Fatalf("another server's session used: %+v", cc)
+	}
+	writeSession(cfg.Client.SessionFile, savedSession{Server: "https://" + cfg.API.Listen, Token: "lcs_mine"})
+	if cc := cfg.client(); cc.Token != "lcs_mine" {
+		t.Fatalf("session not used: %+v", cc)
+	}
+	if fi, _ := os.Stat(cfg.Client.SessionFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("session file mode %v", fi.Mode())
+	}
+	cfg.Client.TokenFile = "/etc/lachan/script.token"
+	if cc := cfg.client(); cc.Token != "" || cc.TokenFile != "/etc/lachan/script.token" {
+		t.Fatalf("client.token_file not first: %+v", cc)
+	}
+	t.Setenv(envToken, "lct_env")
+	if cc := cfg.client(); cc.Token != "lct_env" || cc.TokenFile != "" {
+		t.Fatalf("LACHAN_TOKEN not first: %+v", cc)
+	}
+	if cc := cfg.sensorClient(); cc.Token != "lct_env" {
+		t.Fatalf("sensor client ignores LACHAN_TOKEN: %+v", cc)
 	}
 }
