@@ -110,6 +110,11 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	for _, c := range []string{"agents", "incidents", "alerts", "events --dataset network.dns", "incident show " + inc.ID + " --json", "config print"} {
 		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
 	}
+	fmt.Printf("\nNgười dùng và token / people and tokens (roles and what each may do: docs/decisions.md, \"People and permissions\"):\n")
+	for _, c := range []string{"users add lan --role analyst", "users add binh --role responder --unit " + harness.Unit, "users add kiem --role auditor",
+		"login lan", "password", "tokens issue --name ward-sensor --role sensor", "tokens issue --name city-upper --role upper --expires 720h", "tokens list", "whoami"} {
+		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
+	}
 	fmt.Printf("  logs: %s, %s\n", srv.Log, ag.Log)
 	if once {
 		js, err := srv.CLI(ctx, "incident", "show", inc.ID, "--json")
