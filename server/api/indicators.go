@@ -41,8 +41,8 @@ func (s *Server) indicatorRoutes(mux *http.ServeMux) {
 }
 
 // indicators answers 503 when the server runs without an indicator set.
-// Indicators are the city's, not one unit's: only roles without a unit
-// scope have the permissions (perm.go).
+// Indicators are the city's, not one unit's: a caller's units do not
+// narrow them.
 func (s *Server) indicators(w http.ResponseWriter) *indicator.Set {
 	if s.d.Indicators == nil {
 		writeError(w, http.StatusServiceUnavailable, wire.Error{Error: "indicators are not configured on this server"})
