@@ -11,6 +11,7 @@ import (
 
 	"lachan/internal/bundle"
 	"lachan/internal/wire"
+	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/indicator"
@@ -93,6 +94,10 @@ type Deps struct {
 	// Indicators are matched on ingest and served at PathIndicators; nil
 	// answers 503.
 	Indicators *indicator.Set
+	// Audit serves the audit trail at PathAudit; Auditor records actions
+	// in it. Nil answers 503 and records nothing.
+	Audit   *audit.Trail
+	Auditor Auditor
 }
 
 // Server is the HTTPS server.
@@ -152,6 +157,7 @@ func (s *Server) routes() http.Handler {
 	s.storeRoutes(mux)
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
+	s.auditRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

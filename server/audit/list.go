@@ -62,10 +62,10 @@ func (t *Trail) List(ctx context.Context, f Filter) ([]Record, uint64, error) {
 	return out, next, nil
 }
 
-// Export writes every record after seq after as JSON lines, in order, the
-// form Verify reads.
-func (t *Trail) Export(ctx context.Context, w io.Writer, after uint64) error {
+// Export writes the records after seq after up to record last (at or
+// before the head) as JSON lines, in order: the form Verify reads.
+func (t *Trail) Export(ctx context.Context, w io.Writer, after, last uint64) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return t.Scan(ctx, after, func(r Record) error { return enc.Encode(r) })
+	return t.ScanTo(ctx, after, last, func(r Record) error { return enc.Encode(r) })
 }

@@ -196,7 +196,12 @@ func (t *Trail) Scan(ctx context.Context, after uint64, fn func(Record) error) e
 	if err != nil {
 		return err
 	}
-	for seq := after + 1; seq <= h.Seq; seq++ {
+	return t.ScanTo(ctx, after, h.Seq, fn)
+}
+
+// ScanTo is Scan up to record last, which must be at or before the head.
+func (t *Trail) ScanTo(ctx context.Context, after, last uint64, fn func(Record) error) error {
+	for seq := after + 1; seq <= last; seq++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

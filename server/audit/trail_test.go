@@ -57,7 +57,11 @@ func entry(i int) Entry {
 func export(t testing.TB, tr *Trail) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := tr.Export(context.Background(), &b, 0); err != nil {
+	last, _, err := tr.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Export(context.Background(), &b, 0, last); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
