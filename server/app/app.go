@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/config"
 	"lachan/server/api"
+	"lachan/server/audit"
 	"lachan/server/correlate"
 	"lachan/server/fleet"
 	"lachan/server/forward"
@@ -49,6 +50,7 @@ type Config struct {
 	System    system.Config
 	Forward   forward.Config
 	Mask      mask.Config
+	Audit     audit.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -63,6 +65,7 @@ func DefaultConfig() Config {
 		System:    system.DefaultConfig(),
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
+		Audit:     audit.DefaultConfig(),
 	}
 }
 
@@ -74,7 +77,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Audit))
 	return errors.Join(errs...)
 }
 
@@ -122,6 +125,13 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	trail, err := audit.Open(ctx, st, ca.AuditSigner(), nil)
+	if err != nil {
+		return err
+	}
+	s.add("audit checkpoints", func(ctx context.Context) error {
+		return trail.RunCheckpoints(ctx, cfg.Audit.CheckpointInterval, log.With("component", "audit"))
+	})
 	units, err := openUnits(ctx, cfg.UnitsFile, st, log)
 	if err != nil {
 		return err
@@ -147,7 +157,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	link := &upstreamLink{}
-	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link)
+	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link, trail)
 	if err != nil {
 		return err
 	}
@@ -169,7 +179,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
-		Pipeline: pl, Indicators: inds,
+		Pipeline: pl, Indicators: inds, Audit: trail, Auditor: auditor{trail},
 	})
 	return nil
 }

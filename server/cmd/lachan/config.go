@@ -12,6 +12,7 @@ import (
 	"lachan/internal/config"
 	"lachan/internal/logging"
 	"lachan/server/api"
+	"lachan/server/audit"
 	"lachan/server/correlate"
 	"lachan/server/forward"
 	"lachan/server/incident"
@@ -50,6 +51,8 @@ type Config struct {
 	Forward forward.Config `mapstructure:"forward"`
 	// Mask is the personal-data policy for what leaves the server.
 	Mask mask.Config `mapstructure:"mask"`
+	// Audit is the audit trail's checkpoints.
+	Audit audit.Config `mapstructure:"audit"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -87,6 +90,7 @@ func defaultConfig() *Config {
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
+		Audit:     audit.DefaultConfig(),
 	}
 }
 
@@ -103,7 +107,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Audit))
 	return errors.Join(errs...)
 }
 
