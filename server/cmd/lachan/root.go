@@ -25,6 +25,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(forwardCmd())
 	root.AddCommand(indicatorsCmd())
 	root.AddCommand(storeCmd())
+	root.AddCommand(auditCmd())
 	return root
 }
 
