@@ -248,7 +248,14 @@ func TestRunCheckpoints(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- tr.RunCheckpoints(ctx, 20*time.Millisecond, logging.Discard()) }()
-	time.Sleep(70 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if seq, _, _ := tr.Head(context.Background()); seq >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint on the ticker")
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
