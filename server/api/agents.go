@@ -33,6 +33,7 @@ func (s *Server) revokeAgent(w http.ResponseWriter, r *http.Request, p Principal
 // agent's history.
 func (s *Server) changeAgent(w http.ResponseWriter, r *http.Request, p Principal, kind string, do func(context.Context, string) (fleet.Agent, error)) {
 	a, err := do(r.Context(), r.PathValue("id"))
+	s.audit(r, p, "agent."+kind, r.PathValue("id"), outcome(err), map[string]any{"unit": a.Unit, "host": a.Host.Name})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -56,6 +57,7 @@ func (s *Server) issueCodes(w http.ResponseWriter, r *http.Request, p Principal)
 		return
 	}
 	codes, err := s.d.Units.IssueCodes(r.Context(), r.PathValue("id"), req.Count, req.Expires, p.Name)
+	s.audit(r, p, "unit.codes", r.PathValue("id"), outcome(err), map[string]any{"count": len(codes), "expires": req.Expires.String()})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error()})
 		return
@@ -86,6 +88,7 @@ func (s *Server) rotateSecret(w http.ResponseWriter, r *http.Request, p Principa
 		return
 	}
 	secret, err := s.d.Units.RotateSecret(r.Context(), r.PathValue("id"), req.Grace)
+	s.audit(r, p, "unit.rotate-secret", r.PathValue("id"), outcome(err), map[string]any{"grace": req.Grace.String()})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -77,7 +77,9 @@ func (s *Server) addIndicators(w http.ResponseWriter, r *http.Request, p Princip
 			return
 		}
 	}
-	if err := set.Add(r.Context(), req.Indicators); err != nil {
+	err := set.Add(r.Context(), req.Indicators)
+	s.audit(r, p, "indicator.add", "", outcome(err), map[string]any{"count": len(req.Indicators), "no_sweep": req.NoSweep})
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -105,6 +107,7 @@ func (s *Server) removeIndicator(w http.ResponseWriter, r *http.Request, p Princ
 		return
 	}
 	n, err := set.Remove(r.Context(), r.PathValue("id"))
+	s.audit(r, p, "indicator.remove", r.PathValue("id"), outcome(err), map[string]any{"removed": n})
 	if err != nil {
 		s.fail(w, r, err)
 		return

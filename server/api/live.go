@@ -38,6 +38,7 @@ func (s *Server) startLive(w http.ResponseWriter, r *http.Request, p Principal) 
 		units = append(units, sub...)
 	}
 	q, err := s.d.Live.Create(r.Context(), req, units, p.Units, p.Name)
+	s.audit(r, p, "live.query", q.ID, outcome(err), map[string]any{"sql": req.SQL, "units": req.Units, "hosts": req.Hosts, "labels": req.Labels, "targets": len(q.Targets)})
 	if errors.Is(err, live.ErrBadQuery) {
 		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: "sql"})
 		return
@@ -78,6 +79,7 @@ func (s *Server) putAgentLabels(w http.ResponseWriter, r *http.Request, p Princi
 	}
 	if err == nil {
 		a, err = s.d.Fleet.SetLabels(r.Context(), a.ID, req.Labels)
+		s.audit(r, p, "agent.labels", r.PathValue("id"), outcome(err), map[string]any{"labels": req.Labels})
 	}
 	if errors.Is(err, fleet.ErrBadLabel) {
 		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: "labels"})

@@ -187,7 +187,10 @@ func (s *Server) putUnit(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, http.StatusBadRequest, wire.Error{Error: "id in body differs from the path", Field: "id"})
 		return
 	}
-	if err := s.d.Units.Put(r.Context(), spec); err != nil {
+	err := s.d.Units.Put(r.Context(), spec)
+	s.audit(r, p, "unit.put", spec.ID, outcome(err), map[string]any{"name": spec.Name, "parent": spec.Parent,
+		"networks": spec.Networks, "secret_set": spec.EnrollSecret != ""})
+	if err != nil {
 		writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error()})
 		return
 	}

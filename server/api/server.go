@@ -11,6 +11,7 @@ import (
 
 	"lachan/internal/bundle"
 	"lachan/internal/wire"
+	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/indicator"
@@ -96,8 +97,10 @@ type Deps struct {
 	Indicators *indicator.Set
 	// Users keeps people's accounts and sessions; nil turns logins off.
 	Users *user.Manager
-	// Audit records operators' actions; nil records nothing.
+	// Audit records operators' actions; nil records nothing. Trail serves
+	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
+	Trail *audit.Trail
 }
 
 // Server is the HTTPS server.
@@ -160,6 +163,7 @@ func (s *Server) routes() http.Handler {
 	s.storeRoutes(mux)
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
+	s.auditRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

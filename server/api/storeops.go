@@ -121,6 +121,7 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request, p Pri
 		return
 	}
 	n, err := s.d.Store.ReplayDeadLetters(r.Context(), req.IDs)
+	s.audit(r, p, "deadletter.replay", "", outcome(err), map[string]any{"ids": req.IDs, "stored": n})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -125,7 +125,7 @@ func (s *Server) putSystem(w http.ResponseWriter, r *http.Request, p Principal) 
 		writeError(w, http.StatusBadRequest, wire.Error{Error: "id in body differs from the path", Field: "id"})
 		return
 	}
-	out, changed, err := reg.Put(r.Context(), sys, p.Name)
+	out, changed, err := reg.Put(s.auditCaller(r, p), sys, p.Name)
 	var fe *system.FieldError
 	switch {
 	case errors.As(err, &fe):
@@ -154,7 +154,7 @@ func (s *Server) deleteSystem(w http.ResponseWriter, r *http.Request, p Principa
 			return
 		}
 	}
-	if err := reg.Delete(r.Context(), r.PathValue("id"), ver, p.Name); err != nil {
+	if err := reg.Delete(s.auditCaller(r, p), r.PathValue("id"), ver, p.Name); err != nil {
 		s.fail(w, r, err)
 		return
 	}

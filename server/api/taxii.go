@@ -108,6 +108,7 @@ func (s *Server) reidentify(w http.ResponseWriter, r *http.Request, p Principal)
 	}
 	tok := r.PathValue("token")
 	e, err := s.d.Forward.Tokens.Lookup(r.Context(), tok)
+	s.audit(r, p, "forward.reidentify", tok, outcome(err), map[string]any{"type": e.Type})
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "token " + tok + " was not handed out by this server"})
 		return

@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/config"
 	"lachan/server/api"
+	"lachan/server/audit"
 	"lachan/server/correlate"
 	"lachan/server/fleet"
 	"lachan/server/forward"
@@ -51,6 +52,7 @@ type Config struct {
 	Forward   forward.Config
 	Mask      mask.Config
 	Users     user.Config
+	Audit     audit.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -66,6 +68,7 @@ func DefaultConfig() Config {
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
 		Users:     user.DefaultConfig(),
+		Audit:     audit.DefaultConfig(),
 	}
 }
 
@@ -77,7 +80,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
 	return errors.Join(errs...)
 }
 
@@ -125,6 +128,13 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	trail, err := audit.Open(ctx, st, ca.AuditSigner(), nil)
+	if err != nil {
+		return err
+	}
+	s.add("audit checkpoints", func(ctx context.Context) error {
+		return trail.RunCheckpoints(ctx, cfg.Audit.CheckpointInterval, log.With("component", "audit"))
+	})
 	units, err := openUnits(ctx, cfg.UnitsFile, st, log)
 	if err != nil {
 		return err
@@ -150,7 +160,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	link := &upstreamLink{}
-	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link)
+	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link, trail)
 	if err != nil {
 		return err
 	}
@@ -172,7 +182,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
-		Pipeline: pl, Indicators: inds, Users: user.New(cfg.Users, st, nil),
+		Pipeline: pl, Indicators: inds, Users: user.New(cfg.Users, st, nil), Trail: trail, Audit: auditor{trail},
 	})
 	return nil
 }

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"lachan/internal/logging"
 	"lachan/internal/wire"
 	"lachan/server/api"
+	"lachan/server/audit"
 	"lachan/server/client"
 	"lachan/server/pki"
 	"lachan/server/store"
@@ -191,5 +194,59 @@ func TestRunDrainsWhenContextEnds(t *testing.T) {
 	}
 	if !searchDoneFirst {
 		t.Fatal("a part was stopped while a request was still in flight")
+	}
+}
+
+// TestAuditTrailWired: a system change made through the API lands in the
+// trail with the caller's role and address, the export verifies with the
+// PKI's audit key, and stopping the server appends a signed checkpoint.
+func TestAuditTrailWired(t *testing.T) {
+	cfg := testConfig(t)
+	st := embeddedtest.Open(t)
+	s, err := New(context.Background(), cfg, st, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.Run(ctx) }()
+	cl, err := client.New("https://"+s.Addr().String(), filepath.Join(cfg.PKIDir, pki.CAFile), cfg.TokenFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Put(ctx, wire.PathUnits+"/ward-9", map[string]string{"name": "Ward 9"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	sys := map[string]any{"id": "cong-dich-vu", "name": map[string]string{"vi": "Cổng dịch vụ công"}, "owner": "ward-9", "level": 2}
+	if err := cl.Put(ctx, api.PathSystems+"/cong-dich-vu", sys, nil); err != nil {
+		t.Fatal(err)
+	}
+	var page api.AuditPage
+	if err := cl.Get(ctx, api.PathAudit+"?action=system.create", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 1 || page.Records[0].Object != "cong-dich-vu" || page.Records[0].Role != api.RoleAdmin || page.Records[0].Source != "127.0.0.1" {
+		t.Fatalf("system change in the trail: %+v", page.Records)
+	}
+	cancel()
+	if err := <-runErr; err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.AuditPublicKey(cfg.PKIDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := audit.Open(context.Background(), st, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	last, _, _ := tr.Head(context.Background())
+	if err := tr.Export(context.Background(), &b, 0, last); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := audit.Verify(&b, key)
+	if err != nil || sum.Records != 3 || sum.Checkpoints != 1 || sum.Unsigned != 0 {
+		t.Fatalf("trail after shutdown: %+v %v", sum, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/forward"
 	"lachan/server/incident"
@@ -18,8 +19,9 @@ import (
 // systems file applied, the policies loaded, and the deadline watcher
 // added to the server's work.
 func (s *Server) fourLayers(ctx context.Context, cfg Config, st store.Store, units *unit.Registry, fl *fleet.Fleet,
-	inc *incident.Manager, link system.UpstreamHealth) (*system.Registry, *system.Coverage, error) {
+	inc *incident.Manager, link system.UpstreamHealth, trail *audit.Trail) (*system.Registry, *system.Coverage, error) {
 	reg := system.NewRegistry(st, units, nil)
+	reg.OnChange(systemChanges(trail, s.log))
 	inc.SetRouter(reg)
 	if cfg.System.File != "" {
 		list, err := system.LoadFile(cfg.System.File)

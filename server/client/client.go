@@ -66,28 +66,11 @@ func (e *APIError) Error() string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hdr map[string]string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	resp, err := c.send(ctx, c.http, method, path, body, hdr)
 	if err != nil {
 		return err
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		ae := &APIError{Status: resp.StatusCode}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ae.Body); err != nil {
-			ae.Body.Error = http.StatusText(resp.StatusCode)
-		}
-		return ae
-	}
 	if out == nil {
 		return nil
 	}
@@ -95,6 +78,49 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, hd
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// send makes a request and returns a successful answer; any other is an
+// *APIError.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body io.Reader, hdr map[string]string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		ae := &APIError{Status: resp.StatusCode}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&ae.Body); err != nil {
+			ae.Body.Error = http.StatusText(resp.StatusCode)
+		}
+		return nil, ae
+	}
+	return resp, nil
+}
+
+// Stream fetches a path whose answer may be long (an export): the caller
+// reads and closes the body; only ctx bounds the time.
+func (c *Client) Stream(ctx context.Context, path string, query url.Values) (io.ReadCloser, http.Header, error) {
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := c.send(ctx, &hc, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Body, resp.Header, nil
 }
 
 // Get fetches a path into out.

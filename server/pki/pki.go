@@ -36,6 +36,8 @@ const (
 	serverCert = "server.pem"
 	serverKey  = "server.key"
 	bundleKey  = "bundle.key"
+	// AuditKeyFile signs the audit trail's checkpoints.
+	AuditKeyFile = "audit.key"
 )
 
 // AgentCertValidity is how long an agent's client certificate is valid.
@@ -60,6 +62,7 @@ type Authority struct {
 	caPEM  []byte
 	server tls.Certificate
 	bundle ed25519.PrivateKey
+	audit  ed25519.PrivateKey
 }
 
 // LoadOrCreate loads the CA from dir or makes one, and (re)issues the
@@ -70,53 +73,62 @@ func LoadOrCreate(dir string, hosts []string) (*Authority, error) {
 		return nil, fmt.Errorf("pki dir %s: %w", dir, err)
 	}
 	a := &Authority{}
-	if err := a.loadOrCreateCA(dir); err != nil {
+	var err error
+	if err = a.loadOrCreateCA(dir); err != nil {
 		return nil, err
 	}
-	if err := a.loadOrIssueServer(dir, hosts); err != nil {
+	if err = a.loadOrIssueServer(dir, hosts); err != nil {
 		return nil, err
 	}
-	if err := a.loadOrCreateBundleKey(filepath.Join(dir, bundleKey)); err != nil {
+	if a.bundle, err = loadOrCreateKey(filepath.Join(dir, bundleKey), "bundle key"); err != nil {
+		return nil, err
+	}
+	if a.audit, err = loadOrCreateKey(filepath.Join(dir, AuditKeyFile), "audit key"); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// loadOrCreateBundleKey keeps the Ed25519 key that signs rule bundles.
-func (a *Authority) loadOrCreateBundleKey(path string) error {
-	b, err := os.ReadFile(path)
+// loadOrCreateKey keeps an Ed25519 key (the bundle key, the audit key)
+// in a PKCS #8 PEM file of mode 0600, made on first use.
+func loadOrCreateKey(path, what string) (ed25519.PrivateKey, error) {
+	_, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
-			return fmt.Errorf("bundle key: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(priv)
 		if err != nil {
-			return fmt.Errorf("bundle key: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if err := atomicfile.Write(path, pemBlock("PRIVATE KEY", der), 0o600); err != nil {
-			return err
+			return nil, err
 		}
-		a.bundle = priv
-		return nil
+		return priv, nil
 	}
+	return readKey(path, what)
+}
+
+// readKey reads an Ed25519 key loadOrCreateKey made.
+func readKey(path, what string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("bundle key: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return fmt.Errorf("bundle key %s: no PEM block", path)
+		return nil, fmt.Errorf("%s %s: no PEM block", what, path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
-		return fmt.Errorf("bundle key %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return fmt.Errorf("bundle key %s: not an Ed25519 key", path)
+		return nil, fmt.Errorf("%s %s: not an Ed25519 key", what, path)
 	}
-	a.bundle = priv
-	return nil
+	return priv, nil
 }
 
 // BundleSigner is the key that signs rule bundles.
@@ -124,6 +136,20 @@ func (a *Authority) BundleSigner() ed25519.PrivateKey { return a.bundle }
 
 // BundlePublicKey is what agents pin to verify rule bundles.
 func (a *Authority) BundlePublicKey() ed25519.PublicKey { return a.bundle.Public().(ed25519.PublicKey) }
+
+// AuditSigner is the key that signs the audit trail's checkpoints.
+func (a *Authority) AuditSigner() ed25519.PrivateKey { return a.audit }
+
+// AuditPublicKey reads the public half of the audit key of an existing
+// PKI directory, for verifying an exported trail on the server's machine;
+// it never makes a key.
+func AuditPublicKey(dir string) (ed25519.PublicKey, error) {
+	k, err := readKey(filepath.Join(dir, AuditKeyFile), "audit key")
+	if err != nil {
+		return nil, err
+	}
+	return k.Public().(ed25519.PublicKey), nil
+}
 
 // OpenCA loads the CA of an existing PKI directory, for commands that
 // issue certificates outside the running server; unlike LoadOrCreate it

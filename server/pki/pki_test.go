@@ -92,3 +92,30 @@ func TestSignAgentRejectsBadCSR(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditKeyPersists: the audit key is made once, kept across restarts
+// apart from the bundle key, and readable by AuditPublicKey.
+func TestAuditKeyPersists(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := AuditPublicKey(dir); err == nil {
+		t.Fatal("audit public key before the first start")
+	}
+	a, err := LoadOrCreate(dir, []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreate(dir, []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.AuditSigner().Equal(b.AuditSigner()) || a.AuditSigner().Equal(a.BundleSigner()) {
+		t.Fatal("audit key changed across restarts, or is the bundle key")
+	}
+	pub, err := AuditPublicKey(dir)
+	if err != nil || !pub.Equal(a.AuditSigner().Public()) {
+		t.Fatalf("audit public key: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, AuditKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("audit key mode: %v %v", fi.Mode(), err)
+	}
+}

@@ -25,6 +25,8 @@ type Registry struct {
 	st    store.Store
 	units UnitChecker
 	now   func() time.Time
+	// onChange, when set, is told of every change once it is made.
+	onChange func(context.Context, Audit)
 }
 
 // NewRegistry returns a registry over st. units, when not nil, is asked
@@ -38,6 +40,16 @@ func NewRegistry(st store.Store, units UnitChecker, now func() time.Time) *Regis
 }
 
 var _ incident.Router = (*Registry)(nil)
+
+// OnChange has fn told of every change, with its record, once the change
+// is made (the server sends them to its audit trail). Set it before use.
+func (r *Registry) OnChange(fn func(context.Context, Audit)) { r.onChange = fn }
+
+func (r *Registry) changed(ctx context.Context, a Audit) {
+	if r.onChange != nil {
+		r.onChange(ctx, a)
+	}
+}
 
 // Get returns one system.
 func (r *Registry) Get(ctx context.Context, id string) (System, error) {
@@ -154,6 +166,7 @@ func (r *Registry) Put(ctx context.Context, s System, by string) (System, bool, 
 		return System{}, false, fmt.Errorf("system %s: %w", s.ID, err)
 	}
 	s.Version = ver
+	r.changed(ctx, a)
 	return s, true, nil
 }
 
@@ -203,6 +216,7 @@ func (r *Registry) Delete(ctx context.Context, id string, version uint64, by str
 		_ = r.st.DeleteEntity(ctx, KindAudit, a.ID)
 		return fmt.Errorf("system %s: %w", id, err)
 	}
+	r.changed(ctx, a)
 	return nil
 }
 

@@ -213,3 +213,29 @@ func TestIncidentsRoutedByUnitAndRange(t *testing.T) {
 		})
 	}
 }
+
+// TestOnChange: every change made is told, once made, with its record;
+// a put that changes nothing and a refused change are not.
+func TestOnChange(t *testing.T) {
+	reg, _, _ := setup(t)
+	ctx := context.Background()
+	var got []string
+	reg.OnChange(func(_ context.Context, a Audit) { got = append(got, a.Action+" "+a.Object+" "+a.By) })
+	s := sys("s1", "ward-1", "10.1.0.0/24")
+	if _, _, err := reg.Put(ctx, s, "an"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = reg.Put(ctx, s, "an")
+	s.Level = 3
+	_, _, _ = reg.Put(ctx, s, "binh")
+	s.Version = 99
+	if _, _, err := reg.Put(ctx, s, "binh"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale put: %v", err)
+	}
+	if err := reg.Delete(ctx, "s1", 0, "chi"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"create s1 an", "update s1 binh", "delete s1 chi"}; !slices.Equal(got, want) {
+		t.Fatalf("told %q, want %q", got, want)
+	}
+}

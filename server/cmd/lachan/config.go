@@ -13,6 +13,7 @@ import (
 	"lachan/internal/config"
 	"lachan/internal/logging"
 	"lachan/server/api"
+	"lachan/server/audit"
 	"lachan/server/correlate"
 	"lachan/server/forward"
 	"lachan/server/incident"
@@ -54,6 +55,8 @@ type Config struct {
 	Mask mask.Config `mapstructure:"mask"`
 	// Users is how people's accounts log in.
 	Users user.Config `mapstructure:"users"`
+	// Audit is the audit trail's checkpoints.
+	Audit audit.Config `mapstructure:"audit"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -95,6 +98,7 @@ func defaultConfig() *Config {
 		Mask:      mask.DefaultConfig(),
 		Users:     user.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
+		Audit:     audit.DefaultConfig(),
 	}
 }
 
@@ -111,7 +115,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
 	return errors.Join(errs...)
 }
 

@@ -13,8 +13,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := rootCmd().ExecuteContext(ctx); err != nil {
+	err := rootCmd().ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "lachan:", err)
-		os.Exit(1)
 	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode is 0 when a command succeeded and 1 when it failed, whether it
+// could not run or found what it checks for broken (a damaged store, a
+// broken audit trail).
+func exitCode(err error) int {
+	if err != nil {
+		return 1
+	}
+	return 0
 }

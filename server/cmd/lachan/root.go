@@ -26,6 +26,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(indicatorsCmd())
 	root.AddCommand(storeCmd())
 	root.AddCommand(usersCmd(), tokensCmd(), loginCmd(), logoutCmd(), passwordCmd(), whoamiCmd())
+	root.AddCommand(auditCmd())
 	return root
 }
 

@@ -1,0 +1,33 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"lachan/server/api"
+	"lachan/server/audit"
+	"lachan/server/system"
+)
+
+// auditor records the API's entries in the trail.
+type auditor struct{ t *audit.Trail }
+
+var _ api.Auditor = auditor{}
+
+func (a auditor) Record(ctx context.Context, e api.AuditEntry) error {
+	return a.t.Record(ctx, audit.Entry(e))
+}
+
+// systemChanges sends the registry's changes to the trail, with the role
+// and address of the caller the API put in the context ("config" at
+// start, when the systems file is applied, is the server's).
+func systemChanges(t *audit.Trail, log *slog.Logger) func(context.Context, system.Audit) {
+	return func(ctx context.Context, a system.Audit) {
+		c := audit.CallerFrom(ctx)
+		e := audit.Entry{Actor: a.By, Role: c.Role, Action: "system." + a.Action, Object: a.Object, Outcome: audit.OutcomeSuccess,
+			Source: c.Source, Detail: map[string]any{"changes": a.Changes, "history_id": a.ID}}
+		if err := t.Record(context.WithoutCancel(ctx), e); err != nil {
+			log.Error("audit record not written", "action", e.Action, "object", a.Object, "by", a.By, "err", err)
+		}
+	}
+}
