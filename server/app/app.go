@@ -146,6 +146,9 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	log.Info("rule bundle ready", "version", version)
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
+	if err := inc.EnsureIndex(ctx); err != nil {
+		return err
+	}
 	link := &upstreamLink{}
 	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link)
 	if err != nil {
