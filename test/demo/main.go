@@ -80,11 +80,23 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	if err := os.WriteFile(filepath.Join(scanDir, "eicar.com.txt"), []byte(eicar), 0o600); err != nil {
 		return err
 	}
-	inc, err := waitIncident(ctx, srv, func(i incident.Incident) bool { return len(i.EventIDs) > 0 })
+	// The finding raises two rules (the EICAR signature and any YARA
+	// finding); both alerts are of one PC, so they make one incident.
+	inc, err := waitIncident(ctx, srv, func(i incident.Incident) bool { return len(i.EventIDs) > 0 && len(i.Rules) >= 2 })
 	if err != nil {
-		return fmt.Errorf("no incident from the YARA finding: %w\nagent log:\n%s\nserver log:\n%s", err, ag.Tail(), srv.Tail())
+		return fmt.Errorf("no incident with both alerts of the YARA finding: %w\nagent log:\n%s\nserver log:\n%s", err, ag.Tail(), srv.Tail())
 	}
-	step("Sự cố đã được tạo / incident raised: %s", inc.Title)
+	step("Sự cố đã được tạo / incident raised: %s (%d alerts)", inc.Title, inc.AlertCount)
+	if err := onlyIncident(ctx, srv, agent.ID); err != nil {
+		return err
+	}
+	short := inc.ID[:8]
+	step("Tiếp nhận và ghi chú / acknowledging it and adding a note, by its ID prefix %s", short)
+	for _, args := range [][]string{{"incident", "ack", short}, {"incident", "note", short, "Đã liên hệ phường / ward contacted"}} {
+		if out, err := srv.CLI(ctx, args...); err != nil {
+			return fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 
 	pcapPath := filepath.Join(dir, "ward-pc.pcap")
 	if err := writeCapture(pcapPath, agent); err != nil {
@@ -121,6 +133,26 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	}
 	<-ctx.Done()
 	fmt.Println("\nDừng / stopping…")
+	return nil
+}
+
+// onlyIncident checks that the agent's PC has exactly one incident.
+func onlyIncident(ctx context.Context, srv *harness.Server, host string) error {
+	var out struct {
+		Incidents []incident.Incident `json:"incidents"`
+	}
+	if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
+		return err
+	}
+	var ids []string
+	for _, i := range out.Incidents {
+		if i.Host.ID == host {
+			ids = append(ids, i.ID)
+		}
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("the PC has %d incidents %v, want one", len(ids), ids)
+	}
 	return nil
 }
 
