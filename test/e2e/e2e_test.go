@@ -42,8 +42,9 @@ func TestMain(m *testing.M) {
 
 // TestDemoIncident is `DEMO_ONCE=1 make demo`: its last line must be the
 // PC's one incident, acknowledged with a note by ID prefix, whose evidence
-// is a timeline holding the YARA finding, both its alerts and the PC's
-// flows and DNS records.
+// is a timeline holding the YARA finding, its EICAR alert, the alert of
+// the correlation with the PC's traffic, and the PC's flows and DNS
+// records.
 func TestDemoIncident(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -84,7 +85,7 @@ func TestDemoIncident(t *testing.T) {
 		}
 	}
 	if count[event.DatasetAlert] < 2 || len(d.Rules) < 2 {
-		t.Errorf("incident has %d alerts of rules %+v, want the EICAR and YARA-finding alerts in one", count[event.DatasetAlert], d.Rules)
+		t.Errorf("incident has %d alerts of rules %+v, want the EICAR and correlation alerts in one", count[event.DatasetAlert], d.Rules)
 	}
 	seen := map[string]bool{}
 	for i, ev := range d.Evidence {
