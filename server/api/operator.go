@@ -13,6 +13,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/internal/wire"
+	"lachan/server/incident"
 	"lachan/server/store"
 	"lachan/server/store/hunt"
 	"lachan/server/unit"
@@ -138,8 +139,23 @@ func parseTime(s, name string) (time.Time, error) {
 	return t, nil
 }
 
+// listIncidents reads ?status=&severity=&unit=&assignee=&since=&q=; the
+// unit narrows within the caller's scope, never widens it.
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p Principal) {
-	incs, err := s.d.Incidents.List(r.Context(), p.Units)
+	v := r.URL.Query()
+	f := incident.Filter{Status: v["status"], Severity: v["severity"], Unit: v.Get("unit"), Assignee: v.Get("assignee"), Query: v.Get("q")}
+	if f.Unit != "" {
+		if err := idError("unit", "unit", f.Unit); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	var err error
+	if f.Since, err = parseTime(v.Get("since"), "since"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	incs, err := s.d.Incidents.Search(r.Context(), p.Units, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -148,7 +164,14 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p Princip
 }
 
 func (s *Server) showIncident(w http.ResponseWriter, r *http.Request, p Principal) {
-	d, err := s.d.Incidents.Show(r.Context(), r.PathValue("id"), p.Units)
+	if id, ok := s.incidentID(w, r, p, r.PathValue("id")); ok {
+		s.writeIncident(w, r, p, id)
+	}
+}
+
+// writeIncident answers with the incident and its evidence.
+func (s *Server) writeIncident(w http.ResponseWriter, r *http.Request, p Principal, id string) {
+	d, err := s.d.Incidents.Show(r.Context(), id, p.Units)
 	if err == nil {
 		d.Evidence, err = s.withoutPersonalData(r, p, d.Evidence)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -183,28 +184,70 @@ func (s *Server) policies(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, http.StatusOK, s.d.Coverage.Policies())
 }
 
-// AssignRequest gives an incident's layer to someone.
+// AssignRequest gives an incident's layer to someone (a unit, team,
+// assessor or link), or with no layer the case to a user, who must exist.
 type AssignRequest struct {
-	Layer int    `json:"layer"`
+	Layer int    `json:"layer,omitempty"`
 	To    string `json:"to"`
 }
 
-// StepRequest records a reporting step; At zero means now.
+// StepRequest is the body of an incident's step: At for resolve,
+// notified and final-report (zero means now); Resolution and Note for
+// resolve; Text for note; Target (an ID or a prefix) for merge and link.
 type StepRequest struct {
-	At time.Time `json:"at,omitzero"`
+	At         time.Time `json:"at,omitzero"`
+	Resolution string    `json:"resolution,omitempty"`
+	Note       string    `json:"note,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	Target     string    `json:"target,omitempty"`
 }
 
-// scopedIncident checks that the caller may act on the incident.
-func (s *Server) scopedIncident(w http.ResponseWriter, r *http.Request, p Principal) bool {
-	if _, err := s.d.Incidents.GetScoped(r.Context(), r.PathValue("id"), p.Units); err != nil {
-		s.fail(w, r, err)
-		return false
+// incidentSteps are the POST /incidents/{id}/{step} endpoints.
+var incidentSteps = []string{"ack", "start", "resolve", "reopen", "note", "merge", "link", "notified", "final-report"}
+
+// incidentID resolves ref (a whole incident ID or a unique prefix of at
+// least incident.MinPrefix characters) among the incidents the caller may
+// see.
+func (s *Server) incidentID(w http.ResponseWriter, r *http.Request, p Principal, ref string) (string, bool) {
+	id, err := s.d.Incidents.Lookup(r.Context(), ref, p.Units)
+	if err != nil {
+		s.incidentFail(w, r, err)
+		return "", false
 	}
-	return true
+	return id, true
+}
+
+// incidentFail answers the errors of incident steps: an illegal step or a
+// time in the future is a conflict, a bad value a client error, the rest
+// as s.fail does.
+func (s *Server) incidentFail(w http.ResponseWriter, r *http.Request, err error) {
+	field := ""
+	switch {
+	case errors.Is(err, incident.ErrTransition), errors.Is(err, incident.ErrResponseOpen), errors.Is(err, incident.ErrFuture):
+		writeError(w, http.StatusConflict, wire.Error{Error: err.Error()})
+		return
+	case errors.Is(err, incident.ErrBadLayer):
+		field = "layer"
+	case errors.Is(err, incident.ErrUnknownUser):
+		field = "to"
+	case errors.Is(err, incident.ErrResolution):
+		field = "resolution"
+	case errors.Is(err, incident.ErrBadNote):
+		field = "text"
+	case errors.Is(err, incident.ErrMerge):
+		field = "target"
+	case errors.Is(err, incident.ErrAmbiguous):
+		field = "id"
+	default:
+		s.fail(w, r, err)
+		return
+	}
+	writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: field})
 }
 
 func (s *Server) assignIncident(w http.ResponseWriter, r *http.Request, p Principal) {
-	if !s.scopedIncident(w, r, p) {
+	id, ok := s.incidentID(w, r, p, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	var req AssignRequest
@@ -213,32 +256,34 @@ func (s *Server) assignIncident(w http.ResponseWriter, r *http.Request, p Princi
 		return
 	}
 	// A unit's on-site force may hand layer 1 within its unit; the other
-	// layers are the SOC's to assign.
+	// layers are the SOC's to assign, and so is the case.
 	if !p.can(PermIncidentsAssignAny) && req.Layer != incident.LayerOnSite {
 		s.deny(w, r, p, PermIncidentsAssignAny)
 		return
 	}
-	inc, err := s.d.Incidents.Assign(r.Context(), r.PathValue("id"), req.Layer, req.To, p.Name)
+	var err error
+	if req.Layer == 0 {
+		_, err = s.d.Incidents.AssignUser(s.auditCaller(r, p), id, req.To, p.Name)
+	} else {
+		_, err = s.d.Incidents.Assign(s.auditCaller(r, p), id, req.Layer, req.To, p.Name)
+	}
 	if err != nil {
-		if errors.Is(err, incident.ErrBadLayer) {
-			writeError(w, http.StatusBadRequest, wire.Error{Error: err.Error(), Field: "layer"})
-			return
-		}
-		s.fail(w, r, err)
+		s.incidentFail(w, r, err)
 		return
 	}
-	s.log.Info("incident assigned", "incident", inc.ID, "layer", req.Layer, "to", req.To, "by", p.Name)
-	s.showIncident(w, r, p)
+	s.log.Info("incident assigned", "incident", id, "layer", req.Layer, "to", req.To, "by", p.Name)
+	s.writeIncident(w, r, p, id)
 }
 
-// incidentStep records resolve, notified or final-report.
+// incidentStep records one step of case handling or reporting.
 func (s *Server) incidentStep(w http.ResponseWriter, r *http.Request, p Principal) {
 	step := r.PathValue("step")
-	if step != "resolve" && step != "notified" && step != "final-report" {
+	if !slices.Contains(incidentSteps, step) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 		return
 	}
-	if !s.scopedIncident(w, r, p) {
+	id, ok := s.incidentID(w, r, p, r.PathValue("id"))
+	if !ok {
 		return
 	}
 	var req StepRequest
@@ -248,24 +293,42 @@ func (s *Server) incidentStep(w http.ResponseWriter, r *http.Request, p Principa
 			return
 		}
 	}
-	id := r.PathValue("id")
+	target := ""
+	if step == "merge" || step == "link" {
+		if req.Target == "" {
+			writeError(w, http.StatusBadRequest, wire.Error{Error: step + ": name the other incident in target", Field: "target"})
+			return
+		}
+		if target, ok = s.incidentID(w, r, p, req.Target); !ok {
+			return
+		}
+	}
+	m, ctx := s.d.Incidents, s.auditCaller(r, p)
 	var err error
 	switch step {
+	case "ack":
+		_, err = m.Ack(ctx, id, p.Name)
+	case "start":
+		_, err = m.Start(ctx, id, p.Name)
 	case "resolve":
-		_, err = s.d.Incidents.Resolve(r.Context(), id, p.Name, req.At)
+		_, err = m.Resolve(ctx, id, p.Name, incident.Closing{As: req.Resolution, Note: req.Note, At: req.At})
+	case "reopen":
+		_, err = m.Reopen(ctx, id, p.Name)
+	case "note":
+		_, err = m.AddNote(ctx, id, p.Name, req.Text)
+	case "merge":
+		_, err = m.Merge(ctx, id, target, p.Name)
+	case "link":
+		_, err = m.Link(ctx, id, target, p.Name)
 	case "notified":
-		err = s.d.Incidents.MarkNotified(r.Context(), id, p.Name, req.At)
+		err = m.MarkNotified(ctx, id, p.Name, req.At)
 	default:
-		err = s.d.Incidents.MarkFinalReport(r.Context(), id, p.Name, req.At)
-	}
-	if errors.Is(err, incident.ErrResponseOpen) || errors.Is(err, incident.ErrFuture) {
-		writeError(w, http.StatusConflict, wire.Error{Error: err.Error()})
-		return
+		err = m.MarkFinalReport(ctx, id, p.Name, req.At)
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.incidentFail(w, r, err)
 		return
 	}
-	s.log.Info("incident "+step, "incident", id, "by", p.Name)
-	s.showIncident(w, r, p)
+	s.log.Info("incident "+step, "incident", id, "target", target, "by", p.Name)
+	s.writeIncident(w, r, p, id)
 }

@@ -159,6 +159,12 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	log.Info("rule bundle ready", "version", version)
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
+	users := user.New(cfg.Users, st, nil)
+	inc.UserExists = users.Exists
+	inc.OnChange = incidentChanges(trail, log)
+	if err := inc.EnsureIndex(ctx); err != nil {
+		return err
+	}
 	link := &upstreamLink{}
 	systems, coverage, err := s.fourLayers(ctx, cfg, st, units, fl, inc, link, trail)
 	if err != nil {
@@ -182,7 +188,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
-		Pipeline: pl, Indicators: inds, Users: user.New(cfg.Users, st, nil), Trail: trail, Audit: auditor{trail},
+		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
 	})
 	return nil
 }

@@ -31,3 +31,21 @@ func systemChanges(t *audit.Trail, log *slog.Logger) func(context.Context, syste
 		}
 	}
 }
+
+// incidentChanges sends every change to an incident — by a person through
+// the API, or by the server — to the trail, with the caller the API put in
+// the context.
+func incidentChanges(t *audit.Trail, log *slog.Logger) func(context.Context, string, string, string, map[string]any) {
+	return func(ctx context.Context, actor, action, id string, detail map[string]any) {
+		c := audit.CallerFrom(ctx)
+		role := c.Role
+		if role == "" {
+			role = "system"
+		}
+		e := audit.Entry{Actor: actor, Role: role, Action: "incident." + action, Object: id, Outcome: audit.OutcomeSuccess,
+			Source: c.Source, Detail: detail}
+		if err := t.Record(context.WithoutCancel(ctx), e); err != nil {
+			log.Error("audit record not written", "action", e.Action, "object", id, "by", actor, "err", err)
+		}
+	}
+}

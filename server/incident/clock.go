@@ -16,6 +16,10 @@ const (
 	ClockRunning = "running"
 	ClockMet     = "met"
 	ClockOverdue = "overdue"
+	// ClockNotApplicable: the incident was closed as a false positive,
+	// benign or a duplicate, so there is nothing to report; it is never
+	// overdue.
+	ClockNotApplicable = "not_applicable"
 )
 
 // Clock is one TT 20/2017 reporting deadline of an incident.
@@ -28,11 +32,16 @@ type Clock struct {
 	// that each is raised once.
 	DueSoonNotice time.Time `json:"due_soon_notice,omitzero"`
 	OverdueNotice time.Time `json:"overdue_notice,omitzero"`
+	// NotApplicable stops the clock: set when the incident is closed as
+	// nothing to report, cleared when it is reopened.
+	NotApplicable bool `json:"not_applicable,omitempty"`
 }
 
 // State is the clock's state at now.
 func (c Clock) State(now time.Time) string {
 	switch {
+	case c.NotApplicable:
+		return ClockNotApplicable
 	case c.Due.IsZero():
 		return ClockPending
 	case !c.Done.IsZero():
@@ -44,7 +53,7 @@ func (c Clock) State(now time.Time) string {
 }
 
 // Late reports whether the report was sent after the deadline.
-func (c Clock) Late() bool { return !c.Done.IsZero() && c.Done.After(c.Due) }
+func (c Clock) Late() bool { return !c.NotApplicable && !c.Done.IsZero() && c.Done.After(c.Due) }
 
 // ClockView is a clock as people and reports read it.
 type ClockView struct {
@@ -78,9 +87,16 @@ func (inc Incident) Clocks(now time.Time) Clocks {
 	return Clocks{Notification: inc.Notification.View(now), FinalReport: inc.FinalReport.View(now)}
 }
 
-// fill sets deadlines that incidents stored before the clocks existed lack,
-// from the same rules that set them on new incidents.
+// fill sets what incidents stored by earlier versions lack: deadlines,
+// from the same rules that set them on new incidents; the new status for
+// the old "open"; the rules' counts from the one rule they had.
 func (m *Manager) fill(inc *Incident) {
+	if inc.Status == StatusOpen || inc.Status == "" {
+		inc.Status = StatusNew
+	}
+	if len(inc.Rules) == 0 && inc.Rule.ID != "" {
+		inc.Rules = []Rule{{ID: inc.Rule.ID, Name: inc.Rule.Name, Alerts: inc.AlertCount}}
+	}
 	if inc.Notification.Due.IsZero() && !inc.Created.IsZero() {
 		inc.Notification.Due = inc.Created.Add(m.cfg.NotifyWithin)
 	}
@@ -119,7 +135,7 @@ func (m *Manager) MarkNotified(ctx context.Context, id, by string, at time.Time)
 	if err != nil {
 		return fmt.Errorf("incident %s: notification: %w", id, err)
 	}
-	_, err = m.update(ctx, id, func(inc *Incident) error {
+	_, err = m.change(ctx, id, by, ActionNotified, map[string]any{"at": at}, func(inc *Incident) error {
 		if inc.Notification.Done.IsZero() {
 			inc.Notification.Done, inc.Notification.DoneBy = at, by
 		}
@@ -136,7 +152,7 @@ func (m *Manager) MarkFinalReport(ctx context.Context, id, by string, at time.Ti
 	if err != nil {
 		return fmt.Errorf("incident %s: final report: %w", id, err)
 	}
-	_, err = m.update(ctx, id, func(inc *Incident) error {
+	_, err = m.change(ctx, id, by, ActionFinalReport, map[string]any{"at": at}, func(inc *Incident) error {
 		if inc.ResponseEnded.IsZero() {
 			return ErrResponseOpen
 		}
@@ -146,22 +162,4 @@ func (m *Manager) MarkFinalReport(ctx context.Context, id, by string, at time.Ti
 		return nil
 	})
 	return err
-}
-
-// Resolve ends the response at at (now when zero): the incident is
-// resolved and its final-report clock starts. Resolving again keeps the
-// first end.
-func (m *Manager) Resolve(ctx context.Context, id, by string, at time.Time) (Incident, error) {
-	at, err := m.when(at)
-	if err != nil {
-		return Incident{}, fmt.Errorf("incident %s: resolve: %w", id, err)
-	}
-	return m.update(ctx, id, func(inc *Incident) error {
-		inc.Status = StatusResolved
-		if inc.ResponseEnded.IsZero() {
-			inc.ResponseEnded, inc.ResponseEndedBy = at, by
-			inc.FinalReport.Due = at.Add(m.cfg.FinalReportWithin)
-		}
-		return nil
-	})
 }

@@ -120,7 +120,7 @@ func TestClocksMetOnTimeAndLate(t *testing.T) {
 				t.Fatal(err)
 			}
 			clk.t = t0.Add(tc.resolveAt)
-			if _, err := m.Resolve(ctx, inc.ID, "ward-binh", time.Time{}); err != nil {
+			if _, err := m.Resolve(ctx, inc.ID, "ward-binh", Closing{}); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := m.Get(ctx, inc.ID)

@@ -1,7 +1,8 @@
-// Package incident groups alerts into incidents (same host, same rule,
-// within a window), keeps their lifecycle, and gathers their evidence: the
-// alerts, the events behind them, and the network records from the same
-// host around the same time.
+// Package incident groups alerts into incidents (same host, whichever
+// rule, within a window), keeps their case handling (status, resolution,
+// notes, assignment, merges and links, each change in a history), and
+// gathers their evidence: the alerts, the events behind them, and the
+// network records from the same host around the same time.
 package incident
 
 import (
@@ -10,18 +11,38 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"lachan/internal/event"
 	"lachan/server/store"
 )
 
-// Statuses an incident moves through.
+// Statuses an incident moves through: new → acknowledged → in_progress →
+// resolved, and back from resolved by a reopen (see case.go).
 const (
-	StatusOpen         = "open"
+	StatusNew          = "new"
 	StatusAcknowledged = "acknowledged"
+	StatusInProgress   = "in_progress"
 	StatusResolved     = "resolved"
+
+	// StatusOpen is the status incidents were stored with before case
+	// handling; they read as StatusNew.
+	StatusOpen = "open"
 )
+
+// Resolutions say what a resolved incident turned out to be.
+const (
+	ResolutionTruePositive  = "true_positive"
+	ResolutionFalsePositive = "false_positive"
+	ResolutionBenign        = "benign"
+	ResolutionDuplicate     = "duplicate"
+)
+
+// Resolutions lists the valid resolutions.
+var Resolutions = []string{ResolutionTruePositive, ResolutionFalsePositive, ResolutionBenign, ResolutionDuplicate}
 
 // MaxEvidence caps each evidence list of one incident; past it the count
 // goes on but IDs are not kept (the store still has the events).
@@ -29,8 +50,8 @@ const MaxEvidence = 1000
 
 // Config tunes grouping.
 type Config struct {
-	// Window: an alert joins an open incident of the same host and rule
-	// whose last alert is at most this old.
+	// Window: an alert joins an open incident of the same host, whichever
+	// rule raised it, whose alerts are at most this far from it.
 	Window time.Duration `mapstructure:"window"`
 	// NetworkWindow: network records of the incident's host this far
 	// before the first or after the last alert are evidence.
@@ -89,21 +110,26 @@ type Host struct {
 	IPs  []string `json:"ip,omitempty"`
 }
 
-// Rule is the detection rule behind an incident.
+// Rule is a detection rule behind an incident; in Incident.Rules, Alerts
+// counts the alerts it raised there.
 type Rule struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Alerts int    `json:"alerts,omitempty"`
 }
 
 // Incident is the stored record.
 type Incident struct {
-	ID         string    `json:"id"`
-	Title      string    `json:"title"`
-	Severity   string    `json:"severity"`
-	Status     string    `json:"status"`
-	Unit       string    `json:"unit"`
-	Host       Host      `json:"host"`
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Severity string `json:"severity"`
+	Status   string `json:"status"`
+	Unit     string `json:"unit"`
+	Host     Host   `json:"host"`
+	// Rule is the rule of the first alert and Rules every rule whose
+	// alerts joined, with their counts.
 	Rule       Rule      `json:"rule"`
+	Rules      []Rule    `json:"rules,omitempty"`
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
 	FirstSeen  time.Time `json:"first_seen"`
@@ -128,6 +154,20 @@ type Incident struct {
 	Units   []string `json:"units,omitempty"`
 	// Assignments name who handles the incident at each layer.
 	Assignments []Assignment `json:"assignments,omitempty"`
+	// Assignee is the person (an existing user) working the case.
+	Assignee string `json:"assignee,omitempty"`
+	// Resolution is what a resolved incident turned out to be (one of
+	// Resolutions); DuplicateOf the incident a duplicate was merged into.
+	Resolution  string `json:"resolution,omitempty"`
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Merged are the incidents merged into this one and Links the
+	// incidents linked to it (both ways).
+	Merged []string `json:"merged,omitempty"`
+	Links  []string `json:"links,omitempty"`
+	// Notes are people's notes, oldest first; History every change, who
+	// made it and when.
+	Notes   []Note   `json:"notes,omitempty"`
+	History []Change `json:"history,omitempty"`
 	// ResponseEnded is when the response ended (the incident resolved);
 	// it starts the final-report clock.
 	ResponseEnded time.Time `json:"response_ended,omitzero"`
@@ -150,12 +190,24 @@ type Detail struct {
 	Evidence []event.Event `json:"evidence"`
 }
 
-// Manager raises and reads incidents.
+// Manager raises and reads incidents. Set its exported fields before it
+// is used.
 type Manager struct {
+	// UserExists reports whether a user of that name exists; assigning an
+	// incident to anyone else is refused. Nil accepts any name.
+	UserExists func(ctx context.Context, name string) (bool, error)
+	// OnChange, when set, hears of every change a person or the server
+	// made to an incident, after it is stored: who, what, which incident
+	// and the change's detail. It must not block.
+	OnChange func(ctx context.Context, actor, action, incidentID string, detail map[string]any)
+
 	st     store.Store
 	cfg    Config
 	now    func() time.Time
 	router Router
+	// indexed is set once the open-incident index is known to exist.
+	indexed   atomic.Bool
+	indexOnce sync.Mutex
 }
 
 // NewManager returns a manager; now is the clock (time.Now when nil).
@@ -192,7 +244,7 @@ func (m *Manager) newIncident(al event.Event) *Incident {
 		ID:        event.DeriveID("incident", al.ID),
 		Title:     al.String("rule.name") + " — " + firstNonEmpty(al.String("host.name"), al.String("host.id"), al.String("source.ip"), "unknown host"),
 		Severity:  al.String("rule.level"),
-		Status:    StatusOpen,
+		Status:    StatusNew,
 		Unit:      al.String("lachan.unit"),
 		Host:      Host{ID: al.String("host.id"), Name: al.String("host.name"), IPs: al.Strings("host.ip")},
 		Rule:      Rule{ID: al.String("rule.id"), Name: al.String("rule.name")},
@@ -202,12 +254,14 @@ func (m *Manager) newIncident(al event.Event) *Incident {
 		// Detection is when the server raised the incident: that is when
 		// the operator learnt of it, whatever the events' own clocks say.
 		Notification: Clock{Due: now.Add(m.cfg.NotifyWithin)},
+		History:      []Change{{At: now, By: ByDetection, Action: ActionCreated, Detail: map[string]any{"alert": al.ID, "rule": al.String("rule.id")}}},
 	}
 }
 
 func addAlert(inc *Incident, al event.Event, now time.Time) {
 	inc.AlertCount++
 	inc.AlertIDs = appendCapped(inc.AlertIDs, al.ID)
+	countRule(inc, Rule{ID: al.String("rule.id"), Name: al.String("rule.name")}, 1)
 	for _, src := range al.Strings("lachan.alert.source_ids") {
 		inc.EventIDs = appendCapped(inc.EventIDs, src)
 	}
@@ -220,6 +274,17 @@ func addAlert(inc *Incident, al event.Event, now time.Time) {
 		inc.LastSeen = al.Timestamp
 	}
 	inc.Updated = now.UTC()
+}
+
+// countRule adds n alerts of r to inc.Rules.
+func countRule(inc *Incident, r Rule, n int) {
+	i := slices.IndexFunc(inc.Rules, func(x Rule) bool { return x.ID == r.ID })
+	if i < 0 {
+		r.Alerts = 0
+		inc.Rules = append(inc.Rules, r)
+		i = len(inc.Rules) - 1
+	}
+	inc.Rules[i].Alerts += n
 }
 
 func appendCapped(list []string, id string) []string {
@@ -262,38 +327,14 @@ func (m *Manager) GetScoped(ctx context.Context, id string, units []string) (Inc
 	if err != nil {
 		return Incident{}, fmt.Errorf("incident %s: %w", id, err)
 	}
-	var inc Incident
-	if err := json.Unmarshal(doc, &inc); err != nil {
-		return Incident{}, fmt.Errorf("incident %s: stored document: %w", id, err)
+	inc, err := m.decode(id, doc, ver)
+	if err != nil {
+		return Incident{}, err
 	}
 	if !inc.VisibleTo(units) {
 		return Incident{}, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
-	inc.Version = ver
-	m.fill(&inc)
 	return inc, nil
-}
-
-// List returns incidents of the given units (nil: all), newest first.
-func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) {
-	ents, err := m.st.ListEntities(ctx, store.KindIncident)
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	out := make([]Incident, 0, len(ents))
-	for _, e := range ents {
-		var inc Incident
-		if err := json.Unmarshal(e.Doc, &inc); err != nil {
-			return nil, fmt.Errorf("incident %s: stored document: %w", e.ID, err)
-		}
-		inc.Version = e.Version
-		if inc.VisibleTo(units) {
-			m.fill(&inc)
-			out = append(out, inc)
-		}
-	}
-	slices.SortFunc(out, func(a, b Incident) int { return b.LastSeen.Compare(a.LastSeen) })
-	return out, nil
 }
 
 // Show returns an incident with its evidence: alerts, the events behind
@@ -303,13 +344,37 @@ func (m *Manager) Show(ctx context.Context, id string, units []string) (Detail, 
 	if err != nil {
 		return Detail{}, err
 	}
-	ids := slices.Concat(inc.AlertIDs, inc.EventIDs, inc.NetworkIDs)
-	evs, err := m.st.GetEvents(ctx, ids)
+	evs, err := m.st.GetEvents(ctx, dedupe(slices.Concat(inc.AlertIDs, inc.EventIDs, inc.NetworkIDs)))
 	if err != nil {
 		return Detail{}, fmt.Errorf("incident %s evidence: %w", id, err)
 	}
+	return Detail{Incident: inc, Clocks: inc.Clocks(m.now()), Evidence: timeline(evs)}, nil
+}
+
+// timeline sorts evidence oldest first (by ID within one instant) and
+// keeps each event once.
+func timeline(evs []event.Event) []event.Event {
+	slices.SortStableFunc(evs, func(a, b event.Event) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	evs = slices.CompactFunc(evs, func(a, b event.Event) bool { return a.ID == b.ID })
 	if evs == nil {
 		evs = []event.Event{}
 	}
-	return Detail{Incident: inc, Clocks: inc.Clocks(m.now()), Evidence: evs}, nil
+	return evs
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

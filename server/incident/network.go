@@ -40,32 +40,47 @@ func (m *Manager) addRelatedNetwork(ctx context.Context, inc *Incident) error {
 }
 
 // AttachNetwork adds network records tied to a host to that host's open
-// incidents whose window covers them. It is idempotent.
+// incidents whose window covers them, found through the open-incident
+// index. It is idempotent.
 func (m *Manager) AttachNetwork(ctx context.Context, evs []event.Event) (int, error) {
 	byHost := map[string][]event.Event{}
+	var hosts []string
 	for _, ev := range evs {
 		if h := ev.String("host.id"); h != "" && slices.Contains(networkDatasets, ev.Dataset) {
+			if _, ok := byHost[h]; !ok {
+				hosts = append(hosts, h)
+			}
 			byHost[h] = append(byHost[h], ev)
 		}
 	}
-	if len(byHost) == 0 {
+	if len(hosts) == 0 {
 		return 0, nil
 	}
-	all, err := m.List(ctx, nil)
-	if err != nil {
+	if err := m.EnsureIndex(ctx); err != nil {
 		return 0, err
 	}
 	attached := 0
-	for i := range all {
-		inc := &all[i]
-		if inc.Status == StatusResolved || len(byHost[inc.Host.ID]) == 0 {
-			continue
+	for _, h := range hosts {
+		recs := byHost[h]
+		from, to := recs[0].Timestamp, recs[0].Timestamp
+		for _, ev := range recs[1:] {
+			from, to = minTime(from, ev.Timestamp), maxTime(to, ev.Timestamp)
 		}
-		n, err := m.attach(ctx, inc, byHost[inc.Host.ID])
+		idx, err := m.readIndex(ctx, groupKey(h, ""))
 		if err != nil {
 			return attached, err
 		}
-		attached += n
+		open, _, err := m.openNear(ctx, &idx, from, to, m.cfg.NetworkWindow)
+		if err != nil {
+			return attached, err
+		}
+		for _, inc := range open {
+			n, err := m.attach(ctx, inc, recs)
+			if err != nil {
+				return attached, err
+			}
+			attached += n
+		}
 	}
 	return attached, nil
 }

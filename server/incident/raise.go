@@ -5,27 +5,32 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"lachan/internal/event"
 	"lachan/server/store"
 )
 
-// maxRaiseAttempts bounds the tries of one host and rule's alerts when
+// maxRaiseAttempts bounds the tries of one host's alerts when
 // another writer keeps changing their incidents.
 const maxRaiseAttempts = 6
 
-// Raise files each alert into an incident. It is idempotent: an alert
-// already counted changes nothing, however many alerts the incident has.
-// The incident document is what counts an alert; the alert's marker
-// (store.KindIncidentAlert), written after it, is what a retry looks up,
-// and Incident.Unmarked covers the alerts counted whose marker a cut try
-// never wrote. The incidents are read once per host and rule of the batch
-// and each one touched is written once.
+// Raise files each alert into an incident: the open incident of its host
+// whose alerts are within the window of it, whichever rule raised it, or a
+// new one. It is idempotent: an alert already counted changes nothing,
+// however many alerts the incident has. The incident document is what
+// counts an alert; the alert's marker (store.KindIncidentAlert), written
+// after it, is what a retry looks up, and Incident.Unmarked covers the
+// alerts counted whose marker a cut try never wrote. Candidates come from
+// the open-incident index (index.go), read once per host of the batch;
+// each incident touched is written once.
 func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, error) {
+	if err := m.EnsureIndex(ctx); err != nil {
+		return nil, err
+	}
 	var touched []string
-	type hostRule struct{ host, rule string }
-	groups := map[hostRule][]event.Event{}
-	var order []hostRule
+	groups := map[string][]event.Event{}
+	var order []string
 	for _, al := range alerts {
 		id, err := m.markedIn(ctx, al.ID)
 		if err != nil {
@@ -35,14 +40,14 @@ func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, er
 			touched = appendNew(touched, id)
 			continue
 		}
-		k := hostRule{al.String("host.id"), al.String("rule.id")}
+		k := groupKey(al.String("host.id"), al.String("rule.id"))
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], al)
 	}
 	for _, k := range order {
-		ids, err := m.raiseGroup(ctx, k.host, k.rule, groups[k])
+		ids, err := m.raiseGroup(ctx, k, groups[k])
 		for _, id := range ids {
 			touched = appendNew(touched, id)
 		}
@@ -56,11 +61,11 @@ func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, er
 // counted is an alert and the incident that counts it.
 type counted struct{ alert, incident string }
 
-// raiseGroup files the alerts of one host and rule and returns the
-// incidents they are in.
-func (m *Manager) raiseGroup(ctx context.Context, host, rule string, alerts []event.Event) ([]string, error) {
+// raiseGroup files the alerts of one host and returns the incidents they
+// are in.
+func (m *Manager) raiseGroup(ctx context.Context, key string, alerts []event.Event) ([]string, error) {
 	for attempt := 1; ; attempt++ {
-		done, err := m.tryGroup(ctx, host, rule, alerts)
+		done, created, err := m.tryGroup(ctx, key, alerts)
 		if errors.Is(err, store.ErrConflict) && attempt < maxRaiseAttempts {
 			continue
 		}
@@ -74,68 +79,107 @@ func (m *Manager) raiseGroup(ctx context.Context, host, rule string, alerts []ev
 			}
 			ids = appendNew(ids, c.incident)
 		}
+		for _, inc := range created {
+			m.notify(ctx, inc.ID, inc.History[0])
+		}
 		return ids, nil
 	}
 }
 
-// tryGroup adds the alerts to the open incidents of host and rule as they
-// are stored now, and writes those it changed. On a conflict the incidents
-// written before it keep their alerts, which a new try finds counted.
-func (m *Manager) tryGroup(ctx context.Context, host, rule string, alerts []event.Event) ([]counted, error) {
-	open, err := m.openIncidents(ctx, host, rule)
+// tryGroup adds the alerts to the open incidents of their host as they
+// are stored now, and writes the index entry and then the incidents it
+// changed. On a conflict the incidents written before it keep their
+// alerts, which a new try finds counted.
+func (m *Manager) tryGroup(ctx context.Context, key string, alerts []event.Event) (done []counted, created []*Incident, err error) {
+	idx, err := m.readIndex(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	from, to := alerts[0].Timestamp, alerts[0].Timestamp
+	for _, al := range alerts[1:] {
+		from, to = minTime(from, al.Timestamp), maxTime(to, al.Timestamp)
+	}
+	open, changed, err := m.openNear(ctx, &idx, from, to, m.cfg.Window)
+	if err != nil {
+		return nil, nil, err
 	}
 	var dirty []*Incident
-	done := make([]counted, 0, len(alerts))
+	done = make([]counted, 0, len(alerts))
 	for _, al := range alerts {
 		inc := m.joinable(open, al)
 		if inc == nil {
-			inc = m.newIncident(al)
-			if err := m.addRelatedNetwork(ctx, inc); err != nil {
-				return nil, err
+			var fresh bool
+			if inc, fresh, err = m.startIncident(ctx, al); err != nil {
+				return nil, nil, err
 			}
-			open = append(open, inc)
+			if fresh {
+				created = append(created, inc)
+			}
+			if inc.indexable() {
+				open = append(open, inc)
+			}
 		}
 		done = append(done, counted{al.ID, inc.ID})
-		if slices.Contains(inc.AlertIDs, al.ID) || slices.Contains(inc.Unmarked, al.ID) {
-			continue // counted by a try whose marker was not written
-		}
-		if !slices.Contains(dirty, inc) {
-			if err := m.dropMarked(ctx, inc); err != nil {
-				return nil, err
+		if !slices.Contains(inc.AlertIDs, al.ID) && !slices.Contains(inc.Unmarked, al.ID) {
+			if !slices.Contains(dirty, inc) {
+				if err := m.dropMarked(ctx, inc); err != nil {
+					return nil, nil, err
+				}
+				dirty = append(dirty, inc)
 			}
-			dirty = append(dirty, inc)
+			addAlert(inc, al, m.now())
+			inc.Unmarked = append(inc.Unmarked, al.ID)
+		} // else counted by a try whose marker was not written
+		if inc.indexable() && idx.set(inc) {
+			changed = true
 		}
-		addAlert(inc, al, m.now())
-		inc.Unmarked = append(inc.Unmarked, al.ID)
+	}
+	if changed {
+		if err := m.writeIndex(ctx, &idx); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, inc := range dirty {
 		if err := m.route(ctx, inc); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := m.put(ctx, inc); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return done, nil
+	return done, created, nil
 }
 
-// openIncidents returns the incidents of host and rule that are not
-// resolved.
-func (m *Manager) openIncidents(ctx context.Context, host, rule string) ([]*Incident, error) {
-	all, err := m.List(ctx, nil)
-	if err != nil {
-		return nil, err
+// startIncident returns the incident al starts: the one a cut try already
+// wrote under the same ID, or a new one with the network records around
+// it (fresh).
+func (m *Manager) startIncident(ctx context.Context, al event.Event) (*Incident, bool, error) {
+	inc := m.newIncident(al)
+	got, err := m.Get(ctx, inc.ID)
+	switch {
+	case err == nil:
+		return &got, false, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, false, err
 	}
-	var out []*Incident
-	for i := range all {
-		inc := &all[i]
-		if inc.Status != StatusResolved && inc.Host.ID == host && inc.Rule.ID == rule {
-			out = append(out, inc)
-		}
+	if err := m.addRelatedNetwork(ctx, inc); err != nil {
+		return nil, false, err
 	}
-	return out, nil
+	return inc, true, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // joinable returns the incident of open, newest last alert first, that al

@@ -70,6 +70,9 @@ func (m *Manager) ReceiveRemote(ctx context.Context, r Remote) (inc Incident, ch
 	}
 }
 
+// remotePrefix starts the rule ID of every reported incident.
+const remotePrefix = "remote:"
+
 func applyRemote(inc *Incident, r Remote) {
 	inc.Title = "[" + r.Sender + "] " + r.Title
 	inc.Severity = r.Severity
@@ -81,7 +84,7 @@ func applyRemote(inc *Incident, r Remote) {
 	// Host and rule IDs are prefixed so that local alerts never join a
 	// reported incident.
 	inc.Host = Host{ID: r.Sender + "/" + r.Host.ID, Name: r.Host.Name, IPs: r.Host.IPs}
-	inc.Rule = Rule{ID: "remote:" + r.Sender + ":" + r.Rule.ID, Name: r.Rule.Name}
+	inc.Rule = Rule{ID: remotePrefix + r.Sender + ":" + r.Rule.ID, Name: r.Rule.Name}
 	inc.Updated = r.Modified.UTC()
 	inc.FirstSeen, inc.LastSeen = r.FirstSeen.UTC(), r.LastSeen.UTC()
 	inc.AlertCount = r.AlertCount

@@ -147,7 +147,7 @@ func (m *Manager) Assign(ctx context.Context, id string, layer int, to, by strin
 	if to == "" {
 		return Incident{}, fmt.Errorf("incident %s: assign layer %d: nobody named", id, layer)
 	}
-	return m.update(ctx, id, func(inc *Incident) error {
+	return m.change(ctx, id, by, ActionAssign, map[string]any{"layer": layer, "to": to}, func(inc *Incident) error {
 		inc.Assignments = slices.DeleteFunc(inc.Assignments, func(a Assignment) bool { return a.Layer == layer })
 		inc.Assignments = append(inc.Assignments, Assignment{Layer: layer, To: to, By: by, At: m.now().UTC()})
 		slices.SortFunc(inc.Assignments, func(a, b Assignment) int { return a.Layer - b.Layer })
@@ -156,14 +156,17 @@ func (m *Manager) Assign(ctx context.Context, id string, layer int, to, by strin
 }
 
 // update reads an incident, applies change and writes it back, retrying
-// when another writer got there first.
+// when another writer got there first; a change that returns errUnchanged
+// writes nothing.
 func (m *Manager) update(ctx context.Context, id string, change func(*Incident) error) (Incident, error) {
 	for attempt := 0; ; attempt++ {
 		inc, err := m.Get(ctx, id)
 		if err != nil {
 			return Incident{}, err
 		}
-		if err := change(&inc); err != nil {
+		if err := change(&inc); errors.Is(err, errUnchanged) {
+			return inc, nil
+		} else if err != nil {
 			return Incident{}, fmt.Errorf("incident %s: %w", id, err)
 		}
 		inc.Updated = m.now().UTC()

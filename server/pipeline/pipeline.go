@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -49,8 +50,9 @@ type Pipeline struct {
 	corr      atomic.Pointer[Correlator]
 	log       *slog.Logger
 	now       func() time.Time
-	// mu serialises Process so that alerts of concurrent batches group
-	// into incidents consistently.
+	// mu serialises filing and storing (not detection) so that alerts of
+	// concurrent batches group into incidents consistently and a retry
+	// finds what an earlier try stored.
 	mu sync.Mutex
 }
 
@@ -114,26 +116,21 @@ func (p *Pipeline) IngestNetwork(ctx context.Context, evs []event.Event) (wire.I
 	return p.Process(ctx, evs)
 }
 
-// Process detects, files and stores a validated batch. Order matters for
-// retries: alerts not yet stored are filed into incidents first (filing is
-// idempotent by alert ID), then events and alerts are stored in one call,
-// then network records are attached to open incidents (also idempotent).
-// A crash anywhere leaves the batch unacknowledged, and its retry completes
-// whatever step was missed without doubling anything.
+// Process detects, files and stores a validated batch. Detection runs
+// before the lock, so batches are detected in parallel; filing and storing
+// are serialised. Order matters for retries: alerts not yet stored are
+// filed into incidents first (filing is idempotent by alert ID), then
+// events and alerts are stored in one call, then network records are
+// attached to open incidents (also idempotent). A crash anywhere leaves
+// the batch unacknowledged, and its retry completes whatever step was
+// missed without doubling anything: alert IDs derive from the rule and the
+// events, so a retry detects the same alerts, and whatever an earlier try
+// stored or filed is found under the lock.
 func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
+	alerts := p.detect(evs)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	resp := wire.IngestResponse{Received: len(evs)}
-	det := *p.detector.Load()
-	var alerts []event.Event
-	corr := p.corr.Load()
-	for _, ev := range evs {
-		found := det.Detect(ev)
-		if corr != nil {
-			found = (*corr).Observe(ev, found)
-		}
-		alerts = append(alerts, found...)
-	}
 	fresh, err := p.unstored(ctx, alerts)
 	if err != nil {
 		return resp, err
@@ -160,6 +157,39 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 		p.log.Debug("batch stored", "received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "alerts", resp.Alerts)
 	}
 	return resp, nil
+}
+
+// parallelFrom is the batch size from which detection is split across
+// the cores.
+const parallelFrom = 64
+
+// detect runs the rules over the batch, split across the cores when it is
+// large, then the correlator over each event in batch order, which its
+// windows need.
+func (p *Pipeline) detect(evs []event.Event) []event.Event {
+	det := *p.detector.Load()
+	found := make([][]event.Event, len(evs))
+	workers := min(runtime.GOMAXPROCS(0), len(evs)/parallelFrom+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(evs); i += workers {
+				found[i] = det.Detect(evs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	corr := p.corr.Load()
+	var alerts []event.Event
+	for i, ev := range evs {
+		if corr != nil {
+			found[i] = (*corr).Observe(ev, found[i])
+		}
+		alerts = append(alerts, found[i]...)
+	}
+	return alerts
 }
 
 // FileAlerts files alerts raised outside the ingest stream (an indicator

@@ -94,3 +94,62 @@ func TestRetriedBatchesChangeNothing(t *testing.T) {
 		t.Fatalf("network evidence: %v", d.NetworkIDs)
 	}
 }
+
+// TestDetectionOutsideTheLock holds one batch inside detection until a
+// second batch is detecting too: with detection under the pipeline's
+// lock the second would never get there.
+func TestDetectionOutsideTheLock(t *testing.T) {
+	ctx := context.Background()
+	p, _, _, _ := setup(t)
+	inside := make(chan struct{}, 2)
+	release := make(chan struct{})
+	p.SetDetector(DetectorFunc(func(ev event.Event) []event.Event {
+		inside <- struct{}{}
+		<-release
+		return nil
+	}))
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+			ev.ID = event.DeriveID("parallel", string(rune('a'+i)))
+			_, err := p.Process(ctx, []event.Event{ev})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		select {
+		case <-inside:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the second batch did not reach detection while the first was in it")
+		}
+	}
+	close(release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLargeBatchDetectedInOrder checks that a batch split across the cores
+// keeps each event's alerts in batch order.
+func TestLargeBatchDetectedInOrder(t *testing.T) {
+	p, _, _, _ := setup(t)
+	var evs []event.Event
+	for i := range 5 * parallelFrom {
+		ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, int64(i)))
+		ev.ID = event.DeriveID("order", string(rune(i)))
+		ev.Set("host.id", "h")
+		evs = append(evs, ev)
+	}
+	alerts := p.detect(evs)
+	if len(alerts) != len(evs) {
+		t.Fatalf("%d alerts for %d events", len(alerts), len(evs))
+	}
+	for i, al := range alerts {
+		if want := event.DeriveID("alert", "r1", evs[i].ID); al.ID != want {
+			t.Fatalf("alert %d is %s, want the alert of event %d", i, al.ID, i)
+		}
+	}
+}

@@ -119,6 +119,9 @@ const (
 	// KindIncidentAlert marks an alert as counted: its ID is the alert's,
 	// its document the incident's ID.
 	KindIncidentAlert = "incident-alert"
+	// KindIncidentOpen indexes the open incidents of one host: the
+	// incidents alerts may still join (see package incident).
+	KindIncidentOpen = "incident-open"
 )
 
 // DefaultLimit and MaxLimit bound a page.

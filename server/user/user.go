@@ -286,3 +286,13 @@ func (m *Manager) EnrollTOTP(ctx context.Context, name string) (TOTP, error) {
 	}
 	return t, m.endSessions(ctx, name, "")
 }
+
+// Exists reports whether an account of that name exists (disabled ones
+// too: a case stays with the person it was given to).
+func (m *Manager) Exists(ctx context.Context, name string) (bool, error) {
+	_, _, err := m.Get(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

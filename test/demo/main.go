@@ -96,9 +96,23 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 		return err
 	}
 	fmt.Print(indent(string(out)))
-	inc, err = waitIncident(ctx, srv, func(i incident.Incident) bool { return i.ID == inc.ID && len(i.NetworkIDs) > 0 })
+	// The finding with the PC's traffic fires the correlation rule; its
+	// alert is of the same PC, so it joins the same incident.
+	inc, err = waitIncident(ctx, srv, func(i incident.Incident) bool {
+		return i.ID == inc.ID && len(i.NetworkIDs) > 0 && len(i.Rules) >= 2
+	})
 	if err != nil {
-		return fmt.Errorf("network records not tied to the incident: %w\nserver log:\n%s", err, srv.Tail())
+		return fmt.Errorf("network records and the correlation alert not in the incident: %w\nserver log:\n%s", err, srv.Tail())
+	}
+	if err := onlyIncident(ctx, srv, agent.ID); err != nil {
+		return err
+	}
+	short := inc.ID[:8]
+	step("Tiếp nhận và ghi chú / acknowledging the incident and adding a note, by its ID prefix %s", short)
+	for _, args := range [][]string{{"incident", "ack", short}, {"incident", "note", short, "Đã liên hệ phường / ward contacted"}} {
+		if out, err := srv.CLI(ctx, args...); err != nil {
+			return fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	human, err := srv.CLI(ctx, "incident", "show", inc.ID)
 	if err != nil {
@@ -126,6 +140,26 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	}
 	<-ctx.Done()
 	fmt.Println("\nDừng / stopping…")
+	return nil
+}
+
+// onlyIncident checks that the agent's PC has exactly one incident.
+func onlyIncident(ctx context.Context, srv *harness.Server, host string) error {
+	var out struct {
+		Incidents []incident.Incident `json:"incidents"`
+	}
+	if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
+		return err
+	}
+	var ids []string
+	for _, i := range out.Incidents {
+		if i.Host.ID == host {
+			ids = append(ids, i.ID)
+		}
+	}
+	if len(ids) != 1 {
+		return fmt.Errorf("the PC has %d incidents %v, want one", len(ids), ids)
+	}
 	return nil
 }
 

@@ -95,7 +95,9 @@ func TestCorrelationIncident(t *testing.T) {
 		if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
 			return false, err
 		}
-		i := slices.IndexFunc(out.Incidents, func(i incident.Incident) bool { return i.Rule.ID == yaraNetworkRule })
+		i := slices.IndexFunc(out.Incidents, func(i incident.Incident) bool {
+			return slices.ContainsFunc(i.Rules, func(r incident.Rule) bool { return r.ID == yaraNetworkRule })
+		})
 		if i < 0 {
 			return false, nil
 		}

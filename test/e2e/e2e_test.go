@@ -40,9 +40,11 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// TestDemoIncident is `DEMO_ONCE=1 make demo`: its last line must be an
-// incident whose evidence holds the YARA finding and the PC's flows and
-// DNS records.
+// TestDemoIncident is `DEMO_ONCE=1 make demo`: its last line must be the
+// PC's one incident, acknowledged with a note by ID prefix, whose evidence
+// is a timeline holding the YARA finding, its EICAR alert, the alert of
+// the correlation with the PC's traffic, and the PC's flows and DNS
+// records.
 func TestDemoIncident(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -81,6 +83,22 @@ func TestDemoIncident(t *testing.T) {
 		if count[ds] == 0 {
 			t.Errorf("evidence has no %s record; has %v", ds, count)
 		}
+	}
+	if count[event.DatasetAlert] < 2 || len(d.Rules) < 2 {
+		t.Errorf("incident has %d alerts of rules %+v, want the EICAR and correlation alerts in one", count[event.DatasetAlert], d.Rules)
+	}
+	seen := map[string]bool{}
+	for i, ev := range d.Evidence {
+		if seen[ev.ID] {
+			t.Errorf("evidence %s twice", ev.ID)
+		}
+		seen[ev.ID] = true
+		if i > 0 && ev.Timestamp.Before(d.Evidence[i-1].Timestamp) {
+			t.Errorf("evidence out of time order at %d: %s before %s", i, ev.Timestamp, d.Evidence[i-1].Timestamp)
+		}
+	}
+	if d.Status != incident.StatusAcknowledged || len(d.Notes) != 1 || d.Notes[0].Author == "" {
+		t.Errorf("incident status %s, notes %+v; want acknowledged with the demo's note", d.Status, d.Notes)
 	}
 }
 
@@ -166,7 +184,9 @@ func TestServerKilledWhileShipping(t *testing.T) {
 	}
 	alerts := map[string]int{}
 	for _, i := range incs.Incidents {
-		alerts[i.Rule.ID] += i.AlertCount
+		for _, r := range i.Rules {
+			alerts[r.ID] += r.Alerts
+		}
 	}
 	for rule, n := range alerts {
 		if n != files {

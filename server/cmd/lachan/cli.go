@@ -213,16 +213,54 @@ type incidentList struct {
 	Incidents []incident.Incident `json:"incidents"`
 }
 
+const incidentsHeader = "ID\tSEVERITY\tSTATUS\tUNIT\tASSIGNEE\tTITLE\tALERTS\tEVIDENCE\tLAST SEEN"
+
 func incidentsCmd() *cobra.Command {
-	return listCmd("incidents", "List incidents, newest first", wire.PathIncidents, "ID\tSEVERITY\tSTATUS\tUNIT\tTITLE\tALERTS\tEVIDENCE\tLAST SEEN",
-		func(out incidentList) [][]string {
+	c := &cobra.Command{
+		Use:   "incidents",
+		Short: "List incidents, newest first, filtered on the server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for _, f := range []string{"status", "severity"} {
+				q[f], _ = cmd.Flags().GetStringSlice(f)
+			}
+			for flag, param := range map[string]string{"unit": "unit", "assignee": "assignee", "since": "since", "query": "q"} {
+				if v, _ := cmd.Flags().GetString(flag); v != "" {
+					q.Set(param, v)
+				}
+			}
+			var out incidentList
+			if err := cl.Get(cmd.Context(), wire.PathIncidents, q, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
 			rows := make([][]string, 0, len(out.Incidents))
 			for _, i := range out.Incidents {
-				rows = append(rows, []string{i.ID, i.Severity, i.Status, i.Unit, i.Title, fmt.Sprint(i.AlertCount),
+				status := i.Status
+				if i.Resolution != "" {
+					status += " (" + i.Resolution + ")"
+				}
+				rows = append(rows, []string{i.ID, i.Severity, status, i.Unit, dash(i.Assignee), i.Title, fmt.Sprint(i.AlertCount),
 					fmt.Sprint(len(i.EventIDs) + len(i.NetworkIDs)), ago(i.LastSeen)})
 			}
-			return rows
-		})
+			return table(cmd.OutOrStdout(), incidentsHeader, rows)
+		},
+	}
+	c.Flags().StringSlice("status", nil, "only these statuses (new, acknowledged, in_progress, resolved)")
+	c.Flags().StringSlice("severity", nil, "only these severities (informational, low, medium, high, critical)")
+	c.Flags().String("unit", "", "only incidents this unit may see (within your own scope)")
+	c.Flags().String("assignee", "", "only incidents assigned to this name (the case or a layer)")
+	c.Flags().String("since", "", "only incidents with an alert since (RFC 3339, or a duration such as 24h)")
+	c.Flags().String("query", "", "only incidents whose ID, title, host or a rule contains this text")
+	addJSONFlag(c)
+	return c
 }
 
 func incidentCmd() *cobra.Command {
@@ -257,9 +295,18 @@ func printIncident(w io.Writer, d incident.Detail) error {
 	fmt.Fprintf(w, "Sự cố / Incident %s\n  %s\n", v(d.ID), v(d.Title))
 	fmt.Fprintf(w, "  Mức độ / Severity: %s   Trạng thái / Status: %s   Đơn vị / Unit: %s\n", v(d.Severity), v(d.Status), v(d.Unit))
 	fmt.Fprintf(w, "  Máy / Host: %s (%s) %s\n", v(d.Host.Name), v(d.Host.ID), v(strings.Join(d.Host.IPs, ", ")))
-	fmt.Fprintf(w, "  Luật / Rule: %s (%s)\n", v(d.Rule.Name), v(d.Rule.ID))
+	for _, r := range d.Rules {
+		fmt.Fprintf(w, "  Luật / Rule: %s (%s), %d alert(s)\n", v(r.Name), v(r.ID), r.Alerts)
+	}
+	if d.Resolution != "" {
+		fmt.Fprintf(w, "  Kết luận / Resolution: %s %s\n", v(d.Resolution), v(d.DuplicateOf))
+	}
+	if len(d.Links) > 0 || len(d.Merged) > 0 {
+		fmt.Fprintf(w, "  Liên kết / Linked: %s   Đã gộp / Merged: %s\n", dash(strings.Join(d.Links, ", ")), dash(strings.Join(d.Merged, ", ")))
+	}
 	fmt.Fprintf(w, "  Thời gian / Seen: %s → %s, %d alert(s)\n", d.FirstSeen.Local().Format(time.DateTime), d.LastSeen.Local().Format(time.DateTime), d.AlertCount)
 	printLayers(w, d)
+	printCase(w, d)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Bằng chứng / Evidence:")
 	rows := make([][]string, 0, len(d.Evidence))
@@ -267,6 +314,27 @@ func printIncident(w io.Writer, d incident.Detail) error {
 		rows = append(rows, []string{ev.Timestamp.Local().Format(time.DateTime), ev.Dataset, summary(ev)})
 	}
 	return table(w, "  TIME\tDATASET\tSUMMARY", prefix(rows, "  "))
+}
+
+// printCase adds the notes and the history of `lachan incident show`.
+func printCase(w io.Writer, d incident.Detail) {
+	if len(d.Notes) > 0 {
+		fmt.Fprintln(w, "\nGhi chú / Notes:")
+		for _, n := range d.Notes {
+			fmt.Fprintf(w, "  %s %s: %s\n", n.At.Local().Format(time.DateTime), visible(n.Author), visible(n.Text))
+		}
+	}
+	if len(d.History) > 0 {
+		fmt.Fprintln(w, "\nLịch sử / History:")
+		for _, c := range d.History {
+			detail := ""
+			if len(c.Detail) > 0 {
+				b, _ := json.Marshal(c.Detail)
+				detail = " " + string(b)
+			}
+			fmt.Fprintf(w, "  %s %s %s%s\n", c.At.Local().Format(time.DateTime), visible(c.By), c.Action, visible(detail))
+		}
+	}
 }
 
 func prefix(rows [][]string, p string) [][]string {

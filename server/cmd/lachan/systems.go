@@ -194,45 +194,103 @@ func printCoverage(w io.Writer, rep system.Report) error {
 	return table(w, "UNIT\tSYSTEMS\tL1\tL2\tL3\tL4\tSCORE", rows)
 }
 
-// incidentActions are the layer and reporting steps of `lachan incident`.
+// incidentActions are the case-handling, layer and reporting steps of
+// `lachan incident`. Every ID may be a unique prefix of 8 characters or
+// more.
 func incidentActions() []*cobra.Command {
 	assign := &cobra.Command{
-		Use: "assign ID --layer N --to WHO", Short: "Give an incident's handling at one layer (1–4) to a unit, team, assessor or link",
-		Args: cobra.ExactArgs(1),
+		Use:   "assign ID --to WHO [--layer N]",
+		Short: "Give the case to a user, or with --layer an incident's handling at one layer (1–4) to a unit, team, assessor or link",
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			layer, _ := cmd.Flags().GetInt("layer")
 			to, _ := cmd.Flags().GetString("to")
 			return incidentPost(cmd, args[0], "assign", api.AssignRequest{Layer: layer, To: to})
 		},
 	}
-	assign.Flags().Int("layer", 0, "layer: 1 on-site, 2 SOC, 3 assessor, 4 upstream")
+	assign.Flags().Int("layer", 0, "layer: 1 on-site, 2 SOC, 3 assessor, 4 upstream; without it --to names an existing user")
 	assign.Flags().String("to", "", "who takes it")
-	_ = assign.MarkFlagRequired("layer")
 	_ = assign.MarkFlagRequired("to")
-	out := []*cobra.Command{assign}
+
+	resolve := &cobra.Command{
+		Use:   "resolve ID [--as RESOLUTION] [--note TEXT] [--at TIME]",
+		Short: "End the response; a true positive starts the 5-day final-report clock, a false positive or benign one stops both clocks",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			at, err := atFlag(cmd)
+			if err != nil {
+				return err
+			}
+			as, _ := cmd.Flags().GetString("as")
+			note, _ := cmd.Flags().GetString("note")
+			return incidentPost(cmd, args[0], "resolve", api.StepRequest{At: at, Resolution: as, Note: note})
+		},
+	}
+	resolve.Flags().String("as", incident.ResolutionTruePositive, "resolution: true_positive, false_positive or benign (a duplicate is merged: incident merge)")
+	resolve.Flags().String("note", "", "a note to add, e.g. why")
+	resolve.Flags().String("at", "", "when the response ended (RFC 3339); now when not given")
+
+	note := &cobra.Command{
+		Use: "note ID TEXT", Short: "Add a note to an incident", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return incidentPost(cmd, args[0], "note", api.StepRequest{Text: args[1]})
+		},
+	}
+	merge := &cobra.Command{
+		Use: "merge ID INTO_ID", Short: "Move an incident's alerts and evidence into another and resolve it as its duplicate", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return incidentPost(cmd, args[0], "merge", api.StepRequest{Target: args[1]})
+		},
+	}
+	link := &cobra.Command{
+		Use: "link ID OTHER_ID", Short: "Link two incidents (both ways)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return incidentPost(cmd, args[0], "link", api.StepRequest{Target: args[1]})
+		},
+	}
+	out := []*cobra.Command{assign, resolve, note, merge, link}
 	for _, st := range []struct{ use, step, short string }{
-		{"resolve ID", "resolve", "End the response: the incident is resolved and the 5-day final-report clock starts"},
+		{"ack ID", "ack", "Acknowledge a new incident"},
+		{"start ID", "start", "Mark an incident as in progress"},
+		{"reopen ID", "reopen", "Reopen a resolved incident: its resolution is cleared and its clocks run again"},
+	} {
+		out = append(out, &cobra.Command{
+			Use: st.use, Short: st.short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return incidentPost(cmd, args[0], st.step, api.StepRequest{})
+			},
+		})
+	}
+	for _, st := range []struct{ use, step, short string }{
 		{"notified ID", "notified", "Record that the TT 20/2017 notification was sent"},
 		{"final-report ID", "final-report", "Record that the final report was sent"},
 	} {
 		c := &cobra.Command{
 			Use: st.use + " [--at TIME]", Short: st.short, Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				var req api.StepRequest
-				if s, _ := cmd.Flags().GetString("at"); s != "" {
-					t, err := time.Parse(time.RFC3339, s)
-					if err != nil {
-						return fmt.Errorf("--at %q: want an RFC 3339 time such as 2026-05-01T09:30:00+07:00", s)
-					}
-					req.At = t
+				at, err := atFlag(cmd)
+				if err != nil {
+					return err
 				}
-				return incidentPost(cmd, args[0], st.step, req)
+				return incidentPost(cmd, args[0], st.step, api.StepRequest{At: at})
 			},
 		}
 		c.Flags().String("at", "", "when it happened (RFC 3339); now when not given")
 		out = append(out, c)
 	}
 	return out
+}
+
+func atFlag(cmd *cobra.Command) (time.Time, error) {
+	s, _ := cmd.Flags().GetString("at")
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, fmt.Errorf("--at %q: want an RFC 3339 time such as 2026-05-01T09:30:00+07:00", s)
+	}
+	return t, nil
 }
 
 func incidentPost(cmd *cobra.Command, id, step string, body any) error {
@@ -255,6 +313,9 @@ func printLayers(w io.Writer, d incident.Detail) {
 	}
 	for _, a := range d.Assignments {
 		fmt.Fprintf(w, "  Lớp / Layer %d: %s (%s, %s)\n", a.Layer, a.To, a.By, a.At.Local().Format(time.DateTime))
+	}
+	if d.Assignee != "" {
+		fmt.Fprintf(w, "  Người xử lý / Assignee: %s\n", visible(d.Assignee))
 	}
 	for _, c := range []struct {
 		name string
