@@ -169,7 +169,7 @@ func TestNationalForwarding(t *testing.T) {
 	defer func() { tt.stop() }()
 
 	// A DNS lookup of a domain the city will later name as an indicator.
-	wc, err := client.New("https://"+tt.wardAddr, tt.ward.CAFile(), filepath.Join(tt.wardDir, "data", "operator.token"), "")
+	wc, err := client.New("https://"+tt.wardAddr, tt.ward.CAFile(), filepath.Join(tt.wardDir, "data", "sensor.token"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
