@@ -8,8 +8,9 @@ BIN   := bin
 DEB_PKGS := libyara-dev libpcap-dev pkg-config gcc
 TEST_FLAGS ?= -race -timeout 20m
 FUZZTIME ?= 20s
+SOAK_DURATION ?= 30m
 
-.PHONY: all deps build test vet demo bench fuzz clean
+.PHONY: all deps build test vet demo bench fuzz soak clean
 
 all: build
 
@@ -43,6 +44,11 @@ bench: deps
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh
+
+# The kill soak (docs/benchmarks.md): SOAK_DURATION of files, findings,
+# incidents and SIGKILLs; SOAK_KILLS and SOAK_SEED are read too.
+soak: deps
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) run ./test/soak
 
 clean:
 	rm -rf $(BIN)

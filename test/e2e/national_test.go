@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,117 +23,24 @@ import (
 )
 
 const (
-	wardName  = "phuong-ben-thanh"
-	wardToken = "ward-upstream-token-0123456789abcdef"
+	wardName  = harness.WardName
+	wardToken = harness.WardToken
 	eicar     = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 )
 
-// tiers are a ward server forwarding to a city server on loopback.
-type tiers struct {
-	bin                string
-	cityDir, wardDir   string
-	cityAddr, wardAddr string
-	city, ward         *harness.Server
-	cityPub, wardPub   string
-	cityCfg, wardCfg   string
-}
-
 func writeFile(t *testing.T, path, body string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+	if err := harness.WriteFile(path, body); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// pubkey makes a server's signing key before it first starts and returns
-// the public half, as an operator would to register the sender.
-func pubkey(t *testing.T, ctx context.Context, bin, dir, addr string) string {
-	cfg := filepath.Join(dir, "keys.yml")
-	writeFile(t, cfg, fmt.Sprintf("data_dir: %s\napi:\n  listen: %s\n", filepath.Join(dir, "data"), addr))
-	s := &harness.Server{Bin: bin, Config: cfg}
-	out, err := s.CLI(ctx, "forward", "pubkey")
+func startTiers(t *testing.T, ctx context.Context) *harness.Tiers {
+	tt, err := harness.StartTiers(ctx, bins.server, t.TempDir(), harness.TierOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
-}
-
-func startTiers(t *testing.T, ctx context.Context) *tiers {
-	root := t.TempDir()
-	tt := &tiers{bin: bins.server, cityDir: filepath.Join(root, "city"), wardDir: filepath.Join(root, "ward")}
-	var err error
-	if tt.cityAddr, err = harness.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
-	if tt.wardAddr, err = harness.FreeAddr(); err != nil {
-		t.Fatal(err)
-	}
-	tt.cityPub = pubkey(t, ctx, tt.bin, tt.cityDir, tt.cityAddr)
-	tt.wardPub = pubkey(t, ctx, tt.bin, tt.wardDir, tt.wardAddr)
-	sum := sha256.Sum256([]byte(wardToken))
-	writeFile(t, filepath.Join(tt.cityDir, "units.yml"), "units:\n  - id: hcm\n    name: Thành phố Hồ Chí Minh\n  - id: phuong-ben-thanh\n    name: Phường Bến Thành\n    parent: hcm\n")
-	tt.cityCfg = filepath.Join(tt.cityDir, "server.yml")
-	writeFile(t, tt.cityCfg, fmt.Sprintf(`data_dir: %s
-units_file: %s
-api:
-  listen: %s
-log:
-  level: debug
-  format: text
-forward:
-  name: hcm
-  receive:
-    senders:
-      - name: %s
-        unit: phuong-ben-thanh
-        public_key: %s
-        token_sha256: %s
-`, filepath.Join(tt.cityDir, "data"), filepath.Join(tt.cityDir, "units.yml"), tt.cityAddr, wardName, tt.wardPub, hex.EncodeToString(sum[:])))
-	if tt.city, err = harness.StartServer(ctx, tt.bin, tt.cityDir); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(tt.wardDir, "units.yml"), fmt.Sprintf("units:\n  - id: %s\n    name: Phường Bến Thành\n    enroll_secret: %s\n", harness.Unit, harness.EnrollSecret))
-	tt.wardCfg = filepath.Join(tt.wardDir, "server.yml")
-	writeFile(t, tt.wardCfg, fmt.Sprintf(`data_dir: %s
-units_file: %s
-api:
-  listen: %s
-  checkin_interval: 2s
-log:
-  level: debug
-  format: text
-forward:
-  name: %s
-  min_severity: low
-  scan_interval: 300ms
-  upstream:
-    url: https://%s
-    ca_file: %s
-    token: %s
-    public_key: %s
-    indicator_interval: 1s
-  delivery:
-    min_backoff: 200ms
-    max_backoff: 1s
-    poll_interval: 500ms
-    timeout: 10s
-`, filepath.Join(tt.wardDir, "data"), filepath.Join(tt.wardDir, "units.yml"), tt.wardAddr, wardName, tt.cityAddr, tt.city.CAFile(), wardToken, tt.cityPub))
-	if tt.ward, err = harness.StartServer(ctx, tt.bin, tt.wardDir); err != nil {
-		t.Fatal(err)
-	}
 	return tt
-}
-
-func (tt *tiers) stop() {
-	if tt.ward != nil {
-		tt.ward.Stop()
-	}
-	if tt.city != nil {
-		tt.city.Stop()
-	}
 }
 
 type incidentList struct {
@@ -166,10 +71,10 @@ func TestNationalForwarding(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	tt := startTiers(t, ctx)
-	defer func() { tt.stop() }()
+	defer func() { tt.Stop() }()
 
 	// A DNS lookup of a domain the city will later name as an indicator.
-	wc, err := client.New("https://"+tt.wardAddr, tt.ward.CAFile(), filepath.Join(tt.wardDir, "data", "operator.token"), "")
+	wc, err := client.New("https://"+tt.WardAddr, tt.Ward.CAFile(), filepath.Join(tt.WardDir, "data", "sensor.token"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,9 +87,9 @@ func TestNationalForwarding(t *testing.T) {
 	}
 
 	// An incident in the ward whose evidence names a person and a CCCD.
-	scan := filepath.Join(tt.wardDir, "scan")
+	scan := filepath.Join(tt.WardDir, "scan")
 	writeFile(t, filepath.Join(scan, "Nguyễn Văn An - CCCD 079203001234.txt"), eicar)
-	ag, err := harness.StartAgent(bins.agent, filepath.Join(tt.wardDir, "agent"), tt.ward, harness.AgentOptions{ScanPaths: []string{scan}, ScanInterval: "1s"})
+	ag, err := harness.StartAgent(bins.agent, filepath.Join(tt.WardDir, "agent"), tt.Ward, harness.AgentOptions{ScanPaths: []string{scan}, ScanInterval: "1s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +97,7 @@ func TestNationalForwarding(t *testing.T) {
 
 	var cityInc incident.Incident
 	err = harness.WaitFor(ctx, 90*time.Second, func() (bool, error) {
-		incs, err := incidents(ctx, tt.city)
+		incs, err := incidents(ctx, tt.City)
 		for _, i := range incs {
 			if strings.Contains(i.Title, "EICAR") || strings.Contains(strings.ToLower(i.Rule.Name), "eicar") {
 				cityInc = i
@@ -202,12 +107,12 @@ func TestNationalForwarding(t *testing.T) {
 		return false, err
 	})
 	if err != nil {
-		t.Fatalf("the ward's incident never reached the city: %v\nward log:\n%s", err, tt.ward.Tail())
+		t.Fatalf("the ward's incident never reached the city: %v\nward log:\n%s", err, tt.Ward.Tail())
 	}
 	if cityInc.Unit != "phuong-ben-thanh" || !strings.HasPrefix(cityInc.Title, "["+wardName+"]") {
 		t.Errorf("city filed the incident as unit %q title %q", cityInc.Unit, cityInc.Title)
 	}
-	objs, raw, err := received(ctx, tt.city)
+	objs, raw, err := received(ctx, tt.City)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +125,7 @@ func TestNationalForwarding(t *testing.T) {
 	if tok == "" {
 		t.Fatalf("no person token in what the city received:\n%.2000s", raw)
 	}
-	if out, err := tt.ward.CLI(ctx, "forward", "reidentify", tok); err != nil || !strings.Contains(string(out), "Nguyễn Văn An") {
+	if out, err := tt.Ward.CLI(ctx, "forward", "reidentify", tok); err != nil || !strings.Contains(string(out), "Nguyễn Văn An") {
 		t.Errorf("the ward cannot re-identify %s: %q %v", tok, out, err)
 	}
 	if !slices.ContainsFunc(objs, func(o forward.Object) bool { return o.String("type") == "sighting" }) {
@@ -229,17 +134,17 @@ func TestNationalForwarding(t *testing.T) {
 
 	// An indicator published by the city reaches the ward and matches the
 	// DNS lookup stored there before.
-	indFile := filepath.Join(tt.cityDir, "indicators.json")
+	indFile := filepath.Join(tt.CityDir, "indicators.json")
 	writeFile(t, indFile, `{"type":"bundle","id":"bundle--6f1e7c1a-4e8b-4a55-9f3e-1d2c3b4a5968","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2025-06-01T00:00:00.000Z","modified":"2025-06-01T00:00:00.000Z","valid_from":"2025-06-01T00:00:00.000Z","name":"C2 domain","pattern_type":"stix","pattern":"[domain-name:value = 'c2.bad-actor.example']"}]}`)
-	if _, err := tt.city.CLI(ctx, "forward", "publish", indFile); err != nil {
+	if _, err := tt.City.CLI(ctx, "forward", "publish", indFile); err != nil {
 		t.Fatal(err)
 	}
 	err = harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		incs, err := incidents(ctx, tt.ward)
+		incs, err := incidents(ctx, tt.Ward)
 		return slices.ContainsFunc(incs, func(i incident.Incident) bool { return strings.HasPrefix(i.Rule.ID, "indicator:") }), err
 	})
 	if err != nil {
-		t.Errorf("the city's indicator raised nothing in the ward: %v\nward log:\n%s", err, tt.ward.Tail())
+		t.Errorf("the city's indicator raised nothing in the ward: %v\nward log:\n%s", err, tt.Ward.Tail())
 	}
 
 	outage(t, ctx, tt, scan)
@@ -249,8 +154,8 @@ func TestNationalForwarding(t *testing.T) {
 // outage takes the city down, makes new revisions in the ward, kills and
 // restarts the ward meanwhile, brings the city back and checks that every
 // revision arrived once and in order.
-func outage(t *testing.T, ctx context.Context, tt *tiers, scan string) {
-	if err := tt.city.Stop(); err != nil {
+func outage(t *testing.T, ctx context.Context, tt *harness.Tiers, scan string) {
+	if err := tt.City.Stop(); err != nil {
 		t.Logf("city stop: %v", err)
 	}
 	for i := 0; i < 3; i++ {
@@ -258,39 +163,39 @@ func outage(t *testing.T, ctx context.Context, tt *tiers, scan string) {
 	}
 	err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 		var atts struct{ Attempts []forward.Attempt }
-		err := tt.ward.CLIJSON(ctx, &atts, "forward", "attempts")
+		err := tt.Ward.CLIJSON(ctx, &atts, "forward", "attempts")
 		return slices.ContainsFunc(atts.Attempts, func(a forward.Attempt) bool { return a.Outcome == "retry" }), err
 	})
 	if err != nil {
 		t.Fatalf("the ward never tried the dead city: %v", err)
 	}
-	tt.ward.Kill()
-	ward, err := harness.StartServer(ctx, tt.bin, tt.wardDir)
+	tt.Ward.Kill()
+	ward, err := harness.StartServer(ctx, tt.Bin, tt.WardDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt.ward = ward
+	tt.Ward = ward
 	writeFile(t, filepath.Join(scan, "bao-cao-3.txt"), eicar)
 	time.Sleep(3 * time.Second)
-	city, err := harness.StartServer(ctx, tt.bin, tt.cityDir)
+	city, err := harness.StartServer(ctx, tt.Bin, tt.CityDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt.city = city
+	tt.City = city
 	var entries []forward.Entry
 	err = harness.WaitFor(ctx, 90*time.Second, func() (bool, error) {
 		var ob struct{ Entries []forward.Entry }
-		if err := tt.ward.CLIJSON(ctx, &ob, "forward", "outbox"); err != nil {
+		if err := tt.Ward.CLIJSON(ctx, &ob, "forward", "outbox"); err != nil {
 			return false, err
 		}
 		entries = ob.Entries
 		return len(entries) > 0 && !slices.ContainsFunc(entries, func(e forward.Entry) bool { return e.State == forward.StatePending }), nil
 	})
 	if err != nil {
-		t.Fatalf("outbox not drained: %v\nward log:\n%s", err, tt.ward.Tail())
+		t.Fatalf("outbox not drained: %v\nward log:\n%s", err, tt.Ward.Tail())
 	}
 	var atts struct{ Attempts []forward.Attempt }
-	if err := tt.ward.CLIJSON(ctx, &atts, "forward", "attempts"); err != nil {
+	if err := tt.Ward.CLIJSON(ctx, &atts, "forward", "attempts"); err != nil {
 		t.Fatal(err)
 	}
 	delivered := map[string]int{}
@@ -306,7 +211,7 @@ func outage(t *testing.T, ctx context.Context, tt *tiers, scan string) {
 		}
 		want[e.Object] = append(want[e.Object], forward.Timestamp(e.Modified))
 	}
-	objs, _, err := received(ctx, tt.city)
+	objs, _, err := received(ctx, tt.City)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,13 +236,13 @@ func outage(t *testing.T, ctx context.Context, tt *tiers, scan string) {
 
 // refusals posts bad requests to the city and checks each is refused with
 // its reason and leaves nothing behind.
-func refusals(t *testing.T, ctx context.Context, tt *tiers) {
-	before, _, err := received(ctx, tt.city)
+func refusals(t *testing.T, ctx context.Context, tt *harness.Tiers) {
+	before, _, err := received(ctx, tt.City)
 	if err != nil {
 		t.Fatal(err)
 	}
-	incsBefore, _ := incidents(ctx, tt.city)
-	key, err := forward.LoadOrCreateKey(filepath.Join(tt.wardDir, "data", "forward"))
+	incsBefore, _ := incidents(ctx, tt.City)
+	key, err := forward.LoadOrCreateKey(filepath.Join(tt.WardDir, "data", "forward"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,14 +261,14 @@ func refusals(t *testing.T, ctx context.Context, tt *tiers) {
 		{"unknown sender", "an-unregistered-token-000000000000", forward.Sign(body, key, wardName), body, 403, "unknown sender"},
 		{"malformed", wardToken, forward.Sign(malformed, key, wardName), malformed, 422, "property name: required"},
 	}
-	caPEM, err := os.ReadFile(tt.city.CAFile())
+	caPEM, err := os.ReadFile(tt.City.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	url := "https://" + tt.cityAddr + forward.APIRootPath + "collections/" + forward.IncidentsCollectionID() + "/objects/"
+	url := "https://" + tt.CityAddr + forward.APIRootPath + "collections/" + forward.IncidentsCollectionID() + "/objects/"
 	for _, c := range cases {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(c.body))
 		req.Header.Set("Content-Type", forward.MediaType)
@@ -382,11 +287,11 @@ func refusals(t *testing.T, ctx context.Context, tt *tiers) {
 			t.Errorf("%s: answer %d %s, want %d naming %q", c.name, resp.StatusCode, buf.String(), c.status, c.reason)
 		}
 	}
-	after, raw, err := received(ctx, tt.city)
+	after, raw, err := received(ctx, tt.City)
 	if err != nil {
 		t.Fatal(err)
 	}
-	incsAfter, _ := incidents(ctx, tt.city)
+	incsAfter, _ := incidents(ctx, tt.City)
 	if len(after) != len(before) || strings.Contains(raw, "giả mạo") || len(incsAfter) != len(incsBefore) {
 		t.Errorf("refused requests left traces: objects %d → %d, incidents %d → %d", len(before), len(after), len(incsBefore), len(incsAfter))
 	}
