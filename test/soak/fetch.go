@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"lachan/internal/event"
+	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
 	"lachan/server/api"
 	"lachan/server/client"
@@ -117,7 +117,7 @@ func received(ctx context.Context, tt *harness.Tiers) ([]forward.Object, error) 
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: tlsconf.WithRoots(pool)}}
 	defer hc.CloseIdleConnections()
 	base := "https://" + tt.CityAddr + forward.APIRootPath + "collections/" + forward.IncidentsCollectionID() + "/objects/?limit=1000"
 	var out []forward.Object
