@@ -20,14 +20,14 @@ type Config struct {
 
 // ChannelConfig is one channel and its filters.
 type ChannelConfig struct {
-	Name string `mapstructure:"name"`
+	Name string `mapstructure:"name" yaml:"name"`
 	// EventIDs, when set, are the only event IDs read; the filter is
 	// given to Windows in the subscription's query.
-	EventIDs []int `mapstructure:"event_ids"`
+	EventIDs []int `mapstructure:"event_ids" yaml:"event_ids"`
 	// ExcludeEventIDs are left out.
-	ExcludeEventIDs []int `mapstructure:"exclude_event_ids"`
+	ExcludeEventIDs []int `mapstructure:"exclude_event_ids" yaml:"exclude_event_ids"`
 	// RatePerMinute overrides Config.RatePerMinute (0: the default).
-	RatePerMinute int `mapstructure:"rate_per_minute"`
+	RatePerMinute int `mapstructure:"rate_per_minute" yaml:"rate_per_minute"`
 }
 
 // DefaultChannels are read unless the configuration names others.
