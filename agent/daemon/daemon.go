@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"lachan/agent/client"
+	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
 	"lachan/agent/yara"
@@ -62,6 +63,8 @@ type Config struct {
 	Osqueryd *osquery.SupervisorConfig
 	Spool    spool.Config
 	Ship     ship.Config
+	// EventLog, when set, reads the Windows event logs (on Windows).
+	EventLog *eventlog.Config
 }
 
 // Daemon is a running agent.
@@ -74,6 +77,7 @@ type Daemon struct {
 	osq     *osquery.Runner
 	ext     *osquery.Extension
 	sup     *osquery.Supervisor
+	evl     *eventlog.Collector
 	rules   *ruleSet
 
 	// reported holds the IDs of findings already spooled by this process
@@ -162,6 +166,9 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	// server has them.
 	d.shipper.OnAck(func(upTo uint64) { d.cache.Acked(upTo, sp.Lost) })
 	d.status.Osquery = "osquery unavailable: not configured"
+	if cfg.EventLog != nil && cfg.EventLog.Enabled {
+		d.evl = eventlog.New(*cfg.EventLog, filepath.Join(cfg.StateDir, "eventlog"), d.emit, log.With("component", "eventlog"))
+	}
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
 		return nil, err
@@ -226,6 +233,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.sup != nil {
 		start(func(ctx context.Context) { _ = d.sup.Run(ctx) })
+	}
+	if d.evl != nil {
+		start(d.evl.Run)
 	}
 	if d.ext != nil {
 		start(func(ctx context.Context) { _ = d.ext.Run(ctx) })
@@ -507,10 +517,23 @@ func (d *Daemon) Status() wire.Status {
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()
 	}
+	st.EventLog = d.eventLogStatus()
 	var refused string
 	st.RulesVersion, refused = d.rules.state()
 	if refused != "" {
 		st.Errors = append(st.Errors, refused)
 	}
 	return st
+}
+
+// eventLogStatus reports the event log collector and, on Windows, Sysmon
+// even where the collector is off.
+func (d *Daemon) eventLogStatus() *wire.EventLogStatus {
+	if d.evl != nil {
+		return d.evl.Status()
+	}
+	if s := eventlog.SysmonStatus(); s != nil {
+		return &wire.EventLogStatus{Sysmon: s}
+	}
+	return nil
 }

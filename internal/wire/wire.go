@@ -118,8 +118,10 @@ type Status struct {
 	Shed int64 `json:"shed,omitempty"`
 	// SpoolDropped counts records the agent's spool found corrupt and
 	// dropped over the life of its spool directory.
-	SpoolDropped int64    `json:"spool_dropped,omitempty"`
-	Errors       []string `json:"errors,omitempty"`
+	SpoolDropped int64 `json:"spool_dropped,omitempty"`
+	// EventLog reports the Windows event log collector and Sysmon.
+	EventLog *EventLogStatus `json:"eventlog,omitempty"`
+	Errors   []string        `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -14,6 +15,7 @@ import (
 
 	"lachan/agent/client"
 	"lachan/agent/daemon"
+	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
 	"lachan/agent/yara"
@@ -39,6 +41,9 @@ type Config struct {
 	Spool      SpoolConfig    `mapstructure:"spool"`
 	Ship       ship.Config    `mapstructure:"ship"`
 	Log        logging.Config `mapstructure:"log"`
+	// EventLog chooses the Windows event log channels the agent reads
+	// (Windows only; elsewhere it is ignored).
+	EventLog eventlog.Config `mapstructure:"eventlog"`
 }
 
 // ServerConfig says where the server is and how to join it.
@@ -100,10 +105,11 @@ func defaultConfig() *Config {
 		StateDir: "/var/lib/lachan-agent",
 		YARA: YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout,
 			Workers: yc.Workers, MaxCPUPercent: yc.MaxCPUPercent, MaxRSS: yc.MaxRSS},
-		Osquery: OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
-		Spool:   SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
-		Ship:    ship.DefaultConfig(),
-		Log:     logging.DefaultConfig(),
+		Osquery:  OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
+		Spool:    SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
+		Ship:     ship.DefaultConfig(),
+		Log:      logging.DefaultConfig(),
+		EventLog: eventlog.DefaultConfig(),
 	}
 }
 
@@ -128,7 +134,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, client.Options{Proxy: c.Server.Proxy}.Validate())
-	errs = append(errs, config.Join(c.Ship, c.Log))
+	errs = append(errs, config.Join(c.Ship, c.Log, c.EventLog))
 	return errors.Join(errs...)
 }
 
@@ -169,6 +175,10 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels, HardwareID: c.HardwareID,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
 		Spool: sc, Ship: c.Ship, Watch: watch,
+	}
+	if c.EventLog.Enabled && runtime.GOOS == "windows" {
+		evl := c.EventLog
+		dc.EventLog = &evl
 	}
 	if c.Osquery.Socket != "" {
 		dc.Osquery = osquery.Config{Socket: c.Osquery.Socket, Timeout: c.Osquery.Timeout}

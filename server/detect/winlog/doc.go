@@ -11,5 +11,7 @@
 //
 // Every Windows event gets the dataset DatasetFor(Channel), such as
 // windows.sysmon or windows.security; detections/logsources.yml maps Sigma
-// log sources onto those datasets.
+// log sources onto those datasets. The mapping from a record to fields is
+// internal/winevent's, which the agent uses for the events it reads from
+// the Windows Event Log, so a rule sees the same fields either way.
 package winlog

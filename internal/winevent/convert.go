@@ -1,0 +1,383 @@
+package winevent
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// DatasetPrefix starts the dataset of every Windows event.
+const DatasetPrefix = "windows."
+
+// DatasetFor names the dataset of a Windows event log channel: "windows."
+// and the channel in lower case, without a leading "Microsoft-Windows-" or
+// a trailing "/Operational", "/" becoming "." and any other character
+// outside [a-z0-9_-] becoming "_". So Security is windows.security,
+// Microsoft-Windows-Sysmon/Operational is windows.sysmon and
+// Microsoft-Windows-TaskScheduler/Operational is windows.taskscheduler.
+func DatasetFor(channel string) string {
+	c := strings.ToLower(strings.TrimSpace(channel))
+	c = strings.TrimPrefix(c, "microsoft-windows-")
+	c = strings.TrimSuffix(c, "/operational")
+	var b strings.Builder
+	for _, r := range c {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == '/':
+			b.WriteByte('.')
+		default:
+			b.WriteByte('_')
+		}
+	}
+	parts := strings.FieldsFunc(b.String(), func(r rune) bool { return r == '.' })
+	if len(parts) == 0 {
+		return DatasetPrefix + "unknown"
+	}
+	return DatasetPrefix + strings.Join(parts, ".")
+}
+
+// IsWindowsEvent tells whether a decoded JSON object looks like a Windows
+// event, nested ({"Event": {"System": ...}}) or flat (EventID and Channel
+// at the top).
+func IsWindowsEvent(obj map[string]any) bool {
+	if ev, ok := obj["Event"].(map[string]any); ok {
+		_, sys := ev["System"].(map[string]any)
+		return sys
+	}
+	if sys, ok := obj["System"].(map[string]any); ok {
+		obj = sys
+	}
+	_, id := obj["EventID"]
+	_, ch := obj["Channel"]
+	return id && ch
+}
+
+// Convert turns one Windows event into an event.Event. The nested form's
+// System members become flat names joined by "_" (Provider_Name,
+// TimeCreated_SystemTime, Execution_ProcessID), with EventID as a number;
+// EventData and UserData members keep their plain names (CommandLine,
+// Image), which is what SigmaHQ rules use. The flat form is taken as it
+// is, nested objects joined the same way. The dataset comes from Channel
+// (DatasetFor); host.name and event.code are set for the rest of the
+// platform.
+func Convert(obj map[string]any) (event.Event, error) {
+	fields := map[string]any{}
+	if nested, ok := obj["Event"].(map[string]any); ok {
+		if _, ok := nested["System"].(map[string]any); !ok {
+			return event.Event{}, fmt.Errorf("windows event: Event.System missing or not an object")
+		}
+		obj = nested
+	}
+	for k, v := range obj {
+		switch k {
+		case "System":
+			if sys, ok := v.(map[string]any); ok {
+				flattenSystem("", sys, fields)
+				continue
+			}
+		case "EventData", "UserData":
+			flattenData(v, fields)
+			continue
+		case "#attributes":
+			continue
+		}
+		flattenSystem("", map[string]any{k: v}, fields)
+	}
+	return finish(fields)
+}
+
+// systemValueKeys hold a System member's own value in the renderings we
+// read: "#text" (XML to JSON) and "Value" (the evtx library).
+var systemValueKeys = map[string]bool{"#text": true, "Value": true}
+
+// flattenSystem flattens System members: attributes become members, and
+// an object's "#text" or "Value" is the object's own value.
+func flattenSystem(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		name := joinName(prefix, k)
+		switch {
+		case k == "#attributes":
+			name = prefix
+		case systemValueKeys[k] && prefix != "":
+			name = prefix
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flattenSystem(name, sub, out)
+			continue
+		}
+		if name != "" {
+			putValue(out, name, v)
+		}
+	}
+}
+
+func joinName(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "_" + k
+}
+
+// flattenData puts EventData or UserData members under their own names.
+// UserData wraps its members in one element named for the event, which is
+// skipped; unnamed EventData values ("Data": [...]) stay a list named Data.
+func flattenData(data any, out map[string]any) {
+	m, ok := data.(map[string]any)
+	if !ok {
+		if data != nil {
+			putValue(out, "Data", data)
+		}
+		return
+	}
+	for k, v := range m {
+		if k == "#attributes" || k == "xmlns" {
+			continue
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if named, ok := namedData(x); ok {
+				putValue(out, k, named)
+				continue
+			}
+			flattenData(x, out)
+		case []any:
+			if k == "Data" && dataList(x, out) {
+				continue
+			}
+			putValue(out, k, x)
+		default:
+			putValue(out, k, x)
+		}
+	}
+}
+
+// namedData returns the text of {"#text": v, "#attributes": ...}.
+func namedData(m map[string]any) (any, bool) {
+	v, ok := m["#text"]
+	return v, ok
+}
+
+// dataList handles EventData rendered as a list of
+// {"#attributes": {"Name": n}, "#text": v} (XML to JSON) or of
+// {"Name": n, "Value": v} (the .evtx reader, when one of the values is
+// null); it reports false for a plain list of unnamed values. A named
+// element without a value is the empty string, as Windows renders it.
+func dataList(list []any, out map[string]any) bool {
+	type pair struct {
+		name string
+		v    any
+	}
+	pairs := make([]pair, 0, len(list))
+	for _, el := range list {
+		m, ok := el.(map[string]any)
+		if !ok {
+			return false
+		}
+		if attrs, ok := m["#attributes"].(map[string]any); ok {
+			name, _ := attrs["Name"].(string)
+			if name == "" {
+				return false
+			}
+			pairs = append(pairs, pair{name, m["#text"]})
+			continue
+		}
+		name, _ := m["Name"].(string)
+		_, hasValue := m["Value"]
+		if name == "" || len(m) > 2 || len(m) == 2 && !hasValue {
+			return false
+		}
+		v := m["Value"]
+		if v == nil {
+			v = ""
+		}
+		pairs = append(pairs, pair{name, v})
+	}
+	for _, p := range pairs {
+		putValue(out, p.name, p.v)
+	}
+	return len(pairs) > 0
+}
+
+// putValue stores a value under a sanitized field name, turning JSON
+// numbers into int64 or float64 and GUIDs into one form (canonicalGUID).
+func putValue(out map[string]any, name string, v any) {
+	name = fieldName(name)
+	if name == "" || v == nil {
+		return
+	}
+	out[name] = value(v, 0)
+}
+
+func value(v any, depth int) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		if f, err := x.Float64(); err == nil && !math.IsInf(f, 0) {
+			return f
+		}
+		return x.String()
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	case []any:
+		if depth > 4 {
+			return nil
+		}
+		out := make([]any, 0, len(x))
+		for _, el := range x {
+			if el = value(el, depth+1); el != nil {
+				out = append(out, el)
+			}
+		}
+		return out
+	case string:
+		if g, ok := canonicalGUID(x); ok {
+			return g
+		}
+		return x
+	case map[string]any:
+		if depth > 4 {
+			return nil
+		}
+		out := make(map[string]any, len(x))
+		for k, el := range x {
+			if el = value(el, depth+1); el != nil {
+				out[fieldName(k)] = el
+			}
+		}
+		return out
+	}
+	return v
+}
+
+// fieldName replaces the characters the event model does not allow in a
+// field name.
+func fieldName(s string) string {
+	s = strings.TrimLeft(s, "#")
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return strings.Trim(string(b), ".")
+}
+
+// finish builds the event from flat fields: dataset from Channel, time from
+// System, a deterministic ID so that reading the same log twice gives the
+// same events.
+func finish(fields map[string]any) (event.Event, error) {
+	channel, _ := fields["Channel"].(string)
+	if channel == "" {
+		return event.Event{}, fmt.Errorf("windows event: no Channel")
+	}
+	if _, ok := fields["EventID"]; !ok {
+		return event.Event{}, fmt.Errorf("windows event: no EventID")
+	}
+	if id, ok := fields["EventID"].(string); ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64); err == nil {
+			fields["EventID"] = n
+		}
+	}
+	if kw, ok := fields["Keywords"]; ok {
+		fields["Keywords"] = keywords(kw)
+	}
+	ts, err := eventTime(fields)
+	if err != nil {
+		return event.Event{}, err
+	}
+	if _, ok := fields["TimeCreated_SystemTime"]; ok {
+		// One text for every path: the .evtx reader gives seconds, XML
+		// and JSON renderings give text of 6, 7 or 9 decimals.
+		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
+	}
+	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: make(map[string]any, len(fields)+2)}
+	for k, v := range fields {
+		ev.Set(k, v)
+	}
+	if c, ok := fields["Computer"].(string); ok && c != "" {
+		ev.Set("host.name", c)
+	}
+	ev.Set("event.code", fmt.Sprint(fields["EventID"]))
+	ev.ID = eventID(ev)
+	if err := ev.Validate(); err != nil {
+		return event.Event{}, fmt.Errorf("windows event: %w", err)
+	}
+	return ev, nil
+}
+
+// keywords renders the Keywords bit mask as the hexadecimal string Windows
+// tools show, whichever form it arrived in.
+func keywords(v any) any {
+	switch x := v.(type) {
+	case int64:
+		return fmt.Sprintf("0x%x", uint64(x))
+	case float64:
+		if x >= 0 && x < math.MaxUint64 {
+			return fmt.Sprintf("0x%x", uint64(x))
+		}
+	case string:
+		if n, err := strconv.ParseUint(x, 10, 64); err == nil {
+			return fmt.Sprintf("0x%x", n)
+		}
+	}
+	return v
+}
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"}
+
+// eventTime finds the event's time: System's TimeCreated (an RFC 3339
+// string, or seconds since 1970 from the evtx reader), else @timestamp,
+// else Sysmon's UtcTime. It is kept to the microsecond, which is what the
+// evtx reader's seconds hold exactly, so that every path agrees.
+func eventTime(fields map[string]any) (time.Time, error) {
+	for _, k := range []string{"TimeCreated_SystemTime", "SystemTime", "@timestamp", "UtcTime"} {
+		switch x := fields[k].(type) {
+		case string:
+			for _, l := range timeLayouts {
+				if t, err := time.Parse(l, x); err == nil {
+					return t.UTC().Round(time.Microsecond), nil
+				}
+			}
+		case float64:
+			// The evtx reader gives seconds as a float, exact to about a
+			// fifth of a microsecond at today's dates; rounding to the
+			// microsecond gives back what the XML rendering shows.
+			sec, frac := math.Modf(x)
+			return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
+		case int64:
+			return time.Unix(x, 0).UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("windows event: no time (System.TimeCreated.SystemTime, TimeCreated_SystemTime, @timestamp or UtcTime)")
+}
+
+// eventID derives the ID from the record's identity when it has one and
+// from its content otherwise.
+func eventID(ev event.Event) string {
+	if rec, ok := ev.Fields["EventRecordID"]; ok {
+		return event.DeriveID("winlog", ev.String("Computer"), ev.String("Channel"), fmt.Sprint(rec))
+	}
+	keys := make([]string, 0, len(ev.Fields))
+	for k := range ev.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := []string{"winlog", ev.Timestamp.Format(time.RFC3339Nano)}
+	for _, k := range keys {
+		parts = append(parts, k, ev.String(k))
+	}
+	return event.DeriveID(parts...)
+}
