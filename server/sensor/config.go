@@ -43,6 +43,12 @@ type Config struct {
 	DefragMemory    int           `mapstructure:"defrag_memory"`
 	DefragDatagrams int           `mapstructure:"defrag_datagrams"`
 	DefragTimeout   time.Duration `mapstructure:"defrag_timeout"`
+	// CommunityIDSeed is the seed of every record's Community ID; flows
+	// join across tools only when they hash with the same seed, so it
+	// must match a Zeek or Suricata deployment that sets one. It is the
+	// configuration key sensor.community_id_seed (see tap.Config), not a
+	// decoder key.
+	CommunityIDSeed uint16 `mapstructure:"-"`
 }
 
 // DefaultConfig returns the settings used when nothing is configured. The

@@ -88,14 +88,15 @@ type flow struct {
 	list       *flowList
 }
 
-func newFlow(key flowKey, p *packetInfo) *flow {
+func newFlow(key flowKey, p *packetInfo, seed uint16) *flow {
 	f := new(flow)
-	f.init(key, p)
+	f.init(key, p, seed)
 	return f
 }
 
-// init makes f, which must be zero, the flow p starts.
-func (f *flow) init(key flowKey, p *packetInfo) {
+// init makes f, which must be zero, the flow p starts; seed is the
+// Community ID seed.
+func (f *flow) init(key flowKey, p *packetInfo, seed uint16) {
 	src, dst := p.src, p.dst
 	f.key, f.sport, f.dport, f.proto = key, p.sport, p.dport, p.proto
 	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ts.UnixNano(), p.ts.UnixNano()
@@ -109,7 +110,7 @@ func (f *flow) init(key flowKey, p *packetInfo) {
 	if p.proto == protoICMP || p.proto == protoICMPv6 {
 		cidSport, cidDport = uint16(p.icmpType), uint16(p.icmpCode)
 	}
-	f.cidHash, _ = communityHash(src, dst, cidSport, cidDport, f.proto, 0)
+	f.cidHash, _ = communityHash(src, dst, cidSport, cidDport, f.proto, seed)
 }
 
 // src and dst are the initiator's and the responder's addresses.

@@ -27,10 +27,10 @@ func newFlowTable(cfg Config, st *Stats, emit func(*Flow) error) *flowTable {
 func (t *flowTable) newFlow(key flowKey, p *packetInfo) *flow {
 	f := t.free
 	if f == nil {
-		return newFlow(key, p)
+		return newFlow(key, p, t.cfg.CommunityIDSeed)
 	}
 	t.free, f.next = f.next, nil
-	f.init(key, p)
+	f.init(key, p, t.cfg.CommunityIDSeed)
 	return f
 }
 

@@ -91,7 +91,7 @@ func FuzzDNSOverTCP(f *testing.F) {
 		}))
 		p := &packetInfo{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.53"),
 			sport: 40000, dport: 53, proto: protoTCP, ts: t0}
-		fl := newFlow(keyOf(p), p)
+		fl := newFlow(keyOf(p), p, 0)
 		fl.app = appDNS
 		c := &appConn{a: d.apps, f: fl, ts: t0}
 		fl.conn = c

@@ -17,19 +17,29 @@ import (
 const progressEvery = 2 * time.Second
 
 func pcapDecodeCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "decode FILE",
 		Short: "Decode a pcap/pcapng file and print its records as JSON lines",
 		Long: "Decode a pcap/pcapng file (optionally gzip-compressed) into flow, DNS, HTTP and TLS records " +
-			"and print each as one JSON line on stdout; progress and a summary go to stderr.",
+			"and print each as one JSON line on stdout; progress and a summary go to stderr. The decoder " +
+			"settings and the Community ID seed are the live sensor's (sensor.decoder.*, sensor.community_id_seed).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return decodeCapture(cmd, args[0])
 		},
 	}
+	c.Flags().Int("sensor.community_id_seed", 0, "Community ID seed (0-65535), as the Zeek or Suricata deployment sets it")
+	return c
 }
 
 func decodeCapture(cmd *cobra.Command, path string) error {
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Sensor.ValidateSeed(); err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -42,7 +52,7 @@ func decodeCapture(cmd *cobra.Command, path string) error {
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	errOut := cmd.ErrOrStderr()
 	pr := &progressReader{r: f, size: size, start: time.Now(), last: time.Now(), w: errOut, path: path}
-	st, err := sensor.DecodeRecords(cmd.Context(), pr, sensor.DefaultConfig(), &jsonLines{w: out, records: &pr.records})
+	st, err := sensor.DecodeRecords(cmd.Context(), pr, cfg.Sensor.DecoderConfig(), &jsonLines{w: out, records: &pr.records})
 	if ferr := out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("writing records: %w", ferr)
 	}

@@ -31,6 +31,7 @@ func sensorCmd() *cobra.Command {
 	c.Flags().String("sensor.filter", "", "BPF filter expression (tcpdump syntax)")
 	c.Flags().String("sensor.capture.dir", "", "keep the packets in rolling pcap files here (empty: keep none)")
 	c.Flags().String("sensor.spool_dir", "", "durable queue of records not yet sent")
+	c.Flags().Int("sensor.community_id_seed", 0, "Community ID seed (0-65535), as the Zeek or Suricata deployment sets it")
 	return c
 }
 

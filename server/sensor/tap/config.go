@@ -36,8 +36,30 @@ type Config struct {
 	SpoolBytes int64 `mapstructure:"spool_bytes"`
 	// Capture keeps the packets; an empty capture.dir keeps none.
 	Capture pcapstore.Config `mapstructure:"capture"`
+	// CommunityIDSeed seeds the Community ID of every record, as Zeek's
+	// CommunityID::seed and Suricata's community-id-seed do; it must
+	// match theirs for flows to join across tools. It is an int so that
+	// a value out of range is reported rather than wrapped.
+	CommunityIDSeed int `mapstructure:"community_id_seed"`
 	// Decoder holds the flow and protocol settings.
 	Decoder sensor.Config `mapstructure:"decoder"`
+}
+
+// DecoderConfig returns the decoder's settings with the Community ID seed
+// set; call it after Validate, or ValidateSeed.
+func (c Config) DecoderConfig() sensor.Config {
+	d := c.Decoder
+	d.CommunityIDSeed = uint16(c.CommunityIDSeed)
+	return d
+}
+
+// ValidateSeed reports a Community ID seed outside 0–65535, the range of
+// the 16 bits the hash takes.
+func (c Config) ValidateSeed() error {
+	if c.CommunityIDSeed < 0 || c.CommunityIDSeed > 65535 {
+		return fmt.Errorf("sensor: community_id_seed must be between 0 and 65535, got %d", c.CommunityIDSeed)
+	}
+	return nil
 }
 
 // DefaultConfig returns the settings used where nothing is configured;
@@ -80,6 +102,9 @@ func (c Config) Validate() error {
 		if err := c.Capture.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("sensor.capture: %w", err))
 		}
+	}
+	if err := c.ValidateSeed(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Decoder.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("sensor.decoder: %w", err))

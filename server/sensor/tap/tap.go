@@ -67,7 +67,7 @@ func run(ctx context.Context, cfg Config, src source, send Sender, log *slog.Log
 	}
 	defer sp.Close()
 	t := &tapper{cfg: cfg, src: src, sp: sp, log: log, send: send}
-	if t.dec, err = sensor.NewDecoder(cfg.Decoder, t); err != nil {
+	if t.dec, err = sensor.NewDecoder(cfg.DecoderConfig(), t); err != nil {
 		return sum, err
 	}
 	if cfg.Capture.Dir != "" {

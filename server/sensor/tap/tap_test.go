@@ -181,6 +181,8 @@ func TestConfigValidate(t *testing.T) {
 		{"spool", func(c *Config) { c.SpoolDir = "" }, "spool_dir"},
 		{"capture", func(c *Config) { c.Capture.Dir, c.Capture.FileSize = "x", 1 }, "file_size"},
 		{"decoder", func(c *Config) { c.Decoder.MaxFlows = 0 }, "MaxFlows"},
+		{"seed negative", func(c *Config) { c.CommunityIDSeed = -1 }, "community_id_seed"},
+		{"seed too large", func(c *Config) { c.CommunityIDSeed = 65536 }, "community_id_seed"},
 	} {
 		c := DefaultConfig()
 		c.Interface, c.SpoolDir = "lo", "s"
