@@ -110,7 +110,8 @@ func TestRRData(t *testing.T) {
 		{layers.DNSResourceRecord{Type: layers.DNSTypeMX, MX: layers.DNSMX{Preference: 10, Name: []byte("mx.example")}}, "10 mx.example"},
 		{layers.DNSResourceRecord{Type: layers.DNSTypeSRV, SRV: layers.DNSSRV{Priority: 1, Weight: 2, Port: 3, Name: []byte("t.example")}}, "1 2 3 t.example"},
 		{layers.DNSResourceRecord{Type: layers.DNSTypeSOA, SOA: layers.DNSSOA{MName: []byte("ns"), RName: []byte("host"), Serial: 1, Refresh: 2, Retry: 3, Expire: 4, Minimum: 5}}, "ns host 1 2 3 4 5"},
-		{layers.DNSResourceRecord{Type: layers.DNSTypeTXT, TXTs: [][]byte{[]byte(`a "b"`), {'\\', 7}}}, `"a \"b\"" "\\\007"`},
+		{layers.DNSResourceRecord{Type: layers.DNSTypeTXT, TXTs: [][]byte{[]byte(`v=spf1 -all`)}}, `TXT 11 v=spf1 -all`},
+		{layers.DNSResourceRecord{Type: layers.DNSTypeTXT, TXTs: [][]byte{[]byte(`a "b"`), {'\\', 7}, {}}}, `TXT 5 a "b" TXT 2 \x5c\x07 TXT 0 `},
 		{layers.DNSResourceRecord{Type: 99, Data: []byte{0xab, 0xcd}}, `\# 2 abcd`},
 		{layers.DNSResourceRecord{Type: layers.DNSTypeA}, `\# 0 `},
 	}

@@ -159,34 +159,38 @@ func rrPresentation(rr *layers.DNSResourceRecord) string {
 			strconv.FormatUint(uint64(s.Refresh), 10) + " " + strconv.FormatUint(uint64(s.Retry), 10) + " " +
 			strconv.FormatUint(uint64(s.Expire), 10) + " " + strconv.FormatUint(uint64(s.Minimum), 10)
 	case layers.DNSTypeTXT:
-		parts := make([]string, len(rr.TXTs))
-		for i, t := range rr.TXTs {
-			parts[i] = quoteTXT(t)
-		}
-		return strings.Join(parts, " ")
+		return txtData(rr.TXTs)
 	}
 	// RFC 3597 generic form for everything else.
 	return `\# ` + strconv.Itoa(len(rr.Data)) + " " + hex.EncodeToString(rr.Data)
 }
 
-// quoteTXT quotes one character-string as a zone file does: quotes and
-// backslashes escaped, bytes outside printable ASCII as \DDD.
-func quoteTXT(b []byte) string {
+// txtData renders the character-strings of a TXT record as Zeek's
+// dns.log does: "TXT <length> <text>" for each, joined by spaces, with no
+// quotes. The lengths keep the strings apart (a DKIM key split into
+// 255-byte strings reads back whole) where a space inside one would not.
+// Bytes outside printable ASCII, and the backslash, are written \xHH as
+// Zeek's logs escape them, so that the data is text whatever was sent.
+func txtData(txts [][]byte) string {
 	var sb strings.Builder
-	sb.Grow(len(b) + 2)
-	sb.WriteByte('"')
-	for _, c := range b {
-		switch {
-		case c == '"' || c == '\\':
-			sb.WriteByte('\\')
-			sb.WriteByte(c)
-		case c < 0x20 || c > 0x7e:
-			sb.WriteByte('\\')
-			sb.WriteString(strconv.FormatInt(int64(c)+1000, 10)[1:])
-		default:
+	for i, t := range txts {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString("TXT ")
+		sb.WriteString(strconv.Itoa(len(t)))
+		sb.WriteByte(' ')
+		for _, c := range t {
+			if c < 0x20 || c > 0x7e || c == '\\' {
+				sb.WriteString(`\x`)
+				sb.WriteByte(hexDigits[c>>4])
+				sb.WriteByte(hexDigits[c&0xf])
+				continue
+			}
 			sb.WriteByte(c)
 		}
 	}
-	sb.WriteByte('"')
 	return sb.String()
 }
+
+const hexDigits = "0123456789abcdef"
