@@ -31,8 +31,11 @@
 // segments are held within those caps and a gap that does not fit ends
 // the stream. HTTP yields one network.http event per request and
 // response, pipelined ones paired in order; TLS yields one network.tls
-// event per connection with the hellos, JA3, JA4 and the server
-// certificate where the handshake shows it; DNS over TCP is split into
+// event per connection with the hellos, JA3, JA4 and, where the handshake
+// shows it (TLS 1.2 and earlier), the server's certificate chain: the
+// leaf under tls.server.x509 and every certificate, leaf first, as one
+// object of tls.server.x509_chain with the fields of Zeek's x509.log
+// under ECS x509 names; DNS over TCP is split into
 // messages by their two-byte length prefixes, and a length that lies
 // (shorter than a DNS header, or cutting a message so that it does not
 // parse) stops that direction and counts in Stats.AppErrors.

@@ -1,14 +1,12 @@
 package sensor
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
-	"fmt"
 	"strconv"
 	"strings"
+
+	"lachan/internal/event"
 )
 
 const datasetTLS = "network.tls"
@@ -45,8 +43,7 @@ type tlsConn struct {
 	half    [2]tlsHalf
 	client  *clientHello
 	server  *serverHello
-	cert    *x509.Certificate
-	certDER []byte
+	chain   []certInfo // the server's certificates, its own first
 	emitted bool
 }
 
@@ -165,18 +162,38 @@ func (t *tlsConn) message(dir int, typ byte, msg []byte) {
 			// Everything the server sends after its hello is encrypted.
 			t.half[1].encrypted = true
 		}
-	case dir == 1 && typ == hsCertificate && t.certDER == nil:
-		list := newReader(msg)
-		certs := list.vec24()
-		leaf := certs.vec24()
-		if !leaf.ok || len(leaf.b) == 0 {
-			t.c.a.st.AppErrors++
-			return
+	case dir == 1 && typ == hsCertificate && t.chain == nil:
+		t.certificates(msg)
+	}
+}
+
+// certificates keeps the server's certificate chain. Only the first
+// certificate is kept when the reassembly budget cannot hold the rest.
+func (t *tlsConn) certificates(msg []byte) {
+	ders, err := parseCertChain(msg)
+	if err != nil {
+		t.c.a.st.AppErrors++
+	}
+	if len(ders) == 0 {
+		return
+	}
+	n := 0
+	for _, d := range ders {
+		n += len(d)
+	}
+	if len(ders) > 1 && !t.c.hold(n) {
+		ders = ders[:1]
+		n = len(ders[0])
+	}
+	buf := make([]byte, 0, n)
+	t.chain = make([]certInfo, len(ders))
+	for i, d := range ders {
+		buf = append(buf, d...)
+		ci := certInfo{der: buf[len(buf)-len(d):]}
+		if c, err := x509.ParseCertificate(ci.der); err == nil {
+			ci.cert = c
 		}
-		t.certDER = append([]byte(nil), leaf.b...)
-		if cert, err := x509.ParseCertificate(t.certDER); err == nil {
-			t.cert = cert
-		}
+		t.chain[i] = ci
 	}
 }
 
@@ -238,27 +255,29 @@ func (t *tlsConn) emit(established bool) {
 	t.c.emit(ev)
 }
 
-func (t *tlsConn) setCert(ev interface{ Set(string, any) }) {
-	if t.certDER == nil {
+// setCert sets the leaf's fields under tls.server.x509 (and its hashes
+// and validity under tls.server, as ECS has them) and every certificate
+// of the chain, the leaf first, as one object of tls.server.x509_chain.
+func (t *tlsConn) setCert(ev *event.Event) {
+	if len(t.chain) == 0 {
 		return
 	}
-	sha := sha1.Sum(t.certDER)
-	ev.Set("tls.server.hash.sha1", strings.ToUpper(hex.EncodeToString(sha[:])))
-	sum := sha256.Sum256(t.certDER)
-	ev.Set("tls.server.hash.sha256", strings.ToUpper(hex.EncodeToString(sum[:])))
-	c := t.cert
-	if c == nil {
-		return
+	chain := make([]any, len(t.chain))
+	for i, ci := range t.chain {
+		chain[i] = ci.x509Fields()
 	}
-	ev.Set("tls.server.x509.subject.distinguished_name", distinguishedName(c.RawSubject))
-	ev.Set("tls.server.x509.issuer.distinguished_name", distinguishedName(c.RawIssuer))
-	ev.Set("tls.server.x509.not_before", c.NotBefore.UTC())
-	ev.Set("tls.server.x509.not_after", c.NotAfter.UTC())
-	if c.SerialNumber != nil {
-		ev.Set("tls.server.x509.serial_number", fmt.Sprintf("%X", c.SerialNumber.Bytes()))
+	for k, v := range chain[0].(map[string]any) {
+		if name, ok := strings.CutPrefix(k, "hash."); ok {
+			ev.Set("tls.server.hash."+name, v)
+			continue
+		}
+		ev.Set("tls.server.x509."+k, v)
 	}
-	ev.Set("tls.server.not_before", c.NotBefore.UTC())
-	ev.Set("tls.server.not_after", c.NotAfter.UTC())
+	if c := t.chain[0].cert; c != nil {
+		ev.Set("tls.server.not_before", c.NotBefore.UTC())
+		ev.Set("tls.server.not_after", c.NotAfter.UTC())
+	}
+	ev.Set("tls.server.x509_chain", chain)
 }
 
 // legacyCiphers names suites that crypto/tls does not know.

@@ -1,6 +1,8 @@
 package sensor
 
 import (
+	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -103,7 +105,7 @@ func TestZeekTLS(t *testing.T) {
 	base := filepath.Join(zeek, "Baseline", "scripts.base.protocols.ssl.tls-1.2")
 	rows := zeekLog(t, filepath.Join(base, "ssl.log"))
 	skips := zeekSkips{t: t, rows: len(rows)}
-	var leaves []string
+	var chains [][]string
 	for _, row := range rows {
 		row["proto"] = "tcp"
 		k := zeekTuple(row)
@@ -124,8 +126,14 @@ func TestZeekTLS(t *testing.T) {
 				t.Errorf("%s: Zeek %s = %q, ours %q", k, zf, want, v)
 			}
 		}
-		if fps := strings.Split(row["cert_chain_fps"], ","); len(fps) > 0 {
-			leaves = append(leaves, fps[0])
+		fps := strings.Split(row["cert_chain_fps"], ",")
+		chains = append(chains, fps)
+		var ours []string
+		for _, c := range chainOf(ev) {
+			ours = append(ours, strings.ToLower(c["hash.sha256"].(string)))
+		}
+		if strings.Join(ours, ",") != row["cert_chain_fps"] {
+			t.Errorf("%s: chain %v, Zeek cert_chain_fps %s", k, ours, row["cert_chain_fps"])
 		}
 		// Zeek logs no fingerprints; these are what tshark computes
 		// (tls.handshake.ja3 and ja3s) for this trace.
@@ -143,54 +151,160 @@ func TestZeekTLS(t *testing.T) {
 		t.Errorf("TLS record %s is not in Zeek's ssl.log", k)
 	}
 	skips.check()
-	compareZeekX509(t, filepath.Join(base, "x509.log"), evs, leaves)
+	compareZeekX509(t, filepath.Join(base, "x509.log"), evs, chains)
 }
 
-// compareZeekX509 checks the leaf certificates, which Zeek's x509.log
-// names by SHA-256 fingerprint; chain certificates are not in our records.
-func compareZeekX509(t *testing.T, path string, evs []event.Event, leaves []string) {
+func chainOf(ev event.Event) []map[string]any {
+	var out []map[string]any
+	list, _ := ev.Fields["tls.server.x509_chain"].([]any)
+	for _, c := range list {
+		out = append(out, c.(map[string]any))
+	}
+	return out
+}
+
+// compareZeekX509 compares every certificate of every chain with its row
+// of Zeek's x509.log, matched by SHA-256 fingerprint, field for field;
+// the leaf's fields under tls.server.x509 must be its chain entry's.
+func compareZeekX509(t *testing.T, path string, evs []event.Event, chains [][]string) {
 	t.Helper()
-	certs := map[string]event.Event{}
+	certs := map[string]map[string]any{}
+	hosts := map[string]bool{} // leaves
 	for _, ev := range evs {
-		certs[strings.ToLower(ev.String("tls.server.hash.sha256"))] = ev
+		for i, c := range chainOf(ev) {
+			fp := strings.ToLower(c["hash.sha256"].(string))
+			certs[fp] = c
+			if i == 0 {
+				hosts[fp] = true
+				for k, v := range c {
+					name := "tls.server.x509." + k
+					if strings.HasPrefix(k, "hash.") {
+						name = "tls.server." + k
+					}
+					if got := fmt.Sprint(ev.Fields[name]); got != fmt.Sprint(v) {
+						t.Errorf("leaf %s: %s = %s, chain entry %s = %s", fp, name, got, k, fmt.Sprint(v))
+					}
+				}
+			}
+		}
 	}
 	rows := map[string]map[string]string{}
 	for _, row := range zeekLog(t, path) {
 		rows[row["fingerprint"]] = row
 	}
-	if len(leaves) == 0 {
-		t.Fatal("no leaf certificates in ssl.log")
+	if len(chains) == 0 || len(rows) == 0 {
+		t.Fatal("no certificates in ssl.log or x509.log")
 	}
-	for _, fp := range leaves {
-		row, ok := rows[fp]
-		if !ok {
-			t.Errorf("leaf %s is not in x509.log", fp)
-			continue
-		}
-		ev, ok := certs[fp]
-		if !ok {
-			t.Errorf("no TLS record with leaf certificate %s", fp)
-			continue
-		}
-		for zf, ef := range map[string]string{
-			"certificate.subject": "tls.server.x509.subject.distinguished_name",
-			"certificate.issuer":  "tls.server.x509.issuer.distinguished_name",
-			"certificate.serial":  "tls.server.x509.serial_number",
-		} {
-			if got := ev.String(ef); got != row[zf] {
-				t.Errorf("certificate %s: Zeek %s = %q, ours %s = %q", fp, zf, row[zf], ef, got)
-			}
-		}
-		for zf, ef := range map[string]string{
-			"certificate.not_valid_before": "tls.server.x509.not_before",
-			"certificate.not_valid_after":  "tls.server.x509.not_after",
-		} {
-			want := unixTime(t, row[zf])
-			if got := ev.String(ef); got != want {
-				t.Errorf("certificate %s: Zeek %s = %s, ours %s = %s", fp, zf, want, ef, got)
+	for _, chain := range chains {
+		for _, fp := range chain {
+			if _, ok := rows[fp]; !ok {
+				t.Errorf("certificate %s of ssl.log is not in x509.log", fp)
 			}
 		}
 	}
+	for fp, row := range rows {
+		c, ok := certs[fp]
+		if !ok {
+			t.Errorf("x509.log certificate %s: not in any chain of ours", fp)
+			continue
+		}
+		for zf, want := range row {
+			if zf == "ts" || zf == "fingerprint" {
+				continue
+			}
+			got, ok := zeekX509Value(t, zf, c, hosts[fp])
+			if !ok {
+				t.Errorf("x509.log field %s has no counterpart", zf)
+				continue
+			}
+			if got != want {
+				t.Errorf("certificate %s: Zeek %s = %q, ours %q", fp, zf, want, got)
+			}
+		}
+	}
+}
+
+// zeekX509Value renders our certificate entry's counterpart of an
+// x509.log field as Zeek writes it.
+func zeekX509Value(t *testing.T, field string, c map[string]any, host bool) (string, bool) {
+	str := func(k string) string {
+		if v, ok := c[k]; ok {
+			return fmt.Sprint(v)
+		}
+		return "-"
+	}
+	boolean := func(v bool) string { return map[bool]string{true: "T", false: "F"}[v] }
+	zeekTime := func(k string) string {
+		ts, err := time.Parse(time.RFC3339Nano, str(k))
+		if err != nil {
+			t.Fatalf("%s %q: %v", k, str(k), err)
+		}
+		return strconv.FormatInt(ts.Unix(), 10) + ".000000"
+	}
+	san := func(kind string) string {
+		var out []string
+		names, _ := c["alternative_names"].([]any)
+		for _, n := range names {
+			s := n.(string)
+			var k string
+			switch {
+			case strings.Contains(s, "://"):
+				k = "uri"
+			case strings.Contains(s, "@"):
+				k = "email"
+			case net.ParseIP(s) != nil:
+				k = "ip"
+			default:
+				k = "dns"
+			}
+			if k == kind {
+				out = append(out, s)
+			}
+		}
+		return orDash(strings.Join(out, ","))
+	}
+	switch field {
+	case "certificate.version":
+		return str("version_number"), true
+	case "certificate.serial":
+		return str("serial_number"), true
+	case "certificate.subject":
+		return str("subject.distinguished_name"), true
+	case "certificate.issuer":
+		return str("issuer.distinguished_name"), true
+	case "certificate.not_valid_before":
+		return zeekTime("not_before"), true
+	case "certificate.not_valid_after":
+		return zeekTime("not_after"), true
+	case "certificate.key_alg":
+		return str("public_key_algorithm"), true
+	case "certificate.sig_alg":
+		return str("signature_algorithm"), true
+	case "certificate.key_type":
+		// Zeek's key type is OpenSSL's family of the key algorithm.
+		kt := map[string]string{"rsaEncryption": "rsa", "id-ecPublicKey": "ecdsa", "dsaEncryption": "dsa"}[str("public_key_algorithm")]
+		return orDash(kt), true
+	case "certificate.key_length":
+		return str("public_key_size"), true
+	case "certificate.exponent":
+		return str("public_key_exponent"), true
+	case "certificate.curve":
+		return str("public_key_curve"), true
+	case "san.dns", "san.uri", "san.email", "san.ip":
+		return san(strings.TrimPrefix(field, "san.")), true
+	case "basic_constraints.ca":
+		if v, ok := c["basic_constraints.ca"].(bool); ok {
+			return boolean(v), true
+		}
+		return "-", true
+	case "basic_constraints.path_len":
+		return str("basic_constraints.path_len"), true
+	case "host_cert":
+		return boolean(host), true
+	case "client_cert":
+		return "F", true // the sensor records server chains only
+	}
+	return "", false
 }
 
 // unixTime renders Zeek's "seconds.micros" time as RFC 3339, as events
