@@ -93,6 +93,44 @@ func (a *apps) sniff(f *flow, dir int, b []byte) uint8 {
 	return app
 }
 
+// maxHunt is how many payloads of a connection picked up midway are
+// looked at for the start of a message before it is given up.
+const maxHunt = 16
+
+// sniffMidway is sniff for a connection whose SYN the capture missed: its
+// first payload may be anywhere in a message, so HTTP is taken only from
+// a segment that starts with a request line ending in HTTP/1.x (from the
+// initiator) or a status line (from the responder), whatever the port,
+// and TLS only from a handshake record. It returns appUnknown to be asked
+// again with the next payload, up to maxHunt payloads, then appNone.
+func (a *apps) sniffMidway(f *flow, dir int, b []byte) uint8 {
+	if slices.Contains(a.cfg.DNSPorts, f.dport) || slices.Contains(a.cfg.DNSPorts, f.sport) {
+		return appDNS
+	}
+	if sniff(dir, b) == appTLS || startsHTTPMessage(dir, b) {
+		return sniff(dir, b)
+	}
+	if f.hunted++; f.hunted >= maxHunt {
+		return appNone
+	}
+	return appUnknown
+}
+
+// startsHTTPMessage reports whether b starts with a whole HTTP/1.x request
+// line (dir 0) or status line (dir 1).
+func startsHTTPMessage(dir int, b []byte) bool {
+	if dir == 1 {
+		return bytes.HasPrefix(b, []byte("HTTP/1.")) && len(b) > 8 && b[8] == ' '
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || sniff(0, b) != appHTTP {
+		return false
+	}
+	line := bytes.TrimSuffix(b[:i], []byte("\r"))
+	sp := bytes.LastIndexByte(line, ' ')
+	return sp > 0 && bytes.HasPrefix(line[sp+1:], []byte("HTTP/1.")) && len(line) == sp+9
+}
+
 // tcp feeds one TCP segment of flow f to the application parsers.
 func (a *apps) tcp(f *flow, p *packetInfo) error {
 	if a.cfg.StreamDepth == 0 || f.app == appNone {
@@ -123,10 +161,14 @@ func (a *apps) start(f *flow, p *packetInfo, dir int) bool {
 		}
 		return false
 	}
-	// A first segment that arrived out of order cannot be sniffed; the
-	// stream decides once the bytes before it arrive.
-	inOrder := syn || !f.synSeen[dir] || p.seq == f.isn[dir]
-	if inOrder {
+	if !syn && !f.synSeen[0] && !f.synSeen[1] {
+		// Picked up midway: wait for a segment that starts a message.
+		if f.app = a.sniffMidway(f, dir, p.payload); f.app == appUnknown || f.app == appNone {
+			return false
+		}
+	} else if inOrder := syn || !f.synSeen[dir] || p.seq == f.isn[dir]; inOrder {
+		// A first segment that arrived out of order cannot be sniffed; the
+		// stream decides once the bytes before it arrive.
 		if f.app = a.sniff(f, dir, p.payload); f.app == appNone {
 			return false
 		}

@@ -76,6 +76,7 @@ type flow struct {
 	closed       bool
 	sawDNS       bool
 	app          uint8 // application protocol, one of the app constants
+	hunted       uint8 // payloads looked at for a message start (midway connections)
 	synSeen      [2]bool
 	start, last  int64 // Unix nanoseconds
 	packets      [2]int64
@@ -90,19 +91,21 @@ type flow struct {
 
 func newFlow(key flowKey, p *packetInfo, seed uint16) *flow {
 	f := new(flow)
-	f.init(key, p, seed)
+	f.init(key, p, seed, false)
 	return f
 }
 
 // init makes f, which must be zero, the flow p starts; seed is the
-// Community ID seed.
-func (f *flow) init(key flowKey, p *packetInfo, seed uint16) {
+// Community ID seed. flip says that p comes from the responder, as the
+// port heuristic of flowTable.flip judges for a TCP connection picked up
+// without its SYN.
+func (f *flow) init(key flowKey, p *packetInfo, seed uint16, flip bool) {
 	src, dst := p.src, p.dst
 	f.key, f.sport, f.dport, f.proto = key, p.sport, p.dport, p.proto
 	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ts.UnixNano(), p.ts.UnixNano()
 	// A capture that starts with a SYN-ACK has missed the SYN: the
 	// receiver of the SYN-ACK opened the connection (Zeek decides alike).
-	if p.proto == protoTCP && p.tcpFlags&(flagSYN|flagACK) == flagSYN|flagACK {
+	if flip || p.proto == protoTCP && p.tcpFlags&(flagSYN|flagACK) == flagSYN|flagACK {
 		src, dst, f.sport, f.dport = dst, src, p.dport, p.sport
 	}
 	f.srcIsB = !(src.As16() == key.a && f.sport == key.ap)

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"slices"
 	"time"
 )
 
@@ -27,11 +28,38 @@ func newFlowTable(cfg Config, st *Stats, emit func(*Flow) error) *flowTable {
 func (t *flowTable) newFlow(key flowKey, p *packetInfo) *flow {
 	f := t.free
 	if f == nil {
-		return newFlow(key, p, t.cfg.CommunityIDSeed)
+		f = new(flow)
+	} else {
+		t.free, f.next = f.next, nil
 	}
-	t.free, f.next = f.next, nil
-	f.init(key, p, t.cfg.CommunityIDSeed)
+	f.init(key, p, t.cfg.CommunityIDSeed, t.flip(p))
 	return f
+}
+
+// flip reports whether p, the first packet of a TCP connection whose SYN
+// the capture missed, comes from the server, by Zeek's rule for partial
+// connections: the source port is a likely server port and the
+// destination port is not, or both are, the packet has no SYN and the
+// source port is the lower. Flow direction, and so the packet and byte
+// counts of each side, then agree with Zeek's conn.log.
+func (t *flowTable) flip(p *packetInfo) bool {
+	if p.proto != protoTCP || p.tcpFlags&flagSYN != 0 || !t.likelyServer(p.sport) {
+		return false
+	}
+	return !t.likelyServer(p.dport) || p.sport < p.dport
+}
+
+func (t *flowTable) likelyServer(port uint16) bool {
+	return slices.Contains(t.cfg.HTTPPorts, port) || slices.Contains(t.cfg.DNSPorts, port) ||
+		slices.Contains(serverPorts, port)
+}
+
+// serverPorts are the ports Zeek's default analyzers register (its
+// likely_server_ports), besides Config.HTTPPorts and DNSPorts.
+var serverPorts = []uint16{
+	21, 22, 23, 25, 53, 80, 81, 88, 110, 111, 135, 137, 139, 143, 389, 443, 445, 465, 502, 563, 587,
+	631, 636, 989, 990, 992, 993, 995, 1080, 1194, 1812, 2049, 3128, 3306, 3389, 5060, 5061, 5222,
+	5269, 5353, 5355, 5432, 6379, 6667, 6668, 6669, 8000, 8080, 8443, 8888, 27017,
 }
 
 // packet counts p in its flow, starting a new flow when there is none or
