@@ -63,6 +63,11 @@
 // being reassembled add at most Config.ReassemblyMemory, fragments at
 // most Config.DefragMemory.
 //
+// A TCP connection first seen without its SYN is oriented as Zeek orients
+// a partial connection (the side on a likely server port is the
+// responder), and its HTTP is decoded from the first segment that starts
+// a request or status line. Community IDs use Config.CommunityIDSeed.
+//
 // Event IDs are derived from the Community ID and the start time, so that
 // importing the same capture twice stores each record once. The sensor
 // never panics on hostile input: a packet it cannot decode is counted in
