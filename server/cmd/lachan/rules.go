@@ -107,6 +107,12 @@ var quotedRE = regexp.MustCompile(`"[^"]*"`)
 // reportCheck prints every error, then the counts and the most common
 // reasons (quoted names blanked, so that alike errors group).
 func reportCheck(w io.Writer, e *detect.Engine, errs []error) error {
+	for _, warn := range e.Warnings() {
+		fmt.Fprintf(w, "warning: %v\n", warn)
+	}
+	if n := len(e.Warnings()); n > 0 {
+		fmt.Fprintf(w, "%d warnings (the rules load)\n", n)
+	}
 	files := map[string]bool{}
 	reasons := map[string]int{}
 	for _, err := range errs {
