@@ -393,20 +393,31 @@ func eventTime(fields map[string]any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("windows event: no time (System.TimeCreated.SystemTime, TimeCreated, EventTime, @timestamp or UtcTime)")
 }
 
-// eventID derives the ID from the record's identity when it has one and
-// from its content otherwise.
+// eventID hashes the whole record, so that two records never share an ID
+// (a cleared log restarts its record numbers; exports may lack them) while
+// reading the same record again, from the .evtx or any export of it, gives
+// the same ID. The creation time is left out, since renderings differ in
+// it by a rounding, and HexInt values count as the numbers they are.
 func eventID(ev event.Event) string {
-	if rec, ok := ev.Fields["EventRecordID"]; ok {
-		return event.DeriveID("winlog", ev.String("Computer"), ev.String("Channel"), fmt.Sprint(rec))
-	}
 	keys := make([]string, 0, len(ev.Fields))
 	for k := range ev.Fields {
-		keys = append(keys, k)
+		if k != "TimeCreated_SystemTime" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
-	parts := []string{"winlog", ev.Timestamp.Format(time.RFC3339Nano)}
+	parts := []string{"winlog", ev.String("Computer"), ev.String("Channel"), ev.String("EventRecordID")}
 	for _, k := range keys {
-		parts = append(parts, k, ev.String(k))
+		parts = append(parts, k, idValue(ev.String(k)))
 	}
 	return event.DeriveID(parts...)
+}
+
+func idValue(s string) string {
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		if n, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
+			return strconv.FormatUint(n, 10)
+		}
+	}
+	return s
 }

@@ -26,7 +26,7 @@ func Severity(level string) int64 { return severity[level] }
 // and the correlator see where it happened without fetching the event.
 var contextFields = []string{
 	"host.id", "host.name", "host.ip", "agent.id", "lachan.unit",
-	"file.path", "file.hash.sha256", "source.ip", "destination.ip",
+	"file.path", "file.hash.sha256", "source.ip", "destination.ip", "log.file.path",
 }
 
 var techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
@@ -96,6 +96,7 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 		sort.Strings(fields)
 		a.Set("lachan.alert.matched_fields", fields)
 	}
+	setWindowsContext(&a, ev)
 	for _, f := range contextFields {
 		if v, ok := ev.Fields[f]; ok && v != nil {
 			a.Set(f, v)

@@ -133,3 +133,18 @@ func TestRegressionJSONReads(t *testing.T) {
 	}
 	t.Logf("%d records in %d files", n, len(files))
 }
+
+// TestRecordIDsDiffer: two records that share computer, channel and record
+// number (a cleared log, or two exports) keep their own IDs, and a record
+// read twice keeps one.
+func TestRecordIDsDiffer(t *testing.T) {
+	a := `{"EventID":4688,"Channel":"Security","Computer":"ws-01","EventRecordID":7,"TimeCreated":"2026-01-01T00:00:00Z","CommandLine":"whoami"}`
+	b := strings.Replace(a, "whoami", "net user", 1)
+	evs, errs := readAll(t, a+"\n"+b+"\n"+a)
+	if len(errs) != 0 || len(evs) != 3 {
+		t.Fatalf("events %d, errors %v", len(evs), errs)
+	}
+	if evs[0].ID == evs[1].ID || evs[0].ID != evs[2].ID {
+		t.Errorf("IDs %s %s %s: want two records apart and a re-read alike", evs[0].ID, evs[1].ID, evs[2].ID)
+	}
+}
