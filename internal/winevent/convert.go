@@ -44,12 +44,16 @@ func DatasetFor(channel string) string {
 }
 
 // IsWindowsEvent tells whether a decoded JSON object looks like a Windows
-// event, nested ({"Event": {"System": ...}}) or flat (EventID and Channel
-// at the top).
+// event in one of the forms Convert reads: nested ({"Event": {"System":
+// ...}}), flat or NXLog (EventID and Channel at the top) or Winlogbeat
+// (winlog.channel).
 func IsWindowsEvent(obj map[string]any) bool {
 	if ev, ok := obj["Event"].(map[string]any); ok {
 		_, sys := ev["System"].(map[string]any)
 		return sys
+	}
+	if isBeat(obj) {
+		return true
 	}
 	if sys, ok := obj["System"].(map[string]any); ok {
 		obj = sys
@@ -63,32 +67,48 @@ func IsWindowsEvent(obj map[string]any) bool {
 // System members become flat names joined by "_" (Provider_Name,
 // TimeCreated_SystemTime, Execution_ProcessID), with EventID as a number;
 // EventData and UserData members keep their plain names (CommandLine,
-// Image), which is what SigmaHQ rules use. The flat form is taken as it
-// is, nested objects joined the same way. The dataset comes from Channel
-// (DatasetFor); host.name and event.code are set for the rest of the
-// platform.
+// Image), which is what SigmaHQ rules use. Flat, NXLog and Winlogbeat
+// records get the same names (see forms.go); their time is whichever of
+// TimeCreated, EventTime or @timestamp they hold. The dataset comes from
+// Channel (DatasetFor), spelt as Windows does whatever its case; host.name
+// and event.code are set for the rest of the platform.
 func Convert(obj map[string]any) (event.Event, error) {
 	fields := map[string]any{}
-	if nested, ok := obj["Event"].(map[string]any); ok {
+	nested, isNested := obj["Event"].(map[string]any)
+	switch {
+	case isNested:
 		if _, ok := nested["System"].(map[string]any); !ok {
 			return event.Event{}, fmt.Errorf("windows event: Event.System missing or not an object")
 		}
-		obj = nested
-	}
-	for k, v := range obj {
-		switch k {
-		case "System":
-			if sys, ok := v.(map[string]any); ok {
-				flattenSystem("", sys, fields)
+		for k, v := range nested {
+			switch k {
+			case "System":
+				if sys, ok := v.(map[string]any); ok {
+					flattenSystem("", sys, fields)
+					continue
+				}
+			case "EventData", "UserData":
+				flattenData(v, fields)
+				continue
+			case "#attributes":
 				continue
 			}
-		case "EventData", "UserData":
-			flattenData(v, fields)
-			continue
-		case "#attributes":
-			continue
+			flattenSystem("", map[string]any{k: v}, fields)
 		}
-		flattenSystem("", map[string]any{k: v}, fields)
+	case isBeat(obj):
+		beatFields(obj, fields)
+	default:
+		if sys, ok := obj["System"].(map[string]any); ok {
+			flattenSystem("", sys, fields)
+			rest := make(map[string]any, len(obj))
+			for k, v := range obj {
+				if k != "System" {
+					rest[k] = v
+				}
+			}
+			obj = rest
+		}
+		flatFields(obj, fields)
 	}
 	return finish(fields)
 }
@@ -280,15 +300,20 @@ func fieldName(s string) string {
 // same events.
 func finish(fields map[string]any) (event.Event, error) {
 	channel, _ := fields["Channel"].(string)
+	channel = canonicalChannel(channel)
+	fields["Channel"] = channel
 	if channel == "" {
 		return event.Event{}, fmt.Errorf("windows event: no Channel")
 	}
 	if _, ok := fields["EventID"]; !ok {
 		return event.Event{}, fmt.Errorf("windows event: no EventID")
 	}
-	if id, ok := fields["EventID"].(string); ok {
-		if n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64); err == nil {
-			fields["EventID"] = n
+	for _, k := range []string{"EventID", "EventRecordID"} {
+		// Winlogbeat 8 writes both as text.
+		if id, ok := fields[k].(string); ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64); err == nil {
+				fields[k] = n
+			}
 		}
 	}
 	if kw, ok := fields["Keywords"]; ok {
@@ -298,7 +323,7 @@ func finish(fields map[string]any) (event.Event, error) {
 	if err != nil {
 		return event.Event{}, err
 	}
-	if _, ok := fields["TimeCreated_SystemTime"]; ok {
+	{
 		// One text for every path: the .evtx reader gives seconds, XML
 		// and JSON renderings give text of 6, 7 or 9 decimals.
 		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
@@ -336,14 +361,18 @@ func keywords(v any) any {
 	return v
 }
 
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"}
+// timeLayouts are the forms of time text exporters write: RFC 3339,
+// NXLog's "2006-01-02 15:04:05" (taken as UTC when it has no zone) and
+// the same with a zone.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700"}
 
 // eventTime finds the event's time: System's TimeCreated (an RFC 3339
-// string, or seconds since 1970 from the evtx reader), else @timestamp,
-// else Sysmon's UtcTime. It is kept to the microsecond, which is what the
+// string, or seconds since 1970 from the evtx reader), which the flat
+// forms fill from EventTime or @timestamp, else Sysmon's UtcTime. It is kept to the microsecond, which is what the
 // evtx reader's seconds hold exactly, so that every path agrees.
 func eventTime(fields map[string]any) (time.Time, error) {
-	for _, k := range []string{"TimeCreated_SystemTime", "SystemTime", "@timestamp", "UtcTime"} {
+	for _, k := range []string{"TimeCreated_SystemTime", "SystemTime", "UtcTime"} {
 		switch x := fields[k].(type) {
 		case string:
 			for _, l := range timeLayouts {
@@ -361,23 +390,34 @@ func eventTime(fields map[string]any) (time.Time, error) {
 			return time.Unix(x, 0).UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("windows event: no time (System.TimeCreated.SystemTime, TimeCreated_SystemTime, @timestamp or UtcTime)")
+	return time.Time{}, fmt.Errorf("windows event: no time (System.TimeCreated.SystemTime, TimeCreated, EventTime, @timestamp or UtcTime)")
 }
 
-// eventID derives the ID from the record's identity when it has one and
-// from its content otherwise.
+// eventID hashes the whole record, so that two records never share an ID
+// (a cleared log restarts its record numbers; exports may lack them) while
+// reading the same record again, from the .evtx or any export of it, gives
+// the same ID. The creation time is left out, since renderings differ in
+// it by a rounding, and HexInt values count as the numbers they are.
 func eventID(ev event.Event) string {
-	if rec, ok := ev.Fields["EventRecordID"]; ok {
-		return event.DeriveID("winlog", ev.String("Computer"), ev.String("Channel"), fmt.Sprint(rec))
-	}
 	keys := make([]string, 0, len(ev.Fields))
 	for k := range ev.Fields {
-		keys = append(keys, k)
+		if k != "TimeCreated_SystemTime" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
-	parts := []string{"winlog", ev.Timestamp.Format(time.RFC3339Nano)}
+	parts := []string{"winlog", ev.String("Computer"), ev.String("Channel"), ev.String("EventRecordID")}
 	for _, k := range keys {
-		parts = append(parts, k, ev.String(k))
+		parts = append(parts, k, idValue(ev.String(k)))
 	}
 	return event.DeriveID(parts...)
+}
+
+func idValue(s string) string {
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		if n, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
+			return strconv.FormatUint(n, 10)
+		}
+	}
+	return s
 }

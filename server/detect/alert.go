@@ -26,18 +26,55 @@ func Severity(level string) int64 { return severity[level] }
 // and the correlator see where it happened without fetching the event.
 var contextFields = []string{
 	"host.id", "host.name", "host.ip", "agent.id", "lachan.unit",
-	"file.path", "file.hash.sha256", "source.ip", "destination.ip",
+	"file.path", "file.hash.sha256", "source.ip", "destination.ip", "log.file.path",
 }
 
-var techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
+var (
+	techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
+	// groupRE matches ATT&CK groups, software, campaigns, data sources and
+	// mitigations, which name no tactic.
+	groupRE = regexp.MustCompile(`^attack\.(g|s|c|ds|m)\d{4}$`)
+)
 
-// tactics maps ATT&CK tactic tags (as Sigma writes them) to tactic IDs.
+// tactics maps ATT&CK tactic tags to tactic IDs, under the hyphenated
+// names SigmaHQ writes since 2024 (attack.privilege-escalation); tags with
+// underscores are read as the same. ATT&CK v19 renamed Defense Evasion
+// (TA0005) Stealth and split Defense Impairment (TA0112) from it; rules
+// that still say defense-evasion keep TA0005.
 var tactics = map[string]string{
-	"reconnaissance": "TA0043", "resource_development": "TA0042", "initial_access": "TA0001",
-	"execution": "TA0002", "persistence": "TA0003", "privilege_escalation": "TA0004",
-	"defense_evasion": "TA0005", "credential_access": "TA0006", "discovery": "TA0007",
-	"lateral_movement": "TA0008", "collection": "TA0009", "command_and_control": "TA0011",
-	"exfiltration": "TA0010", "impact": "TA0040",
+	"reconnaissance": "TA0043", "resource-development": "TA0042", "initial-access": "TA0001",
+	"execution": "TA0002", "persistence": "TA0003", "privilege-escalation": "TA0004",
+	"stealth": "TA0005", "defense-evasion": "TA0005", "defense-impairment": "TA0112",
+	"credential-access": "TA0006", "discovery": "TA0007", "lateral-movement": "TA0008",
+	"collection": "TA0009", "command-and-control": "TA0011", "exfiltration": "TA0010", "impact": "TA0040",
+}
+
+// tacticOf returns the tactic a tag names, as its ID and hyphenated name.
+func tacticOf(tag string) (id, name string, ok bool) {
+	lt := strings.ToLower(tag)
+	if !strings.HasPrefix(lt, "attack.") {
+		return "", "", false
+	}
+	name = strings.ReplaceAll(strings.TrimPrefix(lt, "attack."), "_", "-")
+	id, ok = tactics[name]
+	return id, name, ok
+}
+
+// UnmappedTags returns the ATT&CK tags (attack.*) that name neither a
+// technique, a tactic, a group, software nor a campaign: misspellings, or
+// tactics newer than the table.
+func UnmappedTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		lt := strings.ToLower(t)
+		if !strings.HasPrefix(lt, "attack.") || techniqueRE.MatchString(lt) || groupRE.MatchString(lt) {
+			continue
+		}
+		if _, _, ok := tacticOf(lt); !ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // AlertSpec is what an alert says about the rule that raised it.
@@ -96,6 +133,7 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 		sort.Strings(fields)
 		a.Set("lachan.alert.matched_fields", fields)
 	}
+	setWindowsContext(&a, ev)
 	for _, f := range contextFields {
 		if v, ok := ev.Fields[f]; ok && v != nil {
 			a.Set(f, v)
@@ -115,9 +153,9 @@ func setThreat(a *event.Event, tags []string) {
 		lt := strings.ToLower(t)
 		if techniqueRE.MatchString(lt) {
 			techniques = append(techniques, strings.ToUpper(strings.TrimPrefix(lt, "attack.")))
-		} else if id, ok := tactics[strings.TrimPrefix(lt, "attack.")]; ok && strings.HasPrefix(lt, "attack.") {
+		} else if id, name, ok := tacticOf(lt); ok {
 			tacticIDs = append(tacticIDs, id)
-			tacticNames = append(tacticNames, strings.TrimPrefix(lt, "attack."))
+			tacticNames = append(tacticNames, name)
 		}
 	}
 	if len(techniques) > 0 || len(tacticIDs) > 0 {

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,33 @@ func TestAlertSeverity(t *testing.T) {
 		a := m.Alert(testEvent(testDataset, nil))
 		if got := a.Fields["event.severity"]; got != want {
 			t.Errorf("level %s: severity %v, want %d", level, got, want)
+		}
+	}
+}
+
+func TestAlertTactics(t *testing.T) {
+	tests := []struct {
+		tags        []string
+		ids, names  string
+		unmappedTag string
+	}{
+		{[]string{"attack.privilege-escalation", "attack.t1055"}, "[TA0004]", "[privilege-escalation]", ""},
+		{[]string{"attack.privilege_escalation"}, "[TA0004]", "[privilege-escalation]", ""},
+		{[]string{"attack.stealth", "attack.defense-impairment"}, "[TA0005 TA0112]", "[stealth defense-impairment]", ""},
+		{[]string{"attack.defense_evasion", "attack.Command-And-Control"}, "[TA0005 TA0011]", "[defense-evasion command-and-control]", ""},
+		{[]string{"attack.g0016", "attack.s0002", "attack.ds0005", "cve.2021-44228", "attack.privilege-escalaton"}, "", "", "attack.privilege-escalaton"},
+	}
+	for _, tt := range tests {
+		a := AlertSpec{RuleID: "r", Tags: tt.tags}.Base("a", time.Unix(0, 0))
+		ids, names := "", ""
+		if v, ok := a.Fields["threat.tactic.id"]; ok {
+			ids, names = fmt.Sprint(v), fmt.Sprint(a.Fields["threat.tactic.name"])
+		}
+		if ids != tt.ids || names != tt.names {
+			t.Errorf("%v: tactics %s %s, want %s %s", tt.tags, ids, names, tt.ids, tt.names)
+		}
+		if got := fmt.Sprint(UnmappedTags(tt.tags)); got != fmt.Sprint(strings.Fields(tt.unmappedTag)) {
+			t.Errorf("%v: unmapped %s, want [%s]", tt.tags, got, tt.unmappedTag)
 		}
 	}
 }

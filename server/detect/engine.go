@@ -45,7 +45,12 @@ func (c Config) Validate() error {
 type Engine struct {
 	rules     []*Rule
 	byDataset map[string]*datasetIndex
+	warnings  []error
 }
+
+// Warnings returns what loading found wrong in rules that loaded anyway
+// (see Rule.Warnings), in load order.
+func (e *Engine) Warnings() []error { return e.warnings }
 
 // datasetIndex is the rules of one dataset: those that see every event and
 // those that see only events with given values of one field.
@@ -192,6 +197,9 @@ func (l *loader) rule(name string, r *Rule) {
 		return
 	}
 	l.ids[r.ID] = name
+	for _, w := range r.Warnings {
+		l.e.warnings = append(l.e.warnings, w)
+	}
 }
 
 func isRuleFile(p string) bool {
@@ -204,60 +212,6 @@ func isRuleFile(p string) bool {
 	return base != LogSourcesFile && !strings.HasSuffix(stem, ".tests")
 }
 
-// checkRule checks that a parsed rule's log source is mapped and has the
-// fields it uses.
-func checkRule(r *Rule, sources LogSources) (*Rule, error) {
-	p := r.File
-	maps := sources.Resolve(r.LogSource)
-	if len(maps) == 0 {
-		return nil, &Error{File: p, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is not mapped to any dataset", r.LogSource)}
-	}
-	if err := checkFields(r, maps); err != nil {
-		return nil, err
-	}
-	for _, m := range maps {
-		for _, ds := range m.DatasetsFor(r.LogSource) {
-			if !datasetRE.MatchString(ds) {
-				return nil, &Error{File: p, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s gives dataset %q, not a lower-case dotted name", r.LogSource, ds)}
-			}
-		}
-	}
-	return r, nil
-}
-
-// checkFields reports every field a rule uses that a covering log source
-// declares it does not have.
-func checkFields(r *Rule, maps []*LogSourceMapping) error {
-	var errs ErrorList
-	seen := map[string]bool{}
-	for _, s := range r.Detection.Selections {
-		for _, alt := range s.Alternatives {
-			for _, ft := range alt {
-				names := []string{ft.Field}
-				if ft.mods.fieldRef {
-					for _, v := range ft.Values {
-						names = append(names, v.Raw)
-					}
-				}
-				for _, name := range names {
-					for _, m := range maps {
-						if name == "" || m.knows(name) || seen[name] {
-							continue
-						}
-						seen[name] = true
-						errs = append(errs, &Error{File: r.File, Pos: ft.Pos, Msg: fmt.Sprintf(
-							"field %q is not provided by logsource %s (datasets %s)", name, m.LogSource, strings.Join(m.Datasets, ", "))})
-					}
-				}
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
-}
-
 // add compiles a rule once per mapping that covers it, since each mapping
 // may name its fields differently.
 func (e *Engine) add(r *Rule, sources LogSources, ph Placeholders) error {
@@ -268,7 +222,11 @@ func (e *Engine) add(r *Rule, sources LogSources, ph Placeholders) error {
 		w  *Where
 	}
 	var targets []target
-	for _, m := range sources.Resolve(r.LogSource) {
+	maps := r.maps
+	if maps == nil {
+		maps = sources.Resolve(r.LogSource)
+	}
+	for _, m := range maps {
 		cond, err := compileRule(r, m, ph)
 		if err != nil {
 			pe, _ := err.(*posError)

@@ -21,9 +21,9 @@ func testSources(t *testing.T) LogSources {
 // gives exactly the listed errors and no bad file stops a good one loading.
 func TestLoadTestdata(t *testing.T) {
 	want := []string{
+		`rules/absent_field.bad.yml:9:5: field "c" is not provided by logsource {product: test, category: known} (datasets test.known)`,
 		`rules/aggregation.bad.yml:8:24: condition: aggregation expressions ("| count() ...") are not supported yet; use a correlation rule`,
 		`rules/bad_id_level.bad.yml:2:5: id "not-a-uuid" is not a UUID`,
-		`rules/bad_id_level.bad.yml:9:8: level "severe" is not one of informational, low, medium, high, critical`,
 		`rules/condition_block.bad.yml:10:11: condition: unknown selection "sel_c"`,
 		`rules/condition_paren.bad.yml:10:30: condition: missing ")" to close "(" at offset 0`,
 		`rules/duplicate_id.bad.yml:2:5: duplicate rule id "8f69e6b9-8cac-4c8d-9671-94438d23bc5c" (first used in rules/dns_cobalt.good.yml)`,
@@ -69,6 +69,19 @@ func TestLoadTestdata(t *testing.T) {
 	if strings.Join(loaded, ",") != strings.Join(good, ",") {
 		t.Errorf("loaded %v, want every good file %v", loaded, good)
 	}
+	wantWarn := []string{
+		`rules/absent_filter.good.yml:10:5: field "c" is not provided by logsource {product: test, category: known} (datasets test.known); only a negated selection names it, so it is taken as absent`,
+		`rules/metadata.good.yml:4:6: tags must be a list of strings`,
+		`rules/metadata.good.yml:5:16: falsepositives must be a list of strings`,
+		`rules/metadata.good.yml:6:8: level "severe" is not one of informational, low, medium, high, critical`,
+	}
+	var warns []string
+	for _, w := range e.Warnings() {
+		warns = append(warns, w.Error())
+	}
+	if strings.Join(warns, "\n") != strings.Join(wantWarn, "\n") {
+		t.Errorf("warnings:\n got: %s\nwant: %s", strings.Join(warns, "\n      "), strings.Join(wantWarn, "\n      "))
+	}
 }
 
 func TestLoadSkipsNonRules(t *testing.T) {
@@ -98,7 +111,7 @@ func TestLoadLogSourcesErrors(t *testing.T) {
 		{"no datasets", "sources:\n  - logsource: {category: dns}\n", `ls.yml:2:5: a source needs a logsource and at least one dataset`},
 		{"bad dataset", "sources:\n  - logsource: {category: dns}\n    datasets: [Net DNS]\n", `ls.yml:3:16: dataset "Net DNS" is not a lower-case dotted name`},
 		{"unknown logsource key", "sources:\n  - logsource: {categroy: dns}\n    datasets: [a]\n", `ls.yml:2:17: unknown logsource key "categroy"`},
-		{"duplicate", "sources:\n  - logsource: {category: dns}\n    datasets: [a]\n  - logsource: {category: dns}\n    datasets: [b]\n", `ls.yml:4:5: logsource {category: dns} already mapped at line 2`},
+		{"duplicate", "sources:\n  - logsource: {category: dns}\n    datasets: [a]\n  - logsource: {category: dns}\n    datasets: [b, a]\n", `ls.yml:4:5: logsource {category: dns} already mapped to dataset "a" at line 2`},
 		{"not a list", "sources: {}\n", `ls.yml:1:10: sources must be a list`},
 	}
 	for _, tt := range tests {

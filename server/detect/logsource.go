@@ -160,11 +160,22 @@ func LoadLogSources(fsys fs.FS, path string) (LogSources, error) {
 	return out, nil
 }
 
+// addMapping adds m unless an earlier mapping of the same logsource
+// already covers one of its datasets. A logsource may be mapped once per
+// form its events take, such as process_creation from Sysmon and from the
+// Security log.
 func (p *nodeParser) addMapping(out LogSources, m LogSourceMapping) LogSources {
 	for _, o := range out {
-		if o.LogSource == m.LogSource {
-			p.errAt(m.Pos, "logsource %s already mapped at line %d", m.LogSource, o.Pos.Line)
-			return out
+		if o.LogSource != m.LogSource {
+			continue
+		}
+		for _, d := range m.Datasets {
+			for _, od := range o.Datasets {
+				if d == od {
+					p.errAt(m.Pos, "logsource %s already mapped to dataset %q at line %d", m.LogSource, d, o.Pos.Line)
+					return out
+				}
+			}
 		}
 	}
 	return append(out, m)

@@ -28,8 +28,14 @@ type Rule struct {
 	Detection      *Detection
 	// File is the path the rule was read from, as given to ParseRule.
 	File string
+	// Warnings are flaws that do not change what the rule matches, such as
+	// metadata of the wrong shape, or a field its log source lacks that
+	// only a negated selection names; the rule loads with them.
+	Warnings ErrorList
 
 	idPos, logSourcePos Pos
+	// maps are the log-source mappings the rule runs on, set by checkRule.
+	maps []*LogSourceMapping
 }
 
 // LogSource is a Sigma logsource; empty members are absent from the rule.
@@ -93,12 +99,31 @@ func (p *ruleParser) parseRule(root *yaml.Node) *Rule {
 			p.errorf(root, "missing required key %q", key)
 		}
 	}
+	r.Warnings = append(r.Warnings, p.warns...)
 	return r
+}
+
+// metadataKeys describe a rule without changing what it matches: a flaw in
+// one is a warning (the rule loads), while a flaw in the logic is an error.
+var metadataKeys = map[string]bool{
+	"status": true, "description": true, "level": true, "author": true, "date": true, "modified": true,
+	"tags": true, "references": true, "falsepositives": true, "fields": true,
 }
 
 // ruleKey parses one top-level key. Keys it does not know are ignored, as
 // Sigma allows custom attributes.
 func (p *ruleParser) ruleKey(r *Rule, kv pair) {
+	if metadataKeys[kv.key] {
+		p.lenient(func() { p.ruleKeyStrict(r, kv) })
+		if r.Level == "" {
+			r.Level = "medium"
+		}
+		return
+	}
+	p.ruleKeyStrict(r, kv)
+}
+
+func (p *ruleParser) ruleKeyStrict(r *Rule, kv pair) {
 	v := kv.value
 	switch kv.key {
 	case "title":

@@ -13,8 +13,17 @@ import (
 
 // nodeParser collects positioned errors while walking one file's YAML.
 type nodeParser struct {
-	file string
-	errs ErrorList
+	file  string
+	errs  ErrorList
+	warns ErrorList
+}
+
+// lenient runs f and turns the errors it reports into warnings.
+func (p *nodeParser) lenient(f func()) {
+	n := len(p.errs)
+	f()
+	p.warns = append(p.warns, p.errs[n:]...)
+	p.errs = p.errs[:n]
 }
 
 func (p *nodeParser) errorf(n *yaml.Node, format string, args ...any) {

@@ -63,6 +63,9 @@ func runDetect(cmd *cobra.Command, files []string) error {
 				return nil
 			}
 			events++
+			if f != "-" {
+				ev.Set("log.file.path", f)
+			}
 			var found []event.Event
 			for _, m := range e.Match(ev) {
 				found = append(found, m.Alert(ev))

@@ -107,6 +107,29 @@ var quotedRE = regexp.MustCompile(`"[^"]*"`)
 // reportCheck prints every error, then the counts and the most common
 // reasons (quoted names blanked, so that alike errors group).
 func reportCheck(w io.Writer, e *detect.Engine, errs []error) error {
+	for _, warn := range e.Warnings() {
+		fmt.Fprintf(w, "warning: %v\n", warn)
+	}
+	if n := len(e.Warnings()); n > 0 {
+		fmt.Fprintf(w, "%d warnings (the rules load)\n", n)
+	}
+	unmapped := map[string]int{}
+	for _, r := range e.Rules() {
+		for _, t := range detect.UnmappedTags(r.Tags) {
+			unmapped[t]++
+		}
+	}
+	if len(unmapped) > 0 {
+		tags := make([]string, 0, len(unmapped))
+		for t := range unmapped {
+			tags = append(tags, t)
+		}
+		sort.Strings(tags)
+		fmt.Fprintln(w, "ATT&CK tags that name no technique or tactic:")
+		for _, t := range tags {
+			fmt.Fprintf(w, "%6d  %s\n", unmapped[t], t)
+		}
+	}
 	files := map[string]bool{}
 	reasons := map[string]int{}
 	for _, err := range errs {
