@@ -3,8 +3,8 @@ package api
 import (
 	"errors"
 	"fmt"
+	"lachan/internal/throttle"
 	"math"
-	"sync"
 	"time"
 )
 
@@ -45,87 +45,6 @@ func (c EnrollConfig) Validate() error {
 	return nil
 }
 
-// buckets is a set of token buckets by key, each holding up to burst
-// tokens and refilled at rate tokens a second. It forgets the least
-// recently used keys beyond maxKeys, so that a flood of addresses cannot
-// grow it without bound (a forgotten key starts full again, which only
-// favours the caller that made the flood).
-type buckets struct {
-	mu    sync.Mutex
-	burst float64
-	rate  float64
-	now   func() time.Time
-	m     map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-const maxKeys = 100_000
-
-func newBuckets(burst int, per time.Duration, now func() time.Time) *buckets {
-	if now == nil {
-		now = time.Now
-	}
-	return &buckets{burst: float64(burst), rate: float64(burst) / per.Seconds(), now: now, m: map[string]*bucket{}}
-}
-
-// take spends n tokens of key's bucket if it has them; otherwise it spends
-// nothing and says how long until it will.
-func (b *buckets) take(key string, n float64) (ok bool, wait time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	bk := b.m[key]
-	if bk == nil {
-		if len(b.m) >= maxKeys {
-			b.evict()
-		}
-		bk = &bucket{tokens: b.burst, at: now}
-		b.m[key] = bk
-	}
-	bk.tokens = math.Min(b.burst, bk.tokens+now.Sub(bk.at).Seconds()*b.rate)
-	bk.at = now
-	if bk.tokens >= n {
-		bk.tokens -= n
-		return true, 0
-	}
-	return false, time.Duration((n - bk.tokens) / b.rate * float64(time.Second))
-}
-
-// has reports whether key's bucket holds n tokens, spending none.
-func (b *buckets) has(key string, n float64) (bool, time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	bk := b.m[key]
-	if bk == nil {
-		return true, 0
-	}
-	tokens := math.Min(b.burst, bk.tokens+b.now().Sub(bk.at).Seconds()*b.rate)
-	if tokens >= n {
-		return true, 0
-	}
-	return false, time.Duration((n - tokens) / b.rate * float64(time.Second))
-}
-
-// evict drops the buckets least recently touched, a tenth of them.
-func (b *buckets) evict() {
-	oldest := time.Time{}
-	for _, bk := range b.m {
-		if oldest.IsZero() || bk.at.Before(oldest) {
-			oldest = bk.at
-		}
-	}
-	cut := oldest.Add(b.now().Sub(oldest) / 10)
-	for k, bk := range b.m {
-		if !bk.at.After(cut) {
-			delete(b.m, k)
-		}
-	}
-}
-
 // errThrottled carries how long the caller should wait.
 type errThrottled struct {
 	what string
@@ -152,9 +71,9 @@ func asThrottled(err error) (*errThrottled, bool) {
 // replicas each keep their own: the limits are per replica.
 type enrollLimits struct {
 	cfg      EnrollConfig
-	address  *buckets
-	failures *buckets
-	secret   *buckets
+	address  *throttle.Buckets
+	failures *throttle.Buckets
+	secret   *throttle.Buckets
 }
 
 func newEnrollLimits(cfg EnrollConfig, now func() time.Time) *enrollLimits {
@@ -163,29 +82,29 @@ func newEnrollLimits(cfg EnrollConfig, now func() time.Time) *enrollLimits {
 	}
 	return &enrollLimits{
 		cfg:      cfg,
-		address:  newBuckets(cfg.PerAddress, time.Minute, now),
-		failures: newBuckets(cfg.FailuresPerAddress, time.Hour, now),
-		secret:   newBuckets(cfg.PerSecret, time.Minute, now),
+		address:  throttle.New(cfg.PerAddress, time.Minute, now),
+		failures: throttle.New(cfg.FailuresPerAddress, time.Hour, now),
+		secret:   throttle.New(cfg.PerSecret, time.Minute, now),
 	}
 }
 
 // admit is asked before an attempt from addr is looked at.
 func (l *enrollLimits) admit(addr string) error {
-	if ok, wait := l.failures.has(addr, 1); !ok {
+	if wait := l.failures.Wait(addr, 1); wait > 0 {
 		return &errThrottled{"with wrong secrets or codes from " + addr, wait}
 	}
-	if ok, wait := l.address.take(addr, 1); !ok {
+	if ok, wait := l.address.Take(addr, 1); !ok {
 		return &errThrottled{"from " + addr, wait}
 	}
 	return nil
 }
 
 // failed records a refused secret or code from addr.
-func (l *enrollLimits) failed(addr string) { l.failures.take(addr, 1) }
+func (l *enrollLimits) failed(addr string) { l.failures.Spend(addr, 1) }
 
 // admitSecret is asked before a matching secret enrolls one more agent.
 func (l *enrollLimits) admitSecret(id string) error {
-	if ok, wait := l.secret.take(id, 1); !ok {
+	if ok, wait := l.secret.Take(id, 1); !ok {
 		return &errThrottled{"with this secret", wait}
 	}
 	return nil
