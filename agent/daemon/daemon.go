@@ -20,6 +20,7 @@ import (
 	"lachan/agent/client"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
+	"lachan/agent/telemetry"
 	"lachan/agent/yara"
 	"lachan/internal/event"
 	"lachan/internal/spool"
@@ -62,6 +63,8 @@ type Config struct {
 	Osqueryd *osquery.SupervisorConfig
 	Spool    spool.Config
 	Ship     ship.Config
+	// Telemetry chooses the endpoint telemetry collected (Linux).
+	Telemetry telemetry.Config
 }
 
 // Daemon is a running agent.
@@ -75,6 +78,7 @@ type Daemon struct {
 	ext     *osquery.Extension
 	sup     *osquery.Supervisor
 	rules   *ruleSet
+	tel     *telemetry.Collector
 
 	// reported holds the IDs of findings already spooled by this process
 	// and the spool records that hold them, so that a rescan does not
@@ -162,6 +166,9 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	// server has them.
 	d.shipper.OnAck(func(upTo uint64) { d.cache.Acked(upTo, sp.Lost) })
 	d.status.Osquery = "osquery unavailable: not configured"
+	if cfg.Telemetry.Enabled() {
+		d.tel = telemetry.New(cfg.Telemetry, cl.ID.AgentID, d.emit, log.With("component", "telemetry"))
+	}
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
 		return nil, err
@@ -229,6 +236,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	if d.ext != nil {
 		start(func(ctx context.Context) { _ = d.ext.Run(ctx) })
+	}
+	if d.tel != nil {
+		start(d.telemetryLoop)
 	}
 	d.shipper.Notify()
 	wg.Wait()
@@ -504,6 +514,7 @@ func (d *Daemon) Status() wire.Status {
 		st.Shed = n
 		st.Errors = append(st.Errors, fmt.Sprintf("%d telemetry records shed since start to keep spool room for findings", n))
 	}
+	d.telemetryStatus(&st)
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()
 	}

@@ -118,8 +118,15 @@ type Status struct {
 	Shed int64 `json:"shed,omitempty"`
 	// SpoolDropped counts records the agent's spool found corrupt and
 	// dropped over the life of its spool directory.
-	SpoolDropped int64    `json:"spool_dropped,omitempty"`
-	Errors       []string `json:"errors,omitempty"`
+	SpoolDropped int64 `json:"spool_dropped,omitempty"`
+	// Telemetry says, for each kind of endpoint telemetry switched on
+	// (process, network, file), "ok" or why it is not collected.
+	Telemetry map[string]string `json:"telemetry,omitempty"`
+	// TelemetryDropped counts, by kind, telemetry events the agent's rate
+	// limits refused since start ("process_lost": process events the
+	// kernel dropped while the agent fell behind).
+	TelemetryDropped map[string]int64 `json:"telemetry_dropped,omitempty"`
+	Errors           []string         `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
