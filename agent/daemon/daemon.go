@@ -79,6 +79,7 @@ type Daemon struct {
 	sup     *osquery.Supervisor
 	rules   *ruleSet
 	tel     *telemetry.Collector
+	telBuf  telemetryBuffer
 
 	// reported holds the IDs of findings already spooled by this process
 	// and the spool records that hold them, so that a rescan does not
@@ -167,7 +168,7 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	d.shipper.OnAck(func(upTo uint64) { d.cache.Acked(upTo, sp.Lost) })
 	d.status.Osquery = "osquery unavailable: not configured"
 	if cfg.Telemetry.Enabled() {
-		d.tel = telemetry.New(cfg.Telemetry, cl.ID.AgentID, d.emit, log.With("component", "telemetry"))
+		d.tel = telemetry.New(cfg.Telemetry, cl.ID.AgentID, d.emitTelemetry, log.With("component", "telemetry"))
 	}
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
@@ -277,10 +278,7 @@ func (d *Daemon) emitSeq(ev event.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	if !keeps(ev) && float64(d.sp.Bytes()+int64(len(b))) > shedAbove*float64(d.spoolMax()) {
-		if d.shed.Add(1) == 1 {
-			d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", ev.Dataset)
-		}
+	if !keeps(ev) && d.sheds(int64(len(b)), ev.Dataset) {
 		return 0, ErrShed
 	}
 	seq, err := d.sp.AppendSeq(b)
@@ -292,6 +290,18 @@ func (d *Daemon) emitSeq(ev event.Event) (uint64, error) {
 	}
 	d.shipper.Notify()
 	return seq, nil
+}
+
+// sheds reports (and counts) whether telemetry of n more bytes is to be
+// refused to keep spool room for findings.
+func (d *Daemon) sheds(n int64, dataset string) bool {
+	if float64(d.sp.Bytes()+n) <= shedAbove*float64(d.spoolMax()) {
+		return false
+	}
+	if d.shed.Add(1) == 1 {
+		d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", dataset)
+	}
+	return true
 }
 
 func (d *Daemon) scanLoop(ctx context.Context) {
