@@ -94,6 +94,11 @@ func run(ctx context.Context, bin string, rate int, duration time.Duration, netw
 	var out struct{ Agents []fleet.Agent }
 	_ = srv.CLIJSON(ctx, &out, "agents")
 	report(rate, duration, len(started), lat, cpu1-cpu0, wall, samples)
+	// The agent collects every execution on the machine, not only ours.
+	var all api.EventsPage
+	if err := srv.CLIJSON(ctx, &all, "events", "--dataset", "linux.process", "--since", t0.Add(-time.Second).UTC().Format(time.RFC3339), "--limit", "10000"); err == nil {
+		fmt.Printf("process events from the whole machine in the window: %d (%.1f/s)\n", len(all.Events), float64(len(all.Events))/wall.Seconds())
+	}
 	if len(out.Agents) == 1 {
 		fmt.Printf("agent status: telemetry %v, dropped %v, shed %d\n", out.Agents[0].Status.Telemetry, out.Agents[0].Status.TelemetryDropped, out.Agents[0].Status.Shed)
 	}
