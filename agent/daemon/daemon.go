@@ -21,6 +21,7 @@ import (
 	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
+	"lachan/agent/telemetry"
 	"lachan/agent/yara"
 	"lachan/internal/event"
 	"lachan/internal/spool"
@@ -65,6 +66,8 @@ type Config struct {
 	Ship     ship.Config
 	// EventLog, when set, reads the Windows event logs (on Windows).
 	EventLog *eventlog.Config
+	// Telemetry chooses the endpoint telemetry collected (Linux).
+	Telemetry telemetry.Config
 }
 
 // Daemon is a running agent.
@@ -79,6 +82,8 @@ type Daemon struct {
 	sup     *osquery.Supervisor
 	evl     *eventlog.Collector
 	rules   *ruleSet
+	tel     *telemetry.Collector
+	telBuf  telemetryBuffer
 
 	// reported holds the IDs of findings already spooled by this process
 	// and the spool records that hold them, so that a rescan does not
@@ -169,6 +174,9 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	if cfg.EventLog != nil && cfg.EventLog.Enabled {
 		d.evl = eventlog.New(*cfg.EventLog, filepath.Join(cfg.StateDir, "eventlog"), d.emit, log.With("component", "eventlog"))
 	}
+	if cfg.Telemetry.Enabled() {
+		d.tel = telemetry.New(cfg.Telemetry, cl.ID.AgentID, d.emitTelemetry, log.With("component", "telemetry"))
+	}
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
 		return nil, err
@@ -240,6 +248,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.ext != nil {
 		start(func(ctx context.Context) { _ = d.ext.Run(ctx) })
 	}
+	if d.tel != nil {
+		start(d.telemetryLoop)
+	}
 	d.shipper.Notify()
 	wg.Wait()
 	return nil
@@ -277,10 +288,7 @@ func (d *Daemon) emitSeq(ev event.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}
-	if !keeps(ev) && float64(d.sp.Bytes()+int64(len(b))) > shedAbove*float64(d.spoolMax()) {
-		if d.shed.Add(1) == 1 {
-			d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", ev.Dataset)
-		}
+	if !keeps(ev) && d.sheds(int64(len(b)), ev.Dataset) {
 		return 0, ErrShed
 	}
 	seq, err := d.sp.AppendSeq(b)
@@ -292,6 +300,18 @@ func (d *Daemon) emitSeq(ev event.Event) (uint64, error) {
 	}
 	d.shipper.Notify()
 	return seq, nil
+}
+
+// sheds reports (and counts) whether telemetry of n more bytes is to be
+// refused to keep spool room for findings.
+func (d *Daemon) sheds(n int64, dataset string) bool {
+	if float64(d.sp.Bytes()+n) <= shedAbove*float64(d.spoolMax()) {
+		return false
+	}
+	if d.shed.Add(1) == 1 {
+		d.log.Warn("spool nearly full: shedding telemetry to keep room for findings", "dataset", dataset)
+	}
+	return true
 }
 
 func (d *Daemon) scanLoop(ctx context.Context) {
@@ -514,6 +534,7 @@ func (d *Daemon) Status() wire.Status {
 		st.Shed = n
 		st.Errors = append(st.Errors, fmt.Sprintf("%d telemetry records shed since start to keep spool room for findings", n))
 	}
+	d.telemetryStatus(&st)
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()
 	}

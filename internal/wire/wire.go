@@ -121,7 +121,14 @@ type Status struct {
 	SpoolDropped int64 `json:"spool_dropped,omitempty"`
 	// EventLog reports the Windows event log collector and Sysmon.
 	EventLog *EventLogStatus `json:"eventlog,omitempty"`
-	Errors   []string        `json:"errors,omitempty"`
+	// Telemetry says, for each kind of endpoint telemetry switched on
+	// (process, network, file), "ok" or why it is not collected.
+	Telemetry map[string]string `json:"telemetry,omitempty"`
+	// TelemetryDropped counts, by kind, telemetry events the agent's rate
+	// limits refused since start ("process_lost": process events the
+	// kernel dropped while the agent fell behind).
+	TelemetryDropped map[string]int64 `json:"telemetry_dropped,omitempty"`
+	Errors           []string         `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.

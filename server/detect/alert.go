@@ -27,6 +27,9 @@ func Severity(level string) int64 { return severity[level] }
 var contextFields = []string{
 	"host.id", "host.name", "host.ip", "agent.id", "lachan.unit",
 	"file.path", "file.hash.sha256", "source.ip", "destination.ip", "log.file.path",
+	"process.pid", "process.executable", "process.command_line",
+	"process.parent.pid", "process.parent.executable", "process.parent.command_line",
+	"user.name", "user.id",
 }
 
 var (

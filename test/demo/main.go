@@ -65,7 +65,7 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 		return err
 	}
 	step("Đăng ký tác tử / enrolling an agent into unit %s, scanning %s", harness.Unit, scanDir)
-	ag, err := harness.StartAgent(filepath.Join(bin, "lachan-agent"), filepath.Join(dir, "agent"), srv, harness.AgentOptions{ScanPaths: []string{scanDir}})
+	ag, err := harness.StartAgent(filepath.Join(bin, "lachan-agent"), filepath.Join(dir, "agent"), srv, harness.AgentOptions{ScanPaths: []string{scanDir}, Extra: telemetryConfig()})
 	if err != nil {
 		return err
 	}
@@ -104,6 +104,9 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	if err != nil {
 		return fmt.Errorf("network records and the correlation alert not in the incident: %w\nserver log:\n%s", err, srv.Tail())
 	}
+	if inc, err = showProcessAlert(ctx, srv, ag, inc); err != nil {
+		return err
+	}
 	if err := onlyIncident(ctx, srv, agent.ID); err != nil {
 		return err
 	}
@@ -121,7 +124,7 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	fmt.Println()
 	fmt.Print(string(human))
 	fmt.Printf("\nXem thêm / look further (the server keeps running until Ctrl-C):\n")
-	for _, c := range []string{"agents", "incidents", "alerts", "events --dataset network.dns", "incident show " + inc.ID + " --json", "config print"} {
+	for _, c := range []string{"agents", "incidents", "alerts", "events --dataset network.dns", "events --dataset linux.process", "incident show " + inc.ID + " --json", "config print"} {
 		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
 	}
 	fmt.Printf("\nNgười dùng và token / people and tokens (roles and what each may do: docs/decisions.md, \"People and permissions\"):\n")

@@ -78,6 +78,9 @@ func start(bin, logPath string, args ...string) (*Proc, error) {
 	return p, nil
 }
 
+// Pid is the process's ID.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // cleanEnv drops LACHAN_* variables so that the test's own environment
 // cannot change the children's configuration.
 func cleanEnv() []string {
@@ -257,6 +260,8 @@ type AgentOptions struct {
 	OsquerySocket string
 	// Extra is more YAML appended to the agent's configuration.
 	Extra string
+	// LogLevel is the agent's log level (default: debug).
+	LogLevel string
 }
 
 // StartAgent writes an agent configuration under dir and starts it. An
@@ -285,7 +290,10 @@ func StartAgent(bin, dir string, s *Server, o AgentOptions) (*Agent, error) {
 	if o.BatchEvents > 0 {
 		fmt.Fprintf(&b, "  batch_events: %d\n", o.BatchEvents)
 	}
-	b.WriteString("log:\n  level: debug\n  format: text\n")
+	if o.LogLevel == "" {
+		o.LogLevel = "debug"
+	}
+	fmt.Fprintf(&b, "log:\n  level: %s\n  format: text\n", o.LogLevel)
 	b.WriteString(o.Extra)
 	if err := os.WriteFile(a.Config, []byte(b.String()), 0o600); err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
+	"lachan/agent/telemetry"
 	"lachan/agent/yara"
 	"lachan/internal/config"
 	"lachan/internal/logging"
@@ -34,16 +35,23 @@ type Config struct {
 	// HardwareID overrides the machine's own ID (SMBIOS UUID or machine
 	// ID), by which the server recognises a reinstalled PC; "none" sends
 	// none. For PCs cloned from one image that share an ID.
-	HardwareID string         `mapstructure:"hardware_id"`
-	Server     ServerConfig   `mapstructure:"server"`
-	YARA       YARAConfig     `mapstructure:"yara"`
-	Osquery    OsqueryConfig  `mapstructure:"osquery"`
-	Spool      SpoolConfig    `mapstructure:"spool"`
-	Ship       ship.Config    `mapstructure:"ship"`
-	Log        logging.Config `mapstructure:"log"`
+	HardwareID string          `mapstructure:"hardware_id"`
+	Server     ServerConfig    `mapstructure:"server"`
+	YARA       YARAConfig      `mapstructure:"yara"`
+	Osquery    OsqueryConfig   `mapstructure:"osquery"`
+	Spool      SpoolConfig     `mapstructure:"spool"`
+	Ship       ship.Config     `mapstructure:"ship"`
+	Log        logging.Config  `mapstructure:"log"`
+	Telemetry  TelemetryConfig `mapstructure:"telemetry"`
 	// EventLog chooses the Windows event log channels the agent reads
 	// (Windows only; elsewhere it is ignored).
 	EventLog eventlog.Config `mapstructure:"eventlog"`
+}
+
+// TelemetryConfig chooses the endpoint telemetry collected for the
+// detection rules, per platform.
+type TelemetryConfig struct {
+	Linux telemetry.Config `mapstructure:"linux"`
 }
 
 // ServerConfig says where the server is and how to join it.
@@ -105,11 +113,12 @@ func defaultConfig() *Config {
 		StateDir: "/var/lib/lachan-agent",
 		YARA: YARAConfig{Interval: time.Hour, MaxFileSize: yc.MaxFileSize, FileTimeout: yc.FileTimeout,
 			Workers: yc.Workers, MaxCPUPercent: yc.MaxCPUPercent, MaxRSS: yc.MaxRSS},
-		Osquery:  OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
-		Spool:    SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
-		Ship:     ship.DefaultConfig(),
-		Log:      logging.DefaultConfig(),
-		EventLog: eventlog.DefaultConfig(),
+		Osquery:   OsqueryConfig{Timeout: 10 * time.Second, Mode: "extension"},
+		Spool:     SpoolConfig{MaxBytes: sc.MaxBytes, Sync: true},
+		Ship:      ship.DefaultConfig(),
+		Log:       logging.DefaultConfig(),
+		Telemetry: TelemetryConfig{Linux: telemetry.DefaultConfig()},
+		EventLog:  eventlog.DefaultConfig(),
 	}
 }
 
@@ -134,7 +143,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, client.Options{Proxy: c.Server.Proxy}.Validate())
-	errs = append(errs, config.Join(c.Ship, c.Log, c.EventLog))
+	errs = append(errs, config.Join(c.Ship, c.Log, c.EventLog, c.Telemetry.Linux))
 	return errors.Join(errs...)
 }
 
@@ -174,7 +183,7 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret, EnrollCode: c.Server.EnrollCode,
 		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels, HardwareID: c.HardwareID,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
-		Spool: sc, Ship: c.Ship, Watch: watch,
+		Spool: sc, Ship: c.Ship, Watch: watch, Telemetry: c.Telemetry.Linux,
 	}
 	if c.EventLog.Enabled && runtime.GOOS == "windows" {
 		evl := c.EventLog

@@ -180,6 +180,12 @@ func summary(ev event.Event) string {
 		return fmt.Sprintf("DNS %s %s → %s %s", ev.String("dns.question.type"), ev.String("dns.question.name"), ev.String("dns.response_code"), strings.Join(ev.Strings("dns.resolved_ip"), ","))
 	case event.DatasetOsquery:
 		return "osquery " + ev.String("osquery.name")
+	case "linux.process":
+		return fmt.Sprintf("exec %s by %s (pid %s, parent %s)", ev.String("process.command_line"), ev.String("user.name"), ev.String("process.pid"), ev.String("process.parent.executable"))
+	case "linux.network":
+		return fmt.Sprintf("tcp %s %s → %s by %s", ev.String("event.action"), endpoint(ev, "source"), endpoint(ev, "destination"), ev.String("process.executable"))
+	case "linux.file":
+		return fmt.Sprintf("file %s %s", ev.String("event.action"), ev.String("file.path"))
 	}
 	return ev.ID
 }

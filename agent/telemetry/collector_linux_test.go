@@ -1,0 +1,154 @@
+package telemetry
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// TestCollectorLinux runs the collector for real: it needs root for the
+// process-events connector.
+func TestCollectorLinux(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the process-events connector needs root, and CI must run this test")
+		}
+		t.Skip("not root: the process-events connector needs CAP_NET_ADMIN")
+	}
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Processes, cfg.Network, cfg.Paths = true, true, []string{dir}
+	var mu sync.Mutex
+	var got []event.Event
+	c := New(cfg, "agent-1", func(ev event.Event) error {
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+		return nil
+	}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "collector ready", func() bool {
+		st := c.Status()
+		return st[KindProcess] == "ok" && st[KindNetwork] == "ok" && st[KindFile] == "ok"
+	})
+
+	cmd := exec.Command("/bin/sh", "-c", "echo ZWNobyBoaQ== | base64 -d | sh")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "hi" {
+		t.Fatalf("command: %v %q", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A connection still in the accept queue has no socket inode yet.
+	srv, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := os.WriteFile(filepath.Join(dir, "dropped.sh"), []byte("id\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := int64(ln.Addr().(*net.TCPAddr).Port)
+
+	find := func(match func(event.Event) bool) (event.Event, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range got {
+			if match(ev) {
+				return ev, true
+			}
+		}
+		return event.Event{}, false
+	}
+	var shell event.Event
+	waitFor(t, "the shell's exec event", func() bool {
+		var ok bool
+		shell, ok = find(func(ev event.Event) bool {
+			return ev.Dataset == DatasetProcess && ev.String("process.command_line") == "/bin/sh -c echo ZWNobyBoaQ== | base64 -d | sh"
+		})
+		return ok
+	})
+	if shell.String("process.executable") == "" || shell.String("user.name") != "root" ||
+		shell.String("process.working_directory") != dir || shell.Int("process.parent.pid") != int64(os.Getpid()) ||
+		!strings.HasSuffix(shell.String("process.parent.executable"), ".test") {
+		t.Errorf("exec event: %v", shell.Fields)
+	}
+	// base64 may have exited before /proc was read: its name (kept while
+	// it is a zombie) and its parent are known even then.
+	waitFor(t, "base64's exec event with its parent", func() bool {
+		_, ok := find(func(ev event.Event) bool {
+			return ev.String("process.name") == "base64" &&
+				ev.String("process.parent.command_line") == "/bin/sh -c echo ZWNobyBoaQ== | base64 -d | sh"
+		})
+		return ok
+	}, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range got {
+			if ev.Dataset == DatasetProcess && ev.Int("process.pid") > shell.Int("process.pid")-2 && ev.Int("process.pid") < shell.Int("process.pid")+10 {
+				t.Logf("%v", ev.Fields)
+			}
+		}
+	})
+	waitFor(t, "listen, connect and accept events", func() bool {
+		n := 0
+		for _, a := range []string{"listen", "connect", "accept"} {
+			if ev, ok := find(func(ev event.Event) bool {
+				if ev.Dataset != DatasetNetwork || ev.String("event.action") != a {
+					return false
+				}
+				if a == "connect" {
+					return ev.Int("destination.port") == port
+				}
+				return ev.Int("source.port") == port
+			}); ok && ev.Int("process.pid") == int64(os.Getpid()) {
+				n++
+			}
+		}
+		return n == 3
+	})
+	waitFor(t, "the file creation event", func() bool {
+		_, ok := find(func(ev event.Event) bool {
+			return ev.Dataset == DatasetFile && ev.String("event.action") == "creation" && ev.String("file.path") == filepath.Join(dir, "dropped.sh")
+		})
+		return ok
+	})
+	for _, ev := range got {
+		if err := ev.Validate(); err != nil {
+			t.Errorf("invalid event %v: %v", ev.Fields, err)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool, dump ...func()) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			for _, d := range dump {
+				d()
+			}
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
