@@ -154,6 +154,11 @@ type ServerOptions struct {
 	Extra string
 	// APIExtra are more keys under api: (indented by two spaces).
 	APIExtra string
+	// CheckInInterval is how often agents check in (default 2s, fast
+	// for tests; "1m" is production's).
+	CheckInInterval string
+	// LogLevel is the server's log level (default debug).
+	LogLevel string
 }
 
 // StartServer writes a configuration under dir and starts `lachan serve`.
@@ -186,8 +191,14 @@ func StartServerWith(ctx context.Context, bin, dir string, o ServerOptions) (*Se
 		if err := os.WriteFile(filepath.Join(dir, "units.yml"), []byte(units), 0o600); err != nil {
 			return nil, err
 		}
-		cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s\n  checkin_interval: 2s\n%slog:\n  level: debug\n  format: text\n%s",
-			filepath.Join(dir, "data"), filepath.Join(dir, "units.yml"), addr, o.APIExtra, o.Extra)
+		if o.CheckInInterval == "" {
+			o.CheckInInterval = "2s"
+		}
+		if o.LogLevel == "" {
+			o.LogLevel = "debug"
+		}
+		cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s\n  checkin_interval: %s\n%slog:\n  level: %s\n  format: text\n%s",
+			filepath.Join(dir, "data"), filepath.Join(dir, "units.yml"), addr, o.CheckInInterval, o.APIExtra, o.LogLevel, o.Extra)
 		if err := os.WriteFile(s.Config, []byte(cfg), 0o600); err != nil {
 			return nil, err
 		}

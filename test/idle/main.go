@@ -43,7 +43,7 @@ func run(ctx context.Context, bin, dir string, duration, warmup, every time.Dura
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(ctx, serverBin, filepath.Join(dir, "server"))
+	srv, err := harness.StartServerWith(ctx, serverBin, filepath.Join(dir, "server"), harness.ServerOptions{CheckInInterval: "1m", LogLevel: "info"})
 	if err != nil {
 		return err
 	}
@@ -87,28 +87,6 @@ func binaries(ctx context.Context, bin, dir string) (server, agent string, err e
 		return "", "", err
 	}
 	return harness.Build(ctx, repo, dir)
-}
-
-// startServer starts the harness's server with the production check-in
-// interval instead of the harness's fast one.
-func startServer(ctx context.Context, bin, dir string) (*harness.Server, error) {
-	srv, err := harness.StartServer(ctx, bin, dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.Stop(); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(srv.Config)
-	if err != nil {
-		return nil, err
-	}
-	cfg := strings.Replace(string(b), "checkin_interval: 2s", "checkin_interval: 1m", 1)
-	cfg = strings.Replace(cfg, "level: debug", "level: info", 1)
-	if err := os.WriteFile(srv.Config, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	return harness.StartServer(ctx, bin, dir)
 }
 
 // startAgent runs an agent with the production defaults: no scan paths,

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,7 +52,7 @@ func run(ctx context.Context, bin string, rate int, duration time.Duration, netw
 			return err
 		}
 	}
-	srv, err := startServer(ctx, serverBin, filepath.Join(dir, "server"))
+	srv, err := harness.StartServerWith(ctx, serverBin, filepath.Join(dir, "server"), harness.ServerOptions{CheckInInterval: "1m"})
 	if err != nil {
 		return err
 	}
@@ -103,27 +102,6 @@ func run(ctx context.Context, bin string, rate int, duration time.Duration, netw
 		fmt.Printf("agent status: telemetry %v, dropped %v, shed %d\n", out.Agents[0].Status.Telemetry, out.Agents[0].Status.TelemetryDropped, out.Agents[0].Status.Shed)
 	}
 	return nil
-}
-
-// startServer starts the harness's server with the production check-in
-// interval instead of the harness's fast one.
-func startServer(ctx context.Context, bin, dir string) (*harness.Server, error) {
-	srv, err := harness.StartServer(ctx, bin, dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := srv.Stop(); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(srv.Config)
-	if err != nil {
-		return nil, err
-	}
-	cfg := strings.Replace(string(b), "checkin_interval: 2s", "checkin_interval: 1m", 1)
-	if err := os.WriteFile(srv.Config, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	return harness.StartServer(ctx, bin, dir)
 }
 
 // waitCollecting waits until an exec of ours is stored.
