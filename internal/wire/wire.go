@@ -31,10 +31,13 @@ const (
 	PathIncidents     = "/api/v1/incidents"
 	PathUnits         = "/api/v1/units"
 	PathNetworkIngest = "/api/v1/network/ingest"
-	PathHealth        = "/api/v1/health"
-	PathLive          = "/api/v1/live"
-	PathAggregate     = "/api/v1/aggregate"
-	PathDeadLetters   = "/api/v1/deadletters"
+	// PathImport takes Windows events from files, as the events of the
+	// PCs they name (?unit= for PCs without an agent).
+	PathImport      = "/api/v1/import"
+	PathHealth      = "/api/v1/health"
+	PathLive        = "/api/v1/live"
+	PathAggregate   = "/api/v1/aggregate"
+	PathDeadLetters = "/api/v1/deadletters"
 )
 
 // Ingest limits: a batch larger than these is refused with 413.

@@ -21,6 +21,12 @@ const maxLine = 1 << 20
 // size and count limits. It decodes the whole batch before anything is
 // stored, so a bad line refuses the batch and stores nothing.
 func readBatch(w http.ResponseWriter, r *http.Request) ([]event.Event, error) {
+	return readBatchChecked(w, r, nil)
+}
+
+// readBatchChecked is readBatch with check run on each event as it is
+// decoded; its error refuses the batch, naming the line.
+func readBatchChecked(w http.ResponseWriter, r *http.Request, check func(event.Event) *wire.Error) ([]event.Event, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != wire.ContentTypeNDJSON && mt != "application/json" {
@@ -48,7 +54,7 @@ func readBatch(w http.ResponseWriter, r *http.Request) ([]event.Event, error) {
 	if len(raw) > wire.MaxIngestDecodedBytes {
 		return nil, clientError(http.StatusRequestEntityTooLarge, fmt.Sprintf("batch larger than %d bytes decoded", wire.MaxIngestDecodedBytes))
 	}
-	evs, err := DecodeBatch(raw)
+	evs, err := decodeBatch(raw, check)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +70,9 @@ func bodyError(err error, what string) error {
 }
 
 // DecodeBatch parses NDJSON events; an error names the line and field.
-func DecodeBatch(raw []byte) ([]event.Event, error) {
+func DecodeBatch(raw []byte) ([]event.Event, error) { return decodeBatch(raw, nil) }
+
+func decodeBatch(raw []byte, check func(event.Event) *wire.Error) ([]event.Event, error) {
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var evs []event.Event
@@ -87,6 +95,13 @@ func DecodeBatch(raw []byte) ([]event.Event, error) {
 				be.body.Field = fe.Field
 			}
 			return nil, be
+		}
+		if check != nil {
+			if e := check(ev); e != nil {
+				e.Error = fmt.Sprintf("line %d: %s", line, e.Error)
+				e.Line = line
+				return nil, &badRequest{code: http.StatusBadRequest, body: *e}
+			}
 		}
 		if seen[ev.ID] {
 			continue // the same event twice in one batch is stored once

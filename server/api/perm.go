@@ -48,17 +48,20 @@ const (
 	PermUnitsAdmin         Perm = "units.admin"
 	PermLive               Perm = "live"
 	PermNetworkIngest      Perm = "network.ingest"
-	PermSystemsRead        Perm = "systems.read"
-	PermSystemsWrite       Perm = "systems.write"
-	PermIndicatorsRead     Perm = "indicators.read"
-	PermIndicatorsWrite    Perm = "indicators.write"
-	PermForwardRead        Perm = "forward.read"
-	PermReidentify         Perm = "forward.reidentify"
-	PermDeadLetters        Perm = "dead-letters"
-	PermTAXII              Perm = "taxii"
-	PermUsersAdmin         Perm = "users.admin"
-	PermTokensAdmin        Perm = "tokens.admin"
-	PermAuditRead          Perm = "audit.read"
+	// PermImport: send Windows event files as the events of the PCs they
+	// name (lachan import).
+	PermImport          Perm = "events.import"
+	PermSystemsRead     Perm = "systems.read"
+	PermSystemsWrite    Perm = "systems.write"
+	PermIndicatorsRead  Perm = "indicators.read"
+	PermIndicatorsWrite Perm = "indicators.write"
+	PermForwardRead     Perm = "forward.read"
+	PermReidentify      Perm = "forward.reidentify"
+	PermDeadLetters     Perm = "dead-letters"
+	PermTAXII           Perm = "taxii"
+	PermUsersAdmin      Perm = "users.admin"
+	PermTokensAdmin     Perm = "tokens.admin"
+	PermAuditRead       Perm = "audit.read"
 	// PermPersonalData: answers carry personal data as stored; without it
 	// event fields come masked by the masking policy.
 	PermPersonalData Perm = "personal-data"
@@ -70,10 +73,10 @@ var rolePerms = map[string][]Perm{
 	RoleAdmin: {PermSelf, PermAgentsRead, PermAgentsLabel, PermAgentsAdmin, PermEventsRead, PermIncidentsRead,
 		PermIncidentsAct, PermIncidentsAssignAny, PermUnitsRead, PermUnitsAdmin, PermLive, PermSystemsRead,
 		PermSystemsWrite, PermIndicatorsRead, PermIndicatorsWrite, PermForwardRead, PermReidentify, PermDeadLetters,
-		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData},
+		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport},
 	RoleAnalyst: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermIncidentsAssignAny, PermUnitsRead, PermLive, PermSystemsRead, PermIndicatorsRead, PermIndicatorsWrite,
-		PermForwardRead, PermTAXII, PermPersonalData},
+		PermForwardRead, PermTAXII, PermPersonalData, PermImport},
 	RoleResponder: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermUnitsRead, PermLive, PermSystemsRead, PermPersonalData},
 	RoleAuditor: {PermSelf, PermIncidentsRead, PermUnitsRead, PermSystemsRead, PermAuditRead},

@@ -154,6 +154,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET "+wire.PathUnits, PermUnitsRead, s.listUnits)
 	s.route(mux, "PUT "+wire.PathUnits+"/{id}", PermUnitsAdmin, s.putUnit)
 	s.route(mux, "POST "+wire.PathNetworkIngest, PermNetworkIngest, s.networkIngest)
+	s.route(mux, "POST "+wire.PathImport, PermImport, s.importEvents)
 	s.route(mux, "POST "+wire.PathLive, PermLive, s.startLive)
 	s.route(mux, "GET "+wire.PathLive+"/{id}", PermLive, s.liveReport)
 	s.route(mux, "PUT "+wire.PathAgents+"/{id}/labels", PermAgentsLabel, s.putAgentLabels)

@@ -157,6 +157,24 @@ func (c *Client) Delete(ctx context.Context, path string, query url.Values, out 
 	return c.do(ctx, http.MethodDelete, path, nil, nil, out)
 }
 
+// SendImport sends one batch (at most wire.MaxIngestEvents) of Windows
+// events read from files, as the events of the PCs they name; unit, if
+// not empty, is the unit of PCs no agent has.
+func (c *Client) SendImport(ctx context.Context, evs []event.Event, unit string) (wire.IngestResponse, error) {
+	var r wire.IngestResponse
+	body, err := wire.EncodeBatch(evs)
+	if err != nil {
+		return r, err
+	}
+	path := wire.PathImport
+	if unit != "" {
+		path += "?unit=" + url.QueryEscape(unit)
+	}
+	hdr := map[string]string{"Content-Type": wire.ContentTypeNDJSON, "Content-Encoding": "gzip"}
+	err = c.do(ctx, http.MethodPost, path, bytes.NewReader(body), hdr, &r)
+	return r, err
+}
+
 // SendNetwork posts network records in gzip NDJSON batches.
 func (c *Client) SendNetwork(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
 	var total wire.IngestResponse

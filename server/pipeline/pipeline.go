@@ -76,14 +76,30 @@ func (p *Pipeline) SetCorrelator(c Correlator) { p.corr.Store(&c) }
 func (p *Pipeline) IngestAgent(ctx context.Context, a fleet.Agent, evs []event.Event) (wire.IngestResponse, error) {
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	for i := range evs {
-		ev := &evs[i]
-		ev.Set("agent.id", a.ID)
-		ev.Set("host.id", a.ID)
-		ev.Set("host.name", a.Host.Name)
-		ev.Set("host.os.type", a.Host.OS)
-		ev.Set("host.ip", a.Host.IPs)
-		ev.Set("lachan.unit", a.Unit)
-		ev.Set("event.ingested", now)
+		StampAgent(&evs[i], a)
+		evs[i].Set("event.ingested", now)
+	}
+	return p.Process(ctx, evs)
+}
+
+// StampAgent sets the identity fields of an event of agent a's host
+// (agent.id, host.id, host.name, host.os.type, host.ip, lachan.unit) from
+// the agent's enrollment, over whatever the event said.
+func StampAgent(ev *event.Event, a fleet.Agent) {
+	ev.Set("agent.id", a.ID)
+	ev.Set("host.id", a.ID)
+	ev.Set("host.name", a.Host.Name)
+	ev.Set("host.os.type", a.Host.OS)
+	ev.Set("host.ip", a.Host.IPs)
+	ev.Set("lachan.unit", a.Unit)
+}
+
+// Stamped marks a batch whose identity fields the caller has set (an
+// import of files matched to hosts) with its ingest time and processes it.
+func (p *Pipeline) Stamped(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
+	now := p.now().UTC().Format(time.RFC3339Nano)
+	for i := range evs {
+		evs[i].Set("event.ingested", now)
 	}
 	return p.Process(ctx, evs)
 }

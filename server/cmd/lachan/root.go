@@ -19,7 +19,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("data-dir", "", "data directory (store, PKI, operator token)")
 	root.AddCommand(aggregateCmd(), deadLettersCmd())
 	root.AddCommand(serveCmd(), configCmd(), withAgentAdmin(agentsCmd()), eventsCmd(), alertsCmd(), incidentsCmd(),
-		incidentCmd(), withUnitAdmin(unitsCmd()), pcapCmd(), rulesCmd(), detectCmd(), liveCmd())
+		incidentCmd(), withUnitAdmin(unitsCmd()), pcapCmd(), rulesCmd(), detectCmd(), importCmd(), liveCmd())
 	root.AddCommand(systemsCmd())
 	root.AddCommand(sensorCmd())
 	root.AddCommand(forwardCmd())
