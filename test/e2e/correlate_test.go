@@ -87,26 +87,7 @@ func TestCorrelationIncident(t *testing.T) {
 	if out, err := srv.CLI(ctx, "pcap", "import", pcapPath); err != nil {
 		t.Fatalf("pcap import: %v\n%s", err, out)
 	}
-	var inc incident.Incident
-	err = harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		var out struct {
-			Incidents []incident.Incident `json:"incidents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
-			return false, err
-		}
-		i := slices.IndexFunc(out.Incidents, func(i incident.Incident) bool {
-			return slices.ContainsFunc(i.Rules, func(r incident.Rule) bool { return r.ID == yaraNetworkRule })
-		})
-		if i < 0 {
-			return false, nil
-		}
-		inc = out.Incidents[i]
-		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("no incident of the correlation rule: %v\nserver log:\n%s", err, srv.Tail())
-	}
+	inc := waitIncident(t, ctx, srv, "of the correlation rule", func(i incident.Incident) bool { return hasRule(i, yaraNetworkRule) })
 	var d incident.Detail
 	if err := srv.CLIJSON(ctx, &d, "incident", "show", inc.ID, "--json"); err != nil {
 		t.Fatal(err)

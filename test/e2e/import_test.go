@@ -32,33 +32,8 @@ func TestImportJoinsNetwork(t *testing.T) {
 	if err := os.MkdirAll(scan, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := harness.StartServer(ctx, bins.server, filepath.Join(dir, "server"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	ag, err := harness.StartAgent(bins.agent, filepath.Join(dir, "agent"), srv, harness.AgentOptions{ScanPaths: []string{scan}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ag.Stop()
-	var agent fleet.Agent
-	err = harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		var out struct {
-			Agents []fleet.Agent `json:"agents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "agents"); err != nil {
-			return false, err
-		}
-		if len(out.Agents) == 0 || len(out.Agents[0].Host.IPs) == 0 {
-			return false, nil
-		}
-		agent = out.Agents[0]
-		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("agent did not enroll: %v\nagent log:\n%s", err, ag.Tail())
-	}
+	srv, ag := startPair(t, ctx, dir, harness.AgentOptions{ScanPaths: []string{scan}})
+	agent := waitAgent(t, ctx, srv, ag, func(a fleet.Agent) bool { return len(a.Host.IPs) > 0 })
 
 	// A Sysmon process creation record of that PC, in the nested form
 	// Get-WinEvent | ConvertTo-Json gives, in upper case as Windows
@@ -89,26 +64,9 @@ func TestImportJoinsNetwork(t *testing.T) {
 	if out, err := srv.CLI(ctx, "pcap", "import", pcapPath); err != nil {
 		t.Fatalf("pcap import: %v\n%s", err, out)
 	}
-	var inc incident.Incident
-	err = harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		var out struct {
-			Incidents []incident.Incident `json:"incidents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
-			return false, err
-		}
-		i := slices.IndexFunc(out.Incidents, func(i incident.Incident) bool {
-			return slices.ContainsFunc(i.Rules, func(r incident.Rule) bool { return r.ID == encodedPowerShellRule }) && len(i.NetworkIDs) > 0
-		})
-		if i < 0 {
-			return false, nil
-		}
-		inc = out.Incidents[i]
-		return true, nil
+	inc := waitIncident(t, ctx, srv, "with the import's alert and the PC's traffic", func(i incident.Incident) bool {
+		return hasRule(i, encodedPowerShellRule) && len(i.NetworkIDs) > 0
 	})
-	if err != nil {
-		t.Fatalf("no incident with the import's alert and the PC's traffic: %v\nserver log:\n%s", err, srv.Tail())
-	}
 	if inc.Host.ID != agent.ID {
 		t.Errorf("incident host %q, want the agent %q", inc.Host.ID, agent.ID)
 	}

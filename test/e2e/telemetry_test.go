@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,24 +43,14 @@ func TestTelemetryProcessAlert(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	srv, err := harness.StartServer(ctx, bins.server, filepath.Join(dir, "server"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
-	ag, err := harness.StartAgent(bins.agent, filepath.Join(dir, "agent"), srv, harness.AgentOptions{
+	srv, ag := startPair(t, ctx, t.TempDir(), harness.AgentOptions{
 		Extra: "telemetry:\n  linux:\n    processes: true\n    network: true\n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ag.Stop()
 
 	// Collection is live once an exec of ours is stored; if it never is,
 	// the agent's status says why.
 	var agent fleet.Agent
 	probe := fmt.Sprintf("lachan-probe-%d", time.Now().UnixNano())
-	err = harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+	err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 		var out struct{ Agents []fleet.Agent }
 		if err := srv.CLIJSON(ctx, &out, "agents"); err != nil || len(out.Agents) != 1 {
 			return false, err
