@@ -19,18 +19,7 @@ import (
 // TestPcapDecodeOutput checks the JSON lines of `pcap decode`: every flow
 // carries its Community ID and every TLS client hello its JA3 and JA4.
 func TestPcapDecodeOutput(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mix.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = pcapgen.Write(f, pcapgen.Options{Client: netip.MustParseAddr("192.168.1.10"),
-		Server: netip.MustParseAddr("93.184.216.34"), DNSServer: netip.MustParseAddr("192.168.1.1"),
-		Domain: "example.org", Start: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Flows: 40, Seed: 2})
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := mixCapture(t, 40)
 	var out, errOut bytes.Buffer
 	root := rootCmd()
 	root.SetArgs([]string{"pcap", "decode", path})
@@ -67,18 +56,7 @@ func TestPcapDecodeOutput(t *testing.T) {
 // TestPcapDecodeSeed checks that `pcap decode` hashes with the seed of
 // LACHAN_SENSOR_COMMUNITY_ID_SEED and refuses one out of range.
 func TestPcapDecodeSeed(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mix.pcap")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = pcapgen.Write(f, pcapgen.Options{Client: netip.MustParseAddr("192.168.1.10"),
-		Server: netip.MustParseAddr("93.184.216.34"), DNSServer: netip.MustParseAddr("192.168.1.1"),
-		Domain: "example.org", Start: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Flows: 5, Seed: 2})
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := mixCapture(t, 5)
 	run := func(seed string) (string, error) {
 		t.Setenv("LACHAN_SENSOR_COMMUNITY_ID_SEED", seed)
 		var out, errOut bytes.Buffer
@@ -132,4 +110,23 @@ func TestPcapDecodeSeed(t *testing.T) {
 			t.Errorf("seed %s: %v, want an error naming community_id_seed", bad, err)
 		}
 	}
+}
+
+// mixCapture writes a capture of flows connections with DNS and TLS, the
+// same for every call with the same count.
+func mixCapture(t *testing.T, flows int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mix.pcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pcapgen.Write(f, pcapgen.Options{Client: netip.MustParseAddr("192.168.1.10"),
+		Server: netip.MustParseAddr("93.184.216.34"), DNSServer: netip.MustParseAddr("192.168.1.1"),
+		Domain: "example.org", Start: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Flows: flows, Seed: 2})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
