@@ -246,7 +246,11 @@ func check(dir string, full bool, lock *pebble.Lock) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check store %s: %w", dir, err)
 	}
-	n, damage, events, err := checkTables(dir, full, lock)
+	live, err := liveTables(dir, lock)
+	if err != nil {
+		return nil, fmt.Errorf("check store %s: %w", dir, err)
+	}
+	n, damage, events, err := checkTables(dir, full, live)
 	if err != nil {
 		return nil, fmt.Errorf("check store %s: %w", dir, err)
 	}
@@ -255,16 +259,33 @@ func check(dir string, full bool, lock *pebble.Lock) (*Report, error) {
 	return r, nil
 }
 
-// checkOnOpen checks the logs and the tables of the store in dir, which the
-// caller has locked: every block of every table when full, their footers and
-// metadata otherwise.
-func checkOnOpen(dir string, full bool, lock *pebble.Lock) error {
-	r, err := check(dir, full, lock)
+// checkLogsOnOpen checks the logs of the store in dir before Pebble
+// replays them (it would take a bad chunk for the end and drop the rest).
+func checkLogsOnOpen(dir string) error {
+	_, damage, _, _, err := checkWALs(dir)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	if !r.Clean() {
-		return &DamageError{Dir: dir, Damage: r.Damage}
+	if len(damage) > 0 {
+		return &DamageError{Dir: dir, Damage: damage}
+	}
+	return nil
+}
+
+// checkTablesOnOpen checks the tables db lists, once it is open (so their
+// list comes from the store itself, with no second open): every block when
+// full, their footers and metadata otherwise.
+func checkTablesOnOpen(dir string, db *pebble.DB, full bool) error {
+	live, err := liveTablesOf(db)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	_, damage, _, err := checkTables(dir, full, live)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	if len(damage) > 0 {
+		return &DamageError{Dir: dir, Damage: damage}
 	}
 	return nil
 }

@@ -74,9 +74,8 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("open store %s: directory is in use by another store (a second server on the same data dir?): %w", cfg.Dir, err)
 	}
 	// Pebble takes a bad chunk in a log for the log's end and drops what
-	// follows, and notices a bad table only when a read reaches it; look
-	// first, and refuse rather than lose acknowledged events.
-	if err := checkOnOpen(cfg.Dir, cfg.VerifyTables, lock); err != nil {
+	// follows: look first, and refuse rather than lose acknowledged events.
+	if err := checkLogsOnOpen(cfg.Dir); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -87,6 +86,13 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
+	}
+	// Pebble notices a bad table only when a read reaches it: look now,
+	// before the store takes traffic.
+	if err := checkTablesOnOpen(cfg.Dir, db, cfg.VerifyTables); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, err
 	}
 	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents}
 	if cfg.Sync {

@@ -47,12 +47,8 @@ func openTable(path string) (*sstable.Reader, error) {
 // store's: a table a crash cut while a flush or compaction wrote it was
 // never listed, holds nothing that is not elsewhere, and is deleted when
 // the store opens.
-func checkTables(dir string, full bool, lock *pebble.Lock) (n int, damage []Damage, events int, err error) {
+func checkTables(dir string, full bool, live map[uint64]bool) (n int, damage []Damage, events int, err error) {
 	tables, err := listFiles(dir, ".sst")
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	live, err := liveTables(dir, lock)
 	if err != nil {
 		return 0, nil, 0, err
 	}
@@ -80,6 +76,11 @@ func liveTables(dir string, lock *pebble.Lock) (map[uint64]bool, error) {
 		return nil, fmt.Errorf("read the table list: %w", err)
 	}
 	defer db.Close()
+	return liveTablesOf(db)
+}
+
+// liveTablesOf returns the file numbers of the tables an open store lists.
+func liveTablesOf(db *pebble.DB) (map[uint64]bool, error) {
 	levels, err := db.SSTables()
 	if err != nil {
 		return nil, fmt.Errorf("read the table list: %w", err)
