@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -191,22 +190,7 @@ func waitAgent(ctx context.Context, srv *harness.Server, ag *harness.Agent) (fle
 }
 
 func waitIncident(ctx context.Context, srv *harness.Server, ok func(incident.Incident) bool) (incident.Incident, error) {
-	var got incident.Incident
-	err := harness.WaitFor(ctx, 90*time.Second, func() (bool, error) {
-		var out struct {
-			Incidents []incident.Incident `json:"incidents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
-			return false, err
-		}
-		i := slices.IndexFunc(out.Incidents, ok)
-		if i < 0 {
-			return false, nil
-		}
-		got = out.Incidents[i]
-		return true, nil
-	})
-	return got, err
+	return harness.WaitIncident(ctx, srv, 90*time.Second, ok)
 }
 
 // writeCapture writes a capture of the agent's PC resolving a name and

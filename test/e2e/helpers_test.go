@@ -32,21 +32,7 @@ func startPair(t *testing.T, ctx context.Context, dir string, o harness.AgentOpt
 // waitAgent waits for the server's first agent that ok accepts.
 func waitAgent(t *testing.T, ctx context.Context, srv *harness.Server, ag *harness.Agent, ok func(fleet.Agent) bool) fleet.Agent {
 	t.Helper()
-	var got fleet.Agent
-	err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		var out struct {
-			Agents []fleet.Agent `json:"agents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "agents"); err != nil {
-			return false, err
-		}
-		i := slices.IndexFunc(out.Agents, ok)
-		if i < 0 {
-			return false, nil
-		}
-		got = out.Agents[i]
-		return true, nil
-	})
+	got, err := harness.WaitAgent(ctx, srv, 60*time.Second, ok)
 	if err != nil {
 		t.Fatalf("no agent as wanted: %v\nagent log:\n%s", err, ag.Tail())
 	}
@@ -57,21 +43,7 @@ func waitAgent(t *testing.T, ctx context.Context, srv *harness.Server, ag *harne
 // names it in the failure.
 func waitIncident(t *testing.T, ctx context.Context, srv *harness.Server, what string, ok func(incident.Incident) bool) incident.Incident {
 	t.Helper()
-	var inc incident.Incident
-	err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		var out struct {
-			Incidents []incident.Incident `json:"incidents"`
-		}
-		if err := srv.CLIJSON(ctx, &out, "incidents"); err != nil {
-			return false, err
-		}
-		i := slices.IndexFunc(out.Incidents, ok)
-		if i < 0 {
-			return false, nil
-		}
-		inc = out.Incidents[i]
-		return true, nil
-	})
+	inc, err := harness.WaitIncident(ctx, srv, 60*time.Second, ok)
 	if err != nil {
 		t.Fatalf("no incident %s: %v\nserver log:\n%s", what, err, srv.Tail())
 	}

@@ -64,16 +64,7 @@ func agentsOf(t *testing.T, ctx context.Context, srv *harness.Server) []fleet.Ag
 
 func waitAgent(t *testing.T, ctx context.Context, srv *harness.Server, ok func(fleet.Agent) bool) fleet.Agent {
 	t.Helper()
-	var got fleet.Agent
-	err := harness.WaitFor(ctx, 60*time.Second, func() (bool, error) {
-		for _, a := range agentsOf(t, ctx, srv) {
-			if ok(a) {
-				got = a
-				return true, nil
-			}
-		}
-		return false, nil
-	})
+	got, err := harness.WaitAgent(ctx, srv, 60*time.Second, ok)
 	if err != nil {
 		t.Fatalf("agent not seen: %v", err)
 	}
