@@ -82,25 +82,25 @@ func (f *Fleet) replace(ctx context.Context, id string, fn func(*Agent)) error {
 }
 
 // update reads an agent, lets fn change it and writes it back if the
-// stored version did not move meanwhile, retrying a few times.
+// stored version did not move meanwhile, retrying lost races.
 func (f *Fleet) update(ctx context.Context, id string, fn func(*Agent) error) (Agent, error) {
-	for attempt := 0; ; attempt++ {
+	var out Agent
+	err := store.RetryConflicts(ctx, func() error {
 		a, ver, err := f.Get(ctx, id)
 		if err != nil {
-			return Agent{}, err
+			return err
 		}
 		if err := fn(&a); err != nil {
-			return Agent{}, err
+			return err
 		}
 		b, _ := json.Marshal(a)
-		_, err = f.st.PutEntity(ctx, store.KindAgent, id, b, ver)
-		if err == nil {
-			return a, nil
+		if _, err := f.st.PutEntity(ctx, store.KindAgent, id, b, ver); err != nil {
+			return fmt.Errorf("agent %s: %w", id, err)
 		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
-			return Agent{}, fmt.Errorf("agent %s: %w", id, err)
-		}
-	}
+		out = a
+		return nil
+	})
+	return out, err
 }
 
 // SetSerial makes serial the agent's certificate. With keepCurrent (a

@@ -159,23 +159,27 @@ func (m *Manager) Assign(ctx context.Context, id string, layer int, to, by strin
 // when another writer got there first; a change that returns errUnchanged
 // writes nothing.
 func (m *Manager) update(ctx context.Context, id string, change func(*Incident) error) (Incident, error) {
-	for attempt := 0; ; attempt++ {
+	var out Incident
+	err := store.RetryConflicts(ctx, func() error {
 		inc, err := m.Get(ctx, id)
 		if err != nil {
-			return Incident{}, err
+			return err
 		}
 		if err := change(&inc); errors.Is(err, errUnchanged) {
-			return inc, nil
+			out = inc
+			return nil
 		} else if err != nil {
-			return Incident{}, fmt.Errorf("incident %s: %w", id, err)
+			return fmt.Errorf("incident %s: %w", id, err)
 		}
 		inc.Updated = m.now().UTC()
-		err = m.put(ctx, &inc)
-		if err == nil {
-			return inc, nil
+		if err := m.put(ctx, &inc); err != nil {
+			return err
 		}
-		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
-			return Incident{}, err
-		}
+		out = inc
+		return nil
+	})
+	if err != nil {
+		return Incident{}, err
 	}
+	return out, nil
 }
