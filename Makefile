@@ -6,17 +6,29 @@ BIN   := bin
 # Debian packages the build needs: libyara for the agent's YARA scanner,
 # libpcap for the sensor, a C compiler for cgo.
 DEB_PKGS := libyara-dev libpcap-dev pkg-config gcc
+# What the tests drive besides: Chromium for the console's browser tests,
+# poppler for the reports' PDF checks, nftables and iproute2 for isolation
+# in network namespaces, debootstrap for the package install test, and the
+# Windows tool chain (mingw-w64, wixl, osslsigncode, Wine) for the Windows
+# agent, its installer and its smoke test.
+TEST_PKGS := chromium poppler-utils nftables iproute2 debootstrap gcc-mingw-w64-x86-64 wixl msitools osslsigncode wine wine64 tshark
 TEST_FLAGS ?= -race -timeout 20m
 FUZZTIME ?= 20s
 SOAK_DURATION ?= 30m
 
-.PHONY: all deps build test vet demo bench fuzz soak clean
+.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean
 
 all: build
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is needed (see README.md)"; exit 1; }
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-pkgs PKGS="$(DEB_PKGS)"
+
+test-deps: deps
+	@$(MAKE) --no-print-directory install-pkgs PKGS="$(TEST_PKGS)"
+
+install-pkgs:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
@@ -30,7 +42,7 @@ build: deps
 vet: deps
 	$(GO) vet ./...
 
-test: vet
+test: test-deps vet
 	$(GO) test $(TEST_FLAGS) ./...
 
 demo: build
