@@ -63,6 +63,7 @@ type Authority struct {
 	server tls.Certificate
 	bundle ed25519.PrivateKey
 	audit  ed25519.PrivateKey
+	report ed25519.PrivateKey
 }
 
 // LoadOrCreate loads the CA from dir or makes one, and (re)issues the
@@ -84,6 +85,9 @@ func LoadOrCreate(dir string, hosts []string) (*Authority, error) {
 		return nil, err
 	}
 	if a.audit, err = loadOrCreateKey(filepath.Join(dir, AuditKeyFile), "audit key"); err != nil {
+		return nil, err
+	}
+	if a.report, err = loadOrCreateKey(filepath.Join(dir, ReportKeyFile), "report key"); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -139,6 +143,14 @@ func (a *Authority) BundlePublicKey() ed25519.PublicKey { return a.bundle.Public
 
 // AuditSigner is the key that signs the audit trail's checkpoints.
 func (a *Authority) AuditSigner() ed25519.PrivateKey { return a.audit }
+
+// ReportKeyFile is the key that signs auditors' reports: a key of its own,
+// so that a report's signature says nothing about rule bundles, the audit
+// trail or forwarded incidents, and each key can be replaced alone.
+const ReportKeyFile = "report.key"
+
+// ReportSigner signs reports (package report).
+func (a *Authority) ReportSigner() ed25519.PrivateKey { return a.report }
 
 // AuditPublicKey reads the public half of the audit key of an existing
 // PKI directory, for verifying an exported trail on the server's machine;

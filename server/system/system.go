@@ -82,12 +82,15 @@ type Layers struct {
 
 // System is one registered information system.
 type System struct {
-	ID     string `json:"id" yaml:"id"`
-	Name   Name   `json:"name" yaml:"name"`
-	Owner  string `json:"owner" yaml:"owner"`
-	Level  int    `json:"level" yaml:"level"`
-	Assets Assets `json:"assets" yaml:"assets"`
-	Layers Layers `json:"layers" yaml:"layers"`
+	ID    string `json:"id" yaml:"id"`
+	Name  Name   `json:"name" yaml:"name"`
+	Owner string `json:"owner" yaml:"owner"`
+	Level int    `json:"level" yaml:"level"`
+	// Decision names the decision that approved the level (number and
+	// date, as written on it); reports quote it.
+	Decision string `json:"decision,omitempty" yaml:"decision"`
+	Assets   Assets `json:"assets" yaml:"assets"`
+	Layers   Layers `json:"layers" yaml:"layers"`
 	// Version is the stored version (optimistic concurrency): a change
 	// that names a version other than the current one is refused. Zero in
 	// a change means "whatever is current".
