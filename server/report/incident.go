@@ -62,7 +62,7 @@ func (b *Builder) incidentReport(ctx context.Context, req Request) (Report, erro
 		return Report{}, err
 	}
 	if req.Form == FormFinal && inc.Status != incident.StatusResolved {
-		return Report{}, fmt.Errorf("incident %s is %s: the final report follows the end of the response (resolve it first)", inc.ID, inc.Status)
+		return Report{}, fmt.Errorf("%w: incident %s is %s: the final report follows the end of the response (resolve it first)", ErrRequest, inc.ID, inc.Status)
 	}
 	// The form states the incident as last changed, so that asking again
 	// without a change gives the same file.

@@ -90,8 +90,14 @@ func (r Request) Validate() error {
 	if err := checkFormat(r.Format); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrRequest, errors.Join(errs...))
+	}
+	return nil
 }
+
+// ErrRequest is a request the caller must change (the API answers 400).
+var ErrRequest = errors.New("report request")
 
 // ParseDay reads a date (2026-11-01) or an RFC 3339 time; dates are
 // midnight in UTC, so that a period means the same wherever it is asked.
