@@ -92,7 +92,7 @@ func TestVerifyRefusesMalformedSignatures(t *testing.T) {
 		"attached":      head + ".eA." + strings.Split(strings.TrimSpace(good), ".")[2],
 		"two parts":     head + ".",
 		"bad header":    "!!..AAAA",
-		"alg none":      b64.EncodeToString([]byte(`{"alg":"none","kid":"` + KeyID(pub) + `"}`)) + "..",
+		"alg none":      b64.EncodeToString([]byte(`{"alg":"none","kid":"`+KeyID(pub)+`"}`)) + "..",
 		"short sig":     head + "..AAAA",
 		"header not js": b64.EncodeToString([]byte("nope")) + "..AAAA",
 	} {
