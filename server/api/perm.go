@@ -62,6 +62,9 @@ const (
 	PermUsersAdmin      Perm = "users.admin"
 	PermTokensAdmin     Perm = "tokens.admin"
 	PermAuditRead       Perm = "audit.read"
+	// PermReportsRead: make the auditors' reports (system, unit,
+	// incident) of what the caller may see.
+	PermReportsRead Perm = "reports.read"
 	// PermPersonalData: answers carry personal data as stored; without it
 	// event fields come masked by the masking policy.
 	PermPersonalData Perm = "personal-data"
@@ -73,13 +76,13 @@ var rolePerms = map[string][]Perm{
 	RoleAdmin: {PermSelf, PermAgentsRead, PermAgentsLabel, PermAgentsAdmin, PermEventsRead, PermIncidentsRead,
 		PermIncidentsAct, PermIncidentsAssignAny, PermUnitsRead, PermUnitsAdmin, PermLive, PermSystemsRead,
 		PermSystemsWrite, PermIndicatorsRead, PermIndicatorsWrite, PermForwardRead, PermReidentify, PermDeadLetters,
-		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport},
+		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead},
 	RoleAnalyst: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermIncidentsAssignAny, PermUnitsRead, PermLive, PermSystemsRead, PermIndicatorsRead, PermIndicatorsWrite,
-		PermForwardRead, PermTAXII, PermPersonalData, PermImport},
+		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead},
 	RoleResponder: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermUnitsRead, PermLive, PermSystemsRead, PermPersonalData},
-	RoleAuditor: {PermSelf, PermIncidentsRead, PermUnitsRead, PermSystemsRead, PermAuditRead},
+	RoleAuditor: {PermSelf, PermIncidentsRead, PermUnitsRead, PermSystemsRead, PermAuditRead, PermReportsRead},
 	RoleSensor:  {PermNetworkIngest},
 	RoleUpper:   {PermTAXII},
 }

@@ -18,6 +18,7 @@ import (
 	"lachan/server/live"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
+	"lachan/server/report"
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/unit"
@@ -101,6 +102,8 @@ type Deps struct {
 	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
 	Trail *audit.Trail
+	// Reports makes the auditors' reports; nil answers 503.
+	Reports *report.Builder
 }
 
 // Server is the HTTPS server.
@@ -165,6 +168,7 @@ func (s *Server) routes() http.Handler {
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
+	s.reportRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -19,6 +19,7 @@ import (
 	"lachan/server/mask"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
+	"lachan/server/report"
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/user"
@@ -53,6 +54,7 @@ type Config struct {
 	Mask      mask.Config
 	Users     user.Config
 	Audit     audit.Config
+	Report    report.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Mask:      mask.DefaultConfig(),
 		Users:     user.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Report:    report.DefaultConfig(),
 	}
 }
 
@@ -80,7 +83,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
 	return errors.Join(errs...)
 }
 
@@ -184,11 +187,13 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
+	reports := s.reports(cfg, st, ca, systems, coverage, units, fl, inc, signed, version, known)
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
+		Reports: reports,
 	})
 	return nil
 }

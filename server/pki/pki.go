@@ -152,6 +152,16 @@ const ReportKeyFile = "report.key"
 // ReportSigner signs reports (package report).
 func (a *Authority) ReportSigner() ed25519.PrivateKey { return a.report }
 
+// ReportPublicKey reads the public half of the report key of an existing
+// PKI directory (for `lachan report verify` on the server's machine).
+func ReportPublicKey(dir string) (ed25519.PublicKey, error) {
+	k, err := readKey(filepath.Join(dir, ReportKeyFile), "report key")
+	if err != nil {
+		return nil, err
+	}
+	return k.Public().(ed25519.PublicKey), nil
+}
+
 // AuditPublicKey reads the public half of the audit key of an existing
 // PKI directory, for verifying an exported trail on the server's machine;
 // it never makes a key.

@@ -20,6 +20,7 @@ import (
 	"lachan/server/live"
 	"lachan/server/mask"
 	"lachan/server/pki"
+	"lachan/server/report"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
 	"lachan/server/store/elastic"
@@ -57,6 +58,8 @@ type Config struct {
 	Users user.Config `mapstructure:"users"`
 	// Audit is the audit trail's checkpoints.
 	Audit audit.Config `mapstructure:"audit"`
+	// Report is the auditors' reports and their monthly run.
+	Report report.Config `mapstructure:"report"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -99,6 +102,7 @@ func defaultConfig() *Config {
 		Users:     user.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Report:    report.DefaultConfig(),
 	}
 }
 
@@ -115,7 +119,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
 	return errors.Join(errs...)
 }
 

@@ -57,6 +57,6 @@ func (c *Config) app() app.Config {
 		PKIDir: c.pkiDir(), TokenFile: c.tokenFile(), SensorTokenFile: c.sensorTokenFile(), ForwardDir: c.forwardDir(),
 		UnitsFile: c.UnitsFile, Detections: c.Detections, YARARules: c.YARARules,
 		API: c.API, Incident: c.Incident, Live: c.Live, Retention: c.Store.Retention,
-		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit,
+		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 	}
 }

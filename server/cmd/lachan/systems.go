@@ -163,9 +163,14 @@ func coverageCmd() *cobra.Command {
 
 func printCoverage(w io.Writer, rep system.Report) error {
 	fmt.Fprintf(w, "Độ phủ mô hình 4 lớp / Four-layer coverage — %s\n", rep.At.Local().Format(time.DateTime))
-	fmt.Fprintf(w, "Tổng / Overall: %d/%d lớp bắt buộc hoạt động / required layers working (%.0f%%)\n\n", rep.Working, rep.Required, rep.Score*100)
+	if len(rep.Systems) == 0 {
+		// Never 100% of nothing: with no system there is no coverage to speak of.
+		fmt.Fprintln(w, "Chưa đăng ký hệ thống thông tin nào / No information system registered (lachan systems apply FILE)")
+		return nil
+	}
+	fmt.Fprintf(w, "Tổng / Overall: %d/%d lớp bắt buộc hoạt động / required layers working (%s)\n\n", rep.Working, rep.Required, percentOf(rep.Working, rep.Required))
 	for _, s := range rep.Systems {
-		fmt.Fprintf(w, "%s — %s (cấp độ / level %d, đơn vị / owner %s): %d/%d (%.0f%%)\n", s.System, s.Name, s.Level, s.Owner, s.Working, s.Required, s.Score*100)
+		fmt.Fprintf(w, "%s — %s (cấp độ / level %d, đơn vị / owner %s): %d/%d (%s)\n", s.System, s.Name, s.Level, s.Owner, s.Working, s.Required, percentOf(s.Working, s.Required))
 		rows := make([][]string, 0, len(s.Layers))
 		for _, l := range s.Layers {
 			req := "optional"
@@ -188,10 +193,19 @@ func printCoverage(w io.Writer, rep system.Report) error {
 		for _, l := range u.ByLayer {
 			cells = append(cells, fmt.Sprintf("%d/%d", l.Working, l.Required))
 		}
-		rows = append(rows, append(cells, fmt.Sprintf("%d/%d (%.0f%%)", u.Working, u.Required, u.Score*100)))
+		rows = append(rows, append(cells, fmt.Sprintf("%d/%d (%s)", u.Working, u.Required, percentOf(u.Working, u.Required))))
 	}
 	fmt.Fprintln(w, "Theo đơn vị / By unit:")
 	return table(w, "UNIT\tSYSTEMS\tL1\tL2\tL3\tL4\tSCORE", rows)
+}
+
+// percentOf prints n of m as a percentage, and a dash when nothing is
+// required: the coverage of nothing is not 100%.
+func percentOf(n, m int) string {
+	if m == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", 100*float64(n)/float64(m))
 }
 
 // incidentActions are the case-handling, layer and reporting steps of
