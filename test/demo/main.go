@@ -74,6 +74,10 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 		return err
 	}
 	step("Tác tử %s trên máy %s (%s) đã kết nối / agent connected", agent.ID, agent.Host.Name, strings.Join(agent.Host.IPs, ", "))
+	step("Đăng ký hệ thống thông tin cấp độ 3 / registering a level-3 information system for the ward: %s", demoSystem)
+	if err := registerSystem(ctx, srv, dir); err != nil {
+		return err
+	}
 
 	step("Thả tệp thử EICAR / dropping the EICAR test file")
 	if err := os.WriteFile(filepath.Join(scanDir, "eicar.com.txt"), []byte(eicar), 0o600); err != nil {
@@ -124,6 +128,10 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 	fmt.Print(string(human))
 	fmt.Printf("\nXem thêm / look further (the server keeps running until Ctrl-C):\n")
 	for _, c := range []string{"agents", "incidents", "alerts", "events --dataset network.dns", "events --dataset linux.process", "incident show " + inc.ID + " --json", "config print"} {
+		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
+	}
+	fmt.Printf("\nBáo cáo cho đánh giá viên / auditors' reports (signed; docs/decisions.md, \"Auditor reports\"):\n")
+	for _, c := range reportCommands(dir, inc.ID) {
 		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
 	}
 	fmt.Printf("\nNgười dùng và token / people and tokens (roles and what each may do: docs/decisions.md, \"People and permissions\"):\n")
