@@ -65,13 +65,19 @@ func compose(rep Report, t *tr) []block {
 					met++
 				}
 			}
-			rows = append(rows, []string{s.ID, s.NameVI, fmt.Sprint(s.Level), fmt.Sprint(s.Incidents.Total), ratio(t, met, of)})
+			row := []string{s.ID, s.NameVI, fmt.Sprint(s.Level)}
+			for _, l := range s.Layers {
+				row = append(row, t.pct(l.Share))
+			}
+			rows = append(rows, append(row, fmt.Sprint(s.Incidents.Total), ratio(t, met, of)))
 		}
 		add(block{Kind: "h2", Text: t.T("unit.systems")},
-			block{Kind: "table", Head: []string{t.T("col.id"), t.T("col.name"), t.T("col.level"), t.T("col.incidents"), t.T("col.controls")}, Rows: rows, Width: []float64{.2, .4, .1, .13, .17}})
+			block{Kind: "table", Head: []string{t.T("col.id"), t.T("col.name"), t.T("col.level"), "L1", "L2", "L3", "L4", t.T("col.incidents"), t.T("col.controls")},
+				Rows: rows, Width: []float64{.16, .24, .07, .07, .07, .07, .1, .08, .14}},
+			block{Kind: "note", Text: t.T("unit.layers")})
 	}
 	for i, s := range rep.Systems {
-		if rep.Kind == KindUnit || i > 0 {
+		if i > 0 {
 			add(block{Kind: "pagebreak"})
 		}
 		add(systemBlocks(s, t)...)

@@ -91,7 +91,7 @@ func networkEval(f facts) (string, Gap) {
 	}
 	n := 0
 	for _, d := range f.part.Days {
-		if d.Network > 0 {
+		if d.NetworkSeen {
 			n++
 		}
 	}

@@ -232,10 +232,10 @@ func stateAt(cur system.System, history []system.Audit) func(time.Time) system.S
 	}
 }
 
-// days counts, per day of the period, the events of the system's agents,
-// how many agents sent any, and the network records of its ranges: one
-// aggregation per day over the indexed agent.id and event.dataset, so a
-// report never walks the events of other systems.
+// days counts, per day of the period, the events of the system's agents
+// and how many agents sent any (one aggregation per day over the indexed
+// agent.id, so a report never walks the events of other systems), and
+// whether the sensor saw the system's ranges (one record suffices).
 func (b *Builder) days(ctx context.Context, s system.System, agents []fleet.Agent, from, to time.Time) ([]DayPart, error) {
 	ids := make([]string, len(agents))
 	for i, a := range agents {
@@ -263,12 +263,14 @@ func (b *Builder) days(ctx context.Context, s system.System, agents []fleet.Agen
 			day.Reporting, day.Events = res[0].Value, total(res[1])
 		}
 		if len(ranges) > 0 {
-			res, err := b.d.Store.Aggregate(ctx, store.Query{From: d, To: end, Datasets: []string{event.DatasetFlow, event.DatasetDNS},
-				Filter: &store.Expr{Op: store.OpOr, Args: ranges}}, []store.Agg{{Name: "datasets", Kind: store.AggTerms, Field: event.FieldDataset, Size: 10}})
+			// One record is enough to say the sensor saw the system that
+			// day: a page of one stops at the first.
+			page, err := b.d.Store.SearchEvents(ctx, store.Query{From: d, To: end, Datasets: []string{event.DatasetFlow, event.DatasetDNS},
+				Filter: &store.Expr{Op: store.OpOr, Args: ranges}, Limit: 1})
 			if err != nil {
 				return nil, fmt.Errorf("system %s: network records of %s: %w", s.ID, d.Format(time.DateOnly), err)
 			}
-			day.Network = total(res[0])
+			day.NetworkSeen = len(page.Events) > 0
 		}
 		out = append(out, day)
 	}

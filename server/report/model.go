@@ -200,8 +200,8 @@ type DayPart struct {
 	Day       time.Time
 	Events    int64
 	Reporting int64
-	// Network is the number of network records of the system's ranges.
-	Network int64
+	// NetworkSeen: the sensor recorded traffic of the system's ranges.
+	NetworkSeen bool
 }
 
 // DetectionPart is the detection content in force.

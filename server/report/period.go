@@ -32,7 +32,7 @@ func layers(state func(time.Time) system.System, pol system.Policy, days []DayPa
 		if s.Layers.OnSite.Unit != "" && len(agents) > 0 && float64(d.Reporting) >= cfg.AgentMinFraction*float64(len(agents)) {
 			out[0].Days++
 		}
-		if s.Layers.Monitoring.SOC != "" && d.Network > 0 {
+		if s.Layers.Monitoring.SOC != "" && d.NetworkSeen {
 			out[1].Days++
 		}
 		la := s.Layers.Assessor.LastAssessment
