@@ -177,9 +177,13 @@ func median(ds []time.Duration) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// gaps are the controls not met, each with what to do.
+// gaps are the controls not met, each with what to do, and a level whose
+// approving decision is not recorded.
 func gaps(p SystemPart) []Gap {
 	var out []Gap
+	if p.Decision == "" {
+		out = append(out, Gap{Key: "todo.decision"})
+	}
 	for _, c := range p.Controls {
 		if c.Status == NotMet {
 			out = append(out, Gap{Key: "todo." + c.Control.Evidence, Args: []any{c.Control.ID}})

@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"html"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"lachan/server/system"
 )
 
 func TestSameInputsSameBytes(t *testing.T) {
@@ -302,6 +305,42 @@ func TestWriteSamples(t *testing.T) {
 		}
 		if err := os.WriteFile(filepath.Join(dir, c.name+".pdf"), b, 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestBareSystemIsReportedHonestly: a system registered with nothing
+// behind it (no agents, ranges, decision, SOC, assessor or link) reads as
+// such: empty states and unmet controls, never a 100% of nothing.
+func TestBareSystemIsReportedHonestly(t *testing.T) {
+	fx := newFixture(t)
+	bare := system.System{ID: "trong", Name: system.Name{VI: "Hệ thống trống"}, Owner: fxEmpty, Level: 2}
+	putJSON(t, fx.st, system.KindSystem, bare.ID, bare)
+	for _, lang := range []string{LangVI, LangEN} {
+		rep, err := fx.builder.Build(context.Background(), Request{Kind: KindSystem, ID: bare.ID, From: periodFrom, To: periodTo, Lang: lang, Format: FormatHTML})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, tl, err := renderHTML(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tl.missing) > 0 {
+			t.Errorf("%s: the catalog lacks %v", lang, slices.Sorted(mapKeys(tl.missing)))
+		}
+		_, text, _ := strings.Cut(string(page), "</style>") // the style sheet's widths are not figures
+		for _, want := range []string{catalogs[lang]["empty.agents"], catalogs[lang]["empty.incidents"], catalogs[lang]["todo.decision"]} {
+			if !strings.Contains(text, html.EscapeString(want)) {
+				t.Errorf("%s: the report lacks %q", lang, want)
+			}
+		}
+		if strings.Contains(text, "100%") {
+			t.Errorf("%s: a bare system's report claims 100%% of something", lang)
+		}
+		for _, c := range rep.Systems[0].Controls {
+			if c.Status == Met {
+				t.Errorf("%s: control %s met with nothing behind it (%s)", lang, c.Control.ID, c.Reason.Key)
+			}
 		}
 	}
 }
