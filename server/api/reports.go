@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,16 +80,26 @@ func (s *Server) makeReport(w http.ResponseWriter, r *http.Request, p Principal)
 	req, err := reportRequest(r, p)
 	object := req.Kind + "/" + req.ID
 	detail := map[string]any{"from": r.URL.Query().Get("from"), "to": r.URL.Query().Get("to"), "format": req.Format, "lang": req.Lang, "form": req.Form}
-	var doc []byte
-	if err == nil {
-		var rep report.Report
-		if rep, err = s.d.Reports.Build(r.Context(), req); err == nil {
-			doc, err = report.Render(rep, req.Format)
-		}
-	}
 	if err != nil {
 		s.audit(r, p, "report.make", object, audit.OutcomeFailure, detail)
-		s.fail(w, r, reportError(err))
+		s.fail(w, r, err)
+		return
+	}
+	var doc []byte
+	// A report reads like a handful of aggregations: it runs under the
+	// same gate as searches, so reports never take every core from ingest.
+	made := s.query(w, r, p, func(ctx context.Context) error {
+		rep, err := s.d.Reports.Build(ctx, req)
+		if err == nil {
+			doc, err = report.Render(rep, req.Format)
+		}
+		if err != nil {
+			s.audit(r, p, "report.make", object, audit.OutcomeFailure, detail)
+			return reportError(err)
+		}
+		return nil
+	})
+	if !made {
 		return
 	}
 	sum := sha256.Sum256(doc)
