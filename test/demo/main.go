@@ -120,6 +120,11 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 			return fmt.Errorf("%s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	reports := reportCommands(dir, inc.ID)
+	step("Báo cáo hệ thống %s, đã ký / the system's signed report, verified", demoSystem)
+	if err := makeReport(ctx, srv, reports); err != nil {
+		return err
+	}
 	human, err := srv.CLI(ctx, "incident", "show", inc.ID)
 	if err != nil {
 		return err
@@ -131,8 +136,8 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
 	}
 	fmt.Printf("\nBáo cáo cho đánh giá viên / auditors' reports (signed; docs/decisions.md, \"Auditor reports\"):\n")
-	for _, c := range reportCommands(dir, inc.ID) {
-		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
+	for _, c := range reports {
+		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), strings.Join(c, " "), srv.Config)
 	}
 	fmt.Printf("\nNgười dùng và token / people and tokens (roles and what each may do: docs/decisions.md, \"People and permissions\"):\n")
 	for _, c := range []string{"users add lan --role analyst", "users add binh --role responder --unit " + harness.Unit, "users add kiem --role auditor",

@@ -47,16 +47,31 @@ func registerSystem(ctx context.Context, srv *harness.Server, dir string) error 
 }
 
 // reportCommands are the commands that make the auditors' reports of the
-// demo: the system's month so far, and the incident's initial report.
-func reportCommands(dir, incidentID string) []string {
+// demo: the system's month so far (made and verified by the demo itself),
+// the incident's initial report, and the system's in English as HTML.
+func reportCommands(dir, incidentID string) [][]string {
 	now := time.Now().UTC()
-	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	to := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
+	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	to := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1).Format(time.DateOnly)
 	sys := filepath.Join(dir, "bao-cao-he-thong.pdf")
-	return []string{
-		fmt.Sprintf("report system %s --from %s --to %s -o %s", demoSystem, from.Format(time.DateOnly), to.Format(time.DateOnly), sys),
-		"report verify " + sys,
-		fmt.Sprintf("report incident %s --form initial -o %s", incidentID, filepath.Join(dir, "bao-cao-su-co.pdf")),
-		fmt.Sprintf("report system %s --from %s --to %s --lang en --format html -o %s", demoSystem, from.Format(time.DateOnly), to.Format(time.DateOnly), filepath.Join(dir, "system-report.html")),
+	return [][]string{
+		{"report", "system", demoSystem, "--from", from, "--to", to, "-o", sys},
+		{"report", "verify", sys},
+		{"report", "incident", incidentID, "--form", "initial", "-o", filepath.Join(dir, "bao-cao-su-co.pdf")},
+		{"report", "system", demoSystem, "--from", from, "--to", to, "--lang", "en", "--format", "html", "-o", filepath.Join(dir, "system-report.html")},
 	}
+}
+
+// makeReport runs the first two of reportCommands: the system's signed
+// report, then its verification, so that the demo shows the file and
+// fails if either does not work.
+func makeReport(ctx context.Context, srv *harness.Server, cmds [][]string) error {
+	for _, args := range cmds[:2] {
+		out, err := srv.CLI(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("lachan %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		fmt.Print(indent(string(out)))
+	}
+	return nil
 }
