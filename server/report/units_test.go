@@ -286,8 +286,8 @@ func TestFinalReportNeedsTheResponseToEnd(t *testing.T) {
 }
 
 // TestWriteSamples writes the fixture's reports as files when
-// REPORT_SAMPLES names a folder: the pages shown in docs/reports/ come
-// from them (see docs/reports/README.md).
+// REPORT_SAMPLES names a folder: the pages shown in docs/reports/ are
+// their pages drawn by pdftoppm (the README's "Reports" says how).
 func TestWriteSamples(t *testing.T) {
 	dir := os.Getenv("REPORT_SAMPLES")
 	if dir == "" {
