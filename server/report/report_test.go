@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"image/png"
@@ -96,6 +98,10 @@ func TestGoldenReports(t *testing.T) {
 			got := fmt.Sprintf("pages: %d\n%s", pages, text)
 			golden(t, filepath.Join("testdata", c.name+".txt"), []byte(got))
 			golden(t, filepath.Join("testdata", c.name+".html"), page)
+			// The file's hash as a golden: the same data give the same bytes
+			// in every process, not only twice in one.
+			sum := sha256.Sum256(doc)
+			golden(t, filepath.Join("testdata", c.name+".pdf.sha256"), []byte(hex.EncodeToString(sum[:])+"\n"))
 		})
 	}
 }
