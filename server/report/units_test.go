@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"lachan/server/store"
 	"lachan/server/system"
 )
 
@@ -341,6 +343,52 @@ func TestBareSystemIsReportedHonestly(t *testing.T) {
 			if c.Status == Met {
 				t.Errorf("%s: control %s met with nothing behind it (%s)", lang, c.Control.ID, c.Reason.Key)
 			}
+		}
+	}
+}
+
+// spyStore records the event queries a report makes.
+type spyStore struct {
+	store.Store
+	mu      sync.Mutex
+	queries []store.Query
+}
+
+func (s *spyStore) SearchEvents(ctx context.Context, q store.Query) (store.Page, error) {
+	s.mu.Lock()
+	s.queries = append(s.queries, q)
+	s.mu.Unlock()
+	return s.Store.SearchEvents(ctx, q)
+}
+
+func (s *spyStore) Aggregate(ctx context.Context, q store.Query, aggs []store.Agg) ([]store.AggResult, error) {
+	s.mu.Lock()
+	s.queries = append(s.queries, q)
+	s.mu.Unlock()
+	return s.Store.Aggregate(ctx, q, aggs)
+}
+
+// TestReportNeverWalksTheStore: every event query a system report makes
+// is bounded to the period and narrowed to the system's agents by the
+// agent.id index, or asks for one record; none reads the store's events
+// wholesale (BenchmarkReportMonth measures the time).
+func TestReportNeverWalksTheStore(t *testing.T) {
+	fx := newFixture(t)
+	spy := &spyStore{Store: fx.st}
+	b := *fx.builder
+	b.d.Store = spy
+	if _, err := b.Build(context.Background(), fxRequest(KindSystem, fxSystem, LangVI, FormatPDF)); err != nil {
+		t.Fatal(err)
+	}
+	if len(spy.queries) == 0 {
+		t.Fatal("the report made no event query")
+	}
+	for i, q := range spy.queries {
+		if q.From.Before(periodFrom) || q.To.After(periodTo) || q.From.IsZero() || q.To.IsZero() {
+			t.Errorf("query %d reads outside the period: %s..%s", i, q.From, q.To)
+		}
+		if len(q.Terms["agent.id"]) == 0 && q.Limit != 1 {
+			t.Errorf("query %d is neither narrowed to the system's agents nor a single record: %+v", i, q)
 		}
 	}
 }
