@@ -1,0 +1,68 @@
+package playbook
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Config is how the server runs playbooks.
+type Config struct {
+	// Dir is a directory of playbooks; empty runs the built-in set.
+	Dir string `mapstructure:"dir"`
+	// Enabled runs playbooks at all.
+	Enabled bool `mapstructure:"enabled"`
+	// Scan is how often the engine sweeps incidents and waiting runs, on
+	// top of hearing of changes as they happen.
+	Scan time.Duration `mapstructure:"scan"`
+	// DefaultTimeout bounds a step whose playbook names no timeout.
+	DefaultTimeout time.Duration `mapstructure:"default_timeout"`
+	// TwoPersonLevel: the actions of TwoPersonActions on an incident that
+	// touches a system of this cấp độ or higher need two different people
+	// to approve, whatever the playbook says (0: no such floor).
+	TwoPersonLevel   int      `mapstructure:"two_person_level"`
+	TwoPersonActions []string `mapstructure:"two_person_actions"`
+	// ApproveRole is the role asked to approve when the floor gates a step
+	// the playbook left ungated.
+	ApproveRole string `mapstructure:"approve_role"`
+}
+
+// DefaultConfig runs the built-in playbooks, sweeps every 30 seconds,
+// gives a step 4 hours, and asks two people to isolate a PC of a system of
+// cấp độ 3 or higher.
+func DefaultConfig() Config {
+	return Config{
+		Enabled: true, Scan: 30 * time.Second, DefaultTimeout: 4 * time.Hour,
+		TwoPersonLevel: 3, TwoPersonActions: []string{"isolate"}, ApproveRole: "analyst",
+	}
+}
+
+// Validate checks the intervals, the level and the actions named.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Scan < time.Second {
+		errs = append(errs, errors.New("playbook: scan must be at least 1s"))
+	}
+	if c.DefaultTimeout < time.Minute || c.DefaultTimeout > 30*24*time.Hour {
+		errs = append(errs, errors.New("playbook: default_timeout must be from 1m to 720h"))
+	}
+	if c.TwoPersonLevel < 0 || c.TwoPersonLevel > 5 {
+		errs = append(errs, fmt.Errorf("playbook: two_person_level must be a cấp độ from 1 to 5, or 0 for none (got %d)", c.TwoPersonLevel))
+	}
+	for _, a := range c.TwoPersonActions {
+		if _, ok := ActionKinds[a]; !ok {
+			errs = append(errs, fmt.Errorf("playbook: two_person_actions: unknown action %q", a))
+		}
+	}
+	if !slices.Contains(Roles, c.ApproveRole) {
+		errs = append(errs, fmt.Errorf("playbook: approve_role must be one of %v", Roles))
+	}
+	return errors.Join(errs...)
+}
+
+// Policy is the approval floor and default timeout of c.
+func (c Config) Policy() Policy {
+	return Policy{TwoPersonLevel: c.TwoPersonLevel, TwoPersonActions: c.TwoPersonActions,
+		DefaultTimeout: c.DefaultTimeout, ApproveRole: c.ApproveRole}
+}
