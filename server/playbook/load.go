@@ -362,7 +362,8 @@ func (p *parser) action(s *Step, v, argsNode *yaml.Node) {
 	}
 	s.Args = map[string]*template.Template{}
 	if argsNode != nil {
-		pairs, _ := p.mapping(argsNode, "args", append(slices.Clone(kind.Required), kind.Optional...)...)
+		known := append(append([]string{}, kind.Required...), kind.Optional...)
+		pairs, _ := p.mapping(argsNode, "args", known...)
 		for _, kv := range pairs {
 			if t := p.template(kv.v, s.Name+".args."+kv.key); t != nil {
 				s.Args[kv.key] = t

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"lachan/playbooks"
+	"lachan/server/playbook"
+)
+
+func playbooksCmd() *cobra.Command {
+	c := &cobra.Command{Use: "playbooks", Short: "Work with response playbooks"}
+	check := &cobra.Command{
+		Use:   "check [DIR]...",
+		Short: "Load the playbooks of each directory and explain, with file:line:col, every one that does not load",
+		Long: "Load the playbooks (and templates.yml) of each directory, the shipped ones when none is named, and\n" +
+			"print each error with file:line:col. Exits non-zero when any playbook did not load.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			bad := 0
+			for _, d := range playbookDirs(args) {
+				set, errs := playbook.Load(d.fs, d.root, d.name)
+				bad += reportPlaybookErrors(cmd.OutOrStdout(), d.name, set, errs)
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d errors in playbooks", bad)
+			}
+			return nil
+		},
+	}
+	test := &cobra.Command{
+		Use:   "test [DIR]...",
+		Short: "Run the test cases of every playbook (<name>.tests.yml beside <name>.yml)",
+		Long: "Load the playbooks of each directory (the shipped ones when none is named), play each test case's\n" +
+			"incident through the run machine the server uses, with the outcomes the case names, and compare\n" +
+			"the steps taken with the steps it expects. Prints every difference, then \"N passed, N failed\";\n" +
+			"exits non-zero on any failure or any playbook that does not load.",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := cmd.OutOrStdout()
+			var total playbook.Results
+			bad := 0
+			for _, d := range playbookDirs(args) {
+				set, errs := playbook.Load(d.fs, d.root, d.name)
+				bad += reportPlaybookErrors(io.Discard, d.name, set, errs)
+				for _, err := range errs {
+					fmt.Fprintln(w, err)
+				}
+				res := playbook.RunTests(set, d.fs, d.root, d.name, playbook.DefaultConfig().Policy())
+				for _, f := range res.Failures {
+					fmt.Fprintln(w, f)
+				}
+				total.Passed += res.Passed
+				total.Failed += res.Failed
+			}
+			fmt.Fprintf(w, "%d passed, %d failed\n", total.Passed, total.Failed)
+			if total.Failed > 0 || bad > 0 {
+				return fmt.Errorf("%d test cases failed, %d load errors", total.Failed, bad)
+			}
+			return nil
+		},
+	}
+	c.AddCommand(check, test)
+	return c
+}
+
+type playbookDir struct {
+	fs         fs.FS
+	root, name string
+}
+
+// playbookDirs turns the arguments into directories, the shipped playbooks
+// when there are none.
+func playbookDirs(args []string) []playbookDir {
+	if len(args) == 0 {
+		return []playbookDir{{fs: playbooks.FS, root: ".", name: "playbooks"}}
+	}
+	var out []playbookDir
+	for _, a := range args {
+		out = append(out, playbookDir{fs: os.DirFS(a), root: ".", name: filepath.Clean(a)})
+	}
+	return out
+}
+
+// reportPlaybookErrors prints the errors of one directory and a count,
+// and returns how many errors there were.
+func reportPlaybookErrors(w io.Writer, dir string, set *playbook.Set, errs []error) int {
+	for _, err := range errs {
+		fmt.Fprintln(w, err)
+	}
+	fmt.Fprintf(w, "%s: %d playbooks loaded, %d notification templates, %d errors\n", dir, len(set.Playbooks), len(set.Messages), len(errs))
+	return len(errs)
+}
