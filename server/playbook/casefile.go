@@ -259,7 +259,9 @@ func (s *simulation) notify(_ context.Context, key, _ string, m *Message, d Data
 	return s.immediate(key)
 }
 
-func (s *simulation) note(_ context.Context, r *Run, _ string) error { return s.immediate(r.Pending.Key) }
+func (s *simulation) note(_ context.Context, r *Run, _ string) error {
+	return s.immediate(r.Pending.Key)
+}
 func (s *simulation) resolve(_ context.Context, r *Run, _, _ string) error {
 	return s.immediate(r.Pending.Key)
 }

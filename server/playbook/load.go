@@ -104,7 +104,9 @@ func readFile(fsys fs.FS, p string) ([]byte, error) {
 	return fs.ReadFile(fsys, p)
 }
 
-func isNotExist(err error) bool { return err != nil && strings.Contains(err.Error(), fs.ErrNotExist.Error()) }
+func isNotExist(err error) bool {
+	return err != nil && strings.Contains(err.Error(), fs.ErrNotExist.Error())
+}
 
 // Parse parses one playbook file against the notification templates
 // known (nil: any template name is accepted).

@@ -54,4 +54,3 @@ func parseMessages(file string, src []byte) (map[string]*Message, []error) {
 	}
 	return out, p.errs
 }
-

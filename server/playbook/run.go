@@ -13,7 +13,9 @@ import (
 
 // RunID is the ID of a playbook's run for an incident: one run per pair,
 // however many times or replicas see the incident.
-func RunID(incident, playbook string) string { return event.DeriveID("playbook-run", incident, playbook) }
+func RunID(incident, playbook string) string {
+	return event.DeriveID("playbook-run", incident, playbook)
+}
 
 // Run statuses.
 const (
