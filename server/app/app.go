@@ -17,8 +17,10 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/mask"
+	"lachan/server/notify"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
+	"lachan/server/playbook"
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/user"
@@ -53,6 +55,8 @@ type Config struct {
 	Mask      mask.Config
 	Users     user.Config
 	Audit     audit.Config
+	Playbook  playbook.Config
+	Notify    notify.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -69,6 +73,8 @@ func DefaultConfig() Config {
 		Mask:      mask.DefaultConfig(),
 		Users:     user.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Playbook:  playbook.DefaultConfig(),
+		Notify:    notify.DefaultConfig(),
 	}
 }
 
@@ -80,7 +86,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Playbook, c.Notify))
 	return errors.Join(errs...)
 }
 
@@ -184,6 +190,9 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
+	if err := s.playbooks(cfg, st, inc, systems); err != nil {
+		return err
+	}
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,

@@ -19,6 +19,8 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/mask"
+	"lachan/server/notify"
+	"lachan/server/playbook"
 	"lachan/server/pki"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
@@ -59,6 +61,10 @@ type Config struct {
 	Audit audit.Config `mapstructure:"audit"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
+	// Playbook is how response playbooks run; Notify the channels they
+	// notify through.
+	Playbook playbook.Config `mapstructure:"playbook"`
+	Notify   notify.Config   `mapstructure:"notify"`
 }
 
 // StoreConfig chooses the engine.
@@ -99,6 +105,8 @@ func defaultConfig() *Config {
 		Users:     user.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Playbook:  playbook.DefaultConfig(),
+		Notify:    notify.DefaultConfig(),
 	}
 }
 
@@ -116,6 +124,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
+	errs = append(errs, config.Join(c.Playbook, c.Notify))
 	return errors.Join(errs...)
 }
 
