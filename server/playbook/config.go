@@ -16,6 +16,10 @@ type Config struct {
 	// Scan is how often the engine sweeps incidents and waiting runs, on
 	// top of hearing of changes as they happen.
 	Scan time.Duration `mapstructure:"scan"`
+	// StartWithin: a playbook starts only for an incident raised at most
+	// this long ago, so that turning playbooks on (or a long outage) does
+	// not act on old incidents; runs already started go on.
+	StartWithin time.Duration `mapstructure:"start_within"`
 	// DefaultTimeout bounds a step whose playbook names no timeout.
 	DefaultTimeout time.Duration `mapstructure:"default_timeout"`
 	// TwoPersonLevel: the actions of TwoPersonActions on an incident that
@@ -29,11 +33,11 @@ type Config struct {
 }
 
 // DefaultConfig runs the built-in playbooks, sweeps every 30 seconds,
-// gives a step 4 hours, and asks two people to isolate a PC of a system of
+// starts them for incidents of the last 24 hours, gives a step 4 hours, and asks two people to isolate a PC of a system of
 // cấp độ 3 or higher.
 func DefaultConfig() Config {
 	return Config{
-		Enabled: true, Scan: 30 * time.Second, DefaultTimeout: 4 * time.Hour,
+		Enabled: true, Scan: 30 * time.Second, StartWithin: 24 * time.Hour, DefaultTimeout: 4 * time.Hour,
 		TwoPersonLevel: 3, TwoPersonActions: []string{"isolate"}, ApproveRole: "analyst",
 	}
 }
@@ -43,6 +47,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Scan < time.Second {
 		errs = append(errs, errors.New("playbook: scan must be at least 1s"))
+	}
+	if c.StartWithin < time.Minute {
+		errs = append(errs, errors.New("playbook: start_within must be at least 1m"))
 	}
 	if c.DefaultTimeout < time.Minute || c.DefaultTimeout > 30*24*time.Hour {
 		errs = append(errs, errors.New("playbook: default_timeout must be from 1m to 720h"))

@@ -191,6 +191,9 @@ func (e *Engine) start(ctx context.Context, inc incident.Incident) error {
 			errs = append(errs, err)
 			continue
 		}
+		if e.d.Now().Sub(inc.Created) > e.cfg.StartWithin {
+			continue
+		}
 		if cand == nil {
 			c, err := e.candidate(ctx, inc)
 			if err != nil {

@@ -377,3 +377,16 @@ func TestEICARResolvedBenign(t *testing.T) {
 		t.Errorf("history %q", got)
 	}
 }
+
+// TestOldIncidentsNotStarted: turning playbooks on does not act on
+// incidents raised long before.
+func TestOldIncidentsNotStarted(t *testing.T) {
+	acts := newActions()
+	w := newWorld(t, acts)
+	id := w.raise(ruleYARA, "high", "Win_Ransom_LockBit3")
+	w.now = w.now.Add(25 * time.Hour)
+	w.sweep()
+	if runs, _ := w.engine.Runs(context.Background(), id); len(runs) != 0 || len(acts.calls) != 0 {
+		t.Errorf("runs %+v, requests %+v", runs, acts.calls)
+	}
+}
