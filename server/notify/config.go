@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
-	"sort"
 	"time"
 )
 
@@ -19,8 +18,9 @@ const (
 
 // Config is the notification channels and how the queue delivers.
 type Config struct {
-	// Channels by name, as playbooks' notify steps name them.
-	Channels map[string]Channel `mapstructure:"channels"`
+	// Channels are the ways out, each with the name playbooks' notify
+	// steps use.
+	Channels []Channel `mapstructure:"channels"`
 	// MaxAttempts: a message that failed this many times is set aside
 	// (dead) and tried no more.
 	MaxAttempts int `mapstructure:"max_attempts"`
@@ -41,6 +41,7 @@ type Config struct {
 
 // Channel is one way out: an email address list or a webhook.
 type Channel struct {
+	Name string `mapstructure:"name"`
 	Type string `mapstructure:"type"`
 
 	// SMTP is the mail server's host:port; the connection must switch to
@@ -75,7 +76,7 @@ type Channel struct {
 // dead messages for 30 days.
 func DefaultConfig() Config {
 	return Config{
-		Channels: map[string]Channel{}, MaxAttempts: 12, MinBackoff: 30 * time.Second, MaxBackoff: time.Hour,
+		MaxAttempts: 12, MinBackoff: 30 * time.Second, MaxBackoff: time.Hour,
 		Poll: 5 * time.Second, Lease: 2 * time.Minute, Timeout: 30 * time.Second, Keep: 30 * 24 * time.Hour,
 	}
 }
@@ -97,20 +98,31 @@ func (c Config) Validate() error {
 	if c.Keep < time.Hour {
 		errs = append(errs, errors.New("notify: keep must be at least 1h"))
 	}
-	names := make([]string, 0, len(c.Channels))
-	for n := range c.Channels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	seen := map[string]bool{}
+	for i, ch := range c.Channels {
+		n := ch.Name
 		if !channelNameRE.MatchString(n) {
-			errs = append(errs, fmt.Errorf("notify.channels.%s: a name is lower-case letters, digits, - and _", n))
+			errs = append(errs, fmt.Errorf("notify.channels[%d]: name %q must be lower-case letters, digits, - and _", i, n))
 		}
-		if err := c.Channels[n].validate(); err != nil {
+		if seen[n] {
+			errs = append(errs, fmt.Errorf("notify.channels[%d]: name %q is used twice", i, n))
+		}
+		seen[n] = true
+		if err := ch.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("notify.channels.%s: %w", n, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Channel returns the channel of that name.
+func (c Config) Channel(name string) (Channel, bool) {
+	for _, ch := range c.Channels {
+		if ch.Name == name {
+			return ch, true
+		}
+	}
+	return Channel{}, false
 }
 
 func (ch Channel) validate() error {

@@ -69,7 +69,7 @@ func NewQueue(st store.Store, cfg Config, log *slog.Logger, now func() time.Time
 }
 
 // HasChannel reports whether a channel of that name is configured.
-func (q *Queue) HasChannel(name string) bool { _, ok := q.cfg.Channels[name]; return ok }
+func (q *Queue) HasChannel(name string) bool { _, ok := q.cfg.Channel(name); return ok }
 
 // Enqueue stores m to be sent. A message whose ID is queued already (sent
 // or not) is not queued again: enqueuing is idempotent.
@@ -183,7 +183,7 @@ func (q *Queue) deliver(ctx context.Context, e Entry) (bool, error) {
 		return false, err
 	}
 	m := e.Message
-	ch, ok := q.cfg.Channels[m.Channel]
+	ch, ok := q.cfg.Channel(m.Channel)
 	var err error
 	if !ok {
 		err = permanent{fmt.Errorf("%w: %q", ErrNoChannel, m.Channel)}
@@ -256,4 +256,20 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 	e.version = ver
 	e.State, e.Attempts, e.NextAt, e.Updated = StatePending, 0, q.now().UTC(), q.now().UTC()
 	return q.put(ctx, &e)
+}
+
+// Send delivers m on its channel now, once, outside the queue: for
+// checking a channel's settings (`lachan notify test`).
+func Send(ctx context.Context, cfg Config, m Message) error {
+	ch, ok := cfg.Channel(m.Channel)
+	if !ok {
+		return fmt.Errorf("%w: %q (notify.channels)", ErrNoChannel, m.Channel)
+	}
+	send := map[string]sendFunc{TypeEmail: sendMail, TypeWebhook: sendWebhook}[ch.Type]
+	if send == nil {
+		return fmt.Errorf("notify.channels.%s: type %q", m.Channel, ch.Type)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	return send(ctx, ch, m, time.Now().UTC())
 }

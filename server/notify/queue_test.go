@@ -31,7 +31,7 @@ func TestQueueSurvivesRestart(t *testing.T) {
 	key := writeFile(t, "key", testSecret)
 	cfgFor := func(u string) Config {
 		cfg := DefaultConfig()
-		cfg.Channels["hook"] = Channel{Type: TypeWebhook, URL: u, SecretFile: key, CAFile: ca}
+		cfg.Channels = append(cfg.Channels, Channel{Name: "hook", Type: TypeWebhook, URL: u, SecretFile: key, CAFile: ca})
 		return cfg
 	}
 	var logs syncBuffer
@@ -113,7 +113,7 @@ func TestQueueGivesUp(t *testing.T) {
 	ln.Close()
 	cfg := DefaultConfig()
 	cfg.MaxAttempts = 3
-	cfg.Channels["hook"] = Channel{Type: TypeWebhook, URL: deadURL, SecretFile: writeFile(t, "key", testSecret)}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "hook", Type: TypeWebhook, URL: deadURL, SecretFile: writeFile(t, "key", testSecret)})
 	var logs syncBuffer
 	q := NewQueue(openStore(t, t.TempDir()), cfg, testLogger(&logs), clk.now)
 	ctx := context.Background()

@@ -107,8 +107,8 @@ func TestEmailOverSTARTTLS(t *testing.T) {
 	mb := &mailbox{user: "lachan", pass: "mật-khẩu-thử-0123456789"}
 	addr := startSMTP(t, mb, serverTLS)
 	cfg := DefaultConfig()
-	cfg.Channels["soc"] = Channel{Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"truc-ban@soc.example", "an@soc.example"},
-		Username: "lachan", PasswordFile: writeFile(t, "pw", mb.pass+"\n"), CAFile: caFile}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "soc", Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"truc-ban@soc.example", "an@soc.example"},
+		Username: "lachan", PasswordFile: writeFile(t, "pw", mb.pass+"\n"), CAFile: caFile})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +171,8 @@ func TestEmailRefusedWithoutTLS(t *testing.T) {
 	mb := &mailbox{}
 	addr := startSMTP(t, mb, nil)
 	cfg := DefaultConfig()
-	cfg.Channels["plain"] = Channel{Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"a@soc.example"}}
-	cfg.Channels["loopback"] = Channel{Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"a@soc.example"}, InsecureLoopback: true}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "plain", Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"a@soc.example"}})
+	cfg.Channels = append(cfg.Channels, Channel{Name: "loopback", Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"a@soc.example"}, InsecureLoopback: true})
 	var logs syncBuffer
 	q := NewQueue(openStore(t, t.TempDir()), cfg, testLogger(&logs), nil)
 	ctx := context.Background()
@@ -194,7 +194,7 @@ func TestEmailRefusedWithoutTLS(t *testing.T) {
 		t.Errorf("delivered %+v", got)
 	}
 	bad := cfg
-	bad.Channels = map[string]Channel{"x": {Type: TypeEmail, SMTP: "mail.example:25", From: "a@b.example", To: []string{"c@d.example"}, InsecureLoopback: true}}
+	bad.Channels = []Channel{{Name: "x", Type: TypeEmail, SMTP: "mail.example:25", From: "a@b.example", To: []string{"c@d.example"}, InsecureLoopback: true}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "insecure_loopback is for a mail server on a loopback address") {
 		t.Errorf("validate: %v", err)
 	}

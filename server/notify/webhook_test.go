@@ -69,8 +69,8 @@ func TestWebhookSigned(t *testing.T) {
 	rc := &receiver{now: clk.now}
 	url, ca := startWebhook(t, rc)
 	cfg := DefaultConfig()
-	cfg.Channels["hook"] = Channel{Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key", testSecret), CAFile: ca}
-	cfg.Channels["wrong-key"] = Channel{Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key2", strings.Repeat("x", 40)), CAFile: ca}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "hook", Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key", testSecret), CAFile: ca})
+	cfg.Channels = append(cfg.Channels, Channel{Name: "wrong-key", Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key2", strings.Repeat("x", 40)), CAFile: ca})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestWebhookRetriesWithBackoff(t *testing.T) {
 	url, ca := startWebhook(t, rc)
 	cfg := DefaultConfig()
 	cfg.MaxAttempts = 5
-	cfg.Channels["hook"] = Channel{Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key", testSecret), CAFile: ca}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "hook", Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key", testSecret), CAFile: ca})
 	var logs syncBuffer
 	q := NewQueue(openStore(t, t.TempDir()), cfg, testLogger(&logs), clk.now)
 	ctx := context.Background()
@@ -183,7 +183,7 @@ func TestWebhookRetriesWithBackoff(t *testing.T) {
 
 func TestWebhookNeedsHTTPS(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Channels["hook"] = Channel{Type: TypeWebhook, URL: "http://127.0.0.1:9/x", SecretFile: "k"}
+	cfg.Channels = append(cfg.Channels, Channel{Name: "hook", Type: TypeWebhook, URL: "http://127.0.0.1:9/x", SecretFile: "k"})
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "notify.channels.hook: url must be an https:// address") {
 		t.Errorf("validate: %v", err)
 	}

@@ -137,7 +137,7 @@ func (w *world) open() {
 		w.t.Fatal(errs)
 	}
 	ncfg := notify.DefaultConfig()
-	ncfg.Channels["soc"] = notify.Channel{Type: notify.TypeWebhook, URL: "https://127.0.0.1:9/hook", SecretFile: "unused"}
+	ncfg.Channels = append(ncfg.Channels, notify.Channel{Name: "soc", Type: notify.TypeWebhook, URL: "https://127.0.0.1:9/hook", SecretFile: "unused"})
 	w.queue = notify.NewQueue(st, ncfg, logging.Discard(), w.clock)
 	w.engine = playbook.New(playbook.DefaultConfig(), playbook.Deps{
 		Store: st, Incidents: w.inc, Set: set, Actions: w.actions, Notify: w.queue, Log: logging.Discard(), Now: w.clock,
