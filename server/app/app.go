@@ -190,7 +190,8 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
-	if err := s.playbooks(cfg, st, inc, systems); err != nil {
+	var pbDeps api.Deps
+	if err := s.playbooks(cfg, st, inc, systems, &pbDeps); err != nil {
 		return err
 	}
 	s.api = api.New(cfg.API, api.Deps{
@@ -198,6 +199,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
+		Playbooks: pbDeps.Playbooks, Notifications: pbDeps.Notifications,
 	})
 	return nil
 }

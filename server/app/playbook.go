@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"lachan/playbooks"
+	"lachan/server/api"
 	"lachan/server/incident"
 	"lachan/server/notify"
 	"lachan/server/playbook"
@@ -17,9 +18,10 @@ import (
 // engine hears of incidents raised and changed, and both run as workers.
 // Response actions are not wired yet (Actions is nil): contain steps end
 // as unavailable until package action implements playbook.Actions.
-func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, systems *system.Registry) error {
+func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, systems *system.Registry, deps *api.Deps) error {
 	q := notify.NewQueue(st, cfg.Notify, s.log, nil)
 	s.add("notifications", q.Run)
+	deps.Notifications = q
 	if !cfg.Playbook.Enabled {
 		return nil
 	}
@@ -46,6 +48,7 @@ func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, sy
 		eng.Changed(ctx, actor, action, id, detail)
 	}
 	inc.OnRaised = eng.Raised
+	deps.Playbooks = eng
 	s.add("playbooks", eng.Run)
 	s.log.Info("playbooks loaded", "playbooks", len(set.Playbooks), "dir", cfg.Playbook.Dir)
 	return nil

@@ -23,6 +23,9 @@ const (
 	StateDead    = "dead"
 )
 
+// ErrNotDead: only a dead message is put back in the queue.
+var ErrNotDead = errors.New("only a dead message is tried again")
+
 // ErrNoChannel: a message names a channel that is not configured.
 var ErrNoChannel = errors.New("no such notification channel")
 
@@ -251,7 +254,7 @@ func (q *Queue) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("notify %s: %w", id, err)
 	}
 	if e.State != StateDead {
-		return fmt.Errorf("notify %s: only a dead message is retried (it is %s)", id, e.State)
+		return fmt.Errorf("notify %s: %w (it is %s)", id, ErrNotDead, e.State)
 	}
 	e.version = ver
 	e.State, e.Attempts, e.NextAt, e.Updated = StatePending, 0, q.now().UTC(), q.now().UTC()

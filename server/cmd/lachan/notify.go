@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lachan/internal/event"
+	"lachan/server/api"
 	"lachan/server/notify"
 )
 
@@ -39,6 +41,47 @@ func notifyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(test)
+	queue := &cobra.Command{
+		Use:   "queue",
+		Short: "List the notification queue: pending, sent and dead messages, with attempts and the last error (admin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var page api.NotificationsPage
+			if err := cl.Get(cmd.Context(), api.PathNotifications, nil, &page); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), page)
+			}
+			rows := make([][]string, 0, len(page.Messages))
+			for _, e := range page.Messages {
+				rows = append(rows, []string{e.Message.ID, e.Message.Channel, e.State, fmt.Sprint(e.Attempts), ago(e.Message.Created),
+					visible(e.Message.Subject), visible(e.LastError)})
+			}
+			return table(cmd.OutOrStdout(), "ID\tCHANNEL\tSTATE\tATTEMPTS\tQUEUED\tSUBJECT\tLAST ERROR", rows)
+		},
+	}
+	addJSONFlag(queue)
+	retry := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Put a dead notification back in the queue, to be tried now (admin)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			if err := cl.Post(cmd.Context(), api.PathNotifications+"/"+url.PathEscape(args[0])+"/retry", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "đã xếp lại / queued again: %s\n", args[0])
+			return nil
+		},
+	}
+	c.AddCommand(test, queue, retry)
 	return c
 }

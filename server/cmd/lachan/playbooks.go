@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"lachan/internal/wire"
 	"lachan/playbooks"
+	"lachan/server/api"
 	"lachan/server/playbook"
 )
 
@@ -63,7 +67,47 @@ func playbooksCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(check, test)
+	runs := &cobra.Command{
+		Use:   "runs INCIDENT",
+		Short: "Show the playbook runs of an incident: each step, its outcome, the action and who approved",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := newClient(cmd)
+			if err != nil {
+				return err
+			}
+			var page api.PlaybookRunsPage
+			if err := cl.Get(cmd.Context(), wire.PathIncidents+"/"+url.PathEscape(args[0])+"/playbooks", nil, &page); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), page)
+			}
+			w := cmd.OutOrStdout()
+			if len(page.Runs) == 0 {
+				fmt.Fprintln(w, "không có playbook nào chạy cho sự cố này / no playbook ran for this incident")
+			}
+			for _, r := range page.Runs {
+				fmt.Fprintf(w, "%s  %s  (%s)\n", r.Playbook, r.Status, ago(r.Started))
+				for _, s := range r.Log {
+					line := fmt.Sprintf("  %s  %s", s.At.Local().Format("2006-01-02 15:04:05"), s.Line())
+					if len(s.By) > 0 {
+						line += "  by " + strings.Join(s.By, ", ")
+					}
+					if s.Detail != "" {
+						line += "  — " + s.Detail
+					}
+					fmt.Fprintln(w, visible(line))
+				}
+				if p := r.Pending; p != nil && p.ActionID != "" {
+					fmt.Fprintf(w, "  đang chờ / waiting: action %s until %s\n", p.ActionID, p.Deadline.Local().Format("2006-01-02 15:04"))
+				}
+			}
+			return nil
+		},
+	}
+	addJSONFlag(runs)
+	c.AddCommand(check, test, runs)
 	return c
 }
 
