@@ -3,7 +3,9 @@ package playbook
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,6 +32,11 @@ type Config struct {
 	// ApproveRole is the role asked to approve when the floor gates a step
 	// the playbook left ungated.
 	ApproveRole string `mapstructure:"approve_role"`
+	// ProtectedNetworks are addresses no playbook may block (the server's,
+	// the DNS resolvers, the city's gateways): an address taken from an
+	// alert is outside input, and blocking the server would cut the PC off
+	// from the very platform that must release it.
+	ProtectedNetworks []string `mapstructure:"protected_networks"`
 }
 
 // DefaultConfig runs the built-in playbooks, sweeps every 30 seconds,
@@ -62,14 +69,40 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("playbook: two_person_actions: unknown action %q", a))
 		}
 	}
+	for _, n := range c.ProtectedNetworks {
+		if _, err := parsePrefix(n); err != nil {
+			errs = append(errs, fmt.Errorf("playbook: protected_networks: %w", err))
+		}
+	}
 	if !slices.Contains(Roles, c.ApproveRole) {
 		errs = append(errs, fmt.Errorf("playbook: approve_role must be one of %v", Roles))
 	}
 	return errors.Join(errs...)
 }
 
-// Policy is the approval floor and default timeout of c.
+// Policy is the approval floor, the default timeout and the protected
+// networks of c (a network that does not parse is left out; Validate
+// reports it).
 func (c Config) Policy() Policy {
-	return Policy{TwoPersonLevel: c.TwoPersonLevel, TwoPersonActions: c.TwoPersonActions,
+	p := Policy{TwoPersonLevel: c.TwoPersonLevel, TwoPersonActions: c.TwoPersonActions,
 		DefaultTimeout: c.DefaultTimeout, ApproveRole: c.ApproveRole}
+	for _, n := range c.ProtectedNetworks {
+		if pr, err := parsePrefix(n); err == nil {
+			p.Protected = append(p.Protected, pr)
+		}
+	}
+	return p
+}
+
+// parsePrefix reads a network (10.0.0.0/8) or one address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -98,6 +99,8 @@ type Policy struct {
 	DefaultTimeout time.Duration
 	// ApproveRole is the role of the gate the floor adds to a step with none.
 	ApproveRole string
+	// Protected are networks no block-address may name.
+	Protected []netip.Prefix
 }
 
 // errUnavailable says the server cannot carry out this kind of step.
@@ -294,10 +297,41 @@ func (m *machine) request(r *Run, s *Step) (ActionRequest, error) {
 	if req.AgentID == "" {
 		return req, errors.New("the incident names no agent to act on")
 	}
+	if s.Action == "block-address" || s.Action == "unblock-address" {
+		if err := m.blockable(req.Args["address"], r.Data.Incident.Host.IPs); err != nil {
+			return req, err
+		}
+	}
 	if s.Kind == KindContain {
 		req.Approvers, req.ApproverRole = m.approvers(s, r.Data.Incident.Level)
 	}
 	return req, nil
+}
+
+// blockable refuses an address that must never be blocked: not an IP
+// address, loopback, unspecified, multicast or link-local, the PC's own,
+// or in a protected network. The address comes from an alert, which is
+// outside input.
+func (m *machine) blockable(s string, own []string) error {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return fmt.Errorf("address %q is not an IP address", s)
+	}
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("address %s may not be blocked (loopback, unspecified, multicast or link-local)", a)
+	}
+	for _, o := range own {
+		if oa, err := netip.ParseAddr(o); err == nil && oa.Unmap() == a {
+			return fmt.Errorf("address %s is the PC's own", a)
+		}
+	}
+	for _, p := range m.policy.Protected {
+		if p.Contains(a) {
+			return fmt.Errorf("address %s is in the protected network %s (playbook.protected_networks)", a, p)
+		}
+	}
+	return nil
 }
 
 // approvers is the gate of a contain step: the playbook's, raised to two
