@@ -390,3 +390,37 @@ func TestOldIncidentsNotStarted(t *testing.T) {
 		t.Errorf("runs %+v, requests %+v", runs, acts.calls)
 	}
 }
+
+// TestRunHearsOfRaisedIncidents: with sweeps an hour apart, an incident
+// raised while the engine runs is handled at once, through OnRaised.
+func TestRunHearsOfRaisedIncidents(t *testing.T) {
+	w := newWorld(t, newActions())
+	cfg := playbook.DefaultConfig()
+	cfg.Scan = time.Hour
+	set, _ := playbook.Load(playbooks.FS, ".", "playbooks")
+	eng := playbook.New(cfg, playbook.Deps{Store: w.st, Incidents: w.inc, Set: set, Notify: w.queue, Log: logging.Discard(), Now: w.clock})
+	w.inc.OnRaised = eng.Raised
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	time.Sleep(50 * time.Millisecond) // past the first sweep
+	id := w.raise(ruleEICAR, "low", "eicar")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		inc, err := w.inc.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Status == incident.StatusResolved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the raised incident was not handled within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
