@@ -20,7 +20,7 @@ func TestNewRefusesBadPlaybooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.Playbook.Dir = dir
+	cfg.Playbook.Enabled, cfg.Playbook.Dir = true, dir
 	s, err := New(context.Background(), cfg, embeddedtest.Open(t), logging.Discard())
 	if err == nil {
 		s.ln.Close()

@@ -13,7 +13,10 @@ import (
 type Config struct {
 	// Dir is a directory of playbooks; empty runs the built-in set.
 	Dir string `mapstructure:"dir"`
-	// Enabled runs playbooks at all.
+	// Enabled runs playbooks at all. It is off by default: playbooks ask
+	// for actions on PCs and close incidents, so a deployment turns them
+	// on knowingly, once its notification channels and protected networks
+	// are set.
 	Enabled bool `mapstructure:"enabled"`
 	// Scan is how often the engine sweeps incidents and waiting runs, on
 	// top of hearing of changes as they happen.
@@ -39,12 +42,13 @@ type Config struct {
 	ProtectedNetworks []string `mapstructure:"protected_networks"`
 }
 
-// DefaultConfig runs the built-in playbooks, sweeps every 30 seconds,
+// DefaultConfig leaves playbooks off; turned on, it runs the built-in
+// playbooks, sweeps every 30 seconds,
 // starts them for incidents of the last 24 hours, gives a step 4 hours, and asks two people to isolate a PC of a system of
 // cấp độ 3 or higher.
 func DefaultConfig() Config {
 	return Config{
-		Enabled: true, Scan: 30 * time.Second, StartWithin: 24 * time.Hour, DefaultTimeout: 4 * time.Hour,
+		Scan: 30 * time.Second, StartWithin: 24 * time.Hour, DefaultTimeout: 4 * time.Hour,
 		TwoPersonLevel: 3, TwoPersonActions: []string{"isolate"}, ApproveRole: "analyst",
 	}
 }
