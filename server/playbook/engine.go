@@ -159,14 +159,22 @@ func (e *Engine) Consider(ctx context.Context, id string) error {
 }
 
 func (e *Engine) consider(ctx context.Context, inc incident.Incident) error {
-	var errs []error
 	if inc.Status == incident.StatusResolved {
-		errs = append(errs, e.stop(ctx, inc))
+		if err := e.stop(ctx, inc); err != nil {
+			return err
+		}
 	} else {
-		errs = append(errs, e.start(ctx, inc))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+		complete, err := e.start(ctx, inc)
+		if err != nil {
+			return err
+		}
+		if !complete {
+			// The pipeline files alerts into incidents before it stores
+			// them: look again in a moment, and at every sweep until
+			// they can be read.
+			time.AfterFunc(time.Second, func() { e.Raised(ctx, []string{inc.ID}) })
+			return nil
+		}
 	}
 	e.mu.Lock()
 	e.seen[inc.ID] = stateOf(inc)
@@ -175,10 +183,13 @@ func (e *Engine) consider(ctx context.Context, inc incident.Incident) error {
 }
 
 // start begins the run of every playbook the incident triggers that has
-// none yet, and advances the runs it has.
-func (e *Engine) start(ctx context.Context, inc incident.Incident) error {
+// none yet, and advances the runs it has. complete is false when some of
+// the incident's alerts could not be read yet, so that a playbook they
+// would trigger may still start.
+func (e *Engine) start(ctx context.Context, inc incident.Incident) (complete bool, err error) {
 	var cand *Candidate
 	var errs []error
+	complete = true
 	for _, pb := range e.d.Set.Playbooks {
 		r, err := e.getRun(ctx, RunID(inc.ID, pb.ID))
 		if err == nil {
@@ -195,11 +206,11 @@ func (e *Engine) start(ctx context.Context, inc incident.Incident) error {
 			continue
 		}
 		if cand == nil {
-			c, err := e.candidate(ctx, inc)
+			c, all, err := e.candidate(ctx, inc)
 			if err != nil {
-				return err
+				return false, err
 			}
-			cand = &c
+			cand, complete = &c, all
 		}
 		alert, ok := pb.Trigger.Match(*cand)
 		if !ok {
@@ -216,7 +227,7 @@ func (e *Engine) start(ctx context.Context, inc incident.Incident) error {
 		e.history(ctx, &r, map[string]any{"event": "started", "title": pb.Title, "alert": text(alert["event.id"])})
 		errs = append(errs, e.advance(ctx, &r))
 	}
-	return errors.Join(errs...)
+	return complete, errors.Join(errs...)
 }
 
 // stop ends the runs of a resolved incident: an action still waiting is
@@ -291,8 +302,9 @@ func (e *Engine) advance(ctx context.Context, r *Run) error {
 	return err
 }
 
-// candidate reads an incident's alerts, each over the event behind it.
-func (e *Engine) candidate(ctx context.Context, inc incident.Incident) (Candidate, error) {
+// candidate reads an incident's alerts, each over the event behind it;
+// all says every alert (up to maxAlerts) was there to read.
+func (e *Engine) candidate(ctx context.Context, inc incident.Incident) (c Candidate, all bool, err error) {
 	data := incidentData(inc)
 	if e.d.Level != nil {
 		data.Level = e.d.Level(ctx, inc.Systems)
@@ -303,7 +315,7 @@ func (e *Engine) candidate(ctx context.Context, inc incident.Incident) (Candidat
 	}
 	alerts, err := e.d.Store.GetEvents(ctx, ids)
 	if err != nil {
-		return Candidate{}, fmt.Errorf("incident %s alerts: %w", inc.ID, err)
+		return Candidate{}, false, fmt.Errorf("incident %s alerts: %w", inc.ID, err)
 	}
 	var src []string
 	for _, al := range alerts {
@@ -313,13 +325,13 @@ func (e *Engine) candidate(ctx context.Context, inc incident.Incident) (Candidat
 	if len(src) > 0 {
 		evs, err := e.d.Store.GetEvents(ctx, src)
 		if err != nil {
-			return Candidate{}, fmt.Errorf("incident %s events: %w", inc.ID, err)
+			return Candidate{}, false, fmt.Errorf("incident %s events: %w", inc.ID, err)
 		}
 		for _, ev := range evs {
 			sources[ev.ID] = ev
 		}
 	}
-	c := Candidate{Incident: data}
+	c = Candidate{Incident: data}
 	for _, al := range alerts {
 		flat := map[string]any{}
 		for _, id := range al.Strings("lachan.alert.source_ids") {
@@ -330,7 +342,7 @@ func (e *Engine) candidate(ctx context.Context, inc incident.Incident) (Candidat
 		maps(flat, al)
 		c.Alerts = append(c.Alerts, flat)
 	}
-	return c, nil
+	return c, len(alerts) == len(ids), nil
 }
 
 // maps copies an event's fields into flat, with its ID, time and dataset.

@@ -424,3 +424,32 @@ func TestRunHearsOfRaisedIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAlertStoredAfterRaise: the pipeline files an alert into an incident
+// before it stores the alert; a look in between must not make the engine
+// pass the incident over for good.
+func TestAlertStoredAfterRaise(t *testing.T) {
+	w := newWorld(t, newActions())
+	ctx := context.Background()
+	al := event.New(event.DatasetAlert, w.now)
+	al.ID = "alert-late"
+	for k, v := range map[string]any{"rule.id": ruleEICAR, "rule.name": "EICAR", "rule.level": "low", "host.id": "agent-7f3a",
+		"lachan.unit": "phuong-ben-thanh", "yara.rule": "eicar", "event.kind": "alert"} {
+		al.Set(k, v)
+	}
+	ids, err := w.inc.Raise(ctx, []event.Event{al})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sweep()
+	if runs, _ := w.engine.Runs(ctx, ids[0]); len(runs) != 0 {
+		t.Fatalf("a run from an alert that cannot be read: %+v", runs)
+	}
+	if _, err := w.st.PutEvents(ctx, []event.Event{al}); err != nil {
+		t.Fatal(err)
+	}
+	w.sweep()
+	if inc, _ := w.inc.Get(ctx, ids[0]); inc.Status != incident.StatusResolved {
+		t.Errorf("incident %s after the alert was stored", inc.Status)
+	}
+}
