@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"lachan/detections"
+	"lachan/server/correlate"
+	"lachan/server/detect"
 	"lachan/server/playbook"
 )
 
@@ -37,6 +40,39 @@ func TestEveryTestFileHasAPlaybook(t *testing.T) {
 		if name, ok := strings.CutSuffix(e.Name(), playbook.TestsSuffix); ok {
 			if _, err := FS.Open(name + ".yml"); err != nil {
 				t.Errorf("%s has no playbook %s.yml", e.Name(), name)
+			}
+		}
+	}
+}
+
+// TestTriggersNameShippedRules: every rule a shipped playbook's trigger
+// names is a shipped detection or correlation rule, so that the
+// playbooks trigger on alerts the server really raises.
+func TestTriggersNameShippedRules(t *testing.T) {
+	sources, err := detect.LoadLogSources(detections.FS, detections.LogSourcesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, errs := detect.Load(detections.FS, ".", sources)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	set, cerrs := correlate.LoadDirs([]detect.RuleDir{{FS: detections.FS, Root: "."}}, eng.Rules())
+	if len(cerrs) > 0 {
+		t.Fatal(cerrs)
+	}
+	known := map[string]bool{}
+	for _, r := range eng.Rules() {
+		known[r.ID] = true
+	}
+	for _, r := range set.Rules() {
+		known[r.ID] = true
+	}
+	pbs, _ := playbook.Load(FS, ".", "playbooks")
+	for _, pb := range pbs.Playbooks {
+		for _, id := range append(append([]string{}, pb.Trigger.Rules...), pb.Trigger.OnlyRules...) {
+			if !known[id] {
+				t.Errorf("%s: trigger names rule %s, which detections/ does not hold", pb.File, id)
 			}
 		}
 	}
