@@ -1,8 +1,13 @@
 package notify
 
 import (
+	"bytes"
+	"mime"
+	"net/mail"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzVerify: no signature header or body, however made, panics Verify or
@@ -31,4 +36,31 @@ func signedBy(key, body []byte, header string) bool {
 		}
 	}
 	return false
+}
+
+// FuzzBuildMail: whatever the subject and text (they carry fields of
+// alerts, which are outside input), the mail has exactly its own headers
+// and the subject reads back as given.
+func FuzzBuildMail(f *testing.F) {
+	f.Add("Đã cô lập máy / isolated", "a\n\nb <script>")
+	f.Add("x\r\nBcc: attacker@example.com", "\r\n.\r\nMAIL FROM:<x>")
+	f.Fuzz(func(t *testing.T, subject, text string) {
+		if !utf8.ValidString(subject) {
+			return
+		}
+		b, err := buildMail(Message{ID: "id-1", Subject: subject, Text: text}, "a@soc.example", []string{"b@soc.example"}, time.Unix(0, 0))
+		if err != nil {
+			return
+		}
+		m, err := mail.ReadMessage(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("unreadable mail: %v\n%q", err, b)
+		}
+		if len(m.Header) != 8 || m.Header.Get("Bcc") != "" {
+			t.Fatalf("headers %v", m.Header)
+		}
+		if got, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject")); err != nil || strings.TrimSpace(got) != strings.TrimSpace(subject) && !strings.ContainsAny(subject, "\r\n") {
+			t.Fatalf("subject %q, want %q (%v)", got, subject, err)
+		}
+	})
 }

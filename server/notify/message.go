@@ -62,9 +62,14 @@ func buildMail(m Message, from string, to []string, now time.Time) ([]byte, erro
 		"MIME-Version: 1.0",
 		`Content-Type: multipart/alternative; boundary="` + mw.Boundary() + `"`,
 	}
-	for _, h := range hdr {
+	for i, h := range hdr {
 		if strings.ContainsAny(h, "\r\n") {
 			return nil, fmt.Errorf("mail header %q holds a line break", h)
+		}
+		if strings.HasPrefix(h, "Subject: ") {
+			// One encoded word per line keeps a long subject within the
+			// line length mail allows.
+			hdr[i] = strings.ReplaceAll(h, "?= =?", "?=\r\n =?")
 		}
 	}
 	var out bytes.Buffer

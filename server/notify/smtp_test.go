@@ -115,7 +115,7 @@ func TestEmailOverSTARTTLS(t *testing.T) {
 	var logs syncBuffer
 	q := NewQueue(openStore(t, t.TempDir()), cfg, testLogger(&logs), nil)
 	ctx := context.Background()
-	m := Message{ID: "msg-1", Channel: "soc", Subject: "Đã cô lập máy pc-01 / pc-01 isolated",
+	m := Message{ID: "msg-1", Channel: "soc", Subject: "[Lá Chắn] Đã cô lập máy pc-ward-01: dấu hiệu mã độc tống tiền (Win_Ransom_LockBit3, C:\\Users\\an\\Downloads\\hoadon-thang-12.exe) / pc-ward-01 isolated: ransomware-like finding",
 		Text: "Máy pc-01 đã bị cô lập.\nTệp: <script>alert(1)</script>\n\n---\n\npc-01 was isolated."}
 	if err := q.Enqueue(ctx, m); err != nil {
 		t.Fatal(err)
