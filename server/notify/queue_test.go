@@ -129,6 +129,15 @@ func TestQueueGivesUp(t *testing.T) {
 	if e := entry(t, q, "d"); e.State != StateDead || e.Attempts != 3 || e.LastError == "" {
 		t.Errorf("%+v", e)
 	}
+	// Dead messages stay listed for Keep, then are forgotten.
+	clk.add(cfg.Keep - 5*time.Hour)
+	if _, err := q.DeliverDue(ctx); err != nil || len(mustList(t, q)) != 1 {
+		t.Fatalf("forgotten before keep: %v", err)
+	}
+	clk.add(2 * time.Hour)
+	if _, err := q.DeliverDue(ctx); err != nil || len(mustList(t, q)) != 0 {
+		t.Errorf("kept past keep: %v %+v", err, mustList(t, q))
+	}
 	if err := q.Enqueue(ctx, Message{ID: "x", Channel: "nowhere"}); err == nil {
 		t.Error("a message for a channel that is not configured was queued")
 	}

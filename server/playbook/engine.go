@@ -113,11 +113,12 @@ func (e *Engine) Run(ctx context.Context) error {
 // Sweep considers every incident that changed since it was last
 // considered, and advances every run that has not ended.
 func (e *Engine) Sweep(ctx context.Context) error {
+	var errs []error
+	// Runs still advance when the incidents cannot be listed.
 	incs, err := e.d.Incidents.List(ctx, nil)
 	if err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	var errs []error
 	for _, inc := range incs {
 		if e.unchanged(inc) {
 			continue
