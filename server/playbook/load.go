@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -104,9 +105,7 @@ func readFile(fsys fs.FS, p string) ([]byte, error) {
 	return fs.ReadFile(fsys, p)
 }
 
-func isNotExist(err error) bool {
-	return err != nil && strings.Contains(err.Error(), fs.ErrNotExist.Error())
-}
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // Parse parses one playbook file against the notification templates
 // known (nil: any template name is accepted).
@@ -169,7 +168,7 @@ var tactics = []string{"reconnaissance", "resource-development", "initial-access
 	"collection", "command-and-control", "exfiltration", "impact"}
 
 func (p *parser) trigger(n *yaml.Node) Trigger {
-	var t Trigger
+	t := Trigger{Line: n.Line, Col: n.Column}
 	pairs, _ := p.mapping(n, "trigger", "rules", "tags", "tactics", "fields", "severity", "level", "units", "only_rules")
 	for _, kv := range pairs {
 		switch kv.key {

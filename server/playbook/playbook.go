@@ -110,6 +110,8 @@ type Trigger struct {
 	// of one of these rules: a playbook that closes an incident as benign
 	// must not close one that holds anything else.
 	OnlyRules []string
+	// Line and Col place the trigger in its file.
+	Line, Col int
 }
 
 // Step is one step of a playbook.

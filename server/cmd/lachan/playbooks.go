@@ -25,10 +25,15 @@ func playbooksCmd() *cobra.Command {
 		Long: "Load the playbooks (and templates.yml) of each directory, the shipped ones when none is named, and\n" +
 			"print each error with file:line:col. Exits non-zero when any playbook did not load.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			known, err := knownRules(cmd)
+			if err != nil {
+				return err
+			}
 			bad := 0
 			for _, d := range playbookDirs(args) {
 				set, errs := playbook.Load(d.fs, d.root, d.name)
 				bad += reportPlaybookErrors(cmd.OutOrStdout(), d.name, set, errs)
+				warnUnknownRules(cmd.OutOrStdout(), set, known)
 			}
 			if bad > 0 {
 				return fmt.Errorf("%d errors in playbooks", bad)
@@ -107,8 +112,45 @@ func playbooksCmd() *cobra.Command {
 		},
 	}
 	addJSONFlag(runs)
+	check.Flags().StringSlice("rules", nil, "detection rule directories the triggers are checked against (default: the shipped detections)")
+	addLogSourcesFlag(check)
 	c.AddCommand(check, test, runs)
 	return c
+}
+
+// knownRules are the IDs of the detection and correlation rules of the
+// --rules directories, or of the shipped ones.
+func knownRules(cmd *cobra.Command) (map[string]bool, error) {
+	dirs, _ := cmd.Flags().GetStringSlice("rules")
+	e, _, err := loadRuleDirs(cmd, dirs)
+	if err != nil {
+		return nil, err
+	}
+	set, _, err := loadCorrelations(dirs, e)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, r := range e.Rules() {
+		known[r.ID] = true
+	}
+	for _, r := range set.Rules() {
+		known[r.ID] = true
+	}
+	return known, nil
+}
+
+// warnUnknownRules says which triggers name a rule no loaded detection or
+// correlation rule has: such a playbook never runs.
+func warnUnknownRules(w io.Writer, set *playbook.Set, known map[string]bool) {
+	for _, pb := range set.Playbooks {
+		for _, id := range append(append([]string{}, pb.Trigger.Rules...), pb.Trigger.OnlyRules...) {
+			if !known[id] {
+				fmt.Fprintf(w, "warning: %s:%d:%d: trigger names rule %s, which no loaded detection or correlation rule has\n",
+					pb.File, pb.Trigger.Line, pb.Trigger.Col, id)
+			}
+		}
+	}
 }
 
 type playbookDir struct {

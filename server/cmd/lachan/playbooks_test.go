@@ -64,7 +64,15 @@ func TestPlaybooksCheckCommand(t *testing.T) {
 	if err == nil || !strings.Contains(out, filepath.Join(dir, "x.yml")+`:5:14: step step-1: unknown action "isolat"`) {
 		t.Errorf("err %v, output:\n%s", err, out)
 	}
-	if out, err := runLachan(t, "playbooks", "check"); err != nil {
+	if out, err := runLachan(t, "playbooks", "check"); err != nil || strings.Contains(out, "warning") {
 		t.Errorf("shipped playbooks: %v\n%s", err, out)
+	}
+	good := "id: x\ntitle: t\ntrigger: {rules: [no-such-rule]}\nsteps:\n  - contain: isolate\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.yml"), []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runLachan(t, "playbooks", "check", dir)
+	if err != nil || !strings.Contains(out, filepath.Join(dir, "x.yml")+":3:10: trigger names rule no-such-rule") {
+		t.Errorf("unknown rule: %v\n%s", err, out)
 	}
 }
