@@ -19,6 +19,7 @@ import (
 	"lachan/server/incident"
 	"lachan/server/notify"
 	"lachan/server/playbook"
+	"lachan/server/playbook/playbooktest"
 	"lachan/server/store"
 	"lachan/server/store/embedded"
 )
@@ -145,7 +146,7 @@ func (w *world) open() {
 	})
 	trail := w.trail
 	w.inc.OnChange = func(ctx context.Context, actor, action, id string, detail map[string]any) {
-		if err := trail.Record(ctx, audit.Entry{Actor: actor, Role: "system", Action: "incident." + action, Object: id, Outcome: audit.OutcomeSuccess, Detail: detail}); err != nil {
+		if err := trail.Record(context.WithoutCancel(ctx), audit.Entry{Actor: actor, Role: "system", Action: "incident." + action, Object: id, Outcome: audit.OutcomeSuccess, Detail: detail}); err != nil {
 			w.t.Errorf("audit: %v", err)
 		}
 		w.engine.Changed(ctx, actor, action, id, detail)
@@ -452,4 +453,10 @@ func TestAlertStoredAfterRaise(t *testing.T) {
 	if inc, _ := w.inc.Get(ctx, ids[0]); inc.Status != incident.StatusResolved {
 		t.Errorf("incident %s after the alert was stored", inc.Status)
 	}
+}
+
+// TestRecordingActionsKeepTheContract: the stand-in used here behaves as
+// playbooktest.Actions asks of the real service.
+func TestRecordingActionsKeepTheContract(t *testing.T) {
+	playbooktest.Actions(t, newActions(), playbook.ActionRequest{Key: "run/0/isolate", AgentID: "agent-1", Kind: "isolate", Approvers: 1, ApproverRole: "analyst"})
 }
