@@ -82,11 +82,23 @@ func (f *engineFX) notify(ctx context.Context, key, channel string, m *Message, 
 	return err
 }
 
+// note adds the note unless the run's playbook already added the same
+// one (this step, before a restart).
 func (f *engineFX) note(ctx context.Context, r *Run, text string) error {
-	if strings.TrimSpace(text) == "" {
+	text = strings.TrimSpace(text)
+	if text == "" {
 		return templateError{errors.New("the note is empty for this incident")}
 	}
-	_, err := f.e.d.Incidents.AddNote(ctx, r.Incident, actor(r), text)
+	inc, err := f.e.d.Incidents.Get(ctx, r.Incident)
+	if err != nil {
+		return err
+	}
+	for _, n := range inc.Notes {
+		if n.Author == actor(r) && n.Text == text {
+			return nil
+		}
+	}
+	_, err = f.e.d.Incidents.AddNote(ctx, r.Incident, actor(r), text)
 	if errors.Is(err, incident.ErrBadNote) {
 		return templateError{err}
 	}
