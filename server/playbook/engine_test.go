@@ -460,3 +460,27 @@ func TestAlertStoredAfterRaise(t *testing.T) {
 func TestRecordingActionsKeepTheContract(t *testing.T) {
 	playbooktest.Actions(t, newActions(), playbook.ActionRequest{Key: "run/0/isolate", AgentID: "agent-1", Kind: "isolate", Approvers: 1, ApproverRole: "analyst"})
 }
+
+// TestPlaybookChangedUnderARun: a run waiting on a step that the
+// playbook no longer has at that place ends, and says why.
+func TestPlaybookChangedUnderARun(t *testing.T) {
+	acts := newActions()
+	w := newWorld(t, acts)
+	id := w.raise(ruleYARA, "high", "Win_Ransom_LockBit3")
+	w.sweep() // waiting for the isolation's approval
+	set, errs := playbook.Load(playbooks.FS, ".", "playbooks")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	pb := set.Playbook("ransomware-isolate")
+	pb.Steps = pb.Steps[1:] // "context" removed: step 1 is now another step
+	eng := playbook.New(playbook.DefaultConfig(), playbook.Deps{Store: w.st, Incidents: w.inc, Set: set, Actions: acts, Notify: w.queue, Log: logging.Discard(), Now: w.clock})
+	if err := eng.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := eng.Runs(context.Background(), id)
+	last := runs[0].Log[len(runs[0].Log)-1]
+	if runs[0].Status != playbook.RunDone || last.What != "abandon" || !strings.Contains(last.Detail, "the playbook changed") || len(acts.distinct()) != 1 {
+		t.Errorf("run %s, last %+v, actions %d", runs[0].Status, last, len(acts.distinct()))
+	}
+}

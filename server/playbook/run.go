@@ -140,7 +140,7 @@ func actor(r *Run) string { return "playbook:" + r.Playbook }
 func (m *machine) advance(ctx context.Context, r *Run) error {
 	pb := m.set.Playbook(r.Playbook)
 	if pb == nil {
-		return fmt.Errorf("run %s: playbook %s is no longer loaded", r.ID, r.Playbook)
+		return m.abandon(ctx, r, "the playbook is no longer loaded")
 	}
 	for range maxMoves {
 		switch {
@@ -154,6 +154,9 @@ func (m *machine) advance(ctx context.Context, r *Run) error {
 			return m.fx.save(ctx, r)
 		}
 		s := pb.Steps[r.Step]
+		if r.Pending != nil && !strings.HasSuffix(r.Pending.Key, "/"+s.Name) {
+			return m.abandon(ctx, r, fmt.Sprintf("the playbook changed while step %s was under way", r.Pending.Key))
+		}
 		if r.Pending == nil {
 			now := m.fx.now()
 			timeout := s.Timeout
@@ -175,6 +178,25 @@ func (m *machine) advance(ctx context.Context, r *Run) error {
 		}
 	}
 	return fmt.Errorf("run %s: more than %d steps at once; do its outcomes go round in a loop?", r.ID, maxMoves)
+}
+
+// abandon ends a run that can no longer go on as it started (its playbook
+// was removed or changed under it), and says so in the history. An action
+// it was waiting for is left to people.
+func (m *machine) abandon(ctx context.Context, r *Run, why string) error {
+	if r.Finished() {
+		return nil
+	}
+	rec := StepRecord{Step: "-", Kind: "run", What: "abandon", Outcome: OutcomeFailed, Detail: why, At: m.fx.now()}
+	if r.Pending != nil {
+		rec.ActionID = r.Pending.ActionID
+	}
+	r.Log, r.Pending, r.Status = append(r.Log, rec), nil, RunDone
+	if err := m.fx.save(ctx, r); err != nil {
+		return err
+	}
+	m.fx.record(ctx, r, rec)
+	return nil
 }
 
 // carry carries out (or checks on) the pending step. wait says the step
