@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -197,5 +198,41 @@ func TestEmailRefusedWithoutTLS(t *testing.T) {
 	bad.Channels = []Channel{{Name: "x", Type: TypeEmail, SMTP: "mail.example:25", From: "a@b.example", To: []string{"c@d.example"}, InsecureLoopback: true}}
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "insecure_loopback is for a mail server on a loopback address") {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// TestCertificatesChecked: a mail server or webhook whose certificate is
+// not signed by the trusted CA gets nothing; the message waits for a
+// retry with the reason.
+func TestCertificatesChecked(t *testing.T) {
+	serverTLS, _ := testPKI(t)
+	_, otherCA := testPKI(t)
+	mb := &mailbox{}
+	addr := startSMTP(t, mb, serverTLS)
+	rc := &receiver{now: time.Now}
+	url, _ := startWebhook(t, rc)
+	cfg := DefaultConfig()
+	cfg.Channels = []Channel{
+		{Name: "mail", Type: TypeEmail, SMTP: addr, From: "lachan@soc.example", To: []string{"a@soc.example"}, CAFile: otherCA},
+		{Name: "hook", Type: TypeWebhook, URL: url, SecretFile: writeFile(t, "key", testSecret), CAFile: otherCA},
+	}
+	var logs syncBuffer
+	q := NewQueue(openStore(t, t.TempDir()), cfg, testLogger(&logs), nil)
+	ctx := context.Background()
+	for _, ch := range []string{"mail", "hook"} {
+		if err := q.Enqueue(ctx, Message{ID: ch, Channel: ch, Subject: "s", Text: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := q.DeliverDue(ctx); err != nil || n != 0 {
+		t.Fatalf("sent %d, %v", n, err)
+	}
+	for _, id := range []string{"mail", "hook"} {
+		if e := entry(t, q, id); e.State != StatePending || !strings.Contains(e.LastError, "certificate") {
+			t.Errorf("%s: %+v", id, e)
+		}
+	}
+	if len(mb.got()) != 0 || len(rc.accepted) != 0 {
+		t.Error("delivered over a connection to an untrusted certificate")
 	}
 }
