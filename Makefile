@@ -44,6 +44,7 @@ vet: deps
 
 test: test-deps vet
 	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) run ./server/cmd/lachan playbooks test playbooks
 
 demo: build
 	$(GO) run ./test/demo -bin $(BIN)

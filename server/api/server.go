@@ -104,6 +104,10 @@ type Deps struct {
 	Trail *audit.Trail
 	// Reports makes the auditors' reports; nil answers 503.
 	Reports *report.Builder
+	// Playbooks and Notifications serve playbook runs and the notification
+	// queue; nil answers 503.
+	Playbooks     PlaybookRuns
+	Notifications Notifications
 }
 
 // Server is the HTTPS server.
@@ -149,6 +153,7 @@ func (s *Server) routes() http.Handler {
 	s.open(mux, "POST "+wire.PathIngest, "agent", s.agentOnly(s.ingest))
 	s.open(mux, "GET "+wire.PathRules, "agent", s.agentOnly(s.rules))
 	s.open(mux, "POST "+wire.PathRenew, "agent", s.agentOnly(s.renew))
+	s.playbookRoutes(mux)
 	s.route(mux, "GET "+wire.PathAgents, PermAgentsRead, s.listAgents)
 	s.route(mux, "GET "+wire.PathEvents, PermEventsRead, s.listEvents)
 	s.route(mux, "GET "+wire.PathAlerts, PermEventsRead, s.listAlerts)

@@ -17,9 +17,11 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/mask"
+	"lachan/server/notify"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
 	"lachan/server/report"
+	"lachan/server/playbook"
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/user"
@@ -55,6 +57,8 @@ type Config struct {
 	Users     user.Config
 	Audit     audit.Config
 	Report    report.Config
+	Playbook  playbook.Config
+	Notify    notify.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -72,6 +76,8 @@ func DefaultConfig() Config {
 		Users:     user.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
 		Report:    report.DefaultConfig(),
+		Playbook:  playbook.DefaultConfig(),
+		Notify:    notify.DefaultConfig(),
 	}
 }
 
@@ -83,7 +89,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify))
 	return errors.Join(errs...)
 }
 
@@ -188,12 +194,17 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	link.set(fwd.Outbox)
 	reports := s.reports(cfg, st, ca, systems, coverage, units, fl, inc, signed, version, known)
+	var pbDeps api.Deps
+	if err := s.playbooks(cfg, st, inc, systems, &pbDeps); err != nil {
+		return err
+	}
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
 		Reports: reports,
+		Playbooks: pbDeps.Playbooks, Notifications: pbDeps.Notifications,
 	})
 	return nil
 }

@@ -200,6 +200,9 @@ type Manager struct {
 	// made to an incident, after it is stored: who, what, which incident
 	// and the change's detail. It must not block.
 	OnChange func(ctx context.Context, actor, action, incidentID string, detail map[string]any)
+	// OnRaised, when set, hears of the incidents each Raise created or
+	// added alerts to, after they are stored. It must not block.
+	OnRaised func(ctx context.Context, ids []string)
 
 	st     store.Store
 	cfg    Config

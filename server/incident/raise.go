@@ -55,6 +55,9 @@ func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, er
 			return touched, err
 		}
 	}
+	if m.OnRaised != nil && len(touched) > 0 {
+		m.OnRaised(ctx, touched)
+	}
 	return touched, nil
 }
 

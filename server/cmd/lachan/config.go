@@ -19,8 +19,10 @@ import (
 	"lachan/server/incident"
 	"lachan/server/live"
 	"lachan/server/mask"
+	"lachan/server/notify"
 	"lachan/server/pki"
 	"lachan/server/report"
+	"lachan/server/playbook"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
 	"lachan/server/store/elastic"
@@ -62,6 +64,10 @@ type Config struct {
 	Report report.Config `mapstructure:"report"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
+	// Playbook is how response playbooks run; Notify the channels they
+	// notify through.
+	Playbook playbook.Config `mapstructure:"playbook"`
+	Notify   notify.Config   `mapstructure:"notify"`
 }
 
 // StoreConfig chooses the engine.
@@ -103,6 +109,8 @@ func defaultConfig() *Config {
 		Sensor:    tap.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
 		Report:    report.DefaultConfig(),
+		Playbook:  playbook.DefaultConfig(),
+		Notify:    notify.DefaultConfig(),
 	}
 }
 
@@ -120,6 +128,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
+	errs = append(errs, config.Join(c.Playbook, c.Notify))
 	return errors.Join(errs...)
 }
 

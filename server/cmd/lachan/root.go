@@ -28,6 +28,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(usersCmd(), tokensCmd(), loginCmd(), logoutCmd(), passwordCmd(), whoamiCmd())
 	root.AddCommand(auditCmd())
 	root.AddCommand(reportCmd())
+	root.AddCommand(playbooksCmd(), notifyCmd())
 	return root
 }
 
