@@ -11,6 +11,7 @@ import (
 
 	"lachan/internal/bundle"
 	"lachan/internal/wire"
+	actions "lachan/server/action"
 	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
@@ -101,6 +102,8 @@ type Deps struct {
 	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
 	Trail *audit.Trail
+	// Actions keeps response actions; nil answers 503.
+	Actions *actions.Service
 }
 
 // Server is the HTTPS server.
@@ -165,6 +168,7 @@ func (s *Server) routes() http.Handler {
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
+	s.actionRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lachan/internal/config"
+	actions "lachan/server/action"
 	"lachan/server/api"
 	"lachan/server/audit"
 	"lachan/server/correlate"
@@ -53,6 +54,7 @@ type Config struct {
 	Mask      mask.Config
 	Users     user.Config
 	Audit     audit.Config
+	Actions   actions.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -69,6 +71,7 @@ func DefaultConfig() Config {
 		Mask:      mask.DefaultConfig(),
 		Users:     user.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Actions:   actions.DefaultConfig(),
 	}
 }
 
@@ -184,11 +187,16 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
+	acts, err := s.actions(cfg, st, fl, systems, trail)
+	if err != nil {
+		return err
+	}
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
+		Actions: acts,
 	})
 	return nil
 }

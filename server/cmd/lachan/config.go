@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	actions "lachan/server/action"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -57,6 +58,8 @@ type Config struct {
 	Users user.Config `mapstructure:"users"`
 	// Audit is the audit trail's checkpoints.
 	Audit audit.Config `mapstructure:"audit"`
+	// Actions bounds response actions and their approvals.
+	Actions actions.Config `mapstructure:"actions"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 }
@@ -99,6 +102,7 @@ func defaultConfig() *Config {
 		Users:     user.DefaultConfig(),
 		Sensor:    tap.DefaultConfig(),
 		Audit:     audit.DefaultConfig(),
+		Actions:   actions.DefaultConfig(),
 	}
 }
 
@@ -115,7 +119,7 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Actions))
 	return errors.Join(errs...)
 }
 

@@ -58,5 +58,6 @@ func (c *Config) app() app.Config {
 		UnitsFile: c.UnitsFile, Detections: c.Detections, YARARules: c.YARARules,
 		API: c.API, Incident: c.Incident, Live: c.Live, Retention: c.Store.Retention,
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit,
+		Actions: c.Actions,
 	}
 }

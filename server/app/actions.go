@@ -1,0 +1,34 @@
+package app
+
+import (
+	"fmt"
+
+	actions "lachan/server/action"
+	"lachan/server/audit"
+	"lachan/server/fleet"
+	"lachan/server/pki"
+	"lachan/server/store"
+	"lachan/server/system"
+)
+
+// actions makes the response-action service with its own signing key
+// under the PKI directory. A Config made without the actions section
+// (a zero TTL) takes the defaults.
+func (s *Server) actions(cfg Config, st store.Store, fl *fleet.Fleet, systems *system.Registry, trail *audit.Trail) (*actions.Service, error) {
+	ac := cfg.Actions
+	if ac.TTL == 0 {
+		ac = actions.DefaultConfig()
+	}
+	if err := ac.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := pki.LoadOrCreateActionKey(cfg.PKIDir)
+	if err != nil {
+		return nil, fmt.Errorf("action key: %w", err)
+	}
+	var sys actions.Systems
+	if systems != nil {
+		sys = systems
+	}
+	return actions.New(ac, st, fl, sys, trail, key, s.log, nil), nil
+}
