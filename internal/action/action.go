@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -93,8 +96,11 @@ var (
 )
 
 var (
-	idRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-	nonceRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	idRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+	nonceRE  = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	// userRE: a local account name that cannot pass for an option.
+	userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_. $-]{0,63}$`)
 )
 
 // NewNonce returns 16 random bytes in hex.
@@ -141,6 +147,46 @@ func CheckArgs(kind string, got map[string]string) error {
 	for _, k := range spec.required {
 		if got[k] == "" {
 			return fmt.Errorf("%w: %s needs argument %q", ErrMalformed, kind, k)
+		}
+	}
+	return checkValues(kind, got)
+}
+
+// checkValues checks the arguments whose form the kind fixes.
+func checkValues(kind string, got map[string]string) error {
+	switch kind {
+	case KindKillProcess:
+		if pid, err := strconv.Atoi(got["pid"]); err != nil || pid <= 0 {
+			return fmt.Errorf("%w: pid %q is not a process ID", ErrMalformed, got["pid"])
+		}
+		if got["start"] == "" && got["sha256"] == "" {
+			return fmt.Errorf("%w: kill-process needs start (RFC 3339) or sha256 of the image, so that a reused PID is not killed", ErrMalformed)
+		}
+		if v := got["start"]; v != "" {
+			if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
+				return fmt.Errorf("%w: start %q is not an RFC 3339 time", ErrMalformed, v)
+			}
+		}
+		if v := got["sha256"]; v != "" && !sha256RE.MatchString(v) {
+			return fmt.Errorf("%w: sha256 %q is not 64 hex digits", ErrMalformed, v)
+		}
+	case KindBlockAddress, KindUnblockAddress:
+		if _, err := netip.ParseAddr(got["address"]); err != nil {
+			if _, err := netip.ParsePrefix(got["address"]); err != nil {
+				return fmt.Errorf("%w: address %q is not an IP address or network", ErrMalformed, got["address"])
+			}
+		}
+	case KindDisableAccount:
+		if !userRE.MatchString(got["user"]) {
+			return fmt.Errorf("%w: user %q is not an account name", ErrMalformed, got["user"])
+		}
+	case KindQuarantineFile, KindCollectFile:
+		if strings.ContainsRune(got["path"], 0) {
+			return fmt.Errorf("%w: path holds a NUL byte", ErrMalformed)
+		}
+	case KindRestoreFile:
+		if !idRE.MatchString(got["quarantine"]) {
+			return fmt.Errorf("%w: quarantine %q is not an action ID", ErrMalformed, got["quarantine"])
 		}
 	}
 	return nil
