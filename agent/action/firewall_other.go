@@ -10,5 +10,5 @@ import (
 var errFirewall = errors.New("host firewall actions are implemented on Linux and Windows only")
 
 func applyIsolation(Isolation) (string, error) { return "", errFirewall }
-func removeIsolation() error                    { return errFirewall }
-func applyBlocks([]netip.Prefix) error          { return errFirewall }
+func removeIsolation() error                   { return errFirewall }
+func applyBlocks([]netip.Prefix) error         { return errFirewall }

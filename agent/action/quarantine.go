@@ -42,7 +42,9 @@ const (
 	quarantineMeta = "meta.json"
 )
 
-func (e *Executor) quarantineDir(id string) string { return filepath.Join(e.cfg.Dir, quarantineDir, id) }
+func (e *Executor) quarantineDir(id string) string {
+	return filepath.Join(e.cfg.Dir, quarantineDir, id)
+}
 
 // regular checks that path is a plain file outside the agent's own state.
 func (e *Executor) regular(path string) (os.FileInfo, string, error) {

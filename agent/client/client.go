@@ -111,6 +111,7 @@ type Client struct {
 	base                string
 	http                *http.Client
 	opts                Options
+	action              actionKey
 }
 
 // Load opens the identity in stateDir, with the default transport.
@@ -150,6 +151,7 @@ func LoadWith(stateDir string, o Options) (*Client, error) {
 	if k, err := os.ReadFile(filepath.Join(stateDir, bundleFile)); err == nil && len(k) == ed25519.PublicKeySize {
 		c.BundleKey = ed25519.PublicKey(k)
 	}
+	c.loadActionKey()
 	return c, nil
 }
 
@@ -227,6 +229,13 @@ func EnrollRequest(ctx context.Context, stateDir, server, caPath string, req wir
 		{certFile, []byte(resp.Cert), 0o644},
 		{caFile, []byte(resp.CA), 0o644},
 		{bundleFile, resp.BundleKey, 0o644},
+	}
+	if len(resp.ActionKey) > 0 {
+		files = append(files, struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{actionKeyFile, resp.ActionKey, 0o644})
 	}
 	for _, f := range files {
 		if err := atomicfile.Write(filepath.Join(stateDir, f.name), f.data, f.mode); err != nil {
