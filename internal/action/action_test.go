@@ -104,3 +104,18 @@ func FuzzDecode(f *testing.F) {
 		Claimed(data)
 	})
 }
+
+// FuzzResult: whatever an agent posts decodes and checks without a crash.
+func FuzzResult(f *testing.F) {
+	f.Add([]byte(`{"action_id":"a1","status":"done","evidence":{"x":"y"},"file":"eA=="}`))
+	f.Add([]byte(`{"action_id":"","status":"maybe"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r Result
+		if json.Unmarshal(data, &r) != nil {
+			return
+		}
+		if r.Check() == nil && (r.Status != ResultDone && r.Status != ResultFailed && r.Status != ResultRefused) {
+			t.Fatalf("status %q accepted", r.Status)
+		}
+	})
+}

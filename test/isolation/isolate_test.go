@@ -130,9 +130,9 @@ func startServer(ctx context.Context, t *testing.T, tp topology, dir string) *ha
 
 // actionDone requests an action with no approval needed and waits for
 // the agent's result.
-func actionDone(ctx context.Context, t *testing.T, srv *harness.Server, agentID, kind string) {
+func actionDone(ctx context.Context, t *testing.T, srv *harness.Server, agentID, kind string, args ...string) {
 	t.Helper()
-	out, err := srv.CLI(ctx, "actions", "run", "--host", agentID, "--approvals", "0", kind)
+	out, err := srv.CLI(ctx, append([]string{"actions", "run", "--host", agentID, "--approvals", "0", kind}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,8 @@ func actionDone(ctx context.Context, t *testing.T, srv *harness.Server, agentID,
 // shows, with TCP connections from the agent's namespace, that it no
 // longer reaches the other host but still reaches the server — also after
 // an agent restart with the PC's firewall rules gone, as after a reboot —
-// and that release opens the way again.
+// and that release opens the way again. Then block-address and
+// unblock-address do the same for the other host alone.
 func TestIsolateNetns(t *testing.T) {
 	needs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -234,4 +235,10 @@ func TestIsolateNetns(t *testing.T) {
 	if err := reach(tp.agt, server); err != nil {
 		t.Fatalf("released: the server is unreachable: %v", err)
 	}
+
+	// block-address closes the way to one address only, at the host firewall.
+	actionDone(ctx, t, srv, a.ID, "block-address", otherIP)
+	cut("other host blocked")
+	actionDone(ctx, t, srv, a.ID, "unblock-address", otherIP)
+	open("other host unblocked")
 }
