@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 )
@@ -60,9 +61,14 @@ func applyIsolation(iso Isolation) (string, error) {
 	return "Windows Defender Firewall rules \"" + isolationRule + "\"", nil
 }
 
+// removeIsolation deletes the isolation rules. netsh fails when there are
+// none, in the language of the PC's Windows: so a failed delete is an
+// error only while a rule of that name still shows.
 func removeIsolation() error {
-	out, err := netsh("firewall", "delete", "rule", "name="+isolationRule)
-	if err != nil && !strings.Contains(out, "No rules match") {
+	if _, err := netsh("firewall", "delete", "rule", "name="+isolationRule); err != nil {
+		if _, serr := netsh("firewall", "show", "rule", "name="+isolationRule); serr != nil {
+			return nil
+		}
 		return err
 	}
 	return nil
@@ -81,9 +87,9 @@ func applyBlocks(ps []netip.Prefix) error {
 				return err
 			}
 		}
+		delete(want, p) // in place already
 	}
 	for p := range want {
-		_, _ = netsh("firewall", "delete", "rule", "name="+blockRule+p)
 		for _, dir := range []string{"in", "out"} {
 			if _, err := netsh("firewall", "add", "rule", "name="+blockRule+p, "dir="+dir, "action=block", "enable=yes",
 				"profile=any", "remoteip="+p); err != nil {
@@ -106,5 +112,7 @@ func allBlockRules() []string {
 			got = append(got, strings.TrimSpace(line[i+len(blockRule):]))
 		}
 	}
-	return got
+	// One name per direction: each address once.
+	slices.Sort(got)
+	return slices.Compact(got)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"lachan/agent/action"
 	"lachan/agent/client"
@@ -62,4 +63,22 @@ func (d *Daemon) handleActions(ctx context.Context, resp wire.CheckInResponse) {
 	if len(resp.Actions) > 0 {
 		d.acts.Handle(ctx, resp.Actions)
 	}
+}
+
+// actionStatus adds isolation and undelivered results to the status.
+func (d *Daemon) actionStatus(st *wire.Status) {
+	if d.acts == nil {
+		return
+	}
+	iso, isolated, err := d.acts.Isolated()
+	if isolated {
+		st.Isolated = iso.Since
+		if st.Isolated.IsZero() {
+			st.Isolated = time.Unix(1, 0).UTC() // isolated, start unknown
+		}
+	}
+	if err != nil {
+		st.Errors = append(st.Errors, "isolation state: "+err.Error())
+	}
+	st.ActionResults = d.acts.Waiting()
 }

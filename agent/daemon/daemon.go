@@ -547,6 +547,7 @@ func (d *Daemon) Status() wire.Status {
 		st.Errors = append(st.Errors, fmt.Sprintf("%d telemetry records shed since start to keep spool room for findings", n))
 	}
 	d.telemetryStatus(&st)
+	d.actionStatus(&st)
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()
 	}

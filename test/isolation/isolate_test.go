@@ -209,6 +209,10 @@ func TestIsolateNetns(t *testing.T) {
 
 	actionDone(ctx, t, srv, a.ID, "isolate")
 	cut("isolated")
+	// The agent says so at its check-ins.
+	if _, err := harness.WaitAgent(ctx, srv, 30*time.Second, func(x fleet.Agent) bool { return !x.Status.Isolated.IsZero() }); err != nil {
+		t.Fatalf("the agent's status does not say it is isolated: %v", err)
+	}
 
 	// A reboot loses the firewall rules; the agent applies them again at start.
 	if err := ag.Stop(); err != nil {
@@ -232,6 +236,9 @@ func TestIsolateNetns(t *testing.T) {
 
 	actionDone(ctx, t, srv, a.ID, "release")
 	open("released")
+	if _, err := harness.WaitAgent(ctx, srv, 30*time.Second, func(x fleet.Agent) bool { return x.Status.Isolated.IsZero() }); err != nil {
+		t.Fatalf("the agent's status still says it is isolated: %v", err)
+	}
 	if err := reach(tp.agt, server); err != nil {
 		t.Fatalf("released: the server is unreachable: %v", err)
 	}
