@@ -19,24 +19,35 @@ import (
 // next check-in rather than sent twice: delivery is at most once, and an
 // action whose answer was lost on the way expires without a result.
 func (s *Service) Pending(ctx context.Context, agentID string) ([]action.Signed, error) {
-	ents, err := s.st.ListEntities(ctx, kind)
-	if err != nil {
-		return nil, fmt.Errorf("actions: %w", err)
+	q, _, err := s.readQueue(ctx, agentID)
+	if err != nil || len(q.IDs) == 0 {
+		return nil, err
 	}
 	var out []action.Signed
-	for _, e := range ents {
-		var a Action
-		if err := json.Unmarshal(e.Doc, &a); err != nil {
-			return nil, fmt.Errorf("action %s: stored document: %w", e.ID, err)
+	var done []string
+	for _, id := range q.IDs {
+		a, ver, err := s.load(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			done = append(done, id)
+			continue
 		}
-		s.effective(&a)
-		if a.AgentID != agentID || a.Status != StatusApproved || a.Signed == nil {
+		if err != nil {
+			return nil, err
+		}
+		if a.AgentID != agentID || a.Status == StatusPending {
+			if a.AgentID != agentID {
+				done = append(done, id)
+			}
+			continue
+		}
+		if a.Status != StatusApproved || a.Signed == nil {
+			done = append(done, id) // delivered, cancelled, expired: nothing to send
 			continue
 		}
 		signed := *a.Signed
 		a.Status, a.Delivered = StatusDelivered, s.now().UTC()
 		b, _ := json.Marshal(a)
-		if _, err := s.st.PutEntity(ctx, kind, a.ID, b, e.Version); err != nil {
+		if _, err := s.st.PutEntity(ctx, kind, a.ID, b, ver); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				continue
 			}
@@ -44,6 +55,12 @@ func (s *Service) Pending(ctx context.Context, agentID string) ([]action.Signed,
 		}
 		s.log.Info("action delivered", "id", a.ID, "agent", agentID, "kind", a.Kind)
 		out = append(out, signed)
+		done = append(done, id)
+	}
+	if err := s.dequeue(ctx, agentID, done); err != nil {
+		// The actions are marked delivered: left in the queue they are
+		// dropped at the next check-in, never sent again.
+		s.log.Warn("action queue not trimmed", "agent", agentID, "err", err)
 	}
 	return out, nil
 }

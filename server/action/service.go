@@ -210,6 +210,9 @@ func (s *Service) request(ctx context.Context, req Request) (Action, error) {
 			return Action{}, err
 		}
 	}
+	if err := s.enqueue(ctx, a.AgentID, a.ID); err != nil {
+		return Action{}, err
+	}
 	b, _ := json.Marshal(a)
 	if _, err := s.st.PutEntity(ctx, kind, a.ID, b, 0); err != nil {
 		return Action{}, fmt.Errorf("store action: %w", err)
