@@ -83,15 +83,16 @@ type Signed struct {
 	Signature []byte `json:"signature"`
 }
 
-// Reasons an agent refuses an action; each is reported back as is.
+// Reasons an agent refuses an action; each is reported back as is, in
+// Vietnamese first, English second, for the people who read the result.
 var (
-	ErrForged     = errors.New("forged: signature does not verify against the pinned action key")
-	ErrMalformed  = errors.New("malformed action")
-	ErrExpired    = errors.New("expired")
-	ErrReplayed   = errors.New("replayed: action ID or nonce already seen")
-	ErrMisdirect  = errors.New("misdirected: action is for another agent")
-	ErrNotYet     = errors.New("issued in the future beyond the allowed clock skew")
-	ErrNoKey      = errors.New("no action key pinned")
+	ErrForged     = errors.New("giả mạo, chữ ký không khớp khoá đã ghim / forged: signature does not verify against the pinned action key")
+	ErrMalformed  = errors.New("sai định dạng / malformed action")
+	ErrExpired    = errors.New("hết hạn / expired")
+	ErrReplayed   = errors.New("phát lại, mã hoặc nonce đã gặp / replayed: action ID or nonce already seen")
+	ErrMisdirect  = errors.New("gửi nhầm máy / misdirected: action is for another agent")
+	ErrNotYet     = errors.New("thời điểm phát hành ở tương lai / issued in the future beyond the allowed clock skew")
+	ErrNoKey      = errors.New("chưa ghim khoá hành động / no action key pinned")
 	ErrUnknownArg = errors.New("unknown argument")
 )
 
