@@ -8,5 +8,11 @@
 // and result goes to the audit trail.
 //
 // Actions are entities in the store (kind "action"), so that every
-// replica sees them; a collected file is kept apart (kind "action-file").
+// replica sees them; a collected file is kept apart (kind "action-file"),
+// and each agent has a small queue of its undelivered actions
+// (kind "action-queue") that its check-ins read.
+//
+// Playbooks request actions through Service.Request with By set to
+// "playbook:<id>" and follow them with Get and List; the approval gate
+// applies to them as to people.
 package action

@@ -86,7 +86,11 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, p Princip
 		s.fail(w, r, err)
 		return
 	}
-	if err := idError("host", "host", req.Host); err != nil {
+	err := idError("host", "host", req.Host)
+	if err == nil && req.Incident != "" {
+		err = idError("incident", "incident", req.Incident)
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
