@@ -189,6 +189,12 @@ func TestCancelExpireAndBadRequests(t *testing.T) {
 	if _, err := f.svc.Approve(ctx, b.ID, "binh"); !errors.Is(err, ErrState) {
 		t.Fatalf("approve expired: %v", err)
 	}
+	if n, err := f.svc.Expire(ctx); err != nil || n != 1 || !f.trail.has("action.expire", b.ID, audit.OutcomeSuccess) {
+		t.Fatalf("expire: %d %v", n, err)
+	}
+	if n, _ := f.svc.Expire(ctx); n != 0 {
+		t.Fatalf("expired twice: %d", n)
+	}
 	for _, r := range []Request{
 		{AgentID: f.pc1.ID, Kind: "format-disk", By: "an"},
 		{AgentID: f.pc1.ID, Kind: action.KindKillProcess, Args: map[string]string{"pid": "42"}, By: "an"},

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	actions "lachan/server/action"
 	"lachan/server/audit"
@@ -30,5 +32,7 @@ func (s *Server) actions(cfg Config, st store.Store, fl *fleet.Fleet, systems *s
 	if systems != nil {
 		sys = systems
 	}
-	return actions.New(ac, st, fl, sys, trail, key, s.log, nil), nil
+	svc := actions.New(ac, st, fl, sys, trail, key, s.log, nil)
+	s.add("action expiry", func(ctx context.Context) error { return svc.RunExpiry(ctx, time.Minute) })
+	return svc, nil
 }
