@@ -101,7 +101,7 @@ func (s *Service) Result(ctx context.Context, agentID string, r action.Result) e
 		}
 	}
 	var kept bool
-	_, err := s.update(ctx, r.ActionID, func(a *Action) error {
+	a, err := s.update(ctx, r.ActionID, func(a *Action) error {
 		if a.AgentID != agentID {
 			return fmt.Errorf("action %s: %w", r.ActionID, ErrNotYours)
 		}
@@ -126,6 +126,9 @@ func (s *Service) Result(ctx context.Context, agentID string, r action.Result) e
 		detail["note"] = "later result ignored: the first one stands"
 	}
 	s.record(ctx, actor, "result", r.ActionID, audit.OutcomeSuccess, detail)
+	if kept {
+		s.note(ctx, a, actor, "kết quả / result "+r.Status+" "+r.Reason)
+	}
 	s.log.Info("action result", "id", r.ActionID, "agent", agentID, "status", r.Status, "reason", r.Reason)
 	return nil
 }

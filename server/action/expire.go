@@ -51,6 +51,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			return n, err
 		}
 		n++
+		s.note(ctx, a, audit.RoleSystem, "hết hạn / expired")
 		s.record(ctx, audit.RoleSystem, "expire", a.ID, audit.OutcomeSuccess, map[string]any{"was": was, "expires": a.Expires, "agent": a.AgentID, "kind": a.Kind})
 		if err := s.dequeue(ctx, a.AgentID, []string{a.ID}); err != nil {
 			s.log.Warn("expired action left in its agent's queue", "action", a.ID, "err", err)

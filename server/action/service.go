@@ -127,6 +127,8 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	now     func() time.Time
+	// incidents, when set, is noted with every step (SetIncidents).
+	incidents Noter
 }
 
 // New returns a service signing with key; systems and trail may be nil
@@ -167,6 +169,7 @@ func (s *Service) Request(ctx context.Context, req Request) (Action, error) {
 		"args": req.Args, "incident": req.Incident, "approvals": a.Needed, "error": errText(err)})
 	if err == nil {
 		s.log.Info("action requested", "id", a.ID, "agent", a.AgentID, "kind", a.Kind, "by", a.By, "needs", a.Needed)
+		s.note(ctx, a, a.By, fmt.Sprintf("yêu cầu, cần %d người duyệt / requested, %d approval(s) needed", a.Needed, a.Needed))
 	}
 	return a, err
 }
@@ -271,6 +274,9 @@ func (s *Service) Approve(ctx context.Context, id, who string) (Action, error) {
 		return nil
 	})
 	s.record(ctx, who, "approve", id, outcome(err), map[string]any{"status": a.Status, "approvals": len(a.Approvals), "needed": a.Needed, "error": errText(err)})
+	if err == nil {
+		s.note(ctx, a, who, fmt.Sprintf("đã duyệt %d/%d / approved %d/%d", len(a.Approvals), a.Needed, len(a.Approvals), a.Needed))
+	}
 	return a, err
 }
 
@@ -284,6 +290,9 @@ func (s *Service) Cancel(ctx context.Context, id, who string) (Action, error) {
 		return nil
 	})
 	s.record(ctx, who, "cancel", id, outcome(err), map[string]any{"error": errText(err)})
+	if err == nil {
+		s.note(ctx, a, who, "đã huỷ / cancelled")
+	}
 	return a, err
 }
 

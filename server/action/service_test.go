@@ -15,6 +15,7 @@ import (
 	"lachan/internal/wire"
 	"lachan/server/audit"
 	"lachan/server/fleet"
+	"lachan/server/incident"
 	"lachan/server/store"
 	"lachan/server/store/embedded/embeddedtest"
 	"lachan/server/system"
@@ -213,5 +214,32 @@ func TestCancelExpireAndBadRequests(t *testing.T) {
 	scoped, _ := f.svc.List(ctx, Filter{Units: []string{"ward-2"}})
 	if len(list) != 2 || len(scoped) != 0 {
 		t.Fatalf("list: %d, scoped to ward-2: %d", len(list), len(scoped))
+	}
+}
+
+type notes struct{ got []string }
+
+func (n *notes) AddNote(_ context.Context, id, by, text string) (incident.Incident, error) {
+	n.got = append(n.got, id+" "+by+" "+text)
+	return incident.Incident{}, nil
+}
+
+// TestIncidentNotes: every step of an action answering an incident is
+// noted on its case.
+func TestIncidentNotes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	n := &notes{}
+	f.svc.SetIncidents(n)
+	a, _ := f.svc.Request(ctx, Request{AgentID: f.pc1.ID, Kind: action.KindIsolate, Incident: "inc-1", By: "an", Approvals: 1})
+	f.svc.Approve(ctx, a.ID, "binh")
+	f.svc.Pending(ctx, f.pc1.ID)
+	f.svc.Result(ctx, f.pc1.ID, action.Result{ActionID: a.ID, Status: action.ResultDone})
+	if len(n.got) != 3 || !strings.HasPrefix(n.got[0], "inc-1 an ") || !strings.Contains(n.got[1], "binh") || !strings.Contains(n.got[2], "result done") {
+		t.Fatalf("notes: %q", n.got)
+	}
+	f.svc.Request(ctx, Request{AgentID: f.pc1.ID, Kind: action.KindRelease, By: "an", Approvals: 0})
+	if len(n.got) != 3 {
+		t.Fatalf("an action without an incident was noted: %q", n.got)
 	}
 }

@@ -100,6 +100,13 @@ func (s *Server) requestAction(w http.ResponseWriter, r *http.Request, p Princip
 		s.fail(w, r, err)
 		return
 	}
+	if req.Incident != "" && s.d.Incidents != nil {
+		// A whole ID or a unique prefix, among the incidents the caller sees.
+		var ok bool
+		if req.Incident, ok = s.incidentID(w, r, p, req.Incident); !ok {
+			return
+		}
+	}
 	var exp time.Time
 	if req.TTL > 0 {
 		exp = time.Now().Add(req.TTL)

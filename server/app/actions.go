@@ -8,6 +8,7 @@ import (
 	actions "lachan/server/action"
 	"lachan/server/audit"
 	"lachan/server/fleet"
+	"lachan/server/incident"
 	"lachan/server/pki"
 	"lachan/server/store"
 	"lachan/server/system"
@@ -16,7 +17,7 @@ import (
 // actions makes the response-action service with its own signing key
 // under the PKI directory. A Config made without the actions section
 // (a zero TTL) takes the defaults.
-func (s *Server) actions(cfg Config, st store.Store, fl *fleet.Fleet, systems *system.Registry, trail *audit.Trail) (*actions.Service, error) {
+func (s *Server) actions(cfg Config, st store.Store, fl *fleet.Fleet, systems *system.Registry, trail *audit.Trail, inc *incident.Manager) (*actions.Service, error) {
 	ac := cfg.Actions
 	if ac.TTL == 0 {
 		ac = actions.DefaultConfig()
@@ -33,6 +34,7 @@ func (s *Server) actions(cfg Config, st store.Store, fl *fleet.Fleet, systems *s
 		sys = systems
 	}
 	svc := actions.New(ac, st, fl, sys, trail, key, s.log, nil)
+	svc.SetIncidents(inc)
 	s.add("action expiry", func(ctx context.Context) error { return svc.RunExpiry(ctx, time.Minute) })
 	return svc, nil
 }

@@ -187,7 +187,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
-	acts, err := s.actions(cfg, st, fl, systems, trail)
+	acts, err := s.actions(cfg, st, fl, systems, trail, inc)
 	if err != nil {
 		return err
 	}
