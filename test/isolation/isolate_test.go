@@ -62,6 +62,7 @@ func needs(t *testing.T) {
 // deleted when the test ends, failed or not.
 func makeTopology(t *testing.T) topology {
 	t.Helper()
+	removeStale()
 	id := fmt.Sprintf("%d", os.Getpid()%100000)
 	tp := topology{srv: "lcsrv" + id, agt: "lcagt" + id, oth: "lcoth" + id}
 	t.Cleanup(func() {
@@ -248,4 +249,26 @@ func TestIsolateNetns(t *testing.T) {
 	cut("other host blocked")
 	actionDone(ctx, t, srv, a.ID, "unblock-address", otherIP)
 	open("other host unblocked")
+}
+
+// removeStale deletes the namespaces of earlier runs that were killed
+// before their cleanup ran: their names end in the PID of a test process
+// that is gone.
+func removeStale() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		for _, p := range []string{"lcsrv", "lcagt", "lcoth"} {
+			pid, ok := strings.CutPrefix(name, p)
+			if !ok || pid == "" || strings.Trim(pid, "0123456789") != "" {
+				continue
+			}
+			if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
+				_ = run("ip", "netns", "del", name)
+			}
+		}
+	}
 }
