@@ -63,7 +63,7 @@ func needs(t *testing.T) {
 func makeTopology(t *testing.T) topology {
 	t.Helper()
 	removeStale()
-	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	id := fmt.Sprintf("%d", os.Getpid()) // interface names stay within 15 bytes
 	tp := topology{srv: "lcsrv" + id, agt: "lcagt" + id, oth: "lcoth" + id}
 	t.Cleanup(func() {
 		for _, ns := range []string{tp.srv, tp.agt, tp.oth} {
