@@ -61,13 +61,16 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunExpiry calls Expire every interval until ctx ends.
+// RunExpiry calls Expire and Requeue every interval until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if _, err := s.Expire(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("expiring actions", "err", err)
+		}
+		if _, err := s.Requeue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("queueing approved actions again", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -52,10 +52,9 @@ func (s *Service) changeQueue(ctx context.Context, agentID string, fn func(*queu
 	})
 }
 
-// enqueue is called when an action is requested, before it is stored: an
-// ID queued for an action that was then not stored is dropped at the next
-// check-in, while an approved action missing from the queue would never
-// be delivered. The ID stays queued while the action waits for approval.
+// enqueue is called when an action has been stored; the ID stays queued
+// while the action waits for approval. An action stored but not queued (a
+// crash or a store error in between) is queued by Requeue.
 func (s *Service) enqueue(ctx context.Context, agentID, id string) error {
 	return s.changeQueue(ctx, agentID, func(q *queue) bool {
 		if slices.Contains(q.IDs, id) {
@@ -75,4 +74,44 @@ func (s *Service) dequeue(ctx context.Context, agentID string, ids []string) err
 		q.IDs = slices.DeleteFunc(q.IDs, func(id string) bool { return slices.Contains(ids, id) })
 		return len(q.IDs) != n
 	})
+}
+
+// Requeue puts back in its agent's queue every approved action not yet
+// delivered that is missing from it, and returns how many it put back.
+// An ID queued again after its delivery is dropped at the next check-in:
+// delivery itself is guarded by the action's versioned write.
+func (s *Service) Requeue(ctx context.Context) (int, error) {
+	ents, err := s.st.ListEntities(ctx, kind)
+	if err != nil {
+		return 0, fmt.Errorf("actions: %w", err)
+	}
+	queues := map[string][]string{}
+	n := 0
+	for _, e := range ents {
+		var a Action
+		if err := json.Unmarshal(e.Doc, &a); err != nil {
+			return n, fmt.Errorf("action %s: stored document: %w", e.ID, err)
+		}
+		s.effective(&a)
+		if a.Status != StatusApproved {
+			continue
+		}
+		ids, ok := queues[a.AgentID]
+		if !ok {
+			q, _, err := s.readQueue(ctx, a.AgentID)
+			if err != nil {
+				return n, err
+			}
+			ids, queues[a.AgentID] = q.IDs, q.IDs
+		}
+		if slices.Contains(ids, a.ID) {
+			continue
+		}
+		if err := s.enqueue(ctx, a.AgentID, a.ID); err != nil {
+			return n, err
+		}
+		n++
+		s.log.Warn("approved action was missing from its agent's queue; queued again", "id", a.ID, "agent", a.AgentID)
+	}
+	return n, nil
 }

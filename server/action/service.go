@@ -213,12 +213,13 @@ func (s *Service) request(ctx context.Context, req Request) (Action, error) {
 			return Action{}, err
 		}
 	}
-	if err := s.enqueue(ctx, a.AgentID, a.ID); err != nil {
-		return Action{}, err
-	}
 	b, _ := json.Marshal(a)
 	if _, err := s.st.PutEntity(ctx, kind, a.ID, b, 0); err != nil {
 		return Action{}, fmt.Errorf("store action: %w", err)
+	}
+	if err := s.enqueue(ctx, a.AgentID, a.ID); err != nil {
+		// Stored: the sweep puts it back in the queue (Requeue).
+		s.log.Warn("action not queued for its agent yet", "id", a.ID, "err", err)
 	}
 	return a, nil
 }

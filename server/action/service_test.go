@@ -243,3 +243,26 @@ func TestIncidentNotes(t *testing.T) {
 		t.Fatalf("an action without an incident was noted: %q", n.got)
 	}
 }
+
+// TestRequeue: an approved action missing from its agent's queue (a crash
+// between storing and queueing) is queued again and delivered once.
+func TestRequeue(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	a, _ := f.svc.Request(ctx, Request{AgentID: f.pc1.ID, Kind: action.KindRelease, By: "an", Approvals: 0})
+	if err := f.svc.dequeue(ctx, f.pc1.ID, []string{a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.svc.Pending(ctx, f.pc1.ID); len(got) != 0 {
+		t.Fatal("delivered without being queued")
+	}
+	if n, err := f.svc.Requeue(ctx); err != nil || n != 1 {
+		t.Fatalf("requeue: %d %v", n, err)
+	}
+	if got, _ := f.svc.Pending(ctx, f.pc1.ID); len(got) != 1 {
+		t.Fatal("not delivered after requeue")
+	}
+	if n, _ := f.svc.Requeue(ctx); n != 0 {
+		t.Fatalf("a delivered action was queued again: %d", n)
+	}
+}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package isolation
+package actions
 
 import (
 	"context"
