@@ -203,6 +203,9 @@ func (s *Service) request(ctx context.Context, req Request) (Action, error) {
 	if err != nil {
 		return Action{}, fmt.Errorf("agent %s: %w", req.AgentID, err)
 	}
+	if !ag.Revoked.IsZero() {
+		return Action{}, fmt.Errorf("%w: agent %s (%s) is revoked and will never check in", ErrBadRequest, ag.ID, ag.Host.Name)
+	}
 	a := Action{ID: event.NewID(), AgentID: ag.ID, Host: ag.Host.Name, Unit: ag.Unit, Kind: req.Kind, Args: req.Args,
 		Incident: req.Incident, By: req.By, Requested: now, Expires: exp.UTC(), Needed: req.Approvals, Status: StatusPending}
 	if err := s.twoPerson(ctx, &a, ag); err != nil {

@@ -210,6 +210,12 @@ func TestCancelExpireAndBadRequests(t *testing.T) {
 	if _, err := f.svc.Request(ctx, Request{AgentID: "nope", Kind: action.KindIsolate, By: "an"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown agent: %v", err)
 	}
+	if _, err := f.svc.fleet.Revoke(ctx, f.pc2.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Request(ctx, Request{AgentID: f.pc2.ID, Kind: action.KindIsolate, By: "an"}); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("revoked agent: %v", err)
+	}
 	list, _ := f.svc.List(ctx, Filter{AgentID: f.pc1.ID})
 	scoped, _ := f.svc.List(ctx, Filter{Units: []string{"ward-2"}})
 	if len(list) != 2 || len(scoped) != 0 {
