@@ -143,20 +143,7 @@ func (e *Executor) saveIsolation(iso Isolation) error {
 }
 
 // Isolated reads the isolation kept on disk.
-func (e *Executor) Isolated() (Isolation, bool, error) {
-	b, err := os.ReadFile(filepath.Join(e.cfg.Dir, isolationFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return Isolation{}, false, nil
-	}
-	if err != nil {
-		return Isolation{}, false, err
-	}
-	var iso Isolation
-	if err := json.Unmarshal(b, &iso); err != nil {
-		return Isolation{}, true, fmt.Errorf("isolation state %s: %w", isolationFile, err)
-	}
-	return iso, true, nil
-}
+func (e *Executor) Isolated() (Isolation, bool, error) { return ReadIsolation(e.cfg.Dir) }
 
 // Restore applies again, at agent start, the isolation and the blocks
 // kept on disk: a PC restarted while isolated stays isolated. A damaged

@@ -214,6 +214,10 @@ func TestIsolateNetns(t *testing.T) {
 	if _, err := harness.WaitAgent(ctx, srv, 30*time.Second, func(x fleet.Agent) bool { return !x.Status.Isolated.IsZero() }); err != nil {
 		t.Fatalf("the agent's status does not say it is isolated: %v", err)
 	}
+	if out, err := exec.Command(agentWrap, "isolation", "status", "--config", ag.Config).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "isolated since") || !strings.Contains(string(out), serverIP) {
+		t.Fatalf("lachan-agent isolation status: %v\n%s", err, out)
+	}
 
 	// A reboot loses the firewall rules; the agent applies them again at start.
 	if err := ag.Stop(); err != nil {
@@ -249,6 +253,14 @@ func TestIsolateNetns(t *testing.T) {
 	cut("other host blocked")
 	actionDone(ctx, t, srv, a.ID, "unblock-address", otherIP)
 	open("other host unblocked")
+
+	// A PC whose server is gone: its administrator lifts the isolation locally.
+	actionDone(ctx, t, srv, a.ID, "isolate")
+	cut("isolated again")
+	if out, err := exec.Command(agentWrap, "isolation", "release", "--config", ag.Config).CombinedOutput(); err != nil {
+		t.Fatalf("lachan-agent isolation release: %v\n%s", err, out)
+	}
+	open("released locally")
 }
 
 // removeStale deletes the namespaces of earlier runs that were killed
