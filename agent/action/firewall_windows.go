@@ -43,6 +43,8 @@ func applyIsolation(iso Isolation) (string, error) {
 	for _, a := range iso.DNS {
 		open = append(open, netip.PrefixFrom(a, a.BitLen()))
 	}
+	// DHCP's broadcast, so that the PC keeps its address.
+	open = append(open, netip.MustParsePrefix("255.255.255.255/32"))
 	ranges := complementRanges(open)
 	if _, err := netsh("set", "allprofiles", "state", "on"); err != nil {
 		return "", err
