@@ -46,7 +46,7 @@ func (e *Executor) block(_ context.Context, a action.Action, r *action.Result) e
 	if err != nil {
 		return fmt.Errorf("address %q: %w", a.Args["address"], err)
 	}
-	if allow, _, err := e.allowed(context.Background()); err == nil {
+	if allow, _, _, err := e.allowed(context.Background()); err == nil {
 		for _, s := range allow {
 			if p.Overlaps(s) {
 				return fmt.Errorf("%s covers the server's address %s: blocking it would cut the agent off", p, s)

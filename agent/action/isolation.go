@@ -26,24 +26,29 @@ type Isolation struct {
 	Allow []netip.Prefix `json:"allow"`
 	// DNS are the DNS servers reachable on port 53.
 	DNS []netip.Addr `json:"dns,omitempty"`
+	// Names are the addresses the server's and the proxy's names resolved
+	// to, which the agent dials when it cannot resolve them while isolated.
+	Names map[string][]netip.Addr `json:"names,omitempty"`
 }
 
 // allowed works out what isolation leaves open: the addresses the
 // server's and the proxy's names resolve to now, and the configured ones.
-func (e *Executor) allowed(ctx context.Context) ([]netip.Prefix, []netip.Addr, error) {
+func (e *Executor) allowed(ctx context.Context) ([]netip.Prefix, []netip.Addr, map[string][]netip.Addr, error) {
 	var out []netip.Prefix
+	names := map[string][]netip.Addr{}
 	for _, raw := range []string{e.cfg.Server, e.cfg.Proxy} {
 		if raw == "" {
 			continue
 		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Hostname() == "" {
-			return nil, nil, fmt.Errorf("address to keep open %q: not a URL with a host", raw)
+			return nil, nil, nil, fmt.Errorf("address to keep open %q: not a URL with a host", raw)
 		}
 		addrs, err := lookup(ctx, u.Hostname())
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		names[u.Hostname()] = addrs
 		for _, a := range addrs {
 			out = append(out, netip.PrefixFrom(a, a.BitLen()))
 		}
@@ -51,22 +56,22 @@ func (e *Executor) allowed(ctx context.Context) ([]netip.Prefix, []netip.Addr, e
 	for _, s := range e.cfg.Allow {
 		p, err := parsePrefix(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("actions.allow %q: %w", s, err)
+			return nil, nil, nil, fmt.Errorf("actions.allow %q: %w", s, err)
 		}
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, nil, errors.New("no server address to keep reachable: isolating would cut the agent off for good")
+		return nil, nil, nil, errors.New("no server address to keep reachable: isolating would cut the agent off for good")
 	}
 	var dns []netip.Addr
 	for _, s := range e.cfg.DNS {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("actions.dns %q: %w", s, err)
+			return nil, nil, nil, fmt.Errorf("actions.dns %q: %w", s, err)
 		}
 		dns = append(dns, a.Unmap())
 	}
-	return uniquePrefixes(out), dns, nil
+	return uniquePrefixes(out), dns, names, nil
 }
 
 func lookup(ctx context.Context, host string) ([]netip.Addr, error) {
@@ -92,11 +97,11 @@ func uniquePrefixes(ps []netip.Prefix) []netip.Prefix {
 }
 
 func (e *Executor) isolate(ctx context.Context, a action.Action, r *action.Result) error {
-	allow, dns, err := e.allowed(ctx)
+	allow, dns, names, err := e.allowed(ctx)
 	if err != nil {
 		return err
 	}
-	iso := Isolation{Since: e.now().UTC(), Action: a.ID, Allow: allow, DNS: dns}
+	iso := Isolation{Since: e.now().UTC(), Action: a.ID, Allow: allow, DNS: dns, Names: names}
 	// The state goes to disk first: a crash between the two leaves a PC
 	// that isolates itself at the next start, never one isolated without
 	// a record of it.
@@ -157,8 +162,11 @@ func (e *Executor) Restore(ctx context.Context) error {
 			e.log.Error("isolation state damaged; isolating with the server's current addresses", "err", err)
 			iso = Isolation{Since: e.now().UTC(), Action: "restore"}
 		}
-		if allow, dns, err := e.allowed(ctx); err == nil {
+		if allow, dns, names, err := e.allowed(ctx); err == nil {
 			iso.Allow, iso.DNS = uniquePrefixes(append(iso.Allow, allow...)), dns
+			if iso.Names == nil {
+				iso.Names = names
+			}
 		}
 		if _, err := applyIsolation(iso); err != nil {
 			errs = append(errs, fmt.Errorf("isolation not applied again: %w", err))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -39,4 +40,17 @@ func ReleaseLocal(dir string) error {
 		return fmt.Errorf("release: %w", err)
 	}
 	return atomicfile.SyncDir(dir)
+}
+
+// KnownAddrs returns, for the agent's transport, the addresses a host name
+// resolved to when the PC was isolated (nil when it is not isolated or
+// the name is not one isolation kept open).
+func KnownAddrs(dir string) func(host string) []netip.Addr {
+	return func(host string) []netip.Addr {
+		iso, isolated, err := ReadIsolation(dir)
+		if !isolated || err != nil {
+			return nil
+		}
+		return iso.Names[host]
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,6 +76,9 @@ type Options struct {
 	// pinning, run end to end through it. Empty: HTTPS_PROXY and NO_PROXY
 	// from the environment, as the system's other programs use them.
 	Proxy string
+	// Fallback, when set, gives addresses for a host name that does not
+	// resolve (the server's, kept by isolation); it is not configuration.
+	Fallback func(host string) []netip.Addr `mapstructure:"-"`
 }
 
 // Validate checks the proxy address without logging its password.
@@ -176,6 +180,7 @@ func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Cli
 	proxy, _ := o.proxy()
 	tr := &http.Transport{
 		Proxy:               proxy,
+		DialContext:         dialer(o),
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 15 * time.Second,

@@ -186,7 +186,8 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	}
 	dc := daemon.Config{
 		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret, EnrollCode: c.Server.EnrollCode,
-		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels, HardwareID: c.HardwareID,
+		Transport: client.Options{Proxy: c.Server.Proxy, Fallback: action.KnownAddrs(filepath.Join(c.StateDir, "actions"))},
+		Labels:    c.Labels, HardwareID: c.HardwareID,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
 		Spool: sc, Ship: c.Ship, Watch: watch, Telemetry: c.Telemetry.Linux,
 	}
