@@ -26,9 +26,6 @@ type Isolation struct {
 	Allow []netip.Prefix `json:"allow"`
 	// DNS are the DNS servers reachable on port 53.
 	DNS []netip.Addr `json:"dns,omitempty"`
-	// Names are the addresses the server's and the proxy's names resolved
-	// to, which the agent dials when it cannot resolve them while isolated.
-	Names map[string][]netip.Addr `json:"names,omitempty"`
 }
 
 // allowed works out what isolation leaves open: the addresses the
@@ -46,7 +43,10 @@ func (e *Executor) allowed(ctx context.Context) ([]netip.Prefix, []netip.Addr, m
 		}
 		addrs, err := lookup(ctx, u.Hostname())
 		if err != nil {
-			return nil, nil, nil, err
+			// Isolated already, or DNS down: the addresses last resolved.
+			if addrs = readNames(e.cfg.Dir)[u.Hostname()]; len(addrs) == 0 {
+				return nil, nil, nil, err
+			}
 		}
 		names[u.Hostname()] = addrs
 		for _, a := range addrs {
@@ -70,6 +70,9 @@ func (e *Executor) allowed(ctx context.Context) ([]netip.Prefix, []netip.Addr, m
 			return nil, nil, nil, fmt.Errorf("actions.dns %q: %w", s, err)
 		}
 		dns = append(dns, a.Unmap())
+	}
+	if err := saveNames(e.cfg.Dir, names); err != nil {
+		return nil, nil, nil, err
 	}
 	return uniquePrefixes(out), dns, names, nil
 }
@@ -97,11 +100,11 @@ func uniquePrefixes(ps []netip.Prefix) []netip.Prefix {
 }
 
 func (e *Executor) isolate(ctx context.Context, a action.Action, r *action.Result) error {
-	allow, dns, names, err := e.allowed(ctx)
+	allow, dns, _, err := e.allowed(ctx)
 	if err != nil {
 		return err
 	}
-	iso := Isolation{Since: e.now().UTC(), Action: a.ID, Allow: allow, DNS: dns, Names: names}
+	iso := Isolation{Since: e.now().UTC(), Action: a.ID, Allow: allow, DNS: dns}
 	// The state goes to disk first: a crash between the two leaves a PC
 	// that isolates itself at the next start, never one isolated without
 	// a record of it.
@@ -162,11 +165,8 @@ func (e *Executor) Restore(ctx context.Context) error {
 			e.log.Error("isolation state damaged; isolating with the server's current addresses", "err", err)
 			iso = Isolation{Since: e.now().UTC(), Action: "restore"}
 		}
-		if allow, dns, names, err := e.allowed(ctx); err == nil {
+		if allow, dns, _, err := e.allowed(ctx); err == nil {
 			iso.Allow, iso.DNS = uniquePrefixes(append(iso.Allow, allow...)), dns
-			if iso.Names == nil {
-				iso.Names = names
-			}
 		}
 		if _, err := applyIsolation(iso); err != nil {
 			errs = append(errs, fmt.Errorf("isolation not applied again: %w", err))

@@ -42,15 +42,43 @@ func ReleaseLocal(dir string) error {
 	return atomicfile.SyncDir(dir)
 }
 
-// KnownAddrs returns, for the agent's transport, the addresses a host name
-// resolved to when the PC was isolated (nil when it is not isolated or
-// the name is not one isolation kept open).
-func KnownAddrs(dir string) func(host string) []netip.Addr {
-	return func(host string) []netip.Addr {
-		iso, isolated, err := ReadIsolation(dir)
-		if !isolated || err != nil {
-			return nil
-		}
-		return iso.Names[host]
+// namesFile keeps the addresses the server's and the proxy's names last
+// resolved to, written whenever isolation works out what stays open.
+const namesFile = "names.json"
+
+func readNames(dir string) map[string][]netip.Addr {
+	b, err := os.ReadFile(filepath.Join(dir, namesFile))
+	if err != nil {
+		return nil
 	}
+	var m map[string][]netip.Addr
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+func saveNames(dir string, names map[string][]netip.Addr) error {
+	if len(names) == 0 {
+		return nil
+	}
+	m := readNames(dir)
+	if m == nil {
+		m = map[string][]netip.Addr{}
+	}
+	for k, v := range names {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, namesFile), b, 0o600)
+}
+
+// KnownAddrs returns, for the agent's transport, the addresses a host name
+// resolved to when isolation last worked out what stays open: an isolated
+// PC without DNS still finds its server (and is released by it).
+func KnownAddrs(dir string) func(host string) []netip.Addr {
+	return func(host string) []netip.Addr { return readNames(dir)[host] }
 }

@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 // Addresses inside the namespaces: they exist nowhere else, so they never
 // clash with the machine's own.
 const (
-	serverIP = "10.231.1.1"
+	// serverName is the server's name, known to the server's and the
+	// agent's namespaces through their own hosts files (ip netns exec
+	// mounts /etc/netns/NAME/hosts over /etc/hosts).
+	serverName = "lachan-server.test"
+	serverIP   = "10.231.1.1"
 	agentIP1 = "10.231.1.2"
 	otherIP  = "10.231.2.1"
 	agentIP2 = "10.231.2.2"
@@ -68,8 +72,12 @@ func makeTopology(t *testing.T) topology {
 	t.Cleanup(func() {
 		for _, ns := range []string{tp.srv, tp.agt, tp.oth} {
 			_ = run("ip", "netns", "del", ns) // the veths go with their namespaces
+			_ = os.RemoveAll(filepath.Join("/etc/netns", ns))
 		}
 	})
+	for _, ns := range []string{tp.srv, tp.agt} {
+		setHosts(t, ns, serverIP+" "+serverName+"\n")
+	}
 	steps := [][]string{
 		{"netns", "add", tp.srv}, {"netns", "add", tp.agt}, {"netns", "add", tp.oth},
 		{"link", "add", "lcs" + id, "netns", tp.srv, "type", "veth", "peer", "name", "lca" + id, "netns", tp.agt},
@@ -114,8 +122,8 @@ func startServer(ctx context.Context, t *testing.T, tp topology, dir string) *ha
 	}
 	units := fmt.Sprintf("units:\n  - id: hcm\n    name: Thành phố Hồ Chí Minh\n  - id: %s\n    name: Phường Bến Thành\n    parent: hcm\n    enroll_secret: %s\n    networks: [10.231.0.0/16]\n",
 		harness.Unit, harness.EnrollSecret)
-	cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s:8443\n  hostnames: [%s]\n  checkin_interval: 1s\nlog:\n  level: debug\n  format: text\n",
-		filepath.Join(srvDir, "data"), filepath.Join(srvDir, "units.yml"), serverIP, serverIP)
+	cfg := fmt.Sprintf("data_dir: %s\nunits_file: %s\napi:\n  listen: %s:8443\n  hostnames: [%s, %s]\n  checkin_interval: 1s\nlog:\n  level: debug\n  format: text\n",
+		filepath.Join(srvDir, "data"), filepath.Join(srvDir, "units.yml"), serverName, serverName, serverIP)
 	for name, body := range map[string]string{"units.yml": units, "server.yml": cfg} {
 		if err := os.WriteFile(filepath.Join(srvDir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
@@ -158,8 +166,9 @@ func actionDone(ctx context.Context, t *testing.T, srv *harness.Server, agentID,
 // TestIsolateNetns isolates a real agent through the real server and
 // shows, with TCP connections from the agent's namespace, that it no
 // longer reaches the other host but still reaches the server — also after
-// an agent restart with the PC's firewall rules gone, as after a reboot —
-// and that release opens the way again. Then block-address and
+// an agent restart with the PC's firewall rules gone, as after a reboot,
+// and the server's name no longer resolving, as without DNS — and that
+// release opens the way again. Then block-address and
 // unblock-address do the same for the other host alone.
 func TestIsolateNetns(t *testing.T) {
 	needs(t)
@@ -227,6 +236,9 @@ func TestIsolateNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	open("rules gone, agent stopped")
+	// Nor does the server's name resolve any more (no DNS while isolated):
+	// the agent dials the addresses isolation recorded for it.
+	setHosts(t, tp.agt, "")
 	if ag, err = harness.StartAgent(agentWrap, agentDir, srv, harness.AgentOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +292,21 @@ func removeStale() {
 			}
 			if _, err := os.Stat("/proc/" + pid); os.IsNotExist(err) {
 				_ = run("ip", "netns", "del", name)
+				_ = os.RemoveAll(filepath.Join("/etc/netns", name))
 			}
 		}
+	}
+}
+
+// setHosts writes the hosts file ip netns exec gives the namespace's
+// processes.
+func setHosts(t *testing.T, netns, body string) {
+	t.Helper()
+	dir := filepath.Join("/etc/netns", netns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hosts"), []byte("127.0.0.1 localhost\n"+body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
