@@ -14,6 +14,9 @@ import (
 	actions "lachan/server/action"
 )
 
+// The agents' result endpoint is theirs, proven by client certificate.
+func init() { openRoutes["POST "+wire.PathActionResult] = "agent" }
+
 // TestActionRoutes: who may request, approve and see actions, and the way
 // to the agent and back: delivered in the check-in answer with the key to
 // verify it, the result posted by that agent only.

@@ -31,15 +31,14 @@ import (
 // may call it. A route added without a permission and not here fails
 // TestEveryRouteDeclaresAPermission.
 var openRoutes = map[string]string{
-	"GET " + wire.PathHealth:        "public",
-	"POST " + wire.PathEnroll:       "public",
-	"POST " + PathLogin:             "public",
-	"POST " + wire.PathCheckIn:      "agent",
-	"POST " + wire.PathIngest:       "agent",
-	"GET " + wire.PathRules:         "agent",
-	"POST " + wire.PathRenew:        "agent",
-	"POST " + wire.PathActionResult: "agent",
-	"/taxii2/":                      "taxii",
+	"GET " + wire.PathHealth:   "public",
+	"POST " + wire.PathEnroll:  "public",
+	"POST " + PathLogin:        "public",
+	"POST " + wire.PathCheckIn: "agent",
+	"POST " + wire.PathIngest:  "agent",
+	"GET " + wire.PathRules:    "agent",
+	"POST " + wire.PathRenew:   "agent",
+	"/taxii2/":                 "taxii",
 }
 
 // roleEnv is an env with one token per role: a responder of ward-1, an
