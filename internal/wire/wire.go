@@ -139,11 +139,11 @@ type Status struct {
 	// limits refused since start ("process_lost": process events the
 	// kernel dropped while the agent fell behind).
 	TelemetryDropped map[string]int64 `json:"telemetry_dropped,omitempty"`
+	Errors           []string         `json:"errors,omitempty"`
 	// Isolated is when response-action isolation began (zero: not
 	// isolated); ActionResults counts results not yet delivered.
 	Isolated      time.Time `json:"isolated,omitzero"`
 	ActionResults int       `json:"action_results,omitempty"`
-	Errors        []string  `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
