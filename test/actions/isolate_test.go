@@ -33,9 +33,9 @@ const (
 	// mounts /etc/netns/NAME/hosts over /etc/hosts).
 	serverName = "lachan-server.test"
 	serverIP   = "10.231.1.1"
-	agentIP1 = "10.231.1.2"
-	otherIP  = "10.231.2.1"
-	agentIP2 = "10.231.2.2"
+	agentIP1   = "10.231.1.2"
+	otherIP    = "10.231.2.1"
+	agentIP2   = "10.231.2.2"
 )
 
 type topology struct{ srv, agt, oth string }
