@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -75,6 +76,9 @@ type Options struct {
 	// pinning, run end to end through it. Empty: HTTPS_PROXY and NO_PROXY
 	// from the environment, as the system's other programs use them.
 	Proxy string
+	// Fallback, when set, gives addresses for a host name that does not
+	// resolve (the server's, kept by isolation); it is not configuration.
+	Fallback func(host string) []netip.Addr `mapstructure:"-"`
 }
 
 // Validate checks the proxy address without logging its password.
@@ -111,6 +115,7 @@ type Client struct {
 	base                string
 	http                *http.Client
 	opts                Options
+	action              actionKey
 }
 
 // Load opens the identity in stateDir, with the default transport.
@@ -150,6 +155,7 @@ func LoadWith(stateDir string, o Options) (*Client, error) {
 	if k, err := os.ReadFile(filepath.Join(stateDir, bundleFile)); err == nil && len(k) == ed25519.PublicKeySize {
 		c.BundleKey = ed25519.PublicKey(k)
 	}
+	c.loadActionKey()
 	return c, nil
 }
 
@@ -174,6 +180,7 @@ func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Cli
 	proxy, _ := o.proxy()
 	tr := &http.Transport{
 		Proxy:               proxy,
+		DialContext:         dialer(o),
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 15 * time.Second,
@@ -227,6 +234,13 @@ func EnrollRequest(ctx context.Context, stateDir, server, caPath string, req wir
 		{certFile, []byte(resp.Cert), 0o644},
 		{caFile, []byte(resp.CA), 0o644},
 		{bundleFile, resp.BundleKey, 0o644},
+	}
+	if len(resp.ActionKey) > 0 {
+		files = append(files, struct {
+			name string
+			data []byte
+			mode os.FileMode
+		}{actionKeyFile, resp.ActionKey, 0o644})
 	}
 	for _, f := range files {
 		if err := atomicfile.Write(filepath.Join(stateDir, f.name), f.data, f.mode); err != nil {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"lachan/agent/action"
 	"lachan/agent/client"
 	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
@@ -68,6 +69,9 @@ type Config struct {
 	EventLog *eventlog.Config
 	// Telemetry chooses the endpoint telemetry collected (Linux).
 	Telemetry telemetry.Config
+	// Actions is where response actions keep their state and what
+	// isolation leaves open (Dir empty: <StateDir>/actions).
+	Actions action.Config
 }
 
 // Daemon is a running agent.
@@ -84,6 +88,7 @@ type Daemon struct {
 	rules   *ruleSet
 	tel     *telemetry.Collector
 	telBuf  telemetryBuffer
+	acts    *action.Executor
 
 	// reported holds the IDs of findings already spooled by this process
 	// and the spool records that hold them, so that a rescan does not
@@ -181,6 +186,10 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 		sp.Close()
 		return nil, err
 	}
+	if err := d.setupActions(); err != nil {
+		sp.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -231,6 +240,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	start(d.shipper.Run)
+	d.restoreActions(ctx)
+	start(d.actionLoop)
 	start(d.checkInLoop)
 	start(d.scanLoop)
 	if d.cfg.Watch != nil {
@@ -488,6 +499,7 @@ func (d *Daemon) checkInLoop(ctx context.Context) {
 			d.renewIfDue(ctx)
 			d.updateRules(ctx, resp.RulesVersion)
 			d.startLive(resp.Live)
+			d.handleActions(ctx, resp)
 			if resp.Interval >= time.Second {
 				d.checkIn = resp.Interval
 				wait = resp.Interval
@@ -535,6 +547,7 @@ func (d *Daemon) Status() wire.Status {
 		st.Errors = append(st.Errors, fmt.Sprintf("%d telemetry records shed since start to keep spool room for findings", n))
 	}
 	d.telemetryStatus(&st)
+	d.actionStatus(&st)
 	if r := d.rules.current(); r != nil {
 		st.YARARules = r.Count()
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"lachan/internal/action"
 	"lachan/internal/event"
 )
 
@@ -21,6 +22,8 @@ const (
 	PathIngest  = "/api/v1/agent/ingest"
 	PathRules   = "/api/v1/agent/rules"
 	PathRenew   = "/api/v1/agent/renew"
+	// PathActionResult takes an agent's result for a response action.
+	PathActionResult = "/api/v1/agent/action-result"
 )
 
 // Operator API paths, authenticated by a bearer token.
@@ -38,6 +41,8 @@ const (
 	PathLive        = "/api/v1/live"
 	PathAggregate   = "/api/v1/aggregate"
 	PathDeadLetters = "/api/v1/deadletters"
+	// PathActions requests, lists, approves and cancels response actions.
+	PathActions = "/api/v1/actions"
 )
 
 // Ingest limits: a batch larger than these is refused with 413.
@@ -91,6 +96,9 @@ type EnrollResponse struct {
 	// BundleKey is the Ed25519 public key that signs rule bundles, which
 	// the agent pins too.
 	BundleKey []byte `json:"bundle_key"`
+	// ActionKey is the Ed25519 public key that signs response actions,
+	// pinned like BundleKey.
+	ActionKey []byte `json:"action_key,omitempty"`
 }
 
 // RenewRequest asks for a new client certificate for a new key, before the
@@ -132,6 +140,10 @@ type Status struct {
 	// kernel dropped while the agent fell behind).
 	TelemetryDropped map[string]int64 `json:"telemetry_dropped,omitempty"`
 	Errors           []string         `json:"errors,omitempty"`
+	// Isolated is when response-action isolation began (zero: not
+	// isolated); ActionResults counts results not yet delivered.
+	Isolated      time.Time `json:"isolated,omitzero"`
+	ActionResults int       `json:"action_results,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
@@ -149,6 +161,11 @@ type CheckInResponse struct {
 	// Live are live queries for the agent to run now; their rows and a
 	// closing status come back as osquery.live events through ingest.
 	Live []LiveQuery `json:"live,omitempty"`
+	// Actions are signed response actions for the agent to verify and run.
+	Actions []action.Signed `json:"actions,omitempty"`
+	// ActionKey is the action key, for an agent enrolled before there was
+	// one: it pins the first it receives over mutual TLS, never a later one.
+	ActionKey []byte `json:"action_key,omitempty"`
 }
 
 // LiveQuery is one analyst's SQL for osquery, run once.

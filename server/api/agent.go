@@ -84,7 +84,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 	s.record(r, changes)
 	s.log.Info("agent enrolled", "agent", a.ID, "unit", u.ID, "host", req.Host.Name, "via", via, "remote", src.String())
 	writeJSON(w, http.StatusOK, wire.EnrollResponse{AgentID: a.ID, Unit: u.ID, Cert: cert, CA: string(s.d.PKI.CAPEM()),
-		BundleKey: s.d.PKI.BundlePublicKey()})
+		BundleKey: s.d.PKI.BundlePublicKey(), ActionKey: s.actionKey()})
 }
 
 // errSecretExhausted: the secret enrolled as many agents as it may.
@@ -209,7 +209,22 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) 
 			return
 		}
 	}
+	if s.d.Actions != nil {
+		resp.ActionKey = s.actionKey()
+		if resp.Actions, err = s.d.Actions.Pending(r.Context(), a.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// actionKey is the public action key agents pin (nil: actions are off).
+func (s *Server) actionKey() []byte {
+	if s.d.Actions == nil {
+		return nil
+	}
+	return s.d.Actions.PublicKey()
 }
 
 // rules hands an agent the signed rule bundle; the agent verifies it

@@ -68,6 +68,9 @@ const (
 	// PermPersonalData: answers carry personal data as stored; without it
 	// event fields come masked by the masking policy.
 	PermPersonalData Perm = "personal-data"
+	// PermActions: request, approve and cancel response actions on PCs
+	// (within the caller's units), read collected files.
+	PermActions Perm = "actions"
 )
 
 // rolePerms is the one table of who may do what. A role not here, or a
@@ -76,12 +79,12 @@ var rolePerms = map[string][]Perm{
 	RoleAdmin: {PermSelf, PermAgentsRead, PermAgentsLabel, PermAgentsAdmin, PermEventsRead, PermIncidentsRead,
 		PermIncidentsAct, PermIncidentsAssignAny, PermUnitsRead, PermUnitsAdmin, PermLive, PermSystemsRead,
 		PermSystemsWrite, PermIndicatorsRead, PermIndicatorsWrite, PermForwardRead, PermReidentify, PermDeadLetters,
-		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead},
+		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead, PermActions},
 	RoleAnalyst: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermIncidentsAssignAny, PermUnitsRead, PermLive, PermSystemsRead, PermIndicatorsRead, PermIndicatorsWrite,
-		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead},
+		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead, PermActions},
 	RoleResponder: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
-		PermUnitsRead, PermLive, PermSystemsRead, PermPersonalData},
+		PermUnitsRead, PermLive, PermSystemsRead, PermPersonalData, PermActions},
 	RoleAuditor: {PermSelf, PermIncidentsRead, PermUnitsRead, PermSystemsRead, PermAuditRead, PermReportsRead},
 	RoleSensor:  {PermNetworkIngest},
 	RoleUpper:   {PermTAXII},

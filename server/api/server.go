@@ -11,6 +11,7 @@ import (
 
 	"lachan/internal/bundle"
 	"lachan/internal/wire"
+	actions "lachan/server/action"
 	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
@@ -108,6 +109,8 @@ type Deps struct {
 	// queue; nil answers 503.
 	Playbooks     PlaybookRuns
 	Notifications Notifications
+	// Actions keeps response actions; nil answers 503.
+	Actions *actions.Service
 }
 
 // Server is the HTTPS server.
@@ -174,6 +177,7 @@ func (s *Server) routes() http.Handler {
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
 	s.reportRoutes(mux)
+	s.actionRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lachan/internal/config"
+	actions "lachan/server/action"
 	"lachan/server/api"
 	"lachan/server/audit"
 	"lachan/server/correlate"
@@ -20,8 +21,8 @@ import (
 	"lachan/server/notify"
 	"lachan/server/pipeline"
 	"lachan/server/pki"
-	"lachan/server/report"
 	"lachan/server/playbook"
+	"lachan/server/report"
 	"lachan/server/store"
 	"lachan/server/system"
 	"lachan/server/user"
@@ -59,6 +60,7 @@ type Config struct {
 	Report    report.Config
 	Playbook  playbook.Config
 	Notify    notify.Config
+	Actions   actions.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -78,6 +80,7 @@ func DefaultConfig() Config {
 		Report:    report.DefaultConfig(),
 		Playbook:  playbook.DefaultConfig(),
 		Notify:    notify.DefaultConfig(),
+		Actions:   actions.DefaultConfig(),
 	}
 }
 
@@ -89,7 +92,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify, c.Actions))
 	return errors.Join(errs...)
 }
 
@@ -194,8 +197,12 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	link.set(fwd.Outbox)
 	reports := s.reports(cfg, st, ca, systems, coverage, units, fl, inc, signed, version, known)
+	acts, err := s.actions(cfg, st, fl, systems, trail, inc)
+	if err != nil {
+		return err
+	}
 	var pbDeps api.Deps
-	if err := s.playbooks(cfg, st, inc, systems, &pbDeps); err != nil {
+	if err := s.playbooks(cfg, st, inc, systems, acts, &pbDeps); err != nil {
 		return err
 	}
 	s.api = api.New(cfg.API, api.Deps{
@@ -203,8 +210,9 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
-		Reports: reports,
+		Reports:   reports,
 		Playbooks: pbDeps.Playbooks, Notifications: pbDeps.Notifications,
+		Actions: acts,
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"lachan/playbooks"
+	actions "lachan/server/action"
 	"lachan/server/api"
 	"lachan/server/incident"
 	"lachan/server/notify"
@@ -16,9 +17,9 @@ import (
 
 // playbooks wires the notification queue and the playbook engine: the
 // engine hears of incidents raised and changed, and both run as workers.
-// Response actions are not wired yet (Actions is nil): contain steps end
-// as unavailable until package action implements playbook.Actions.
-func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, systems *system.Registry, deps *api.Deps) error {
+// Contain steps request response actions from acts (nil: they end as
+// unavailable).
+func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, systems *system.Registry, acts *actions.Service, deps *api.Deps) error {
 	q := notify.NewQueue(st, cfg.Notify, s.log, nil)
 	s.add("notifications", q.Run)
 	deps.Notifications = q
@@ -37,8 +38,12 @@ func (s *Server) playbooks(cfg Config, st store.Store, inc *incident.Manager, sy
 			}
 		}
 	}
+	var pa playbook.Actions
+	if acts != nil {
+		pa = acts.ForPlaybooks()
+	}
 	eng := playbook.New(cfg.Playbook, playbook.Deps{
-		Store: st, Incidents: inc, Set: set, Notify: q, Log: s.log, Level: levelOf(systems),
+		Store: st, Incidents: inc, Set: set, Notify: q, Actions: pa, Log: s.log, Level: levelOf(systems),
 	})
 	audited := inc.OnChange
 	inc.OnChange = func(ctx context.Context, actor, action, id string, detail map[string]any) {

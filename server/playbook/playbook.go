@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"text/template"
 	"time"
+
+	"lachan/internal/action"
 )
 
 // Step kinds.
@@ -43,20 +45,20 @@ const (
 )
 
 // ActionKinds are the agent actions a contain or enrich step may request,
-// each with the arguments it needs and the action that undoes it (empty:
-// nothing to undo).
-var ActionKinds = map[string]ActionKind{
-	"isolate":         {Undo: "release"},
-	"release":         {},
-	"kill-process":    {Required: []string{"pid"}, Optional: []string{"start_time", "sha256"}},
-	"quarantine-file": {Required: []string{"path"}, Optional: []string{"sha256"}, Undo: "restore-file"},
-	"restore-file":    {Required: []string{"path"}},
-	"collect-file":    {Required: []string{"path"}, Optional: []string{"max_bytes"}},
-	"block-address":   {Required: []string{"address"}, Optional: []string{"direction"}, Undo: "unblock-address"},
-	"unblock-address": {Required: []string{"address"}},
-	"disable-account": {Required: []string{"user"}, Undo: "enable-account"},
-	"enable-account":  {Required: []string{"user"}},
-	"osquery":         {Required: []string{"sql"}},
+// each with the arguments the action model (internal/action) gives it and
+// the action that undoes it (empty: nothing the engine can undo alone — a
+// quarantined file is restored by its quarantine ID, which only the
+// agent's result holds, and an account the agent locked is unlocked by
+// people).
+var ActionKinds = actionKinds(map[string]string{"isolate": "release", "block-address": "unblock-address"})
+
+func actionKinds(undo map[string]string) map[string]ActionKind {
+	out := map[string]ActionKind{}
+	for _, k := range action.Kinds() {
+		req, opt, _ := action.Args(k)
+		out[k] = ActionKind{Required: req, Optional: opt, Undo: undo[k]}
+	}
+	return out
 }
 
 // ActionKind describes one agent action.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"lachan/agent/action"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,6 +47,9 @@ type Config struct {
 	// EventLog chooses the Windows event log channels the agent reads
 	// (Windows only; elsewhere it is ignored).
 	EventLog eventlog.Config `mapstructure:"eventlog"`
+	// Actions tunes the response actions the server sends (what isolation
+	// leaves open, the collect-file cap).
+	Actions action.Config `mapstructure:"actions"`
 }
 
 // TelemetryConfig chooses the endpoint telemetry collected for the
@@ -119,6 +123,7 @@ func defaultConfig() *Config {
 		Log:       logging.DefaultConfig(),
 		Telemetry: TelemetryConfig{Linux: telemetry.DefaultConfig()},
 		EventLog:  eventlog.DefaultConfig(),
+		Actions:   action.DefaultConfig(),
 	}
 }
 
@@ -143,7 +148,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, client.Options{Proxy: c.Server.Proxy}.Validate())
-	errs = append(errs, config.Join(c.Ship, c.Log, c.EventLog, c.Telemetry.Linux))
+	errs = append(errs, config.Join(c.Ship, c.Log, c.EventLog, c.Telemetry.Linux, c.Actions))
 	return errors.Join(errs...)
 }
 
@@ -181,10 +186,13 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	}
 	dc := daemon.Config{
 		StateDir: c.StateDir, Server: c.Server.URL, CAFile: c.Server.CAFile, EnrollSecret: c.Server.EnrollSecret, EnrollCode: c.Server.EnrollCode,
-		Transport: client.Options{Proxy: c.Server.Proxy}, Labels: c.Labels, HardwareID: c.HardwareID,
+		Transport: client.Options{Proxy: c.Server.Proxy, Fallback: action.KnownAddrs(filepath.Join(c.StateDir, "actions"))},
+		Labels:    c.Labels, HardwareID: c.HardwareID,
 		Version: version, RulesDir: c.YARA.Rules, RulesFS: sub, ScanInterval: c.YARA.Interval, Scan: scan,
 		Spool: sc, Ship: c.Ship, Watch: watch, Telemetry: c.Telemetry.Linux,
 	}
+	dc.Actions = c.Actions
+	dc.Actions.Dir, dc.Actions.Server, dc.Actions.Proxy = filepath.Join(c.StateDir, "actions"), c.Server.URL, c.Server.Proxy
 	if c.EventLog.Enabled && runtime.GOOS == "windows" {
 		evl := c.EventLog
 		dc.EventLog = &evl

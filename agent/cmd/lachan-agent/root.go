@@ -28,6 +28,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
 	root.PersistentFlags().String("state-dir", "", "state directory (identity, spool)")
 	root.AddCommand(runCmd(), scanCmd(), configCmd(), serviceCmd())
+	root.AddCommand(isolationCmd())
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	actions "lachan/server/action"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,8 +22,8 @@ import (
 	"lachan/server/mask"
 	"lachan/server/notify"
 	"lachan/server/pki"
-	"lachan/server/report"
 	"lachan/server/playbook"
+	"lachan/server/report"
 	"lachan/server/sensor/tap"
 	"lachan/server/store"
 	"lachan/server/store/elastic"
@@ -62,6 +63,8 @@ type Config struct {
 	Audit audit.Config `mapstructure:"audit"`
 	// Report is the auditors' reports and their monthly run.
 	Report report.Config `mapstructure:"report"`
+	// Actions bounds response actions and their approvals.
+	Actions actions.Config `mapstructure:"actions"`
 	// Sensor is the live network sensor (`lachan sensor`).
 	Sensor tap.Config `mapstructure:"sensor"`
 	// Playbook is how response playbooks run; Notify the channels they
@@ -111,6 +114,7 @@ func defaultConfig() *Config {
 		Report:    report.DefaultConfig(),
 		Playbook:  playbook.DefaultConfig(),
 		Notify:    notify.DefaultConfig(),
+		Actions:   actions.DefaultConfig(),
 	}
 }
 
@@ -128,7 +132,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
-	errs = append(errs, config.Join(c.Playbook, c.Notify))
+	errs = append(errs, config.Join(c.Playbook, c.Notify, c.Actions))
 	return errors.Join(errs...)
 }
 

@@ -29,6 +29,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(auditCmd())
 	root.AddCommand(reportCmd())
 	root.AddCommand(playbooksCmd(), notifyCmd())
+	root.AddCommand(actionsCmd())
 	return root
 }
 

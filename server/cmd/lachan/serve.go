@@ -59,5 +59,6 @@ func (c *Config) app() app.Config {
 		API: c.API, Incident: c.Incident, Live: c.Live, Retention: c.Store.Retention,
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
+		Actions: c.Actions,
 	}
 }
