@@ -3,6 +3,7 @@ module lachan
 go 1.26.8
 
 require (
+	github.com/Velocidex/go-yara v1.1.10-0.20250823152352-e5fc0843e50e
 	github.com/apache/thrift v0.16.0
 	github.com/cockroachdb/pebble v1.1.5
 	github.com/elastic/go-elasticsearch/v8 v8.19.0
