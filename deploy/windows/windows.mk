@@ -20,3 +20,10 @@ windows: deps
 
 packages-windows: windows
 	SIGN_KEY="$(SIGN_KEY)" SIGN_CERT="$(SIGN_CERT)" deploy/windows/build.sh msi $(DIST)/lachan-agent.exe $(DIST)/lachan-agent-$(VERSION).msi $(VERSION)
+
+# make bench also compares the Windows agent's YARA matches with the Linux
+# agent's on every shared target, those that take minutes included.
+.PHONY: bench-windows
+bench: bench-windows
+bench-windows: deps
+	$(GO) test -count=1 -run TestWineParity -timeout 90m -v ./test/windows -slow
