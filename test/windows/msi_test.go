@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,8 @@ func TestMSI(t *testing.T) {
 		}
 	})
 
+	t.Run("guide", func(t *testing.T) { checkGuide(t, msi) })
+
 	t.Run("files", func(t *testing.T) {
 		files := byKey(table(t, msi, "File"), "File")
 		dirs := byKey(table(t, msi, "Directory"), "Directory")
@@ -212,4 +215,63 @@ func byKey(rows []map[string]string, key string) map[string]map[string]string {
 		m[r[key]] = r
 	}
 	return m
+}
+
+var (
+	batBlock  = regexp.MustCompile("(?s)```bat\n(.*?)```")
+	msiexecI  = regexp.MustCompile(`(?m)^msiexec /i \S+ (.*)$`)
+	propArg   = regexp.MustCompile(`\b([A-Z][A-Z0-9_]*)=\S`)
+	guideFile = filepath.Join("docs", "install", "windows.md")
+)
+
+// checkGuide holds docs/install/windows.md to the MSI: in each language,
+// three commands from nothing to a running agent, an msiexec line whose
+// properties the MSI takes, and the folders the MSI installs into.
+func checkGuide(t *testing.T, msi string) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), guideFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := strings.Split(byKey(table(t, msi, "Property"), "Property")["SecureCustomProperties"]["Value"], ";")
+	sections := strings.Split(string(b), "\n## ")
+	if len(sections) < 3 {
+		t.Fatalf("%s: want a Vietnamese and an English section", guideFile)
+	}
+	for _, sec := range sections[1:3] {
+		name := strings.SplitN(sec, "\n", 2)[0]
+		steps := sec
+		if i := strings.Index(sec, "**Nâng cấp"); i >= 0 {
+			steps = sec[:i]
+		} else if i := strings.Index(sec, "**Upgrade"); i >= 0 {
+			steps = sec[:i]
+		}
+		blocks := batBlock.FindAllStringSubmatch(steps, -1)
+		if len(blocks) != 3 {
+			t.Errorf("%s, %s: %d commands to a reporting PC, want 3", guideFile, name, len(blocks))
+			continue
+		}
+		m := msiexecI.FindStringSubmatch(blocks[1][1])
+		if m == nil {
+			t.Errorf("%s, %s: the second command is not msiexec /i: %q", guideFile, name, blocks[1][1])
+			continue
+		}
+		props := propArg.FindAllStringSubmatch(m[1], -1)
+		var names []string
+		for _, p := range props {
+			names = append(names, p[1])
+			if !slices.Contains(secure, p[1]) {
+				t.Errorf("%s, %s: msiexec sets %s, which the MSI does not take", guideFile, name, p[1])
+			}
+		}
+		for _, want := range []string{"SERVER", "CA_SHA256", "SECRET"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("%s, %s: msiexec line lacks %s=", guideFile, name, want)
+			}
+		}
+		for _, p := range []string{`C:\Program Files\LaChan\`, `C:\ProgramData\LaChan\agent.yml`, "sc query lachan-agent"} {
+			if !strings.Contains(sec, p) {
+				t.Errorf("%s, %s: does not name %s", guideFile, name, p)
+			}
+		}
+	}
 }
