@@ -95,7 +95,9 @@ type cmdError struct {
 	out  []byte
 }
 
-func (e *cmdError) Error() string { return "build.sh " + e.args[0] + ": " + e.err.Error() + "\n" + string(e.out) }
+func (e *cmdError) Error() string {
+	return "build.sh " + e.args[0] + ": " + e.err.Error() + "\n" + string(e.out)
+}
 
 // signingKey writes a throwaway RSA key and a self-signed code-signing
 // certificate for it, valid for a day.
