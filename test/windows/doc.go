@@ -18,6 +18,8 @@
 //     enrollment properties, runs one with them through the files, the
 //     service and the enrollment action, and leaves nothing behind when
 //     it does not finish.
+//   - TestWineServiceReports: the .exe as a Windows service under Wine
+//     enrolls with a Linux server on loopback and reports an EICAR file.
 //
 // Tools missing (mingw-w64, Wine, wixl, msitools, osslsigncode) skip the
 // tests, or fail them under CI=true.
