@@ -65,3 +65,6 @@ soak: deps
 
 clean:
 	rm -rf $(BIN)
+
+# make windows, make packages-windows: the Windows agent and its MSI.
+include deploy/windows/windows.mk

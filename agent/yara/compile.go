@@ -17,7 +17,7 @@ import (
 	"sort"
 	"strings"
 
-	goyara "github.com/hillu/go-yara/v4"
+	goyara "lachan/agent/yara/libyara"
 )
 
 // externals are the variables published rule sets expect; they must exist
@@ -216,6 +216,9 @@ func readRuleFiles(fsys fs.FS, root string) ([]ruleFile, []error) {
 
 // checkFile compiles f alone and returns its errors.
 func checkFile(fsys fs.FS, f ruleFile) error {
+	if err := checkModules(f.path, f.src, goyara.Modules, goyara.UnsetFields); err != nil {
+		return err
+	}
 	c, err := newCompiler()
 	if err != nil {
 		return err
@@ -281,6 +284,7 @@ type includer struct {
 	top      string
 	seen     map[string]string
 	failures []string
+	refused  []error   // included files that need what this libyara lacks
 	hash     hash.Hash // nil, or the fingerprint that included files join
 }
 
@@ -299,6 +303,10 @@ func (in *includer) resolve(name, from, _ string) []byte {
 		in.failures = append(in.failures, fmt.Sprintf("include %q: %v", name, err))
 		return nil
 	}
+	if err := checkModules(p, string(b), goyara.Modules, goyara.UnsetFields); err != nil {
+		in.refused = append(in.refused, err)
+		return nil
+	}
 	in.seen[name] = p
 	if in.hash != nil {
 		writeField(in.hash, p)
@@ -308,7 +316,7 @@ func (in *includer) resolve(name, from, _ string) []byte {
 }
 
 func (in *includer) compileError(c *goyara.Compiler, err error) error {
-	var errs []error
+	errs := append([]error(nil), in.refused...)
 	for _, m := range c.Errors {
 		file := in.top
 		if p, ok := in.seen[m.Filename]; ok {

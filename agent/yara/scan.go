@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	goyara "github.com/hillu/go-yara/v4"
+	goyara "lachan/agent/yara/libyara"
 )
 
 // ScanFile scans one file with the default settings.

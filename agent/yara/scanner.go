@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	goyara "github.com/hillu/go-yara/v4"
+	goyara "lachan/agent/yara/libyara"
 )
 
 // Scanner scans files with one rule set under the limits of a Config:

@@ -61,3 +61,6 @@ func (s *Scanner) ScanFile(context.Context, string, func(Finding)) (ScanStats, e
 func (s *Scanner) ScanProcesses(context.Context, func(Finding)) (ProcStats, error) {
 	return ProcStats{}, ErrNoYARA
 }
+
+// Library says that this build links no libyara.
+func Library() string { return "none (built without cgo)" }

@@ -35,14 +35,3 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
-
-// SyncDir makes the names in dir (files created, renamed or removed)
-// durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"lachan/test/wineprefix"
 )
 
 // TestWindowsAgentBuilds keeps the agent building for Windows (without
@@ -20,13 +23,14 @@ func TestWindowsAgentBuilds(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("GOOS=windows build: %v\n%s", err, out)
 	}
-	wine, err := exec.LookPath("wine")
-	if err != nil {
+	if _, err := exec.LookPath("wine"); err != nil {
 		t.Log("wine not installed: the Windows binary was built but not run")
 		return
 	}
-	out, err := exec.Command(wine, exe, "--version").CombinedOutput()
+	// In the prefix test/windows uses: Go's runtime needs a DLL that
+	// Debian's Wine lacks, and the prefix provides it.
+	out, errOut, err := wineprefix.Run(wineprefix.Env(t), time.Minute, exe, "--version")
 	if err != nil || !strings.Contains(string(out), "lachan-agent") {
-		t.Fatalf("under wine: %v\n%s", err, out)
+		t.Fatalf("under wine: %v\n%s%s", err, out, errOut)
 	}
 }

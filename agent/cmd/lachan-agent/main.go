@@ -16,7 +16,9 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := rootCmd().ExecuteContext(ctx); err != nil {
+	root := rootCmd()
+	root.AddCommand(versionCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "lachan-agent:", err)
 		os.Exit(1)
 	}

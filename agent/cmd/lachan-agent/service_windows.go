@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 )
@@ -19,11 +22,39 @@ const serviceName = "lachan-agent"
 // runAsService runs the agent under the Windows service manager when it
 // started us; otherwise it reports that it did nothing.
 func runAsService(run func(context.Context) error) (bool, error) {
-	is, err := svc.IsWindowsService()
+	is, err := isService()
 	if err != nil || !is {
 		return false, err
 	}
 	return true, svc.Run(serviceName, &handler{run: run})
+}
+
+// isService reports whether the service manager started the process.
+// svc.IsWindowsService also wants the parent services.exe in session 0,
+// which Wine does not report; only the service manager runs services.exe,
+// so its name as the parent is enough, and lets the tests run the service
+// under Wine.
+func isService() (bool, error) {
+	if is, err := svc.IsWindowsService(); is || err != nil {
+		return is, err
+	}
+	snap, err := windows.CreateToolhelp32Snapshot(windows.TH32CS_SNAPPROCESS, 0)
+	if err != nil {
+		return false, fmt.Errorf("list processes: %w", err)
+	}
+	defer windows.CloseHandle(snap)
+	names := map[uint32]string{}
+	parent := uint32(0)
+	self := windows.GetCurrentProcessId()
+	var e windows.ProcessEntry32
+	e.Size = uint32(unsafe.Sizeof(e))
+	for err = windows.Process32First(snap, &e); err == nil; err = windows.Process32Next(snap, &e) {
+		names[e.ProcessID] = windows.UTF16ToString(e.ExeFile[:])
+		if e.ProcessID == self {
+			parent = e.ParentProcessID
+		}
+	}
+	return parent != 0 && strings.EqualFold(names[parent], "services.exe"), nil
 }
 
 type handler struct{ run func(context.Context) error }
