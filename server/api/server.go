@@ -101,6 +101,8 @@ type Deps struct {
 	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
 	Trail *audit.Trail
+	// Console is the web interface served at "/"; nil serves none.
+	Console Console
 }
 
 // Server is the HTTPS server.
@@ -114,6 +116,8 @@ type Server struct {
 	queries *queryGate
 	// table is every route with what it needs (perm.go).
 	table []Route
+	// console serves the pages outside the API's paths (console.go).
+	console http.Handler
 }
 
 // New builds a server; Serve starts it.
@@ -165,10 +169,10 @@ func (s *Server) routes() http.Handler {
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
-	})
-	return s.checkPathIDs(mux)
+	mux.HandleFunc("/", s.notFound)
+	h := s.checkPathIDs(mux)
+	s.mountConsole(h)
+	return h
 }
 
 // Serve listens and serves until ctx ends, then shuts down gracefully,

@@ -184,11 +184,16 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
+	con, err := newConsole(st, log)
+	if err != nil {
+		return err
+	}
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
+		Console: con,
 	})
 	return nil
 }

@@ -1,0 +1,215 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"lachan/server/audit"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/system"
+)
+
+// onlineWindow is how recently an agent must have checked in to count as
+// online: a few check-in intervals of production's one minute, so one
+// missed check-in does not flap it.
+const onlineWindow = 5 * time.Minute
+
+// count is one row of a tally.
+type count struct {
+	Key string
+	N   int
+}
+
+// tally counts keys in the order of order, then any others.
+func tally(keys []string, order []string) []count {
+	m := map[string]int{}
+	for _, k := range keys {
+		m[k]++
+	}
+	var out []count
+	for _, k := range order {
+		if m[k] > 0 {
+			out = append(out, count{k, m[k]})
+			delete(m, k)
+		}
+	}
+	rest := make([]string, 0, len(m))
+	for k := range m {
+		rest = append(rest, k)
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, count{k, m[k]})
+	}
+	return out
+}
+
+type overviewData struct {
+	Open                         int
+	BySeverity, ByStatus, ByUnit []count
+	Due, Overdue                 int
+	Online, Offline              int
+	AgentsShown                  bool
+	Coverage                     *system.Report
+	EventsLastMinute             int
+	EventsShown                  bool
+}
+
+// overview sums what the person may see; each part asks the API and is
+// left out when the role may not read it.
+func (c *Console) overview(q req) {
+	var d overviewData
+	var incs struct {
+		Incidents []incident.Incident `json:"incidents"`
+	}
+	open := url.Values{"status": {incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress}}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", open, nil, &incs); err != nil && !denied(err) {
+		c.fail(q, err)
+		return
+	}
+	now := time.Now()
+	var sev, st, unit []string
+	for _, inc := range incs.Incidents {
+		sev, st, unit = append(sev, inc.Severity), append(st, inc.Status), append(unit, inc.Unit)
+		for _, cl := range []incident.ClockView{inc.Notification.View(now), inc.FinalReport.View(now)} {
+			switch cl.State {
+			case incident.ClockOverdue:
+				d.Overdue++
+			case incident.ClockRunning:
+				d.Due++
+			}
+		}
+	}
+	d.Open = len(incs.Incidents)
+	d.BySeverity, d.ByStatus, d.ByUnit = tally(sev, severities), tally(st, statuses), tally(unit, nil)
+	var agents struct {
+		Agents []fleet.Agent `json:"agents"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/agents", nil, nil, &agents); err == nil {
+		d.AgentsShown = true
+		for _, a := range agents.Agents {
+			if a.Online(now, onlineWindow) {
+				d.Online++
+			} else {
+				d.Offline++
+			}
+		}
+	}
+	var rep system.Report
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep); err == nil {
+		d.Coverage = &rep
+	}
+	var evs struct {
+		Events []struct{} `json:"events"`
+	}
+	// One page of the last minute's events: a count up to the store's
+	// page size, read by time index, never a scan.
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", url.Values{"from": {"1m"}, "limit": {"1000"}}, nil, &evs); err == nil {
+		d.EventsShown, d.EventsLastMinute = true, len(evs.Events)
+	}
+	c.render(q.w, q.r, http.StatusOK, "overview", q.view("overview.title", "overview", d))
+}
+
+// denied reports whether err is the API refusing the role.
+func denied(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}
+
+type auditData struct {
+	Records []audit.Record
+	Next    uint64
+	Actor   string
+	Action  string
+	Since   string
+	// Checked is how many records' hashes were recomputed, Linked how
+	// many followed their predecessor on the page; Broken are the
+	// sequence numbers that failed either.
+	Checked, Linked int
+	Broken          []uint64
+}
+
+// auditPage lists the trail through the API (auditors and admins) and
+// checks the page's records: each hash recomputed, each link to the
+// record before it. The whole trail is verified offline with its key
+// (lachan audit verify).
+func (c *Console) auditPage(q req) {
+	v := q.r.URL.Query()
+	d := auditData{Actor: v.Get("actor"), Action: v.Get("action"), Since: v.Get("since")}
+	if d.Since == "" {
+		d.Since = "24h"
+	}
+	qs := url.Values{"limit": {strconv.Itoa(c.cfg.AuditLimit)}, "since": {d.Since}}
+	for k, s := range map[string]string{"actor": d.Actor, "action": d.Action, "after": v.Get("after")} {
+		if s != "" {
+			qs.Set(k, s)
+		}
+	}
+	var page struct {
+		Records []audit.Record `json:"records"`
+		Next    uint64         `json:"next"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page); err != nil {
+		c.fail(q, err)
+		return
+	}
+	d.Records, d.Next = page.Records, page.Next
+	for i, r := range d.Records {
+		d.Checked++
+		ok := r.Sum() == r.Hash
+		if i > 0 && d.Records[i-1].Seq+1 == r.Seq {
+			if r.Prev == d.Records[i-1].Hash {
+				d.Linked++
+			} else {
+				ok = false
+			}
+		}
+		if !ok {
+			d.Broken = append(d.Broken, r.Seq)
+		}
+	}
+	slices.Reverse(d.Records) // newest first to read; checked in order above
+	c.render(q.w, q.r, http.StatusOK, "audit", q.view("audit.title", "audit", d))
+}
+
+type hostsData struct {
+	Agents []hostRow
+}
+
+type hostRow struct {
+	fleet.Agent
+	Online bool
+}
+
+// hosts lists the agents the person may see.
+func (c *Console) hosts(q req) {
+	var ans struct {
+		Agents []fleet.Agent `json:"agents"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/agents", nil, nil, &ans); err != nil {
+		c.fail(q, err)
+		return
+	}
+	now := time.Now()
+	d := hostsData{}
+	for _, a := range ans.Agents {
+		d.Agents = append(d.Agents, hostRow{Agent: a, Online: a.Online(now, onlineWindow)})
+	}
+	c.render(q.w, q.r, http.StatusOK, "hosts", q.view("hosts.title", "hosts", d))
+}
+
+// systems shows the registry's coverage: each system's cấp độ, its four
+// layers and their gaps.
+func (c *Console) systems(q req) {
+	var rep system.Report
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep); err != nil {
+		c.fail(q, err)
+		return
+	}
+	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", rep))
+}
