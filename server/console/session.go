@@ -33,7 +33,9 @@ func secure(w http.ResponseWriter) {
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send
+	// "Origin: null" with a form's POST, and sameOrigin must refuse that.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Strict-Transport-Security", "max-age=31536000")
 }
 
