@@ -83,6 +83,8 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /incidents/{id}", c.page(c.incident))
 	mux.HandleFunc("POST /incidents/{id}/{step}", c.post(c.incidentStep))
 	mux.HandleFunc("GET /audit", c.page(c.auditPage))
+	mux.HandleFunc("GET /hunt", c.page(c.hunt))
+	mux.HandleFunc("GET /hunt/export", c.page(c.huntExport))
 	mux.HandleFunc("GET /hosts", c.page(c.hosts))
 	mux.HandleFunc("GET /systems", c.page(c.systems))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -20,7 +20,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pages are the templates of whole pages; each is parsed with layout.html.
-var pages = []string{"login", "password", "overview", "queue", "incident", "audit", "hosts", "systems", "problem"}
+var pages = []string{"login", "password", "overview", "queue", "incident", "audit", "hosts", "systems", "hunt", "problem"}
 
 // zone is the time zone pages show times in: Vietnam's, which has no
 // daylight saving, so a fixed offset needs no tz database on the server.
@@ -29,15 +29,19 @@ var zone = time.FixedZone("ICT", 7*3600)
 // funcs are the template functions; "t" is bound per language.
 func funcs(cat catalog) template.FuncMap {
 	return template.FuncMap{
-		"t":    cat.translate,
-		"tv":   cat.value,
-		"v":    visible,
-		"when": func(t time.Time) string { return fmtTime(t) },
-		"ago":  func(t time.Time) string { return fmtAgo(cat, t) },
-		"left": func(d time.Duration) string { return fmtLeft(d) },
-		"has":  func(perms []string, p string) bool { return slices.Contains(perms, p) },
-		"join": func(s []string) string { return visible(strings.Join(s, ", ")) },
-		"mulf": func(a float64, b float64) float64 { return a * b },
+		"t":     cat.translate,
+		"tv":    cat.value,
+		"v":     visible,
+		"when":  func(t time.Time) string { return fmtTime(t) },
+		"ago":   func(t time.Time) string { return fmtAgo(cat, t) },
+		"left":  func(d time.Duration) string { return fmtLeft(d) },
+		"has":   func(perms []string, p string) bool { return slices.Contains(perms, p) },
+		"join":  func(s []string) string { return visible(strings.Join(s, ", ")) },
+		"pivot": pivot,
+		"caret": caret,
+		"trim":  trim,
+		"count": fmtCount,
+		"mulf":  func(a float64, b float64) float64 { return a * b },
 		"short": func(id string) string {
 			if len(id) > 12 {
 				return id[:12]

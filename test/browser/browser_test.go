@@ -210,6 +210,17 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 		t.Errorf("hosts page has [scripts images] %v (%v), want the console's one script and no image", counts, err)
 	}
 	screenshot(t, b, "hosts")
+
+	// Hunting: the EICAR finding by its rule, then a click on a top value
+	// narrows the query to it.
+	do(t, b, "hunt", chromedp.Navigate(d.base+"/hunt?from=1h&q=yara.rule:EICAR*"), chromedp.WaitVisible(css("#results")),
+		waitText("#results", "yara.finding"))
+	screenshot(t, b, "hunt")
+	do(t, b, "pivot", load(chromedp.Click(css("#fields a.pivot"))), chromedp.WaitVisible(css("#results")))
+	q, err := chromedp.Run(b, chromedp.Value(css("#hunt-q")))
+	if err != nil || !strings.HasPrefix(q, "(yara.rule:EICAR*) and ") {
+		t.Errorf("query after the pivot %q (%v), want the first narrowed", q, err)
+	}
 	do(t, b, "systems", chromedp.Navigate(d.base+"/systems"), chromedp.WaitVisible(css("h1")))
 	screenshot(t, b, "systems")
 	if n := dialogs.Load(); n != 0 {

@@ -1,0 +1,227 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+)
+
+// huntFields are the fields whose top values the sidebar shows.
+var huntFields = []string{"event.dataset", "host.name", "process.name", "user.name", "destination.ip", "dns.question.name", "rule.name", "file.path"}
+
+// huntColumns are the results table's columns after the time.
+var huntColumns = []string{"event.dataset", "host.name", "process.name", "destination.ip", "rule.name"}
+
+// huntRanges are the time ranges offered and the histogram bucket of each.
+var huntRanges = []struct {
+	From     string
+	Interval time.Duration
+}{{"15m", 30 * time.Second}, {"1h", time.Minute}, {"24h", time.Hour}, {"168h", 6 * time.Hour}}
+
+// huntLimit caps the rows the page shows; exports may take more.
+const huntLimit = 200
+
+type huntData struct {
+	Q       string
+	From    string
+	Ranges  []string
+	Err     string
+	Column  int
+	Events  []event.Event
+	Columns []string
+	Top     []topField
+	Bars    []bar
+	MaxBar  int64
+	Width   int
+	Export  string
+}
+
+type topField struct {
+	Field  string
+	Values []store.Bucket
+	Other  int64
+}
+
+// bar is one histogram bucket, its height in the SVG already computed
+// (the CSP allows no inline style).
+type bar struct {
+	X, Y, H int
+	Count   int64
+	Time    time.Time
+}
+
+// errColumn finds the column a hunting-query error names ("q: column 7:
+// …"), as the API reports hunt.Error.
+var errColumn = regexp.MustCompile(`^q: column (\d+): `)
+
+// huntQuery reads the page's parameters into the API's query string.
+func huntQuery(v url.Values) (q, from string, qs url.Values, interval time.Duration) {
+	q, from = v.Get("q"), v.Get("from")
+	i := slices.IndexFunc(huntRanges, func(r struct {
+		From     string
+		Interval time.Duration
+	}) bool {
+		return r.From == from
+	})
+	if i < 0 {
+		i, from = 2, "24h"
+	}
+	qs = url.Values{"from": {from}}
+	if q != "" {
+		qs.Set("q", q)
+	}
+	return q, from, qs, huntRanges[i].Interval
+}
+
+// hunt runs the query through the API: the events, the top values of a
+// few fields and a histogram, all scoped and bounded as the API does.
+func (c *Console) hunt(q req) {
+	query, from, qs, interval := huntQuery(q.r.URL.Query())
+	d := huntData{Q: query, From: from, Columns: huntColumns}
+	for _, r := range huntRanges {
+		d.Ranges = append(d.Ranges, r.From)
+	}
+	d.Export = qs.Encode()
+	ev := cloneValues(qs)
+	ev.Set("limit", strconv.Itoa(huntLimit))
+	var page struct {
+		Events []event.Event `json:"events"`
+	}
+	err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", ev, nil, &page)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		d.Err = ae.Msg
+		if m := errColumn.FindStringSubmatch(ae.Msg); m != nil {
+			d.Column, _ = strconv.Atoi(m[1])
+		}
+		c.render(q.w, q.r, http.StatusBadRequest, "hunt", q.view("hunt.title", "hunt", d))
+		return
+	}
+	if err != nil {
+		c.fail(q, err)
+		return
+	}
+	d.Events = page.Events
+	agg := cloneValues(qs)
+	for _, f := range huntFields {
+		agg.Add("agg", "terms:"+f+":5")
+	}
+	agg.Add("agg", "date_histogram:"+interval.String())
+	var res struct {
+		Aggregations []store.AggResult `json:"aggregations"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", agg, nil, &res); err != nil {
+		c.fail(q, err)
+		return
+	}
+	for _, a := range res.Aggregations {
+		if a.Kind == store.AggDateHistogram {
+			span, _ := time.ParseDuration(from)
+			d.Bars, d.MaxBar = bars(a.Buckets, span, interval, time.Now())
+			d.Width = max(1, len(d.Bars)*(barWidth+2))
+			continue
+		}
+		if len(a.Buckets) > 0 {
+			d.Top = append(d.Top, topField{Field: strings.Split(a.Name, ":")[1], Values: a.Buckets, Other: a.Other})
+		}
+	}
+	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// Histogram geometry, in SVG user units.
+const (
+	barWidth  = 8
+	barHeight = 60
+)
+
+// bars lays the buckets over the whole range, from span before now to
+// now, one slot per interval, so that empty stretches show as gaps.
+func bars(found []store.Bucket, span, interval time.Duration, now time.Time) ([]bar, int64) {
+	start := now.Add(-span).Truncate(interval)
+	n := int(now.Sub(start)/interval) + 1
+	bs := make([]store.Bucket, n)
+	for i := range bs {
+		bs[i].Time = start.Add(time.Duration(i) * interval)
+	}
+	for _, b := range found {
+		if i := int(b.Time.Sub(start) / interval); i >= 0 && i < n {
+			bs[i].Count += b.Count
+		}
+	}
+	var max int64
+	for _, b := range bs {
+		max = maxOf(max, b.Count)
+	}
+	out := make([]bar, 0, len(bs))
+	for i, b := range bs {
+		h := 0
+		if max > 0 {
+			h = int(b.Count * barHeight / max)
+		}
+		if b.Count > 0 && h == 0 {
+			h = 1
+		}
+		out = append(out, bar{X: i * (barWidth + 2), Y: barHeight - h, H: h, Count: b.Count, Time: b.Time})
+	}
+	return out, max
+}
+
+func maxOf(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// pivot is the query narrowed to field:"value": the link a value in the
+// sidebar or the table carries.
+func pivot(q, field, value string) string {
+	clause := field + ":" + quoteValue(value)
+	if strings.TrimSpace(q) != "" {
+		clause = "(" + q + ") and " + clause
+	}
+	return clause
+}
+
+// quoteValue quotes a value for the hunting language: inside quotes only
+// \" and \\ are escapes.
+func quoteValue(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// caret is the marker line under a query: spaces to the column, then ^.
+func caret(col int) string {
+	if col < 1 {
+		return ""
+	}
+	return strings.Repeat(" ", col-1) + "^"
+}
+
+// trim cuts a value the table shows to a readable length; its pivot
+// and the exports keep it whole.
+func trim(s string) string {
+	if utf8.RuneCountInString(s) > 120 {
+		s = string([]rune(s)[:120]) + "…"
+	}
+	return s
+}
+
+func fmtCount(n int64) string { return fmt.Sprint(n) }
