@@ -86,6 +86,9 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /hunt", c.page(c.hunt))
 	mux.HandleFunc("GET /hunt/export", c.page(c.huntExport))
 	mux.HandleFunc("GET /hosts", c.page(c.hosts))
+	mux.HandleFunc("GET /hosts/{id}", c.page(c.host))
+	mux.HandleFunc("POST /hosts/{id}/{step}", c.post(c.hostAction))
+	mux.HandleFunc("GET /live/{id}", c.page(c.liveResult))
 	mux.HandleFunc("GET /systems", c.page(c.systems))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, r, http.StatusNotFound, "err.notfound", r.URL.Path)

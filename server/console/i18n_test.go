@@ -51,7 +51,7 @@ func TestCatalogs(t *testing.T) {
 	}
 	// Keys the Go code passes (titles, errors).
 	for _, k := range []string{"login.title", "password.title", "overview.title", "queue.title", "incident.title", "audit.title",
-		"hosts.title", "systems.title", "problem.title", "hunt.title", "err.format", "err.lang", "err.notfound", "err.internal", "err.csrf", "err.bulk",
+		"hosts.title", "systems.title", "problem.title", "hunt.title", "err.format", "host.title", "live.title", "err.nohost", "err.lang", "err.notfound", "err.internal", "err.csrf", "err.bulk",
 		"err.views", "err.viewname", "login.failed", "login.throttled", "login.needcode", "login.disabled", "password.mismatch",
 		"time.seconds", "time.minutes", "time.hours", "time.days"} {
 		used[k] = "Go code"
@@ -103,7 +103,7 @@ func TestTemplatesRenderInEveryLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := map[string]any{"login": loginData{}, "queue": queueData{}, "incident": incidentData{}, "audit": auditData{},
-		"hosts": hostsData{}, "overview": overviewData{}, "hunt": huntData{}}
+		"hosts": hostsData{}, "overview": overviewData{}, "hunt": huntData{}, "host": hostData{}, "live": liveData{}}
 	for _, lang := range languages {
 		for _, p := range pages {
 			me := &Me{Name: "x", Role: "admin", Permissions: []string{"incidents.read", "incidents.act", "incidents.assign-any", "audit.read"}}

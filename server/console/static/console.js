@@ -33,6 +33,11 @@
     var row = t.closest("tr[data-href]");
     if (row) { window.location.assign(row.getAttribute("data-href")); }
   });
+  // A form with data-confirm asks first (revoking or removing an agent).
+  document.addEventListener("submit", function (e) {
+    var msg = e.target && e.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { e.preventDefault(); }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     var all = document.getElementById("all");
     if (!all) { return; }
