@@ -103,6 +103,8 @@ type Deps struct {
 	Trail *audit.Trail
 	// Console is the web interface served at "/"; nil serves none.
 	Console Console
+	// Rulebook lists the detection rules loaded at start (PathRulebook).
+	Rulebook *Rulebook
 }
 
 // Server is the HTTPS server.
@@ -169,6 +171,7 @@ func (s *Server) routes() http.Handler {
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
+	s.rulebookRoutes(mux)
 	mux.HandleFunc("/", s.notFound)
 	h := s.checkPathIDs(mux)
 	s.mountConsole(h)

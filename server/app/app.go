@@ -96,6 +96,8 @@ type Server struct {
 	ln      net.Listener
 	api     *api.Server
 	workers []worker
+	// rulebook lists the rules loaded at start, for the API and console.
+	rulebook api.Rulebook
 }
 
 // New builds every part of the server over st and binds the API's
@@ -148,7 +150,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 			return fmt.Errorf("sensor token: %w", err)
 		}
 	}
-	det, known, err := loadDetector(cfg.Detections, log)
+	det, known, err := s.loadDetector(cfg.Detections)
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
-		Console: con,
+		Console: con, Rulebook: &s.rulebook,
 	})
 	return nil
 }

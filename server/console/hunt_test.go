@@ -66,6 +66,10 @@ func TestHunt(t *testing.T) {
 	if n := strings.Count(strings.TrimSpace(p.Body), "\n") + 1; n != 3 {
 		t.Errorf("jsonl export: %d lines, want 3", n)
 	}
+	if p = b.get("/rules"); p.StatusCode != 200 || !strings.Contains(p.Body, `id="set-sigma"`) || !strings.Contains(p.Body, `id="set-yara"`) ||
+		!strings.Contains(p.Body, "EICAR") {
+		t.Errorf("rules page: %d\n%s", p.StatusCode, p.Body)
+	}
 	if p = b.get("/hunt/export?format=xlsx"); p.StatusCode != http.StatusBadRequest {
 		t.Errorf("unknown export format: %d", p.StatusCode)
 	}

@@ -51,7 +51,7 @@ func TestCatalogs(t *testing.T) {
 	}
 	// Keys the Go code passes (titles, errors).
 	for _, k := range []string{"login.title", "password.title", "overview.title", "queue.title", "incident.title", "audit.title",
-		"hosts.title", "systems.title", "problem.title", "hunt.title", "err.format", "host.title", "live.title", "err.nohost", "err.lang", "err.notfound", "err.internal", "err.csrf", "err.bulk",
+		"hosts.title", "systems.title", "problem.title", "hunt.title", "err.format", "host.title", "live.title", "err.nohost", "rules.title", "err.lang", "err.notfound", "err.internal", "err.csrf", "err.bulk",
 		"err.views", "err.viewname", "login.failed", "login.throttled", "login.needcode", "login.disabled", "password.mismatch",
 		"time.seconds", "time.minutes", "time.hours", "time.days"} {
 		used[k] = "Go code"
@@ -65,7 +65,8 @@ func TestCatalogs(t *testing.T) {
 		"action": {incident.ActionCreated, incident.ActionAck, incident.ActionStart, incident.ActionResolve, incident.ActionReopen,
 			incident.ActionNote, incident.ActionAssign, incident.ActionAssignUser, incident.ActionMerge, incident.ActionMergedInto,
 			incident.ActionLink, incident.ActionNotified, incident.ActionFinalReport},
-		"kind": {"event"},
+		"kind":    {"event"},
+		"ruleset": {"sigma", "correlation", "yara"},
 	}
 	for _, tf := range timelineFields {
 		values["kind"] = append(values["kind"], tf.kind)

@@ -20,7 +20,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pages are the templates of whole pages; each is parsed with layout.html.
-var pages = []string{"login", "password", "overview", "queue", "incident", "audit", "hosts", "systems", "hunt", "host", "live", "problem"}
+var pages = []string{"login", "password", "overview", "queue", "incident", "audit", "hosts", "systems", "hunt", "host", "live", "rules", "problem"}
 
 // zone is the time zone pages show times in: Vietnam's, which has no
 // daylight saving, so a fixed offset needs no tz database on the server.

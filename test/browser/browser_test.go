@@ -223,6 +223,8 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	}
 	do(t, b, "systems", chromedp.Navigate(d.base+"/systems"), chromedp.WaitVisible(css("h1")))
 	screenshot(t, b, "systems")
+	do(t, b, "rules", chromedp.Navigate(d.base+"/rules"), chromedp.WaitVisible(css("#set-sigma")))
+	screenshot(t, b, "rules")
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d script dialogs opened: hostile text ran", n)
 	}
