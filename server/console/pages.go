@@ -11,6 +11,7 @@ import (
 	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
+	"lachan/server/store"
 	"lachan/server/system"
 )
 
@@ -56,7 +57,7 @@ type overviewData struct {
 	Online, Offline              int
 	AgentsShown                  bool
 	Coverage                     *system.Report
-	EventsLastMinute             int
+	EventsPerMinute              int64
 	EventsShown                  bool
 }
 
@@ -104,13 +105,19 @@ func (c *Console) overview(q req) {
 	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep); err == nil {
 		d.Coverage = &rep
 	}
-	var evs struct {
-		Events []struct{} `json:"events"`
+	// Events per minute over the last ten whole minutes: an aggregation
+	// by time the store answers from its time index.
+	var agg struct {
+		Aggregations []store.AggResult `json:"aggregations"`
 	}
-	// One page of the last minute's events: a count up to the store's
-	// page size, read by time index, never a scan.
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", url.Values{"from": {"1m"}, "limit": {"1000"}}, nil, &evs); err == nil {
-		d.EventsShown, d.EventsLastMinute = true, len(evs.Events)
+	now = now.Truncate(time.Minute)
+	span := url.Values{"from": {now.Add(-10 * time.Minute).Format(time.RFC3339)}, "to": {now.Format(time.RFC3339)}, "agg": {"date_histogram:1m"}}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", span, nil, &agg); err == nil && len(agg.Aggregations) == 1 {
+		var n int64
+		for _, b := range agg.Aggregations[0].Buckets {
+			n += b.Count
+		}
+		d.EventsShown, d.EventsPerMinute = true, n/10
 	}
 	c.render(q.w, q.r, http.StatusOK, "overview", q.view("overview.title", "overview", d))
 }
