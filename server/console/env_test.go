@@ -27,7 +27,7 @@ import (
 // env is a whole server (app.New, as lachan serve builds it) on a
 // loopback port, with its store for setting up accounts and incidents.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	st   store.Store
 	cfg  app.Config
@@ -40,7 +40,7 @@ func fastUsers() user.Config {
 	return c
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := app.DefaultConfig()
@@ -164,7 +164,7 @@ func (b *browser) post(path string, form url.Values, hdr map[string]string) page
 }
 
 // formToken reads the csrf hidden field of a page.
-func formToken(t *testing.T, body string) string {
+func formToken(t testing.TB, body string) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(body, `name="csrf" value="`)
 	if !ok {

@@ -74,7 +74,7 @@ func huntQuery(v url.Values) (q, from string, qs url.Values, interval time.Durat
 		return r.From == from
 	})
 	if i < 0 {
-		i, from = 2, "24h"
+		i, from = 1, "1h" // an hour, as a first look; wider on request
 	}
 	qs = url.Values{"from": {from}}
 	if q != "" {
@@ -112,11 +112,12 @@ func (c *Console) hunt(q req) {
 		return
 	}
 	d.Events = page.Events
+	// Top values come from the page's events, as a sample (Kibana's field
+	// list does the same): eight terms aggregations over the whole range
+	// cost more than the page. The histogram counts the whole range.
+	d.Top = topValues(d.Events, huntFields, 5)
 	agg := cloneValues(qs)
-	for _, f := range huntFields {
-		agg.Add("agg", "terms:"+f+":5")
-	}
-	agg.Add("agg", "date_histogram:"+interval.String())
+	agg.Set("agg", "date_histogram:"+interval.String())
 	var res struct {
 		Aggregations []store.AggResult `json:"aggregations"`
 	}
@@ -124,18 +125,47 @@ func (c *Console) hunt(q req) {
 		c.fail(q, err)
 		return
 	}
-	for _, a := range res.Aggregations {
-		if a.Kind == store.AggDateHistogram {
-			span, _ := time.ParseDuration(from)
-			d.Bars, d.MaxBar = bars(a.Buckets, span, interval, time.Now())
-			d.Width = max(1, len(d.Bars)*(barWidth+2))
-			continue
-		}
-		if len(a.Buckets) > 0 {
-			d.Top = append(d.Top, topField{Field: strings.Split(a.Name, ":")[1], Values: a.Buckets, Other: a.Other})
-		}
+	if len(res.Aggregations) == 1 {
+		span, _ := time.ParseDuration(from)
+		d.Bars, d.MaxBar = bars(res.Aggregations[0].Buckets, span, interval, time.Now())
+		d.Width = max(1, len(d.Bars)*(barWidth+2))
 	}
 	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
+}
+
+// topValues counts each field's values over evs, the n most frequent
+// first (ties by value); Other is what the rest add up to.
+func topValues(evs []event.Event, fields []string, n int) []topField {
+	var out []topField
+	for _, f := range fields {
+		counts := map[string]int64{}
+		for _, ev := range evs {
+			if s := ev.String(f); s != "" {
+				counts[s]++
+			}
+		}
+		if len(counts) == 0 {
+			continue
+		}
+		tf := topField{Field: f}
+		for k, c := range counts {
+			tf.Values = append(tf.Values, store.Bucket{Key: k, Count: c})
+		}
+		slices.SortFunc(tf.Values, func(a, b store.Bucket) int {
+			if a.Count != b.Count {
+				return int(b.Count - a.Count)
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		if len(tf.Values) > n {
+			for _, b := range tf.Values[n:] {
+				tf.Other += b.Count
+			}
+			tf.Values = tf.Values[:n]
+		}
+		out = append(out, tf)
+	}
+	return out
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -203,9 +233,9 @@ func pivot(q, field, value string) string {
 
 // quoteValue quotes a value for the hunting language: inside quotes only
 // \" and \\ are escapes.
-func quoteValue(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
+func quoteValue(s string) string { return `"` + quoter.Replace(s) + `"` }
+
+var quoter = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 // caret is the marker line under a query: spaces to the column, then ^.
 func caret(col int) string {
