@@ -17,6 +17,9 @@ var severities = []string{"critical", "high", "medium", "low", "informational"}
 // statuses an incident moves through, for the filter.
 var statuses = []string{incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress, incident.StatusResolved}
 
+// openStatuses are the statuses of incidents still to work.
+var openStatuses = []string{incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress}
+
 // sortKeys are the queue's orders.
 var sortKeys = []string{"last_seen", "severity", "status", "created", "unit"}
 
@@ -29,6 +32,8 @@ type queueFilter struct {
 	Q        string
 	Sort     string
 	Asc      bool
+	// Open is set when the filter asked for the open statuses as one.
+	Open bool
 }
 
 // maxFilterText bounds free-text filter values.
@@ -38,8 +43,19 @@ const maxFilterText = 200
 // not among the known ones is an error naming the parameter.
 func parseQueueFilter(v url.Values) (queueFilter, error) {
 	f := queueFilter{Unit: v.Get("unit"), Assignee: v.Get("assignee"), Q: v.Get("q"), Sort: v.Get("sort"), Asc: v.Get("dir") == "asc"}
-	for _, s := range v["status"] {
+	st, given := v["status"]
+	if !given {
+		// The queue is the work to do: without a status asked for, the
+		// open ones. "status=" (the filter's "any") shows every status.
+		st = []string{"open"}
+	}
+	for _, s := range st {
 		if s == "" {
+			continue
+		}
+		if s == "open" {
+			f.Open = true
+			f.Status = append(f.Status, openStatuses...)
 			continue
 		}
 		if !slices.Contains(statuses, s) {
@@ -75,6 +91,7 @@ func parseQueueFilter(v url.Values) (queueFilter, error) {
 func (f queueFilter) api() url.Values {
 	v := url.Values{}
 	v["status"] = f.Status
+
 	v["severity"] = f.Severity
 	for k, s := range map[string]string{"unit": f.Unit, "assignee": f.Assignee, "q": f.Q} {
 		if s != "" {

@@ -49,6 +49,22 @@ func TestCSRFTokenIsPerSession(t *testing.T) {
 	}
 }
 
+func TestQueueShowsOpenByDefault(t *testing.T) {
+	cases := []struct{ q, want string }{
+		{"", "new,acknowledged,in_progress"},
+		{"status=", ""},
+		{"status=open", "new,acknowledged,in_progress"},
+		{"status=resolved", "resolved"},
+	}
+	for _, c := range cases {
+		v, _ := url.ParseQuery(c.q)
+		f, err := parseQueueFilter(v)
+		if err != nil || strings.Join(f.Status, ",") != c.want {
+			t.Errorf("%q: statuses %v (%v), want %s", c.q, f.Status, err, c.want)
+		}
+	}
+}
+
 func TestParseQueueFilter(t *testing.T) {
 	cases := []struct {
 		q, err string
@@ -83,7 +99,11 @@ func FuzzParseQueueFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := parseQueueFilter(flt.api())
+		av := flt.api()
+		if len(flt.Status) == 0 {
+			av["status"] = []string{""} // any, as the form sends it
+		}
+		again, err := parseQueueFilter(av)
 		if err != nil {
 			t.Fatalf("the API query of %q does not parse: %v", q, err)
 		}
