@@ -42,6 +42,9 @@ func TestLoginPageAndAPIStillJSON(t *testing.T) {
 	if p = b.get("/static/console.css"); p.StatusCode != 200 || !strings.Contains(p.Header.Get("Content-Type"), "text/css") {
 		t.Errorf("stylesheet: %d %s", p.StatusCode, p.Header.Get("Content-Type"))
 	}
+	if p = b.get("/static/"); p.StatusCode != http.StatusNotFound {
+		t.Errorf("static directory listing: %d", p.StatusCode)
+	}
 	b.get("/lang?set=en&next=/login")
 	if p = b.get("/login"); !strings.Contains(p.Body, `<html lang="en">`) || !strings.Contains(p.Body, "Log in") {
 		t.Errorf("after choosing English the login page is not in English:\n%s", p.Body)
