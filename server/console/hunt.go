@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -43,7 +44,8 @@ type huntData struct {
 	Bars    []bar
 	MaxBar  int64
 	Width   int
-	Export  string
+	// CSV and JSONL are the export links of the same query.
+	CSV, JSONL template.URL
 }
 
 type topField struct {
@@ -91,7 +93,8 @@ func (c *Console) hunt(q req) {
 	for _, r := range huntRanges {
 		d.Ranges = append(d.Ranges, r.From)
 	}
-	d.Export = qs.Encode()
+	d.CSV = template.URL("/hunt/export?format=csv&" + qs.Encode())
+	d.JSONL = template.URL("/hunt/export?format=jsonl&" + qs.Encode())
 	ev := cloneValues(qs)
 	ev.Set("limit", strconv.Itoa(huntLimit))
 	var page struct {

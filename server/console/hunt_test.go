@@ -38,6 +38,7 @@ func TestHunt(t *testing.T) {
 		t.Fatalf("hunt: %d\n%s", p.StatusCode, p.Body)
 	}
 	for _, want := range []string{"powershell", `<rect x=`, `id="fields"`,
+		`href="/hunt/export?format=csv&amp;from=1h&amp;q=host.name%3Apc-1" id="export-csv"`,
 		// The pivot on a value narrows the query.
 		`href="/hunt?from=1h&amp;q=%28host.name%3apc-1%29%20and%20process.name%3a%22powershell%22"`} {
 		if !strings.Contains(p.Body, want) {

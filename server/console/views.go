@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,6 +25,17 @@ const maxViews = 50
 type savedView struct {
 	Name  string `json:"name"`
 	Query string `json:"query"`
+}
+
+// Href is the queue's address with the view's filter. The query is
+// parsed and encoded again, so what goes into the page is a query
+// string this code wrote, whatever the store holds.
+func (v savedView) Href() template.URL {
+	q, err := url.ParseQuery(v.Query)
+	if err != nil {
+		return "/incidents"
+	}
+	return template.URL("/incidents?" + q.Encode())
 }
 
 func (c *Console) views(ctx context.Context, name string) ([]savedView, error) {
