@@ -192,4 +192,17 @@ func TestScopeIsTheAPIs(t *testing.T) {
 	if p = b.get("/"); strings.Contains(p.Body, `href="/audit"`) {
 		t.Error("the menu offers the audit page to a responder")
 	}
+	// The overview asks only for what the role may read: an auditor's
+	// look at it leaves no denial in the trail.
+	au := e.addUser("kiem", "auditor")
+	ab := e.browser()
+	ab.login("kiem", au.Password, "mật-khẩu-rất-dài-8")
+	if p = ab.get("/"); p.StatusCode != 200 || !strings.Contains(p.Body, `id="open-count"`) {
+		t.Fatalf("auditor's overview: %d", p.StatusCode)
+	}
+	for _, obj := range []string{"GET /api/v1/agents", "GET /api/v1/aggregate"} {
+		if auditHas(t, e, "kiem", "deny", obj) {
+			t.Errorf("the auditor's overview was denied %s", obj)
+		}
+	}
 }

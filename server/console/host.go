@@ -43,16 +43,17 @@ func (c *Console) host(q req) {
 	var page struct {
 		Events []event.Event `json:"events"`
 	}
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", url.Values{"host": {id}, "limit": {"50"}}, nil, &page); err == nil {
+	if slices.Contains(q.me.Permissions, "events.read") {
+		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", url.Values{"host": {id}, "limit": {"50"}}, nil, &page); err != nil {
+			c.fail(q, err)
+			return
+		}
 		d.Events = page.Events
-	} else if !denied(err) {
-		c.fail(q, err)
-		return
 	}
 	var incs struct {
 		Incidents []incident.Incident `json:"incidents"`
 	}
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", url.Values{"q": {id}}, nil, &incs); err != nil && !denied(err) {
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", url.Values{"q": {id}}, nil, &incs); err != nil {
 		c.fail(q, err)
 		return
 	}
