@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"lachan/server/incident"
+	"lachan/server/system"
 )
 
 // TestCatalogs fails when a key is in one language and not the other,
@@ -65,8 +66,9 @@ func TestCatalogs(t *testing.T) {
 		"action": {incident.ActionCreated, incident.ActionAck, incident.ActionStart, incident.ActionResolve, incident.ActionReopen,
 			incident.ActionNote, incident.ActionAssign, incident.ActionAssignUser, incident.ActionMerge, incident.ActionMergedInto,
 			incident.ActionLink, incident.ActionNotified, incident.ActionFinalReport},
-		"kind":    {"event"},
-		"ruleset": {"sigma", "correlation", "yara"},
+		"kind":       {"event"},
+		"ruleset":    {"sigma", "correlation", "yara"},
+		"layerstate": {system.StateWorking, system.StateGap, system.StateUnknown, system.StateOptional},
 	}
 	for _, tf := range timelineFields {
 		values["kind"] = append(values["kind"], tf.kind)

@@ -25,6 +25,21 @@ const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 // terminal colour escape and a right-to-left override.
 const hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>\x1b[31mĐỎ\u202e"
 
+// systemsYAML registers the ward's one-stop office, so that the systems
+// page and the overview show a system's four layers.
+const systemsYAML = `systems:
+  - id: mot-cua-ben-thanh
+    name: {vi: "Hệ thống một cửa phường Bến Thành", en: "Ben Thanh ward one-stop office"}
+    owner: ` + harness.Unit + `
+    level: 2
+    assets:
+      agents:
+        units: [` + harness.Unit + `]
+    layers:
+      on_site: {unit: ` + harness.Unit + `, contact: "Cán bộ CNTT phường"}
+      monitoring: {soc: "Trung tâm Giám sát an toàn thông tin"}
+`
+
 // demo is a server with the demo's incident (an agent finding the EICAR
 // file), a PC enrolled under a hostile host name, an analyst and an
 // auditor, each with a one-time password.
@@ -58,6 +73,13 @@ func startDemo(t *testing.T, ctx context.Context) demo {
 	if _, err := client.Enroll(ctx, filepath.Join(dir, "hostile"), "https://"+srv.Addr, srv.CAFile(), harness.EnrollSecret,
 		wire.Host{Name: hostile, OS: "linux", Arch: "amd64", IPs: []string{"127.0.0.2"}, Agent: "0.0.0-test"}); err != nil {
 		t.Fatalf("enroll the hostile PC: %v", err)
+	}
+	systems := filepath.Join(dir, "systems.yml")
+	if err := os.WriteFile(systems, []byte(systemsYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := srv.CLI(ctx, "systems", "apply", systems); err != nil {
+		t.Fatalf("systems apply: %v\n%s", err, out)
 	}
 	d := demo{srv: srv, base: "https://" + srv.Addr}
 	d.inc, err = harness.WaitIncident(ctx, srv, 2*time.Minute, func(inc incident.Incident) bool {
