@@ -138,6 +138,8 @@ type auditData struct {
 	// sequence numbers that failed either.
 	Checked, Linked int
 	Broken          []uint64
+	// More: the newest records were not reached within auditPages.
+	More bool
 }
 
 // auditPage lists the trail through the API (auditors and admins) and
@@ -150,21 +152,27 @@ func (c *Console) auditPage(q req) {
 	if d.Since == "" {
 		d.Since = "24h"
 	}
-	qs := url.Values{"limit": {strconv.Itoa(c.cfg.AuditLimit)}, "since": {d.Since}}
-	for k, s := range map[string]string{"actor": d.Actor, "action": d.Action, "after": v.Get("after")} {
+	qs := url.Values{"since": {d.Since}}
+	for k, s := range map[string]string{"actor": d.Actor, "action": d.Action} {
 		if s != "" {
 			qs.Set(k, s)
 		}
 	}
-	var page struct {
-		Records []audit.Record `json:"records"`
-		Next    uint64         `json:"next"`
+	var err error
+	if after := v.Get("after"); after != "" {
+		// Paging forward from a sequence number, oldest first.
+		qs.Set("after", after)
+		qs.Set("limit", strconv.Itoa(c.cfg.AuditLimit))
+		var page auditPage
+		err = c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page)
+		d.Records, d.Next = page.Records, page.Next
+	} else {
+		d.Records, d.More, err = c.latestAudit(q, qs)
 	}
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page); err != nil {
+	if err != nil {
 		c.fail(q, err)
 		return
 	}
-	d.Records, d.Next = page.Records, page.Next
 	for i, r := range d.Records {
 		d.Checked++
 		ok := r.Sum() == r.Hash
@@ -181,6 +189,39 @@ func (c *Console) auditPage(q req) {
 	}
 	slices.Reverse(d.Records) // newest first to read; checked in order above
 	c.render(q.w, q.r, http.StatusOK, "audit", q.view("audit.title", "audit", d))
+}
+
+type auditPage struct {
+	Records []audit.Record `json:"records"`
+	Next    uint64         `json:"next"`
+}
+
+// auditPages bounds how many API pages the newest records are looked
+// for in; past it the page says there is more and offers paging.
+const auditPages = 20
+
+// latestAudit returns the newest AuditLimit records the filter selects.
+// The API lists oldest first from a sequence number, and each page goes
+// on from where the last stopped (a range read by sequence number), so
+// walking to the end reads each record once.
+func (c *Console) latestAudit(q req, qs url.Values) ([]audit.Record, bool, error) {
+	qs.Set("limit", strconv.Itoa(audit.MaxLimit))
+	var keep []audit.Record
+	for range auditPages {
+		var page auditPage
+		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page); err != nil {
+			return nil, false, err
+		}
+		keep = append(keep, page.Records...)
+		if len(keep) > c.cfg.AuditLimit {
+			keep = slices.Clone(keep[len(keep)-c.cfg.AuditLimit:])
+		}
+		if page.Next == 0 {
+			return keep, false, nil
+		}
+		qs.Set("after", strconv.FormatUint(page.Next, 10))
+	}
+	return keep, true, nil
 }
 
 type hostsData struct {
