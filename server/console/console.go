@@ -144,7 +144,7 @@ func (c *Console) page(h func(req)) http.HandlerFunc {
 			c.problem(w, r, http.StatusBadGateway, "err.internal")
 			return
 		}
-		if me.MustChange && r.URL.Path != "/password" {
+		if me.MustChange && r.URL.Path != "/password" && r.URL.Path != "/logout" {
 			http.Redirect(w, r, "/password", http.StatusSeeOther)
 			return
 		}
