@@ -40,7 +40,11 @@ func fastUsers() user.Config {
 	return c
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
+
+// newEnvWith runs before on the store before the server starts, as data
+// a server finds when it starts on an existing data directory.
+func newEnvWith(t testing.TB, before func(store.Store)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := app.DefaultConfig()
@@ -55,6 +59,9 @@ func newEnv(t testing.TB) *env {
 	if err := units.Apply(ctx, []unit.Spec{{ID: "hcm", Name: "HCM"}, {ID: "ward-1", Name: "Ward 1", Parent: "hcm"},
 		{ID: "ward-2", Name: "Ward 2", Parent: "hcm"}}); err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(st)
 	}
 	srv, err := app.New(ctx, cfg, st, logging.Discard())
 	if err != nil {

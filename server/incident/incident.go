@@ -308,11 +308,22 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
+	// The open mark goes first and away last (openmark.go).
+	if inc.open() {
+		if err := m.markOpen(ctx, inc.ID); err != nil {
+			return err
+		}
+	}
 	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
 	inc.Version = v
+	if !inc.open() {
+		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {
+			return fmt.Errorf("incident %s: open mark: %w", inc.ID, err)
+		}
+	}
 	return nil
 }
 
