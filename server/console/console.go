@@ -136,6 +136,12 @@ func (c *Console) page(h func(req)) http.HandlerFunc {
 			if secret := sessionSecret(r); secret != "" {
 				setCookie(w, cookieSession, "", -1)
 			}
+			if r.URL.Path == "/" && r.Method == http.MethodGet {
+				// The console's address answers with the login form
+				// itself, for a browser and for `curl -k https://ADDR/`.
+				c.showLogin(w, r, http.StatusOK, loginData{Next: "/"}, "")
+				return
+			}
 			http.Redirect(w, r, "/login?next="+urlPath(r), http.StatusSeeOther)
 			return
 		}

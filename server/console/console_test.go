@@ -19,9 +19,13 @@ import (
 func TestLoginPageAndAPIStillJSON(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
+	// curl -k https://ADDR/: the login page itself, in Vietnamese.
 	p := b.get("/")
-	if p.StatusCode != http.StatusSeeOther || !strings.HasPrefix(p.Header.Get("Location"), "/login") {
-		t.Fatalf("GET / without a session: %d %q, want a redirect to /login", p.StatusCode, p.Header.Get("Location"))
+	if p.StatusCode != 200 || !strings.Contains(p.Body, `<html lang="vi">`) || !strings.Contains(p.Body, `id="login-form"`) {
+		t.Fatalf("GET / without a session: %d\n%s", p.StatusCode, p.Body)
+	}
+	if p := b.get("/incidents"); p.StatusCode != http.StatusSeeOther || !strings.HasPrefix(p.Header.Get("Location"), "/login?next=") {
+		t.Errorf("a page without a session: %d %q, want a redirect to the login page", p.StatusCode, p.Header.Get("Location"))
 	}
 	p = b.get("/login")
 	if p.StatusCode != 200 || !strings.Contains(p.Body, `<html lang="vi">`) || !strings.Contains(p.Body, "Đăng nhập") {

@@ -2,6 +2,9 @@ package browser
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,6 +168,21 @@ func loginAs(t *testing.T, ctx context.Context, base, name, onetime string, shot
 	)
 }
 
+// curlRoot is `curl -k https://ADDR/`: the login page, in Vietnamese.
+func curlRoot(t *testing.T, base string) {
+	t.Helper()
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := cl.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `<html lang="vi">`) || !strings.Contains(string(body), `id="login-form"`) {
+		t.Errorf("GET %s/: %d, want the login page with <html lang=\"vi\">\n%.400s", base, resp.StatusCode, body)
+	}
+}
+
 // TestBrowserIncidentWorkflow is an analyst's day with the demo's
 // incident: log in, open it from the queue with the keyboard, add a
 // note, assign it, resolve it as a false positive; then an auditor finds
@@ -177,6 +195,7 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	setup, stop := context.WithTimeout(ctx, 3*time.Minute)
 	defer stop()
 	d := startDemo(t, setup)
+	curlRoot(t, d.base)
 	b := newBrowser(t, ctx)
 	var dialogs atomic.Int32
 	go func() {
