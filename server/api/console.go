@@ -3,8 +3,6 @@ package api
 import (
 	"net/http"
 	"strings"
-
-	"lachan/internal/wire"
 )
 
 // Console is the web interface served at "/" beside the API
@@ -15,29 +13,31 @@ type Console interface {
 }
 
 // apiPrefixes are the paths the API answers itself, with JSON, even when
-// nothing matches: a client of the API never gets an HTML page.
+// nothing matches: a client of the API never gets an HTML page. Every
+// route is under one of them (TestRoutesUnderAPIPrefixes), so whatever
+// else is asked for is the console's.
 var apiPrefixes = []string{"/api/", "/taxii2/"}
 
-// mountConsole binds the console, if any, to the finished API handler
-// and lists it in the route table. Its pages need a session; the data on
-// them comes through the operator routes above.
-func (s *Server) mountConsole(api http.Handler) {
-	if s.d.Console == nil {
-		return
-	}
-	s.console = s.d.Console.Handler(api)
+// MountConsole serves c for every path outside apiPrefixes, bound to the
+// API's own handler, and lists it in the route table. Its pages need a
+// session; the data on them comes through the operator routes. Call it
+// before Serve.
+func (s *Server) MountConsole(c Console) {
+	api := s.http.Handler
+	pages := c.Handler(api)
 	s.table = append(s.table, Route{Pattern: "/", Access: "console"})
+	s.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hasAnyPrefix(r.URL.Path, apiPrefixes) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
 }
 
-// notFound answers what no route matched: the console's pages outside
-// the API's paths, else the API's JSON 404.
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	if s.console != nil && !hasAnyPrefix(r.URL.Path, apiPrefixes) {
-		s.console.ServeHTTP(w, r)
-		return
-	}
-	writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
-}
+// SetRulebook names the rules loaded at start, served at PathRulebook.
+// Call it before Serve.
+func (s *Server) SetRulebook(b *Rulebook) { s.d.Rulebook = b }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {

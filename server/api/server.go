@@ -82,6 +82,9 @@ type Deps struct {
 	Pipeline  *pipeline.Pipeline
 	PKI       *pki.Authority
 	Tokens    *Tokens
+	// Rulebook lists the detection rules loaded at start (PathRulebook);
+	// nil lists none.
+	Rulebook *Rulebook
 	// Rules is the signed YARA rule bundle agents fetch; RulesVersion its
 	// version, announced at every check-in.
 	Rules        bundle.Signed
@@ -101,10 +104,6 @@ type Deps struct {
 	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
 	Trail *audit.Trail
-	// Console is the web interface served at "/"; nil serves none.
-	Console Console
-	// Rulebook lists the detection rules loaded at start (PathRulebook).
-	Rulebook *Rulebook
 }
 
 // Server is the HTTPS server.
@@ -118,8 +117,6 @@ type Server struct {
 	queries *queryGate
 	// table is every route with what it needs (perm.go).
 	table []Route
-	// console serves the pages outside the API's paths (console.go).
-	console http.Handler
 }
 
 // New builds a server; Serve starts it.
@@ -165,17 +162,17 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET "+wire.PathLive+"/{id}", PermLive, s.liveReport)
 	s.route(mux, "PUT "+wire.PathAgents+"/{id}/labels", PermAgentsLabel, s.putAgentLabels)
 	s.accountRoutes(mux)
+	s.rulebookRoutes(mux)
 	s.agentAdminRoutes(mux)
 	s.systemRoutes(mux)
 	s.storeRoutes(mux)
 	s.forwardRoutes(mux)
 	s.indicatorRoutes(mux)
 	s.auditRoutes(mux)
-	s.rulebookRoutes(mux)
-	mux.HandleFunc("/", s.notFound)
-	h := s.checkPathIDs(mux)
-	s.mountConsole(h)
-	return h
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return s.checkPathIDs(mux)
 }
 
 // Serve listens and serves until ctx ends, then shuts down gracefully,

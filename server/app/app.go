@@ -116,6 +116,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		ln.Close()
 		return nil, err
 	}
+	if err := s.mountConsole(st); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -186,16 +190,11 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	link.set(fwd.Outbox)
-	con, err := newConsole(st, log)
-	if err != nil {
-		return err
-	}
 	s.api = api.New(cfg.API, api.Deps{
 		Systems: systems, Coverage: coverage, Forward: fwd,
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
-		Console: con, Rulebook: &s.rulebook,
 	})
 	return nil
 }

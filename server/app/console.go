@@ -2,17 +2,19 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
 
 	"lachan/server/console"
 	"lachan/server/store"
 )
 
-// newConsole builds the web interface the API serves at "/".
-func newConsole(st store.Store, log *slog.Logger) (*console.Console, error) {
-	c, err := console.New(console.DefaultConfig(), st, log)
+// mountConsole builds the web interface and mounts it on the API at "/",
+// with the rules loaded at start for its rules page.
+func (s *Server) mountConsole(st store.Store) error {
+	c, err := console.New(console.DefaultConfig(), st, s.log)
 	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
+		return fmt.Errorf("console: %w", err)
 	}
-	return c, nil
+	s.api.SetRulebook(&s.rulebook)
+	s.api.MountConsole(c)
+	return nil
 }
