@@ -39,6 +39,7 @@ var openRoutes = map[string]string{
 	"GET " + wire.PathRules:    "agent",
 	"POST " + wire.PathRenew:   "agent",
 	"/taxii2/":                 "taxii",
+	"/":                        "console",
 }
 
 // roleEnv is an env with one token per role: a responder of ward-1, an

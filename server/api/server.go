@@ -84,6 +84,9 @@ type Deps struct {
 	Pipeline  *pipeline.Pipeline
 	PKI       *pki.Authority
 	Tokens    *Tokens
+	// Rulebook lists the detection rules loaded at start (PathRulebook);
+	// nil lists none.
+	Rulebook *Rulebook
 	// Rules is the signed YARA rule bundle agents fetch; RulesVersion its
 	// version, announced at every check-in.
 	Rules        bundle.Signed
@@ -170,6 +173,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET "+wire.PathLive+"/{id}", PermLive, s.liveReport)
 	s.route(mux, "PUT "+wire.PathAgents+"/{id}/labels", PermAgentsLabel, s.putAgentLabels)
 	s.accountRoutes(mux)
+	s.rulebookRoutes(mux)
 	s.agentAdminRoutes(mux)
 	s.systemRoutes(mux)
 	s.storeRoutes(mux)

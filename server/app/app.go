@@ -108,6 +108,8 @@ type Server struct {
 	ln      net.Listener
 	api     *api.Server
 	workers []worker
+	// rulebook lists the rules loaded at start, for the API and console.
+	rulebook api.Rulebook
 }
 
 // New builds every part of the server over st and binds the API's
@@ -123,6 +125,10 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 	}
 	s := &Server{log: log, ln: ln}
 	if err := s.build(ctx, cfg, st); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := s.mountConsole(st); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -160,7 +166,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 			return fmt.Errorf("sensor token: %w", err)
 		}
 	}
-	det, known, err := loadDetector(cfg.Detections, log)
+	det, known, err := s.loadDetector(cfg.Detections)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"lachan/internal/bundle"
 	"lachan/internal/event"
 	"lachan/rules"
+	"lachan/server/api"
 	"lachan/server/correlate"
 	"lachan/server/detect"
 	"lachan/server/indicator"
@@ -55,9 +56,10 @@ func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
 	return signed, b.Version, nil
 }
 
-// loadDetector compiles the rules; a broken rule file is reported and the
-// others are used.
-func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Rule, error) {
+// loadDetector compiles the rules; a broken rule file is reported (in the
+// log and the rulebook) and the others are used.
+func (s *Server) loadDetector(dir string) (pipeline.Detector, []*detect.Rule, error) {
+	log := s.log
 	var fsys fs.FS = detections.FS
 	if dir != "" {
 		fsys = os.DirFS(dir)
@@ -71,6 +73,12 @@ func loadDetector(dir string, log *slog.Logger) (pipeline.Detector, []*detect.Ru
 		log.Warn("rule skipped", "err", e)
 	}
 	log.Info("detection rules loaded", "rules", len(eng.Rules()), "skipped", len(errs))
+	set := api.RuleSet{Name: "sigma", Rules: []api.RuleInfo{}}
+	for _, r := range eng.Rules() {
+		set.Rules = append(set.Rules, api.RuleInfo{ID: r.ID, Title: r.Title, Level: r.Level, Status: r.Status, File: r.File, Warnings: len(r.Warnings)})
+	}
+	set.Failed = errorTexts(errs)
+	s.rulebook.Add(set)
 	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
 		var alerts []event.Event
 		for _, m := range eng.Match(ev) {
@@ -94,6 +102,11 @@ func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipe
 		s.log.Warn("correlation rule skipped", "err", e)
 	}
 	s.log.Info("correlation rules loaded", "rules", set.Len(), "skipped", len(errs))
+	book := api.RuleSet{Name: "correlation", Rules: []api.RuleInfo{}, Failed: errorTexts(errs)}
+	for _, r := range set.Rules() {
+		book.Rules = append(book.Rules, api.RuleInfo{ID: r.ID, Title: r.Title, Level: r.Level, Status: r.Status, File: r.File})
+	}
+	s.rulebook.Add(book)
 	c, err := correlate.New(set, st, ccfg, s.log)
 	if err != nil {
 		return err
@@ -107,6 +120,15 @@ func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipe
 	pl.SetCorrelator(c)
 	s.add("correlate", func(ctx context.Context) error { c.Run(ctx); return nil })
 	return nil
+}
+
+// errorTexts are the load errors as people read them (file:line: why).
+func errorTexts(errs []error) []string {
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
 }
 
 // openIndicators loads the persisted indicator set.

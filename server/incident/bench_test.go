@@ -53,6 +53,10 @@ func benchStore(b *testing.B, n int) *Manager {
 	if _, err := st.PutEntity(ctx, store.KindState, indexState, []byte(`{"version":1}`), 0); err != nil {
 		b.Fatal(err)
 	}
+	// The open marks are built at start too, not by the first alert.
+	if err := m.buildMarks(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return m
 }
 

@@ -177,6 +177,9 @@ type Incident struct {
 	Notification Clock  `json:"notification"`
 	FinalReport  Clock  `json:"final_report"`
 	Version      uint64 `json:"-"`
+	// stored is the status as last read or written ("" for one never
+	// stored): put touches the open mark only when openness changes.
+	stored string
 }
 
 // MaxAddresses caps Incident.Addresses.
@@ -311,11 +314,25 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
+	// The open mark goes first and away last (openmark.go), and only
+	// when the incident opens (new, or reopened) or closes: an update
+	// that leaves it open costs no more than before.
+	wasOpen := inc.stored != "" && inc.stored != StatusResolved
+	if inc.open() && !wasOpen {
+		if err := m.markOpen(ctx, inc.ID); err != nil {
+			return err
+		}
+	}
 	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
-	inc.Version = v
+	inc.Version, inc.stored = v, inc.Status
+	if !inc.open() && inc.stored != "" && wasOpen {
+		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {
+			return fmt.Errorf("incident %s: open mark: %w", inc.ID, err)
+		}
+	}
 	return nil
 }
 

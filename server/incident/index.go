@@ -165,6 +165,9 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		err = m.buildIndex(ctx)
 	}
+	if err == nil {
+		err = m.buildMarks(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("open incidents index: %w", err)
 	}

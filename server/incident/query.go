@@ -63,6 +63,33 @@ func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) 
 // newest first. It reads every stored incident, resolved ones included:
 // raising alerts never calls it (see index.go).
 func (m *Manager) Search(ctx context.Context, units []string, f Filter) ([]Incident, error) {
+	var all []Incident
+	ok := false
+	if f.onlyOpen() {
+		// Open incidents only: the marks name them all (openmark.go).
+		var err error
+		if all, ok, err = m.listOpen(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if !ok {
+		var err error
+		if all, err = m.scan(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Incident, 0, len(all))
+	for _, inc := range all {
+		if inc.VisibleTo(units) && f.Match(inc) {
+			out = append(out, inc)
+		}
+	}
+	slices.SortFunc(out, func(a, b Incident) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
+// scan reads every stored incident.
+func (m *Manager) scan(ctx context.Context) ([]Incident, error) {
 	ents, err := m.st.ListEntities(ctx, store.KindIncident)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
@@ -73,11 +100,8 @@ func (m *Manager) Search(ctx context.Context, units []string, f Filter) ([]Incid
 		if err != nil {
 			return nil, err
 		}
-		if inc.VisibleTo(units) && f.Match(inc) {
-			out = append(out, inc)
-		}
+		out = append(out, inc)
 	}
-	slices.SortFunc(out, func(a, b Incident) int { return b.LastSeen.Compare(a.LastSeen) })
 	return out, nil
 }
 
@@ -88,6 +112,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	}
 	inc.Version = version
 	m.fill(&inc)
+	inc.stored = inc.Status
 	return inc, nil
 }
 

@@ -145,6 +145,9 @@ func run(ctx context.Context, bin, dir string, once bool) error {
 		fmt.Printf("  %s %s --config %s\n", filepath.Join(bin, "lachan"), c, srv.Config)
 	}
 	fmt.Printf("  logs: %s, %s\n", srv.Log, ag.Log)
+	if err := printConsole(ctx, srv); err != nil {
+		return err
+	}
 	if once {
 		js, err := srv.CLI(ctx, "incident", "show", inc.ID, "--json")
 		if err != nil {

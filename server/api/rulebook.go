@@ -1,0 +1,77 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"lachan/internal/bundle"
+)
+
+// PathRulebook lists the rules the server runs and the rule files it
+// could not load.
+const PathRulebook = "/api/v1/rules/status"
+
+// RuleInfo is one loaded rule.
+type RuleInfo struct {
+	ID       string `json:"id"`
+	Title    string `json:"title"`
+	Level    string `json:"level,omitempty"`
+	Status   string `json:"status,omitempty"`
+	File     string `json:"file,omitempty"`
+	Warnings int    `json:"warnings,omitempty"`
+}
+
+// RuleSet is one kind of rules: what loaded and what failed, each
+// failure with its file:line.
+type RuleSet struct {
+	Name    string     `json:"name"`
+	Version string     `json:"version,omitempty"`
+	Rules   []RuleInfo `json:"rules"`
+	Failed  []string   `json:"failed,omitempty"`
+	// Switchable says whether rules of the set can be turned on and off
+	// at run time; none can yet: a rule is turned off by removing its file.
+	Switchable bool `json:"switchable"`
+}
+
+// Rulebook collects the rule sets as the server loads them at start.
+type Rulebook struct {
+	mu   sync.Mutex
+	sets []RuleSet
+}
+
+// Add records a set.
+func (b *Rulebook) Add(s RuleSet) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sets = append(b.sets, s)
+}
+
+// Sets returns the recorded sets.
+func (b *Rulebook) Sets() []RuleSet {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]RuleSet(nil), b.sets...)
+}
+
+// rulebook answers the loaded rule sets and the YARA bundle agents get.
+// Rules are the same for every unit, so the answer is not scoped; it
+// needs events.read, the right of those who read what the rules match.
+func (s *Server) rulebook(w http.ResponseWriter, r *http.Request, p Principal) {
+	var sets []RuleSet
+	if s.d.Rulebook != nil {
+		sets = s.d.Rulebook.Sets()
+	}
+	yara := RuleSet{Name: "yara", Version: s.d.RulesVersion, Rules: []RuleInfo{}}
+	var b bundle.Bundle
+	if len(s.d.Rules.Payload) > 0 && json.Unmarshal(s.d.Rules.Payload, &b) == nil {
+		for _, f := range b.Files {
+			yara.Rules = append(yara.Rules, RuleInfo{ID: f.Path, Title: f.Path, File: f.Path})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sets": append(sets, yara)})
+}
+
+func (s *Server) rulebookRoutes(mux *http.ServeMux) {
+	s.route(mux, "GET "+PathRulebook, PermEventsRead, s.rulebook)
+}

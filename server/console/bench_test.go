@@ -1,0 +1,196 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/server/incident"
+	"lachan/server/store"
+)
+
+// consoleScale scales the store BenchmarkConsolePages builds: 1 is the
+// issue's 100,000 incidents, 1,000,000 alerts and 10,000,000 events; the
+// default builds a hundredth of that, which a laptop fills in seconds.
+var consoleScale = flag.Float64("console.scale", 0.01, "scale of BenchmarkConsolePages' store (1: 100k incidents, 1M alerts, 10M events)")
+
+// consoleAPI logs the time of the API calls behind the slow pages.
+var consoleAPI = flag.Bool("console.api", false, "log the time of the API calls behind the pages")
+
+// fill writes the store through its bulk paths: incidents as entities,
+// alerts and events by PutEvents in batches. It returns one incident ID
+// whose evidence is stored.
+func fill(b *testing.B, st store.Store, scale float64) string {
+	b.Helper()
+	ctx := context.Background()
+	nInc, nAlerts, nEvents := int(100_000*scale), int(1_000_000*scale), int(10_000_000*scale)
+	now := time.Now().UTC()
+	const batch = 5000
+	evs := make([]event.Event, 0, batch)
+	flush := func() {
+		if len(evs) == 0 {
+			return
+		}
+		if _, err := st.PutEvents(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+		evs = evs[:0]
+	}
+	procs := []string{"powershell.exe", "cmd.exe", "svchost.exe", "chrome.exe", "winword.exe", "bash", "python3", "sshd"}
+	for i := range nEvents {
+		ev := event.New("linux.process", now.Add(-time.Duration(i)*time.Second*86400/time.Duration(max(nEvents, 1))))
+		ev.ID = fmt.Sprintf("ev-%09d", i)
+		ev.Set("host.id", fmt.Sprintf("pc-%05d", i%2000))
+		ev.Set("host.name", fmt.Sprintf("pc-%05d", i%2000))
+		ev.Set("process.name", procs[i%len(procs)])
+		ev.Set("process.command_line", procs[i%len(procs)]+" --run "+fmt.Sprint(i%97))
+		ev.Set("lachan.unit", []string{"ward-1", "ward-2"}[i%2])
+		evs = append(evs, ev)
+		if len(evs) == batch {
+			flush()
+		}
+	}
+	flush()
+	levels := []string{"low", "medium", "high", "critical"}
+	for i := range nAlerts {
+		al := event.New(event.DatasetAlert, now.Add(-time.Duration(i)*time.Second*86400/time.Duration(max(nAlerts, 1))))
+		al.ID = fmt.Sprintf("al-%09d", i)
+		al.Set("host.id", fmt.Sprintf("pc-%05d", i%2000))
+		al.Set("rule.id", fmt.Sprintf("rule-%03d", i%300))
+		al.Set("rule.name", fmt.Sprintf("Rule %d", i%300))
+		al.Set("rule.level", levels[i%4])
+		al.Set("lachan.unit", []string{"ward-1", "ward-2"}[i%2])
+		al.Set("lachan.alert.source_ids", []string{fmt.Sprintf("ev-%09d", i%max(nEvents, 1))})
+		evs = append(evs, al)
+		if len(evs) == batch {
+			flush()
+		}
+	}
+	flush()
+	// Three in a hundred are still open (new, acknowledged, in progress):
+	// a city's history of incidents is mostly resolved ones.
+	statuses := make([]string, 100)
+	for i := range statuses {
+		statuses[i] = incident.StatusResolved
+	}
+	statuses[0], statuses[1], statuses[2] = incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress
+	var first string
+	for i := range nInc {
+		at := now.Add(-time.Duration(i) * time.Minute)
+		inc := incident.Incident{
+			ID: fmt.Sprintf("%032x", i+1), Title: fmt.Sprintf("Rule %d — pc-%05d", i%300, i%2000), Severity: levels[i%4],
+			Status: statuses[i%len(statuses)], Unit: []string{"ward-1", "ward-2"}[i%2],
+			Host:    incident.Host{ID: fmt.Sprintf("pc-%05d", i%2000), Name: fmt.Sprintf("pc-%05d", i%2000)},
+			Rule:    incident.Rule{ID: fmt.Sprintf("rule-%03d", i%300), Name: fmt.Sprintf("Rule %d", i%300)},
+			Created: at, Updated: at, FirstSeen: at, LastSeen: at, AlertCount: 10,
+			AlertIDs: []string{fmt.Sprintf("al-%09d", i%max(nAlerts, 1))}, EventIDs: []string{fmt.Sprintf("ev-%09d", i%max(nEvents, 1))},
+			Notification: incident.Clock{Due: at.Add(24 * time.Hour)},
+		}
+		if inc.Status == incident.StatusResolved {
+			inc.Resolution = incident.ResolutionFalsePositive
+		}
+		doc, _ := json.Marshal(inc)
+		if _, err := st.PutEntity(ctx, store.KindIncident, inc.ID, doc, 0); err != nil {
+			b.Fatal(err)
+		}
+		if first == "" {
+			first = inc.ID
+		}
+	}
+	return first
+}
+
+// BenchmarkConsolePages times each page of the console over a whole
+// server (app.New, as lachan serve builds it) on loopback, with a store
+// filled to -console.scale. It reports each page's p95 in ms and the
+// bytes a browser fetches on the first load of the page (the HTML with
+// the stylesheet and the script).
+func BenchmarkConsolePages(b *testing.B) {
+	// The store is filled before the server starts, as a server finds an
+	// existing data directory (it builds its incident indexes then).
+	var incID string
+	start := time.Now()
+	e := newEnvWith(b, func(st store.Store) { incID = fill(b, st, *consoleScale) })
+	b.Logf("store filled at scale %g and the server started in %s", *consoleScale, time.Since(start).Round(time.Second))
+	an := e.addUser("bench-an", "analyst")
+	au := e.addUser("bench-au", "auditor")
+	analyst, auditor := e.browser(), e.browser()
+	analyst.login("bench-an", an.Password, "mật-khẩu-rất-dài-b1")
+	auditor.login("bench-au", au.Password, "mật-khẩu-rất-dài-b2")
+	static := 0
+	for _, p := range []string{"/static/console.css", "/static/console.js"} {
+		static += len(analyst.get(p).Body)
+	}
+	pages := []struct {
+		name, path string
+		who        *browser
+	}{
+		{"overview", "/", analyst},
+		{"queue", "/incidents?status=new", analyst},
+		{"incident", "/incidents/" + incID, analyst},
+		// A host's events in the last hour: host.id is indexed.
+		{"hunt", "/hunt?from=1h&q=" + url.QueryEscape("host.id:pc-00042"), analyst},
+		// process.name is not indexed: the hour's events are read and
+		// filtered one by one.
+		{"hunt-unindexed", "/hunt?from=1h&q=" + url.QueryEscape("process.name:powershell.exe"), analyst},
+		{"hosts", "/hosts", analyst},
+		{"systems", "/systems", analyst},
+		{"rules", "/rules", analyst},
+		{"audit", "/audit", auditor},
+	}
+	if *consoleAPI {
+		u, _ := url.Parse(e.base)
+		var secret string
+		for _, c := range analyst.c.Jar.Cookies(u) {
+			if c.Name == "__Host-lachan_session" {
+				secret = c.Value
+			}
+		}
+		for _, path := range []string{"/api/v1/events?from=1h&limit=200&q=" + url.QueryEscape("process.name:powershell.exe"),
+			"/api/v1/aggregate?from=1h&agg=date_histogram:1m&q=" + url.QueryEscape("process.name:powershell.exe"),
+			"/api/v1/incidents?status=new", "/api/v1/whoami"} {
+			req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+			req.Header.Set("Authorization", "Bearer "+secret)
+			t0 := time.Now()
+			resp, err := analyst.c.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			b.Logf("%s: %d, %d bytes in %s", path, resp.StatusCode, n, time.Since(t0))
+		}
+	}
+	for _, pg := range pages {
+		b.Run(pg.name, func(b *testing.B) {
+			var times []time.Duration
+			size := 0
+			for b.Loop() {
+				t0 := time.Now()
+				resp, err := pg.who.c.Get(e.base + pg.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				times = append(times, time.Since(t0))
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("%s: %d %v\n%.500s", pg.path, resp.StatusCode, err, body)
+				}
+				size = len(body)
+			}
+			slices.Sort(times)
+			p95 := times[min(len(times)-1, len(times)*95/100)]
+			b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
+			b.ReportMetric(float64(size+static), "first-load-bytes")
+		})
+	}
+}

@@ -1,0 +1,260 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+)
+
+// huntFields are the fields whose top values the sidebar shows.
+var huntFields = []string{"event.dataset", "host.name", "process.name", "user.name", "destination.ip", "dns.question.name", "rule.name", "file.path"}
+
+// huntColumns are the results table's columns after the time.
+var huntColumns = []string{"event.dataset", "host.name", "process.name", "destination.ip", "rule.name"}
+
+// huntRanges are the time ranges offered and the histogram bucket of each.
+var huntRanges = []struct {
+	From     string
+	Interval time.Duration
+}{{"15m", 30 * time.Second}, {"1h", time.Minute}, {"24h", time.Hour}, {"168h", 6 * time.Hour}}
+
+// huntLimit caps the rows the page shows; exports may take more.
+const huntLimit = 200
+
+type huntData struct {
+	Q       string
+	From    string
+	Ranges  []string
+	Err     string
+	Column  int
+	Events  []event.Event
+	Columns []string
+	Top     []topField
+	Bars    []bar
+	MaxBar  int64
+	Width   int
+	// CSV and JSONL are the export links of the same query.
+	CSV, JSONL template.URL
+}
+
+type topField struct {
+	Field  string
+	Values []store.Bucket
+	Other  int64
+}
+
+// bar is one histogram bucket, its height in the SVG already computed
+// (the CSP allows no inline style).
+type bar struct {
+	X, Y, H int
+	Count   int64
+	Time    time.Time
+}
+
+// errColumn finds the column a hunting-query error names ("q: column 7:
+// …"), as the API reports hunt.Error.
+var errColumn = regexp.MustCompile(`^q: column (\d+): `)
+
+// huntQuery reads the page's parameters into the API's query string.
+func huntQuery(v url.Values) (q, from string, qs url.Values, interval time.Duration) {
+	q, from = v.Get("q"), v.Get("from")
+	i := slices.IndexFunc(huntRanges, func(r struct {
+		From     string
+		Interval time.Duration
+	}) bool {
+		return r.From == from
+	})
+	if i < 0 {
+		i, from = 1, "1h" // an hour, as a first look; wider on request
+	}
+	qs = url.Values{"from": {from}}
+	if q != "" {
+		qs.Set("q", q)
+	}
+	return q, from, qs, huntRanges[i].Interval
+}
+
+// hunt runs the query through the API: the events, the top values of a
+// few fields and a histogram, all scoped and bounded as the API does.
+func (c *Console) hunt(q req) {
+	query, from, qs, interval := huntQuery(q.r.URL.Query())
+	d := huntData{Q: query, From: from, Columns: huntColumns}
+	for _, r := range huntRanges {
+		d.Ranges = append(d.Ranges, r.From)
+	}
+	d.CSV = template.URL("/hunt/export?format=csv&" + qs.Encode())
+	d.JSONL = template.URL("/hunt/export?format=jsonl&" + qs.Encode())
+	ev := cloneValues(qs)
+	ev.Set("limit", strconv.Itoa(huntLimit))
+	var page struct {
+		Events []event.Event `json:"events"`
+	}
+	err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", ev, nil, &page)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+		d.Err = ae.Msg
+		if m := errColumn.FindStringSubmatch(ae.Msg); m != nil {
+			d.Column, _ = strconv.Atoi(m[1])
+		}
+		c.render(q.w, q.r, http.StatusBadRequest, "hunt", q.view("hunt.title", "hunt", d))
+		return
+	}
+	if err != nil {
+		c.fail(q, err)
+		return
+	}
+	d.Events = page.Events
+	// Top values come from the page's events, as a sample (Kibana's field
+	// list does the same): eight terms aggregations over the whole range
+	// cost more than the page. The histogram counts the whole range.
+	d.Top = topValues(d.Events, huntFields, 5)
+	agg := cloneValues(qs)
+	agg.Set("agg", "date_histogram:"+interval.String())
+	var res struct {
+		Aggregations []store.AggResult `json:"aggregations"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", agg, nil, &res); err != nil {
+		c.fail(q, err)
+		return
+	}
+	if len(res.Aggregations) == 1 {
+		span, _ := time.ParseDuration(from)
+		d.Bars, d.MaxBar = bars(res.Aggregations[0].Buckets, span, interval, time.Now())
+		d.Width = max(1, len(d.Bars)*(barWidth+2))
+	}
+	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
+}
+
+// topValues counts each field's values over evs, the n most frequent
+// first (ties by value); Other is what the rest add up to.
+func topValues(evs []event.Event, fields []string, n int) []topField {
+	var out []topField
+	for _, f := range fields {
+		counts := map[string]int64{}
+		for _, ev := range evs {
+			if s := ev.String(f); s != "" {
+				counts[s]++
+			}
+		}
+		if len(counts) == 0 {
+			continue
+		}
+		tf := topField{Field: f}
+		for k, c := range counts {
+			tf.Values = append(tf.Values, store.Bucket{Key: k, Count: c})
+		}
+		slices.SortFunc(tf.Values, func(a, b store.Bucket) int {
+			if a.Count != b.Count {
+				return int(b.Count - a.Count)
+			}
+			return strings.Compare(a.Key, b.Key)
+		})
+		if len(tf.Values) > n {
+			for _, b := range tf.Values[n:] {
+				tf.Other += b.Count
+			}
+			tf.Values = tf.Values[:n]
+		}
+		out = append(out, tf)
+	}
+	return out
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// Histogram geometry, in SVG user units.
+const (
+	barWidth  = 8
+	barHeight = 60
+)
+
+// bars lays the buckets over the whole range, from span before now to
+// now, one slot per interval, so that empty stretches show as gaps.
+func bars(found []store.Bucket, span, interval time.Duration, now time.Time) ([]bar, int64) {
+	start := now.Add(-span).Truncate(interval)
+	n := int(now.Sub(start)/interval) + 1
+	bs := make([]store.Bucket, n)
+	for i := range bs {
+		bs[i].Time = start.Add(time.Duration(i) * interval)
+	}
+	for _, b := range found {
+		if i := int(b.Time.Sub(start) / interval); i >= 0 && i < n {
+			bs[i].Count += b.Count
+		}
+	}
+	var max int64
+	for _, b := range bs {
+		max = maxOf(max, b.Count)
+	}
+	out := make([]bar, 0, len(bs))
+	for i, b := range bs {
+		h := 0
+		if max > 0 {
+			h = int(b.Count * barHeight / max)
+		}
+		if b.Count > 0 && h == 0 {
+			h = 1
+		}
+		out = append(out, bar{X: i * (barWidth + 2), Y: barHeight - h, H: h, Count: b.Count, Time: b.Time})
+	}
+	return out, max
+}
+
+func maxOf(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// pivot is the query narrowed to field:"value": the link a value in the
+// sidebar or the table carries.
+func pivot(q, field, value string) string {
+	clause := field + ":" + quoteValue(value)
+	if strings.TrimSpace(q) != "" {
+		clause = "(" + q + ") and " + clause
+	}
+	return clause
+}
+
+// quoteValue quotes a value for the hunting language: inside quotes only
+// \" and \\ are escapes.
+func quoteValue(s string) string { return `"` + quoter.Replace(s) + `"` }
+
+var quoter = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+// caret is the marker line under a query: spaces to the column, then ^.
+func caret(col int) string {
+	if col < 1 {
+		return ""
+	}
+	return strings.Repeat(" ", col-1) + "^"
+}
+
+// trim cuts a value the table shows to a readable length; its pivot
+// and the exports keep it whole.
+func trim(s string) string {
+	if utf8.RuneCountInString(s) > 120 {
+		s = string([]rune(s)[:120]) + "…"
+	}
+	return s
+}
+
+func fmtCount(n int64) string { return fmt.Sprint(n) }

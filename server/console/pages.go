@@ -1,0 +1,261 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"lachan/server/audit"
+	"lachan/server/fleet"
+	"lachan/server/incident"
+	"lachan/server/store"
+	"lachan/server/system"
+)
+
+// onlineWindow is how recently an agent must have checked in to count as
+// online: a few check-in intervals of production's one minute, so one
+// missed check-in does not flap it.
+const onlineWindow = 5 * time.Minute
+
+// count is one row of a tally.
+type count struct {
+	Key string
+	N   int
+}
+
+// tally counts keys in the order of order, then any others.
+func tally(keys []string, order []string) []count {
+	m := map[string]int{}
+	for _, k := range keys {
+		m[k]++
+	}
+	var out []count
+	for _, k := range order {
+		if m[k] > 0 {
+			out = append(out, count{k, m[k]})
+			delete(m, k)
+		}
+	}
+	rest := make([]string, 0, len(m))
+	for k := range m {
+		rest = append(rest, k)
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, count{k, m[k]})
+	}
+	return out
+}
+
+type overviewData struct {
+	Open                         int
+	BySeverity, ByStatus, ByUnit []count
+	Due, Overdue                 int
+	Online, Offline              int
+	AgentsShown                  bool
+	Coverage                     *system.Report
+	EventsPerMinute              int64
+	EventsShown                  bool
+}
+
+// overview sums what the person may see; each part asks the API and is
+// left out when the role may not read it.
+func (c *Console) overview(q req) {
+	var d overviewData
+	var incs struct {
+		Incidents []incident.Incident `json:"incidents"`
+	}
+	open := url.Values{"status": {incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress}}
+	// Each part is asked for only when the role may read it: a refusal
+	// would be answered, but also recorded in the audit trail as a denial
+	// at every look at the overview.
+	may := func(p string) bool { return slices.Contains(q.me.Permissions, p) }
+	if may("incidents.read") {
+		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", open, nil, &incs); err != nil {
+			c.fail(q, err)
+			return
+		}
+	}
+	now := time.Now()
+	var sev, st, unit []string
+	for _, inc := range incs.Incidents {
+		sev, st, unit = append(sev, inc.Severity), append(st, inc.Status), append(unit, inc.Unit)
+		for _, cl := range []incident.ClockView{inc.Notification.View(now), inc.FinalReport.View(now)} {
+			switch cl.State {
+			case incident.ClockOverdue:
+				d.Overdue++
+			case incident.ClockRunning:
+				d.Due++
+			}
+		}
+	}
+	d.Open = len(incs.Incidents)
+	d.BySeverity, d.ByStatus, d.ByUnit = tally(sev, severities), tally(st, statuses), tally(unit, nil)
+	var agents struct {
+		Agents []fleet.Agent `json:"agents"`
+	}
+	if may("agents.read") && c.call(q.r, q.secret, http.MethodGet, "/api/v1/agents", nil, nil, &agents) == nil {
+		d.AgentsShown = true
+		for _, a := range agents.Agents {
+			if a.Online(now, onlineWindow) {
+				d.Online++
+			} else {
+				d.Offline++
+			}
+		}
+	}
+	var rep system.Report
+	if may("systems.read") && c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep) == nil {
+		d.Coverage = &rep
+	}
+	// Events in the last whole minute: the store counts them by reading
+	// the minute's events, so a longer window costs as much more.
+	var agg struct {
+		Aggregations []store.AggResult `json:"aggregations"`
+	}
+	now = now.Truncate(time.Minute)
+	span := url.Values{"from": {now.Add(-time.Minute).Format(time.RFC3339)}, "to": {now.Format(time.RFC3339)}, "agg": {"date_histogram:1m"}}
+	if may("events.read") && c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", span, nil, &agg) == nil && len(agg.Aggregations) == 1 {
+		for _, b := range agg.Aggregations[0].Buckets {
+			d.EventsPerMinute += b.Count
+		}
+		d.EventsShown = true
+	}
+	c.render(q.w, q.r, http.StatusOK, "overview", q.view("overview.title", "overview", d))
+}
+
+type auditData struct {
+	Records []audit.Record
+	Next    uint64
+	Actor   string
+	Action  string
+	Since   string
+	// Checked is how many records' hashes were recomputed, Linked how
+	// many followed their predecessor on the page; Broken are the
+	// sequence numbers that failed either.
+	Checked, Linked int
+	Broken          []uint64
+	// More: the newest records were not reached within auditPages.
+	More bool
+}
+
+// auditPage lists the trail through the API (auditors and admins) and
+// checks the page's records: each hash recomputed, each link to the
+// record before it. The whole trail is verified offline with its key
+// (lachan audit verify).
+func (c *Console) auditPage(q req) {
+	v := q.r.URL.Query()
+	d := auditData{Actor: v.Get("actor"), Action: v.Get("action"), Since: v.Get("since")}
+	if d.Since == "" {
+		d.Since = "24h"
+	}
+	qs := url.Values{"since": {d.Since}}
+	for k, s := range map[string]string{"actor": d.Actor, "action": d.Action} {
+		if s != "" {
+			qs.Set(k, s)
+		}
+	}
+	var err error
+	if after := v.Get("after"); after != "" {
+		// Paging forward from a sequence number, oldest first.
+		qs.Set("after", after)
+		qs.Set("limit", strconv.Itoa(c.cfg.AuditLimit))
+		var page auditPage
+		err = c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page)
+		d.Records, d.Next = page.Records, page.Next
+	} else {
+		d.Records, d.More, err = c.latestAudit(q, qs)
+	}
+	if err != nil {
+		c.fail(q, err)
+		return
+	}
+	for i, r := range d.Records {
+		d.Checked++
+		ok := r.Sum() == r.Hash
+		if i > 0 && d.Records[i-1].Seq+1 == r.Seq {
+			if r.Prev == d.Records[i-1].Hash {
+				d.Linked++
+			} else {
+				ok = false
+			}
+		}
+		if !ok {
+			d.Broken = append(d.Broken, r.Seq)
+		}
+	}
+	slices.Reverse(d.Records) // newest first to read; checked in order above
+	c.render(q.w, q.r, http.StatusOK, "audit", q.view("audit.title", "audit", d))
+}
+
+type auditPage struct {
+	Records []audit.Record `json:"records"`
+	Next    uint64         `json:"next"`
+}
+
+// auditPages bounds how many API pages the newest records are looked
+// for in; past it the page says there is more and offers paging.
+const auditPages = 20
+
+// latestAudit returns the newest AuditLimit records the filter selects.
+// The API lists oldest first from a sequence number, and each page goes
+// on from where the last stopped (a range read by sequence number), so
+// walking to the end reads each record once.
+func (c *Console) latestAudit(q req, qs url.Values) ([]audit.Record, bool, error) {
+	qs.Set("limit", strconv.Itoa(audit.MaxLimit))
+	var keep []audit.Record
+	for range auditPages {
+		var page auditPage
+		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/audit", qs, nil, &page); err != nil {
+			return nil, false, err
+		}
+		keep = append(keep, page.Records...)
+		if len(keep) > c.cfg.AuditLimit {
+			keep = slices.Clone(keep[len(keep)-c.cfg.AuditLimit:])
+		}
+		if page.Next == 0 {
+			return keep, false, nil
+		}
+		qs.Set("after", strconv.FormatUint(page.Next, 10))
+	}
+	return keep, true, nil
+}
+
+type hostsData struct {
+	Agents []hostRow
+}
+
+type hostRow struct {
+	fleet.Agent
+	Online bool
+}
+
+// hosts lists the agents the person may see.
+func (c *Console) hosts(q req) {
+	var ans struct {
+		Agents []fleet.Agent `json:"agents"`
+	}
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/agents", nil, nil, &ans); err != nil {
+		c.fail(q, err)
+		return
+	}
+	now := time.Now()
+	d := hostsData{}
+	for _, a := range ans.Agents {
+		d.Agents = append(d.Agents, hostRow{Agent: a, Online: a.Online(now, onlineWindow)})
+	}
+	c.render(q.w, q.r, http.StatusOK, "hosts", q.view("hosts.title", "hosts", d))
+}
+
+// systems shows the registry's coverage: each system's cấp độ, its four
+// layers and their gaps.
+func (c *Console) systems(q req) {
+	var rep system.Report
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep); err != nil {
+		c.fail(q, err)
+		return
+	}
+	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", rep))
+}

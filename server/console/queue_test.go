@@ -1,0 +1,61 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"lachan/server/incident"
+)
+
+// TestSavedViewsAndBulkAssign: a view saved under a name is offered on
+// the queue to its owner only and opens its filter; ticked incidents are
+// assigned at once, each through the API and into the audit trail, and a
+// name that is no user is refused.
+func TestSavedViewsAndBulkAssign(t *testing.T) {
+	e := newEnv(t)
+	id1 := e.raise("ward-1", "pc-1", "pc-1", "r1")
+	id2 := e.raise("ward-2", "pc-2", "pc-2", "r2")
+	a := e.addUser("mai", "analyst")
+	o := e.addUser("son", "analyst")
+	b := e.browser()
+	b.login("mai", a.Password, "mật-khẩu-rất-dài-6")
+	p := b.get("/incidents")
+	tok := formToken(t, p.Body)
+	p = b.post("/incidents/views", url.Values{"csrf": {tok}, "name": {"Phường 1 <mới>"}, "query": {"status=new&unit=ward-1"}}, nil)
+	if p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save view: %d\n%s", p.StatusCode, p.Body)
+	}
+	p = b.get("/incidents")
+	if !strings.Contains(p.Body, `href="/incidents?status=new&amp;unit=ward-1" class="chip">Phường 1 &lt;mới&gt;</a>`) {
+		t.Errorf("saved view not offered:\n%s", p.Body)
+	}
+	if p = b.post("/incidents/views", url.Values{"csrf": {tok}, "name": {"x"}, "query": {"status=closed"}}, nil); p.StatusCode != http.StatusBadRequest {
+		t.Errorf("a view with a bad filter: %d, want 400", p.StatusCode)
+	}
+	other := e.browser()
+	other.login("son", o.Password, "mật-khẩu-rất-dài-7")
+	if p := other.get("/incidents"); strings.Contains(p.Body, "Phường 1") {
+		t.Error("another person sees mai's view")
+	}
+
+	if p = b.post("/incidents/bulk-assign", url.Values{"csrf": {tok}, "id": {id1, id2}, "to": {"nobody"}}, nil); p.StatusCode != http.StatusBadRequest {
+		t.Errorf("bulk assign to no user: %d, want 400", p.StatusCode)
+	}
+	p = b.post("/incidents/bulk-assign", url.Values{"csrf": {tok}, "id": {id1, id2}, "to": {"son"}, "next": {"/incidents"}}, nil)
+	if p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("bulk assign: %d\n%s", p.StatusCode, p.Body)
+	}
+	m := incident.NewManager(e.st, incident.DefaultConfig(), nil)
+	for _, id := range []string{id1, id2} {
+		inc, err := m.Get(context.Background(), id)
+		if err != nil || inc.Assignee != "son" {
+			t.Errorf("incident %s assignee %q (%v), want son", id, inc.Assignee, err)
+		}
+		if !auditHas(t, e, "mai", "incident.assign_user", id) {
+			t.Errorf("assignment of %s not audited", id)
+		}
+	}
+}
