@@ -27,6 +27,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(storeCmd())
 	root.AddCommand(usersCmd(), tokensCmd(), loginCmd(), logoutCmd(), passwordCmd(), whoamiCmd())
 	root.AddCommand(auditCmd())
+	root.AddCommand(caCmd())
 	return root
 }
 
