@@ -28,6 +28,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
 	root.PersistentFlags().String("state-dir", "", "state directory (identity, spool)")
 	root.AddCommand(runCmd(), scanCmd(), configCmd(), serviceCmd())
+	root.AddCommand(enrollCmd())
 	return root
 }
 
@@ -51,7 +52,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			run := func(ctx context.Context) error {
-				cl, err := daemon.Enroll(ctx, dc, log)
+				cl, err := enrollForRun(ctx, cfg, &dc, log)
 				if err != nil {
 					return err
 				}
