@@ -114,6 +114,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if len(w.depth) == 0 && !w.cfg.Removable {
 		return errors.New("yara watch: none of the folders could be watched")
 	}
+	// From here on a new file is seen: said once, so that whoever drops a
+	// test file knows when it will be caught.
+	w.log.Info("watching folders for new files", "paths", w.cfg.Paths, "folders", len(w.depth), "removable", w.cfg.Removable)
 	jobs := make(chan job, w.cfg.QueueSize)
 	done := make(chan struct{})
 	go func() {
