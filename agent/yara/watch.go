@@ -362,7 +362,13 @@ func (w *Watcher) scanJobs(ctx context.Context, jobs <-chan job) {
 		}
 		w.files.Add(st.Files)
 		w.errs.Add(st.Errors)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, fs.ErrNotExist):
+			// Gone before it settled: a temporary file in a watched
+			// temp folder, an everyday event and nothing to scan.
+			w.log.Debug("watched file gone before its scan", "path", j.path)
+		default:
 			w.errs.Add(1)
 			w.log.Warn("watched scan failed", "path", j.path, "err", err)
 		}
