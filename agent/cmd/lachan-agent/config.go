@@ -177,8 +177,11 @@ func loadConfig(cmd *cobra.Command) (*Config, error) {
 
 // daemonConfig turns the file's shape into what the daemon takes.
 func (c *Config) daemonConfig() (daemon.Config, error) {
-	if c.Server.URL == "" || c.Server.CAFile == "" {
-		return daemon.Config{}, errors.New("server.url and server.ca_file must be set to run")
+	if c.Server.URL == "" {
+		return daemon.Config{}, errors.New("server.url is not set: enroll this PC first (lachan-agent enroll --server HOST:PORT --ca-sha256 FINGERPRINT --secret SECRET)")
+	}
+	if c.Server.CAFile == "" {
+		return daemon.Config{}, errors.New("server.ca_file must be set to run")
 	}
 	sub, err := fs.Sub(rules.FS, "yara")
 	if err != nil {
