@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,6 +87,14 @@ func parseEnrollArgs(cmd *cobra.Command) (enrollArgs, error) {
 }
 
 func runEnroll(cmd *cobra.Command, _ []string) error {
+	err := enrollPC(cmd)
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w\nChạy với quyền root / run it as root: sudo lachan-agent enroll …", err)
+	}
+	return err
+}
+
+func enrollPC(cmd *cobra.Command) error {
 	a, err := parseEnrollArgs(cmd)
 	if err != nil {
 		return err
@@ -189,11 +198,12 @@ func leaveToService(cmd *cobra.Command, a enrollArgs, pending []byte, cause erro
 }
 
 func writeConfig(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("configuration %s: %w", path, err)
+	err := os.MkdirAll(filepath.Dir(path), 0o755)
+	if err == nil {
+		// It may hold the unit's secret until enrollment completes.
+		err = atomicfile.Write(path, b, 0o600)
 	}
-	// It may hold the unit's secret until enrollment completes.
-	if err := atomicfile.Write(path, b, 0o600); err != nil {
+	if err != nil {
 		return fmt.Errorf("configuration %s: %w", path, err)
 	}
 	return nil
