@@ -15,7 +15,7 @@ import (
 type Settings struct {
 	URL      string
 	CASHA256 string
-	// CAFile is written only when the file names none yet.
+	// CAFile is written only when given and the file names none yet.
 	CAFile string
 	Secret string
 	Code   string
@@ -41,7 +41,7 @@ func Render(base []byte, s Settings) ([]byte, error) {
 	}
 	set(server, "url", s.URL)
 	set(server, "ca_sha256", s.CASHA256)
-	if ca := lookup(server, "ca_file"); ca == nil || ca.Value == "" {
+	if ca := lookup(server, "ca_file"); s.CAFile != "" && (ca == nil || ca.Value == "") {
 		set(server, "ca_file", s.CAFile)
 	}
 	for key, v := range map[string]string{"enroll_secret": s.Secret, "enroll_code": s.Code} {

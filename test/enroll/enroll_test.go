@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 // writes the configuration enroll starts from, as the package would.
 type pc struct {
 	dir, config, state string
+	// original is the configuration as written, which enroll leaves alone.
+	original string
 }
+
+func (p pc) enrollment() string { return filepath.Join(p.dir, "enrollment.yml") }
 
 func newPC(t *testing.T) pc {
 	t.Helper()
@@ -57,6 +61,7 @@ log:
 	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	p.original = cfg
 	return p
 }
 
@@ -138,20 +143,23 @@ func TestEnrollOneLine(t *testing.T) {
 	if !strings.Contains(out, "enrolled: agent ") {
 		t.Errorf("enroll said:\n%s", out)
 	}
-	cfg, err := os.ReadFile(p.config)
+	if cfg, _ := os.ReadFile(p.config); string(cfg) != p.original {
+		t.Errorf("enroll changed the configuration itself:\n%s", cfg)
+	}
+	enrolled, err := os.ReadFile(p.enrollment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"url: https://" + srv.Addr, "ca_sha256: " + fp, "# a ward PC's configuration", "interval: 2s"} {
-		if !strings.Contains(string(cfg), want) {
-			t.Errorf("configuration lacks %q:\n%s", want, cfg)
+	for _, want := range []string{"url: https://" + srv.Addr, "ca_sha256: " + fp} {
+		if !strings.Contains(string(enrolled), want) {
+			t.Errorf("enrollment.yml lacks %q:\n%s", want, enrolled)
 		}
 	}
-	if strings.Contains(string(cfg), harness.EnrollSecret) {
-		t.Errorf("the secret stayed in the configuration after enrolling:\n%s", cfg)
+	if strings.Contains(string(enrolled), harness.EnrollSecret) || strings.Contains(string(enrolled), "ca_file") {
+		t.Errorf("enrollment.yml keeps the secret, or a CA file the configuration names already:\n%s", enrolled)
 	}
-	if fi, err := os.Stat(p.config); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("configuration mode: %v %v", fi.Mode(), err)
+	if fi, err := os.Stat(p.enrollment()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("enrollment.yml mode: %v %v", fi.Mode(), err)
 	}
 	pinned, err := os.ReadFile(filepath.Join(p.state, "server-ca.pem"))
 	want, _ := os.ReadFile(srv.CAFile())
@@ -205,6 +213,9 @@ func TestEnrollRefusals(t *testing.T) {
 			if after, _ := os.ReadFile(p.config); !bytes.Equal(before, after) {
 				t.Errorf("configuration changed by a refused enrollment:\n%s", after)
 			}
+			if _, err := os.Stat(p.enrollment()); err == nil {
+				t.Error("enrollment.yml written by a refused enrollment")
+			}
 			if _, err := os.Stat(filepath.Join(p.state, "identity.json")); err == nil {
 				t.Error("an identity was written")
 			}
@@ -234,8 +245,8 @@ func TestEnrollServerDown(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, out)
 		}
 	}
-	if cfg, _ := os.ReadFile(p.config); !strings.Contains(string(cfg), harness.EnrollSecret) {
-		t.Fatalf("configuration not written for the service to go on with:\n%s", cfg)
+	if cfg, _ := os.ReadFile(p.enrollment()); !strings.Contains(string(cfg), harness.EnrollSecret) {
+		t.Fatalf("enrollment not written for the service to go on with:\n%s", cfg)
 	}
 	p.run(t)
 	if err := harness.WaitFor(ctx, 30*time.Second, func() (bool, error) {

@@ -131,8 +131,13 @@ func TestDebInstall(t *testing.T) {
 	}
 	// enroll starts the service through systemd, absent here.
 	c.start("lachan-agent")
-	if cfg := c.must("", "cat /etc/lachan/agent.yml"); strings.Contains(cfg, values["SECRET"]) || !strings.Contains(cfg, "url: https://soc.hcm.gov.vn:8443") {
-		t.Errorf("agent.yml after enrollment:\n%s", cfg)
+	if cfg := c.must("", "cat /etc/lachan/enrollment.yml"); strings.Contains(cfg, values["SECRET"]) || !strings.Contains(cfg, "url: https://soc.hcm.gov.vn:8443") {
+		t.Errorf("enrollment.yml after enrollment:\n%s", cfg)
+	}
+	// The conffiles are as the packages installed them, so that an
+	// upgrade that changes them has nobody's edits to ask about.
+	if out := c.must("", "dpkg --verify lachan-agent || true"); strings.TrimSpace(out) != "" {
+		t.Errorf("enrollment changed the agent package's files:\n%s", out)
 	}
 	agentID := c.waitAgent()
 	lap("agent installed, enrolled and listed")
@@ -181,7 +186,7 @@ func upgrade(t *testing.T, c *chroot, server, ward map[string]step, values map[s
 	if n := strings.Count(c.log("lachan-agent"), "osquery unavailable"); n != 1 {
 		t.Errorf("osquery's absence said %d times:\n%s", n, c.log("lachan-agent"))
 	}
-	before := c.must("", "cat /etc/lachan/server.yml /etc/lachan/units.yml /etc/lachan/agent.yml /var/lib/lachan-agent/identity.json")
+	before := c.must("", "cat /etc/lachan/server.yml /etc/lachan/units.yml /etc/lachan/agent.yml /etc/lachan/enrollment.yml /var/lib/lachan-agent/identity.json")
 	c.runStep(stepOf(t, server, "server-upgrade"), "/root/new", values)
 	c.runStep(stepOf(t, ward, "ward-upgrade"), "/root/new", values)
 	// postinst restarts the services through systemd, absent here.
@@ -193,7 +198,7 @@ func upgrade(t *testing.T, c *chroot, server, ward map[string]step, values map[s
 			t.Errorf("%s is at %q after the upgrade", p, v)
 		}
 	}
-	if after := c.must("", "cat /etc/lachan/server.yml /etc/lachan/units.yml /etc/lachan/agent.yml /var/lib/lachan-agent/identity.json"); after != before {
+	if after := c.must("", "cat /etc/lachan/server.yml /etc/lachan/units.yml /etc/lachan/agent.yml /etc/lachan/enrollment.yml /var/lib/lachan-agent/identity.json"); after != before {
 		t.Errorf("configuration or identity changed by the upgrade:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	// Data kept: the alert from before and the agent's record; the same

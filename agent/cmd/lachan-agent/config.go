@@ -172,7 +172,26 @@ func loadConfig(cmd *cobra.Command) (*Config, error) {
 	if err := config.FromCommand(cmd, cfg); err != nil {
 		return nil, err
 	}
+	// The enrollment's server section, beside the configuration, over it.
+	if file, _ := cmd.Flags().GetString("config"); file != "" {
+		if p := enrollmentPath(file); fileExists(p) {
+			if err := config.Load(cfg, config.Options{File: p, Flags: cmd.Flags()}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return cfg, nil
+}
+
+// enrollmentPath is the file `lachan-agent enroll` writes the server
+// section into, beside the configuration file.
+func enrollmentPath(configFile string) string {
+	return filepath.Join(filepath.Dir(configFile), "enrollment.yml")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // daemonConfig turns the file's shape into what the daemon takes.

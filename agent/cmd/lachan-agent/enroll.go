@@ -33,8 +33,8 @@ func enrollCmd() *cobra.Command {
 		Use:   "enroll --server HOST:PORT --ca-sha256 FINGERPRINT (--secret S | --code C)",
 		Short: "Join a server in one step: pin its CA, enroll, write the configuration, start the service",
 		Long: "Fetches the server's CA and takes it only when its SHA-256 is FINGERPRINT (`lachan ca` on the server " +
-			"prints both), enrolls with the unit's secret or a one-time code, writes the configuration (--config, default " +
-			defaultConfigPath + ") and starts the lachan-agent service. When the server cannot be reached the configuration " +
+			"prints both), enrolls with the unit's secret or a one-time code, writes the server's address and the fingerprint " +
+			"into enrollment.yml beside the configuration (--config, default " + defaultConfigPath + ") and starts the lachan-agent service. When the server cannot be reached the configuration " +
 			"is written anyway and the service keeps trying to enroll in the background.",
 		Args: cobra.NoArgs,
 		RunE: runEnroll,
@@ -51,9 +51,12 @@ func enrollCmd() *cobra.Command {
 
 // enrollArgs are the checked flags of enroll.
 type enrollArgs struct {
-	url, fingerprint, secret, code, path string
-	start                                bool
-	wait                                 time.Duration
+	url, fingerprint, secret, code string
+	// path is the configuration, enrollment the file beside it that
+	// enroll writes.
+	path, enrollment string
+	start            bool
+	wait             time.Duration
 }
 
 func parseEnrollArgs(cmd *cobra.Command) (enrollArgs, error) {
@@ -83,6 +86,7 @@ func parseEnrollArgs(cmd *cobra.Command) (enrollArgs, error) {
 	if a.path == "" {
 		a.path = defaultConfigPath
 	}
+	a.enrollment = enrollmentPath(a.path)
 	return a, nil
 }
 
@@ -101,7 +105,7 @@ func enrollPC(cmd *cobra.Command) error {
 	}
 	out := cmd.OutOrStdout()
 	log := logging.New(logging.Config{Level: "warn", Format: "text"}, cmd.ErrOrStderr())
-	base, err := enroll.ReadBase(a.path, configTemplate)
+	base, err := enroll.ReadBase(a.enrollment, nil)
 	if err != nil {
 		return err
 	}
@@ -136,57 +140,74 @@ func enrollPC(cmd *cobra.Command) error {
 			cl.ID.Server, cl.ID.AgentID, a.url, filepath.Join(dc.StateDir, "identity.json"))
 	}
 	// Enrolled: the secret or code has done its work and is not kept.
-	final, err := enroll.Render(base, enroll.Settings{URL: a.url, CASHA256: a.fingerprint, CAFile: cfg.Server.CAFile})
+	final, err := enroll.Render(pending, enroll.Settings{URL: a.url, CASHA256: a.fingerprint})
 	if err != nil {
 		return err
 	}
-	if err := writeConfig(a.path, final); err != nil {
+	if err := writeConfig(a, final); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Đã ghi danh / enrolled: agent %s, đơn vị / unit %s, máy chủ / server %s\nCấu hình / configuration: %s\n",
-		cl.ID.AgentID, cl.ID.Unit, a.url, a.path)
+	fmt.Fprintf(out, "Đã ghi danh / enrolled: agent %s, đơn vị / unit %s, máy chủ / server %s\nCấu hình / configuration: %s, %s\n",
+		cl.ID.AgentID, cl.ID.Unit, a.url, a.path, a.enrollment)
 	return startService(out, a)
 }
 
-// renderConfig writes the flags into base and loads the result as the
-// agent would, so that a configuration it could not run is refused before
-// anything is written.
+// renderConfig writes the flags into base (the enrollment file so far)
+// and loads the configuration with it as the agent would, so that one it
+// could not run is refused before anything is written. The CA goes into
+// the state directory unless the configuration names a file for it.
 func renderConfig(a enrollArgs, base []byte) (*Config, []byte, error) {
-	pending, err := enroll.Render(base, enroll.Settings{URL: a.url, CASHA256: a.fingerprint,
-		CAFile: "/var/lib/lachan-agent/server-ca.pem", Secret: a.secret, Code: a.code})
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", a.path, err)
-	}
-	tmp, err := os.CreateTemp("", "lachan-agent-*.yml")
-	if err != nil {
+	cfg := defaultConfig()
+	if fileExists(a.path) {
+		if err := config.Load(cfg, config.Options{File: a.path}); err != nil {
+			return nil, nil, err
+		}
+	} else if err := loadBytes(cfg, configTemplate); err != nil {
 		return nil, nil, err
 	}
+	caFile := ""
+	if cfg.Server.CAFile == "" {
+		caFile = filepath.Join(cfg.StateDir, "server-ca.pem")
+	}
+	pending, err := enroll.Render(base, enroll.Settings{URL: a.url, CASHA256: a.fingerprint,
+		CAFile: caFile, Secret: a.secret, Code: a.code})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", a.enrollment, err)
+	}
+	if err := loadBytes(cfg, pending); err != nil {
+		return nil, nil, fmt.Errorf("%s with the enrollment written in: %w", a.path, err)
+	}
+	return cfg, pending, nil
+}
+
+// loadBytes loads YAML that is not in a file yet over cfg.
+func loadBytes(cfg *Config, b []byte) error {
+	tmp, err := os.CreateTemp("", "lachan-agent-*.yml")
+	if err != nil {
+		return err
+	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(pending)
+	_, err = tmp.Write(b)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	cfg := defaultConfig()
-	if err := config.Load(cfg, config.Options{File: tmp.Name()}); err != nil {
-		return nil, nil, fmt.Errorf("%s with the enrollment written in: %w", a.path, err)
-	}
-	return cfg, pending, nil
+	return config.Load(cfg, config.Options{File: tmp.Name()})
 }
 
 // leaveToService writes the configuration with the credential in it and
 // starts the service, which keeps trying; without a service to start it
 // says how to run the agent instead.
 func leaveToService(cmd *cobra.Command, a enrollArgs, pending []byte, cause error) error {
-	if err := writeConfig(a.path, pending); err != nil {
+	if err := writeConfig(a, pending); err != nil {
 		return err
 	}
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "Chưa kết nối được máy chủ / the server cannot be reached now: %v\n"+
 		"Kiểm tra địa chỉ và tường lửa (cổng của máy chủ phải mở từ máy này). / Check the address and the firewall (the server's port must be open from this PC).\n"+
-		"Cấu hình đã ghi / configuration written: %s\n", cause, a.path)
+		"Cấu hình đã ghi / configuration written: %s\n", cause, a.enrollment)
 	if !a.start {
 		return fmt.Errorf("not enrolled yet; start the agent (systemctl start lachan-agent, or lachan-agent run --config %s) and it keeps trying until the server answers", a.path)
 	}
@@ -197,14 +218,20 @@ func leaveToService(cmd *cobra.Command, a enrollArgs, pending []byte, cause erro
 	return nil
 }
 
-func writeConfig(path string, b []byte) error {
-	err := os.MkdirAll(filepath.Dir(path), 0o755)
-	if err == nil {
-		// It may hold the unit's secret until enrollment completes.
-		err = atomicfile.Write(path, b, 0o600)
+// writeConfig writes the enrollment file, and the default configuration
+// beside it when there is none yet.
+func writeConfig(a enrollArgs, enrollment []byte) error {
+	if err := os.MkdirAll(filepath.Dir(a.path), 0o755); err != nil {
+		return fmt.Errorf("configuration %s: %w", a.path, err)
 	}
-	if err != nil {
-		return fmt.Errorf("configuration %s: %w", path, err)
+	if !fileExists(a.path) {
+		if err := atomicfile.Write(a.path, configTemplate, 0o600); err != nil {
+			return fmt.Errorf("configuration %s: %w", a.path, err)
+		}
+	}
+	// It may hold the unit's secret until enrollment completes.
+	if err := atomicfile.Write(a.enrollment, enrollment, 0o600); err != nil {
+		return fmt.Errorf("enrollment %s: %w", a.enrollment, err)
 	}
 	return nil
 }
