@@ -264,3 +264,29 @@ func logOf(p pc) string {
 	b, _ := os.ReadFile(filepath.Join(p.dir, "agent.log"))
 	return string(b)
 }
+
+// A one-time code enrolls one PC; the same code given again on another PC
+// is refused with what to do.
+func TestEnrollWithCode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := startServer(ctx, t, t.TempDir())
+	fp := fingerprint(ctx, t, srv)
+	out, err := srv.CLI(ctx, "units", "codes", harness.Unit, "--count", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := strings.TrimSpace(string(out))
+	first := newPC(t)
+	if out, err := first.enroll(ctx, "--server", srv.Addr, "--ca-sha256", fp, "--code", code); err != nil {
+		t.Fatalf("enroll with a code: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(first.enrollment()); strings.Contains(string(b), code) {
+		t.Errorf("the used code stayed in enrollment.yml:\n%s", b)
+	}
+	second := newPC(t)
+	out2, err := second.enroll(ctx, "--server", srv.Addr, "--ca-sha256", fp, "--code", code)
+	if err == nil || !strings.Contains(out2, "lachan units codes") {
+		t.Fatalf("a used code enrolled again or said nothing useful: %v\n%s", err, out2)
+	}
+}
