@@ -16,7 +16,7 @@ TEST_FLAGS ?= -race -timeout 20m
 FUZZTIME ?= 20s
 SOAK_DURATION ?= 30m
 
-.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean
+.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean packages packages-deb
 
 all: build
 
@@ -62,6 +62,14 @@ fuzz: deps
 # incidents and SIGKILLs; SOAK_KILLS and SOAK_SEED are read too.
 soak: deps
 	SOAK_DURATION=$(SOAK_DURATION) $(GO) run ./test/soak
+
+# Installable packages in dist/: the Debian packages of the server and the
+# agent (docs/install/), and the Windows agent with its installer.
+# VERSION defaults to the VERSION file, else git describe.
+packages: packages-deb packages-windows
+
+packages-deb: deps
+	$(GO) run ./deploy/debian/mkdeb -out dist $(if $(VERSION),-version $(VERSION))
 
 clean:
 	rm -rf $(BIN)

@@ -50,7 +50,10 @@ type Config struct {
 	RulesDir     string
 	RulesFS      fs.FS
 	ScanInterval time.Duration
-	Scan         yara.Config
+	// FirstScanDelay postpones the first scheduled scan (not the watched
+	// folders), so that a fresh install does not start with a full scan.
+	FirstScanDelay time.Duration
+	Scan           yara.Config
 	// Watch, when set, scans new and changed files in its folders (and
 	// removable drives) as they settle, between scheduled scans.
 	Watch *yara.WatchConfig
@@ -329,6 +332,14 @@ func (d *Daemon) scanLoop(ctx context.Context) {
 	if len(d.cfg.Scan.Paths) == 0 && d.cfg.Watch == nil {
 		d.log.Info("YARA scanning off: no paths or watched folders configured")
 		return
+	}
+	if d.cfg.FirstScanDelay > 0 && len(d.cfg.Scan.Paths) > 0 {
+		d.log.Info("first full YARA scan scheduled", "in", d.cfg.FirstScanDelay.Round(time.Second).String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d.cfg.FirstScanDelay):
+		}
 	}
 	for {
 		sc := d.currentScanner()

@@ -90,6 +90,7 @@ type Extension struct {
 	live   *liveQueue
 
 	health health
+	outage announcer
 }
 
 // NewExtension returns an extension that emits every log line and live
@@ -111,6 +112,7 @@ func NewExtension(cfg ExtensionConfig, emit func(event.Event) error, log *slog.L
 		cfg: cfg, log: log, policy: &policyHolder{source: cfg.Name},
 		logger: newLoggerPlugin(cfg.Name, emit), live: newLiveQueue(cfg, emit, log),
 		health: health{s: ErrUnavailable.Error() + ": not registered yet"},
+		outage: announcer{log: log, socket: cfg.Socket},
 	}
 	if err := e.policy.set(Policy{}); err != nil {
 		return nil, err
@@ -161,7 +163,7 @@ func (e *Extension) Run(ctx context.Context) error {
 		}
 		backoff = min(max(backoff*2, e.cfg.MinBackoff), e.cfg.MaxBackoff)
 		wait := backoff/2 + rand.N(backoff/2+1)
-		e.log.Warn("osquery unavailable; registering again", "in", wait.Round(time.Millisecond).String(), "err", err)
+		e.outage.unavailable(err, wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -185,6 +187,7 @@ func (e *Extension) serveOnce(ctx context.Context) (registered bool, err error) 
 		registered = true
 		regMu.Unlock()
 		e.setStatus(nil)
+		e.outage.available()
 		e.log.Info("registered with osqueryd", "uuid", int64(uuid))
 	}
 	cl, err := dialManager(e.cfg.Socket, e.cfg.Timeout, onReg)

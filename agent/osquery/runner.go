@@ -35,6 +35,7 @@ type Runner struct {
 
 	client *osq.ExtensionManagerClient
 	health health
+	outage announcer
 }
 
 // NewRunner returns a runner that connects on first use.
@@ -43,7 +44,7 @@ func NewRunner(cfg Config, pack Pack, log *slog.Logger) *Runner {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{cfg: cfg, pack: pack, log: log, goos: runtime.GOOS, now: time.Now,
-		health: health{s: ErrUnavailable.Error() + ": not connected yet"}}
+		health: health{s: ErrUnavailable.Error() + ": not connected yet"}, outage: announcer{log: log, socket: cfg.Socket}}
 }
 
 // Status returns "ok" after the last contact with osqueryd succeeded, or
@@ -152,9 +153,10 @@ func (r *Runner) Run(ctx context.Context, agentID string, emit func(event.Event)
 		if errors.Is(err, ErrUnavailable) {
 			backoff = min(max(backoff*2, minBackoff), maxBackoff)
 			wait = backoff/2 + rand.N(backoff/2+1)
-			r.log.Warn("osquery unavailable; retrying", "in", wait.Round(time.Millisecond).String(), "err", err)
+			r.outage.unavailable(err, wait)
 		} else {
 			backoff = 0
+			r.outage.available()
 			if err != nil {
 				r.log.Warn("osquery query failed", "err", err)
 			}

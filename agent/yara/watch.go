@@ -114,6 +114,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	if len(w.depth) == 0 && !w.cfg.Removable {
 		return errors.New("yara watch: none of the folders could be watched")
 	}
+	// From here on a new file is seen: said once, so that whoever drops a
+	// test file knows when it will be caught.
+	w.log.Info("watching folders for new files", "paths", w.cfg.Paths, "folders", len(w.depth), "removable", w.cfg.Removable)
 	jobs := make(chan job, w.cfg.QueueSize)
 	done := make(chan struct{})
 	go func() {
@@ -359,7 +362,13 @@ func (w *Watcher) scanJobs(ctx context.Context, jobs <-chan job) {
 		}
 		w.files.Add(st.Files)
 		w.errs.Add(st.Errors)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, fs.ErrNotExist):
+			// Gone before it settled: a temporary file in a watched
+			// temp folder, an everyday event and nothing to scan.
+			w.log.Debug("watched file gone before its scan", "path", j.path)
+		default:
 			w.errs.Add(1)
 			w.log.Warn("watched scan failed", "path", j.path, "err", err)
 		}

@@ -4,6 +4,7 @@ package yara
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,5 +139,30 @@ func TestWatcherRemovable(t *testing.T) {
 	got, st := wait([]string{"needle.doc"})
 	if !slices.Equal(got, []string{"needle.doc"}) || st.Mounts != 1 {
 		t.Errorf("found %v, stats %+v: want the new drive scanned once and the old one left alone", got, st)
+	}
+}
+
+// A folder made and removed at once (a build's or an installer's
+// temporary folder in a watched temp folder) is everyday life, not a
+// scan error.
+func TestWatcherVanishedFolderIsNoError(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultWatchConfig()
+	cfg.Paths, cfg.Depth, cfg.Settle, cfg.Removable = []string{dir}, 2, 50*time.Millisecond, false
+	wait := watchRun(t, cfg, nil)
+	for i := range 20 {
+		sub := filepath.Join(dir, fmt.Sprintf("tmp-%d", i))
+		if err := os.Mkdir(sub, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(sub, "x"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, st := wait(nil); st.Errors != 0 {
+		t.Errorf("%d errors for folders that came and went: %+v", st.Errors, st)
 	}
 }

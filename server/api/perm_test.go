@@ -33,6 +33,7 @@ import (
 var openRoutes = map[string]string{
 	"GET " + wire.PathHealth:   "public",
 	"POST " + wire.PathEnroll:  "public",
+	"GET " + wire.PathCA:       "public",
 	"POST " + PathLogin:        "public",
 	"POST " + wire.PathCheckIn: "agent",
 	"POST " + wire.PathIngest:  "agent",

@@ -155,6 +155,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.open(mux, "POST "+wire.PathEnroll, "public", s.enroll)
+	s.open(mux, "GET "+wire.PathCA, "public", s.caCert)
 	s.open(mux, "POST "+wire.PathCheckIn, "agent", s.agentOnly(s.checkIn))
 	s.open(mux, "POST "+wire.PathIngest, "agent", s.agentOnly(s.ingest))
 	s.open(mux, "GET "+wire.PathRules, "agent", s.agentOnly(s.rules))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +17,7 @@ import (
 
 	"lachan/agent/client"
 	"lachan/agent/daemon"
+	"lachan/agent/enroll"
 	"lachan/agent/eventlog"
 	"lachan/agent/osquery"
 	"lachan/agent/ship"
@@ -66,6 +68,10 @@ type ServerConfig struct {
 	// EnrollCode is a one-time enrollment code (lachan units codes),
 	// used instead of the secret.
 	EnrollCode string `mapstructure:"enroll_code" secret:"true"`
+	// CASHA256 pins the server's CA by its fingerprint (`lachan ca`):
+	// when CAFile does not exist yet, the agent fetches the CA from the
+	// server and takes it only if its SHA-256 is this.
+	CASHA256 string `mapstructure:"ca_sha256"`
 	// Proxy is an HTTPS proxy (http://[user:password@]host:port); empty
 	// uses HTTPS_PROXY and NO_PROXY from the environment.
 	Proxy string `mapstructure:"proxy" secret:"true"`
@@ -88,6 +94,12 @@ type YARAConfig struct {
 	// drives as they are mounted (Linux).
 	Watch     []string `mapstructure:"watch"`
 	Removable bool     `mapstructure:"removable"`
+	// WatchDefaults adds the users' Downloads and Desktop folders and the
+	// temporary folders, as found at start, to Watch.
+	WatchDefaults bool `mapstructure:"watch_defaults"`
+	// FirstScanWithin, when set, starts the first full scan of Paths at a
+	// random moment within it (kept across restarts) instead of at once.
+	FirstScanWithin time.Duration `mapstructure:"first_scan_within"`
 }
 
 // OsqueryConfig points at osqueryd's extension socket.
@@ -136,6 +148,14 @@ func (c *Config) Validate() error {
 	if c.YARA.Interval < time.Second {
 		errs = append(errs, errors.New("yara.interval: at least 1s"))
 	}
+	if c.YARA.FirstScanWithin < 0 {
+		errs = append(errs, errors.New("yara.first_scan_within: must not be negative"))
+	}
+	if c.Server.CASHA256 != "" {
+		if _, err := enroll.ParseFingerprint(c.Server.CASHA256); err != nil {
+			errs = append(errs, fmt.Errorf("server.ca_sha256: %w", err))
+		}
+	}
 	if c.Osquery.Mode != "extension" && c.Osquery.Mode != "client" {
 		errs = append(errs, fmt.Errorf("osquery.mode %q: want extension or client", c.Osquery.Mode))
 	}
@@ -157,13 +177,35 @@ func loadConfig(cmd *cobra.Command) (*Config, error) {
 	if err := config.FromCommand(cmd, cfg); err != nil {
 		return nil, err
 	}
+	// The enrollment's server section, beside the configuration, over it.
+	if file, _ := cmd.Flags().GetString("config"); file != "" {
+		if p := enrollmentPath(file); fileExists(p) {
+			if err := config.Load(cfg, config.Options{File: p, Flags: cmd.Flags()}); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return cfg, nil
+}
+
+// enrollmentPath is the file `lachan-agent enroll` writes the server
+// section into, beside the configuration file.
+func enrollmentPath(configFile string) string {
+	return filepath.Join(filepath.Dir(configFile), "enrollment.yml")
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // daemonConfig turns the file's shape into what the daemon takes.
 func (c *Config) daemonConfig() (daemon.Config, error) {
-	if c.Server.URL == "" || c.Server.CAFile == "" {
-		return daemon.Config{}, errors.New("server.url and server.ca_file must be set to run")
+	if c.Server.URL == "" {
+		return daemon.Config{}, errors.New("server.url is not set: enroll this PC first (lachan-agent enroll --server HOST:PORT --ca-sha256 FINGERPRINT --secret SECRET)")
+	}
+	if c.Server.CAFile == "" {
+		return daemon.Config{}, errors.New("server.ca_file must be set to run")
 	}
 	sub, err := fs.Sub(rules.FS, "yara")
 	if err != nil {
@@ -179,9 +221,13 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 	sc := spool.DefaultConfig()
 	sc.MaxBytes, sc.Sync = c.Spool.MaxBytes, c.Spool.Sync
 	var watch *yara.WatchConfig
-	if len(c.YARA.Watch) > 0 || c.YARA.Removable {
+	watched := c.YARA.Watch
+	if c.YARA.WatchDefaults {
+		watched = append(slices.Clone(watched), defaultWatchFolders(userFolders())...)
+	}
+	if len(watched) > 0 || c.YARA.Removable {
 		wc := yara.DefaultWatchConfig()
-		wc.Paths, wc.Removable = c.YARA.Watch, c.YARA.Removable
+		wc.Paths, wc.Removable = watched, c.YARA.Removable
 		watch = &wc
 	}
 	dc := daemon.Config{

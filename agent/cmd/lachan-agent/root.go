@@ -29,6 +29,7 @@ func rootCmd() *cobra.Command {
 	root.PersistentFlags().String("state-dir", "", "state directory (identity, spool)")
 	root.AddCommand(runCmd(), scanCmd(), configCmd(), serviceCmd())
 	root.AddCommand(isolationCmd())
+	root.AddCommand(enrollCmd())
 	return root
 }
 
@@ -52,7 +53,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			run := func(ctx context.Context) error {
-				cl, err := daemon.Enroll(ctx, dc, log)
+				cl, err := enrollForRun(ctx, cfg, &dc, log)
 				if err != nil {
 					return err
 				}

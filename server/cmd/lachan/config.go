@@ -185,7 +185,7 @@ func (c *Config) sensorClient() ClientConfig {
 func (c *Config) client() ClientConfig {
 	cc := c.Client
 	if cc.Server == "" {
-		cc.Server = "https://" + c.API.Listen
+		cc.Server = "https://" + localAddr(c.API.Listen)
 	}
 	if cc.CAFile == "" {
 		cc.CAFile = filepath.Join(c.pkiDir(), pki.CAFile)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/spf13/cobra"
 
 	"lachan/internal/config"
@@ -15,7 +13,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().String("config", os.Getenv("LACHAN_CONFIG"), "configuration file (YAML)")
+	root.PersistentFlags().String("config", defaultConfigFile(), "configuration file (YAML)")
 	root.PersistentFlags().String("data-dir", "", "data directory (store, PKI, operator token)")
 	root.AddCommand(aggregateCmd(), deadLettersCmd())
 	root.AddCommand(serveCmd(), configCmd(), withAgentAdmin(agentsCmd()), eventsCmd(), alertsCmd(), incidentsCmd(),
@@ -30,6 +28,7 @@ func rootCmd() *cobra.Command {
 	root.AddCommand(reportCmd())
 	root.AddCommand(playbooksCmd(), notifyCmd())
 	root.AddCommand(actionsCmd())
+	root.AddCommand(caCmd())
 	return root
 }
 

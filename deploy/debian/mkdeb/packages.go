@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/goreleaser/nfpm/v2/files"
+)
+
+func file(src, dst string, mode uint32) *files.Content {
+	return &files.Content{Source: src, Destination: dst, FileInfo: &files.ContentFileInfo{Mode: os.FileMode(mode), Owner: "root", Group: "root"}}
+}
+
+// conffile is a configuration file dpkg keeps on upgrade (asking only when
+// both the admin and the new package changed it) and removes on purge.
+func conffile(src, dst string, mode uint32) *files.Content {
+	c := file(src, dst, mode)
+	c.Type = files.TypeConfig
+	return c
+}
+
+// serverPackage is lachan: the server and the operator's CLI. libpcap is
+// for the network sensor (`lachan sensor`, `lachan pcap`).
+func serverPackage(repo, bin string) pkg {
+	deb := filepath.Join(repo, "deploy", "debian", "lachan")
+	return pkg{
+		name:        "lachan",
+		description: "Lá Chắn security monitoring server\n Agent API, ingest, Sigma detection, incidents, the four-layer model and national forwarding, with the operator's CLI.",
+		depends:     []string{"libc6 (>= 2.34)", "libpcap0.8", "passwd"},
+		scripts:     deb,
+		contents: files.Contents{
+			file(filepath.Join(bin, "lachan"), "/usr/bin/lachan", 0o755),
+			file(filepath.Join(repo, "deploy", "systemd", "lachan.service"), "/lib/systemd/system/lachan.service", 0o644),
+			conffile(filepath.Join(deb, "server.yml"), "/etc/lachan/server.yml", 0o640),
+			conffile(filepath.Join(deb, "units.yml"), "/etc/lachan/units.yml", 0o640),
+		},
+	}
+}
+
+// agentPackage is lachan-agent. osquery is recommended, not required: the
+// agent works without it and says so once.
+func agentPackage(repo, bin string) pkg {
+	deb := filepath.Join(repo, "deploy", "debian", "lachan-agent")
+	return pkg{
+		name:        "lachan-agent",
+		description: "Lá Chắn endpoint agent\n YARA scans of new and downloaded files, osquery results and Linux telemetry, shipped to the Lá Chắn server.",
+		depends:     []string{"libc6 (>= 2.34)", "libyara9"},
+		recommend:   []string{"osquery"},
+		scripts:     deb,
+		contents: files.Contents{
+			file(filepath.Join(bin, "lachan-agent"), "/usr/bin/lachan-agent", 0o755),
+			file(filepath.Join(repo, "deploy", "systemd", "lachan-agent.service"), "/lib/systemd/system/lachan-agent.service", 0o644),
+			conffile(filepath.Join(repo, "agent", "cmd", "lachan-agent", "agent.yml"), "/etc/lachan/agent.yml", 0o600),
+		},
+	}
+}
