@@ -88,8 +88,8 @@ func TestMSI(t *testing.T) {
 		cas := byKey(table(t, msi, "CustomAction"), "Action")
 		conf := `--config "[CommonAppDataFolder]LaChan\agent.yml"`
 		for id, target := range map[string]string{
-			"EnrollSecret": `enroll --server "[SERVER]" --ca-sha256 "[CA_SHA256]" --secret "[SECRET]" ` + conf,
-			"EnrollCode":   `enroll --server "[SERVER]" --ca-sha256 "[CA_SHA256]" --code "[CODE]" ` + conf,
+			"EnrollSecret": `enroll --no-start --server "[SERVER]" --ca-sha256 "[CA_SHA256]" --secret "[SECRET]" ` + conf,
+			"EnrollCode":   `enroll --no-start --server "[SERVER]" --ca-sha256 "[CA_SHA256]" --code "[CODE]" ` + conf,
 		} {
 			ca, ok := cas[id]
 			if !ok {
