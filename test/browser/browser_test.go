@@ -198,7 +198,7 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	curlRoot(t, d.base)
 	b := newBrowser(t, ctx)
 	var dialogs atomic.Int32
-	go func() {
+	go func(b context.Context) { // its own b: the one below is reassigned
 		for _, err := range chromedp.Events(b, page.JavascriptDialogOpening) {
 			if err != nil {
 				return
@@ -206,7 +206,7 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 			dialogs.Add(1)
 			_, _ = chromedp.Call(b, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		}
-	}()
+	}(b)
 	b, stopB := context.WithTimeout(b, 3*time.Minute)
 	defer stopB()
 
