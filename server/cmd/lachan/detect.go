@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/correlate"
+	"lachan/server/detect"
 	"lachan/server/detect/winlog"
 )
 
@@ -53,44 +55,72 @@ func runDetect(cmd *cobra.Command, files []string) error {
 	if len(errs) > 0 {
 		fmt.Fprintf(stderr, "lachan detect: %d rule errors (see `lachan rules check`); %d rules loaded\n", len(errs), len(e.Rules()))
 	}
-	out := cmd.OutOrStdout()
-	var events, alerts, bad int
+	d := &detectRun{engine: e, corr: corr, out: cmd.OutOrStdout(), stderr: stderr}
 	for _, f := range files {
-		h := func(ev event.Event, err error) error {
-			if err != nil {
-				bad++
-				fmt.Fprintf(stderr, "%s: %v\n", f, err)
-				return nil
-			}
-			events++
-			if f != "-" {
-				ev.Set("log.file.path", f)
-			}
-			var found []event.Event
-			for _, m := range e.Match(ev) {
-				found = append(found, m.Alert(ev))
-			}
-			// Correlation alerts list the events they group in
-			// lachan.alert.source_ids and lachan.correlation.events.
-			for _, a := range corr.Observe(ev, found) {
-				alerts++
-				if err := printJSON(out, a); err != nil {
-					return err
-				}
-			}
-			return cmd.Context().Err()
-		}
-		if err := readEventFile(f, cmd.InOrStdin(), h); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	for _, a := range corr.Flush() {
-		alerts++
-		if err := printJSON(out, a); err != nil {
+		if err := d.file(cmd.Context(), f, cmd.InOrStdin()); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "lachan detect: %d events, %d alerts, %d unreadable records\n", events, alerts, bad)
+	if err := d.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lachan detect: %d events, %d alerts, %d unreadable records\n", d.events, d.alerts, d.bad)
+	return nil
+}
+
+// detectRun is one run of lachan detect: the rules, the correlator, where
+// alerts go and what was counted.
+type detectRun struct {
+	engine              *detect.Engine
+	corr                *correlate.Correlator
+	out, stderr         io.Writer
+	events, alerts, bad int
+}
+
+// file runs the rules over the events of one file ("-" for stdin).
+func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
+	if err := readEventFile(f, stdin, d.handler(ctx, f)); err != nil {
+		return fmt.Errorf("%s: %w", f, err)
+	}
+	return nil
+}
+
+// handler returns the winlog handler for the records of file f.
+func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
+	return func(ev event.Event, err error) error {
+		if err != nil {
+			d.bad++
+			fmt.Fprintf(d.stderr, "%s: %v\n", f, err)
+			return nil
+		}
+		d.events++
+		if f != "-" {
+			ev.Set("log.file.path", f)
+		}
+		var found []event.Event
+		for _, m := range d.engine.Match(ev) {
+			found = append(found, m.Alert(ev))
+		}
+		// Correlation alerts list the events they group in
+		// lachan.alert.source_ids and lachan.correlation.events.
+		for _, a := range d.corr.Observe(ev, found) {
+			d.alerts++
+			if err := printJSON(d.out, a); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	}
+}
+
+// flush writes the alerts of correlation windows still open at the end.
+func (d *detectRun) flush() error {
+	for _, a := range d.corr.Flush() {
+		d.alerts++
+		if err := printJSON(d.out, a); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
