@@ -233,7 +233,7 @@ func BenchmarkDetectCommand(b *testing.B) {
 				b.Fatal(err)
 			}
 			var out countWriter
-			d := &detectRun{engine: e, corr: corr, out: &out, stderr: io.Discard}
+			d := newDetectRun(e, corr, &out, io.Discard)
 			b.SetBytes(int64(len(c.src)))
 			b.ResetTimer()
 			start, cpu0 := time.Now(), cpuTime()
