@@ -1,6 +1,8 @@
 package winevent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -406,11 +408,40 @@ func eventID(ev event.Event) string {
 		}
 	}
 	sort.Strings(keys)
-	parts := []string{"winlog", ev.String("Computer"), ev.String("Channel"), ev.String("EventRecordID")}
-	for _, k := range keys {
-		parts = append(parts, k, idValue(ev.String(k)))
+	// The parts event.DeriveID would hash, each followed by a zero byte,
+	// written into one buffer and hashed once.
+	b := make([]byte, 0, 2048)
+	b = append(b, "winlog\x00"...)
+	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
+		b = append(appendText(b, ev, k, false), 0)
 	}
-	return event.DeriveID(parts...)
+	for _, k := range keys {
+		b = append(append(b, k...), 0)
+		b = append(appendText(b, ev, k, true), 0)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// appendText appends ev.String(name), through idValue when asID, without
+// formatting strings or integers through fmt.
+func appendText(b []byte, ev event.Event, name string, asID bool) []byte {
+	if name != event.FieldID && name != event.FieldDataset && name != event.FieldTimestamp {
+		switch v := ev.Fields[name].(type) {
+		case string:
+			if asID {
+				v = idValue(v)
+			}
+			return append(b, v...)
+		case int64:
+			return strconv.AppendInt(b, v, 10)
+		}
+	}
+	s := ev.String(name)
+	if asID {
+		s = idValue(s)
+	}
+	return append(b, s...)
 }
 
 func idValue(s string) string {
