@@ -58,11 +58,13 @@ func ReadJSON(r io.Reader, h Handler) error {
 }
 
 func decodeObject(raw json.RawMessage) (event.Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return event.Event{}, fmt.Errorf("not a JSON object")
+	obj, ok := parseObject(raw)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil || obj == nil {
+			return event.Event{}, fmt.Errorf("not a JSON object")
+		}
 	}
 	if _, ok := obj[event.FieldDataset]; ok {
 		var ev event.Event

@@ -1,0 +1,235 @@
+package winlog
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// maxParseDepth bounds how deep parseObject follows objects and lists;
+// deeper input goes to encoding/json.
+const maxParseDepth = 64
+
+// parseObject decodes one JSON object into what encoding/json gives for a
+// map[string]any with UseNumber (strings, json.Number, bool, nil, []any,
+// map[string]any; a repeated key keeps its last value), without its
+// reflection and second pass over the bytes. ok is false for anything it
+// does not decode exactly so: input that is not one well-formed object,
+// nesting deeper than maxParseDepth. The caller then decodes with
+// encoding/json, whose errors it reports. Strings are copied out of data.
+func parseObject(data []byte) (map[string]any, bool) {
+	p := parser{b: data}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return nil, false
+	}
+	m, ok := p.object(0)
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return m, p.i == len(p.b)
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) (any, bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth + 1)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		return p.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	}
+	return nil, false
+}
+
+func (p *parser) literal(s string) bool {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+// object parses from '{' at p.i.
+func (p *parser) object(depth int) (map[string]any, bool) {
+	if depth > maxParseDepth {
+		return nil, false
+	}
+	p.i++
+	m := map[string]any{}
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return m, true
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false
+		}
+		k, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// array parses from '[' at p.i.
+func (p *parser) array(depth int) ([]any, bool) {
+	if depth > maxParseDepth {
+		return nil, false
+	}
+	p.i++
+	a := []any{}
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return a, true
+	}
+	for {
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		a = append(a, v)
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return a, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// str parses a string from '"' at p.i. Plain ASCII or valid UTF-8 without
+// escapes is copied as it is; anything else (escapes, invalid UTF-8) is
+// decoded by encoding/json, which alone says how.
+func (p *parser) str() (string, bool) {
+	start := p.i
+	p.i++
+	plain, ascii := true, true
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			s := p.b[start+1 : p.i-1]
+			if plain && (ascii || utf8.Valid(s)) {
+				return string(s), true
+			}
+			var out string
+			if json.Unmarshal(p.b[start:p.i], &out) != nil {
+				return "", false
+			}
+			return out, true
+		case c == '\\':
+			plain = false
+			p.i += 2
+			continue
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+// number parses JSON's number grammar and keeps the text, as UseNumber.
+func (p *parser) number() (json.Number, bool) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
+		p.digits()
+	default:
+		return "", false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if !p.digits() {
+			return "", false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if !p.digits() {
+			return "", false
+		}
+	}
+	return json.Number(p.b[start:p.i]), true
+}
+
+func (p *parser) digits() bool {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
+}
