@@ -1,7 +1,10 @@
 package winlog
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"unicode/utf8"
 )
 
@@ -71,7 +74,11 @@ func (p *parser) value(depth int) (any, bool) {
 }
 
 func (p *parser) literal(s string) bool {
-	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+	if len(p.b)-p.i < len(s) {
+		p.i = len(p.b) // perhaps cut short by the end of the buffer
+		return false
+	}
+	if string(p.b[p.i:p.i+len(s)]) != s {
 		return false
 	}
 	p.i += len(s)
@@ -233,3 +240,102 @@ func (p *parser) digits() bool {
 	}
 	return p.i > start
 }
+
+// objectStream reads JSON objects one after another from r, each parsed
+// once by parseObject straight from a buffer, with no separate pass to
+// find where it ends.
+type objectStream struct {
+	r        io.Reader
+	buf      []byte
+	pos      int   // start of what is not read yet
+	consumed int64 // bytes dropped from the front of buf
+	eof      bool
+	err      error // a read error other than EOF
+}
+
+// offset is the stream offset of the next unread byte.
+func (s *objectStream) offset() int64 { return s.consumed + int64(s.pos) }
+
+// done tells whether the stream ended cleanly after the last object.
+func (s *objectStream) done() bool {
+	if !s.eof || s.err != nil {
+		return false
+	}
+	for _, c := range s.buf[s.pos:] {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// tail is what of the reader is left after the buffer: the reader itself,
+// or its read error again.
+func (s *objectStream) tail() io.Reader {
+	if s.err != nil {
+		return errReader{s.err}
+	}
+	if s.eof {
+		return bytes.NewReader(nil)
+	}
+	return s.r
+}
+
+// next returns the next object and its bytes, valid until the next call.
+// ok is false at the end of the stream and before anything that is not an
+// object parseObject takes (an array, bad JSON, a read error), which is
+// left unread.
+func (s *objectStream) next() (obj map[string]any, raw []byte, ok bool) {
+	for {
+		// Whitespace is left unread until an object follows it, so that
+		// encoding/json starts where the last object ended.
+		j := s.pos
+		for j < len(s.buf) && isSpace(s.buf[j]) {
+			j++
+		}
+		if j < len(s.buf) {
+			if s.buf[j] != '{' {
+				return nil, nil, false
+			}
+			p := parser{b: s.buf[j:]}
+			m, ok := p.object(0)
+			if ok {
+				s.pos = j + p.i
+				return m, s.buf[j:s.pos], true
+			}
+			if p.i < len(p.b) || s.eof || s.err != nil {
+				return nil, nil, false
+			}
+		} else if s.eof || s.err != nil {
+			return nil, nil, false
+		}
+		s.fill()
+	}
+}
+
+// fill reads more into the buffer, moving what is unread to its front
+// and growing it when that is all of it.
+func (s *objectStream) fill() {
+	if s.pos > 0 {
+		s.consumed += int64(s.pos)
+		s.buf = s.buf[:copy(s.buf, s.buf[s.pos:])]
+		s.pos = 0
+	}
+	if len(s.buf) == cap(s.buf) {
+		s.buf = append(s.buf, make([]byte, cap(s.buf)+1)...)[:len(s.buf)]
+	}
+	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+	s.buf = s.buf[:len(s.buf)+n]
+	switch {
+	case errors.Is(err, io.EOF):
+		s.eof = true
+	case err != nil:
+		s.err = err
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }

@@ -3,13 +3,17 @@ package winlog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
+	"lachan/internal/event"
 	"lachan/test/shareddata"
 )
 
@@ -105,4 +109,68 @@ func FuzzParseObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) { checkParse(t, src) })
+}
+
+// collect collects what a reader hands its handler, as text.
+func collect(read func(io.Reader, Handler) error, r io.Reader) []string {
+	var out []string
+	err := read(r, func(ev event.Event, err error) error {
+		if err != nil {
+			out = append(out, "error: "+err.Error())
+			return nil
+		}
+		b, _ := ev.MarshalJSON()
+		out = append(out, string(b))
+		return nil
+	})
+	if err != nil {
+		out = append(out, "end: "+err.Error())
+	}
+	return out
+}
+
+// TestReadJSONAsBefore reads streams through ReadJSON and through
+// encoding/json alone (readJSONValues, the reader before objectStream):
+// the same events and the same errors at the same places, whether the
+// reader gives everything at once or one byte at a time.
+func TestReadJSONAsBefore(t *testing.T) {
+	sysmon := `{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws-1","EventRecordID":7,` +
+		`"TimeCreated":{"#attributes":{"SystemTime":"2026-11-02T08:00:00.123Z"}}},"EventData":{"Image":"C:\\\\a\\\\b.exe","User":"Nguyễn\u0041"}}}`
+	platform := `{"@timestamp":"2026-11-02T08:00:00Z","event.id":"0123456789abcdef0123456789abcdef","event.dataset":"test.events","a":{"b":1.5}}`
+	streams := []string{
+		"", "  \n", sysmon, sysmon + "\n" + sysmon + "\n",
+		"  " + sysmon + "\n\n" + platform + "\n" + sysmon,
+		sysmon + "\n[" + sysmon + "," + platform + "]\n" + sysmon,
+		sysmon + "\n" + `{"a":1}` + "\n" + sysmon,
+		sysmon + "\n" + `{"a":01}` + "\n" + sysmon,
+		sysmon + "\n" + `{"Event":` + "\n",
+		sysmon + "\nnull\n" + sysmon,
+		sysmon + "\n" + strings.Repeat(`{"a":`, 80) + "1" + strings.Repeat("}", 80) + "\n" + sysmon,
+		sysmon + "\n" + `{"a":"\x"}` + sysmon,
+		sysmon + "\n" + `{"a":tru`,
+		sysmon + sysmon + sysmon,
+	}
+	before := func(r io.Reader, h Handler) error { return readJSONValues(r, 0, 1, h) }
+	for i, s := range streams {
+		want := collect(before, strings.NewReader(s))
+		for _, r := range []io.Reader{strings.NewReader(s), iotest.OneByteReader(strings.NewReader(s)), iotest.HalfReader(strings.NewReader(s))} {
+			if got := collect(ReadJSON, r); !reflect.DeepEqual(got, want) {
+				t.Errorf("stream %d:\n got %q\nwant %q", i, got, want)
+			}
+		}
+	}
+	// A read error comes out as encoding/json words it, after the
+	// objects before it.
+	boom := errors.New("disk on fire")
+	r := io.MultiReader(strings.NewReader(sysmon+"\n"+sysmon[:40]), iotest.ErrReader(boom))
+	want := collect(before, io.MultiReader(strings.NewReader(sysmon+"\n"+sysmon[:40]), iotest.ErrReader(boom)))
+	if got := collect(ReadJSON, r); !reflect.DeepEqual(got, want) || len(got) != 2 {
+		t.Errorf("read error:\n got %q\nwant %q", got, want)
+	}
+	// Objects larger than the buffer.
+	big := strings.Replace(sysmon, `"User":`, `"Pad":"`+strings.Repeat("x", 200<<10)+`","User":`, 1)
+	want = collect(before, strings.NewReader(big+big))
+	if got := collect(ReadJSON, strings.NewReader(big+big)); !reflect.DeepEqual(got, want) || len(got) != 2 {
+		t.Errorf("large objects: %d results, want %d equal", len(got), len(want))
+	}
 }
