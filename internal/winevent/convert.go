@@ -286,6 +286,9 @@ func value(v any, depth int) any {
 // fieldName replaces the characters the event model does not allow in a
 // field name.
 func fieldName(s string) string {
+	if plainName(s) {
+		return s
+	}
 	s = strings.TrimLeft(s, "#")
 	b := []byte(s)
 	for i, c := range b {
@@ -295,6 +298,20 @@ func fieldName(s string) string {
 		}
 	}
 	return strings.Trim(string(b), ".")
+}
+
+// plainName tells whether fieldName would return s unchanged.
+func plainName(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // finish builds the event from flat fields: dataset from Channel, time from
@@ -330,10 +347,14 @@ func finish(fields map[string]any) (event.Event, error) {
 		// and JSON renderings give text of 6, 7 or 9 decimals.
 		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
 	}
-	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: make(map[string]any, len(fields)+2)}
+	// The fields become the event's: their values are of the event
+	// model's types already (value), so Set would change none but nil.
 	for k, v := range fields {
-		ev.Set(k, v)
+		if v == nil {
+			delete(fields, k)
+		}
 	}
+	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
 	if c, ok := fields["Computer"].(string); ok && c != "" {
 		ev.Set("host.name", c)
 	}

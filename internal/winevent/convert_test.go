@@ -1,6 +1,7 @@
 package winevent
 
 import (
+	"encoding/json"
 	"sort"
 	"testing"
 	"time"
@@ -45,5 +46,43 @@ func TestEventIDUnchanged(t *testing.T) {
 		if got, want := eventID(ev), eventIDBefore(ev); got != want {
 			t.Errorf("event %d: ID %s, want %s", i, got, want)
 		}
+	}
+}
+
+// TestConvertModelTypes: Convert hands its fields map to the event as it
+// is, so every value must already be what event.Event.Set would store.
+func TestConvertModelTypes(t *testing.T) {
+	obj := map[string]any{"Event": map[string]any{
+		"System": map[string]any{"EventID": json.Number("4688"), "Channel": "Security", "Computer": "ws-1",
+			"EventRecordID": json.Number("12"), "Keywords": json.Number("9232379236109516800"),
+			"TimeCreated": map[string]any{"#attributes": map[string]any{"SystemTime": "2026-11-02T08:00:00.1234567Z"}}},
+		"EventData": map[string]any{"A": json.Number("1.5"), "B": []any{json.Number("2"), nil, "x"}, "C": nil,
+			"D": map[string]any{"#text": "{6AD3B4AC-0000-0000-0000-000000000001}"}, "E": true, "F": 3.0},
+	}}
+	ev, err := Convert(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check func(name string, v any)
+	check = func(name string, v any) {
+		switch x := v.(type) {
+		case string, int64, float64, bool:
+		case []any:
+			for _, el := range x {
+				check(name, el)
+			}
+		case map[string]any:
+			for k, el := range x {
+				check(name+"."+k, el)
+			}
+		default:
+			t.Errorf("%s: %T is not a type of the event model", name, v)
+		}
+	}
+	for k, v := range ev.Fields {
+		check(k, v)
+	}
+	if _, ok := ev.Fields["C"]; ok {
+		t.Error("a null value was kept")
 	}
 }

@@ -179,8 +179,13 @@ func (p *parser) str() (string, bool) {
 		case c == '"':
 			p.i++
 			s := p.b[start+1 : p.i-1]
-			if plain && (ascii || utf8.Valid(s)) {
-				return string(s), true
+			if ascii || utf8.Valid(s) {
+				if plain {
+					return string(s), true
+				}
+				if out, ok := unescape(s); ok {
+					return out, true
+				}
 			}
 			var out string
 			if json.Unmarshal(p.b[start:p.i], &out) != nil {
@@ -199,6 +204,63 @@ func (p *parser) str() (string, bool) {
 		p.i++
 	}
 	return "", false
+}
+
+// unescape decodes the escapes of a string's valid UTF-8 text s; ok is
+// false for what it leaves to encoding/json: a \u escape of a surrogate,
+// anything malformed.
+func unescape(s []byte) (string, bool) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			out = append(out, s[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+4 >= len(s) {
+				return "", false
+			}
+			var r rune
+			for _, h := range s[i+1 : i+5] {
+				switch {
+				case h >= '0' && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case h >= 'a' && h <= 'f':
+					r = r<<4 | rune(h-'a'+10)
+				case h >= 'A' && h <= 'F':
+					r = r<<4 | rune(h-'A'+10)
+				default:
+					return "", false
+				}
+			}
+			if r >= 0xd800 && r < 0xe000 {
+				return "", false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 4
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
 }
 
 // number parses JSON's number grammar and keeps the text, as UseNumber.

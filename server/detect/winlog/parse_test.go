@@ -50,7 +50,7 @@ func TestParseObject(t *testing.T) {
 	good := []string{
 		`{}`, ` {"a":1} `, `{"a":-0.5e+10,"b":[1,"x",true,false,null,{}],"c":{"d":[]}}`,
 		`{"a":"x\"y\\z\u00e9\ud83d\ude00\/"}`, `{"a":"Nguyễn Văn A"}`, `{"a":1,"a":2}`,
-		"{\"a\":\"\xff\xfe\"}", `{"a":"\ud800"}`, `{"a":0}`, `{"a":1E5}`,
+		"{\"a\":\"\xff\xfe\"}", `{"a":"C:\\Windows\\x\u00e9\u00C9\n\t\b\f\r\/\u0000"}`, "{\"a\":\"\xff\\n\"}", `{"a":"\ud800"}`, `{"a":0}`, `{"a":1E5}`,
 	}
 	for _, s := range good {
 		if _, ok := parseObject([]byte(s)); !ok {
@@ -59,7 +59,7 @@ func TestParseObject(t *testing.T) {
 		checkParse(t, []byte(s))
 	}
 	bad := []string{`[]`, `null`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`, `{"a":-}`, `{"a":1e}`, `{"a"}`, `{"a":1,}`,
-		`{"a":[1,]}`, "{\"a\":\"\n\"}", `{"a":tru}`, `{"a":1} x`, `{"a":"\x"}`, `{"a":"\`, `{`, `{"a":1`,
+		`{"a":[1,]}`, "{\"a\":\"\n\"}", `{"a":tru}`, `{"a":1} x`, `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`, `{"a":"\`, `{`, `{"a":1`,
 		strings.Repeat(`{"a":`, maxParseDepth+2) + `1` + strings.Repeat(`}`, maxParseDepth+2)}
 	for _, s := range bad {
 		if _, ok := parseObject([]byte(s)); ok {
