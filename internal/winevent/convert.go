@@ -75,7 +75,8 @@ func IsWindowsEvent(obj map[string]any) bool {
 // Channel (DatasetFor), spelt as Windows does whatever its case; host.name
 // and event.code are set for the rest of the platform.
 func Convert(obj map[string]any) (event.Event, error) {
-	fields := map[string]any{}
+	// Sized for a typical record, since the map becomes the event's.
+	fields := make(map[string]any, 32)
 	nested, isNested := obj["Event"].(map[string]any)
 	switch {
 	case isNested:

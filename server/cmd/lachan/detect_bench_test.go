@@ -267,3 +267,69 @@ func (w *countWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
 }
+
+// BenchmarkDetectAlerts times writing the alerts alone, over every match
+// of the dense events (decoded and matched beforehand): "before" builds
+// each alert as an event and prints it through encoding/json as lachan
+// detect did (oldPrint), "after" is the command's path. It reports CPU
+// nanoseconds per alert.
+func BenchmarkDetectAlerts(b *testing.B) {
+	e, set := sigmaHQ(b)
+	dense, _, _ := eventSets(b, e, 2_000)
+	type matched struct {
+		ev event.Event
+		ms []detect.Match
+	}
+	var evs []matched
+	alerts := 0
+	err := readEventFile("-", bytes.NewReader(dense), func(ev event.Event, err error) error {
+		if err != nil {
+			return err
+		}
+		ev.Set("log.file.path", "bench/dense.jsonl")
+		ms := e.Match(ev)
+		alerts += len(ms)
+		evs = append(evs, matched{ev, ms})
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	corr, err := correlate.New(set, nil, correlate.DefaultConfig(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		write func(w io.Writer, d *detectRun, m matched) error
+	}{
+		{"before", func(w io.Writer, _ *detectRun, m matched) error {
+			for _, x := range m.ms {
+				if err := oldPrint(w, x.Alert(m.ev)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"after", func(_ io.Writer, d *detectRun, m matched) error { return d.alertsOf(m.ev, m.ms) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var out countWriter
+			d := newDetectRun(e, corr, &out, io.Discard)
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				for _, m := range evs {
+					if err := c.write(&out, d, m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			d.w.Flush()
+			if cpu := cpuTime() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*alerts), "cpu-ns/alert")
+			}
+			b.ReportMetric(float64(out.n)/float64(b.N*alerts), "B/alert")
+		})
+	}
+}
