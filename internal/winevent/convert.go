@@ -348,14 +348,17 @@ func finish(fields map[string]any) (event.Event, error) {
 		// and JSON renderings give text of 6, 7 or 9 decimals.
 		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
 	}
-	// The fields become the event's: their values are of the event
-	// model's types already (value), so Set would change none but nil.
+	// The fields become the event's. Values decoded from JSON are of the
+	// event model's types already; others (a caller's Go ints) go through
+	// Set, in place.
+	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
 	for k, v := range fields {
-		if v == nil {
-			delete(fields, k)
+		switch v.(type) {
+		case string, int64, float64, bool:
+		default:
+			ev.Set(k, v)
 		}
 	}
-	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
 	if c, ok := fields["Computer"].(string); ok && c != "" {
 		ev.Set("host.name", c)
 	}

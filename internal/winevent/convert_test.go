@@ -57,7 +57,8 @@ func TestConvertModelTypes(t *testing.T) {
 			"EventRecordID": json.Number("12"), "Keywords": json.Number("9232379236109516800"),
 			"TimeCreated": map[string]any{"#attributes": map[string]any{"SystemTime": "2026-11-02T08:00:00.1234567Z"}}},
 		"EventData": map[string]any{"A": json.Number("1.5"), "B": []any{json.Number("2"), nil, "x"}, "C": nil,
-			"D": map[string]any{"#text": "{6AD3B4AC-0000-0000-0000-000000000001}"}, "E": true, "F": 3.0},
+			"D": map[string]any{"#text": "{6AD3B4AC-0000-0000-0000-000000000001}"}, "E": true, "F": 3.0,
+			"G": 7, "H": []string{"a"}, "I": uint16(4)},
 	}}
 	ev, err := Convert(obj)
 	if err != nil {
