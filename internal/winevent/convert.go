@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"lachan/internal/event"
@@ -426,26 +427,59 @@ func eventTime(fields map[string]any) (time.Time, error) {
 // the same ID. The creation time is left out, since renderings differ in
 // it by a rounding, and HexInt values count as the numbers they are.
 func eventID(ev event.Event) string {
-	keys := make([]string, 0, len(ev.Fields))
-	for k := range ev.Fields {
-		if k != "TimeCreated_SystemTime" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
+	ids := idPool.Get().(*idScratch)
+	defer idPool.Put(ids)
 	// The parts event.DeriveID would hash, each followed by a zero byte,
 	// written into one buffer and hashed once.
-	b := make([]byte, 0, 2048)
-	b = append(b, "winlog\x00"...)
+	b := append(ids.buf[:0], "winlog\x00"...)
 	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
 		b = append(appendText(b, ev, k, false), 0)
 	}
-	for _, k := range keys {
+	if !sameKeys(ids.keys, ev.Fields) {
+		keys := ids.keys[:0]
+		for k := range ev.Fields {
+			if k != "TimeCreated_SystemTime" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		ids.keys = keys
+	}
+	for _, k := range ids.keys {
 		b = append(append(b, k...), 0)
 		b = append(appendText(b, ev, k, true), 0)
 	}
+	ids.buf = b
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
+}
+
+// idScratch is eventID's buffer and the sorted field names of the last
+// event it saw: a log's events come in few shapes, so the names of the
+// next one are mostly the same and need no sorting.
+type idScratch struct {
+	buf  []byte
+	keys []string
+}
+
+var idPool = sync.Pool{New: func() any { return &idScratch{buf: make([]byte, 0, 2048)} }}
+
+// sameKeys tells whether keys are exactly the field names of fields but
+// TimeCreated_SystemTime.
+func sameKeys(keys []string, fields map[string]any) bool {
+	n := len(fields)
+	if _, ok := fields["TimeCreated_SystemTime"]; ok {
+		n--
+	}
+	if len(keys) != n || n == 0 {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := fields[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // appendText appends ev.String(name), through idValue when asID, without

@@ -42,9 +42,23 @@ func TestEventIDUnchanged(t *testing.T) {
 	for _, f := range others {
 		evs = append(evs, event.Event{ID: "id", Dataset: "windows.security", Timestamp: time.Unix(1, 0), Fields: f})
 	}
-	for i, ev := range evs {
+	// Each twice in a row and in turns, so that the sorted names of the
+	// last shape are used both where they fit and where they do not.
+	for round := 0; round < 2; round++ {
+		for i, ev := range evs {
+			for range 2 {
+				if got, want := eventID(ev), eventIDBefore(ev); got != want {
+					t.Errorf("event %d: ID %s, want %s", i, got, want)
+				}
+			}
+		}
+	}
+	// Same count of names, one different.
+	a := event.Event{Fields: map[string]any{"Computer": "c", "A": "1", "B": "2"}}
+	b := event.Event{Fields: map[string]any{"Computer": "c", "A": "1", "C": "2"}}
+	for _, ev := range []event.Event{a, b, a} {
 		if got, want := eventID(ev), eventIDBefore(ev); got != want {
-			t.Errorf("event %d: ID %s, want %s", i, got, want)
+			t.Errorf("%v: ID %s, want %s", ev.Fields, got, want)
 		}
 	}
 }
