@@ -368,6 +368,13 @@ func (s *objectStream) next() (obj map[string]any, raw []byte, ok bool) {
 			if p.i < len(p.b) || s.eof || s.err != nil {
 				return nil, nil, false
 			}
+			// Cut short: read until what is unread has doubled, so that a
+			// reader giving a few bytes at a time does not make parsing a
+			// large object quadratic.
+			for want := 2 * (len(s.buf) - s.pos); len(s.buf)-s.pos < want && !s.eof && s.err == nil; {
+				s.fill()
+			}
+			continue
 		} else if s.eof || s.err != nil {
 			return nil, nil, false
 		}

@@ -174,3 +174,21 @@ func TestReadJSONAsBefore(t *testing.T) {
 		t.Errorf("large objects: %d results, want %d equal", len(got), len(want))
 	}
 }
+
+// FuzzReadJSONAsBefore: ReadJSON yields what encoding/json alone would
+// (readJSONValues), events and errors, read whole or a byte at a time.
+func FuzzReadJSONAsBefore(f *testing.F) {
+	f.Add([]byte(nestedSysmon + "\n" + nestedSysmon))
+	f.Add([]byte(`{"EventID": 1, "Channel": "Security", "@timestamp": "2026-01-01T00:00:00Z"} [{"a":1}] {"b":`))
+	f.Add([]byte(`{"Event":{"System":{"EventID":"4","Channel":"x\u0041","TimeCreated":{"SystemTime":1.5e9}}}} tru`))
+	before := func(r io.Reader, h Handler) error { return readJSONValues(r, 0, 1, h) }
+	f.Fuzz(func(t *testing.T, src []byte) {
+		want := collect(before, bytes.NewReader(src))
+		if got := collect(ReadJSON, bytes.NewReader(src)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %q\nwant %q", got, want)
+		}
+		if got := collect(ReadJSON, iotest.OneByteReader(bytes.NewReader(src))); !reflect.DeepEqual(got, want) {
+			t.Fatalf("one byte at a time: got %q\nwant %q", got, want)
+		}
+	})
+}
