@@ -1,12 +1,15 @@
 package winevent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"lachan/internal/event"
@@ -73,7 +76,8 @@ func IsWindowsEvent(obj map[string]any) bool {
 // Channel (DatasetFor), spelt as Windows does whatever its case; host.name
 // and event.code are set for the rest of the platform.
 func Convert(obj map[string]any) (event.Event, error) {
-	fields := map[string]any{}
+	// Sized for a typical record, since the map becomes the event's.
+	fields := make(map[string]any, 32)
 	nested, isNested := obj["Event"].(map[string]any)
 	switch {
 	case isNested:
@@ -284,6 +288,9 @@ func value(v any, depth int) any {
 // fieldName replaces the characters the event model does not allow in a
 // field name.
 func fieldName(s string) string {
+	if plainName(s) {
+		return s
+	}
 	s = strings.TrimLeft(s, "#")
 	b := []byte(s)
 	for i, c := range b {
@@ -293,6 +300,20 @@ func fieldName(s string) string {
 		}
 	}
 	return strings.Trim(string(b), ".")
+}
+
+// plainName tells whether fieldName would return s unchanged.
+func plainName(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // finish builds the event from flat fields: dataset from Channel, time from
@@ -328,9 +349,16 @@ func finish(fields map[string]any) (event.Event, error) {
 		// and JSON renderings give text of 6, 7 or 9 decimals.
 		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
 	}
-	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: make(map[string]any, len(fields)+2)}
+	// The fields become the event's. Values decoded from JSON are of the
+	// event model's types already; others (a caller's Go ints) go through
+	// Set, in place.
+	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
 	for k, v := range fields {
-		ev.Set(k, v)
+		switch v.(type) {
+		case string, int64, float64, bool:
+		default:
+			ev.Set(k, v)
+		}
 	}
 	if c, ok := fields["Computer"].(string); ok && c != "" {
 		ev.Set("host.name", c)
@@ -399,18 +427,80 @@ func eventTime(fields map[string]any) (time.Time, error) {
 // the same ID. The creation time is left out, since renderings differ in
 // it by a rounding, and HexInt values count as the numbers they are.
 func eventID(ev event.Event) string {
-	keys := make([]string, 0, len(ev.Fields))
-	for k := range ev.Fields {
-		if k != "TimeCreated_SystemTime" {
-			keys = append(keys, k)
+	ids := idPool.Get().(*idScratch)
+	defer idPool.Put(ids)
+	// The parts event.DeriveID would hash, each followed by a zero byte,
+	// written into one buffer and hashed once.
+	b := append(ids.buf[:0], "winlog\x00"...)
+	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
+		b = append(appendText(b, ev, k, false), 0)
+	}
+	if !sameKeys(ids.keys, ev.Fields) {
+		keys := ids.keys[:0]
+		for k := range ev.Fields {
+			if k != "TimeCreated_SystemTime" {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		ids.keys = keys
+	}
+	for _, k := range ids.keys {
+		b = append(append(b, k...), 0)
+		b = append(appendText(b, ev, k, true), 0)
+	}
+	ids.buf = b
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// idScratch is eventID's buffer and the sorted field names of the last
+// event it saw: a log's events come in few shapes, so the names of the
+// next one are mostly the same and need no sorting.
+type idScratch struct {
+	buf  []byte
+	keys []string
+}
+
+var idPool = sync.Pool{New: func() any { return &idScratch{buf: make([]byte, 0, 2048)} }}
+
+// sameKeys tells whether keys are exactly the field names of fields but
+// TimeCreated_SystemTime.
+func sameKeys(keys []string, fields map[string]any) bool {
+	n := len(fields)
+	if _, ok := fields["TimeCreated_SystemTime"]; ok {
+		n--
+	}
+	if len(keys) != n || n == 0 {
+		return false
+	}
+	for _, k := range keys {
+		if _, ok := fields[k]; !ok {
+			return false
 		}
 	}
-	sort.Strings(keys)
-	parts := []string{"winlog", ev.String("Computer"), ev.String("Channel"), ev.String("EventRecordID")}
-	for _, k := range keys {
-		parts = append(parts, k, idValue(ev.String(k)))
+	return true
+}
+
+// appendText appends ev.String(name), through idValue when asID, without
+// formatting strings or integers through fmt.
+func appendText(b []byte, ev event.Event, name string, asID bool) []byte {
+	if name != event.FieldID && name != event.FieldDataset && name != event.FieldTimestamp {
+		switch v := ev.Fields[name].(type) {
+		case string:
+			if asID {
+				v = idValue(v)
+			}
+			return append(b, v...)
+		case int64:
+			return strconv.AppendInt(b, v, 10)
+		}
 	}
-	return event.DeriveID(parts...)
+	s := ev.String(name)
+	if asID {
+		s = idValue(s)
+	}
+	return append(b, s...)
 }
 
 func idValue(s string) string {

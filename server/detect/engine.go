@@ -247,6 +247,7 @@ func (e *Engine) add(r *Rule, sources LogSources, ph Placeholders) error {
 	for _, t := range targets {
 		e.index(t.ds, t.w, t.c)
 	}
+	r.alert = newAlertMeta(r)
 	e.rules = append(e.rules, r)
 	return nil
 }

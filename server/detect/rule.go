@@ -36,6 +36,9 @@ type Rule struct {
 	idPos, logSourcePos Pos
 	// maps are the log-source mappings the rule runs on, set by checkRule.
 	maps []*LogSourceMapping
+	// alert is what its alerts say of the rule, encoded when it is added
+	// to an engine.
+	alert *alertMeta
 }
 
 // LogSource is a Sigma logsource; empty members are absent from the rule.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/correlate"
+	"lachan/server/detect"
 	"lachan/server/detect/winlog"
 )
 
@@ -53,45 +56,128 @@ func runDetect(cmd *cobra.Command, files []string) error {
 	if len(errs) > 0 {
 		fmt.Fprintf(stderr, "lachan detect: %d rule errors (see `lachan rules check`); %d rules loaded\n", len(errs), len(e.Rules()))
 	}
-	out := cmd.OutOrStdout()
-	var events, alerts, bad int
+	d := newDetectRun(e, corr, cmd.OutOrStdout(), stderr)
 	for _, f := range files {
-		h := func(ev event.Event, err error) error {
-			if err != nil {
-				bad++
-				fmt.Fprintf(stderr, "%s: %v\n", f, err)
-				return nil
-			}
-			events++
-			if f != "-" {
-				ev.Set("log.file.path", f)
-			}
-			var found []event.Event
-			for _, m := range e.Match(ev) {
-				found = append(found, m.Alert(ev))
-			}
-			// Correlation alerts list the events they group in
-			// lachan.alert.source_ids and lachan.correlation.events.
-			for _, a := range corr.Observe(ev, found) {
-				alerts++
-				if err := printJSON(out, a); err != nil {
-					return err
-				}
-			}
-			return cmd.Context().Err()
-		}
-		if err := readEventFile(f, cmd.InOrStdin(), h); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	for _, a := range corr.Flush() {
-		alerts++
-		if err := printJSON(out, a); err != nil {
+		if err := d.file(cmd.Context(), f, cmd.InOrStdin()); err != nil {
+			d.w.Flush() // what was found before the error
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "lachan detect: %d events, %d alerts, %d unreadable records\n", events, alerts, bad)
+	if err := d.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lachan detect: %d events, %d alerts, %d unreadable records\n", d.events, d.alerts, d.bad)
 	return nil
+}
+
+// detectRun is one run of lachan detect: the rules, the correlator, where
+// alerts go and what was counted.
+type detectRun struct {
+	engine              *detect.Engine
+	corr                *correlate.Correlator
+	w                   *bufio.Writer
+	stderr              io.Writer
+	events, alerts, bad int
+	// direct is set when no correlation rule is loaded: alerts are then
+	// written straight from the matches, never built as events.
+	direct bool
+	enc    detect.AlertEncoder
+	buf    []byte
+}
+
+func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.Writer) *detectRun {
+	return &detectRun{
+		engine: e, corr: corr, w: bufio.NewWriterSize(out, 64<<10), stderr: stderr,
+		direct: corr.Set().Len() == 0,
+	}
+}
+
+// file runs the rules over the events of one file ("-" for stdin).
+func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
+	if err := readEventFile(f, stdin, d.handler(ctx, f)); err != nil {
+		return fmt.Errorf("%s: %w", f, err)
+	}
+	return d.w.Flush()
+}
+
+// handler returns the winlog handler for the records of file f. Alerts
+// are buffered; from standard input, which may be a live stream, those of
+// each event are flushed at once.
+func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
+	return func(ev event.Event, err error) error {
+		if err != nil {
+			d.bad++
+			fmt.Fprintf(d.stderr, "%s: %v\n", f, err)
+			return nil
+		}
+		d.events++
+		if f != "-" {
+			ev.Set("log.file.path", f)
+		}
+		ms := d.engine.Match(ev)
+		if len(ms) == 0 && d.direct {
+			return ctx.Err()
+		}
+		if err := d.alertsOf(ev, ms); err != nil {
+			return err
+		}
+		if f == "-" {
+			if err := d.w.Flush(); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	}
+}
+
+// alertsOf writes the alerts of the matches on ev.
+func (d *detectRun) alertsOf(ev event.Event, ms []detect.Match) error {
+	if d.direct {
+		for _, m := range ms {
+			var err error
+			if d.buf, err = d.enc.Append(d.buf[:0], m, ev); err != nil {
+				return err
+			}
+			d.alerts++
+			if err := jsonSafe(d.w, append(d.buf, '\n')); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	found := make([]event.Event, 0, len(ms))
+	for _, m := range ms {
+		found = append(found, m.Alert(ev))
+	}
+	// Correlation alerts list the events they group in
+	// lachan.alert.source_ids and lachan.correlation.events.
+	for _, a := range d.corr.Observe(ev, found) {
+		if err := d.write(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes one alert event as a JSON line.
+func (d *detectRun) write(a event.Event) error {
+	d.alerts++
+	var err error
+	if d.buf, err = a.AppendJSON(d.buf[:0]); err != nil {
+		return err
+	}
+	return jsonSafe(d.w, append(d.buf, '\n'))
+}
+
+// flush writes the alerts of correlation windows still open at the end,
+// then everything buffered.
+func (d *detectRun) flush() error {
+	for _, a := range d.corr.Flush() {
+		if err := d.write(a); err != nil {
+			return err
+		}
+	}
+	return d.w.Flush()
 }
 
 // readEventFile picks the reader by extension: .evtx is binary, anything

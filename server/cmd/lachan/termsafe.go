@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -74,16 +73,27 @@ func visibleAll(list []string) []string {
 // which decode to the same text. It relies on such runes appearing only
 // inside JSON strings, as they cannot appear anywhere else.
 func jsonSafe(w io.Writer, b []byte) error {
-	var out bytes.Buffer
-	for i := 0; i < len(b); {
+	i := 0
+	for i < len(b) && b[i] < 0x7f {
+		i++
+	}
+	if i == len(b) {
+		_, err := w.Write(b)
+		return err
+	}
+	out := make([]byte, i, len(b)+12)
+	copy(out, b[:i])
+	for i < len(b) {
 		r, size := utf8.DecodeRune(b[i:])
 		if r >= 0x7f && escapedRune(r) {
-			fmt.Fprintf(&out, `\u%04x`, r)
+			out = append(out, '\\', 'u', hexDigit(r>>12), hexDigit(r>>8), hexDigit(r>>4), hexDigit(r))
 		} else {
-			out.Write(b[i : i+size])
+			out = append(out, b[i:i+size]...)
 		}
 		i += size
 	}
-	_, err := w.Write(out.Bytes())
+	_, err := w.Write(out)
 	return err
 }
+
+func hexDigit(r rune) byte { return "0123456789abcdef"[r&0xf] }

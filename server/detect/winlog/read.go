@@ -23,10 +23,38 @@ type Handler func(ev event.Event, err error) error
 // a Windows event, nested or flat. A syntax error ends the stream, since
 // nothing after it can be trusted to line up.
 func ReadJSON(r io.Reader, h Handler) error {
+	s := objectStream{r: r, buf: make([]byte, 0, 64<<10)}
+	n := 1
+	for ; ; n++ {
+		off := s.offset()
+		obj, raw, ok := s.next()
+		if !ok {
+			break
+		}
+		ev, err := decodeParsed(obj, raw)
+		if err != nil {
+			err = fmt.Errorf("JSON value %d (byte %d): %w", n, off, err)
+		}
+		if err := h(ev, err); err != nil {
+			return err
+		}
+	}
+	if s.done() {
+		return nil
+	}
+	// Arrays, malformed input and read errors: encoding/json reads the
+	// rest and words the errors.
+	rest := io.MultiReader(bytes.NewReader(s.buf[s.pos:]), s.tail())
+	return readJSONValues(rest, s.offset(), n, h)
+}
+
+// readJSONValues reads JSON values through encoding/json, the first
+// numbered n, at byte base of the stream.
+func readJSONValues(r io.Reader, base int64, n int, h Handler) error {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
-	for n := 1; ; n++ {
-		off := dec.InputOffset()
+	for ; ; n++ {
+		off := base + dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -58,12 +86,19 @@ func ReadJSON(r io.Reader, h Handler) error {
 }
 
 func decodeObject(raw json.RawMessage) (event.Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return event.Event{}, fmt.Errorf("not a JSON object")
+	obj, ok := parseObject(raw)
+	if !ok {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil || obj == nil {
+			return event.Event{}, fmt.Errorf("not a JSON object")
+		}
 	}
+	return decodeParsed(obj, raw)
+}
+
+// decodeParsed makes an event of the decoded object obj, whose JSON is raw.
+func decodeParsed(obj map[string]any, raw []byte) (event.Event, error) {
 	if _, ok := obj[event.FieldDataset]; ok {
 		var ev event.Event
 		err := ev.UnmarshalJSON(raw)

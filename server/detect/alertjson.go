@@ -1,0 +1,385 @@
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"lachan/internal/event"
+)
+
+// alertKey names a field an alert of a single event can carry. The
+// constants are in byte order of their names, the order in which
+// event.AppendJSON writes fields, so an alert is written by walking them.
+type alertKey uint8
+
+const (
+	kAgentID alertKey = iota
+	kDestinationIP
+	kEventCode
+	kEventKind // with event.severity: the rule's, written as one piece
+	kFileHashSHA256
+	kFilePath
+	kHostID
+	kHostIP
+	kHostName
+	kMatched // lachan.alert.matched and matched_fields
+	kSourceIDs
+	kSourceTimes
+	kUnit
+	kLogFilePath
+	kProcessCommandLine
+	kProcessEntityID
+	kProcessExecutable
+	kProcessName
+	kParentCommandLine
+	kParentEntityID
+	kParentExecutable
+	kParentName
+	kParentPID
+	kProcessPID
+	kRule // rule.description, rule.id, rule.level, rule.name
+	kSourceIP
+	kTags // tags and threat.*
+	kUserDomain
+	kUserID
+	kUserName
+	kUserTargetName
+	kWinlogChannel
+	kWinlogComputerName
+	kWinlogProviderName
+	kWinlogRecordID
+	numAlertKeys
+)
+
+// alertKeyNames are the field names of the keys that hold one value.
+var alertKeyNames = [numAlertKeys]string{
+	kAgentID: "agent.id", kDestinationIP: "destination.ip", kEventCode: "event.code",
+	kFileHashSHA256: "file.hash.sha256", kFilePath: "file.path",
+	kHostID: "host.id", kHostIP: "host.ip", kHostName: "host.name",
+	kSourceIDs: "lachan.alert.source_ids", kSourceTimes: "lachan.alert.source_times",
+	kUnit: "lachan.unit", kLogFilePath: "log.file.path",
+	kProcessCommandLine: "process.command_line", kProcessEntityID: "process.entity_id",
+	kProcessExecutable: "process.executable", kProcessName: "process.name",
+	kParentCommandLine: "process.parent.command_line", kParentEntityID: "process.parent.entity_id",
+	kParentExecutable: "process.parent.executable", kParentName: "process.parent.name",
+	kParentPID: "process.parent.pid", kProcessPID: "process.pid",
+	kSourceIP: "source.ip", kUserDomain: "user.domain", kUserID: "user.id",
+	kUserName: "user.name", kUserTargetName: "user.target.name",
+	kWinlogChannel: "winlog.channel", kWinlogComputerName: "winlog.computer_name",
+	kWinlogProviderName: "winlog.provider_name", kWinlogRecordID: "winlog.record_id",
+}
+
+// alertKeyOf maps the field names of winContext and contextFields to keys.
+var alertKeyOf = func() map[string]alertKey {
+	m := make(map[string]alertKey, numAlertKeys)
+	for k, name := range alertKeyNames {
+		if name != "" {
+			m[name] = alertKey(k)
+		}
+	}
+	return m
+}()
+
+// winContextKeys and contextKeys are winContext and contextFields by key.
+var (
+	winContextKeys = func() []alertKey {
+		ks := make([]alertKey, len(winContext))
+		for i, c := range winContext {
+			ks[i] = alertKeyOf[c.ecs]
+		}
+		return ks
+	}()
+	contextKeys = func() []alertKey {
+		ks := make([]alertKey, len(contextFields))
+		for i, f := range contextFields {
+			ks[i] = alertKeyOf[f]
+		}
+		return ks
+	}()
+)
+
+// alertMeta is what every alert of a rule says about it, encoded once
+// when the rule is loaded: the JSON members "event.kind" and
+// "event.severity"; "rule.*"; "tags" and "threat.*" (empty without tags).
+type alertMeta struct {
+	event, rule, threat []byte
+}
+
+func newAlertMeta(r *Rule) *alertMeta {
+	spec := AlertSpec{RuleID: r.ID, RuleName: r.Title, Level: r.Level, Description: r.Description, Tags: r.Tags}
+	base := spec.Base("", time.Time{})
+	m := &alertMeta{}
+	members := func(names ...string) []byte {
+		var b []byte
+		for _, n := range names {
+			v, ok := base.Fields[n]
+			if !ok {
+				continue
+			}
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = append(event.AppendString(b, n), ':')
+			b, _ = event.AppendValue(b, v) // strings and int64 only
+		}
+		return b
+	}
+	m.event = members("event.kind", "event.severity")
+	m.rule = members("rule.description", "rule.id", "rule.level", "rule.name")
+	m.threat = members("tags", "threat.framework", "threat.tactic.id", "threat.tactic.name", "threat.technique.id")
+	return m
+}
+
+// slot is one field of an alert being written: a string, an integer to
+// be written as text, or a value of the event.
+type slot struct {
+	kind uint8
+	s    string
+	n    int64
+	v    any
+}
+
+const (
+	slotNone uint8 = iota
+	slotString
+	slotIntText
+	slotValue
+)
+
+// AlertEncoder writes the JSON object of the alert a match raises, the
+// bytes Match.Alert(ev).AppendJSON would give, without building the alert
+// as an event: no maps, no copies of the event, the rule's own members
+// encoded once at load. The zero value is ready to use; an AlertEncoder
+// is not safe for concurrent use.
+type AlertEncoder struct {
+	f    [numAlertKeys]slot
+	keys []string
+	id   []byte
+}
+
+// Append appends the alert of m on ev to b and returns it; b is the
+// caller's, the encoder keeps nothing of it.
+func (enc *AlertEncoder) Append(b []byte, m Match, ev event.Event) ([]byte, error) {
+	r := m.Rule
+	meta := r.alert
+	if meta == nil {
+		meta = newAlertMeta(r)
+	}
+	enc.f = [numAlertKeys]slot{}
+	if strings.HasPrefix(ev.Dataset, "windows.") {
+		enc.windowsContext(ev)
+	}
+	for i, f := range contextFields {
+		if v, ok := ev.Fields[f]; ok && v != nil {
+			enc.f[contextKeys[i]] = slot{kind: slotValue, v: v}
+		}
+	}
+	b = append(b, `{"@timestamp":"`...)
+	b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","event.dataset":"`+event.DatasetAlert+`","event.id":"`...)
+	b = append(b, enc.alertID(r.ID, ev.ID)...)
+	b = append(b, '"')
+	var err error
+	for k := alertKey(0); k < numAlertKeys; k++ {
+		switch k {
+		case kEventKind:
+			b = append(append(b, ','), meta.event...)
+			continue
+		case kRule:
+			b = append(append(b, ','), meta.rule...)
+			continue
+		case kTags:
+			if len(meta.threat) > 0 {
+				b = append(append(b, ','), meta.threat...)
+			}
+			continue
+		case kMatched:
+			if b, err = enc.appendMatched(b, m.Fields); err != nil {
+				return nil, err
+			}
+			continue
+		case kSourceIDs:
+			b = append(b, `,"lachan.alert.source_ids":[`...)
+			b = append(event.AppendString(b, ev.ID), ']')
+			continue
+		case kSourceTimes:
+			b = append(b, `,"lachan.alert.source_times":["`...)
+			b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+			b = append(b, `"]`...)
+			continue
+		}
+		s := &enc.f[k]
+		if s.kind == slotNone {
+			continue
+		}
+		b = append(b, ',')
+		b = append(event.AppendString(b, alertKeyNames[k]), ':')
+		switch s.kind {
+		case slotString:
+			b = event.AppendString(b, s.s)
+		case slotIntText:
+			b = append(strconv.AppendInt(append(b, '"'), s.n, 10), '"')
+		default:
+			if b, err = event.AppendValue(b, s.v); err != nil {
+				return nil, fieldError(alertKeyNames[k], err)
+			}
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// alertID is event.DeriveID("alert", ruleID, eventID) into a reused buffer.
+func (enc *AlertEncoder) alertID(ruleID, eventID string) []byte {
+	in := append(enc.id[:0], "alert\x00"...)
+	in = append(append(in, ruleID...), 0)
+	in = append(append(in, eventID...), 0)
+	sum := sha256.Sum256(in)
+	enc.id = in
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return out[:]
+}
+
+// appendMatched writes lachan.alert.matched and, when a field matched,
+// lachan.alert.matched_fields.
+func (enc *AlertEncoder) appendMatched(b []byte, matched map[string]any) ([]byte, error) {
+	keys := enc.keys[:0]
+	for k := range matched {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	enc.keys = keys
+	b = append(b, `,"lachan.alert.matched":{`...)
+	var err error
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(event.AppendString(b, k), ':')
+		if b, err = event.AppendValue(b, matched[k]); err != nil {
+			return nil, fieldError("lachan.alert.matched", err)
+		}
+	}
+	b = append(b, '}')
+	if len(keys) == 0 {
+		return b, nil
+	}
+	b = append(b, `,"lachan.alert.matched_fields":[`...)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = event.AppendString(b, k)
+	}
+	return append(b, ']'), nil
+}
+
+// windowsContext fills the slots setWindowsContext sets on an alert.
+func (enc *AlertEncoder) windowsContext(ev event.Event) {
+	newName := fieldText(ev, "NewProcessName")
+	for i, c := range winContext {
+		k := winContextKeys[i]
+		for _, f := range c.from {
+			raw := ev.Fields[f]
+			v := fieldText(ev, f)
+			if v == "" || v == "-" {
+				continue
+			}
+			if f == "ProcessId" && newName != "" && fieldText(ev, "NewProcessId") == "" {
+				continue
+			}
+			switch {
+			case k != kWinlogRecordID && k != kEventCode:
+				enc.f[k] = slot{kind: slotValue, v: raw}
+			case isInt(raw):
+				enc.f[k] = slot{kind: slotIntText, n: raw.(int64)}
+			default:
+				enc.f[k] = slot{kind: slotString, s: v}
+			}
+			break
+		}
+	}
+	if newName != "" {
+		if v := fieldText(ev, "ProcessId"); v != "" {
+			enc.setText(kParentPID, ev.Fields["ProcessId"], v)
+		}
+	} else if v, ok := ev.Fields["ParentProcessId"]; ok {
+		enc.f[kParentPID] = slot{}
+		if v != nil {
+			enc.f[kParentPID] = slot{kind: slotValue, v: v}
+		}
+	}
+	if name := enc.text(kUserName); strings.Contains(name, `\`) && enc.text(kUserDomain) == "" {
+		dom, user, _ := strings.Cut(name, `\`)
+		enc.f[kUserDomain] = slot{kind: slotString, s: dom}
+		enc.f[kUserName] = slot{kind: slotString, s: user}
+	}
+	for _, k := range [][2]alertKey{{kProcessExecutable, kProcessName}, {kParentExecutable, kParentName}} {
+		if p := enc.text(k[0]); p != "" {
+			enc.f[k[1]] = slot{kind: slotString, s: p[strings.LastIndexAny(p, `\/`)+1:]}
+		}
+	}
+	if enc.text(kFilePath) != "" {
+		if ot := fieldText(ev, "ObjectType"); ot != "" && ot != "File" {
+			enc.f[kFilePath] = slot{}
+		}
+	}
+}
+
+// setText sets k to the text v of the event value raw, without formatting
+// an integer into a new string.
+func (enc *AlertEncoder) setText(k alertKey, raw any, v string) {
+	if isInt(raw) {
+		enc.f[k] = slot{kind: slotIntText, n: raw.(int64)}
+		return
+	}
+	enc.f[k] = slot{kind: slotString, s: v}
+}
+
+// text is the alert field's value as Event.String gives it.
+func (enc *AlertEncoder) text(k alertKey) string {
+	s := enc.f[k]
+	switch s.kind {
+	case slotString:
+		return s.s
+	case slotIntText:
+		return strconv.FormatInt(s.n, 10)
+	case slotValue:
+		if str, ok := s.v.(string); ok {
+			return str
+		}
+		return event.Event{Fields: map[string]any{"v": s.v}}.String("v")
+	}
+	return ""
+}
+
+// fieldText is ev.String(name) without formatting integers: any integer
+// stands for itself as a non-empty text that is not "-", which is all the
+// callers ask of it, except where they use the text (see setText).
+func fieldText(ev event.Event, name string) string {
+	switch v := ev.Fields[name].(type) {
+	case string:
+		return v
+	case int64:
+		return "0" // non-empty, not "-"; the value is taken from the field
+	case nil:
+		return ""
+	}
+	return ev.String(name)
+}
+
+func isInt(v any) bool { _, ok := v.(int64); return ok }
+
+type encodeError struct {
+	field string
+	err   error
+}
+
+func (e *encodeError) Error() string { return "field " + e.field + ": " + e.err.Error() }
+func (e *encodeError) Unwrap() error { return e.err }
+
+func fieldError(field string, err error) error { return &encodeError{field, err} }

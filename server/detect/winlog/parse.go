@@ -1,0 +1,410 @@
+package winlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"unicode/utf8"
+)
+
+// maxParseDepth bounds how deep parseObject follows objects and lists;
+// deeper input goes to encoding/json.
+const maxParseDepth = 64
+
+// parseObject decodes one JSON object into what encoding/json gives for a
+// map[string]any with UseNumber (strings, json.Number, bool, nil, []any,
+// map[string]any; a repeated key keeps its last value), without its
+// reflection and second pass over the bytes. ok is false for anything it
+// does not decode exactly so: input that is not one well-formed object,
+// nesting deeper than maxParseDepth. The caller then decodes with
+// encoding/json, whose errors it reports. Strings are copied out of data.
+func parseObject(data []byte) (map[string]any, bool) {
+	p := parser{b: data}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
+		return nil, false
+	}
+	m, ok := p.object(0)
+	if !ok {
+		return nil, false
+	}
+	p.space()
+	return m, p.i == len(p.b)
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func (p *parser) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value(depth int) (any, bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth + 1)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		return p.str()
+	case c == '-' || c >= '0' && c <= '9':
+		return p.number()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	}
+	return nil, false
+}
+
+func (p *parser) literal(s string) bool {
+	if len(p.b)-p.i < len(s) {
+		p.i = len(p.b) // perhaps cut short by the end of the buffer
+		return false
+	}
+	if string(p.b[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+// object parses from '{' at p.i.
+func (p *parser) object(depth int) (map[string]any, bool) {
+	if depth > maxParseDepth {
+		return nil, false
+	}
+	p.i++
+	m := map[string]any{}
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return m, true
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false
+		}
+		k, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// array parses from '[' at p.i.
+func (p *parser) array(depth int) ([]any, bool) {
+	if depth > maxParseDepth {
+		return nil, false
+	}
+	p.i++
+	a := []any{}
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return a, true
+	}
+	for {
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		a = append(a, v)
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return a, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// str parses a string from '"' at p.i. Plain ASCII or valid UTF-8 without
+// escapes is copied as it is; anything else (escapes, invalid UTF-8) is
+// decoded by encoding/json, which alone says how.
+func (p *parser) str() (string, bool) {
+	start := p.i
+	p.i++
+	plain, ascii := true, true
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			s := p.b[start+1 : p.i-1]
+			if ascii || utf8.Valid(s) {
+				if plain {
+					return string(s), true
+				}
+				if out, ok := unescape(s); ok {
+					return out, true
+				}
+			}
+			var out string
+			if json.Unmarshal(p.b[start:p.i], &out) != nil {
+				return "", false
+			}
+			return out, true
+		case c == '\\':
+			plain = false
+			p.i += 2
+			continue
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		p.i++
+	}
+	return "", false
+}
+
+// unescape decodes the escapes of a string's valid UTF-8 text s; ok is
+// false for what it leaves to encoding/json: a \u escape of a surrogate,
+// anything malformed.
+func unescape(s []byte) (string, bool) {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			out = append(out, s[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			if i+4 >= len(s) {
+				return "", false
+			}
+			var r rune
+			for _, h := range s[i+1 : i+5] {
+				switch {
+				case h >= '0' && h <= '9':
+					r = r<<4 | rune(h-'0')
+				case h >= 'a' && h <= 'f':
+					r = r<<4 | rune(h-'a'+10)
+				case h >= 'A' && h <= 'F':
+					r = r<<4 | rune(h-'A'+10)
+				default:
+					return "", false
+				}
+			}
+			if r >= 0xd800 && r < 0xe000 {
+				return "", false
+			}
+			out = utf8.AppendRune(out, r)
+			i += 4
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
+}
+
+// number parses JSON's number grammar and keeps the text, as UseNumber.
+func (p *parser) number() (json.Number, bool) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
+		p.digits()
+	default:
+		return "", false
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if !p.digits() {
+			return "", false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if !p.digits() {
+			return "", false
+		}
+	}
+	return json.Number(p.b[start:p.i]), true
+}
+
+func (p *parser) digits() bool {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i > start
+}
+
+// objectStream reads JSON objects one after another from r, each parsed
+// once by parseObject straight from a buffer, with no separate pass to
+// find where it ends.
+type objectStream struct {
+	r        io.Reader
+	buf      []byte
+	pos      int   // start of what is not read yet
+	consumed int64 // bytes dropped from the front of buf
+	eof      bool
+	err      error // a read error other than EOF
+}
+
+// offset is the stream offset of the next unread byte.
+func (s *objectStream) offset() int64 { return s.consumed + int64(s.pos) }
+
+// done tells whether the stream ended cleanly after the last object.
+func (s *objectStream) done() bool {
+	if !s.eof || s.err != nil {
+		return false
+	}
+	for _, c := range s.buf[s.pos:] {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// tail is what of the reader is left after the buffer: the reader itself,
+// or its read error again.
+func (s *objectStream) tail() io.Reader {
+	if s.err != nil {
+		return errReader{s.err}
+	}
+	if s.eof {
+		return bytes.NewReader(nil)
+	}
+	return s.r
+}
+
+// next returns the next object and its bytes, valid until the next call.
+// ok is false at the end of the stream and before anything that is not an
+// object parseObject takes (an array, bad JSON, a read error), which is
+// left unread.
+func (s *objectStream) next() (obj map[string]any, raw []byte, ok bool) {
+	for {
+		// Whitespace is left unread until an object follows it, so that
+		// encoding/json starts where the last object ended.
+		j := s.pos
+		for j < len(s.buf) && isSpace(s.buf[j]) {
+			j++
+		}
+		if j < len(s.buf) {
+			if s.buf[j] != '{' {
+				return nil, nil, false
+			}
+			p := parser{b: s.buf[j:]}
+			m, ok := p.object(0)
+			if ok {
+				s.pos = j + p.i
+				return m, s.buf[j:s.pos], true
+			}
+			if p.i < len(p.b) || s.eof || s.err != nil {
+				return nil, nil, false
+			}
+			// Cut short: read until what is unread has doubled, so that a
+			// reader giving a few bytes at a time does not make parsing a
+			// large object quadratic.
+			for want := 2 * (len(s.buf) - s.pos); len(s.buf)-s.pos < want && !s.eof && s.err == nil; {
+				s.fill()
+			}
+			continue
+		} else if s.eof || s.err != nil {
+			return nil, nil, false
+		}
+		s.fill()
+	}
+}
+
+// fill reads more into the buffer, moving what is unread to its front
+// and growing it when that is all of it.
+func (s *objectStream) fill() {
+	if s.pos > 0 {
+		s.consumed += int64(s.pos)
+		s.buf = s.buf[:copy(s.buf, s.buf[s.pos:])]
+		s.pos = 0
+	}
+	if len(s.buf) == cap(s.buf) {
+		s.buf = append(s.buf, make([]byte, cap(s.buf)+1)...)[:len(s.buf)]
+	}
+	n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+	s.buf = s.buf[:len(s.buf)+n]
+	switch {
+	case errors.Is(err, io.EOF):
+		s.eof = true
+	case err != nil:
+		s.err = err
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
