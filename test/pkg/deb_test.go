@@ -225,6 +225,8 @@ func checkServerInstall(t *testing.T, c *chroot) {
 		{"stat -c '%U %G %a' /etc/lachan/server.yml", "root lachan 640"},
 		{"stat -c '%U %a' /var/lib/lachan/pki/ca.key", "lachan 600"},
 		{"getent passwd lachan | cut -d: -f6,7", "/var/lib/lachan:/usr/sbin/nologin"},
+		// The reports' embedded font travels with its licence notice.
+		{"head -c 200 /usr/share/doc/lachan/LICENSE-DejaVu | grep -c 'Bitstream Vera Fonts Copyright'", "1"},
 		{fmt.Sprintf("stat -c %%U /proc/%d", c.services["lachan"]), "lachan"},
 	} {
 		if got := strings.TrimSpace(c.must("", check.cmd)); got != check.want {

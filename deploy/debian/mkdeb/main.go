@@ -50,7 +50,11 @@ func run(args []string) error {
 			return err
 		}
 	}
-	for _, p := range []pkg{serverPackage(*repo, *bin), agentPackage(*repo, *bin)} {
+	server, err := serverPackage(*repo, *bin)
+	if err != nil {
+		return err
+	}
+	for _, p := range []pkg{server, agentPackage(*repo, *bin)} {
 		path, err := build(p, v, *out)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"path/filepath"
 
 	"github.com/goreleaser/nfpm/v2/files"
@@ -21,8 +24,12 @@ func conffile(src, dst string, mode uint32) *files.Content {
 
 // serverPackage is lachan: the server and the operator's CLI. libpcap is
 // for the network sensor (`lachan sensor`, `lachan pcap`).
-func serverPackage(repo, bin string) pkg {
+func serverPackage(repo, bin string) (pkg, error) {
 	deb := filepath.Join(repo, "deploy", "debian", "lachan")
+	font, err := fontLicence(repo)
+	if err != nil {
+		return pkg{}, err
+	}
 	return pkg{
 		name:        "lachan",
 		description: "Lá Chắn security monitoring server\n Agent API, ingest, Sigma detection, incidents, the four-layer model and national forwarding, with the operator's CLI.",
@@ -33,8 +40,23 @@ func serverPackage(repo, bin string) pkg {
 			file(filepath.Join(repo, "deploy", "systemd", "lachan.service"), "/lib/systemd/system/lachan.service", 0o644),
 			conffile(filepath.Join(deb, "server.yml"), "/etc/lachan/server.yml", 0o640),
 			conffile(filepath.Join(deb, "units.yml"), "/etc/lachan/units.yml", 0o640),
+			// The reports embed DejaVu Sans, whose licence asks that its
+			// notice go with every copy.
+			file(font, "/usr/share/doc/lachan/LICENSE-DejaVu", 0o644),
 		},
+	}, nil
+}
+
+// fontLicence finds the licence of the font compiled into the server, in
+// the module the build used.
+func fontLicence(repo string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/go-fonts/dejavu")
+	cmd.Dir = repo
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("the DejaVu font module (for its licence): go list: %w", err)
 	}
+	return filepath.Join(strings.TrimSpace(string(out)), "LICENSE-DejaVu"), nil
 }
 
 // agentPackage is lachan-agent. osquery is recommended, not required: the
