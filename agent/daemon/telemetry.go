@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -17,9 +16,11 @@ import (
 // Telemetry is spooled in batches: one spool write (and sync) and one
 // wake of the shipper per batch instead of per event, which at a hundred
 // executions a second is most of the agent's work. A crash loses at most
-// the last telemetryFlush of telemetry, never a finding.
+// the last telemetryFlush of telemetry, never a finding. Two seconds
+// keep an event within about two and a half seconds of the server (the
+// target is five at the 95th percentile) and ship half as often as one.
 const (
-	telemetryFlush = time.Second
+	telemetryFlush = 2 * time.Second
 	telemetryBatch = 500
 )
 
@@ -33,7 +34,9 @@ type telemetryBuffer struct {
 // emitTelemetry queues one telemetry event for the next batch, or sheds
 // it when the spool is nearly full.
 func (d *Daemon) emitTelemetry(ev event.Event) error {
-	b, err := json.Marshal(ev)
+	// Straight to the event's own encoder: json.Marshal would check and
+	// compact its output again, a second pass over every byte.
+	b, err := ev.AppendJSON(make([]byte, 0, 64+48*len(ev.Fields)))
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.ID, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -64,6 +65,19 @@ func TestCollectorLinux(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	// A connected UDP socket (a DNS client's kind) and one bound to a
+	// chosen port are seen through socket diagnostics.
+	udpSrv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udpSrv.Close()
+	udpConn, err := net.DialUDP("udp", nil, udpSrv.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udpConn.Close()
+	udpPort := int64(udpSrv.LocalAddr().(*net.UDPAddr).Port)
 	if err := os.WriteFile(filepath.Join(dir, "dropped.sh"), []byte("id\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +144,13 @@ func TestCollectorLinux(t *testing.T) {
 		}
 		return n == 3
 	})
+	waitFor(t, "the UDP connect event", func() bool {
+		ev, ok := find(func(ev event.Event) bool {
+			return ev.Dataset == DatasetNetwork && ev.String("network.transport") == "udp" &&
+				ev.String("event.action") == "connect" && ev.Int("destination.port") == udpPort
+		})
+		return ok && ev.Int("process.pid") == int64(os.Getpid()) && ev.String("network.initiated") == "true"
+	})
 	waitFor(t, "the file creation event", func() bool {
 		_, ok := find(func(ev event.Event) bool {
 			return ev.Dataset == DatasetFile && ev.String("event.action") == "creation" && ev.String("file.path") == filepath.Join(dir, "dropped.sh")
@@ -154,5 +175,43 @@ func waitFor(t *testing.T, what string, ok func() bool, dump ...func()) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDiagSockets asks the kernel for real, both ways, and finds a
+// listener of each address family and a connected UDP socket.
+func TestDiagSockets(t *testing.T) {
+	var lns []net.Listener
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("%s: %v", addr, err) // a machine without IPv6
+			continue
+		}
+		defer ln.Close()
+		lns = append(lns, ln)
+	}
+	u, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	for _, oldTCP := range []bool{true, false} {
+		socks, err := diagSockets(make([]byte, 32<<10), oldTCP)
+		if err != nil {
+			t.Fatalf("older TCP request %v: %v", oldTCP, err)
+		}
+		for _, ln := range lns {
+			want := ln.Addr().(*net.TCPAddr).AddrPort()
+			if !slices.ContainsFunc(socks, func(s tcpSocket) bool { return !s.UDP && s.State == tcpListen && s.Local == want && s.Inode != 0 }) {
+				t.Errorf("older TCP request %v: listener %v not among %d sockets", oldTCP, want, len(socks))
+			}
+		}
+		local := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		if !slices.ContainsFunc(socks, func(s tcpSocket) bool {
+			return s.UDP && s.State == tcpEstablished && s.Local.Port() == local.Port() && s.Remote.Port() == 9
+		}) {
+			t.Errorf("older TCP request %v: connected UDP socket %v not found", oldTCP, local)
+		}
 	}
 }

@@ -101,7 +101,7 @@ func setStr(ev *event.Event, name, v string) {
 	}
 }
 
-// connInfo is one TCP socket seen by the network poller.
+// connInfo is one TCP or UDP socket seen by the network poller.
 type connInfo struct {
 	At     time.Time
 	Action string // "connect", "accept" or "listen"
@@ -112,12 +112,16 @@ type connInfo struct {
 }
 
 func (c connInfo) event(agentID, bootID string) event.Event {
-	ev := event.Event{ID: event.DeriveID("linux-tcp", agentID, bootID, strconv.FormatUint(c.Sock.Inode, 10), c.Action),
+	proto := "tcp"
+	if c.Sock.UDP {
+		proto = "udp"
+	}
+	ev := event.Event{ID: event.DeriveID("linux-"+proto, agentID, bootID, strconv.FormatUint(c.Sock.Inode, 10), c.Action),
 		Timestamp: c.At.UTC(), Dataset: DatasetNetwork, Fields: map[string]any{}}
 	ev.Set("event.kind", "event")
 	ev.Set("event.category", "network")
 	ev.Set("event.action", c.Action)
-	ev.Set("network.transport", "tcp")
+	ev.Set("network.transport", proto)
 	ev.Set("network.type", "ipv4")
 	if c.Sock.Local.Addr().Is6() {
 		ev.Set("network.type", "ipv6")

@@ -16,12 +16,14 @@ const (
 	tcpListen      = 0x0A
 )
 
-// tcpSocket is one line of /proc/net/tcp or /proc/net/tcp6.
+// tcpSocket is one socket of /proc/net/tcp or tcp6, or of a socket
+// diagnostics dump (which also gives UDP sockets).
 type tcpSocket struct {
 	Local, Remote netip.AddrPort
 	State         uint8
 	UID           int
 	Inode         uint64
+	UDP           bool
 }
 
 // parseNetTCP reads every socket line of /proc/net/tcp or tcp6 (the
