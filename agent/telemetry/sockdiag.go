@@ -14,10 +14,10 @@ const (
 	// tcpDiagGetSock is the older request, struct inet_diag_req, which
 	// dumps TCP sockets of both address families in one walk of the
 	// kernel's connection table.
-	tcpDiagGetSock = 18
+	tcpDiagGetSock    = 18
 	inetDiagReqOldLen = 60
-	nlmFRequest      = 0x1
-	nlmFDump         = 0x300
+	nlmFRequest       = 0x1
+	nlmFDump          = 0x300
 
 	inetDiagReqLen = 56 // struct inet_diag_req_v2
 	inetDiagMsgLen = 72 // struct inet_diag_msg

@@ -131,7 +131,10 @@ type Status struct {
 	// limits refused since start ("process_lost": process events the
 	// kernel dropped while the agent fell behind).
 	TelemetryDropped map[string]int64 `json:"telemetry_dropped,omitempty"`
-	Errors           []string         `json:"errors,omitempty"`
+	// TelemetryPolicy is the version of the server's telemetry policy the
+	// agent applies ("" for its own configuration only).
+	TelemetryPolicy string   `json:"telemetry_policy,omitempty"`
+	Errors          []string `json:"errors,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
@@ -149,6 +152,9 @@ type CheckInResponse struct {
 	// Live are live queries for the agent to run now; their rows and a
 	// closing status come back as osquery.live events through ingest.
 	Live []LiveQuery `json:"live,omitempty"`
+	// Telemetry is the server's telemetry policy for the agent; nil: the
+	// agent's own configuration.
+	Telemetry *TelemetryPolicy `json:"telemetry,omitempty"`
 }
 
 // LiveQuery is one analyst's SQL for osquery, run once.

@@ -20,6 +20,7 @@ import (
 	"lachan/server/pki"
 	"lachan/server/store"
 	"lachan/server/system"
+	"lachan/server/telemetry"
 	"lachan/server/unit"
 	"lachan/server/user"
 )
@@ -101,6 +102,8 @@ type Deps struct {
 	// the audit trail at PathAudit; nil answers 503.
 	Audit Auditor
 	Trail *audit.Trail
+	// Telemetry is the telemetry policy sent at check-in; nil sends none.
+	Telemetry *telemetry.Policies
 }
 
 // Server is the HTTPS server.

@@ -38,6 +38,9 @@ type Config struct {
 	ForwardDir string
 	// UnitsFile, when set, is applied to the unit tree at start.
 	UnitsFile string
+	// TelemetryPolicy, when set, is the telemetry policy file agents get
+	// at check-in (server/telemetry).
+	TelemetryPolicy string
 	// Detections is a directory of Sigma rules; empty uses the built-in set.
 	Detections string
 	// YARARules is a directory of YARA rules for agents; empty sends the
@@ -139,6 +142,10 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	telPolicy, err := openTelemetryPolicy(ctx, cfg.TelemetryPolicy, units, log)
+	if err != nil {
+		return err
+	}
 	tokens := api.NewTokens(st, units)
 	if err := tokens.EnsureAdmin(ctx, cfg.TokenFile); err != nil {
 		return fmt.Errorf("operator token: %w", err)
@@ -189,6 +196,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: tokens, Log: log,
 		Rules: signed, RulesVersion: version, Live: live.New(st, fl, cfg.Live, nil),
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
+		Telemetry: telPolicy,
 	})
 	return nil
 }
