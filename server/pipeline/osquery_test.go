@@ -39,7 +39,7 @@ func TestFromOsquery(t *testing.T) {
 		{"Sysmon process creation", osqRow("pack_lachan-telemetry_windows_events", "added", map[string]string{
 			"source": "Microsoft-Windows-Sysmon/Operational", "eventid": "1", "provider_name": "Microsoft-Windows-Sysmon", "computer_name": "PC-01",
 			"datetime": "2026-12-03T12:00:00.123456Z",
-			"data": `{"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami","ProcessId":"4242","ParentImage":"C:\\Windows\\explorer.exe"}}`}),
+			"data":     `{"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami","ProcessId":"4242","ParentImage":"C:\\Windows\\explorer.exe"}}`}),
 			true, "windows.sysmon", map[string]any{"EventID": int64(1), "Image": `C:\Windows\System32\cmd.exe`, "CommandLine": "cmd /c whoami",
 				"ProcessId": int64(4242), "Channel": "Microsoft-Windows-Sysmon/Operational", "Provider_Name": "Microsoft-Windows-Sysmon"}, ""},
 		{"a scheduled query's row stays", osqRow("pack_baseline_processes", "added", map[string]string{"pid": "1"}), false, event.DatasetOsquery, nil, ""},
