@@ -63,6 +63,9 @@ type Config struct {
 	Pack          osquery.Pack
 	// Osqueryd, when set, has the agent start and supervise osqueryd.
 	Osqueryd *osquery.SupervisorConfig
+	// Evented, when set, is the pack of osquery's evented tables the
+	// agent schedules beside Pack (osquery.EventedPack).
+	Evented *osquery.Pack
 	Spool    spool.Config
 	Ship     ship.Config
 	// EventLog, when set, reads the Windows event logs (on Windows).
@@ -205,7 +208,7 @@ func (d *Daemon) setupOsquery(cfg Config, agentID string, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("osquery extension: %w", err)
 	}
-	if err := x.SetPolicy(osquery.Policy{Schedule: cfg.Pack}); err != nil {
+	if err := x.SetPolicy(osqueryPolicy(cfg)); err != nil {
 		return fmt.Errorf("osquery policy: %w", err)
 	}
 	d.ext = x

@@ -8,9 +8,11 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"lachan/agent/eventlog"
+	"lachan/agent/osquery"
 	"lachan/agent/telemetry"
 	"lachan/internal/wire"
 )
@@ -233,3 +235,22 @@ func (d *Daemon) telemetryCollector() (*telemetry.Collector, map[string]int64) {
 
 // eventLogDir holds the event log bookmarks.
 func (d *Daemon) eventLogDir() string { return filepath.Join(d.cfg.StateDir, "eventlog") }
+
+// osqueryPolicy is the schedule the agent gives osqueryd: its pack, and
+// with evented telemetry on, the evented tables' pack and the paths
+// file_events watches (telemetry.linux.paths, with their sub-folders).
+func osqueryPolicy(cfg Config) osquery.Policy {
+	p := osquery.Policy{Schedule: cfg.Pack}
+	if cfg.Evented == nil {
+		return p
+	}
+	p.Packs = map[string]osquery.Pack{osquery.EventedPack: *cfg.Evented}
+	if len(cfg.Telemetry.Paths) > 0 {
+		paths := make([]string, len(cfg.Telemetry.Paths))
+		for i, d := range cfg.Telemetry.Paths {
+			paths[i] = strings.TrimSuffix(d, "/") + "/%%"
+		}
+		p.FilePaths = map[string][]string{"lachan": paths}
+	}
+	return p
+}

@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"lachan/agent/eventlog"
+	"lachan/agent/osquery"
 	"lachan/agent/telemetry"
 	"lachan/internal/logging"
 	"lachan/internal/wire"
+	"lachan/rules"
 )
 
 func TestMergePolicy(t *testing.T) {
@@ -77,5 +80,53 @@ func TestPolicyRefused(t *testing.T) {
 	d.telemetryStatus(&st)
 	if v, _ := d.pol.state(); v != "" || len(d.pol.linuxConfig().Paths) != 0 {
 		t.Fatalf("no policy: version %q, paths %v", v, d.pol.linuxConfig().Paths)
+	}
+}
+
+// TestOsqueryEventedPolicy: with evented telemetry on, osqueryd's
+// configuration holds the telemetry pack (so its rows are named
+// pack_lachan-telemetry_<table>, which the server maps) and file_paths
+// from the watched folders.
+func TestOsqueryEventedPolicy(t *testing.T) {
+	ev, err := osquery.LoadPack(rules.FS, "osquery/telemetry.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Telemetry: telemetry.DefaultConfig()}
+	cfg.Telemetry.Paths = []string{"/srv/www/", "/etc"}
+	if b, _ := osqueryPolicy(cfg).ConfigJSON(); strings.Contains(string(b), "process_events") {
+		t.Fatalf("evented tables scheduled without being asked: %s", b)
+	}
+	cfg.Evented = &ev
+	b, err := osqueryPolicy(cfg).ConfigJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Packs map[string]struct {
+			Queries map[string]struct {
+				Query    string `json:"query"`
+				Platform string `json:"platform"`
+			} `json:"queries"`
+		} `json:"packs"`
+		FilePaths map[string][]string `json:"file_paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	qs := doc.Packs[osquery.EventedPack].Queries
+	for table, platform := range map[string]string{"process_events": "linux", "socket_events": "linux", "file_events": "linux", "windows_events": "windows"} {
+		if q, ok := qs[table]; !ok || q.Platform != platform || !strings.Contains(q.Query, "FROM "+table) {
+			t.Errorf("%s: %+v", table, q)
+		}
+	}
+	if got := strings.Join(doc.FilePaths["lachan"], " "); got != "/srv/www/%% /etc/%%" {
+		t.Errorf("file_paths %q", got)
+	}
+	if f := strings.Join(osquery.EventedFlags("linux", nil), " "); !strings.Contains(f, "--audit_allow_process_events=true") || !strings.Contains(f, "--disable_events=false") {
+		t.Errorf("Linux flags %s", f)
+	}
+	if f := strings.Join(osquery.EventedFlags("windows", []string{"Security", "System"}), " "); !strings.Contains(f, "--windows_event_channels=Security,System") {
+		t.Errorf("Windows flags %s", f)
 	}
 }

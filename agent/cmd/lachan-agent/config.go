@@ -94,6 +94,11 @@ type OsqueryConfig struct {
 	// Mode is "extension" (osqueryd runs the schedule and hands results to
 	// the agent) or "client" (the agent runs the pack's queries itself).
 	Mode string `mapstructure:"mode"`
+	// Evented schedules osquery's evented tables (process_events,
+	// socket_events, file_events; windows_events on Windows) as
+	// telemetry, and, with osqueryd supervised, turns on the flags they
+	// need.
+	Evented bool `mapstructure:"evented"`
 	// Osqueryd, when set, is the osqueryd binary the agent starts and
 	// supervises; empty attaches to an osqueryd already running.
 	Osqueryd     string `mapstructure:"osqueryd"`
@@ -209,6 +214,20 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 		}
 		if dc.Pack, err = osquery.LoadPack(packFS, path); err != nil {
 			return dc, fmt.Errorf("osquery pack: %w", err)
+		}
+		if c.Osquery.Evented {
+			ev, err := osquery.LoadPack(rules.FS, "osquery/telemetry.conf")
+			if err != nil {
+				return dc, fmt.Errorf("osquery evented pack: %w", err)
+			}
+			dc.Evented = &ev
+			if dc.Osqueryd != nil {
+				var channels []string
+				for _, ch := range c.EventLog.Channels {
+					channels = append(channels, ch.Name)
+				}
+				dc.Osqueryd.ExtraFlags = append(dc.Osqueryd.ExtraFlags, osquery.EventedFlags(runtime.GOOS, channels)...)
+			}
 		}
 	}
 	return dc, nil
