@@ -66,8 +66,8 @@ type Config struct {
 	// Evented, when set, is the pack of osquery's evented tables the
 	// agent schedules beside Pack (osquery.EventedPack).
 	Evented *osquery.Pack
-	Spool    spool.Config
-	Ship     ship.Config
+	Spool   spool.Config
+	Ship    ship.Config
 	// EventLog, when set, reads the Windows event logs (on Windows).
 	EventLog *eventlog.Config
 	// Telemetry chooses the endpoint telemetry collected (Linux).
