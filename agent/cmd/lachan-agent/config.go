@@ -46,6 +46,10 @@ type Config struct {
 	// EventLog chooses the Windows event log channels the agent reads
 	// (Windows only; elsewhere it is ignored).
 	EventLog eventlog.Config `mapstructure:"eventlog"`
+	// MaxProcs is how many threads run the agent's Go code at once
+	// (GOMAXPROCS; 0: one per core). One keeps a background agent's
+	// wake-ups cheap; YARA's matching runs in C outside this bound.
+	MaxProcs int `mapstructure:"max_procs"`
 }
 
 // TelemetryConfig chooses the endpoint telemetry collected for the
@@ -124,6 +128,7 @@ func defaultConfig() *Config {
 		Log:       logging.DefaultConfig(),
 		Telemetry: TelemetryConfig{Linux: telemetry.DefaultConfig()},
 		EventLog:  eventlog.DefaultConfig(),
+		MaxProcs:  1,
 	}
 }
 
@@ -138,6 +143,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Osquery.Mode != "extension" && c.Osquery.Mode != "client" {
 		errs = append(errs, fmt.Errorf("osquery.mode %q: want extension or client", c.Osquery.Mode))
+	}
+	if c.MaxProcs < 0 {
+		errs = append(errs, fmt.Errorf("max_procs %d: 0 (one per core) or more", c.MaxProcs))
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("spool.max_bytes: at least 1 MiB"))
