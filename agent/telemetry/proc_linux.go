@@ -222,6 +222,13 @@ func (c *Collector) readExec(pid int, nanos uint64, pt *procTable) execInfo {
 			}
 			rawClose(pdir)
 		}
+		// A parent that was running before the collector started (a
+		// service, a login shell) is read once for all its children:
+		// its next exec, or a fork of a new process under its PID,
+		// replaces the entry.
+		if x.ParentExe != "" || x.ParentCmd != "" {
+			pt.setParent(x.PPID, parentInfo{exe: x.ParentExe, cmd: x.ParentCmd})
+		}
 		if x.ParentExe == "" {
 			miss("parent.executable")
 		}
