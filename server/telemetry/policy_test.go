@@ -113,3 +113,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExampleFile(t *testing.T) {
+	p, err := Load("../../deploy/examples/telemetry.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pol := p.For([]string{"hcm", "phuong-ben-thanh"}); pol == nil || len(pol.Linux.Paths) != 2 || !*pol.Linux.Processes {
+		t.Fatalf("ward policy %+v", pol)
+	}
+}
