@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,6 +213,94 @@ func TestDiagSockets(t *testing.T) {
 			return s.UDP && s.State == tcpEstablished && s.Local.Port() == local.Port() && s.Remote.Port() == 9
 		}) {
 			t.Errorf("older TCP request %v: connected UDP socket %v not found", oldTCP, local)
+		}
+	}
+}
+
+// TestShortConnections opens and closes connections faster than the
+// socket table is read: they are reported as the kernel destroys them.
+func TestShortConnections(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the destroyed-sockets group needs root, and CI must run this test")
+		}
+		t.Skip("not root: the destroyed-sockets group needs CAP_NET_ADMIN")
+	}
+	cfg := DefaultConfig()
+	cfg.Network = true
+	var mu sync.Mutex
+	var got []event.Event
+	c := New(cfg, "agent-1", func(ev event.Event) error {
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+		return nil
+	}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "collector ready", func() bool { return c.Status()[KindNetwork] == "ok" })
+	time.Sleep(200 * time.Millisecond) // the watcher joins its group after the first poll starts
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			s, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.Close()
+		}
+	}()
+	port := int64(ln.Addr().(*net.TCPAddr).Port)
+	for range 3 {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	waitFor(t, "the short connections' connect events", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, ev := range got {
+			if ev.String("event.action") == "connect" && ev.Int("destination.port") == port && ev.String("network.initiated") == "true" {
+				n++
+			}
+		}
+		return n >= 3
+	}, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range got {
+			t.Logf("%v", ev.Fields)
+		}
+	})
+}
+
+func TestClosedDecision(t *testing.T) {
+	p := &netPoller{open: map[uint64]bool{7: true}, listening: map[uint16]bool{80: true}}
+	ap := netip.MustParseAddrPort
+	for _, tc := range []struct {
+		name   string
+		s      tcpSocket
+		action string
+	}{
+		{"a connect no poll saw", tcpSocket{Local: ap("10.0.0.5:40000"), Remote: ap("203.0.113.9:443"), Cookie: 9}, "connect"},
+		{"an accept on a port listened on", tcpSocket{Local: ap("10.0.0.5:80"), Remote: ap("198.51.100.7:50000"), Cookie: 10}, "accept"},
+		{"seen open at the last poll", tcpSocket{Local: ap("10.0.0.5:40001"), Remote: ap("203.0.113.9:443"), Cookie: 7}, ""},
+		{"a listener", tcpSocket{Local: ap("0.0.0.0:8080"), Remote: ap("0.0.0.0:0"), State: tcpListen, Cookie: 11}, ""},
+		{"no cookie", tcpSocket{Local: ap("10.0.0.5:40002"), Remote: ap("203.0.113.9:443")}, ""},
+	} {
+		ci, ok := p.closed(tc.s, time.Now())
+		if ok != (tc.action != "") || ok && (ci.Action != tc.action || !ci.Closed || ci.Sock.Inode != 0) {
+			t.Errorf("%s: %+v %v", tc.name, ci, ok)
 		}
 	}
 }

@@ -107,6 +107,8 @@ type connInfo struct {
 	Action string // "connect", "accept" or "listen"
 	Sock   tcpSocket
 	PID    int // 0: not found
+	// Closed is set for a socket seen only at its destruction.
+	Closed bool
 	Exe    string
 	User   string
 }
@@ -116,7 +118,11 @@ func (c connInfo) event(agentID, bootID string) event.Event {
 	if c.Sock.UDP {
 		proto = "udp"
 	}
-	ev := event.Event{ID: event.DeriveID("linux-"+proto, agentID, bootID, strconv.FormatUint(c.Sock.Inode, 10), c.Action),
+	sock := strconv.FormatUint(c.Sock.Inode, 10)
+	if c.Sock.Inode == 0 { // seen only as it was destroyed
+		sock = "cookie-" + strconv.FormatUint(c.Sock.Cookie, 10)
+	}
+	ev := event.Event{ID: event.DeriveID("linux-"+proto, agentID, bootID, sock, c.Action),
 		Timestamp: c.At.UTC(), Dataset: DatasetNetwork, Fields: map[string]any{}}
 	ev.Set("event.kind", "event")
 	ev.Set("event.category", "network")
@@ -151,6 +157,9 @@ func (c connInfo) event(agentID, bootID string) event.Event {
 		}
 	} else {
 		ev.Set("telemetry.missing", []string{"process"})
+	}
+	if c.Closed {
+		ev.Set("telemetry.note", "the connection opened and closed between two reads of the socket table; seen as the kernel destroyed it, after its process had let it go")
 	}
 	return ev
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,15 @@ func (c *Collector) runNetwork(ctx context.Context, ready func()) error {
 			c.log.Info("socket diagnostics unavailable, reading /proc/net/tcp (no UDP)", "err", err)
 		}
 	}
+	if !p.procOnly {
+		// Connections that open and close between two polls are seen
+		// as the kernel destroys them.
+		go func() {
+			if err := c.watchClosed(ctx, p); err != nil && ctx.Err() == nil && c.log != nil {
+				c.log.Info("closed connections not watched: only those open at a poll are seen", "err", err)
+			}
+		}()
+	}
 	ready()
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -53,6 +63,12 @@ type netPoller struct {
 	owners    map[uint64]int    // inode -> PID
 	buf       []byte
 	procOnly  bool   // socket diagnostics unavailable: /proc/net/tcp
+	// mu guards what the watcher of closed connections reads: the
+	// sockets open at the last poll, by cookie, and the ports listened
+	// on then.
+	mu        sync.Mutex
+	open      map[uint64]bool
+	listening map[uint16]bool
 	oldTCP    bool   // the kernel answers the older TCP request
 	ephemeral uint16 // first ephemeral port
 }
@@ -120,6 +136,15 @@ func (p *netPoller) poll(c *Collector) []connInfo {
 		fresh = append(fresh, connInfo{At: now, Action: action, Sock: s})
 	}
 	p.seen = cur
+	open := make(map[uint64]bool, len(socks))
+	for _, s := range socks {
+		if s.Cookie != 0 {
+			open[s.Cookie] = true
+		}
+	}
+	p.mu.Lock()
+	p.open, p.listening = open, listening
+	p.mu.Unlock()
 	for ino := range p.owners {
 		if _, ok := cur[ino]; !ok {
 			delete(p.owners, ino)

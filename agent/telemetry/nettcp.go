@@ -24,6 +24,9 @@ type tcpSocket struct {
 	UID           int
 	Inode         uint64
 	UDP           bool
+	// Cookie is the kernel's ID of the socket (socket diagnostics only),
+	// which outlives its inode: a socket's destruction still carries it.
+	Cookie uint64
 }
 
 // parseNetTCP reads every socket line of /proc/net/tcp or tcp6 (the

@@ -120,5 +120,6 @@ func parseDiagMsg(m []byte) (tcpSocket, error) {
 		State:  state,
 		UID:    int(binary.NativeEndian.Uint32(m[64:68])),
 		Inode:  uint64(binary.NativeEndian.Uint32(m[68:72])),
+		Cookie: uint64(binary.NativeEndian.Uint32(id[40:44])) | uint64(binary.NativeEndian.Uint32(id[44:48]))<<32,
 	}, nil
 }
