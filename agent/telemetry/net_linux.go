@@ -59,10 +59,10 @@ func (c *Collector) runNetwork(ctx context.Context, ready func()) error {
 // netPoller remembers the sockets already reported, by inode, and which
 // process owns them.
 type netPoller struct {
-	seen      map[uint64]string // inode -> action reported
-	owners    map[uint64]int    // inode -> PID
-	buf       []byte
-	procOnly  bool   // socket diagnostics unavailable: /proc/net/tcp
+	seen     map[uint64]string // inode -> action reported
+	owners   map[uint64]int    // inode -> PID
+	buf      []byte
+	procOnly bool // socket diagnostics unavailable: /proc/net/tcp
 	// mu guards what the watcher of closed connections reads: the
 	// sockets open at the last poll, by cookie, and the ports listened
 	// on then.
