@@ -227,7 +227,7 @@ func TestShortConnections(t *testing.T) {
 		t.Skip("not root: the destroyed-sockets group needs CAP_NET_ADMIN")
 	}
 	cfg := DefaultConfig()
-	cfg.Network = true
+	cfg.Network, cfg.ShortConnections = true, true
 	var mu sync.Mutex
 	var got []event.Event
 	c := New(cfg, "agent-1", func(ev event.Event) error {

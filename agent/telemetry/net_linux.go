@@ -32,7 +32,7 @@ func (c *Collector) runNetwork(ctx context.Context, ready func()) error {
 			c.log.Info("socket diagnostics unavailable, reading /proc/net/tcp (no UDP)", "err", err)
 		}
 	}
-	if !p.procOnly {
+	if !p.procOnly && c.cfg.ShortConnections {
 		// Connections that open and close between two polls are seen
 		// as the kernel destroys them.
 		go func() {
