@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,8 +67,11 @@ type Config struct {
 	Pack          osquery.Pack
 	// Osqueryd, when set, has the agent start and supervise osqueryd.
 	Osqueryd *osquery.SupervisorConfig
-	Spool    spool.Config
-	Ship     ship.Config
+	// Evented, when set, is the pack of osquery's evented tables the
+	// agent schedules beside Pack (osquery.EventedPack).
+	Evented *osquery.Pack
+	Spool   spool.Config
+	Ship    ship.Config
 	// EventLog, when set, reads the Windows event logs (on Windows).
 	EventLog *eventlog.Config
 	// Telemetry chooses the endpoint telemetry collected (Linux).
@@ -92,6 +96,12 @@ type Daemon struct {
 	tel     *telemetry.Collector
 	telBuf  telemetryBuffer
 	acts    *action.Executor
+	// pol is the server's telemetry policy as applied; collMu guards evl
+	// and tel, which a policy replaces, and telCarried, the drops of the
+	// collectors replaced.
+	pol        *policyState
+	collMu     sync.Mutex
+	telCarried map[string]int64
 
 	// reported holds the IDs of findings already spooled by this process
 	// and the spool records that hold them, so that a rescan does not
@@ -179,12 +189,9 @@ func New(cfg Config, cl *client.Client, log *slog.Logger) (*Daemon, error) {
 	// server has them.
 	d.shipper.OnAck(func(upTo uint64) { d.cache.Acked(upTo, sp.Lost) })
 	d.status.Osquery = "osquery unavailable: not configured"
-	if cfg.EventLog != nil && cfg.EventLog.Enabled {
-		d.evl = eventlog.New(*cfg.EventLog, filepath.Join(cfg.StateDir, "eventlog"), d.emit, log.With("component", "eventlog"))
-	}
-	if cfg.Telemetry.Enabled() {
-		d.tel = telemetry.New(cfg.Telemetry, cl.ID.AgentID, d.emitTelemetry, log.With("component", "telemetry"))
-	}
+	// The collectors start in their loops, from the agent's own
+	// configuration and then from the server's policy.
+	d.pol = newPolicyState(cfg)
 	if err := d.setupOsquery(cfg, cl.ID.AgentID, log.With("component", "osquery")); err != nil {
 		sp.Close()
 		return nil, err
@@ -213,7 +220,7 @@ func (d *Daemon) setupOsquery(cfg Config, agentID string, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("osquery extension: %w", err)
 	}
-	if err := x.SetPolicy(osquery.Policy{Schedule: cfg.Pack}); err != nil {
+	if err := x.SetPolicy(osqueryPolicy(cfg)); err != nil {
 		return fmt.Errorf("osquery policy: %w", err)
 	}
 	d.ext = x
@@ -256,13 +263,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.sup != nil {
 		start(func(ctx context.Context) { _ = d.sup.Run(ctx) })
 	}
-	if d.evl != nil {
-		start(d.evl.Run)
+	if d.cfg.EventLog != nil || runtime.GOOS == "windows" {
+		start(d.eventLogLoop)
 	}
 	if d.ext != nil {
 		start(func(ctx context.Context) { _ = d.ext.Run(ctx) })
 	}
-	if d.tel != nil {
+	if runtime.GOOS == "linux" || d.cfg.Telemetry.Enabled() {
 		start(d.telemetryLoop)
 	}
 	d.shipper.Notify()
@@ -509,6 +516,7 @@ func (d *Daemon) checkInLoop(ctx context.Context) {
 		} else {
 			d.renewIfDue(ctx)
 			d.updateRules(ctx, resp.RulesVersion)
+			d.applyTelemetryPolicy(resp.Telemetry)
 			d.startLive(resp.Live)
 			d.handleActions(ctx, resp)
 			if resp.Interval >= time.Second {
@@ -574,8 +582,11 @@ func (d *Daemon) Status() wire.Status {
 // eventLogStatus reports the event log collector and, on Windows, Sysmon
 // even where the collector is off.
 func (d *Daemon) eventLogStatus() *wire.EventLogStatus {
-	if d.evl != nil {
-		return d.evl.Status()
+	d.collMu.Lock()
+	evl := d.evl
+	d.collMu.Unlock()
+	if evl != nil {
+		return evl.Status()
 	}
 	if s := eventlog.SysmonStatus(); s != nil {
 		return &wire.EventLogStatus{Sysmon: s}

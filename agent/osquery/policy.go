@@ -14,6 +14,10 @@ import (
 type Policy struct {
 	Schedule Pack
 	Packs    map[string]Pack
+	// FilePaths are the folders file_events watches, by category
+	// (osquery's file_paths; "%%" at the end of a path takes its
+	// sub-folders too).
+	FilePaths map[string][]string
 }
 
 // Validate reports names osqueryd would refuse or results could not carry.
@@ -49,6 +53,8 @@ type configPack struct {
 type configDoc struct {
 	Schedule map[string]configQuery `json:"schedule"`
 	Packs    map[string]configPack  `json:"packs,omitempty"`
+	// FilePaths is osquery's file_paths, for file_events.
+	FilePaths map[string][]string `json:"file_paths,omitempty"`
 }
 
 func configQueries(p Pack) map[string]configQuery {
@@ -66,7 +72,7 @@ func configQueries(p Pack) map[string]configQuery {
 
 // ConfigJSON renders the policy in osquery's configuration format.
 func (p Policy) ConfigJSON() ([]byte, error) {
-	doc := configDoc{Schedule: configQueries(p.Schedule)}
+	doc := configDoc{Schedule: configQueries(p.Schedule), FilePaths: p.FilePaths}
 	if len(p.Packs) > 0 {
 		doc.Packs = make(map[string]configPack, len(p.Packs))
 		for name, pk := range p.Packs {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The kernel's process-events connector (linux/cn_proc.h, linux/connector.h):
@@ -135,17 +136,49 @@ func parseCnMsg(msg []byte) (procEvent, bool, error) {
 }
 
 // listenRequest is the datagram that subscribes (or, with
-// procCnMcastIgnore, unsubscribes) a socket to process events.
-func listenRequest(op uint32, pid uint32) []byte {
-	const total = nlmsgHdrLen + cnMsgLen + 4
+// procCnMcastIgnore, unsubscribes) a socket to process events. A
+// non-zero events mask (procEvent* bits) asks the kernel to send only
+// those kinds: Linux 6.6 and later read it, and an older kernel ignores
+// a request of that length altogether, so only pass it where the kernel
+// is known to understand it (filterSupported).
+func listenRequest(op uint32, pid uint32, events uint32) []byte {
+	dlen := 4
+	if events != 0 {
+		dlen = 8 // struct proc_input: mcast_op, event_type
+	}
+	total := nlmsgHdrLen + cnMsgLen + dlen
 	b := make([]byte, total)
-	binary.NativeEndian.PutUint32(b[0:], total)
+	binary.NativeEndian.PutUint32(b[0:], uint32(total))
 	binary.NativeEndian.PutUint16(b[4:], nlmsgDone)
 	binary.NativeEndian.PutUint32(b[12:], pid)
 	c := b[nlmsgHdrLen:]
 	binary.NativeEndian.PutUint32(c[0:], cnIdxProc)
 	binary.NativeEndian.PutUint32(c[4:], cnValProc)
-	binary.NativeEndian.PutUint16(c[16:], 4)
+	binary.NativeEndian.PutUint16(c[16:], uint16(dlen))
 	binary.NativeEndian.PutUint32(c[cnMsgLen:], op)
+	if events != 0 {
+		binary.NativeEndian.PutUint32(c[cnMsgLen+4:], events)
+	}
 	return b
+}
+
+// filterSupported reports whether a kernel release ("6.8.0-45-generic")
+// filters process events by kind, which came in Linux 6.6.
+func filterSupported(release string) bool {
+	var major, minor int
+	for i, part := range strings.SplitN(release, ".", 3) {
+		n := 0
+		for _, r := range part {
+			if r < '0' || r > '9' {
+				break
+			}
+			n = n*10 + int(r-'0')
+		}
+		if i == 0 {
+			major = n
+		} else if i == 1 {
+			minor = n
+		}
+	}
+	return major > 6 || major == 6 && minor >= 6
 }

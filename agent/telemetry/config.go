@@ -12,6 +12,11 @@ type Config struct {
 	Processes bool `mapstructure:"processes"`
 	// Network collects outbound TCP connections and listening sockets.
 	Network bool `mapstructure:"network"`
+	// ShortConnections also reports TCP connections that open and close
+	// between two reads of the socket table, as the kernel destroys them.
+	// Off by default: every TCP connection closed on the machine then
+	// wakes the agent (docs/benchmarks.md).
+	ShortConnections bool `mapstructure:"short_connections"`
 	// Paths are folders whose files' creation, change, rename and removal
 	// are collected (with their sub-folders, up to MaxWatches in all).
 	Paths []string `mapstructure:"paths"`

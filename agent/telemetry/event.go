@@ -101,23 +101,33 @@ func setStr(ev *event.Event, name, v string) {
 	}
 }
 
-// connInfo is one TCP socket seen by the network poller.
+// connInfo is one TCP or UDP socket seen by the network poller.
 type connInfo struct {
 	At     time.Time
 	Action string // "connect", "accept" or "listen"
 	Sock   tcpSocket
 	PID    int // 0: not found
+	// Closed is set for a socket seen only at its destruction.
+	Closed bool
 	Exe    string
 	User   string
 }
 
 func (c connInfo) event(agentID, bootID string) event.Event {
-	ev := event.Event{ID: event.DeriveID("linux-tcp", agentID, bootID, strconv.FormatUint(c.Sock.Inode, 10), c.Action),
+	proto := "tcp"
+	if c.Sock.UDP {
+		proto = "udp"
+	}
+	sock := strconv.FormatUint(c.Sock.Inode, 10)
+	if c.Sock.Inode == 0 { // seen only as it was destroyed
+		sock = "cookie-" + strconv.FormatUint(c.Sock.Cookie, 10)
+	}
+	ev := event.Event{ID: event.DeriveID("linux-"+proto, agentID, bootID, sock, c.Action),
 		Timestamp: c.At.UTC(), Dataset: DatasetNetwork, Fields: map[string]any{}}
 	ev.Set("event.kind", "event")
 	ev.Set("event.category", "network")
 	ev.Set("event.action", c.Action)
-	ev.Set("network.transport", "tcp")
+	ev.Set("network.transport", proto)
 	ev.Set("network.type", "ipv4")
 	if c.Sock.Local.Addr().Is6() {
 		ev.Set("network.type", "ipv6")
@@ -147,6 +157,9 @@ func (c connInfo) event(agentID, bootID string) event.Event {
 		}
 	} else {
 		ev.Set("telemetry.missing", []string{"process"})
+	}
+	if c.Closed {
+		ev.Set("telemetry.note", "the connection opened and closed between two reads of the socket table; seen as the kernel destroyed it, after its process had let it go")
 	}
 	return ev
 }

@@ -2,9 +2,11 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -13,11 +15,33 @@ import (
 const pollEvery = time.Second
 
 func (c *Collector) runNetwork(ctx context.Context, ready func()) error {
-	if _, err := os.Stat("/proc/net/tcp"); err != nil {
-		return fmt.Errorf("socket table: %w", err)
+	p := &netPoller{seen: map[uint64]string{}, owners: map[uint64]int{}, buf: make([]byte, 32<<10), ephemeral: ephemeralStart()}
+	p.oldTCP = true
+	if _, err := diagSockets(p.buf, true); err != nil {
+		p.oldTCP = false
+		if c.log != nil {
+			c.log.Debug("older TCP socket diagnostics request refused", "err", err)
+		}
+	}
+	if _, err := diagSockets(p.buf, p.oldTCP); err != nil {
+		if _, serr := os.Stat("/proc/net/tcp"); serr != nil {
+			return fmt.Errorf("socket table: %w", errors.Join(err, serr))
+		}
+		p.procOnly = true
+		if c.log != nil {
+			c.log.Info("socket diagnostics unavailable, reading /proc/net/tcp (no UDP)", "err", err)
+		}
+	}
+	if !p.procOnly && c.cfg.ShortConnections {
+		// Connections that open and close between two polls are seen
+		// as the kernel destroys them.
+		go func() {
+			if err := c.watchClosed(ctx, p); err != nil && ctx.Err() == nil && c.log != nil {
+				c.log.Info("closed connections not watched: only those open at a poll are seen", "err", err)
+			}
+		}()
 	}
 	ready()
-	p := &netPoller{seen: map[uint64]string{}, owners: map[uint64]int{}}
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
@@ -35,28 +59,65 @@ func (c *Collector) runNetwork(ctx context.Context, ready func()) error {
 // netPoller remembers the sockets already reported, by inode, and which
 // process owns them.
 type netPoller struct {
-	seen   map[uint64]string // inode -> action reported
-	owners map[uint64]int    // inode -> PID
+	seen     map[uint64]string // inode -> action reported
+	owners   map[uint64]int    // inode -> PID
+	buf      []byte
+	procOnly bool // socket diagnostics unavailable: /proc/net/tcp
+	// mu guards what the watcher of closed connections reads: the
+	// sockets open at the last poll, by cookie, and the ports listened
+	// on then.
+	mu        sync.Mutex
+	open      map[uint64]bool
+	listening map[uint16]bool
+	oldTCP    bool   // the kernel answers the older TCP request
+	ephemeral uint16 // first ephemeral port
+}
+
+// sockets lists the sockets now, through socket diagnostics where it
+// works.
+func (p *netPoller) sockets(c *Collector) []tcpSocket {
+	if !p.procOnly {
+		socks, err := diagSockets(p.buf, p.oldTCP)
+		if err == nil {
+			return socks
+		}
+		if c.log != nil {
+			c.log.Debug("socket diagnostics failed, reading /proc/net/tcp this once", "err", err)
+		}
+	}
+	return procTCPSockets(c)
+}
+
+// action says what a socket is to report, "" for nothing.
+func (p *netPoller) action(s tcpSocket, listening map[uint16]bool) string {
+	switch {
+	case s.Inode == 0:
+		return ""
+	case s.UDP && s.State == tcpEstablished:
+		return "connect"
+	case s.UDP && s.State == udpUnconnected && s.Local.Port() != 0 && s.Local.Port() < p.ephemeral:
+		return "listen"
+	case s.UDP:
+		return ""
+	case s.State == tcpListen:
+		return "listen"
+	case s.State == tcpSynSent:
+		return "connect"
+	case s.State == tcpEstablished && listening[s.Local.Port()]:
+		return "accept"
+	case s.State == tcpEstablished:
+		return "connect"
+	}
+	return ""
 }
 
 // poll reads the socket tables and returns the sockets new since the last
 // poll that the rate limit lets through, with their processes.
 func (p *netPoller) poll(c *Collector) []connInfo {
-	var socks []tcpSocket
-	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			continue // no IPv6
-		}
-		s, err := parseNetTCP(b)
-		if err != nil && c.log != nil {
-			c.log.Debug("socket table line not understood", "file", name, "err", err)
-		}
-		socks = append(socks, s...)
-	}
+	socks := p.sockets(c)
 	listening := map[uint16]bool{}
 	for _, s := range socks {
-		if s.State == tcpListen {
+		if s.State == tcpListen && !s.UDP {
 			listening[s.Local.Port()] = true
 		}
 	}
@@ -64,19 +125,8 @@ func (p *netPoller) poll(c *Collector) []connInfo {
 	cur := make(map[uint64]string, len(socks))
 	var fresh []connInfo
 	for _, s := range socks {
-		var action string
-		switch {
-		case s.Inode == 0:
-			continue
-		case s.State == tcpListen:
-			action = "listen"
-		case s.State == tcpSynSent:
-			action = "connect"
-		case s.State == tcpEstablished && listening[s.Local.Port()]:
-			action = "accept"
-		case s.State == tcpEstablished:
-			action = "connect"
-		default:
+		action := p.action(s, listening)
+		if action == "" {
 			continue
 		}
 		cur[s.Inode] = action
@@ -86,6 +136,15 @@ func (p *netPoller) poll(c *Collector) []connInfo {
 		fresh = append(fresh, connInfo{At: now, Action: action, Sock: s})
 	}
 	p.seen = cur
+	open := make(map[uint64]bool, len(socks))
+	for _, s := range socks {
+		if s.Cookie != 0 {
+			open[s.Cookie] = true
+		}
+	}
+	p.mu.Lock()
+	p.open, p.listening = open, listening
+	p.mu.Unlock()
 	for ino := range p.owners {
 		if _, ok := cur[ino]; !ok {
 			delete(p.owners, ino)

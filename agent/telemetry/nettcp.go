@@ -16,12 +16,17 @@ const (
 	tcpListen      = 0x0A
 )
 
-// tcpSocket is one line of /proc/net/tcp or /proc/net/tcp6.
+// tcpSocket is one socket of /proc/net/tcp or tcp6, or of a socket
+// diagnostics dump (which also gives UDP sockets).
 type tcpSocket struct {
 	Local, Remote netip.AddrPort
 	State         uint8
 	UID           int
 	Inode         uint64
+	UDP           bool
+	// Cookie is the kernel's ID of the socket (socket diagnostics only),
+	// which outlives its inode: a socket's destruction still carries it.
+	Cookie uint64
 }
 
 // parseNetTCP reads every socket line of /proc/net/tcp or tcp6 (the

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -166,7 +167,7 @@ func TestParseNetlink(t *testing.T) {
 		}
 	}
 	// The listen request is itself a well-formed connector message.
-	if evs, err := parseNetlink(listenRequest(procCnMcastListen, 1)); err != nil || len(evs) != 0 {
+	if evs, err := parseNetlink(listenRequest(procCnMcastListen, 1, 0)); err != nil || len(evs) != 0 {
 		t.Errorf("listen request: %v %v", evs, err)
 	}
 	for _, bad := range [][]byte{
@@ -178,4 +179,134 @@ func TestParseNetlink(t *testing.T) {
 			t.Errorf("%x: no error", bad)
 		}
 	}
+}
+
+func TestFilterSupported(t *testing.T) {
+	for _, tc := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.6.0", true},
+		{"6.18.1-cloud-amd64", true},
+		{"6.5.13-1-pve", false},
+		{"5.15.0-105-generic", false},
+		{"7.0", true},
+		{"4.19.0-26-amd64", false},
+		{"", false},
+		{"garbage", false},
+	} {
+		if got := filterSupported(tc.release); got != tc.want {
+			t.Errorf("filterSupported(%q) = %v, want %v", tc.release, got, tc.want)
+		}
+	}
+}
+
+func TestListenRequestFilter(t *testing.T) {
+	plain := listenRequest(procCnMcastListen, 7, 0)
+	filtered := listenRequest(procCnMcastListen, 7, procEventFork|procEventExec)
+	if len(plain) != nlmsgHdrLen+cnMsgLen+4 || len(filtered) != nlmsgHdrLen+cnMsgLen+8 {
+		t.Fatalf("lengths %d and %d", len(plain), len(filtered))
+	}
+	d := filtered[nlmsgHdrLen:]
+	if got := binary.NativeEndian.Uint16(d[16:]); got != 8 {
+		t.Errorf("connector data length %d, want 8 (struct proc_input)", got)
+	}
+	if op, ev := binary.NativeEndian.Uint32(d[cnMsgLen:]), binary.NativeEndian.Uint32(d[cnMsgLen+4:]); op != procCnMcastListen || ev != procEventFork|procEventExec {
+		t.Errorf("proc_input = {%d, %#x}", op, ev)
+	}
+	if got := binary.NativeEndian.Uint32(filtered[0:]); int(got) != len(filtered) {
+		t.Errorf("netlink length %d of %d bytes", got, len(filtered))
+	}
+}
+
+// diagMsg builds one inet_diag_msg answer as the kernel writes it.
+func diagMsg(family, state uint8, local, remote netip.AddrPort, uid, inode uint32) []byte {
+	b := make([]byte, nlmsgHdrLen+inetDiagMsgLen)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], sockDiagByFamily)
+	m := b[nlmsgHdrLen:]
+	m[0], m[1] = family, state
+	id := m[4:52]
+	binary.BigEndian.PutUint16(id[0:], local.Port())
+	binary.BigEndian.PutUint16(id[2:], remote.Port())
+	if family == 2 {
+		a, r := local.Addr().As4(), remote.Addr().As4()
+		copy(id[4:], a[:])
+		copy(id[20:], r[:])
+	} else {
+		a, r := local.Addr().As16(), remote.Addr().As16()
+		copy(id[4:], a[:])
+		copy(id[20:], r[:])
+	}
+	binary.NativeEndian.PutUint32(m[64:], uid)
+	binary.NativeEndian.PutUint32(m[68:], inode)
+	return b
+}
+
+func nlDone() []byte {
+	b := make([]byte, nlmsgHdrLen+4)
+	binary.NativeEndian.PutUint32(b[0:], uint32(len(b)))
+	binary.NativeEndian.PutUint16(b[4:], nlmsgDone)
+	return b
+}
+
+func TestParseDiag(t *testing.T) {
+	v4 := diagMsg(2, tcpSynSent, netip.MustParseAddrPort("10.0.2.15:41652"), netip.MustParseAddrPort("216.58.26.46:443"), 1000, 88412)
+	v6 := diagMsg(10, tcpListen, netip.MustParseAddrPort("[::1]:22"), netip.MustParseAddrPort("[::]:0"), 0, 1234)
+	mapped := diagMsg(10, tcpEstablished, netip.MustParseAddrPort("[::ffff:127.0.0.1]:40000"), netip.MustParseAddrPort("[::ffff:127.0.0.1]:80"), 0, 99)
+	tests := []struct {
+		name     string
+		in       []byte
+		want     []tcpSocket
+		wantDone bool
+		wantErr  string
+	}{
+		{"one datagram, three answers and the end", join(v4, v6, mapped, nlDone()), []tcpSocket{
+			{Local: netip.MustParseAddrPort("10.0.2.15:41652"), Remote: netip.MustParseAddrPort("216.58.26.46:443"), State: tcpSynSent, UID: 1000, Inode: 88412},
+			{Local: netip.MustParseAddrPort("[::1]:22"), Remote: netip.MustParseAddrPort("[::]:0"), State: tcpListen, Inode: 1234},
+			{Local: netip.MustParseAddrPort("127.0.0.1:40000"), Remote: netip.MustParseAddrPort("127.0.0.1:80"), State: tcpEstablished, Inode: 99},
+		}, true, ""},
+		{"more to come", v4, []tcpSocket{
+			{Local: netip.MustParseAddrPort("10.0.2.15:41652"), Remote: netip.MustParseAddrPort("216.58.26.46:443"), State: tcpSynSent, UID: 1000, Inode: 88412},
+		}, false, ""},
+		{"short answer", v4[:nlmsgHdrLen+40], nil, false, "netlink length"},
+		{"unknown family", diagMsg(7, 1, netip.MustParseAddrPort("1.2.3.4:5"), netip.MustParseAddrPort("1.2.3.4:5"), 0, 1), nil, false, "address family 7"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, done, err := parseDiag(tc.in, false, nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || done != tc.wantDone {
+				t.Fatalf("done %v err %v", done, err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %+v", got)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("socket %d: got %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+	// A netlink error ends the dump and says so.
+	e := nlDone()
+	binary.NativeEndian.PutUint16(e[4:], nlmsgError)
+	binary.NativeEndian.PutUint32(e[nlmsgHdrLen:], uint32(0xfffffffe)) // -ENOENT
+	if _, done, err := parseDiag(e, true, nil); !done || err == nil || !strings.Contains(err.Error(), "netlink error 2") {
+		t.Errorf("netlink error: done %v err %v", done, err)
+	}
+}
+
+func join(parts ...[]byte) []byte {
+	var b []byte
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
 }

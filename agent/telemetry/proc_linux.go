@@ -36,19 +36,20 @@ func (pt *procTable) setParent(pid int, p parentInfo) {
 	pt.parents[pid] = p
 }
 
-// read returns the contents of a small /proc file in pt's buffer, valid
-// until the next read.
-func (pt *procTable) read(path string) ([]byte, error) {
+// read returns the contents of a small file of the /proc directory dir
+// in pt's buffer, valid until the next read.
+func (pt *procTable) read(dir int, name string) ([]byte, error) {
 	if pt.buf == nil {
 		pt.buf = make([]byte, 32<<10)
 	}
-	return rawReadFile(path, pt.buf)
+	return rawReadFileAt(dir, name, pt.buf)
 }
 
-// link returns the target of a /proc link, "" when it is gone.
-func (pt *procTable) link(path string) string {
+// link returns the target of a link of the /proc directory dir, "" when
+// it is gone.
+func (pt *procTable) link(dir int, name string) string {
 	var b [4096]byte
-	return rawReadlink(path, b[:])
+	return rawReadlinkAt(dir, name, b[:])
 }
 
 // openConnector subscribes a netlink socket to the kernel's process
@@ -62,11 +63,24 @@ func openConnector() (int, error) {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
 	}
+	prog := procFilter()
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("filter process events: %w", err)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: cnIdxProc}); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind the process-events connector: %w", err)
 	}
-	req := listenRequest(procCnMcastListen, uint32(os.Getpid()))
+	// Exit events are a third of the traffic and need not wake the agent:
+	// where the kernel can, it keeps them back. Without exits the tables
+	// forget a process only when full or when its PID is forked again.
+	var events uint32
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil && filterSupported(unix.ByteSliceToString(uts.Release[:])) {
+		events = procEventFork | procEventExec
+	}
+	req := listenRequest(procCnMcastListen, uint32(os.Getpid()), events)
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("subscribe to process events (needs root or CAP_NET_ADMIN): %w", err)
@@ -138,9 +152,13 @@ func (c *Collector) handle(pe procEvent, pt *procTable) {
 				clear(pt.forks)
 			}
 			pt.forks[int(pe.TGID)] = int(pe.ParentTGID)
-			// Until it executes, a child runs its parent's program.
+			// Until it executes, a child runs its parent's program; an
+			// entry left by an earlier process of this PID (whose exit
+			// the kernel may not have sent) must not stand for it.
 			if p, ok := pt.parents[int(pe.ParentTGID)]; ok {
 				pt.setParent(int(pe.TGID), p)
+			} else {
+				delete(pt.parents, int(pe.TGID))
 			}
 		}
 	case procEventExit:
@@ -155,9 +173,13 @@ func (c *Collector) handle(pe procEvent, pt *procTable) {
 // executed, and notes what it no longer does.
 func (c *Collector) readExec(pid int, nanos uint64, pt *procTable) execInfo {
 	x := execInfo{At: time.Now(), Nanos: nanos, PID: pid, UID: -1, EUID: -1, PPID: -1}
-	dir := "/proc/" + strconv.Itoa(pid)
 	miss := func(what string) { x.Missing = append(x.Missing, what) }
-	if b, err := pt.read(dir + "/status"); err == nil {
+	dir, err := rawOpenDir("/proc/" + strconv.Itoa(pid))
+	if err == nil {
+		defer rawClose(dir)
+	}
+	// With dir not open (the process is gone) every read below fails.
+	if b, err := pt.read(dir, "status"); err == nil {
 		if st, err := parseStatus(b); err == nil {
 			x.Name, x.PPID, x.UID, x.EUID = st.Name, st.PPID, st.UID, st.EUID
 			x.User = c.userName(st.UID)
@@ -171,16 +193,16 @@ func (c *Collector) readExec(pid int, nanos uint64, pt *procTable) execInfo {
 	} else {
 		x.Name = filepath.Base(x.Exe)
 	}
-	if b, err := pt.read(dir + "/cmdline"); err == nil {
+	if b, err := pt.read(dir, "cmdline"); err == nil {
 		x.Cmd = parseCmdline(b)
 	}
 	if x.Cmd == "" {
 		miss("command_line")
 	}
-	if x.Cwd = pt.link(dir + "/cwd"); x.Cwd == "" {
+	if x.Cwd = pt.link(dir, "cwd"); x.Cwd == "" {
 		miss("working_directory")
 	}
-	if b, err := pt.read(dir + "/loginuid"); err == nil {
+	if b, err := pt.read(dir, "loginuid"); err == nil {
 		x.LoginUID, x.HasLoginUID = parseLoginUID(b)
 	}
 	if ppid, ok := pt.forks[pid]; ok && x.PPID < 0 {
@@ -193,10 +215,19 @@ func (c *Collector) readExec(pid int, nanos uint64, pt *procTable) execInfo {
 		p := pt.parents[x.PPID]
 		x.ParentExe, x.ParentCmd = p.exe, p.cmd
 	default:
-		pdir := "/proc/" + strconv.Itoa(x.PPID)
-		x.ParentExe = pt.exe(pdir)
-		if b, err := pt.read(pdir + "/cmdline"); err == nil {
-			x.ParentCmd = parseCmdline(b)
+		if pdir, err := rawOpenDir("/proc/" + strconv.Itoa(x.PPID)); err == nil {
+			x.ParentExe = pt.exe(pdir)
+			if b, err := pt.read(pdir, "cmdline"); err == nil {
+				x.ParentCmd = parseCmdline(b)
+			}
+			rawClose(pdir)
+		}
+		// A parent that was running before the collector started (a
+		// service, a login shell) is read once for all its children:
+		// its next exec, or a fork of a new process under its PID,
+		// replaces the entry.
+		if x.ParentExe != "" || x.ParentCmd != "" {
+			pt.setParent(x.PPID, parentInfo{exe: x.ParentExe, cmd: x.ParentCmd})
 		}
 		if x.ParentExe == "" {
 			miss("parent.executable")
@@ -208,9 +239,9 @@ func (c *Collector) readExec(pid int, nanos uint64, pt *procTable) execInfo {
 	return x
 }
 
-// exe is readExe through pt.
-func (pt *procTable) exe(dir string) string {
-	return strings.TrimSuffix(pt.link(dir+"/exe"), " (deleted)")
+// exe is readExe through pt, of the /proc directory dir.
+func (pt *procTable) exe(dir int) string {
+	return strings.TrimSuffix(pt.link(dir, "exe"), " (deleted)")
 }
 
 // readExe returns the executable of the process whose /proc directory is

@@ -25,13 +25,36 @@ func rawErr(e syscall.Errno) error {
 	return e
 }
 
+// rawOpenDir opens a /proc directory to read its files relative to it:
+// the path is walked once for all of them, and they are all of the one
+// process even if its PID is taken again meanwhile.
+func rawOpenDir(path string) (int, error) {
+	p, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return -1, err
+	}
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), uintptr(unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC), 0, 0, 0)
+	if e != 0 {
+		return -1, rawErr(e)
+	}
+	return int(fd), nil
+}
+
+// rawClose closes a descriptor from rawOpenDir.
+func rawClose(fd int) { unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
+
 // rawReadFile reads path into buf and returns what fits.
 func rawReadFile(path string, buf []byte) ([]byte, error) {
-	p, err := unix.BytePtrFromString(path)
+	return rawReadFileAt(int(atFDCWD), path, buf)
+}
+
+// rawReadFileAt reads name, relative to the directory dir, into buf.
+func rawReadFileAt(dir int, name string, buf []byte) ([]byte, error) {
+	p, err := unix.BytePtrFromString(name)
 	if err != nil {
 		return nil, err
 	}
-	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(p)), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
+	fd, _, e := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(dir), uintptr(unsafe.Pointer(p)), uintptr(unix.O_RDONLY|unix.O_CLOEXEC), 0, 0, 0)
 	if e != 0 {
 		return nil, rawErr(e)
 	}
@@ -53,11 +76,16 @@ func rawReadFile(path string, buf []byte) ([]byte, error) {
 // rawReadlink returns the target of a /proc link, "" when it cannot be
 // read.
 func rawReadlink(path string, buf []byte) string {
-	p, err := unix.BytePtrFromString(path)
+	return rawReadlinkAt(int(atFDCWD), path, buf)
+}
+
+// rawReadlinkAt is rawReadlink of name relative to the directory dir.
+func rawReadlinkAt(dir int, name string, buf []byte) string {
+	p, err := unix.BytePtrFromString(name)
 	if err != nil {
 		return ""
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, uintptr(dir), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), 0, 0)
 	if e != 0 || int(n) >= len(buf) {
 		return ""
 	}

@@ -144,6 +144,9 @@ type Status struct {
 	// isolated); ActionResults counts results not yet delivered.
 	Isolated      time.Time `json:"isolated,omitzero"`
 	ActionResults int       `json:"action_results,omitempty"`
+	// TelemetryPolicy is the version of the server's telemetry policy the
+	// agent applies ("" for its own configuration only).
+	TelemetryPolicy string `json:"telemetry_policy,omitempty"`
 }
 
 // CheckInRequest is the agent's heartbeat.
@@ -166,6 +169,9 @@ type CheckInResponse struct {
 	// ActionKey is the action key, for an agent enrolled before there was
 	// one: it pins the first it receives over mutual TLS, never a later one.
 	ActionKey []byte `json:"action_key,omitempty"`
+	// Telemetry is the server's telemetry policy for the agent; nil: the
+	// agent's own configuration.
+	Telemetry *TelemetryPolicy `json:"telemetry,omitempty"`
 }
 
 // LiveQuery is one analyst's SQL for osquery, run once.

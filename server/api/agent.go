@@ -202,6 +202,14 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) 
 	}
 	s.record(r, changes)
 	resp := wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.d.RulesVersion}
+	if s.d.Telemetry != nil {
+		chain, err := s.unitChain(r.Context(), a.Unit)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		resp.Telemetry = s.d.Telemetry.For(chain)
+	}
 	if s.d.Live != nil {
 		var err error
 		if resp.Live, err = s.d.Live.Pending(r.Context(), a.ID); err != nil {

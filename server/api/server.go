@@ -22,6 +22,7 @@ import (
 	"lachan/server/report"
 	"lachan/server/store"
 	"lachan/server/system"
+	"lachan/server/telemetry"
 	"lachan/server/unit"
 	"lachan/server/user"
 )
@@ -114,6 +115,8 @@ type Deps struct {
 	Notifications Notifications
 	// Actions keeps response actions; nil answers 503.
 	Actions *actions.Service
+	// Telemetry is the telemetry policy sent at check-in; nil sends none.
+	Telemetry *telemetry.Policies
 }
 
 // Server is the HTTPS server.

@@ -42,6 +42,9 @@ type Config struct {
 	ForwardDir string
 	// UnitsFile, when set, is applied to the unit tree at start.
 	UnitsFile string
+	// TelemetryPolicy, when set, is the telemetry policy file agents get
+	// at check-in (server/telemetry).
+	TelemetryPolicy string
 	// Detections is a directory of Sigma rules; empty uses the built-in set.
 	Detections string
 	// YARARules is a directory of YARA rules for agents; empty sends the
@@ -157,6 +160,10 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	telPolicy, err := openTelemetryPolicy(ctx, cfg.TelemetryPolicy, units, log)
+	if err != nil {
+		return err
+	}
 	tokens := api.NewTokens(st, units)
 	if err := tokens.EnsureAdmin(ctx, cfg.TokenFile); err != nil {
 		return fmt.Errorf("operator token: %w", err)
@@ -218,7 +225,8 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Pipeline: pl, Indicators: inds, Users: users, Trail: trail, Audit: auditor{trail},
 		Reports:   reports,
 		Playbooks: pbDeps.Playbooks, Notifications: pbDeps.Notifications,
-		Actions: acts,
+		Actions:   acts,
+		Telemetry: telPolicy,
 	})
 	return nil
 }

@@ -76,6 +76,7 @@ func (p *Pipeline) SetCorrelator(c Correlator) { p.corr.Store(&c) }
 func (p *Pipeline) IngestAgent(ctx context.Context, a fleet.Agent, evs []event.Event) (wire.IngestResponse, error) {
 	now := p.now().UTC().Format(time.RFC3339Nano)
 	for i := range evs {
+		p.fromOsquery(&evs[i])
 		StampAgent(&evs[i], a)
 		evs[i].Set("event.ingested", now)
 	}

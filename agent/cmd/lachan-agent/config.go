@@ -52,6 +52,10 @@ type Config struct {
 	// Actions tunes the response actions the server sends (what isolation
 	// leaves open, the collect-file cap).
 	Actions action.Config `mapstructure:"actions"`
+	// MaxProcs is how many threads run the agent's Go code at once
+	// (GOMAXPROCS; 0: one per core). One keeps a background agent's
+	// wake-ups cheap; YARA's matching runs in C outside this bound.
+	MaxProcs int `mapstructure:"max_procs"`
 }
 
 // TelemetryConfig chooses the endpoint telemetry collected for the
@@ -110,6 +114,11 @@ type OsqueryConfig struct {
 	// Mode is "extension" (osqueryd runs the schedule and hands results to
 	// the agent) or "client" (the agent runs the pack's queries itself).
 	Mode string `mapstructure:"mode"`
+	// Evented schedules osquery's evented tables (process_events,
+	// socket_events, file_events; windows_events on Windows) as
+	// telemetry, and, with osqueryd supervised, turns on the flags they
+	// need.
+	Evented bool `mapstructure:"evented"`
 	// Osqueryd, when set, is the osqueryd binary the agent starts and
 	// supervises; empty attaches to an osqueryd already running.
 	Osqueryd     string `mapstructure:"osqueryd"`
@@ -136,6 +145,7 @@ func defaultConfig() *Config {
 		Telemetry: TelemetryConfig{Linux: telemetry.DefaultConfig()},
 		EventLog:  eventlog.DefaultConfig(),
 		Actions:   action.DefaultConfig(),
+		MaxProcs:  1,
 	}
 }
 
@@ -158,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Osquery.Mode != "extension" && c.Osquery.Mode != "client" {
 		errs = append(errs, fmt.Errorf("osquery.mode %q: want extension or client", c.Osquery.Mode))
+	}
+	if c.MaxProcs < 0 {
+		errs = append(errs, fmt.Errorf("max_procs %d: 0 (one per core) or more", c.MaxProcs))
 	}
 	if c.Spool.MaxBytes < 1<<20 {
 		errs = append(errs, errors.New("spool.max_bytes: at least 1 MiB"))
@@ -263,6 +276,20 @@ func (c *Config) daemonConfig() (daemon.Config, error) {
 		}
 		if dc.Pack, err = osquery.LoadPack(packFS, path); err != nil {
 			return dc, fmt.Errorf("osquery pack: %w", err)
+		}
+		if c.Osquery.Evented {
+			ev, err := osquery.LoadPack(rules.FS, "osquery/telemetry.conf")
+			if err != nil {
+				return dc, fmt.Errorf("osquery evented pack: %w", err)
+			}
+			dc.Evented = &ev
+			if dc.Osqueryd != nil {
+				var channels []string
+				for _, ch := range c.EventLog.Channels {
+					channels = append(channels, ch.Name)
+				}
+				dc.Osqueryd.ExtraFlags = append(dc.Osqueryd.ExtraFlags, osquery.EventedFlags(runtime.GOOS, channels)...)
+			}
 		}
 	}
 	return dc, nil

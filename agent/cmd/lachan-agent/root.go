@@ -48,6 +48,7 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			log := logging.New(cfg.Log, os.Stderr)
+			setMaxProcs(cfg.MaxProcs, log)
 			dc, err := cfg.daemonConfig()
 			if err != nil {
 				return err

@@ -108,12 +108,12 @@ func agentsCmd() *cobra.Command {
 	return listCmd("agents", "List enrolled agents", wire.PathAgents, agentsHeader, agentRows)
 }
 
-const agentsHeader = "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tLAST SEEN"
+const agentsHeader = "ID\tUNIT\tHOST\tADDRESSES\tOS\tOSQUERY\tSPOOL\tTELEMETRY\tSYSMON\tLAST SEEN"
 
 func agentRows(out agentList) [][]string {
 	rows := make([][]string, 0, len(out.Agents))
 	for _, a := range out.Agents {
-		rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), ago(a.LastSeen)})
+		rows = append(rows, []string{a.ID, a.Unit, a.Host.Name, strings.Join(a.Host.IPs, ","), a.Host.OS, a.Status.Osquery, fmt.Sprint(a.Status.SpoolDepth), telemetryCell(a), sysmonCell(a), ago(a.LastSeen)})
 	}
 	return rows
 }

@@ -38,6 +38,9 @@ type Config struct {
 	DataDir string `mapstructure:"data_dir"`
 	// UnitsFile, when set, is applied to the unit tree at start.
 	UnitsFile string `mapstructure:"units_file"`
+	// TelemetryPolicy is a telemetry policy file sent to agents at
+	// check-in, with per-unit overrides; empty sends none.
+	TelemetryPolicy string `mapstructure:"telemetry_policy"`
 	// Detections is a directory of Sigma rules; empty uses the built-in set.
 	Detections string `mapstructure:"detections"`
 	// YARARules is a directory of YARA rules signed and sent to agents;

@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 func (c *Config) app() app.Config {
 	return app.Config{
 		PKIDir: c.pkiDir(), TokenFile: c.tokenFile(), SensorTokenFile: c.sensorTokenFile(), ForwardDir: c.forwardDir(),
-		UnitsFile: c.UnitsFile, Detections: c.Detections, YARARules: c.YARARules,
+		UnitsFile: c.UnitsFile, TelemetryPolicy: c.TelemetryPolicy, Detections: c.Detections, YARARules: c.YARARules,
 		API: c.API, Incident: c.Incident, Live: c.Live, Retention: c.Store.Retention,
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
