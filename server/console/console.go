@@ -82,6 +82,8 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("POST /incidents/views", c.post(c.saveView))
 	mux.HandleFunc("GET /incidents/{id}", c.page(c.incident))
 	mux.HandleFunc("POST /incidents/{id}/{step}", c.post(c.incidentStep))
+	mux.HandleFunc("POST /incidents/{id}/actions", c.post(c.requestAction))
+	mux.HandleFunc("POST /incidents/{id}/actions/{action}/{step}", c.post(c.actionStep))
 	mux.HandleFunc("GET /audit", c.page(c.auditPage))
 	mux.HandleFunc("GET /hunt", c.page(c.hunt))
 	mux.HandleFunc("GET /hunt/export", c.page(c.huntExport))

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"lachan/server/incident"
+	"lachan/server/playbook"
 	"lachan/server/system"
 )
 
@@ -69,6 +70,9 @@ func TestCatalogs(t *testing.T) {
 		"kind":       {"event"},
 		"ruleset":    {"sigma", "correlation", "yara"},
 		"layerstate": {system.StateWorking, system.StateGap, system.StateUnknown, system.StateOptional},
+		"actstatus":  actionStatuses,
+		"runstatus":  runStatuses,
+		"outcome":    playbook.Outcomes,
 	}
 	for _, tf := range timelineFields {
 		values["kind"] = append(values["kind"], tf.kind)

@@ -21,6 +21,7 @@ type incidentData struct {
 	Tactics     []string
 	Techniques  []string
 	Layers      []int
+	Response    response
 }
 
 // entry is one line of the evidence timeline: the event and the fields
@@ -69,10 +70,18 @@ func toEntry(ev event.Event) entry {
 // incident shows one incident with its evidence, read through the API
 // (which masks personal data for those who may not see it).
 func (c *Console) incident(q req) {
-	var d incident.Detail
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(q.r.PathValue("id")), nil, nil, &d); err != nil {
+	data, err := c.loadIncident(q, q.r.PathValue("id"))
+	if err != nil {
 		c.fail(q, err)
 		return
+	}
+	c.render(q.w, q.r, http.StatusOK, "incident", q.view("incident.title", "incidents", data))
+}
+
+func (c *Console) loadIncident(q req, id string) (incidentData, error) {
+	var d incident.Detail
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil, nil, &d); err != nil {
+		return incidentData{}, err
 	}
 	data := incidentData{Detail: d, Resolutions: incident.Resolutions, Layers: []int{1, 2, 3, 4}}
 	data.Related = append(append(data.Related, d.Merged...), d.Links...)
@@ -90,7 +99,8 @@ func (c *Console) incident(q req) {
 			}
 		}
 	}
-	c.render(q.w, q.r, http.StatusOK, "incident", q.view("incident.title", "incidents", data))
+	data.Response = c.loadResponse(q, d.ID)
+	return data, nil
 }
 
 // incidentStep posts one form of the incident page to the API, which
