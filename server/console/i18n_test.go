@@ -10,6 +10,7 @@ import (
 
 	"lachan/server/incident"
 	"lachan/server/playbook"
+	"lachan/server/report"
 	"lachan/server/system"
 )
 
@@ -73,6 +74,7 @@ func TestCatalogs(t *testing.T) {
 		"actstatus":  actionStatuses,
 		"runstatus":  runStatuses,
 		"outcome":    playbook.Outcomes,
+		"repform":    {report.FormInitial, report.FormFinal},
 	}
 	for _, tf := range timelineFields {
 		values["kind"] = append(values["kind"], tf.kind)

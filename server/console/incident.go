@@ -7,6 +7,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/incident"
+	"lachan/server/report"
 )
 
 // steps are the incident forms the console posts and the API step each
@@ -22,6 +23,8 @@ type incidentData struct {
 	Techniques  []string
 	Layers      []int
 	Response    response
+	// Forms are the TT 20/2017 report forms offered for download.
+	Forms []string
 }
 
 // entry is one line of the evidence timeline: the event and the fields
@@ -83,7 +86,11 @@ func (c *Console) loadIncident(q req, id string) (incidentData, error) {
 	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil, nil, &d); err != nil {
 		return incidentData{}, err
 	}
-	data := incidentData{Detail: d, Resolutions: incident.Resolutions, Layers: []int{1, 2, 3, 4}}
+	data := incidentData{Detail: d, Resolutions: incident.Resolutions, Layers: []int{1, 2, 3, 4}, Forms: []string{report.FormInitial}}
+	if d.Status == incident.StatusResolved {
+		// The closing form reports a response that has ended.
+		data.Forms = append(data.Forms, report.FormFinal)
+	}
 	data.Related = append(append(data.Related, d.Merged...), d.Links...)
 	if d.DuplicateOf != "" {
 		data.Related = append(data.Related, d.DuplicateOf)

@@ -257,5 +257,7 @@ func (c *Console) systems(q req) {
 		c.fail(q, err)
 		return
 	}
-	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", rep))
+	d := systemsData{Report: rep}
+	d.From, d.To = lastMonth(time.Now())
+	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", d))
 }
