@@ -69,9 +69,13 @@ type markClock struct {
 	NotApplicable bool      `json:"not_applicable,omitempty"`
 }
 
-func clockOf(c Clock) markClock { return markClock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable} }
+func clockOf(c Clock) markClock {
+	return markClock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable}
+}
 
-func (c markClock) clock() Clock { return Clock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable} }
+func (c markClock) clock() Clock {
+	return Clock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable}
+}
 
 // markDoc is the mark's document for inc.
 func (inc *Incident) markDoc() string {
