@@ -21,6 +21,8 @@ type Console struct {
 	tmpl map[string]map[string]*template.Template
 	// api is the REST API's handler, called in process (backend.go).
 	api http.Handler
+	// minutes are the overview's events of the last minute per scope.
+	minutes minuteCounts
 }
 
 // New parses the templates and catalogs. st keeps people's saved queue
