@@ -8,10 +8,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"lachan/internal/event"
 	"lachan/internal/wire"
 	actions "lachan/server/action"
+	"lachan/server/app"
 	"lachan/server/fleet"
+	"lachan/server/incident"
 )
 
 // TestIncidentActionsApprovedByAnother: an analyst asks from the incident
@@ -121,4 +125,46 @@ func status(t *testing.T, e *env, id string) string {
 		t.Fatal(err)
 	}
 	return a.Status
+}
+
+// TestIncidentPlaybookRuns: with playbooks on, the EICAR playbook's run
+// shows on the incident page step by step with each outcome: the SOC's
+// notification unavailable (no channel here), the resolution done.
+func TestIncidentPlaybookRuns(t *testing.T) {
+	e := newEnvConfig(t, nil, func(c *app.Config) {
+		c.Playbook.Enabled = true
+		c.Playbook.Scan = time.Second
+	})
+	al := event.New(event.DatasetAlert, time.Now().Add(-time.Minute))
+	al.ID = event.DeriveID("alert", "eicar", "pc-5")
+	for k, v := range map[string]string{"host.id": "pc-5", "host.name": "pc-5", "rule.id": "3628b763-39e3-49ff-b3fa-3d43d12e8353",
+		"rule.name": "EICAR Antivirus Test File Found", "rule.level": "low", "lachan.unit": "ward-1", "file.path": "/tmp/eicar.com"} {
+		al.Set(k, v)
+	}
+	if _, err := e.st.PutEvents(context.Background(), []event.Event{al}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := incident.NewManager(e.st, incident.DefaultConfig(), nil).Raise(context.Background(), []event.Event{al})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("raise: %v %v", ids, err)
+	}
+	a := e.addUser("lan", "analyst")
+	b := e.browser()
+	b.login("lan", a.Password, "mật-khẩu-rất-dài-1")
+	var sec string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		p := b.get("/incidents/" + ids[0])
+		i := strings.Index(p.Body, `<section id="playbooks">`)
+		if i < 0 {
+			t.Fatalf("the incident page has no playbook section:\n%s", p.Body)
+		}
+		if sec = p.Body[i:]; strings.Contains(sec, `<span class="chip">đã xong</span>`) {
+			break
+		}
+	}
+	for _, want := range []string{"eicar-benign", "đã xong", "tell-soc", "không khả dụng", "close", "resolve benign → <span class=\"chip outcome-done\">xong"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("playbook section lacks %q:\n%s", want, sec)
+		}
+	}
 }
