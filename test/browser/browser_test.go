@@ -220,6 +220,18 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	do(t, b, "open the incident from the queue with j, Enter", chromedp.KeyEvent("j"), load(chromedp.KeyEvent("\r")), chromedp.WaitVisible(css("#incident-head")),
 		waitText("#incident-head", d.inc.ID))
 
+	// A response action on the incident's PC: its requester's approval is
+	// refused by the API, whose reason the page shows.
+	do(t, b, "request an action, approve it as its requester",
+		chromedp.SetValue(css("#action-kind"), "collect-file"),
+		chromedp.SendKeys(css("#action-args"), "/etc/hostname"),
+		load(chromedp.Click(css("#action-request"))),
+		waitText("#action-list", "collect-file"),
+		waitText("#action-list", "chờ duyệt"),
+		load(chromedp.Click(css("#action-list button.approve"))),
+		waitText("#error", "may not approve"),
+	)
+
 	const note = "Đã kiểm tra: tệp thử EICAR do bộ phận CNTT đặt <b>để thử</b>"
 	do(t, b, "note, assign, resolve",
 		chromedp.SendKeys(css("#note-text"), note),
