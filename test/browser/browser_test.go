@@ -198,15 +198,16 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	curlRoot(t, d.base)
 	b := newBrowser(t, ctx)
 	var dialogs atomic.Int32
-	go func() {
-		for _, err := range chromedp.Events(b, page.JavascriptDialogOpening) {
+	// The watcher keeps the tab's context: b is bounded by a timeout below.
+	go func(tab context.Context) {
+		for _, err := range chromedp.Events(tab, page.JavascriptDialogOpening) {
 			if err != nil {
 				return
 			}
 			dialogs.Add(1)
-			_, _ = chromedp.Call(b, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			_, _ = chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		}
-	}()
+	}(b)
 	b, stopB := context.WithTimeout(b, 3*time.Minute)
 	defer stopB()
 
