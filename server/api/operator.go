@@ -243,3 +243,19 @@ func (s *Server) networkIngest(w http.ResponseWriter, r *http.Request, p Princip
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+// PathIncidentSummary counts the open incidents the caller sees.
+const PathIncidentSummary = "/api/v1/incidents/summary"
+
+// incidentSummary answers the counts of open incidents by severity,
+// status and unit, with the TT 20/2017 clocks due and overdue, read from
+// the open marks (incident.Manager.OpenSummary): the console's overview
+// without an incident read.
+func (s *Server) incidentSummary(w http.ResponseWriter, r *http.Request, p Principal) {
+	sum, err := s.d.Incidents.OpenSummary(r.Context(), p.Units, time.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
+}

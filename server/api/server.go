@@ -169,6 +169,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET "+wire.PathAlerts, PermEventsRead, s.listAlerts)
 	s.route(mux, "GET "+wire.PathIncidents, PermIncidentsRead, s.listIncidents)
 	s.route(mux, "GET "+wire.PathIncidents+"/{id}", PermIncidentsRead, s.showIncident)
+	s.route(mux, "GET "+PathIncidentSummary, PermIncidentsRead, s.incidentSummary)
 	s.route(mux, "GET "+wire.PathUnits, PermUnitsRead, s.listUnits)
 	s.route(mux, "PUT "+wire.PathUnits+"/{id}", PermUnitsAdmin, s.putUnit)
 	s.route(mux, "POST "+wire.PathNetworkIngest, PermNetworkIngest, s.networkIngest)

@@ -44,11 +44,27 @@ func (r *recorder) Write(b []byte) (int, error) {
 // into out. The API authenticates, checks the permission, scopes by unit
 // and audits: the console decides none of that.
 func (c *Console) call(orig *http.Request, secret, method, path string, q url.Values, body, out any) error {
+	rec, err := c.exchange(orig, secret, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// exchange is call's request and answer: a 2xx answer comes back whole,
+// headers and bytes, for answers that are files rather than JSON.
+func (c *Console) exchange(orig *http.Request, secret, method, path string, q url.Values, body any) (*recorder, error) {
 	var rd *bytes.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", method, path, err)
+			return nil, fmt.Errorf("encode %s %s: %w", method, path, err)
 		}
 		rd = bytes.NewReader(b)
 	} else {
@@ -60,7 +76,7 @@ func (c *Console) call(orig *http.Request, secret, method, path string, q url.Va
 	}
 	req, err := http.NewRequestWithContext(orig.Context(), method, u, rd)
 	if err != nil {
-		return fmt.Errorf("request %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("request %s %s: %w", method, path, err)
 	}
 	req.RemoteAddr = orig.RemoteAddr
 	req.TLS = orig.TLS
@@ -81,13 +97,7 @@ func (c *Console) call(orig *http.Request, secret, method, path string, q url.Va
 		if json.Unmarshal(rec.body.Bytes(), &e) != nil || e.Error == "" {
 			e.Error = http.StatusText(rec.status)
 		}
-		return &apiError{Status: rec.status, Msg: e.Error, Field: e.Field}
+		return nil, &apiError{Status: rec.status, Msg: e.Error, Field: e.Field}
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(rec.body.Bytes(), out); err != nil {
-		return fmt.Errorf("decode %s %s: %w", method, path, err)
-	}
-	return nil
+	return rec, nil
 }

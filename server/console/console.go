@@ -21,6 +21,8 @@ type Console struct {
 	tmpl map[string]map[string]*template.Template
 	// api is the REST API's handler, called in process (backend.go).
 	api http.Handler
+	// minutes are the overview's events of the last minute per scope.
+	minutes minuteCounts
 }
 
 // New parses the templates and catalogs. st keeps people's saved queue
@@ -82,6 +84,8 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("POST /incidents/views", c.post(c.saveView))
 	mux.HandleFunc("GET /incidents/{id}", c.page(c.incident))
 	mux.HandleFunc("POST /incidents/{id}/{step}", c.post(c.incidentStep))
+	mux.HandleFunc("POST /incidents/{id}/actions", c.post(c.requestAction))
+	mux.HandleFunc("POST /incidents/{id}/actions/{action}/{step}", c.post(c.actionStep))
 	mux.HandleFunc("GET /audit", c.page(c.auditPage))
 	mux.HandleFunc("GET /hunt", c.page(c.hunt))
 	mux.HandleFunc("GET /hunt/export", c.page(c.huntExport))
@@ -91,6 +95,7 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /live/{id}", c.page(c.liveResult))
 	mux.HandleFunc("GET /systems", c.page(c.systems))
 	mux.HandleFunc("GET /rules", c.page(c.rules))
+	mux.HandleFunc("GET /reports/{kind}/{id}", c.page(c.report))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, r, http.StatusNotFound, "err.notfound", r.URL.Path)
 	})

@@ -44,7 +44,11 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, nil) }
 
 // newEnvWith runs before on the store before the server starts, as data
 // a server finds when it starts on an existing data directory.
-func newEnvWith(t testing.TB, before func(store.Store)) *env {
+func newEnvWith(t testing.TB, before func(store.Store)) *env { return newEnvConfig(t, before, nil) }
+
+// newEnvConfig is newEnvWith with tweak applied to the server's
+// configuration.
+func newEnvConfig(t testing.TB, before func(store.Store), tweak func(*app.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := app.DefaultConfig()
@@ -53,6 +57,9 @@ func newEnvWith(t testing.TB, before func(store.Store)) *env {
 	cfg.ForwardDir = filepath.Join(dir, "forward")
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Users = fastUsers()
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	st := embeddedtest.Open(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	units := unit.NewRegistry(st)

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"lachan/server/incident"
+	"lachan/server/playbook"
+	"lachan/server/report"
 	"lachan/server/system"
 )
 
@@ -69,6 +71,10 @@ func TestCatalogs(t *testing.T) {
 		"kind":       {"event"},
 		"ruleset":    {"sigma", "correlation", "yara"},
 		"layerstate": {system.StateWorking, system.StateGap, system.StateUnknown, system.StateOptional},
+		"actstatus":  actionStatuses,
+		"runstatus":  runStatuses,
+		"outcome":    playbook.Outcomes,
+		"repform":    {report.FormInitial, report.FormFinal},
 	}
 	for _, tf := range timelineFields {
 		values["kind"] = append(values["kind"], tf.kind)

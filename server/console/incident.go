@@ -7,6 +7,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/incident"
+	"lachan/server/report"
 )
 
 // steps are the incident forms the console posts and the API step each
@@ -21,6 +22,9 @@ type incidentData struct {
 	Tactics     []string
 	Techniques  []string
 	Layers      []int
+	Response    response
+	// Forms are the TT 20/2017 report forms offered for download.
+	Forms []string
 }
 
 // entry is one line of the evidence timeline: the event and the fields
@@ -69,12 +73,24 @@ func toEntry(ev event.Event) entry {
 // incident shows one incident with its evidence, read through the API
 // (which masks personal data for those who may not see it).
 func (c *Console) incident(q req) {
-	var d incident.Detail
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(q.r.PathValue("id")), nil, nil, &d); err != nil {
+	data, err := c.loadIncident(q, q.r.PathValue("id"))
+	if err != nil {
 		c.fail(q, err)
 		return
 	}
-	data := incidentData{Detail: d, Resolutions: incident.Resolutions, Layers: []int{1, 2, 3, 4}}
+	c.render(q.w, q.r, http.StatusOK, "incident", q.view("incident.title", "incidents", data))
+}
+
+func (c *Console) loadIncident(q req, id string) (incidentData, error) {
+	var d incident.Detail
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil, nil, &d); err != nil {
+		return incidentData{}, err
+	}
+	data := incidentData{Detail: d, Resolutions: incident.Resolutions, Layers: []int{1, 2, 3, 4}, Forms: []string{report.FormInitial}}
+	if d.Status == incident.StatusResolved {
+		// The closing form reports a response that has ended.
+		data.Forms = append(data.Forms, report.FormFinal)
+	}
 	data.Related = append(append(data.Related, d.Merged...), d.Links...)
 	if d.DuplicateOf != "" {
 		data.Related = append(data.Related, d.DuplicateOf)
@@ -90,7 +106,8 @@ func (c *Console) incident(q req) {
 			}
 		}
 	}
-	c.render(q.w, q.r, http.StatusOK, "incident", q.view("incident.title", "incidents", data))
+	data.Response = c.loadResponse(q, d.ID)
+	return data, nil
 }
 
 // incidentStep posts one form of the incident page to the API, which

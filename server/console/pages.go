@@ -10,7 +10,6 @@ import (
 	"lachan/server/audit"
 	"lachan/server/fleet"
 	"lachan/server/incident"
-	"lachan/server/store"
 	"lachan/server/system"
 )
 
@@ -64,35 +63,22 @@ type overviewData struct {
 // left out when the role may not read it.
 func (c *Console) overview(q req) {
 	var d overviewData
-	var incs struct {
-		Incidents []incident.Incident `json:"incidents"`
-	}
-	open := url.Values{"status": {incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress}}
 	// Each part is asked for only when the role may read it: a refusal
 	// would be answered, but also recorded in the audit trail as a denial
 	// at every look at the overview.
 	may := func(p string) bool { return slices.Contains(q.me.Permissions, p) }
 	if may("incidents.read") {
-		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", open, nil, &incs); err != nil {
+		// Counted by the API from the open incidents' marks: no incident
+		// is read or sent.
+		var sum incident.Summary
+		if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents/summary", nil, nil, &sum); err != nil {
 			c.fail(q, err)
 			return
 		}
+		d.Open, d.Due, d.Overdue = sum.Open, sum.Due, sum.Overdue
+		d.BySeverity, d.ByStatus, d.ByUnit = counts(sum.BySeverity, severities), counts(sum.ByStatus, statuses), counts(sum.ByUnit, nil)
 	}
 	now := time.Now()
-	var sev, st, unit []string
-	for _, inc := range incs.Incidents {
-		sev, st, unit = append(sev, inc.Severity), append(st, inc.Status), append(unit, inc.Unit)
-		for _, cl := range []incident.ClockView{inc.Notification.View(now), inc.FinalReport.View(now)} {
-			switch cl.State {
-			case incident.ClockOverdue:
-				d.Overdue++
-			case incident.ClockRunning:
-				d.Due++
-			}
-		}
-	}
-	d.Open = len(incs.Incidents)
-	d.BySeverity, d.ByStatus, d.ByUnit = tally(sev, severities), tally(st, statuses), tally(unit, nil)
 	var agents struct {
 		Agents []fleet.Agent `json:"agents"`
 	}
@@ -110,20 +96,21 @@ func (c *Console) overview(q req) {
 	if may("systems.read") && c.call(q.r, q.secret, http.MethodGet, "/api/v1/coverage", nil, nil, &rep) == nil {
 		d.Coverage = &rep
 	}
-	// Events in the last whole minute: the store counts them by reading
-	// the minute's events, so a longer window costs as much more.
-	var agg struct {
-		Aggregations []store.AggResult `json:"aggregations"`
-	}
-	now = now.Truncate(time.Minute)
-	span := url.Values{"from": {now.Add(-time.Minute).Format(time.RFC3339)}, "to": {now.Format(time.RFC3339)}, "agg": {"date_histogram:1m"}}
-	if may("events.read") && c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", span, nil, &agg) == nil && len(agg.Aggregations) == 1 {
-		for _, b := range agg.Aggregations[0].Buckets {
-			d.EventsPerMinute += b.Count
-		}
-		d.EventsShown = true
+	if may("events.read") {
+		d.EventsPerMinute, d.EventsShown = c.eventsPerMinute(q, now)
 	}
 	c.render(q.w, q.r, http.StatusOK, "overview", q.view("overview.title", "overview", d))
+}
+
+// counts orders a tally the API made as tally does.
+func counts(m map[string]int, order []string) []count {
+	var keys []string
+	for k, n := range m {
+		for range n {
+			keys = append(keys, k)
+		}
+	}
+	return tally(keys, order)
 }
 
 type auditData struct {
@@ -257,5 +244,7 @@ func (c *Console) systems(q req) {
 		c.fail(q, err)
 		return
 	}
-	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", rep))
+	d := systemsData{Report: rep}
+	d.From, d.To = lastMonth(time.Now())
+	c.render(q.w, q.r, http.StatusOK, "systems", q.view("systems.title", "systems", d))
 }

@@ -180,6 +180,10 @@ type Incident struct {
 	// stored is the status as last read or written ("" for one never
 	// stored): put touches the open mark only when openness changes.
 	stored string
+	// storedMark is the open mark's document as last read or written
+	// (openmark.go), so that a write that changes nothing the mark holds
+	// does not rewrite it.
+	storedMark string
 }
 
 // MaxAddresses caps Incident.Addresses.
@@ -315,11 +319,13 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
 	// The open mark goes first and away last (openmark.go), and only
-	// when the incident opens (new, or reopened) or closes: an update
-	// that leaves it open costs no more than before.
+	// when the incident opens (new, or reopened), closes, or changes
+	// what the mark sums up (status, severity, unit, clocks): an update
+	// of evidence or notes costs no more than before.
 	wasOpen := inc.stored != "" && inc.stored != StatusResolved
-	if inc.open() && !wasOpen {
-		if err := m.markOpen(ctx, inc.ID); err != nil {
+	mark := inc.markDoc()
+	if inc.open() && (!wasOpen || mark != inc.storedMark) {
+		if err := m.markOpen(ctx, inc.ID, mark); err != nil {
 			return err
 		}
 	}
@@ -327,7 +333,7 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
-	inc.Version, inc.stored = v, inc.Status
+	inc.Version, inc.stored, inc.storedMark = v, inc.Status, mark
 	if !inc.open() && inc.stored != "" && wasOpen {
 		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {
 			return fmt.Errorf("incident %s: open mark: %w", inc.ID, err)

@@ -2,9 +2,11 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"lachan/server/store"
 )
@@ -31,13 +33,131 @@ var openStatuses = []string{StatusNew, StatusAcknowledged, StatusInProgress, Sta
 
 func (inc *Incident) open() bool { return inc.Status != StatusResolved }
 
-// markOpen writes inc's mark; one that exists already is left.
-func (m *Manager) markOpen(ctx context.Context, id string) error {
-	_, err := m.st.PutEntity(ctx, kindOpenMark, id, []byte("{}"), 0)
-	if err != nil && !errors.Is(err, store.ErrConflict) {
+// markOpen writes inc's mark with doc, its summary (markDoc).
+func (m *Manager) markOpen(ctx context.Context, id, doc string) error {
+	err := store.RetryConflicts(ctx, func() error {
+		_, ver, err := m.st.GetEntity(ctx, kindOpenMark, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, err = m.st.PutEntity(ctx, kindOpenMark, id, []byte(doc), ver)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("incident %s: open mark: %w", id, err)
 	}
 	return nil
+}
+
+// markSummary is what an open mark holds of its incident: what the
+// console's overview counts, so that counting the open incidents reads
+// the marks and not the incidents. Marks written before it hold "{}".
+type markSummary struct {
+	Status       string    `json:"status"`
+	Severity     string    `json:"severity"`
+	Unit         string    `json:"unit"`
+	Units        []string  `json:"units,omitempty"`
+	Notification markClock `json:"notification"`
+	FinalReport  markClock `json:"final_report"`
+}
+
+// markClock is the part of a Clock its state depends on; the notices
+// raised are left out, so that raising one does not rewrite the mark.
+type markClock struct {
+	Due           time.Time `json:"due,omitzero"`
+	Done          time.Time `json:"done,omitzero"`
+	NotApplicable bool      `json:"not_applicable,omitempty"`
+}
+
+func clockOf(c Clock) markClock {
+	return markClock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable}
+}
+
+func (c markClock) clock() Clock {
+	return Clock{Due: c.Due, Done: c.Done, NotApplicable: c.NotApplicable}
+}
+
+// markDoc is the mark's document for inc.
+func (inc *Incident) markDoc() string {
+	b, _ := json.Marshal(summaryOf(inc))
+	return string(b)
+}
+
+// Summary counts the open incidents a caller sees.
+type Summary struct {
+	Open       int            `json:"open"`
+	BySeverity map[string]int `json:"by_severity"`
+	ByStatus   map[string]int `json:"by_status"`
+	ByUnit     map[string]int `json:"by_unit"`
+	// Due and Overdue count the TT 20/2017 clocks running and overdue.
+	Due     int `json:"due"`
+	Overdue int `json:"overdue"`
+}
+
+func (s *Summary) add(sum markSummary, now time.Time) {
+	s.Open++
+	s.BySeverity[sum.Severity]++
+	s.ByStatus[sum.Status]++
+	s.ByUnit[sum.Unit]++
+	for _, c := range []markClock{sum.Notification, sum.FinalReport} {
+		switch c.clock().State(now) {
+		case ClockOverdue:
+			s.Overdue++
+		case ClockRunning:
+			s.Due++
+		}
+	}
+}
+
+// OpenSummary counts the open incidents units see (nil: all) from their
+// marks' summaries, reading an incident only for a mark written before
+// marks held one. A mark that outlived its incident's resolution (a
+// crash between the two writes) counts until the incident is written
+// again. Before the marks are built it reads the open incidents.
+func (m *Manager) OpenSummary(ctx context.Context, units []string, now time.Time) (Summary, error) {
+	s := Summary{BySeverity: map[string]int{}, ByStatus: map[string]int{}, ByUnit: map[string]int{}}
+	if _, _, err := m.st.GetEntity(ctx, store.KindState, markState); errors.Is(err, store.ErrNotFound) {
+		incs, err := m.Search(ctx, units, Filter{Status: []string{StatusNew, StatusAcknowledged, StatusInProgress}})
+		if err != nil {
+			return s, err
+		}
+		for i := range incs {
+			s.add(summaryOf(&incs[i]), now)
+		}
+		return s, nil
+	} else if err != nil {
+		return s, fmt.Errorf("open marks: %w", err)
+	}
+	marks, err := m.st.ListEntities(ctx, kindOpenMark)
+	if err != nil {
+		return s, fmt.Errorf("list open marks: %w", err)
+	}
+	for _, mk := range marks {
+		var sum markSummary
+		if err := json.Unmarshal(mk.Doc, &sum); err != nil {
+			return s, fmt.Errorf("open mark %s: %w", mk.ID, err)
+		}
+		if sum.Status == "" {
+			inc, err := m.Get(ctx, mk.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return s, err
+			}
+			sum = summaryOf(&inc)
+		}
+		if sum.Status == StatusResolved || !(Incident{Unit: sum.Unit, Units: sum.Units}).VisibleTo(units) {
+			continue
+		}
+		s.add(sum, now)
+	}
+	return s, nil
+}
+
+func summaryOf(inc *Incident) markSummary {
+	return markSummary{Status: inc.Status, Severity: inc.Severity, Unit: inc.Unit, Units: inc.Units,
+		Notification: clockOf(inc.Notification), FinalReport: clockOf(inc.FinalReport)}
 }
 
 // onlyOpen reports whether a filter keeps open incidents only, so that
@@ -84,13 +204,23 @@ func (m *Manager) listOpen(ctx context.Context) (incs []Incident, ok bool, err e
 	return incs, true, nil
 }
 
-// buildMarks marks every open incident, then records that the marks are
-// built; a build cut short is done again whole.
+// marksVersion is the marks' layout: 1 marks held "{}", 2 hold their
+// incident's summary (markSummary).
+const marksVersion = 2
+
+// buildMarks marks every open incident with its summary, then records
+// that the marks are built; a build cut short is done again whole, and
+// marks of an earlier layout are written again.
 func (m *Manager) buildMarks(ctx context.Context) error {
-	if _, _, err := m.st.GetEntity(ctx, store.KindState, markState); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	doc, ver, err := m.st.GetEntity(ctx, store.KindState, markState)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("open marks: %w", err)
+	}
+	var state struct {
+		Version int `json:"version"`
+	}
+	if err == nil && json.Unmarshal(doc, &state) == nil && state.Version >= marksVersion {
+		return nil
 	}
 	all, err := m.scan(ctx)
 	if err != nil {
@@ -98,12 +228,12 @@ func (m *Manager) buildMarks(ctx context.Context) error {
 	}
 	for i := range all {
 		if all[i].open() {
-			if err := m.markOpen(ctx, all[i].ID); err != nil {
+			if err := m.markOpen(ctx, all[i].ID, all[i].markDoc()); err != nil {
 				return err
 			}
 		}
 	}
-	if _, err := m.st.PutEntity(ctx, store.KindState, markState, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
+	if _, err := m.st.PutEntity(ctx, store.KindState, markState, fmt.Appendf(nil, `{"version":%d}`, marksVersion), ver); err != nil && !errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("open marks state: %w", err)
 	}
 	return nil

@@ -112,7 +112,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	}
 	inc.Version = version
 	m.fill(&inc)
-	inc.stored = inc.Status
+	inc.stored, inc.storedMark = inc.Status, inc.markDoc()
 	return inc, nil
 }
 

@@ -198,13 +198,14 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	curlRoot(t, d.base)
 	b := newBrowser(t, ctx)
 	var dialogs atomic.Int32
-	go func(b context.Context) { // its own b: the one below is reassigned
-		for _, err := range chromedp.Events(b, page.JavascriptDialogOpening) {
+	// The watcher keeps the tab's context: b is bounded by a timeout below.
+	go func(tab context.Context) {
+		for _, err := range chromedp.Events(tab, page.JavascriptDialogOpening) {
 			if err != nil {
 				return
 			}
 			dialogs.Add(1)
-			_, _ = chromedp.Call(b, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			_, _ = chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		}
 	}(b)
 	b, stopB := context.WithTimeout(b, 3*time.Minute)
@@ -219,6 +220,18 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	screenshot(t, b, "queue")
 	do(t, b, "open the incident from the queue with j, Enter", chromedp.KeyEvent("j"), load(chromedp.KeyEvent("\r")), chromedp.WaitVisible(css("#incident-head")),
 		waitText("#incident-head", d.inc.ID))
+
+	// A response action on the incident's PC: its requester's approval is
+	// refused by the API, whose reason the page shows.
+	do(t, b, "request an action, approve it as its requester",
+		chromedp.SetValue(css("#action-kind"), "collect-file"),
+		chromedp.SendKeys(css("#action-args"), "/etc/hostname"),
+		load(chromedp.Click(css("#action-request"))),
+		waitText("#action-list", "collect-file"),
+		waitText("#action-list", "chờ duyệt"),
+		load(chromedp.Click(css("#action-list button.approve"))),
+		waitText("#error", "may not approve"),
+	)
 
 	const note = "Đã kiểm tra: tệp thử EICAR do bộ phận CNTT đặt <b>để thử</b>"
 	do(t, b, "note, assign, resolve",

@@ -231,6 +231,14 @@ func runAuditVerify(cmd *cobra.Command, _ []string) error {
 
 // auditKey finds the key checkpoints verify with, and says where from.
 func auditKey(cmd *cobra.Command) (ed25519.PublicKey, string, error) {
+	return verifyKey(cmd, "audit", pki.AuditPublicKey, api.PathAuditKey)
+}
+
+// verifyKey finds the public key a signature of the server's is checked
+// with, and says where from: --key, else the server's key file when the
+// command runs where the PKI directory is readable, else the server's API
+// at path (answering {"public_key": ...}).
+func verifyKey(cmd *cobra.Command, what string, local func(dir string) (ed25519.PublicKey, error), path string) (ed25519.PublicKey, string, error) {
 	if k, _ := cmd.Flags().GetString("key"); k != "" {
 		pub, err := forward.ParsePublicKey(k)
 		return pub, "--key", err
@@ -239,16 +247,18 @@ func auditKey(cmd *cobra.Command) (ed25519.PublicKey, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if pub, err := pki.AuditPublicKey(cfg.pkiDir()); err == nil {
+	if pub, err := local(cfg.pkiDir()); err == nil {
 		return pub, cfg.pkiDir(), nil
 	}
 	cl, err := newClient(cmd)
 	if err != nil {
-		return nil, "", fmt.Errorf("no audit key: give --key, run where %s is readable, or reach the server: %w", cfg.pkiDir(), err)
+		return nil, "", fmt.Errorf("no %s key: give --key, run where %s is readable, or reach the server: %w", what, cfg.pkiDir(), err)
 	}
-	var k api.AuditKey
-	if err := cl.Get(cmd.Context(), api.PathAuditKey, nil, &k); err != nil {
-		return nil, "", fmt.Errorf("audit key: %w", err)
+	var k struct {
+		PublicKey string `json:"public_key"`
+	}
+	if err := cl.Get(cmd.Context(), path, nil, &k); err != nil {
+		return nil, "", fmt.Errorf("%s key: %w", what, err)
 	}
 	pub, err := forward.ParsePublicKey(k.PublicKey)
 	return pub, "the server (" + strings.TrimPrefix(cfg.client().Server, "https://") + ")", err

@@ -7,12 +7,10 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"lachan/server/api"
-	"lachan/server/forward"
 	"lachan/server/pki"
 	"lachan/server/report"
 )
@@ -162,25 +160,5 @@ func reportKeyCmd() *cobra.Command {
 }
 
 func reportKey(cmd *cobra.Command) (ed25519.PublicKey, string, error) {
-	if k, _ := cmd.Flags().GetString("key"); k != "" {
-		pub, err := forward.ParsePublicKey(k)
-		return pub, "--key", err
-	}
-	cfg, err := loadConfig(cmd)
-	if err != nil {
-		return nil, "", err
-	}
-	if pub, err := pki.ReportPublicKey(cfg.pkiDir()); err == nil {
-		return pub, cfg.pkiDir(), nil
-	}
-	cl, err := newClient(cmd)
-	if err != nil {
-		return nil, "", fmt.Errorf("no report key: give --key, run where %s is readable, or reach the server: %w", cfg.pkiDir(), err)
-	}
-	var k api.ReportKey
-	if err := cl.Get(cmd.Context(), api.PathReportKey, nil, &k); err != nil {
-		return nil, "", fmt.Errorf("report key: %w", err)
-	}
-	pub, err := forward.ParsePublicKey(k.PublicKey)
-	return pub, "the server (" + strings.TrimPrefix(cfg.client().Server, "https://") + ")", err
+	return verifyKey(cmd, "report", pki.ReportPublicKey, api.PathReportKey)
 }
