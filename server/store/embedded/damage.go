@@ -3,6 +3,7 @@ package embedded
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -285,9 +286,43 @@ func checkTablesOnOpen(dir string, db *pebble.DB, full bool) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	if len(damage) > 0 {
+		// The open store compacts while its tables are checked: a table
+		// it listed may be gone since, its entries in a newer table.
+		// Only a table still listed and still damaged is damage.
+		if damage, err = stillListed(dir, db, damage); err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+	}
+	if len(damage) > 0 {
 		return &DamageError{Dir: dir, Damage: damage}
 	}
 	return nil
+}
+
+// stillListed keeps the damage of tables db still lists, and of tables it
+// still lists but that are missing from the directory.
+func stillListed(dir string, db *pebble.DB, damage []Damage) ([]Damage, error) {
+	now, err := liveTablesOf(db)
+	if err != nil {
+		return nil, err
+	}
+	kept := damage[:0]
+	for _, d := range damage {
+		num, ok := tableNum(d.File)
+		if ok && !now[num] {
+			if _, err := os.Stat(filepath.Join(dir, d.File)); errors.Is(err, fs.ErrNotExist) {
+				continue // compacted away after it was listed
+			}
+		}
+		kept = append(kept, d)
+	}
+	return kept, nil
+}
+
+// tableNum is the file number of a table's name ("000010.sst" → 10).
+func tableNum(name string) (uint64, bool) {
+	n, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".sst"), 10, 64)
+	return n, err == nil && strings.HasSuffix(name, ".sst")
 }
 
 // lockStore takes the store's lock, naming a running server as the likely

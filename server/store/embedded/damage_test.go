@@ -13,6 +13,8 @@ import (
 
 	"lachan/internal/event"
 	"lachan/internal/logging"
+
+	"github.com/cockroachdb/pebble"
 )
 
 const (
@@ -279,4 +281,41 @@ func TestCutTableOfACrashIsNotDamage(t *testing.T) {
 		t.Fatalf("open beside a cut table: %v", err)
 	}
 	e.Close()
+}
+
+// TestCompactedTableIsNotDamage: a table the open store listed and then
+// compacted away (gone from the directory and from the list) is not
+// damage; a listed table that is missing still is.
+func TestCompactedTableIsNotDamage(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	must(t, db.Set([]byte("k"), []byte("v"), pebble.Sync))
+	must(t, db.Flush())
+	live, err := liveTablesOf(db)
+	if err != nil || len(live) == 0 {
+		t.Fatalf("tables after a flush: %v, %v", live, err)
+	}
+	var listed string
+	for n := range live {
+		if n != 0 {
+			listed = fmt.Sprintf("%06d.sst", n)
+		}
+	}
+	must(t, os.Rename(filepath.Join(dir, listed), filepath.Join(dir, listed+".aside")))
+	damage := []Damage{
+		{File: "999999.sst", Kind: DamageTable, Detail: "gone"},
+		{File: listed, Kind: DamageTable, Detail: "missing"},
+	}
+	kept, err := stillListed(dir, db, damage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || kept[0].File != listed {
+		t.Errorf("kept %+v, want only %s", kept, listed)
+	}
+	must(t, os.Rename(filepath.Join(dir, listed+".aside"), filepath.Join(dir, listed)))
 }
