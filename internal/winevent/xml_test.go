@@ -22,7 +22,7 @@ func TestFromXML(t *testing.T) {
 			"EventID": int64(4688), "Version": int64(2), "Level": int64(0), "Task": int64(13312),
 			"Keywords": "0x8020000000000000", "EventRecordID": int64(912345),
 			"Provider_Name": "Microsoft-Windows-Security-Auditing", "Provider_Guid": "{54849625-5478-4994-A5BA-3E3B0328C30D}",
-			"TimeCreated_SystemTime": "2026-03-02T08:15:30.123457Z", "Execution_ProcessID": int64(4), "Execution_ThreadID": int64(8120),
+			"TimeCreated_SystemTime": "2026-03-02T08:15:30.123456Z", "Execution_ProcessID": int64(4), "Execution_ThreadID": int64(8120),
 			"Computer": "ws-17.phuong1.local", "host.name": "ws-17.phuong1.local", "event.code": "4688",
 			"SubjectLogonId": "0x3e7", "NewProcessId": "0x1a2c", "TokenElevationType": "%%1936",
 			"CommandLine": `cmd /c "echo <a> & exit"`, "NewProcessName": `C:\Windows\System32\cmd.exe`, "ParentProcessName": "",
