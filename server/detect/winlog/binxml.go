@@ -53,8 +53,11 @@ type value struct {
 // referred to by them, and a name or definition is inline where its
 // offset is the position being read.
 type binXML struct {
-	chunk  []byte
-	stack  []*winevent.Element
+	chunk []byte
+	stack []*winevent.Element
+	// texts is the text of each element of the stack, set as its Text
+	// when it ends: appending to a string would copy it each time.
+	texts  [][]byte
 	root   *winevent.Element
 	tokens int
 	text   int // bytes of text and names produced
@@ -65,7 +68,7 @@ var errTrunc = errors.New("truncated")
 
 // record builds the <Event> element from the binary XML at [off, end).
 func (b *binXML) record(off, end int) (*winevent.Element, error) {
-	b.stack, b.root, b.tokens, b.text = b.stack[:0], nil, 0, 0
+	b.stack, b.texts, b.root, b.tokens, b.text = b.stack[:0], b.texts[:0], nil, 0, 0
 	if _, err := b.fragment(off, end, nil, 0); err != nil {
 		return nil, err
 	}
@@ -114,14 +117,14 @@ func (b *binXML) fragment(off, end int, vals []value, nest int) (int, error) {
 			if len(b.stack) <= base {
 				return off, fmt.Errorf("offset %d: end of an element never started", at)
 			}
-			b.stack = b.stack[:len(b.stack)-1]
+			b.pop()
 		case tokAttribute:
 			off, err = b.attribute(off, end, vals, nest)
 		case tokValue, tokCDATA, tokCharRef, tokEntityRef, tokSubstitution, tokOptionalSubst:
 			var s string
 			off, s, _, err = b.content(at, end, vals, nest, true)
-			if err == nil && len(b.stack) > 0 {
-				b.stack[len(b.stack)-1].Text += s
+			if err == nil && len(b.texts) > 0 {
+				b.texts[len(b.texts)-1] = append(b.texts[len(b.texts)-1], s...)
 			}
 		case tokPITarget:
 			_, off, err = b.name(off, end)
@@ -179,7 +182,15 @@ func (b *binXML) openStart(off, end int, hasAttrs bool) (int, error) {
 		return off, errors.New("a second root element")
 	}
 	b.stack = append(b.stack, el)
+	b.texts = append(b.texts, nil)
 	return off, nil
+}
+
+// pop ends the innermost element.
+func (b *binXML) pop() {
+	n := len(b.stack) - 1
+	b.stack[n].Text = string(b.texts[n])
+	b.stack, b.texts = b.stack[:n], b.texts[:n]
 }
 
 // attribute reads an attribute's name and the value tokens after it. An
@@ -190,7 +201,7 @@ func (b *binXML) attribute(off, end int, vals []value, nest int) (int, error) {
 	if err != nil {
 		return off, err
 	}
-	var text string
+	var text []byte
 	present := false
 	for off < end {
 		switch b.chunk[off] &^ tokMore {
@@ -203,7 +214,7 @@ func (b *binXML) attribute(off, end int, vals []value, nest int) (int, error) {
 		if off, s, p, err = b.content(off, end, vals, nest, false); err != nil {
 			return off, err
 		}
-		text += s
+		text = append(text, s...)
 		present = present || p
 	}
 done:
@@ -212,7 +223,7 @@ done:
 	}
 	if present && !isXMLNS(name) {
 		el := b.stack[len(b.stack)-1]
-		el.Attrs = append(el.Attrs, winevent.Attr{Name: name, Value: text})
+		el.Attrs = append(el.Attrs, winevent.Attr{Name: name, Value: string(text)})
 	}
 	return off, nil
 }
@@ -319,6 +330,11 @@ func (b *binXML) template(off, end, nest int) (int, error) {
 	off += 4
 	if n > (end-off)/4 {
 		return off, fmt.Errorf("%d template values in %d bytes", n, end-off)
+	}
+	// Values count as tokens: a template can be instantiated many times
+	// over through others.
+	if b.tokens += n; b.tokens > maxTokens {
+		return off, fmt.Errorf("more than %d binary XML tokens and values", maxTokens)
 	}
 	vals := make([]value, n)
 	dataOff := off + 4*n
