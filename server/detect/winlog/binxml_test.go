@@ -215,3 +215,34 @@ func regressionEVTXIfAny() []string {
 	})
 	return files
 }
+
+// BenchmarkReadEVTX reads every SigmaHQ regression .evtx file into
+// events.
+func BenchmarkReadEVTX(b *testing.B) {
+	var srcs [][]byte
+	size := 0
+	for _, f := range regressionEVTX(b) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs = append(srcs, src)
+		size += len(src)
+	}
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	records := 0
+	for b.Loop() {
+		records = 0
+		for _, src := range srcs {
+			_ = ReadEVTX(bytes.NewReader(src), func(_ event.Event, err error) error {
+				if err != nil {
+					b.Fatal(err)
+				}
+				records++
+				return nil
+			})
+		}
+	}
+	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
