@@ -1,6 +1,7 @@
 package winevent
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -109,4 +110,33 @@ func FuzzFromXML(f *testing.F) {
 			t.Fatalf("invalid event %v: %v", ev, verr)
 		}
 	})
+}
+
+// TestElementXML writes a parsed event back as XML: it reads to the same
+// nested form, so the .evtx reader's trees and EvtRender's XML are one.
+func TestElementXML(t *testing.T) {
+	root, err := parseTree([]byte(security4688))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := root.XML()
+	if !strings.HasPrefix(string(x), `<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Security-Auditing"`) ||
+		!strings.Contains(string(x), "<Correlation />") || !strings.Contains(string(x), `echo &lt;a&gt; &amp; exit`) {
+		t.Errorf("XML: %s", x)
+	}
+	a, err := FromXML([]byte(security4688))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromXML(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromElement(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a, c) {
+		t.Errorf("events differ:\n%v\n%v\n%v", a, b, c)
+	}
 }
