@@ -118,7 +118,7 @@ func Convert(obj map[string]any) (event.Event, error) {
 }
 
 // systemValueKeys hold a System member's own value in the renderings we
-// read: "#text" (XML to JSON) and "Value" (the evtx library).
+// read: "#text" (XML to JSON) and "Value" (JSON written by the velocidex evtx library).
 var systemValueKeys = map[string]bool{"#text": true, "Value": true}
 
 // flattenSystem flattens System members: attributes become members, and
@@ -190,7 +190,7 @@ func namedData(m map[string]any) (any, bool) {
 
 // dataList handles EventData rendered as a list of
 // {"#attributes": {"Name": n}, "#text": v} (XML to JSON) or of
-// {"Name": n, "Value": v} (the .evtx reader, when one of the values is
+// {"Name": n, "Value": v} (JSON written by the velocidex evtx library, when one of the values is
 // null); it reports false for a plain list of unnamed values. A named
 // element without a value is the empty string, as Windows renders it.
 func dataList(list []any, out map[string]any) bool {
@@ -345,8 +345,8 @@ func finish(fields map[string]any) (event.Event, error) {
 		return event.Event{}, err
 	}
 	{
-		// One text for every path: the .evtx reader gives seconds, XML
-		// and JSON renderings give text of 6, 7 or 9 decimals.
+		// One text for every path: renderings give 6, 7 or 9 decimals,
+		// some exports seconds.
 		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
 	}
 	// The fields become the event's. Values decoded from JSON are of the
@@ -395,23 +395,24 @@ func keywords(v any) any {
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700", "2006-01-02 15:04:05.999999999Z0700"}
 
-// eventTime finds the event's time: System's TimeCreated (an RFC 3339
-// string, or seconds since 1970 from the evtx reader), which the flat
-// forms fill from EventTime or @timestamp, else Sysmon's UtcTime. It is kept to the microsecond, which is what the
-// evtx reader's seconds hold exactly, so that every path agrees.
+// eventTime finds the event's time: System's TimeCreated (RFC 3339 text,
+// or seconds since 1970 from a JSON export), which the flat forms fill
+// from EventTime or @timestamp, else Sysmon's UtcTime. It is cut to the
+// microsecond: Windows writes 100 ns (seven decimals), exporters six, and
+// cutting rather than rounding gives every path the same time.
 func eventTime(fields map[string]any) (time.Time, error) {
 	for _, k := range []string{"TimeCreated_SystemTime", "SystemTime", "UtcTime"} {
 		switch x := fields[k].(type) {
 		case string:
 			for _, l := range timeLayouts {
 				if t, err := time.Parse(l, x); err == nil {
-					return t.UTC().Round(time.Microsecond), nil
+					return t.UTC().Truncate(time.Microsecond), nil
 				}
 			}
 		case float64:
-			// The evtx reader gives seconds as a float, exact to about a
-			// fifth of a microsecond at today's dates; rounding to the
-			// microsecond gives back what the XML rendering shows.
+			// Seconds as a float (exporters built on the velocidex evtx
+			// library write them so), exact to about a fifth of a
+			// microsecond at today's dates.
 			sec, frac := math.Modf(x)
 			return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3).UTC(), nil
 		case int64:

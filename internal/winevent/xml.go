@@ -33,9 +33,8 @@ func FromXML(b []byte) (event.Event, error) {
 
 // ParseXML reads one rendered <Event> into the nested form Convert reads
 // ({"Event": {"System": ..., "EventData": ...}}). The rendering carries no
-// types, only text, so each value is typed the way the .evtx reader would
-// have typed it where the text allows (TextValue); RenderingInfo, which
-// only EvtFormatMessage adds, is left out.
+// types, only text, so each value is typed from its text (TextValue);
+// RenderingInfo, which only EvtFormatMessage adds, is left out.
 func ParseXML(b []byte) (map[string]any, error) {
 	if len(b) > MaxXMLBytes {
 		return nil, fmt.Errorf("windows event XML: %d bytes, more than %d", len(b), MaxXMLBytes)
@@ -44,12 +43,40 @@ func ParseXML(b []byte) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("windows event XML: %w", err)
 	}
-	if root.name != "Event" {
-		return nil, fmt.Errorf("windows event XML: root element <%s>, want <Event>", root.name)
+	return ElementMap(root)
+}
+
+// Element is one element of an event's XML form, as EvtRender writes it
+// or as the .evtx reader builds it from binary XML: every value is the
+// text Windows renders. Attributes of the xmlns namespace are not kept.
+type Element struct {
+	Name     string
+	Attrs    []Attr
+	Text     string
+	Children []*Element
+}
+
+// Attr is one attribute of an Element.
+type Attr struct{ Name, Value string }
+
+// FromElement converts one <Event> element through the same mapping as
+// FromXML.
+func FromElement(root *Element) (event.Event, error) {
+	obj, err := ElementMap(root)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return Convert(obj)
+}
+
+// ElementMap gives an <Event> element in the nested form Convert reads.
+func ElementMap(root *Element) (map[string]any, error) {
+	if root.Name != "Event" {
+		return nil, fmt.Errorf("windows event XML: root element <%s>, want <Event>", root.Name)
 	}
 	ev := map[string]any{}
-	for _, c := range root.children {
-		switch c.name {
+	for _, c := range root.Children {
+		switch c.Name {
 		case "System":
 			ev["System"] = systemMap(c)
 		case "EventData":
@@ -64,18 +91,10 @@ func ParseXML(b []byte) (map[string]any, error) {
 	return map[string]any{"Event": ev}, nil
 }
 
-// node is one element of the rendering.
-type node struct {
-	name     string
-	attrs    []xml.Attr
-	text     strings.Builder
-	children []*node
-}
-
-func parseTree(b []byte) (*node, error) {
+func parseTree(b []byte) (*Element, error) {
 	dec := xml.NewDecoder(bytes.NewReader(b))
-	var stack []*node
-	var root *node
+	var stack []*Element
+	var root *Element
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -89,10 +108,15 @@ func parseTree(b []byte) (*node, error) {
 			if len(stack) >= maxDepth {
 				return nil, fmt.Errorf("elements nested deeper than %d", maxDepth)
 			}
-			n := &node{name: t.Name.Local, attrs: t.Attr}
+			n := &Element{Name: t.Name.Local}
+			for _, a := range t.Attr {
+				if a.Name.Space != "xmlns" && a.Name.Local != "xmlns" {
+					n.Attrs = append(n.Attrs, Attr{Name: a.Name.Local, Value: a.Value})
+				}
+			}
 			if len(stack) > 0 {
 				p := stack[len(stack)-1]
-				p.children = append(p.children, n)
+				p.Children = append(p.Children, n)
 			} else if root != nil {
 				return nil, errors.New("more than one root element")
 			} else {
@@ -103,7 +127,7 @@ func parseTree(b []byte) (*node, error) {
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
-				stack[len(stack)-1].text.Write(t)
+				stack[len(stack)-1].Text += string(t)
 			}
 		}
 	}
@@ -116,28 +140,25 @@ func parseTree(b []byte) (*node, error) {
 // systemMap gives System in the nested form: a member with attributes is
 // {"#attributes": {...}, "#text": value}, so that Convert names its parts
 // EventID_Qualifiers, Execution_ProcessID and so on. An empty member
-// (<Correlation />) is left out, as the .evtx reader leaves it out.
-func systemMap(n *node) map[string]any {
+// (<Correlation />) is left out.
+func systemMap(n *Element) map[string]any {
 	sys := map[string]any{}
-	for _, c := range n.children {
-		text := strings.TrimSpace(c.text.String())
+	for _, c := range n.Children {
+		text := strings.TrimSpace(c.Text)
 		attrs := map[string]any{}
-		for _, a := range c.attrs {
-			if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
-				continue
-			}
-			attrs[a.Name.Local] = TextValue(a.Value)
+		for _, a := range c.Attrs {
+			attrs[a.Name] = TextValue(a.Value)
 		}
 		switch {
 		case len(attrs) == 0 && text == "":
 		case len(attrs) == 0:
-			sys[c.name] = TextValue(text)
+			sys[c.Name] = TextValue(text)
 		default:
 			m := map[string]any{"#attributes": attrs}
 			if text != "" {
 				m["#text"] = TextValue(text)
 			}
-			sys[c.name] = m
+			sys[c.Name] = m
 		}
 	}
 	return sys
@@ -147,24 +168,24 @@ func systemMap(n *node) map[string]any {
 // becomes n: v (an empty element the empty string), unnamed <Data>
 // elements become Data (one value, or a list of several) and any other
 // element (<Binary>) is named for itself.
-func eventDataMap(n *node) map[string]any {
+func eventDataMap(n *Element) map[string]any {
 	out := map[string]any{}
 	var unnamed []any
-	for _, c := range n.children {
+	for _, c := range n.Children {
 		name := ""
-		for _, a := range c.attrs {
-			if a.Name.Local == "Name" {
+		for _, a := range c.Attrs {
+			if a.Name == "Name" {
 				name = a.Value
 			}
 		}
-		v := TextValue(c.text.String())
+		v := TextValue(c.Text)
 		switch {
-		case c.name == "Data" && name != "":
+		case c.Name == "Data" && name != "":
 			out[name] = v
-		case c.name == "Data":
+		case c.Name == "Data":
 			unnamed = append(unnamed, v)
 		default:
-			out[c.name] = userDataValue(c)
+			out[c.Name] = userDataValue(c)
 		}
 	}
 	switch len(unnamed) {
@@ -180,34 +201,29 @@ func eventDataMap(n *node) map[string]any {
 // userDataValue gives an element of UserData: a leaf is its text, and an
 // element with children or attributes a map of them (a repeated child a
 // list), attributes other than xmlns among the members and the leaf's own
-// text as Value, which is how the .evtx reader shapes it.
-func userDataValue(n *node) any {
-	text := n.text.String()
-	var attrs []xml.Attr
-	for _, a := range n.attrs {
-		if a.Name.Space != "xmlns" && a.Name.Local != "xmlns" {
-			attrs = append(attrs, a)
-		}
-	}
-	if len(n.children) == 0 && len(attrs) == 0 {
+// text as Value.
+func userDataValue(n *Element) any {
+	text := n.Text
+	attrs := n.Attrs
+	if len(n.Children) == 0 && len(attrs) == 0 {
 		return TextValue(text)
 	}
 	m := map[string]any{}
 	for _, a := range attrs {
-		m[a.Name.Local] = TextValue(a.Value)
+		m[a.Name] = TextValue(a.Value)
 	}
-	for _, c := range n.children {
+	for _, c := range n.Children {
 		v := userDataValue(c)
-		switch old := m[c.name].(type) {
+		switch old := m[c.Name].(type) {
 		case nil:
-			m[c.name] = v
+			m[c.Name] = v
 		case []any:
-			m[c.name] = append(old, v)
+			m[c.Name] = append(old, v)
 		default:
-			m[c.name] = []any{old, v}
+			m[c.Name] = []any{old, v}
 		}
 	}
-	if len(n.children) == 0 {
+	if len(n.Children) == 0 {
 		if t := strings.TrimSpace(text); t != "" {
 			m["Value"] = TextValue(t)
 		}
@@ -215,12 +231,12 @@ func userDataValue(n *node) any {
 	return m
 }
 
-// TextValue types one value of a rendering, which is all text, the way
-// the .evtx reader types the binary value it came from: a decimal integer
-// (no sign but "-", no leading zero) is an int64, "true" and "false" are
-// booleans, and anything else, hexadecimal numbers included, stays text.
-// Windows renders HexInt32 and HexInt64 values as 0x… text and they stay
-// so; the .evtx reader's library cannot tell them from other integers.
+// TextValue types one value of the XML form, which is all text, the same
+// on every path (the agent's EvtRender XML, the .evtx reader's elements):
+// a decimal integer (no sign but "-", no leading zero, within int64) is an
+// int64, "true" and "false" are booleans, and anything else stays text:
+// HexInt32 and HexInt64 values as Windows renders them (0x…), GUIDs,
+// SIDs, times, and UInt64 values beyond int64, exact.
 func TextValue(s string) any {
 	if n, ok := decimal(s); ok {
 		return n
@@ -250,7 +266,7 @@ func decimal(s string) (int64, bool) {
 
 // canonicalGUID gives a GUID, with or without braces and in either case,
 // as one text: in braces and upper case, as Windows 11 renders it
-// (Windows 10 writes lower case; the evtx library drops the braces).
+// (Windows 10 writes lower case; JSON exports often drop the braces).
 func canonicalGUID(s string) (string, bool) {
 	g := s
 	if len(g) == 38 && g[0] == '{' && g[37] == '}' {
@@ -273,4 +289,43 @@ func canonicalGUID(s string) (string, bool) {
 		}
 	}
 	return "{" + strings.ToUpper(g) + "}", true
+}
+
+// eventNS is the namespace of the <Event> element EvtRender writes.
+const eventNS = "http://schemas.microsoft.com/win/2004/08/events/event"
+
+// XML writes the element as EvtRender writes an event (EvtRenderEventXml):
+// attributes in order, an element without content as <Name />, text
+// escaped, and the event namespace on the root <Event>.
+func (e *Element) XML() []byte {
+	var b bytes.Buffer
+	e.writeXML(&b, true)
+	return b.Bytes()
+}
+
+func (e *Element) writeXML(b *bytes.Buffer, root bool) {
+	b.WriteByte('<')
+	b.WriteString(e.Name)
+	if root && e.Name == "Event" {
+		b.WriteString(` xmlns="` + eventNS + `"`)
+	}
+	for _, a := range e.Attrs {
+		b.WriteByte(' ')
+		b.WriteString(a.Name)
+		b.WriteString(`="`)
+		_ = xml.EscapeText(b, []byte(a.Value))
+		b.WriteByte('"')
+	}
+	if e.Text == "" && len(e.Children) == 0 {
+		b.WriteString(" />")
+		return
+	}
+	b.WriteByte('>')
+	_ = xml.EscapeText(b, []byte(e.Text))
+	for _, c := range e.Children {
+		c.writeXML(b, false)
+	}
+	b.WriteString("</")
+	b.WriteString(e.Name)
+	b.WriteByte('>')
 }

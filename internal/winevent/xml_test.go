@@ -1,6 +1,7 @@
 package winevent
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestFromXML(t *testing.T) {
 			"EventID": int64(4688), "Version": int64(2), "Level": int64(0), "Task": int64(13312),
 			"Keywords": "0x8020000000000000", "EventRecordID": int64(912345),
 			"Provider_Name": "Microsoft-Windows-Security-Auditing", "Provider_Guid": "{54849625-5478-4994-A5BA-3E3B0328C30D}",
-			"TimeCreated_SystemTime": "2026-03-02T08:15:30.123457Z", "Execution_ProcessID": int64(4), "Execution_ThreadID": int64(8120),
+			"TimeCreated_SystemTime": "2026-03-02T08:15:30.123456Z", "Execution_ProcessID": int64(4), "Execution_ThreadID": int64(8120),
 			"Computer": "ws-17.phuong1.local", "host.name": "ws-17.phuong1.local", "event.code": "4688",
 			"SubjectLogonId": "0x3e7", "NewProcessId": "0x1a2c", "TokenElevationType": "%%1936",
 			"CommandLine": `cmd /c "echo <a> & exit"`, "NewProcessName": `C:\Windows\System32\cmd.exe`, "ParentProcessName": "",
@@ -109,4 +110,33 @@ func FuzzFromXML(f *testing.F) {
 			t.Fatalf("invalid event %v: %v", ev, verr)
 		}
 	})
+}
+
+// TestElementXML writes a parsed event back as XML: it reads to the same
+// nested form, so the .evtx reader's trees and EvtRender's XML are one.
+func TestElementXML(t *testing.T) {
+	root, err := parseTree([]byte(security4688))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := root.XML()
+	if !strings.HasPrefix(string(x), `<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="Microsoft-Windows-Security-Auditing"`) ||
+		!strings.Contains(string(x), "<Correlation />") || !strings.Contains(string(x), `echo &lt;a&gt; &amp; exit`) {
+		t.Errorf("XML: %s", x)
+	}
+	a, err := FromXML([]byte(security4688))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := FromXML(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromElement(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a, c) {
+		t.Errorf("events differ:\n%v\n%v\n%v", a, b, c)
+	}
 }

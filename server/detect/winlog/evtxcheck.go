@@ -4,13 +4,20 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 )
 
-// evtx chunk layout: a 512-byte header (its checksum covers bytes 0-119
-// and 128-511) followed by event records up to the free-space offset (their
-// checksum is in the header too).
+// evtx layout: a 4 KiB file header, then chunks of 64 KiB, each a
+// 512-byte header (its checksum covers bytes 0-119 and 128-511) followed by
+// event records up to the free-space offset (their checksum is in the
+// header too). A record is a 24-byte header (signature, size, record ID,
+// time written), its binary XML, and its size again.
 const (
+	fileHeaderSize   = 4096
+	fileMagic        = "ElfFile\x00"
+	chunkMagic       = "ElfChnk\x00"
+	recordMagic      = 0x00002a2a
+	recordHeaderSize = 24
+
 	chunkSize         = 0x10000
 	chunkHeaderSize   = 512
 	offFreeSpace      = 48
@@ -20,19 +27,11 @@ const (
 	headerCRCPart2    = 128
 )
 
-// checkChunk verifies a chunk's two checksums before the evtx library
-// parses it. The library trusts the lengths and counts inside records and
-// can allocate without bound on a damaged chunk; a checksum catches damage
-// (a truncated copy, a bad disk, a fuzzer), though not a file crafted to
-// pass it.
-func checkChunk(r io.ReadSeeker, offset int64) error {
-	buf := make([]byte, chunkSize)
-	if _, err := r.Seek(offset, io.SeekStart); err != nil {
-		return err
-	}
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return fmt.Errorf("read chunk: %w", err)
-	}
+// checkChunk verifies a chunk's two checksums before its records are
+// read: a checksum catches damage (a truncated copy, a bad disk), so that
+// what follows reads what was written. The reader's bounds, not the
+// checksums, are what keep a crafted file from doing harm.
+func checkChunk(buf []byte) error {
 	h := crc32.NewIEEE()
 	h.Write(buf[:headerCRCPart1End])
 	h.Write(buf[headerCRCPart2:chunkHeaderSize])

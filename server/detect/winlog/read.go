@@ -2,14 +2,14 @@ package winlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
-	"www.velocidex.com/golang/evtx"
-
 	"lachan/internal/event"
+	"lachan/internal/winevent"
 )
 
 // Handler receives each record read: an event, or an error about that one
@@ -110,66 +110,106 @@ func decodeParsed(obj map[string]any, raw []byte) (event.Event, error) {
 	return Convert(obj)
 }
 
-// ReadEVTX reads a Windows .evtx file. A chunk whose checksums do not
-// match, or that cannot be parsed, is reported through h and skipped; the
-// records of the others still come. The evtx library believes the counts
-// inside a chunk, so a file crafted to pass the checksums can still make it
-// allocate without bound: read files from the operator's own systems, not
-// from untrusted senders.
-func ReadEVTX(r io.ReadSeeker, h Handler) (err error) {
-	defer func() {
-		// The evtx library parses binary input with slicing that can panic
-		// on a damaged file; that must become an error.
-		if p := recover(); p != nil {
-			err = fmt.Errorf("evtx: damaged file: %v", p)
-		}
-	}()
-	chunks, err := evtx.GetChunks(r)
-	if err != nil {
-		return fmt.Errorf("evtx: %w", err)
-	}
-	for ci, c := range chunks {
-		if err := checkChunk(r, c.Offset); err != nil {
-			if herr := h(event.Event{}, fmt.Errorf("evtx chunk %d (offset %d): %w; skipped", ci, c.Offset, err)); herr != nil {
-				return herr
-			}
-			continue
-		}
-		records, err := c.Parse(0)
+// ReadEVTX reads a Windows .evtx file: each record's binary XML becomes
+// the element tree EvtRender's XML would give (values as Windows renders
+// their types) and goes through the agent's mapping (winevent.FromElement).
+// A chunk whose checksums do not match is reported through h and skipped,
+// and so is a record that cannot be read; the others still come. Errors
+// name the chunk and the byte offset in the file.
+func ReadEVTX(r io.Reader, h Handler) error {
+	return ReadEVTXElements(r, func(root *winevent.Element, where string, err error) error {
 		if err != nil {
-			if herr := h(event.Event{}, fmt.Errorf("evtx chunk %d (offset %d): %w", ci, c.Offset, err)); herr != nil {
+			return h(event.Event{}, err)
+		}
+		ev, err := winevent.FromElement(root)
+		if err != nil {
+			return h(event.Event{}, fmt.Errorf("%s: %w", where, err))
+		}
+		return h(ev, nil)
+	})
+}
+
+// ElementHandler receives each record of an .evtx file as its <Event>
+// element and where it is (chunk, record ID, byte offset in the file), or
+// an error about a record or a chunk, which names where. The element is
+// the handler's to keep.
+type ElementHandler func(root *winevent.Element, where string, err error) error
+
+// ReadEVTXElements reads an .evtx file as ReadEVTX does, giving each
+// record's element tree rather than its event.
+func ReadEVTXElements(r io.Reader, h ElementHandler) error {
+	head := make([]byte, fileHeaderSize)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return fmt.Errorf("evtx: file header: %w", err)
+	}
+	if string(head[:8]) != fileMagic {
+		return errors.New("evtx: not an .evtx file (no ElfFile signature)")
+	}
+	chunk := make([]byte, chunkSize)
+	var b binXML
+	for ci := 0; ; ci++ {
+		off := int64(fileHeaderSize) + int64(ci)*chunkSize
+		n, err := io.ReadFull(r, chunk)
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return h(nil, "", fmt.Errorf("evtx chunk %d (offset %d): %d bytes, the file ends inside it; skipped", ci, off, n))
+		case err != nil:
+			return fmt.Errorf("evtx chunk %d (offset %d): %w", ci, off, err)
+		}
+		if string(chunk[:8]) != chunkMagic {
+			if allZero(chunk) {
+				continue // never used
+			}
+			err = errors.New("no ElfChnk signature")
+		} else {
+			err = checkChunk(chunk)
+		}
+		if err != nil {
+			if herr := h(nil, "", fmt.Errorf("evtx chunk %d (offset %d): %w; skipped", ci, off, err)); herr != nil {
 				return herr
 			}
 			continue
 		}
-		for _, rec := range records {
-			ev, err := recordEvent(rec)
-			if err != nil {
-				err = fmt.Errorf("evtx record %d: %w", rec.Header.RecordID, err)
-			}
-			if herr := h(ev, err); herr != nil {
-				return herr
-			}
+		b.chunk = chunk
+		if err := readChunk(&b, ci, off, h); err != nil {
+			return err
 		}
+	}
+}
+
+// readChunk gives the records of a chunk whose checksums match.
+func readChunk(b *binXML, ci int, base int64, h ElementHandler) error {
+	chunk := b.chunk
+	free := int(binary.LittleEndian.Uint32(chunk[offFreeSpace:]))
+	for pos := chunkHeaderSize; pos+recordHeaderSize <= free; {
+		size := int(binary.LittleEndian.Uint32(chunk[pos+4:]))
+		id := binary.LittleEndian.Uint64(chunk[pos+8:])
+		where := fmt.Sprintf("evtx chunk %d, record %d (offset %d)", ci, id, base+int64(pos))
+		if binary.LittleEndian.Uint32(chunk[pos:]) != recordMagic || size < recordHeaderSize+4 || size > free-pos ||
+			binary.LittleEndian.Uint32(chunk[pos+size-4:]) != uint32(size) {
+			// The records checksum matched, so the chunk is as written;
+			// nothing after a record that does not parse can be found.
+			return h(nil, "", fmt.Errorf("%s: no record header of a valid size; rest of the chunk skipped", where))
+		}
+		root, err := b.record(pos+recordHeaderSize, pos+size-4)
+		if err != nil {
+			root, err = nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if herr := h(root, where, err); herr != nil {
+			return herr
+		}
+		pos += size
 	}
 	return nil
 }
 
-// recordEvent converts one record through JSON, the form Convert reads;
-// the library's ordered map marshals to it directly.
-func recordEvent(rec *evtx.EventRecord) (event.Event, error) {
-	b, err := json.Marshal(rec.Event)
-	if err != nil {
-		return event.Event{}, err
+func allZero(p []byte) bool {
+	for _, c := range p {
+		if c != 0 {
+			return false
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil || obj == nil {
-		return event.Event{}, fmt.Errorf("record is not an object")
-	}
-	if !IsWindowsEvent(obj) {
-		return event.Event{}, fmt.Errorf("record has no Event.System")
-	}
-	return Convert(obj)
+	return true
 }
