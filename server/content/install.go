@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -281,4 +282,40 @@ func (d Dir) open(name, version string, active bool, trusted []ed25519.PublicKey
 	}
 	in.Manifest, in.Key, in.pack = p.Manifest, KeyID(s.Key), p
 	return in
+}
+
+// Refusal is a pack refused by Update: the reason, and the report of the
+// checks when they ran.
+type Refusal struct {
+	Reason string
+	Report Report
+}
+
+func (r *Refusal) Error() string {
+	if len(r.Report.Errors) == 0 {
+		return r.Reason
+	}
+	msgs := make([]string, 0, len(r.Report.Errors)+1)
+	msgs = append(msgs, r.Reason)
+	for _, e := range r.Report.Errors {
+		msgs = append(msgs, "  "+e.Error())
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Update reads a pack, verifies it against the trusted keys, checks every
+// rule in it and installs it. Any failure refuses the whole pack
+// (a *Refusal wrapping the reason) and leaves the directory as it was.
+// The report's warnings are for the caller to show either way.
+func (d Dir) Update(r io.Reader, trusted []ed25519.PublicKey, c Checker, actor string) (Change, Report, error) {
+	p, s, err := Read(r, trusted)
+	if err != nil {
+		return Change{}, Report{}, fmt.Errorf("refused: %w; nothing changed", err)
+	}
+	rep := c.Check(p)
+	if !rep.OK() {
+		return Change{}, rep, &Refusal{Reason: fmt.Sprintf("%s %s refused: %d rules do not pass their checks; nothing changed", p.Manifest.Name, p.Manifest.Version, len(rep.Errors)), Report: rep}
+	}
+	ch, err := d.Install(s, p, actor)
+	return ch, rep, err
 }

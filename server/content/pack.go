@@ -70,6 +70,9 @@ type Part struct {
 	// their authors require it shown (SigmaHQ's Detection Rule License).
 	Licence string `json:"licence"`
 	Files   int    `json:"files"`
+	// LeftOut names the files of the source left out of the pack because
+	// they did not load, each with its reason (`rules pack --leave-out`).
+	LeftOut []string `json:"left_out,omitempty"`
 	// SHA256 is over the part's files' paths and contents, in path order.
 	SHA256 string `json:"sha256"`
 }
@@ -90,10 +93,10 @@ type Pack struct {
 // Signed is a pack as it is written to a file: the exact payload, the
 // public key of the signer and the signature over the payload.
 type Signed struct {
-	Format    string `json:"format"`
-	Key       []byte `json:"key"`
-	Payload   []byte `json:"payload"`
-	Signature []byte `json:"signature"`
+	Format    string            `json:"format"`
+	Key       ed25519.PublicKey `json:"key"`
+	Payload   []byte            `json:"payload"`
+	Signature []byte            `json:"signature"`
 }
 
 // Source is one directory of rules of a kind to pack.

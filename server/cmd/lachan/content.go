@@ -50,7 +50,9 @@ func packCmd() *cobra.Command {
 		Long: "Collect the Sigma (*.yml), YARA (*.yar) and osquery (*.conf, *.json) files under the\n" +
 			"directories, check them as `lachan rules update` will, and write one signed pack.\n" +
 			"--licence FILE is the licence and attribution text of every part; KIND=FILE sets one\n" +
-			"part's. --source [KIND=]TEXT says where the files came from (a repository and commit).",
+			"part's. --source [KIND=]TEXT says where the files came from (a repository and commit).\n" +
+			"A rule that does not load refuses the pack, unless --leave-out drops it (for a published\n" +
+			"rule set: each file left out is named with its reason here and in the manifest).",
 		Args: cobra.NoArgs,
 		RunE: runPack,
 	}
@@ -64,6 +66,7 @@ func packCmd() *cobra.Command {
 	f.StringArray("source", nil, "where the rules came from: TEXT for every part, KIND=TEXT for one")
 	f.String("key", "", "content-signing key (lachan rules keygen)")
 	f.StringP("output", "o", "", "pack file to write")
+	f.Bool("leave-out", false, "leave out each Sigma file that does not load, named in the manifest with its reason")
 	addLogSourcesFlag(c)
 	for _, n := range []string{"name", "version", "key", "output"} {
 		c.MarkFlagRequired(n)
@@ -102,6 +105,11 @@ func runPack(cmd *cobra.Command, _ []string) error {
 	p, err := content.Build(name, version, time.Now(), sources)
 	if err != nil {
 		return err
+	}
+	if leave, _ := f.GetBool("leave-out"); leave {
+		if p, err = leaveOut(cmd, p); err != nil {
+			return err
+		}
 	}
 	if err := checkPack(cmd, p); err != nil {
 		return err
@@ -171,6 +179,24 @@ func checkPack(cmd *cobra.Command, p content.Pack) error {
 	return nil
 }
 
+// leaveOut drops the Sigma files that do not load and names them.
+func leaveOut(cmd *cobra.Command, p content.Pack) (content.Pack, error) {
+	sources, err := logSources(cmd)
+	if err != nil {
+		return p, err
+	}
+	p = content.Checker{LogSources: sources}.LeaveOut(p)
+	for _, part := range p.Manifest.Parts {
+		for _, why := range part.LeftOut {
+			fmt.Fprintf(cmd.ErrOrStderr(), "left out: %s\n", why)
+		}
+		if n := len(part.LeftOut); n > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d files left out, %d kept\n", part.Kind, n, part.Files)
+		}
+	}
+	return p, nil
+}
+
 func partSummary(m content.Manifest) string {
 	var parts []string
 	for _, p := range m.Parts {
@@ -199,16 +225,17 @@ func updateCmd() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			p, s, err := content.Read(f, cfg.Content.Keys())
-			if err != nil {
-				return fmt.Errorf("%s refused: %w; nothing changed", args[0], err)
-			}
-			if err := checkPack(cmd, p); err != nil {
-				return err
-			}
-			ch, err := content.Dir{Path: cfg.contentDir()}.Install(s, p, actorName())
+			sources, err := logSources(cmd)
 			if err != nil {
 				return err
+			}
+			chk := content.Checker{LogSources: sources, YARA: yaracChecker()}
+			ch, rep, err := content.Dir{Path: cfg.contentDir()}.Update(f, cfg.Content.Keys(), chk, actorName())
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			was := ""
 			if ch.Previous != "" {
