@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"lachan/internal/bundle"
 	"lachan/internal/config"
 	actions "lachan/server/action"
 	"lachan/server/api"
@@ -117,6 +118,10 @@ type Server struct {
 	workers []worker
 	// rulebook lists the rules loaded at start, for the API and console.
 	rulebook api.Rulebook
+	// pipeline and bundle are the ingest path and the agents' rule bundle
+	// as built, for the tests of what the server loaded.
+	pipeline *pipeline.Pipeline
+	bundle   bundle.Signed
 }
 
 // New builds every part of the server over st and binds the API's
@@ -190,6 +195,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		return err
 	}
 	log.Info("rule bundle ready", "version", version)
+	s.bundle = signed
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	users := user.New(cfg.Users, st, nil)
@@ -209,6 +215,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	detector := withIndicators(det, inds)
 	pl := pipeline.New(st, fl, inc, detector, log)
+	s.pipeline = pl
 	if err := s.correlator(ctx, pl, detector, st, sigmaDirs(cfg.Detections, packs), known, cfg.Correlate); err != nil {
 		return err
 	}
