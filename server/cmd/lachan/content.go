@@ -172,7 +172,7 @@ func checkPack(cmd *cobra.Command, p content.Pack) error {
 	for _, e := range r.Errors {
 		fmt.Fprintln(w, e)
 	}
-	fmt.Fprintf(w, "%d Sigma rules, %d correlation rules, %d YARA files, %d osquery queries load\n", r.Sigma, r.Correlations, r.YARA, r.Osquery)
+	fmt.Fprintln(w, loadCounts(r))
 	if !r.OK() {
 		return fmt.Errorf("content pack %s %s refused: %d errors (above); nothing changed", p.Manifest.Name, p.Manifest.Version, len(r.Errors))
 	}
@@ -195,6 +195,10 @@ func leaveOut(cmd *cobra.Command, p content.Pack) (content.Pack, error) {
 		}
 	}
 	return p, nil
+}
+
+func loadCounts(r content.Report) string {
+	return fmt.Sprintf("%d Sigma rules, %d correlation rules, %d YARA files, %d osquery queries load", r.Sigma, r.Correlations, r.YARA, r.Osquery)
 }
 
 func partSummary(m content.Manifest) string {
@@ -233,6 +237,9 @@ func updateCmd() *cobra.Command {
 			ch, rep, err := content.Dir{Path: cfg.contentDir()}.Update(f, cfg.Content.Keys(), chk, actorName())
 			for _, w := range rep.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
+			if err == nil {
+				fmt.Fprintln(cmd.OutOrStdout(), loadCounts(rep))
 			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
