@@ -18,6 +18,9 @@ type Checker struct {
 	// that does not compile, naming file and line. Nil: not compiled here
 	// (the server links no libyara); a warning says so.
 	YARA func(fsys fs.FS) []error
+	// Known are the rules the server loads besides the pack's (its
+	// built-in detections), which the pack's correlation rules may name.
+	Known []*detect.Rule
 }
 
 // Report is what checking a pack found: strict errors refuse the pack,
@@ -74,7 +77,7 @@ func (c Checker) Check(p Pack) Report {
 func (c Checker) checkSigma(p Pack, r *Report) {
 	dirs := []detect.RuleDir{{FS: p.FS(KindSigma), Root: ".", Name: "sigma"}}
 	e, errs := detect.LoadDirs(dirs, c.LogSources, detect.DefaultConfig())
-	set, cerrs := correlate.LoadDirs(dirs, e.Rules())
+	set, cerrs := correlate.LoadDirs(dirs, append(append([]*detect.Rule(nil), c.Known...), e.Rules()...))
 	for _, err := range append(errs, cerrs...) {
 		r.Errors = append(r.Errors, err)
 	}

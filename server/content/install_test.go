@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"lachan/detections"
+	"lachan/server/detect"
 )
 
 // snapshot is every file of a directory and its content.
@@ -220,5 +223,42 @@ func TestLeaveOut(t *testing.T) {
 	}
 	if err := p.validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCorrelationNamesKnownRule: a pack's correlation rule may name a rule
+// the server loads besides the pack; naming no loaded rule refuses it.
+func TestCorrelationNamesKnownRule(t *testing.T) {
+	corr := `title: Many EICAR Findings
+id: 0b5e2b36-9a3c-4f0e-8f7e-8a1d2c3b4a5f
+status: test
+author: Lá Chắn
+date: 2026-12-03
+correlation:
+  type: event_count
+  rules:
+    - 3628b763-39e3-49ff-b3fa-3d43d12e8353
+  group-by:
+    - host.id
+  timespan: 5m
+  condition:
+    gte: 3
+level: low
+`
+	p, err := Build("x", "1", timeZero, []Source{{Kind: KindSigma, FS: fstest.MapFS{"c.yml": {Data: []byte(corr)}}, Root: ".", Licence: "l"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := checker(t)
+	if r := c.Check(p); r.OK() {
+		t.Fatal("a correlation rule naming no loaded rule passed")
+	}
+	e, errs := detect.LoadDirs([]detect.RuleDir{{FS: detections.FS, Root: "."}}, c.LogSources, detect.DefaultConfig())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c.Known = e.Rules()
+	if r := c.Check(p); !r.OK() || r.Correlations != 1 {
+		t.Fatalf("with the built-in rules known: %+v", r)
 	}
 }

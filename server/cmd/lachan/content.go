@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lachan/server/content"
+	"lachan/server/detect"
 )
 
 // contentCmds are the content-pack commands under `lachan rules`.
@@ -164,7 +165,7 @@ func checkPack(cmd *cobra.Command, p content.Pack) error {
 	if err != nil {
 		return err
 	}
-	r := content.Checker{LogSources: sources, YARA: yaracChecker()}.Check(p)
+	r := content.Checker{LogSources: sources, YARA: yaracChecker(), Known: serverRules(cmd, "")}.Check(p)
 	w := cmd.ErrOrStderr()
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
@@ -195,6 +196,20 @@ func leaveOut(cmd *cobra.Command, p content.Pack) (content.Pack, error) {
 		}
 	}
 	return p, nil
+}
+
+// serverRules are the detection rules the server loads besides the packs
+// (dir, else the built-in ones), which a pack's correlation rules may name.
+func serverRules(cmd *cobra.Command, dir string) []*detect.Rule {
+	var dirs []string
+	if dir != "" {
+		dirs = []string{dir}
+	}
+	e, _, err := loadRuleDirs(cmd, dirs)
+	if err != nil {
+		return nil
+	}
+	return e.Rules()
 }
 
 func loadCounts(r content.Report) string {
@@ -233,7 +248,7 @@ func updateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			chk := content.Checker{LogSources: sources, YARA: yaracChecker()}
+			chk := content.Checker{LogSources: sources, YARA: yaracChecker(), Known: serverRules(cmd, cfg.Detections)}
 			ch, rep, err := content.Dir{Path: cfg.contentDir()}.Update(f, cfg.Content.Keys(), chk, actorName())
 			for _, w := range rep.Warnings {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
