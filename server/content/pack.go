@@ -234,9 +234,13 @@ func (s Signed) Encode(w io.Writer) error {
 // part. Nothing of an unverified payload is decoded.
 func Read(r io.Reader, trusted []ed25519.PublicKey) (Pack, Signed, error) {
 	// Base64 in JSON: 4/3 of the payload, plus the envelope.
-	raw, err := io.ReadAll(io.LimitReader(r, MaxBytes/3*4+MaxBytes/8))
+	const limit = MaxBytes/3*4 + MaxBytes/8
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return Pack{}, Signed{}, fmt.Errorf("read content pack: %w", err)
+	}
+	if len(raw) > limit {
+		return Pack{}, Signed{}, fmt.Errorf("%w: larger than %d bytes", ErrFormat, limit)
 	}
 	var s Signed
 	dec := json.NewDecoder(bytes.NewReader(raw))
