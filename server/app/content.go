@@ -87,7 +87,7 @@ func auditContentChanges(ctx context.Context, dir content.Dir, trail *audit.Trai
 		if err := trail.Record(ctx, audit.Entry{Actor: c.Actor, Role: "local", Action: c.Action, Object: c.Name, Outcome: audit.OutcomeSuccess, Detail: detail}); err != nil {
 			return fmt.Errorf("audit content change %d: %w", c.Seq, err)
 		}
-		if err := atomicfile.Write(mark, []byte(strconv.Itoa(c.Seq)+"\n"), 0o640); err != nil {
+		if err := atomicfile.Write(mark, []byte(strconv.Itoa(c.Seq)+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

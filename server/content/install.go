@@ -81,7 +81,7 @@ func (d Dir) Install(s Signed, p Pack, actor string) (Change, error) {
 	}
 	sum := sha256.Sum256(s.Payload)
 	dir := filepath.Join(d.Path, name)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Change{}, fmt.Errorf("content directory: %w", err)
 	}
 	st, err := d.readState(name)
@@ -96,7 +96,7 @@ func (d Dir) Install(s Signed, p Pack, actor string) (Change, error) {
 		if st.Active == version {
 			return Change{}, fmt.Errorf("%s %s is installed and active already", name, version)
 		}
-	} else if err := atomicfile.Write(file, buf.Bytes(), 0o640); err != nil {
+	} else if err := atomicfile.Write(file, buf.Bytes(), 0o600); err != nil {
 		return Change{}, err
 	}
 	next := state{Active: version, Previous: st.Active}
@@ -147,7 +147,7 @@ func (d Dir) readState(name string) (state, error) {
 
 func (d Dir) writeState(name string, st state) error {
 	b, _ := json.Marshal(st)
-	return atomicfile.Write(filepath.Join(d.Path, name, "state.json"), append(b, '\n'), 0o640)
+	return atomicfile.Write(filepath.Join(d.Path, name, "state.json"), append(b, '\n'), 0o600)
 }
 
 // prune removes the versions neither active nor kept for a rollback.
@@ -170,7 +170,7 @@ func (d Dir) record(c Change) (Change, error) {
 	c.Seq = len(all) + 1
 	c.At = d.now().UTC()
 	line, _ := json.Marshal(c)
-	f, err := os.OpenFile(filepath.Join(d.Path, "changes.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(filepath.Join(d.Path, "changes.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return c, fmt.Errorf("content changes: %w", err)
 	}
