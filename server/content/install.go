@@ -80,6 +80,11 @@ func (d Dir) Install(s Signed, p Pack, actor string) (Change, error) {
 		return Change{}, err
 	}
 	sum := sha256.Sum256(s.Payload)
+	unlock, err := d.lock()
+	if err != nil {
+		return Change{}, err
+	}
+	defer unlock()
 	dir := filepath.Join(d.Path, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Change{}, fmt.Errorf("content directory: %w", err)
@@ -114,6 +119,11 @@ func (d Dir) Rollback(name, actor string) (Change, error) {
 	if !validName(name) {
 		return Change{}, fmt.Errorf("%w: %q", ErrNotInstalled, name)
 	}
+	unlock, err := d.lock()
+	if err != nil {
+		return Change{}, err
+	}
+	defer unlock()
 	st, err := d.readState(name)
 	if err != nil {
 		return Change{}, err

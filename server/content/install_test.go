@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -260,5 +262,49 @@ level: low
 	c.Known = e.Rules()
 	if r := c.Check(p); !r.OK() || r.Correlations != 1 {
 		t.Fatalf("with the built-in rules known: %+v", r)
+	}
+}
+
+// TestConcurrentInstalls: installs at once each get their own change
+// number and leave a state naming versions that are there.
+func TestConcurrentInstalls(t *testing.T) {
+	pub, priv := newKey(t)
+	d := Dir{Path: t.TempDir()}
+	const n = 6
+	type packed struct {
+		s Signed
+		p Pack
+	}
+	packs := make([]packed, n)
+	for i := range packs {
+		p, _, err := Read(bytes.NewReader(signedPack(t, fmt.Sprint(i+1), packRule, priv)), []ed25519.PublicKey{pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := Sign(p, priv)
+		packs[i] = packed{s, p}
+	}
+	var wg sync.WaitGroup
+	for _, pk := range packs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := d.Install(pk.s, pk.p, "x"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	changes, _ := d.Changes()
+	seen := map[int]bool{}
+	for _, c := range changes {
+		seen[c.Seq] = true
+	}
+	if len(changes) != n || len(seen) != n {
+		t.Fatalf("changes %+v", changes)
+	}
+	list, err := d.List([]ed25519.PublicKey{pub})
+	if err != nil || len(list) != 2 || list[0].Problem != "" || list[1].Problem != "" {
+		t.Fatalf("list %+v %v", list, err)
 	}
 }
