@@ -34,7 +34,7 @@ func (s *Server) contentPacks(ctx context.Context, cfg content.Config, trail *au
 		return nil, err
 	}
 	active, err := dir.Active(cfg.Keys())
-	if err != nil {
+	if err != nil || len(active) == 0 {
 		return nil, err
 	}
 	book := api.RuleSet{Name: "content", Rules: []api.RuleInfo{}}
