@@ -219,7 +219,11 @@ func loadCounts(r content.Report) string {
 func partSummary(m content.Manifest) string {
 	var parts []string
 	for _, p := range m.Parts {
-		parts = append(parts, fmt.Sprintf("%s %d", p.Kind, p.Files))
+		s := fmt.Sprintf("%s %d", p.Kind, p.Files)
+		if n := len(p.LeftOut); n > 0 {
+			s += fmt.Sprintf(" (%d left out)", n)
+		}
+		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -139,6 +140,7 @@ func TestSigmaHQPack(t *testing.T) {
 		t.Fatalf("update: %v\n%s", err, tail(out))
 	}
 	n, _ := strconv.Atoi(regexp.MustCompile(`(\d+) Sigma rules`).FindStringSubmatch(out)[1])
+	total, _ := strconv.Atoi(m[2])
 	t.Logf("rules check: %s; pack: %d Sigma rules", m[0], n)
 	if n != checked || n == 0 {
 		t.Fatalf("the pack loads %d rules, rules check %d", n, checked)
@@ -147,11 +149,13 @@ func TestSigmaHQPack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if list, _ := runLachan(t, "--config", cfg, "rules", "list"); !strings.Contains(list, fmt.Sprintf("sigma %d (%d left out)", n, total-n)) {
+		t.Errorf("list does not show what was left out:\n%s", list)
+	}
 	var info packInfo
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("list --json: %v\n%s", err, out)
 	}
-	total, _ := strconv.Atoi(m[2])
 	p := info.Parts[0]
 	if !info.Active || p.Kind != "sigma" || p.Files+len(p.LeftOut) != total || !strings.Contains(p.Source, "SigmaHQ/sigma") {
 		t.Fatalf("listed %+v, want %d files in all", info, total)
