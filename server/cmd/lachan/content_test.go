@@ -168,3 +168,30 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// TestYARACheckedWithYarac: where yarac is installed, each YARA file of a
+// pack is compiled with it and one that does not compile refuses the
+// pack, naming the file. A stand-in yarac fails on files saying "broken".
+func TestYARACheckedWithYarac(t *testing.T) {
+	bin := t.TempDir()
+	script := "#!/bin/sh\nfor a; do [ \"$a\" = /dev/null ] && break; last=$a; done\nif grep -q broken \"$last\"; then echo \"$last(1): error: syntax error\" >&2; exit 1; fi\n"
+	if err := os.WriteFile(filepath.Join(bin, "yarac"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	key, _ := contentSetup(t)
+	src := writeTree(t, map[string]string{
+		"yara/good.yar":       `rule good { condition: true }`,
+		"yara/sub/broken.yar": `rule broken { condition: }`,
+		"LICENCE":             "l",
+	})
+	out, err := runLachan(t, "rules", "pack", "--name", "y", "--version", "1", "--yara", filepath.Join(src, "yara"), "--licence", filepath.Join(src, "LICENCE"), "--key", key, "-o", filepath.Join(t.TempDir(), "y.pack"))
+	if err == nil || !strings.Contains(out, "yara/sub/broken.yar: sub/broken.yar(1): error: syntax error") || strings.Contains(out, "good.yar:") {
+		t.Fatalf("pack with a broken YARA file: %v\n%s", err, out)
+	}
+	os.Remove(filepath.Join(src, "yara", "sub", "broken.yar"))
+	out, err = runLachan(t, "rules", "pack", "--name", "y", "--version", "1", "--yara", filepath.Join(src, "yara"), "--licence", filepath.Join(src, "LICENCE"), "--key", key, "-o", filepath.Join(t.TempDir(), "y.pack"))
+	if err != nil || !strings.Contains(out, "1 YARA files") {
+		t.Fatalf("pack: %v\n%s", err, out)
+	}
+}
