@@ -8,10 +8,12 @@ import (
 	"net"
 	"time"
 
+	"lachan/internal/bundle"
 	"lachan/internal/config"
 	actions "lachan/server/action"
 	"lachan/server/api"
 	"lachan/server/audit"
+	"lachan/server/content"
 	"lachan/server/correlate"
 	"lachan/server/fleet"
 	"lachan/server/forward"
@@ -50,6 +52,9 @@ type Config struct {
 	// YARARules is a directory of YARA rules for agents; empty sends the
 	// built-in set.
 	YARARules string
+	// Content is the trusted content keys and the directory of installed
+	// packs (Dir empty: none are loaded).
+	Content   content.Config
 	API       api.Config
 	Incident  incident.Config
 	Live      live.Config
@@ -95,7 +100,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("app: %s must be set", name))
 		}
 	}
-	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify, c.Actions))
+	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify, c.Actions, c.Content))
 	return errors.Join(errs...)
 }
 
@@ -113,6 +118,10 @@ type Server struct {
 	workers []worker
 	// rulebook lists the rules loaded at start, for the API and console.
 	rulebook api.Rulebook
+	// pipeline and bundle are the ingest path and the agents' rule bundle
+	// as built, for the tests of what the server loaded.
+	pipeline *pipeline.Pipeline
+	bundle   bundle.Signed
 }
 
 // New builds every part of the server over st and binds the API's
@@ -173,15 +182,20 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 			return fmt.Errorf("sensor token: %w", err)
 		}
 	}
-	det, known, err := s.loadDetector(cfg.Detections)
+	packs, err := s.contentPacks(ctx, cfg.Content, trail)
 	if err != nil {
 		return err
 	}
-	signed, version, err := ruleBundle(cfg.YARARules, ca)
+	det, known, err := s.loadDetector(cfg.Detections, packs)
+	if err != nil {
+		return err
+	}
+	signed, version, err := ruleBundle(cfg.YARARules, packs, ca)
 	if err != nil {
 		return err
 	}
 	log.Info("rule bundle ready", "version", version)
+	s.bundle = signed
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	users := user.New(cfg.Users, st, nil)
@@ -201,7 +215,8 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	}
 	detector := withIndicators(det, inds)
 	pl := pipeline.New(st, fl, inc, detector, log)
-	if err := s.correlator(ctx, pl, detector, st, cfg.Detections, known, cfg.Correlate); err != nil {
+	s.pipeline = pl
+	if err := s.correlator(ctx, pl, detector, st, sigmaDirs(cfg.Detections, packs), known, cfg.Correlate); err != nil {
 		return err
 	}
 	fwd, err := s.forward(cfg, st, units, inc, inds, upstreamPolicy(systems, coverage.Policies(), log))

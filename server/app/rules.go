@@ -3,15 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 
 	"lachan/detections"
 	"lachan/internal/bundle"
 	"lachan/internal/event"
-	"lachan/rules"
 	"lachan/server/api"
+	"lachan/server/content"
 	"lachan/server/correlate"
 	"lachan/server/detect"
 	"lachan/server/indicator"
@@ -39,11 +37,10 @@ func openUnits(ctx context.Context, file string, st store.Store, log *slog.Logge
 }
 
 // ruleBundle signs the YARA rules agents are to use.
-func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
-	var fsys fs.FS = rules.FS
-	root := "yara"
-	if dir != "" {
-		fsys, root = os.DirFS(dir), "."
+func ruleBundle(dir string, packs []content.Pack, ca *pki.Authority) (bundle.Signed, string, error) {
+	fsys, root, err := yaraFS(dir, packs)
+	if err != nil {
+		return bundle.Signed{}, "", err
 	}
 	b, err := bundle.FromFS(fsys, root, ".yar", ".yara")
 	if err != nil {
@@ -58,17 +55,13 @@ func ruleBundle(dir string, ca *pki.Authority) (bundle.Signed, string, error) {
 
 // loadDetector compiles the rules; a broken rule file is reported (in the
 // log and the rulebook) and the others are used.
-func (s *Server) loadDetector(dir string) (pipeline.Detector, []*detect.Rule, error) {
+func (s *Server) loadDetector(dir string, packs []content.Pack) (pipeline.Detector, []*detect.Rule, error) {
 	log := s.log
-	var fsys fs.FS = detections.FS
-	if dir != "" {
-		fsys = os.DirFS(dir)
-	}
 	sources, err := detect.LoadLogSources(detections.FS, "logsources.yml")
 	if err != nil {
 		return nil, nil, fmt.Errorf("log sources: %w", err)
 	}
-	eng, errs := detect.Load(fsys, ".", sources)
+	eng, errs := detect.LoadDirs(sigmaDirs(dir, packs), sources, detect.DefaultConfig())
 	for _, e := range errs {
 		log.Warn("rule skipped", "err", e)
 	}
@@ -92,12 +85,8 @@ func (s *Server) loadDetector(dir string) (pipeline.Detector, []*detect.Rule, er
 // resumes their open windows from the store (the last checkpoint, then the
 // events stored since it, run through det), feeds them from the pipeline
 // and adds the correlator's checkpoints to the server's work.
-func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dir string, known []*detect.Rule, ccfg correlate.Config) error {
-	rd := detect.RuleDir{FS: detections.FS, Root: "."}
-	if dir != "" {
-		rd = detect.RuleDir{FS: os.DirFS(dir), Root: ".", Name: dir}
-	}
-	set, errs := correlate.LoadDirs([]detect.RuleDir{rd}, known)
+func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dirs []detect.RuleDir, known []*detect.Rule, ccfg correlate.Config) error {
+	set, errs := correlate.LoadDirs(dirs, known)
 	for _, e := range errs {
 		s.log.Warn("correlation rule skipped", "err", e)
 	}

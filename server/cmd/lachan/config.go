@@ -15,6 +15,7 @@ import (
 	"lachan/internal/logging"
 	"lachan/server/api"
 	"lachan/server/audit"
+	"lachan/server/content"
 	"lachan/server/correlate"
 	"lachan/server/forward"
 	"lachan/server/incident"
@@ -74,6 +75,9 @@ type Config struct {
 	// notify through.
 	Playbook playbook.Config `mapstructure:"playbook"`
 	Notify   notify.Config   `mapstructure:"notify"`
+	// Content is the signed content packs: the keys trusted to sign them
+	// and where they are installed.
+	Content content.Config `mapstructure:"content"`
 }
 
 // StoreConfig chooses the engine.
@@ -118,6 +122,7 @@ func defaultConfig() *Config {
 		Playbook:  playbook.DefaultConfig(),
 		Notify:    notify.DefaultConfig(),
 		Actions:   actions.DefaultConfig(),
+		Content:   content.DefaultConfig(),
 	}
 }
 
@@ -135,7 +140,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
-	errs = append(errs, config.Join(c.Playbook, c.Notify, c.Actions))
+	errs = append(errs, config.Join(c.Playbook, c.Notify, c.Actions, c.Content))
 	return errors.Join(errs...)
 }
 
@@ -164,6 +169,14 @@ func (c *Config) openStore(ctx context.Context, log *slog.Logger) (store.Store, 
 		return elastic.Open(ctx, c.elasticConfig(), log)
 	}
 	return embedded.Open(c.storeConfig(), log)
+}
+
+// contentDir is where content packs are installed.
+func (c *Config) contentDir() string {
+	if c.Content.Dir != "" {
+		return c.Content.Dir
+	}
+	return filepath.Join(c.DataDir, "content")
 }
 
 func (c *Config) pkiDir() string    { return filepath.Join(c.DataDir, "pki") }

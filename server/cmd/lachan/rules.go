@@ -40,6 +40,7 @@ func rulesCmd() *cobra.Command {
 	}
 	addLogSourcesFlag(check)
 	c.AddCommand(check)
+	c.AddCommand(contentCmds()...)
 	return c
 }
 

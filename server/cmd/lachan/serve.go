@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/logging"
 	"lachan/server/app"
+	"lachan/server/content"
 )
 
 func serveCmd() *cobra.Command {
@@ -60,5 +61,6 @@ func (c *Config) app() app.Config {
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
 		Actions: c.Actions,
+		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, Dir: c.contentDir()},
 	}
 }
