@@ -108,4 +108,10 @@ func TestListPage(t *testing.T) {
 	if err != nil || len(pg.Incidents) != 1 || pg.Incidents[0].Severity != "high" || pg.Total != 2 || !pg.More {
 		t.Errorf("open by severity, least first: %+v %v; want the high one of 2, more", pg, err)
 	}
+	// The marks' summaries keep the incidents a filter drops unread.
+	cs.got = 0
+	pg, err = m.ListPage(ctx, nil, Filter{Status: []string{StatusNew}, Severity: []string{"critical"}}, Order{}, 0, 10)
+	if err != nil || len(pg.Incidents) != 1 || cs.got != 1 {
+		t.Errorf("new and critical: %d incidents (%v), %d read; want 1, 1", len(pg.Incidents), err, cs.got)
+	}
 }

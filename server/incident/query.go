@@ -68,7 +68,7 @@ func (m *Manager) Search(ctx context.Context, units []string, f Filter) ([]Incid
 	if f.onlyOpen() {
 		// Open incidents only: the marks name them all (openmark.go).
 		var err error
-		if all, ok, err = m.listOpen(ctx); err != nil {
+		if all, ok, err = m.listOpen(ctx, units, f); err != nil {
 			return nil, err
 		}
 	}
