@@ -3,10 +3,14 @@ package incident
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"lachan/server/store"
 )
 
 // SortKeys are the orders a listing may ask for; the first is the
@@ -59,28 +63,32 @@ func rank(list []string, s string) int {
 
 // Sort orders incs by o.
 func Sort(incs []Incident, o Order) {
-	slices.SortStableFunc(incs, func(a, b Incident) int {
-		var c int
-		switch o.Key {
-		case "severity":
-			c = cmp.Compare(rank(Severities, a.Severity), rank(Severities, b.Severity))
-		case "status":
-			c = cmp.Compare(rank(statusOrder, a.Status), rank(statusOrder, b.Status))
-		case "created":
-			c = b.Created.Compare(a.Created)
-		case "unit":
-			c = strings.Compare(a.Unit, b.Unit)
-		default:
-			c = b.LastSeen.Compare(a.LastSeen)
-		}
-		if o.Asc {
-			c = -c
-		}
-		if c == 0 {
-			c = b.LastSeen.Compare(a.LastSeen)
-		}
-		return c
-	})
+	slices.SortStableFunc(incs, func(a, b Incident) int { return compare(a, b, o) })
+}
+
+// compare orders a and b by o; ties go to the one last seen most
+// recently.
+func compare(a, b Incident, o Order) int {
+	var c int
+	switch o.Key {
+	case "severity":
+		c = cmp.Compare(rank(Severities, a.Severity), rank(Severities, b.Severity))
+	case "status":
+		c = cmp.Compare(rank(statusOrder, a.Status), rank(statusOrder, b.Status))
+	case "created":
+		c = b.Created.Compare(a.Created)
+	case "unit":
+		c = strings.Compare(a.Unit, b.Unit)
+	default:
+		c = b.LastSeen.Compare(a.LastSeen)
+	}
+	if o.Asc {
+		c = -c
+	}
+	if c == 0 {
+		c = b.LastSeen.Compare(a.LastSeen)
+	}
+	return c
 }
 
 // ListPage returns a page of the incidents units see (nil: all) that pass
@@ -106,6 +114,12 @@ func (m *Manager) ListPage(ctx context.Context, units []string, f Filter, o Orde
 			return Page{}, fmt.Errorf("sort %s: %w: a listing with resolved incidents is last seen newest first", o.Key, ErrOrder)
 		}
 		pg, ok, err := m.listByTime(ctx, units, f, offset, limit)
+		if ok || err != nil {
+			return pg, err
+		}
+	}
+	if f.onlyOpen() {
+		pg, ok, err := m.listOpenPage(ctx, units, f, o, offset, limit)
 		if ok || err != nil {
 			return pg, err
 		}
@@ -145,6 +159,78 @@ func (m *Manager) listByTime(ctx context.Context, units []string, f Filter, offs
 	pg.Total, pg.Cut = n, cut
 	if pg.More || cut {
 		pg.Total = -1
+	}
+	return pg, true, nil
+}
+
+// listed is what a listing filters and sorts by, decoded from a stored
+// incident without the rest (evidence, notes, history), which only the
+// page's rows need.
+type listed struct {
+	ID          string       `json:"id"`
+	Title       string       `json:"title"`
+	Severity    string       `json:"severity"`
+	Status      string       `json:"status"`
+	Unit        string       `json:"unit"`
+	Host        Host         `json:"host"`
+	Rule        Rule         `json:"rule"`
+	Rules       []Rule       `json:"rules,omitempty"`
+	Created     time.Time    `json:"created"`
+	LastSeen    time.Time    `json:"last_seen"`
+	Units       []string     `json:"units,omitempty"`
+	Assignments []Assignment `json:"assignments,omitempty"`
+	Assignee    string       `json:"assignee,omitempty"`
+}
+
+// listOpenPage is ListPage over the open marks: each marked incident's
+// listing fields are decoded to filter and sort, and only the page's
+// incidents whole. ok is false until the marks are built.
+func (m *Manager) listOpenPage(ctx context.Context, units []string, f Filter, o Order, offset, limit int) (Page, bool, error) {
+	if _, _, err := m.st.GetEntity(ctx, store.KindState, markState); errors.Is(err, store.ErrNotFound) {
+		return Page{}, false, nil
+	} else if err != nil {
+		return Page{}, false, fmt.Errorf("open marks: %w", err)
+	}
+	marks, err := m.st.ListEntities(ctx, kindOpenMark)
+	if err != nil {
+		return Page{}, false, fmt.Errorf("list open marks: %w", err)
+	}
+	type row struct {
+		inc Incident
+		doc []byte
+		ver uint64
+	}
+	var rows []row
+	for _, mk := range marks {
+		if !f.mayKeep(mk.Doc, units) {
+			continue
+		}
+		doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, mk.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // marked before it was written, or removed
+		}
+		if err != nil {
+			return Page{}, false, fmt.Errorf("incident %s: %w", mk.ID, err)
+		}
+		var l listed
+		if err := json.Unmarshal(doc, &l); err != nil {
+			return Page{}, false, fmt.Errorf("incident %s: stored document: %w", mk.ID, err)
+		}
+		inc := Incident{ID: l.ID, Title: l.Title, Severity: l.Severity, Status: l.Status, Unit: l.Unit, Host: l.Host,
+			Rule: l.Rule, Rules: l.Rules, Created: l.Created, LastSeen: l.LastSeen, Units: l.Units,
+			Assignments: l.Assignments, Assignee: l.Assignee}
+		if inc.VisibleTo(units) && f.Match(inc) {
+			rows = append(rows, row{inc, doc, ver})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return compare(a.inc, b.inc, o) })
+	pg := Page{Total: len(rows), More: offset+limit < len(rows), Incidents: []Incident{}}
+	for _, r := range rows[min(offset, len(rows)):min(offset+limit, len(rows))] {
+		inc, err := m.decode(r.inc.ID, r.doc, r.ver)
+		if err != nil {
+			return Page{}, false, err
+		}
+		pg.Incidents = append(pg.Incidents, inc)
 	}
 	return pg, true, nil
 }

@@ -79,6 +79,8 @@ func TestListPage(t *testing.T) {
 		{"resolved, scoped", []string{"ward-2"}, Filter{Status: []string{StatusResolved}}, 0, 10, []string{"old-3"}, 1, false},
 		{"since", nil, Filter{Since: t0.Add(-150 * time.Minute)}, 0, 10, []string{raised[0], raised[1], "old-0", "old-1"}, 4, false},
 		{"open", nil, Filter{Status: []string{StatusNew}}, 0, 10, []string{raised[0]}, 1, false},
+		{"open, by host", nil, Filter{Status: []string{StatusNew, StatusAcknowledged}, Query: "H1"}, 0, 10, []string{raised[0]}, 1, false},
+		{"open, by someone else's unit", []string{"ward-9"}, Filter{Status: []string{StatusNew}}, 0, 10, nil, 0, false},
 	}
 	for _, tc := range cases {
 		cs.listed = 0
