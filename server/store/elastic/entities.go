@@ -194,7 +194,8 @@ func (e *Engine) ListEntitiesAfter(ctx context.Context, kind, after string, limi
 	defer e.leave()
 	out := []store.Entity{}
 	for len(out) < limit {
-		body := map[string]any{"size": min(listPage, limit-len(out)), "track_total_hits": false,
+		size := min(listPage, limit-len(out))
+		body := map[string]any{"size": size, "track_total_hits": false,
 			"query": map[string]any{"term": map[string]any{"kind": kind}},
 			"sort":  []any{map[string]any{"id": "asc"}}}
 		if after != "" {
@@ -215,7 +216,7 @@ func (e *Engine) ListEntitiesAfter(ctx context.Context, kind, after string, limi
 			out = append(out, store.Entity{ID: d.ID, Version: d.Version, Doc: d.Doc})
 			after = d.ID
 		}
-		if len(ans.Hits.Hits) < min(listPage, limit) {
+		if len(ans.Hits.Hits) < size {
 			break
 		}
 	}
