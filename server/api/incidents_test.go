@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,31 @@ func TestIncidentListFilters(t *testing.T) {
 	}
 	if code := e.get(e.admin, wire.PathIncidents+"?since=yesterday", nil); code != 400 {
 		t.Errorf("bad since: %d", code)
+	}
+	// Pages: sorted before they are cut, scoped as the whole listing.
+	pages := []struct {
+		token, query string
+		code         int
+		want         []string
+		total        int
+	}{
+		{e.admin, "?limit=2&status=new&sort=severity&dir=asc", 200, []string{"ccccdddd0001", "aaaabbbb0002"}, 3},
+		{e.admin, "?limit=2&offset=2&status=new&sort=severity&dir=asc", 200, []string{"aaaabbbb0001"}, 3},
+		{e.admin, "?limit=5&severity=low", 200, []string{"ccccdddd0001", "aaaabbbb0002"}, 2},
+		{w2, "?limit=5", 200, []string{"ccccdddd0001"}, 1},
+		{e.admin, "?limit=0", 400, nil, 0},
+		{e.admin, "?limit=5&offset=-1", 400, nil, 0},
+		{e.admin, "?limit=5&sort=severity", 400, nil, 0}, // every status: newest first only
+	}
+	for _, c := range pages {
+		var out incident.Page
+		code := e.get(c.token, wire.PathIncidents+c.query, &out)
+		var got []string
+		for _, inc := range out.Incidents {
+			got = append(got, inc.ID)
+		}
+		if code != c.code || c.code == 200 && (!slices.Equal(got, c.want) || out.Total != c.total) {
+			t.Errorf("%s: %d, %q, total %d; want %d, %q, %d", c.query, code, got, out.Total, c.code, c.want, c.total)
+		}
 	}
 }

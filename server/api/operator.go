@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -155,12 +156,45 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p Princip
 		s.fail(w, r, err)
 		return
 	}
+	if v.Has("limit") {
+		s.pageIncidents(w, r, p, f)
+		return
+	}
 	incs, err := s.d.Incidents.Search(r.Context(), p.Units, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"incidents": incs})
+}
+
+// pageIncidents answers a listing asked for a page: ?limit= (1 to
+// incident.MaxPage), &offset=, &sort= (incident.SortKeys), &dir=asc;
+// the answer is an incident.Page, its total -1 when not counted.
+func (s *Server) pageIncidents(w http.ResponseWriter, r *http.Request, p Principal, f incident.Filter) {
+	v := r.URL.Query()
+	limit, err := strconv.Atoi(v.Get("limit"))
+	if err != nil || limit < 1 || limit > incident.MaxPage {
+		s.fail(w, r, clientError(http.StatusBadRequest, fmt.Sprintf("limit %q: want 1 to %d", v.Get("limit"), incident.MaxPage)))
+		return
+	}
+	offset := 0
+	if o := v.Get("offset"); o != "" {
+		if offset, err = strconv.Atoi(o); err != nil || offset < 0 {
+			s.fail(w, r, clientError(http.StatusBadRequest, fmt.Sprintf("offset %q: want a count from 0", o)))
+			return
+		}
+	}
+	o := incident.Order{Key: v.Get("sort"), Asc: v.Get("dir") == "asc"}
+	pg, err := s.d.Incidents.ListPage(r.Context(), p.Units, f, o, offset, limit)
+	if errors.Is(err, incident.ErrOrder) {
+		err = clientError(http.StatusBadRequest, err.Error())
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pg)
 }
 
 func (s *Server) showIncident(w http.ResponseWriter, r *http.Request, p Principal) {

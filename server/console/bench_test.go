@@ -146,6 +146,10 @@ func BenchmarkConsolePages(b *testing.B) {
 	}{
 		{"overview", "/", analyst},
 		{"queue", "/incidents?status=new", analyst},
+		// Every status ("any") and the resolved ones: most of the store's
+		// incidents match.
+		{"queue-any", "/incidents?status=", analyst},
+		{"queue-resolved", "/incidents?status=resolved", analyst},
 		{"incident", "/incidents/" + incID, analyst},
 		// A host's events in the last hour: host.id is indexed.
 		{"hunt", "/hunt?from=1h&q=" + url.QueryEscape("host.id:pc-00042"), analyst},

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,5 +58,57 @@ func TestSavedViewsAndBulkAssign(t *testing.T) {
 		if !auditHas(t, e, "mai", "incident.assign_user", id) {
 			t.Errorf("assignment of %s not audited", id)
 		}
+	}
+}
+
+// TestQueuePages: the queue shows a page of rows, sorted and filtered by
+// the API before the page is cut, with its range, the total where it is
+// counted and links to the neighbouring pages; lists with resolved
+// incidents are newest first whatever the sort asks.
+func TestQueuePages(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 53 {
+		ids = append(ids, e.raise([]string{"ward-1", "ward-2"}[i%2], fmt.Sprintf("pc-%02d", i), fmt.Sprintf("pc-%02d", i), "r1"))
+	}
+	m := incident.NewManager(e.st, incident.DefaultConfig(), nil)
+	if _, err := m.Resolve(context.Background(), ids[0], "lan", incident.Closing{As: incident.ResolutionFalsePositive}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.addUser("mai", "analyst")
+	b := e.browser()
+	b.login("mai", a.Password, "mật-khẩu-rất-dài-8")
+	rows := func(body string) int { return strings.Count(body, "<tr data-href=") }
+	cases := []struct {
+		path       string
+		rows       int
+		has, lacks []string
+	}{
+		{"/incidents", 50, []string{"1–50 / 52", `rel="next"`, `href="/incidents?page=2"`}, []string{`rel="prev"`}},
+		{"/incidents?status=open&page=2", 2, []string{"51–52 / 52", `rel="prev"`}, []string{`rel="next"`}},
+		{"/incidents?status=new&sort=unit&page=2", 2, []string{"51–52 / 52", "<td>ward-2</td>"}, []string{"<td>ward-1</td>"}},
+		{"/incidents?status=&sort=severity", 50, []string{"1–50 / nhiều hơn", "mới nhất trước", `rel="next"`}, nil},
+		{"/incidents?status=&page=2", 3, []string{"51–53 / 53", `rel="prev"`}, []string{`rel="next"`}},
+		{"/incidents?status=resolved", 1, []string{"1–1 / 1", ids[0]}, []string{`rel="next"`}},
+	}
+	for _, c := range cases {
+		p := b.get(c.path)
+		if p.StatusCode != http.StatusOK || rows(p.Body) != c.rows {
+			t.Errorf("%s: %d, %d rows; want 200, %d", c.path, p.StatusCode, rows(p.Body), c.rows)
+			continue
+		}
+		for _, s := range c.has {
+			if !strings.Contains(p.Body, s) {
+				t.Errorf("%s: no %q", c.path, s)
+			}
+		}
+		for _, s := range c.lacks {
+			if strings.Contains(p.Body, s) {
+				t.Errorf("%s: %q", c.path, s)
+			}
+		}
+	}
+	if p := b.get("/incidents?page=0"); p.StatusCode != http.StatusBadRequest {
+		t.Errorf("page 0: %d, want 400", p.StatusCode)
 	}
 }

@@ -99,7 +99,7 @@ func FuzzParseQueueFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		av := flt.api()
+		av := flt.api(50)
 		if len(flt.Status) == 0 {
 			av["status"] = []string{""} // any, as the form sends it
 		}

@@ -184,6 +184,9 @@ type Incident struct {
 	// (openmark.go), so that a write that changes nothing the mark holds
 	// does not rewrite it.
 	storedMark string
+	// storedSeen is LastSeen as last read or written: the time index's
+	// entry (timeindex.go) names it.
+	storedSeen time.Time
 }
 
 // MaxAddresses caps Incident.Addresses.
@@ -329,10 +332,24 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 			return err
 		}
 	}
+	// Its time index entry, likewise, goes in first and the one it
+	// replaces away last, when it is new or last seen anew.
+	moved := inc.stored == "" || !inc.LastSeen.Equal(inc.storedSeen)
+	if moved {
+		if err := m.putTimeEntry(ctx, inc); err != nil {
+			return err
+		}
+	}
 	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
+	if moved && inc.stored != "" {
+		if err := m.st.DeleteEntity(ctx, kindTimeEntry, timeKey(inc.storedSeen, inc.ID)); err != nil {
+			return fmt.Errorf("incident %s: time index: %w", inc.ID, err)
+		}
+	}
+	inc.storedSeen = inc.LastSeen
 	inc.Version, inc.stored, inc.storedMark = v, inc.Status, mark
 	if !inc.open() && inc.stored != "" && wasOpen {
 		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {

@@ -168,6 +168,9 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	if err == nil {
 		err = m.buildMarks(ctx)
 	}
+	if err == nil {
+		err = m.buildTimes(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("open incidents index: %w", err)
 	}

@@ -174,10 +174,12 @@ func (f Filter) onlyOpen() bool {
 	return true
 }
 
-// listOpen returns the marked incidents: the open ones, and any whose
-// mark outlived its resolution (the caller's filter drops those). ok is
+// listOpen returns the marked incidents units see that f may keep: the
+// open ones, and any whose mark outlived its resolution (the caller's
+// filter drops those). A mark's summary that fails f's status, severity
+// or unit leaves its incident unread, as OpenSummary counts by it. ok is
 // false until the marks are built; the caller then reads every incident.
-func (m *Manager) listOpen(ctx context.Context) (incs []Incident, ok bool, err error) {
+func (m *Manager) listOpen(ctx context.Context, units []string, f Filter) (incs []Incident, ok bool, err error) {
 	if _, _, err := m.st.GetEntity(ctx, store.KindState, markState); errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	} else if err != nil {
@@ -188,6 +190,9 @@ func (m *Manager) listOpen(ctx context.Context) (incs []Incident, ok bool, err e
 		return nil, false, fmt.Errorf("list open marks: %w", err)
 	}
 	for _, mk := range marks {
+		if !f.mayKeep(mk.Doc, units) {
+			continue
+		}
 		doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, mk.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // marked before it was written, or removed
@@ -237,4 +242,15 @@ func (m *Manager) buildMarks(ctx context.Context) error {
 		return fmt.Errorf("open marks state: %w", err)
 	}
 	return nil
+}
+
+// mayKeep reports whether an incident whose mark holds doc may pass f
+// and be seen by units; a mark without a summary may.
+func (f Filter) mayKeep(doc []byte, units []string) bool {
+	var sum markSummary
+	if json.Unmarshal(doc, &sum) != nil || sum.Status == "" {
+		return true
+	}
+	inc := Incident{Status: sum.Status, Severity: sum.Severity, Unit: sum.Unit, Units: sum.Units}
+	return inc.VisibleTo(units) && Filter{Status: f.Status, Severity: f.Severity, Unit: f.Unit}.Match(inc)
 }

@@ -68,7 +68,7 @@ func (m *Manager) Search(ctx context.Context, units []string, f Filter) ([]Incid
 	if f.onlyOpen() {
 		// Open incidents only: the marks name them all (openmark.go).
 		var err error
-		if all, ok, err = m.listOpen(ctx); err != nil {
+		if all, ok, err = m.listOpen(ctx, units, f); err != nil {
 			return nil, err
 		}
 	}
@@ -112,7 +112,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	}
 	inc.Version = version
 	m.fill(&inc)
-	inc.stored, inc.storedMark = inc.Status, inc.markDoc()
+	inc.stored, inc.storedMark, inc.storedSeen = inc.Status, inc.markDoc(), inc.LastSeen
 	return inc, nil
 }
 

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"lachan/internal/event"
@@ -64,6 +66,33 @@ type Store interface {
 	ReplayDeadLetters(ctx context.Context, ids []string) (int, error)
 
 	Close() error
+}
+
+// EntityPager is implemented by engines that can read a kind's entities
+// a page at a time, so that a reader of an index kept as entities (such
+// as the incidents' time index) reads what it shows and not the whole
+// kind. ListEntitiesAfter returns at most limit entities of kind whose
+// IDs sort after after ("" from the first), ordered by ID.
+type EntityPager interface {
+	ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]Entity, error)
+}
+
+// ListEntitiesAfter reads a page of a kind's entities (EntityPager) from
+// st; an engine without EntityPager lists the whole kind and the page is
+// cut from it.
+func ListEntitiesAfter(ctx context.Context, st Store, kind, after string, limit int) ([]Entity, error) {
+	if p, ok := st.(EntityPager); ok {
+		return p.ListEntitiesAfter(ctx, kind, after, limit)
+	}
+	all, err := st.ListEntities(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	i, _ := slices.BinarySearchFunc(all, after, func(e Entity, id string) int { return strings.Compare(e.ID, id) })
+	if i < len(all) && all[i].ID == after {
+		i++
+	}
+	return all[i:min(len(all), i+max(limit, 0))], nil
 }
 
 // Entity is a stored document with its ID and version.

@@ -13,7 +13,10 @@ import (
 	"lachan/server/store"
 )
 
-var _ store.Store = (*Engine)(nil)
+var (
+	_ store.Store       = (*Engine)(nil)
+	_ store.EntityPager = (*Engine)(nil)
+)
 
 // maxInflight bounds the bulk requests one engine has open at once.
 const maxInflight = 4

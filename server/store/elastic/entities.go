@@ -184,3 +184,41 @@ func (e *Engine) ListEntities(ctx context.Context, kind string) ([]store.Entity,
 		}
 	}
 }
+
+// ListEntitiesAfter returns at most limit entities of a kind whose IDs
+// sort after after, ordered by ID: one search from after.
+func (e *Engine) ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]store.Entity, error) {
+	if err := e.enter(); err != nil {
+		return nil, err
+	}
+	defer e.leave()
+	out := []store.Entity{}
+	for len(out) < limit {
+		size := min(listPage, limit-len(out))
+		body := map[string]any{"size": size, "track_total_hits": false,
+			"query": map[string]any{"term": map[string]any{"kind": kind}},
+			"sort":  []any{map[string]any{"id": "asc"}}}
+		if after != "" {
+			body["search_after"] = []any{after}
+		}
+		ans, err := e.search(ctx, e.names.entities(), body)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", kind, err)
+		}
+		for _, h := range ans.Hits.Hits {
+			var d entityDoc
+			if err := json.Unmarshal(h.Source, &d); err != nil {
+				return nil, fmt.Errorf("list %s: document %s: %w", kind, h.ID, err)
+			}
+			if d.Doc == nil {
+				d.Doc = []byte{}
+			}
+			out = append(out, store.Entity{ID: d.ID, Version: d.Version, Doc: d.Doc})
+			after = d.ID
+		}
+		if len(ans.Hits.Hits) < size {
+			break
+		}
+	}
+	return out, nil
+}

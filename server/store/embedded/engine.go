@@ -17,7 +17,10 @@ import (
 	"lachan/server/store"
 )
 
-var _ store.Store = (*Engine)(nil)
+var (
+	_ store.Store       = (*Engine)(nil)
+	_ store.EntityPager = (*Engine)(nil)
+)
 
 // Engine is the embedded store. All methods are safe for concurrent use.
 type Engine struct {

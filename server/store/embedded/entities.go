@@ -136,6 +136,46 @@ func (e *Engine) ListEntities(ctx context.Context, kind string) ([]store.Entity,
 	return out, nil
 }
 
+// ListEntitiesAfter returns at most limit entities of a kind whose IDs
+// sort after after, ordered by ID: one bounded iteration.
+func (e *Engine) ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]store.Entity, error) {
+	release, err := e.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := checkEntityName(kind, "-"); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := entityPrefix(kind)
+	lower := p
+	if after != "" {
+		// The smallest key after en/<kind>\x00<after>.
+		lower = append(entityKey(kind, after), 0)
+	}
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, fmt.Errorf("list entities %s: %w", kind, err)
+	}
+	var out []store.Entity
+	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
+		id := string(it.Key()[len(p):])
+		doc, ver, err := splitEntity(it.Value())
+		if err != nil {
+			it.Close()
+			return nil, fmt.Errorf("entity %s/%s: %w", kind, id, err)
+		}
+		out = append(out, store.Entity{ID: id, Version: ver, Doc: append([]byte(nil), doc...)})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("list entities %s: %w", kind, err)
+	}
+	return out, nil
+}
+
 // splitEntity splits a stored value into document and version; the document
 // shares v's memory.
 func splitEntity(v []byte) ([]byte, uint64, error) {

@@ -106,6 +106,37 @@ func testListEntities(t *testing.T, open Opener) {
 			t.Errorf("list %s: %q, want %q", tc.kind, flat, tc.want)
 		}
 	}
+	// Pages of a kind, through the engine's EntityPager or the fallback.
+	pages := []struct {
+		after string
+		limit int
+		want  []string
+	}{
+		{"", 2, []string{"a", "b"}},
+		{"b", 2, []string{"c", "c-2"}},
+		{"a0", 10, []string{"b", "c", "c-2"}},
+		{"c", 1, []string{"c-2"}},
+		{"c-2", 5, nil},
+		{"", 0, nil},
+	}
+	for _, pg := range pages {
+		got, err := store.ListEntitiesAfter(ctx, s, "agent", pg.after, pg.limit)
+		if err != nil {
+			t.Fatalf("page after %q: %v", pg.after, err)
+		}
+		// The same page when the engine's pager is hidden (the fallback).
+		whole, err := store.ListEntitiesAfter(ctx, struct{ store.Store }{s}, "agent", pg.after, pg.limit)
+		if err != nil || len(whole) != len(got) {
+			t.Errorf("page after %q without the pager: %d entities, %v; want %d", pg.after, len(whole), err, len(got))
+		}
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if !sameStrings(ids, pg.want) {
+			t.Errorf("page after %q, limit %d: %q, want %q", pg.after, pg.limit, ids, pg.want)
+		}
+	}
 	// A caller may keep and change a listed document.
 	got, _ := s.ListEntities(ctx, "agent")
 	got[0].Doc[0] = 'X'

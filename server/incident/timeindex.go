@@ -1,0 +1,138 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"lachan/server/store"
+)
+
+// The time index lets listings that include resolved incidents (the
+// console's queue for "any" status or "resolved") read the incidents
+// last seen most recently, a page at a time, instead of every incident
+// ever raised: one entity of kindTimeEntry per incident, with no
+// document, named by its last-seen time counted down (so that the
+// store's order by ID is newest first) and its ID.
+//
+// Like the open marks, the index may name more than is stored, never
+// less: put writes the new entry before the incident and deletes the old
+// one after it. A reader drops an entry whose incident is missing or
+// last seen at another time.
+
+const (
+	kindTimeEntry = "incident-time"
+	// timeState is the KindState entity that says the index was built.
+	timeState = "incident-time-index"
+)
+
+// timeKey names the entry of an incident last seen at seen.
+func timeKey(seen time.Time, id string) string {
+	n := max(seen.UnixNano(), 0)
+	return fmt.Sprintf("%016x-%s", uint64(math.MaxInt64-n), id)
+}
+
+// parseTimeKey returns the last-seen time and ID an entry's name holds.
+func parseTimeKey(key string) (time.Time, string, bool) {
+	hex, id, ok := strings.Cut(key, "-")
+	if !ok || len(hex) != 16 {
+		return time.Time{}, "", false
+	}
+	n, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil || n > math.MaxInt64 {
+		return time.Time{}, "", false
+	}
+	return time.Unix(0, math.MaxInt64-int64(n)), id, true
+}
+
+// putTimeEntry writes inc's entry unless it is there already.
+func (m *Manager) putTimeEntry(ctx context.Context, inc *Incident) error {
+	_, err := m.st.PutEntity(ctx, kindTimeEntry, timeKey(inc.LastSeen, inc.ID), nil, 0)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("incident %s: time index: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// buildTimes writes every stored incident's entry, then records that the
+// index is built; a build cut short is done again whole.
+func (m *Manager) buildTimes(ctx context.Context) error {
+	if _, _, err := m.st.GetEntity(ctx, store.KindState, timeState); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("time index: %w", err)
+	}
+	all, err := m.scan(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range all {
+		if err := m.putTimeEntry(ctx, &all[i]); err != nil {
+			return err
+		}
+	}
+	if _, err := m.st.PutEntity(ctx, store.KindState, timeState, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("time index state: %w", err)
+	}
+	return nil
+}
+
+// timeBatch is how many entries a walk of the index reads at once.
+const timeBatch = 256
+
+// walkTimes calls fn with the stored incidents, last seen newest first,
+// until fn returns false, the incidents are older than since, or
+// limit entries were looked at; it reports whether it stopped at that
+// limit. ok is false until the index is built.
+func (m *Manager) walkTimes(ctx context.Context, since time.Time, limit int, fn func(*Incident) bool) (cut, ok bool, err error) {
+	if _, _, err := m.st.GetEntity(ctx, store.KindState, timeState); errors.Is(err, store.ErrNotFound) {
+		return false, false, nil
+	} else if err != nil {
+		return false, false, fmt.Errorf("time index: %w", err)
+	}
+	after, seen := "", 0
+	for {
+		ents, err := store.ListEntitiesAfter(ctx, m.st, kindTimeEntry, after, timeBatch)
+		if err != nil {
+			return false, true, fmt.Errorf("time index: %w", err)
+		}
+		for _, e := range ents {
+			after = e.ID
+			at, id, good := parseTimeKey(e.ID)
+			if !good {
+				continue
+			}
+			if !since.IsZero() && at.Before(since) {
+				return false, true, nil
+			}
+			if seen == limit {
+				return true, true, nil
+			}
+			seen++
+			doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // entered before it was written
+			}
+			if err != nil {
+				return false, true, fmt.Errorf("incident %s: %w", id, err)
+			}
+			inc, err := m.decode(id, doc, ver)
+			if err != nil {
+				return false, true, err
+			}
+			if !inc.LastSeen.Equal(at) {
+				continue // an entry its incident has moved on from
+			}
+			if !fn(&inc) {
+				return false, true, nil
+			}
+		}
+		if len(ents) < timeBatch {
+			return false, true, nil
+		}
+	}
+}
