@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"lachan/detections"
 	"lachan/internal/event"
 	"lachan/internal/winevent"
+	"lachan/server/detect"
 )
 
 // mix is what a batch is made of: out of every 100 events, Windows events
@@ -33,9 +36,15 @@ type templates struct {
 }
 
 // loadTemplates reads the Windows events of SigmaHQ's regression data
-// (nested JSON) under dir and makes the other kinds.
-func loadTemplates(dir string, m mix) (*templates, error) {
-	objs, err := regressionEvents(dir)
+// (nested JSON) under sigmahq/regression_data and makes the other kinds.
+// The benign Windows events are those no SigmaHQ rule (sigmahq/rules*)
+// matches, as the detection benchmark chooses them.
+func loadTemplates(sigmahq string, m mix) (*templates, error) {
+	objs, err := regressionEvents(filepath.Join(sigmahq, "regression_data"))
+	if err != nil {
+		return nil, err
+	}
+	eng, err := sigmaEngine(sigmahq)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +58,33 @@ func loadTemplates(dir string, m mix) (*templates, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.dense, t.benign = append(t.dense, d), append(t.benign, b)
+		t.dense = append(t.dense, d)
+		if len(eng.Match(b)) == 0 {
+			t.benign = append(t.benign, b)
+		}
+	}
+	if len(t.benign) == 0 {
+		return nil, errors.New("every benign Windows event raises an alert")
 	}
 	return t, nil
+}
+
+// sigmaEngine loads every rules* directory under dir.
+func sigmaEngine(dir string) (*detect.Engine, error) {
+	sources, err := detect.LoadLogSources(detections.FS, detections.LogSourcesFile)
+	if err != nil {
+		return nil, err
+	}
+	dirs, _ := filepath.Glob(filepath.Join(dir, "rules*"))
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("no SigmaHQ rules* directories under %s", dir)
+	}
+	var rd []detect.RuleDir
+	for _, d := range dirs {
+		rd = append(rd, detect.RuleDir{FS: os.DirFS(d), Root: ".", Name: d})
+	}
+	eng, _ := detect.LoadDirs(rd, sources, detect.DefaultConfig())
+	return eng, nil
 }
 
 // regressionEvents decodes every .json file under dir, in name order.
@@ -175,11 +208,11 @@ func (t *templates) pick(n uint64) event.Event {
 	k := int(n % 100)
 	switch {
 	case k < t.mix.windows:
-		i := int(n / 100)
-		if t.mix.alertEvery > 0 && (n/100*uint64(t.mix.windows)+uint64(k))%uint64(t.mix.alertEvery) == 0 {
-			return t.dense[i%len(t.dense)]
+		w := n/100*uint64(t.mix.windows) + uint64(k) // the agent's w-th Windows event
+		if a := uint64(t.mix.alertEvery); a > 0 && w%a == 0 {
+			return t.dense[int(w/a)%len(t.dense)]
 		}
-		return t.benign[(i+k)%len(t.benign)]
+		return t.benign[int(w)%len(t.benign)]
 	case k < t.mix.windows+t.mix.osquery:
 		return t.osquery[(int(n/100)+k)%len(t.osquery)]
 	default:

@@ -161,7 +161,7 @@ func (c *config) validate() error {
 // loads the server for cfg.duration and sums up; progress goes to logw.
 func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 	sum := summary{Agents: cfg.agents, IdleAgents: cfg.idle, Rate: cfg.rate}
-	tmpl, err := loadTemplates(filepath.Join(cfg.data, "sigma", "sigmahq", "regression_data"), cfg.mix)
+	tmpl, err := loadTemplates(filepath.Join(cfg.data, "sigma", "sigmahq"), cfg.mix)
 	if err != nil {
 		return sum, err
 	}
