@@ -92,14 +92,27 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 	var (
 		batchLat, checkLat []time.Duration
 		acked              uint64 // events 0..acked-1 are acknowledged
-		offered            uint64
-		ticks              int
 		zw                 = gzip.NewWriter(io.Discard)
 		buf                bytes.Buffer
 		line               []byte
 	)
+	perTick := s.rate * s.interval.Seconds()
+	firstShip := s.start.Add(rand.N(s.interval))
+	// made is what the agent has made by t: each tick (from its phase,
+	// every interval, before s.end) adds an interval's events, whether or
+	// not the agent is waiting on the server then, as a real agent's
+	// collectors go on filling its spool.
+	made := func(t time.Time) uint64 {
+		if s.rate == 0 || t.Before(firstShip) {
+			return 0
+		}
+		if !t.Before(s.end) {
+			t = s.end.Add(-time.Nanosecond)
+		}
+		return uint64(float64(t.Sub(firstShip)/s.interval+1) * perTick)
+	}
 	defer func() {
-		c.offered.Add(int64(offered))
+		c.offered.Add(int64(made(s.end)))
 		c.mu.Lock()
 		c.batch = append(c.batch, batchLat...)
 		c.checkin = append(c.checkin, checkLat...)
@@ -108,7 +121,7 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 	nextCheck := s.start.Add(rand.N(s.checkin))
 	nextShip := s.end
 	if s.rate > 0 {
-		nextShip = s.start.Add(rand.N(s.interval))
+		nextShip = firstShip
 	}
 	for {
 		at := nextCheck
@@ -131,12 +144,8 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 		if nextShip.After(at) {
 			continue
 		}
-		// Each tick ships what the agent made over one interval, so that
-		// a run offers rate × duration whatever the agents' phases.
-		ticks++
-		offered = uint64(float64(ticks) * s.rate * s.interval.Seconds())
-		for acked < offered && ctx.Err() == nil && time.Now().Before(s.end) {
-			n := int(min(offered-acked, uint64(s.batchMax)))
+		for acked < made(time.Now()) && ctx.Err() == nil && time.Now().Before(s.end) {
+			n := int(min(made(time.Now())-acked, uint64(s.batchMax)))
 			body, err := encode(t, zw, &buf, &line, acked, n)
 			if err != nil {
 				c.fail(err)
@@ -163,8 +172,8 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 			c.alerts.Add(int64(resp.Alerts))
 			acked += uint64(n)
 		}
-		if nextShip = nextShip.Add(s.interval); nextShip.Before(time.Now()) {
-			nextShip = time.Now()
+		for !nextShip.After(time.Now()) {
+			nextShip = nextShip.Add(s.interval)
 		}
 	}
 }
