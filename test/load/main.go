@@ -40,6 +40,7 @@ type config struct {
 	enrollWorkers int
 	mix           mix
 	sources       bool
+	sync          bool
 }
 
 // summary is the one JSON line a run prints.
@@ -105,6 +106,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.StringVar(&cfg.rules, "rules", "sigmahq", `the started server's Sigma rules: "sigmahq" (every rules* directory of the shared SigmaHQ data), "builtin", or a directory`)
 	fs.StringVar(&cfg.data, "data", "", "the shared data directory (default: $LACHAN_SHARED_DATA, else ../shared/data beside the repository)")
 	fs.StringVar(&cfg.bin, "bin", "", "a lachan binary to start (default: build it)")
+	fs.BoolVar(&cfg.sync, "store-sync", true, "the started server's store.sync (fsync before answering); false to see what fsync costs")
 	fs.IntVar(&cfg.wards, "wards", 10, "wards (units, each with its secret) the started server's agents are spread over")
 	fs.IntVar(&cfg.enrollWorkers, "enroll-workers", 8, "enrollments under way at once")
 	fs.IntVar(&cfg.mix.windows, "windows", 80, "Windows events in every 100 events")

@@ -36,7 +36,7 @@ func startServer(ctx context.Context, cfg *config, dir string) (*harness.Server,
 			return nil, fmt.Errorf("go build ./server/cmd/lachan: %v\n%s", err, out)
 		}
 	}
-	extra := "store:\n  engine: embedded\n  sync: true\n"
+	extra := fmt.Sprintf("store:\n  engine: embedded\n  sync: %t\n", cfg.sync)
 	switch cfg.rules {
 	case "builtin":
 	case "sigmahq":
