@@ -190,13 +190,9 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && ip.To4() != nil {
 		cfg.sources = true
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := trustPool(caFile)
 	if err != nil {
 		return sum, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return sum, fmt.Errorf("%s: no PEM certificate", caFile)
 	}
 	var c counts
 	fmt.Fprintf(logw, "load: enrolling %d agents\n", cfg.agents+cfg.idle)
@@ -207,6 +203,14 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 	}
 	sum.EnrollS, sum.Enroll429 = round(time.Since(t0).Seconds(), 1), c.enrollThrottled.Load()
 	fmt.Fprintf(logw, "load: enrolled in %.1f s; loading for %s\n", sum.EnrollS, cfg.duration)
+	measure(ctx, cfg, agents, tmpl, pid, &c, &sum)
+	return sum, ctx.Err()
+}
+
+// measure drives the enrolled agents for cfg.duration and fills in the
+// summary from c, the server process pid (0: not started here) and this
+// process.
+func measure(ctx context.Context, cfg *config, agents []*agent, tmpl *templates, pid int, c *counts, sum *summary) {
 	sum.LoadAvgStart = loadAverage()
 	rss := startSampler(pid)
 	cpu0, self0 := serverCPU(pid), selfCPU()
@@ -219,7 +223,7 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 			as.rate = cfg.rate / float64(cfg.agents)
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); drive(ctx, a, as, tmpl, &c) }()
+		go func() { defer wg.Done(); drive(ctx, a, as, tmpl, c) }()
 	}
 	wg.Wait()
 	elapsed := max(time.Since(start), cfg.duration)
@@ -241,7 +245,19 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 	if e := c.firstError.Load(); e != nil {
 		sum.FirstError = *e
 	}
-	return sum, ctx.Err()
+}
+
+// trustPool holds the server's CA alone, which the agents pin.
+func trustPool(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate", caFile)
+	}
+	return pool, nil
 }
 
 func ms(d time.Duration) float64 { return round(float64(d.Microseconds())/1000, 1) }

@@ -89,39 +89,12 @@ type schedule struct {
 // acknowledged yet, one request at a time. Requests under way at s.end
 // are finished, and no new one starts; ctx ends everything.
 func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
-	var (
-		batchLat, checkLat []time.Duration
-		acked              uint64 // events 0..acked-1 are acknowledged
-		zw                 = gzip.NewWriter(io.Discard)
-		buf                bytes.Buffer
-		line               []byte
-	)
-	perTick := s.rate * s.interval.Seconds()
-	firstShip := s.start.Add(rand.N(s.interval))
-	// made is what the agent has made by t: each tick (from its phase,
-	// every interval, before s.end) adds an interval's events, whether or
-	// not the agent is waiting on the server then, as a real agent's
-	// collectors go on filling its spool.
-	made := func(t time.Time) uint64 {
-		if s.rate == 0 || t.Before(firstShip) {
-			return 0
-		}
-		if !t.Before(s.end) {
-			t = s.end.Add(-time.Nanosecond)
-		}
-		return uint64(float64(t.Sub(firstShip)/s.interval+1) * perTick)
-	}
-	defer func() {
-		c.offered.Add(int64(made(s.end)))
-		c.mu.Lock()
-		c.batch = append(c.batch, batchLat...)
-		c.checkin = append(c.checkin, checkLat...)
-		c.mu.Unlock()
-	}()
+	r := &runner{agent: a, s: s, t: t, c: c, zw: gzip.NewWriter(io.Discard), firstShip: s.start.Add(rand.N(s.interval))}
+	defer r.done()
 	nextCheck := s.start.Add(rand.N(s.checkin))
 	nextShip := s.end
 	if s.rate > 0 {
-		nextShip = firstShip
+		nextShip = r.firstShip
 	}
 	for {
 		at := nextCheck
@@ -132,50 +105,102 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 			return
 		}
 		if !nextCheck.After(at) {
-			t0 := time.Now()
-			if err := a.checkIn(ctx, int64(acked)); err != nil {
-				c.fail(fmt.Errorf("check-in: %w", err))
-			} else {
-				checkLat = append(checkLat, time.Since(t0))
-				c.checkins.Add(1)
-			}
+			r.checkIn(ctx)
 			nextCheck = nextCheck.Add(s.checkin)
 		}
 		if nextShip.After(at) {
 			continue
 		}
-		for acked < made(time.Now()) && ctx.Err() == nil && time.Now().Before(s.end) {
-			n := int(min(made(time.Now())-acked, uint64(s.batchMax)))
-			body, err := encode(t, zw, &buf, &line, acked, n)
-			if err != nil {
-				c.fail(err)
-				return
-			}
-			t0 := time.Now()
-			resp, err := a.ingest(ctx, body)
-			var se *statusError
-			if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
-				c.throttled.Add(1)
-				if sleep(ctx, se.retryAfter) != nil {
-					return
-				}
-				continue
-			}
-			if err != nil {
-				c.fail(fmt.Errorf("ingest: %w", err))
-				break // kept for the next shipment, as the agent's spool keeps it
-			}
-			batchLat = append(batchLat, time.Since(t0))
-			c.batches.Add(1)
-			c.sent.Add(int64(resp.Received))
-			c.stored.Add(int64(resp.Stored))
-			c.alerts.Add(int64(resp.Alerts))
-			acked += uint64(n)
+		if !r.ship(ctx) {
+			return
 		}
 		for !nextShip.After(time.Now()) {
 			nextShip = nextShip.Add(s.interval)
 		}
 	}
+}
+
+// runner is one agent's state while it is driven.
+type runner struct {
+	*agent
+	s                  schedule
+	t                  *templates
+	c                  *counts
+	firstShip          time.Time
+	acked              uint64 // events 0..acked-1 are acknowledged
+	batchLat, checkLat []time.Duration
+	zw                 *gzip.Writer
+	buf                bytes.Buffer
+	line               []byte
+}
+
+// made is what the agent has made by t: each tick (from its phase, every
+// interval, before s.end) adds an interval's events, whether or not the
+// agent is waiting on the server then, as a real agent's collectors go on
+// filling its spool.
+func (r *runner) made(t time.Time) uint64 {
+	if r.s.rate == 0 || t.Before(r.firstShip) {
+		return 0
+	}
+	if !t.Before(r.s.end) {
+		t = r.s.end.Add(-time.Nanosecond)
+	}
+	return uint64(float64(t.Sub(r.firstShip)/r.s.interval+1) * r.s.rate * r.s.interval.Seconds())
+}
+
+// done adds the agent's figures to the run's.
+func (r *runner) done() {
+	r.c.offered.Add(int64(r.made(r.s.end)))
+	r.c.mu.Lock()
+	r.c.batch = append(r.c.batch, r.batchLat...)
+	r.c.checkin = append(r.c.checkin, r.checkLat...)
+	r.c.mu.Unlock()
+}
+
+func (r *runner) checkIn(ctx context.Context) {
+	t0 := time.Now()
+	if err := r.agent.checkIn(ctx, int64(r.acked)); err != nil {
+		r.c.fail(fmt.Errorf("check-in: %w", err))
+		return
+	}
+	r.checkLat = append(r.checkLat, time.Since(t0))
+	r.c.checkins.Add(1)
+}
+
+// ship sends what is made and not acknowledged, in batches of at most
+// s.batchMax, waiting out 429s; a failed batch is kept for the next
+// shipment, as the agent's spool keeps it. It returns false when the
+// agent is to stop.
+func (r *runner) ship(ctx context.Context) bool {
+	for r.acked < r.made(time.Now()) && ctx.Err() == nil && time.Now().Before(r.s.end) {
+		n := int(min(r.made(time.Now())-r.acked, uint64(r.s.batchMax)))
+		body, err := encode(r.t, r.zw, &r.buf, &r.line, r.acked, n)
+		if err != nil {
+			r.c.fail(err)
+			return false
+		}
+		t0 := time.Now()
+		resp, err := r.ingest(ctx, body)
+		var se *statusError
+		if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
+			r.c.throttled.Add(1)
+			if sleep(ctx, se.retryAfter) != nil {
+				return false
+			}
+			continue
+		}
+		if err != nil {
+			r.c.fail(fmt.Errorf("ingest: %w", err))
+			return true
+		}
+		r.batchLat = append(r.batchLat, time.Since(t0))
+		r.c.batches.Add(1)
+		r.c.sent.Add(int64(resp.Received))
+		r.c.stored.Add(int64(resp.Stored))
+		r.c.alerts.Add(int64(resp.Alerts))
+		r.acked += uint64(n)
+	}
+	return ctx.Err() == nil
 }
 
 // percentile returns the p-th percentile (0–100) of d, sorting it.
