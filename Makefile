@@ -54,6 +54,7 @@ bench: deps
 	cd test/sigmago && $(GO) test -run '^$$' -bench SigmaGoComparison -benchtime 1x -cpu 1 -timeout 30m .
 	if command -v tshark >/dev/null; then $(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3; \
 	else echo "tshark not installed: sensor comparison skipped"; fi
+	$(GO) run ./test/load -agents 200 -rate 2000 -duration 30s
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh

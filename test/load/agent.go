@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"lachan/internal/tlsconf"
+	"lachan/internal/wire"
+)
+
+// agent is one simulated PC: its identity and its own connection.
+type agent struct {
+	n      int
+	host   wire.Host
+	id     string
+	http   *http.Client
+	base   string
+	source net.IP // nil: the system picks
+}
+
+// statusError is an answer other than 200.
+type statusError struct {
+	status     int
+	retryAfter time.Duration
+	msg        string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("%d: %s", e.status, e.msg) }
+
+// transport is the real agent's (agent/client), dialling from source.
+func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAlive bool) *http.Client {
+	tc := tlsconf.WithRoots(pool)
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if source != nil {
+		d.LocalAddr = &net.TCPAddr{IP: source}
+	}
+	tr := &http.Transport{
+		DialContext:         d.DialContext,
+		TLSClientConfig:     tc,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 15 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+		DisableKeepAlives:   !keepAlive,
+	}
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+}
+
+// enroll makes the agent's key, enrolls with secret, and keeps the
+// certificate it is given; a 429 is waited out as its Retry-After says,
+// and counted in throttled.
+func enroll(ctx context.Context, n int, base string, pool *x509.CertPool, secret string, source net.IP, throttled func()) (*agent, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	a := &agent{n: n, base: base, source: source, host: hostOf(n, source)}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.host.Name}}, key)
+	if err != nil {
+		return nil, err
+	}
+	req := wire.EnrollRequest{Secret: secret, Host: a.host,
+		CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr}))}
+	c := transport(pool, nil, source, false)
+	var resp wire.EnrollResponse
+	for {
+		err = post(ctx, c, base+wire.PathEnroll, req, &resp)
+		var se *statusError
+		if !errors.As(err, &se) || se.status != http.StatusTooManyRequests {
+			break
+		}
+		throttled()
+		if err := sleep(ctx, se.retryAfter); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enroll agent %d: %w", n, err)
+	}
+	block, _ := pem.Decode([]byte(resp.Cert))
+	if block == nil {
+		return nil, fmt.Errorf("enroll agent %d: no certificate in the answer", n)
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	a.id = resp.AgentID
+	a.http = transport(pool, &tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: key, Leaf: leaf}, source, true)
+	return a, nil
+}
+
+// hostOf is the n-th PC's description: a Windows PC with its own
+// hardware ID and its loopback source address.
+func hostOf(n int, source net.IP) wire.Host {
+	h := wire.Host{Name: fmt.Sprintf("pc-%05d", n), OS: "windows", Arch: "amd64", Agent: "load", Osq: "5.12.1",
+		HardwareID: fmt.Sprintf("load-%08d", n)}
+	if source != nil {
+		h.IPs = []string{source.String()}
+	}
+	return h
+}
+
+// sourceAddr gives agent n its own address in 127.0.0.0/8 (from
+// 127.1.0.0), so that per-address limits see one PC each.
+func sourceAddr(n int) net.IP {
+	v := 1<<16 + n
+	return net.IPv4(127, byte(v>>16), byte(v>>8), byte(v))
+}
+
+// checkIn sends the agent's heartbeat.
+func (a *agent) checkIn(ctx context.Context, shipped int64) error {
+	var resp wire.CheckInResponse
+	return post(ctx, a.http, a.base+wire.PathCheckIn, wire.CheckInRequest{Host: a.host, Status: wire.Status{Osquery: "ok", YARARules: 3, Shipped: shipped}}, &resp)
+}
+
+// ingest sends one gzip NDJSON body.
+func (a *agent) ingest(ctx context.Context, body []byte) (wire.IngestResponse, error) {
+	var resp wire.IngestResponse
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+wire.PathIngest, bytes.NewReader(body))
+	if err != nil {
+		return resp, err
+	}
+	req.Header.Set("Content-Type", wire.ContentTypeNDJSON)
+	req.Header.Set("Content-Encoding", "gzip")
+	return resp, do(a.http, req, &resp)
+}
+
+func post(ctx context.Context, c *http.Client, url string, v, out any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return do(c, req, out)
+}
+
+func do(c *http.Client, req *http.Request, out any) error {
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e := &statusError{status: resp.StatusCode}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.retryAfter = time.Duration(secs) * time.Second
+		} else if resp.StatusCode == http.StatusTooManyRequests {
+			e.retryAfter = time.Second
+		}
+		var body wire.Error
+		if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body) == nil {
+			e.msg = body.Error
+		}
+		return e
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
+}
+
+// encode builds the gzip NDJSON body of an agent's events first to
+// first+count-1 into buf, with line as scratch for one event.
+func encode(t *templates, zw *gzip.Writer, buf *bytes.Buffer, line *[]byte, first uint64, count int) ([]byte, error) {
+	buf.Reset()
+	zw.Reset(buf)
+	now := time.Now()
+	for i := range count {
+		var err error
+		if *line, err = t.appendEvent((*line)[:0], first+uint64(i), now); err != nil {
+			return nil, err
+		}
+		if _, err := zw.Write(*line); err != nil {
+			return nil, err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

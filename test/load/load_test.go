@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"lachan/test/shareddata"
+)
+
+// TestSmoke runs the load generator at a tiny size against a server it
+// starts (built-in rules, to stay fast), so that it keeps working: every
+// event offered is acknowledged and stored, with no errors, and the
+// server's memory is read.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts lachan serve")
+	}
+	data := shareddata.Dir(t)
+	if _, err := os.Stat(filepath.Join(data, "sigma", "sigmahq", "regression_data")); err != nil {
+		shareddata.Missing(t, "SigmaHQ regression data: %v", err)
+	}
+	cfg, err := parseFlags(flag.NewFlagSet("load", flag.ContinueOnError), []string{
+		"-agents", "5", "-idle-agents", "2", "-rate", "100", "-duration", "2s", "-interval", "500ms", "-checkin", "1s",
+		"-rules", "builtin", "-alert-every", "5", "-data", data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", sum)
+	if sum.Errors != 0 || sum.FirstError != "" {
+		t.Errorf("%d errors, first: %s", sum.Errors, sum.FirstError)
+	}
+	if sum.EventsOffered != 200 || sum.EventsStored != sum.EventsOffered || sum.Backlog != 0 {
+		t.Errorf("offered %d, sent %d, stored %d, backlog %d: want 200 offered, all stored", sum.EventsOffered, sum.EventsSent, sum.EventsStored, sum.Backlog)
+	}
+	if sum.Batches == 0 || sum.P99ms <= 0 || sum.CheckIns < 7 {
+		t.Errorf("%d batches (p99 %.1f ms), %d check-ins: want batches timed and every agent checked in", sum.Batches, sum.P99ms, sum.CheckIns)
+	}
+	if sum.ServerRSSMB == nil || *sum.ServerRSSMB <= 0 {
+		t.Error("server RSS not sampled")
+	}
+}
