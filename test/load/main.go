@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"lachan/internal/wire"
+	"lachan/test/procstat"
 	"lachan/test/shareddata"
 )
 
@@ -274,7 +275,7 @@ func serverCPU(pid int) *float64 {
 	if pid == 0 {
 		return nil
 	}
-	d, err := cpuTime(pid)
+	d, err := procstat.CPU(pid)
 	if err != nil {
 		return nil
 	}
@@ -302,7 +303,7 @@ func startSampler(pid int) *sampler {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			if b, err := residentBytes(pid); err == nil {
+			if b, err := procstat.RSS(pid); err == nil {
 				s.peak = max(s.peak, b)
 			}
 			select {
@@ -319,7 +320,7 @@ func startSampler(pid int) *sampler {
 func (s *sampler) stop() *float64 {
 	close(s.done)
 	s.wg.Wait()
-	if b, err := residentBytes(s.pid); s.pid != 0 && err == nil {
+	if b, err := procstat.RSS(s.pid); s.pid != 0 && err == nil {
 		s.peak = max(s.peak, b)
 	}
 	if s.peak == 0 {

@@ -18,6 +18,7 @@ import (
 	"lachan/server/fleet"
 	"lachan/server/store"
 	"lachan/test/harness"
+	"lachan/test/procstat"
 )
 
 func main() {
@@ -71,17 +72,17 @@ func run(ctx context.Context, bin string, rate int, duration time.Duration, netw
 	fmt.Printf("agent pid %d; %d processes/s for %s\n", ag.Pid(), rate, duration)
 
 	var samples []int64
-	cpu0, err := cpuTime(ag.Pid())
+	cpu0, err := procstat.CPU(ag.Pid())
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
 	started := spawn(ctx, rate, duration, func() {
-		if rss, err := residentBytes(ag.Pid()); err == nil {
+		if rss, err := procstat.RSS(ag.Pid()); err == nil {
 			samples = append(samples, rss)
 		}
 	})
-	cpu1, err := cpuTime(ag.Pid())
+	cpu1, err := procstat.CPU(ag.Pid())
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,6 @@
 
 package main
 
-import (
-	"errors"
-	"time"
-)
+import "errors"
 
 func supported() error { return errors.New("Linux only") }
-
-func residentBytes(int) (int64, error)   { return 0, errors.New("Linux only") }
-func cpuTime(int) (time.Duration, error) { return 0, errors.New("Linux only") }
