@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,6 +12,7 @@ import (
 	"lachan/internal/event"
 	"lachan/internal/winevent"
 	"lachan/server/detect"
+	"lachan/test/shareddata"
 )
 
 // mix is what a batch is made of: out of every 100 events, Windows events
@@ -54,7 +50,7 @@ func loadTemplates(sigmahq string, m mix) (*templates, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := winevent.Convert(benign(o))
+		b, err := winevent.Convert(shareddata.Benign(o))
 		if err != nil {
 			return nil, err
 		}
@@ -87,68 +83,23 @@ func sigmaEngine(dir string) (*detect.Engine, error) {
 	return eng, nil
 }
 
-// regressionEvents decodes every .json file under dir, in name order.
+// regressionEvents returns the Windows events of the regression data
+// under dir.
 func regressionEvents(dir string) ([]map[string]any, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
-			files = append(files, p)
-		}
-		return err
-	})
+	objs, err := shareddata.RegressionEvents(dir)
 	if err != nil {
-		return nil, fmt.Errorf("regression data: %w", err)
+		return nil, err
 	}
-	sort.Strings(files)
 	var out []map[string]any
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		dec := json.NewDecoder(bytes.NewReader(src))
-		dec.UseNumber()
-		for {
-			var obj map[string]any
-			if err := dec.Decode(&obj); err == io.EOF {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			if winevent.IsWindowsEvent(obj) {
-				out = append(out, obj)
-			}
+	for _, obj := range objs {
+		if winevent.IsWindowsEvent(obj) {
+			out = append(out, obj)
 		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no Windows events under %s", dir)
 	}
 	return out, nil
-}
-
-// benign returns a copy of a regression event whose event data strings
-// are ordinary values of the same kind (paths stay paths), so that it
-// keeps its channel, event ID and fields and most rules stay silent.
-func benign(obj map[string]any) map[string]any {
-	src, _ := json.Marshal(obj)
-	var cp map[string]any
-	dec := json.NewDecoder(bytes.NewReader(src))
-	dec.UseNumber()
-	_ = dec.Decode(&cp)
-	ev, _ := cp["Event"].(map[string]any)
-	data, _ := ev["EventData"].(map[string]any)
-	for k, v := range data {
-		s, ok := v.(string)
-		switch {
-		case !ok || s == "" || s == "-":
-		case strings.Contains(s, `\`):
-			data[k] = `C:\Program Files\Contoso\Ledger\ledger-` + strings.ToLower(k) + `.dat`
-		case strings.HasPrefix(s, "{") || strings.Count(s, "-") >= 4:
-		default:
-			data[k] = "ledger " + strings.ToLower(k)
-		}
-	}
-	return cp
 }
 
 // osqueryRows are snapshot rows of the agent's default pack's kind.

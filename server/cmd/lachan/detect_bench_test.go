@@ -7,12 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -70,35 +67,9 @@ func sigmaHQ(tb testing.TB) (*detect.Engine, *correlate.Set) {
 // data (nested JSON rendering), in file order.
 func regressionTemplates(tb testing.TB) []map[string]any {
 	tb.Helper()
-	root := filepath.Join(shareddata.Dir(tb), "sigma", "sigmahq", "regression_data")
-	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
-			files = append(files, p)
-		}
-		return err
-	})
+	out, err := shareddata.RegressionEvents(filepath.Join(shareddata.Dir(tb), "sigma", "sigmahq", "regression_data"))
 	if err != nil {
-		shareddata.Missing(tb, "regression data: %v", err)
-	}
-	sort.Strings(files)
-	var out []map[string]any
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		dec := json.NewDecoder(bytes.NewReader(src))
-		dec.UseNumber()
-		for {
-			var obj map[string]any
-			if err := dec.Decode(&obj); err == io.EOF {
-				break
-			} else if err != nil {
-				tb.Fatalf("%s: %v", f, err)
-			}
-			out = append(out, obj)
-		}
+		shareddata.Missing(tb, "%v", err)
 	}
 	if len(out) == 0 {
 		tb.Fatal("no regression events")
@@ -119,32 +90,6 @@ func vary(obj map[string]any, i int) {
 	sys["TimeCreated"] = map[string]any{"#attributes": map[string]any{"SystemTime": at.Format(time.RFC3339Nano)}}
 }
 
-// benign returns a copy of a template whose event data strings are
-// replaced by ordinary values of the same kind (paths stay paths), so the
-// event keeps its channel, event ID and fields.
-func benign(obj map[string]any) map[string]any {
-	src, _ := json.Marshal(obj)
-	var cp map[string]any
-	dec := json.NewDecoder(bytes.NewReader(src))
-	dec.UseNumber()
-	_ = dec.Decode(&cp)
-	ev, _ := cp["Event"].(map[string]any)
-	data, _ := ev["EventData"].(map[string]any)
-	for k, v := range data {
-		s, ok := v.(string)
-		switch {
-		case !ok || s == "" || s == "-":
-		case strings.Contains(s, `\`):
-			data[k] = `C:\Program Files\Contoso\Ledger\ledger-` + strings.ToLower(k) + `.dat`
-		case strings.HasPrefix(s, "{") || strings.Count(s, "-") >= 4:
-			data[k] = s // GUIDs and hashes are neither suspicious nor benign
-		default:
-			data[k] = "ledger " + strings.ToLower(k)
-		}
-	}
-	return cp
-}
-
 // eventSets returns n alert-dense events (the regression events, each of
 // which raises an alert) and n benign events (the same shapes with
 // ordinary values, those the rules stay silent on), as JSON lines.
@@ -153,7 +98,7 @@ func eventSets(tb testing.TB, e *detect.Engine, n int) (dense, quiet []byte, tem
 	tmpl := regressionTemplates(tb)
 	var silent []map[string]any
 	for _, t := range tmpl {
-		b := benign(t)
+		b := shareddata.Benign(t)
 		src, _ := json.Marshal(b)
 		var ms int
 		err := winlog.ReadJSON(bytes.NewReader(src), func(ev event.Event, err error) error {
