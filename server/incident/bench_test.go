@@ -54,7 +54,7 @@ func benchStore(b *testing.B, n int) *Manager {
 		b.Fatal(err)
 	}
 	// The open marks are built at start too, not by the first alert.
-	if err := m.buildMarks(ctx); err != nil {
+	if err := m.buildMarks(ctx, func() ([]Incident, error) { return m.scan(ctx) }); err != nil {
 		b.Fatal(err)
 	}
 	return m

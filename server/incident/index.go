@@ -165,11 +165,22 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		err = m.buildIndex(ctx)
 	}
-	if err == nil {
-		err = m.buildMarks(ctx)
+	// The marks and the time index, when either is missing, are built
+	// from one read of the stored incidents.
+	var stored []Incident
+	scanOnce := func() ([]Incident, error) {
+		if stored != nil {
+			return stored, nil
+		}
+		var err error
+		stored, err = m.scan(ctx)
+		return stored, err
 	}
 	if err == nil {
-		err = m.buildTimes(ctx)
+		err = m.buildMarks(ctx, scanOnce)
+	}
+	if err == nil {
+		err = m.buildTimes(ctx, scanOnce)
 	}
 	if err != nil {
 		return fmt.Errorf("open incidents index: %w", err)

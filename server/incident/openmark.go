@@ -216,7 +216,7 @@ const marksVersion = 2
 // buildMarks marks every open incident with its summary, then records
 // that the marks are built; a build cut short is done again whole, and
 // marks of an earlier layout are written again.
-func (m *Manager) buildMarks(ctx context.Context) error {
+func (m *Manager) buildMarks(ctx context.Context, scan func() ([]Incident, error)) error {
 	doc, ver, err := m.st.GetEntity(ctx, store.KindState, markState)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("open marks: %w", err)
@@ -227,7 +227,7 @@ func (m *Manager) buildMarks(ctx context.Context) error {
 	if err == nil && json.Unmarshal(doc, &state) == nil && state.Version >= marksVersion {
 		return nil
 	}
-	all, err := m.scan(ctx)
+	all, err := scan()
 	if err != nil {
 		return err
 	}

@@ -60,13 +60,13 @@ func (m *Manager) putTimeEntry(ctx context.Context, inc *Incident) error {
 
 // buildTimes writes every stored incident's entry, then records that the
 // index is built; a build cut short is done again whole.
-func (m *Manager) buildTimes(ctx context.Context) error {
+func (m *Manager) buildTimes(ctx context.Context, scan func() ([]Incident, error)) error {
 	if _, _, err := m.st.GetEntity(ctx, store.KindState, timeState); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("time index: %w", err)
 	}
-	all, err := m.scan(ctx)
+	all, err := scan()
 	if err != nil {
 		return err
 	}
