@@ -8,5 +8,5 @@ const LogSourcesFile = "logsources.yml"
 // FS holds the rule files, their test cases and the log-source mapping,
 // with paths relative to this directory.
 //
-//go:embed logsources.yml endpoint network correlation
+//go:embed logsources.yml endpoint network correlation campaigns
 var FS embed.FS
