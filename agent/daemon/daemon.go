@@ -224,6 +224,12 @@ func (d *Daemon) setupOsquery(cfg Config, agentID string, log *slog.Logger) erro
 		return fmt.Errorf("osquery policy: %w", err)
 	}
 	d.ext = x
+	// The server's content packs come with the signed rule bundle.
+	d.rules.watchPacks(func(p map[string]osquery.Pack) {
+		if err := x.SetContentPacks(p); err != nil {
+			log.Error("osquery packs of the rule bundle refused", "err", err)
+		}
+	})
 	if cfg.Osqueryd != nil {
 		sc := *cfg.Osqueryd
 		sc.Socket = cfg.Osquery.Socket

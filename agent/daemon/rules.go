@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"lachan/agent/osquery"
 	"lachan/agent/yara"
 	"lachan/internal/atomicfile"
 	"lachan/internal/bundle"
@@ -27,6 +28,11 @@ type ruleSet struct {
 	rules   *yara.Rules
 	version string
 	refused string
+
+	// packs are the osquery packs of the bundle in use, handed to
+	// onPacks (the osquery extension) whenever they change.
+	packs   map[string]osquery.Pack
+	onPacks func(map[string]osquery.Pack)
 
 	local    bool
 	key      ed25519.PublicKey
@@ -139,11 +145,29 @@ func (rs *ruleSet) install(s bundle.Signed, persist bool) error {
 			return fmt.Errorf("keep rule bundle: %w", err)
 		}
 	}
+	packs, perrs := osquery.ContentPacks(b)
+	for _, e := range perrs {
+		rs.log.Warn("osquery pack in bundle skipped", "version", short(b.Version), "err", e)
+	}
 	rs.mu.Lock()
-	rs.rules, rs.version = r, b.Version
+	rs.rules, rs.version, rs.packs = r, b.Version, packs
+	onPacks := rs.onPacks
 	rs.mu.Unlock()
-	rs.log.Info("rule bundle in use", "version", short(b.Version), "rules", r.Count())
+	rs.log.Info("rule bundle in use", "version", short(b.Version), "rules", r.Count(), "osquery_packs", len(packs))
+	if onPacks != nil {
+		onPacks(packs)
+	}
 	return nil
+}
+
+// watchPacks hands the osquery packs of the bundle in use to fn now, and
+// those of every bundle taken later.
+func (rs *ruleSet) watchPacks(fn func(map[string]osquery.Pack)) {
+	rs.mu.Lock()
+	rs.onPacks = fn
+	packs := rs.packs
+	rs.mu.Unlock()
+	fn(packs)
 }
 
 func short(v string) string {

@@ -124,6 +124,12 @@ func NewExtension(cfg ExtensionConfig, emit func(event.Event) error, log *slog.L
 // on each --config_refresh.
 func (e *Extension) SetPolicy(p Policy) error { return e.policy.set(p) }
 
+// SetContentPacks replaces the packs that came with the server's signed
+// rule bundle (ContentPacks), scheduled beside the policy's own; a pack of
+// the policy's keeps its name. osqueryd picks them up at its next
+// --config_refresh.
+func (e *Extension) SetContentPacks(packs map[string]Pack) error { return e.policy.setContent(packs) }
+
 // Enqueue queues a live query for osqueryd's next distributed check; its
 // outcome comes as events and on Results. id must be unique among the
 // queries still open.

@@ -87,24 +87,49 @@ func (p Policy) ConfigJSON() ([]byte, error) {
 }
 
 // policyHolder keeps the current policy for the config plugin, which
-// osqueryd calls from its own schedule.
+// osqueryd calls from its own schedule: the agent's own policy and the
+// packs of the server's content, rendered together.
 type policyHolder struct {
-	mu     sync.Mutex
-	source string
-	config []byte
+	mu      sync.Mutex
+	source  string
+	base    Policy
+	content map[string]Pack
+	config  []byte
 }
 
 func (h *policyHolder) set(p Policy) error {
-	if err := p.Validate(); err != nil {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.render(p, h.content)
+}
+
+func (h *policyHolder) setContent(packs map[string]Pack) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.render(h.base, packs)
+}
+
+// render merges the content packs into p (a pack of the agent's own keeps
+// its name) and keeps the result; on an error nothing changes.
+func (h *policyHolder) render(p Policy, content map[string]Pack) error {
+	merged := p
+	if len(content) > 0 {
+		merged.Packs = make(map[string]Pack, len(p.Packs)+len(content))
+		for n, pk := range content {
+			merged.Packs[n] = pk
+		}
+		for n, pk := range p.Packs {
+			merged.Packs[n] = pk
+		}
+	}
+	if err := merged.Validate(); err != nil {
 		return err
 	}
-	b, err := p.ConfigJSON()
+	b, err := merged.ConfigJSON()
 	if err != nil {
 		return err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.config = b
+	h.base, h.content, h.config = p, content, b
 	return nil
 }
 

@@ -86,6 +86,36 @@ func FromFS(fsys fs.FS, root string, exts ...string) (Bundle, error) {
 	return b, nil
 }
 
+// With returns b with files added (the osquery packs of the server's
+// content beside the YARA rules), in path order, its version computed
+// again. A path b holds already is refused.
+func (b Bundle) With(files ...File) (Bundle, error) {
+	if len(files) == 0 {
+		return b, nil
+	}
+	have := make(map[string]bool, len(b.Files))
+	total := 0
+	for _, f := range b.Files {
+		have[f.Path] = true
+		total += len(f.Data)
+	}
+	out := append([]File(nil), b.Files...)
+	for _, f := range files {
+		if !fs.ValidPath(f.Path) || f.Path == "." || have[f.Path] {
+			return Bundle{}, fmt.Errorf("rule bundle: file %q: not a path or given twice", f.Path)
+		}
+		have[f.Path] = true
+		total += len(f.Data)
+		out = append(out, f)
+	}
+	if len(out) > MaxFiles || total > MaxBytes {
+		return Bundle{}, fmt.Errorf("rule bundle exceeds %d files or %d bytes", MaxFiles, MaxBytes)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	b.Files, b.Version = out, version(out)
+	return b, nil
+}
+
 func hasExt(p string, exts []string) bool {
 	for _, e := range exts {
 		if strings.HasSuffix(p, e) {

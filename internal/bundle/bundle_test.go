@@ -103,3 +103,29 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestWith(t *testing.T) {
+	s, pub := sample(t)
+	b, err := Verify(s, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.With(File{Path: "osquery/p/ir.conf", Data: []byte(`{"queries":{}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Files) != 3 || w.Files[2].Path != "sub/b.yar" || w.Version == b.Version || w.Version != version(w.Files) {
+		t.Fatalf("with: %+v", w)
+	}
+	if len(b.Files) != 2 {
+		t.Fatal("With changed the bundle it was given")
+	}
+	for _, bad := range []string{"a.yar", "../x.conf", "/abs.conf", "."} {
+		if _, err := b.With(File{Path: bad}); err == nil {
+			t.Errorf("With(%q) taken", bad)
+		}
+	}
+	if same, err := b.With(); err != nil || same.Version != b.Version {
+		t.Errorf("With() = %v, %v", same.Version, err)
+	}
+}
