@@ -14,6 +14,7 @@ import (
 
 	"lachan/detections"
 	"lachan/internal/atomicfile"
+	"lachan/internal/bundle"
 	"lachan/rules"
 	"lachan/server/api"
 	"lachan/server/audit"
@@ -30,6 +31,15 @@ func (s *Server) contentPacks(ctx context.Context, cfg content.Config, trail *au
 		return nil, nil
 	}
 	dir := content.Dir{Path: cfg.Dir}
+	if cfg.DefaultPack != "" {
+		// The pack shipped with the server, on a fresh install or after an
+		// upgrade bringing newer content; audited below with the rest.
+		if ch, ok, err := dir.InstallShipped(cfg.DefaultPack, cfg.Keys()); err != nil {
+			s.log.Error("shipped content pack not installed", "file", cfg.DefaultPack, "err", err)
+		} else if ok {
+			s.log.Info("shipped content pack installed", "pack", ch.Name, "version", ch.Version, "previous", ch.Previous)
+		}
+	}
 	if err := auditContentChanges(ctx, dir, trail); err != nil {
 		return nil, err
 	}
@@ -151,4 +161,18 @@ func yaraFS(dir string, packs []content.Pack) (fs.FS, string, error) {
 		}
 	}
 	return m, ".", nil
+}
+
+// osqueryFiles are the packs' osquery packs for the agents' signed
+// bundle, under osquery/NAME/, which agents schedule through osqueryd.
+func osqueryFiles(packs []content.Pack) []bundle.File {
+	var out []bundle.File
+	for _, p := range packs {
+		for _, f := range p.Files {
+			if f.Kind == content.KindOsquery {
+				out = append(out, bundle.File{Path: path.Join("osquery", p.Manifest.Name, f.Path), Data: f.Data})
+			}
+		}
+	}
+	return out
 }

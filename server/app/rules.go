@@ -46,6 +46,9 @@ func ruleBundle(dir string, packs []content.Pack, ca *pki.Authority) (bundle.Sig
 	if err != nil {
 		return bundle.Signed{}, "", err
 	}
+	if b, err = b.With(osqueryFiles(packs)...); err != nil {
+		return bundle.Signed{}, "", err
+	}
 	signed, err := bundle.Sign(b, ca.BundleSigner())
 	if err != nil {
 		return bundle.Signed{}, "", fmt.Errorf("sign rule bundle: %w", err)
