@@ -69,3 +69,15 @@ func (p Pack) without(kind string, drop map[string]string) Pack {
 	p.Files, p.Manifest.Parts = files, parts
 	return p
 }
+
+// LeaveOut drops the files of a kind named in drop (path in the part →
+// reason) and records each reason in the part's LeftOut: for a builder
+// that leaves out files for reasons of its own (a licence, an index file).
+// A reason whose file is not in the pack is recorded all the same, so
+// that files never copied in are named too.
+func (p Pack) LeaveOut(kind string, drop map[string]string) Pack {
+	if len(drop) == 0 {
+		return p
+	}
+	return p.without(kind, drop)
+}
