@@ -16,7 +16,7 @@ TEST_FLAGS ?= -race -timeout 20m
 FUZZTIME ?= 20s
 SOAK_DURATION ?= 30m
 
-.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean packages packages-deb
+.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean packages packages-deb content
 
 all: build
 
@@ -69,8 +69,19 @@ soak: deps
 # VERSION defaults to the VERSION file, else git describe.
 packages: packages-deb packages-windows
 
-packages-deb: deps
-	$(GO) run ./deploy/debian/mkdeb -out dist $(if $(VERSION),-version $(VERSION))
+packages-deb: deps content
+	$(GO) run ./deploy/debian/mkdeb -out dist -content dist/content $(if $(VERSION),-version $(VERSION))
+
+# The default content pack for the server package (dist/content): SigmaHQ,
+# signature-base and Yara-Rules read from CONTENT_DATA (never copied into
+# the repository), the project's osquery packs unless OSQUERY_PACKS names a
+# directory (with OSQUERY_LICENCE and OSQUERY_SOURCE), signed with
+# CONTENT_KEY, made on first use outside the repository
+# (~/.config/lachan/release/content.key). docs/decisions.md, "Content packs".
+CONTENT_DATA ?= ../shared/data
+content:
+	$(GO) run ./deploy/content/mkcontent -data $(CONTENT_DATA) -out dist/content $(if $(CONTENT_KEY),-key $(CONTENT_KEY)) \
+	  $(if $(OSQUERY_PACKS),-osquery $(OSQUERY_PACKS) -osquery-licence $(OSQUERY_LICENCE) -osquery-source "$(OSQUERY_SOURCE)")
 
 clean:
 	rm -rf $(BIN)

@@ -28,6 +28,7 @@ func run(args []string) error {
 	bin := fs.String("bin", "", "directory holding lachan and lachan-agent already built; default: build them")
 	out := fs.String("out", "dist", "directory the .deb files are written to")
 	repo := fs.String("repo", ".", "the repository's root")
+	contentDir := fs.String("content", "", "directory holding the default content pack and its release key (make content); empty: none shipped")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	server, err := serverPackage(*repo, *bin)
+	server, err := serverPackage(*repo, *bin, *contentDir)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,6 +29,39 @@ func TestDebVersion(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("debVersion(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestContentFiles(t *testing.T) {
+	if c, err := contentFiles(""); err != nil || len(c) != 0 {
+		t.Fatalf("no content dir: %v, %v", c, err)
+	}
+	dir := t.TempDir()
+	if _, err := contentFiles(dir); err == nil || !strings.Contains(err.Error(), "make content") {
+		t.Fatalf("empty content dir: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "lachan-default.pack"), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(dir, "release.pub"), []byte("ed25519:x"), 0o644)
+	c, err := contentFiles(dir)
+	if err != nil || len(c) != 2 {
+		t.Fatalf("content files: %v, %v", c, err)
+	}
+	got := map[string]bool{}
+	for _, f := range c {
+		got[f.Destination] = true
+	}
+	if !got[shippedPack] || !got[shippedKey] {
+		t.Errorf("destinations %v", got)
+	}
+	// The packaged configuration names the same places.
+	conf, err := os.ReadFile("../lachan/server.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{shippedPack, shippedKey} {
+		if !strings.Contains(string(conf), p) {
+			t.Errorf("server.yml does not name %s", p)
 		}
 	}
 }

@@ -24,9 +24,13 @@ func conffile(src, dst string, mode uint32) *files.Content {
 
 // serverPackage is lachan: the server and the operator's CLI. libpcap is
 // for the network sensor (`lachan sensor`, `lachan pcap`).
-func serverPackage(repo, bin string) (pkg, error) {
+func serverPackage(repo, bin, contentDir string) (pkg, error) {
 	deb := filepath.Join(repo, "deploy", "debian", "lachan")
 	font, err := fontLicence(repo)
+	if err != nil {
+		return pkg{}, err
+	}
+	shipped, err := contentFiles(contentDir)
 	if err != nil {
 		return pkg{}, err
 	}
@@ -35,7 +39,7 @@ func serverPackage(repo, bin string) (pkg, error) {
 		description: "Lá Chắn security monitoring server\n Agent API, ingest, Sigma detection, incidents, the four-layer model and national forwarding, with the operator's CLI.",
 		depends:     []string{"libc6 (>= 2.34)", "libpcap0.8", "passwd"},
 		scripts:     deb,
-		contents: files.Contents{
+		contents: append(files.Contents{
 			file(filepath.Join(bin, "lachan"), "/usr/bin/lachan", 0o755),
 			file(filepath.Join(repo, "deploy", "systemd", "lachan.service"), "/lib/systemd/system/lachan.service", 0o644),
 			conffile(filepath.Join(deb, "server.yml"), "/etc/lachan/server.yml", 0o640),
@@ -43,8 +47,35 @@ func serverPackage(repo, bin string) (pkg, error) {
 			// The reports embed DejaVu Sans, whose licence asks that its
 			// notice go with every copy.
 			file(font, "/usr/share/doc/lachan/LICENSE-DejaVu", 0o644),
-		},
+		}, shipped...),
 	}, nil
+}
+
+// Where the packaged server.yml looks for the shipped content pack and
+// the release key it is signed with (content.default_pack,
+// content.trusted_key_files).
+const (
+	shippedPack = "/usr/share/lachan/content/lachan-default.pack"
+	shippedKey  = "/usr/share/lachan/content/release.pub"
+)
+
+// contentFiles are the default content pack and its release key, as
+// `make content` (deploy/content/mkcontent) writes them into dir; none
+// when dir is empty. The pack carries its rules' licences in its
+// manifest (`lachan rules list --json`).
+func contentFiles(dir string) (files.Contents, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var out files.Contents
+	for src, dst := range map[string]string{"lachan-default.pack": shippedPack, "release.pub": shippedKey} {
+		p := filepath.Join(dir, src)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("content pack (make content): %w", err)
+		}
+		out = append(out, file(p, dst, 0o644))
+	}
+	return out, nil
 }
 
 // fontLicence finds the licence of the font compiled into the server, in
