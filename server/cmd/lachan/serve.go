@@ -61,6 +61,6 @@ func (c *Config) app() app.Config {
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
 		Actions: c.Actions,
-		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, Dir: c.contentDir()},
+		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, TrustedKeyFiles: c.Content.TrustedKeyFiles, Dir: c.contentDir(), DefaultPack: c.Content.DefaultPack},
 	}
 }
