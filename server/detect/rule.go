@@ -34,6 +34,8 @@ type Rule struct {
 	Warnings ErrorList
 
 	idPos, logSourcePos Pos
+	// tagPos is where each of Tags is written.
+	tagPos []Pos
 	// maps are the log-source mappings the rule runs on, set by checkRule.
 	maps []*LogSourceMapping
 	// alert is what its alerts say of the rule, encoded when it is added
@@ -151,6 +153,7 @@ func (p *ruleParser) ruleKeyStrict(r *Rule, kv pair) {
 		r.Modified, _ = p.str(v, "modified")
 	case "tags":
 		r.Tags, _ = p.strList(v, "tags")
+		r.tagPos = itemPos(v, len(r.Tags))
 	case "references":
 		r.References, _ = p.strList(v, "references")
 	case "falsepositives":
