@@ -137,7 +137,9 @@ func (p *ruleParser) ruleKeyStrict(r *Rule, kv pair) {
 		r.ID, _ = p.str(v, "id")
 		r.idPos = nodePos(v)
 		if r.ID != "" && !uuidRE.MatchString(r.ID) {
-			p.errorf(v, "id %q is not a UUID", r.ID)
+			// Sigma asks for a UUID but an ID of another shape still
+			// names the rule uniquely: a warning, not a refusal.
+			p.lenient(func() { p.errorf(v, "id %q is not a UUID; it is used as it is", r.ID) })
 		}
 	case "status":
 		r.Status = p.oneOf(v, "status", statuses)
