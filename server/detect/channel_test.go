@@ -56,3 +56,17 @@ func TestCategoryAndService(t *testing.T) {
 		t.Errorf("%d matches on the PowerShell channel, want 1", n)
 	}
 }
+
+// TestWMIActivityConsumer: wmi_event rules written for WMI-Activity 5861
+// (hayabusa's form) read the UserData member PossibleCause.
+func TestWMIActivityConsumer(t *testing.T) {
+	rule := "title: WMI consumer\nid: 5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b\nlogsource:\n  product: windows\n  category: wmi_event\n" +
+		"detection:\n  wmi_event:\n    EventID: 5861\n    Channel: Microsoft-Windows-WMI-Activity/Operational\n" +
+		"  sel:\n    UserDataPossibleCause|contains: net.webclient\n  condition: wmi_event and sel\n"
+	e := engineForSources(t, shippedSources(t), rule)
+	ev := testEvent("windows.wmi-activity", F{"EventID": 5861, "Channel": "Microsoft-Windows-WMI-Activity/Operational",
+		"PossibleCause": "Binding EventFilter: ... (New-Object Net.WebClient).DownloadString(...)"})
+	if n := len(e.Match(ev)); n != 1 {
+		t.Errorf("%d matches on a 5861 event, want 1", n)
+	}
+}
