@@ -27,6 +27,8 @@ type Attack struct {
 	// tactics by hyphenated short name ("privilege-escalation"), aliases
 	// (tactics renamed since) included.
 	tactics map[string]Tactic
+	// aliased are the short names addAliases put in tactics.
+	aliased map[string]bool
 	// techniques by upper-case ID; nil for the built-in table, which
 	// takes any well-formed ID.
 	techniques map[string]Technique
@@ -100,6 +102,11 @@ func (a *Attack) addAliases() {
 		for _, t := range a.tactics {
 			if t.ID == id {
 				a.tactics[alias] = Tactic{ID: id, Name: t.Name, Short: alias}
+				if a.aliased == nil {
+					a.aliased = map[string]bool{}
+				}
+				a.aliased[alias] = true
+				break
 			}
 		}
 	}
@@ -230,7 +237,7 @@ func ParseAttackSTIX(r io.Reader) (*Attack, error) {
 func (a *Attack) Tactics() []Tactic {
 	var out []Tactic
 	for short, t := range a.tactics {
-		if short == t.Short && tacticAliases[short] == "" {
+		if !a.aliased[short] {
 			out = append(out, t)
 		}
 	}

@@ -211,3 +211,42 @@ func TestSigmaHQAttackTags(t *testing.T) {
 		t.Errorf("%d tactic tags, want SigmaHQ's thousands", tactics)
 	}
 }
+
+// FuzzParseAttackSTIX: any bytes either fail to parse or give a table
+// with tactics whose tags resolve without panicking.
+func FuzzParseAttackSTIX(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "attack", "mini-enterprise-attack.json")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"bundle","objects":[{"type":"x-mitre-tactic","x_mitre_shortname":"x","external_references":[{"source_name":"mitre-attack","external_id":"TA1"}]}]}`))
+	f.Add([]byte(`{"type":"bundle","objects":[{"type":"relationship","relationship_type":"revoked-by","source_ref":"a","target_ref":"a"}]}`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		a, err := ParseAttackSTIX(strings.NewReader(string(src)))
+		if err != nil {
+			return
+		}
+		if len(a.Tactics()) == 0 {
+			t.Fatal("a table without tactics")
+		}
+		for _, tag := range []string{"attack.execution", "attack.t1059.001", "attack.g0016", "attack.x"} {
+			_ = a.TagProblem(tag)
+		}
+	})
+}
+
+// TestAttackOlderRelease: a bundle from before v19 holds Defense Evasion
+// under its own short name; stealth is then not a tactic.
+func TestAttackOlderRelease(t *testing.T) {
+	a, err := ParseAttackSTIX(strings.NewReader(`{"type":"bundle","objects":[
+		{"type":"x-mitre-collection","name":"Enterprise ATT&CK","x_mitre_version":"18.0"},
+		{"type":"x-mitre-tactic","name":"Defense Evasion","x_mitre_shortname":"defense-evasion","external_references":[{"source_name":"mitre-attack","external_id":"TA0005"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(a.Tactics()); got != "[{TA0005 Defense Evasion defense-evasion}]" {
+		t.Errorf("tactics %s", got)
+	}
+	if a.TagProblem("attack.stealth") == "" {
+		t.Error("stealth is a tactic of ATT&CK 18")
+	}
+}
