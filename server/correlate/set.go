@@ -156,6 +156,7 @@ func NewSet(rules []*Rule, bases []BaseRef, known []*detect.Rule) (*Set, []error
 		}
 	}
 	var ok []*Rule
+	rules = append(rules[:len(rules):len(rules)], fromAggregations(known)...)
 	for _, r := range rules {
 		if r.ID == "" {
 			// The specification makes the id optional; alerts need one

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -32,48 +31,14 @@ var contextFields = []string{
 	"user.name", "user.id",
 }
 
-var (
-	techniqueRE = regexp.MustCompile(`^attack\.t\d{4}(\.\d{3})?$`)
-	// groupRE matches ATT&CK groups, software, campaigns, data sources and
-	// mitigations, which name no tactic.
-	groupRE = regexp.MustCompile(`^attack\.(g|s|c|ds|m)\d{4}$`)
-)
-
-// tactics maps ATT&CK tactic tags to tactic IDs, under the hyphenated
-// names SigmaHQ writes since 2024 (attack.privilege-escalation); tags with
-// underscores are read as the same. ATT&CK v19 renamed Defense Evasion
-// (TA0005) Stealth and split Defense Impairment (TA0112) from it; rules
-// that still say defense-evasion keep TA0005.
-var tactics = map[string]string{
-	"reconnaissance": "TA0043", "resource-development": "TA0042", "initial-access": "TA0001",
-	"execution": "TA0002", "persistence": "TA0003", "privilege-escalation": "TA0004",
-	"stealth": "TA0005", "defense-evasion": "TA0005", "defense-impairment": "TA0112",
-	"credential-access": "TA0006", "discovery": "TA0007", "lateral-movement": "TA0008",
-	"collection": "TA0009", "command-and-control": "TA0011", "exfiltration": "TA0010", "impact": "TA0040",
-}
-
-// tacticOf returns the tactic a tag names, as its ID and hyphenated name.
-func tacticOf(tag string) (id, name string, ok bool) {
-	lt := strings.ToLower(tag)
-	if !strings.HasPrefix(lt, "attack.") {
-		return "", "", false
-	}
-	name = strings.ReplaceAll(strings.TrimPrefix(lt, "attack."), "_", "-")
-	id, ok = tactics[name]
-	return id, name, ok
-}
-
-// UnmappedTags returns the ATT&CK tags (attack.*) that name neither a
-// technique, a tactic, a group, software nor a campaign: misspellings, or
-// tactics newer than the table.
+// UnmappedTags returns the ATT&CK tags (attack.*) that the table in use
+// does not hold as a tactic, a live technique or another ATT&CK object:
+// misspellings, tactics newer than the table, techniques MITRE revoked.
 func UnmappedTags(tags []string) []string {
+	a := CurrentAttack()
 	var out []string
 	for _, t := range tags {
-		lt := strings.ToLower(t)
-		if !strings.HasPrefix(lt, "attack.") || techniqueRE.MatchString(lt) || groupRE.MatchString(lt) {
-			continue
-		}
-		if _, _, ok := tacticOf(lt); !ok {
+		if a.TagProblem(t) != "" {
 			out = append(out, t)
 		}
 	}
@@ -145,20 +110,29 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 	return a
 }
 
-// setThreat sets tags and the ATT&CK techniques and tactics they name.
+// setThreat sets tags and the ATT&CK techniques and tactics they name,
+// with their names from the table in use. threat.tactic.name is the
+// tactic's short name as rules write it (privilege-escalation), which
+// playbook triggers and reports match on; threat.technique.name is set
+// when the table has names (a STIX bundle), one per technique ID, empty
+// for an ID the bundle does not hold.
 func setThreat(a *event.Event, tags []string) {
 	if len(tags) == 0 {
 		return
 	}
 	a.Set("tags", tags)
-	var techniques, tacticIDs, tacticNames []string
+	table := CurrentAttack()
+	var techniques, techniqueNames, tacticIDs, tacticNames []string
 	for _, t := range tags {
-		lt := strings.ToLower(t)
-		if techniqueRE.MatchString(lt) {
+		if lt := strings.ToLower(t); techniqueRE.MatchString(lt) {
+			// An ID the table does not hold (newer than the bundle, or
+			// misspelt) is kept, with an empty name; rules check names it.
+			tq, _ := table.Technique(lt)
 			techniques = append(techniques, strings.ToUpper(strings.TrimPrefix(lt, "attack.")))
-		} else if id, name, ok := tacticOf(lt); ok {
-			tacticIDs = append(tacticIDs, id)
-			tacticNames = append(tacticNames, name)
+			techniqueNames = append(techniqueNames, tq.Name)
+		} else if tc, ok := table.Tactic(t); ok {
+			tacticIDs = append(tacticIDs, tc.ID)
+			tacticNames = append(tacticNames, tc.Short)
 		}
 	}
 	if len(techniques) > 0 || len(tacticIDs) > 0 {
@@ -166,6 +140,9 @@ func setThreat(a *event.Event, tags []string) {
 	}
 	if len(techniques) > 0 {
 		a.Set("threat.technique.id", techniques)
+		if table.techniques != nil {
+			a.Set("threat.technique.name", techniqueNames)
+		}
 	}
 	if len(tacticIDs) > 0 {
 		a.Set("threat.tactic.id", tacticIDs)

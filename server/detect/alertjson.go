@@ -130,7 +130,7 @@ func newAlertMeta(r *Rule) *alertMeta {
 	}
 	m.event = members("event.kind", "event.severity")
 	m.rule = members("rule.description", "rule.id", "rule.level", "rule.name")
-	m.threat = members("tags", "threat.framework", "threat.tactic.id", "threat.tactic.name", "threat.technique.id")
+	m.threat = members("tags", "threat.framework", "threat.tactic.id", "threat.tactic.name", "threat.technique.id", "threat.technique.name")
 	return m
 }
 

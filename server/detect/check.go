@@ -2,7 +2,10 @@ package detect
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+
+	"lachan/internal/winevent"
 )
 
 // checkRule checks that a parsed rule's log source is mapped and picks the
@@ -22,6 +25,13 @@ func checkRule(r *Rule, sources LogSources) (*Rule, error) {
 	var usable []*LogSourceMapping
 	var refusals, warns ErrorList
 	for _, m := range maps {
+		if m.byChannel() {
+			var refusal *Error
+			if m, refusal = forChannels(r, m, negOnly); refusal != nil {
+				refusals = append(refusals, refusal)
+				continue
+			}
+		}
 		var hard, soft ErrorList
 		missing := missingFields(r, m)
 		absent := map[string]bool{}
@@ -254,4 +264,38 @@ func acceptsNull(ft *FieldTest) bool {
 		}
 	}
 	return false
+}
+
+// forChannels returns a copy of a source read by channel (a Windows rule
+// that names only its product) whose datasets are those of the channels
+// the rule's detection tests with Channel equal to a value outside its
+// filters, or why the rule cannot be read that way.
+func forChannels(r *Rule, m *LogSourceMapping, negOnly selSet) (*LogSourceMapping, *Error) {
+	var datasets []string
+	for _, s := range r.Detection.Selections {
+		if negOnly[s.Name] {
+			continue
+		}
+		for _, alt := range s.Alternatives {
+			for _, ft := range alt {
+				if ft.Field != "Channel" || len(ft.Modifiers) > 0 {
+					continue
+				}
+				for _, v := range ft.Values {
+					if v.Null || strings.ContainsAny(v.Raw, "*?") {
+						continue
+					}
+					if ds := winevent.DatasetFor(v.Raw); !slices.Contains(datasets, ds) {
+						datasets = append(datasets, ds)
+					}
+				}
+			}
+		}
+	}
+	if len(datasets) == 0 {
+		return nil, &Error{File: r.File, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is read from the channels the detection names, and it names none (a selection testing Channel)", r.LogSource)}
+	}
+	cp := *m
+	cp.Datasets = datasets
+	return &cp, nil
 }

@@ -13,6 +13,9 @@ type Detection struct {
 	Selections []*Selection
 	// Conditions are ORed, as Sigma says for a list of conditions.
 	Conditions []*Condition
+	// Aggregation, when set, counts the events the only condition picks
+	// (package correlate); the rule raises no alert of its own.
+	Aggregation *Aggregation
 }
 
 // Condition is one parsed condition string.
@@ -53,13 +56,13 @@ type Value struct {
 func (p *ruleParser) detection(n *yaml.Node) *Detection {
 	pairs, _ := p.mapping(n, "detection")
 	d := &Detection{}
-	var condN *yaml.Node
+	var condN, tfN, tfKey *yaml.Node
 	for _, kv := range pairs {
 		switch kv.key {
 		case "condition":
 			condN = kv.value
 		case "timeframe":
-			p.errorf(kv.keyN, "timeframe is not supported yet; use a correlation rule")
+			tfN, tfKey = kv.value, kv.keyN
 		default:
 			if s := p.selection(kv); s != nil {
 				d.Selections = append(d.Selections, s)
@@ -79,6 +82,9 @@ func (p *ruleParser) detection(n *yaml.Node) *Detection {
 		p.errorf(n, "detection: no selections")
 	}
 	p.conditions(d, condN)
+	if len(p.errs) == 0 {
+		p.timeframe(d, tfN, tfKey)
+	}
 	return d
 }
 
@@ -241,7 +247,11 @@ func (p *ruleParser) conditions(d *Detection, n *yaml.Node) {
 			p.errorf(it, "condition must be a string or a list of strings")
 			continue
 		}
-		e, err := ParseCondition(it.Value)
+		text, ok := p.aggregate(d, it, it.Value, len(items) == 1)
+		if !ok {
+			continue
+		}
+		e, err := ParseCondition(text)
 		if err != nil {
 			ce := err.(*ConditionError)
 			p.errAt(p.condPos(it, ce.Offset), "condition: %s", ce.Msg)

@@ -65,10 +65,29 @@ func (s LogSources) Resolve(ls LogSource) []*LogSourceMapping {
 			out = append(out, &s[i])
 		}
 	}
+	if len(out) == 0 && ls.Category != "" && ls.Service != "" {
+		// A rule that names both a category and a service (hayabusa's
+		// converted rules do) is read from the service's channel when no
+		// source maps the pair: the service is where its events are.
+		byService := s.Resolve(LogSource{Product: ls.Product, Service: ls.Service})
+		if len(byService) > 0 && !byService[0].Fallback {
+			return byService
+		}
+	}
 	if len(out) == 0 {
 		return fallback
 	}
 	return out
+}
+
+// channelDatasets is the dataset value of a source whose datasets are the
+// channels its rules' detections name.
+const channelDatasets = "{channel}"
+
+// byChannel reports whether the source's datasets come from the channels
+// each rule tests.
+func (m *LogSourceMapping) byChannel() bool {
+	return len(m.Datasets) == 1 && m.Datasets[0] == channelDatasets
 }
 
 // DatasetsFor returns the mapping's datasets for a rule's logsource, with
@@ -192,7 +211,7 @@ func (p *nodeParser) sourceMapping(n *yaml.Node) (LogSourceMapping, bool) {
 		case "datasets":
 			m.Datasets, _ = p.strList(kv.value, "datasets")
 			for i, d := range m.Datasets {
-				if !datasetRE.MatchString(d) && !datasetTemplateRE.MatchString(d) {
+				if !datasetRE.MatchString(d) && !datasetTemplateRE.MatchString(d) && d != channelDatasets {
 					p.errorf(resolve(kv.value).Content[i], "dataset %q is not a lower-case dotted name", d)
 				}
 			}
@@ -216,7 +235,7 @@ func (p *nodeParser) sourceMapping(n *yaml.Node) (LogSourceMapping, bool) {
 		p.errorf(n, "a source needs a logsource and at least one dataset")
 	}
 	for i, d := range m.Datasets {
-		if len(p.errs) == before && !m.Fallback && strings.Contains(d, "{") {
+		if len(p.errs) == before && !m.Fallback && strings.Contains(d, "{") && !m.byChannel() {
 			p.errorf(resolve(n), "dataset %q: templates are only allowed in fallback sources", m.Datasets[i])
 		}
 	}

@@ -34,6 +34,8 @@ type Rule struct {
 	Warnings ErrorList
 
 	idPos, logSourcePos Pos
+	// tagPos is where each of Tags is written.
+	tagPos []Pos
 	// maps are the log-source mappings the rule runs on, set by checkRule.
 	maps []*LogSourceMapping
 	// alert is what its alerts say of the rule, encoded when it is added
@@ -135,7 +137,9 @@ func (p *ruleParser) ruleKeyStrict(r *Rule, kv pair) {
 		r.ID, _ = p.str(v, "id")
 		r.idPos = nodePos(v)
 		if r.ID != "" && !uuidRE.MatchString(r.ID) {
-			p.errorf(v, "id %q is not a UUID", r.ID)
+			// Sigma asks for a UUID but an ID of another shape still
+			// names the rule uniquely: a warning, not a refusal.
+			p.lenient(func() { p.errorf(v, "id %q is not a UUID; it is used as it is", r.ID) })
 		}
 	case "status":
 		r.Status = p.oneOf(v, "status", statuses)
@@ -151,6 +155,7 @@ func (p *ruleParser) ruleKeyStrict(r *Rule, kv pair) {
 		r.Modified, _ = p.str(v, "modified")
 	case "tags":
 		r.Tags, _ = p.strList(v, "tags")
+		r.tagPos = itemPos(v, len(r.Tags))
 	case "references":
 		r.References, _ = p.strList(v, "references")
 	case "falsepositives":

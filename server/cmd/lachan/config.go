@@ -44,6 +44,10 @@ type Config struct {
 	TelemetryPolicy string `mapstructure:"telemetry_policy"`
 	// Detections is a directory of Sigma rules; empty uses the built-in set.
 	Detections string `mapstructure:"detections"`
+	// AttackSTIX is MITRE's ATT&CK STIX bundle (enterprise-attack.json)
+	// that names alerts' techniques and tactics; empty uses the built-in
+	// tactics.
+	AttackSTIX string `mapstructure:"attack_stix"`
 	// YARARules is a directory of YARA rules signed and sent to agents;
 	// empty sends the built-in set.
 	YARARules string          `mapstructure:"yara_rules"`

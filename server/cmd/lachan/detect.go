@@ -32,6 +32,7 @@ func detectCmd() *cobra.Command {
 	}
 	c.Flags().StringArray("rules", nil, "rule directory (repeatable)")
 	addLogSourcesFlag(c)
+	addAttackFlag(c)
 	return c
 }
 

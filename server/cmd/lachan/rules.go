@@ -39,6 +39,7 @@ func rulesCmd() *cobra.Command {
 		},
 	}
 	addLogSourcesFlag(check)
+	addAttackFlag(check)
 	c.AddCommand(check)
 	c.AddCommand(contentCmds()...)
 	return c
@@ -51,6 +52,9 @@ func addLogSourcesFlag(c *cobra.Command) {
 // loadRuleDirs loads the rules of the directories, or the shipped rules
 // when there are none, with the chosen log-source mapping.
 func loadRuleDirs(cmd *cobra.Command, dirs []string) (*detect.Engine, []error, error) {
+	if err := attackFromFlag(cmd); err != nil {
+		return nil, nil, err
+	}
 	sources, err := logSources(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -114,23 +118,7 @@ func reportCheck(w io.Writer, e *detect.Engine, errs []error) error {
 	if n := len(e.Warnings()); n > 0 {
 		fmt.Fprintf(w, "%d warnings (the rules load)\n", n)
 	}
-	unmapped := map[string]int{}
-	for _, r := range e.Rules() {
-		for _, t := range detect.UnmappedTags(r.Tags) {
-			unmapped[t]++
-		}
-	}
-	if len(unmapped) > 0 {
-		tags := make([]string, 0, len(unmapped))
-		for t := range unmapped {
-			tags = append(tags, t)
-		}
-		sort.Strings(tags)
-		fmt.Fprintln(w, "ATT&CK tags that name no technique or tactic:")
-		for _, t := range tags {
-			fmt.Fprintf(w, "%6d  %s\n", unmapped[t], t)
-		}
-	}
+	reportAttack(w, e)
 	files := map[string]bool{}
 	reasons := map[string]int{}
 	for _, err := range errs {

@@ -34,6 +34,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	if err := loadAttack(cfg.AttackSTIX); err != nil {
+		return err
+	}
 	st, err := cfg.openStore(ctx, log.With("component", "store"))
 	if err != nil {
 		return err
