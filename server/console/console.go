@@ -89,6 +89,7 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /audit", c.page(c.auditPage))
 	mux.HandleFunc("GET /hunt", c.page(c.hunt))
 	mux.HandleFunc("GET /hunt/export", c.page(c.huntExport))
+	mux.HandleFunc("GET /hunt/histogram", c.page(c.huntHistogram))
 	mux.HandleFunc("GET /hosts", c.page(c.hosts))
 	mux.HandleFunc("GET /hosts/{id}", c.page(c.host))
 	mux.HandleFunc("POST /hosts/{id}/{step}", c.post(c.hostAction))
