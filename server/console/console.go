@@ -83,6 +83,7 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("POST /incidents/bulk-assign", c.post(c.bulkAssign))
 	mux.HandleFunc("POST /incidents/views", c.post(c.saveView))
 	mux.HandleFunc("GET /incidents/{id}", c.page(c.incident))
+	mux.HandleFunc("GET /incidents/{id}/packets", c.page(c.packets))
 	mux.HandleFunc("POST /incidents/{id}/{step}", c.post(c.incidentStep))
 	mux.HandleFunc("POST /incidents/{id}/actions", c.post(c.requestAction))
 	mux.HandleFunc("POST /incidents/{id}/actions/{action}/{step}", c.post(c.actionStep))
