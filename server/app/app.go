@@ -195,6 +195,14 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	// Rules switched off at run time, by this replica or another.
+	if err := s.rulebook.Refresh(ctx, st); err != nil {
+		return err
+	}
+	s.add("rule switches", func(ctx context.Context) error {
+		s.rulebook.RefreshEvery(ctx, st, ruleSwitchRefresh, func(err error) { log.Warn("rule switches", "err", err) })
+		return nil
+	})
 	signed, version, err := ruleBundle(cfg.YARARules, packs, ca)
 	if err != nil {
 		return err

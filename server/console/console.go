@@ -97,6 +97,7 @@ func (c *Console) Handler(api http.Handler) http.Handler {
 	mux.HandleFunc("GET /live/{id}", c.page(c.liveResult))
 	mux.HandleFunc("GET /systems", c.page(c.systems))
 	mux.HandleFunc("GET /rules", c.page(c.rules))
+	mux.HandleFunc("POST /rules/{set}/{id}/{to}", c.post(c.switchRule))
 	mux.HandleFunc("GET /reports/{kind}/{id}", c.page(c.report))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.problem(w, r, http.StatusNotFound, "err.notfound", r.URL.Path)
