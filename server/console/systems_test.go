@@ -28,6 +28,9 @@ func TestSystemsPage(t *testing.T) {
 	if strings.Contains(p.Body, "No on-site force assigned") || strings.Contains(p.Body, "One-stop system") {
 		t.Errorf("systems page (vi) shows the English text too")
 	}
+	if p := b.get("/"); !strings.Contains(p.Body, "Hệ thống một cửa") || strings.Contains(p.Body, "One-stop system") {
+		t.Errorf("overview (vi) does not name the system in Vietnamese only")
+	}
 	if p = b.get("/lang?set=en&next=/systems"); p.StatusCode != 303 {
 		t.Fatalf("switch to English: %d", p.StatusCode)
 	}
