@@ -204,9 +204,10 @@ func (m *Manager) listOpenPage(ctx context.Context, units []string, f Filter, o 
 		return Page{}, false, fmt.Errorf("list open marks: %w", err)
 	}
 	var rows []Incident
-	for _, mk := range marks {
-		var sum markSummary
-		if json.Unmarshal(mk.Doc, &sum) != nil || !sum.Listed {
+	sums, decoded := m.marks.summaries(marks)
+	for i, mk := range marks {
+		sum := sums[i]
+		if !decoded[i] || !sum.Listed {
 			inc, ok, err := m.readListed(ctx, mk.ID)
 			if err != nil {
 				return Page{}, false, err

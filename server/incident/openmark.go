@@ -154,11 +154,12 @@ func (m *Manager) OpenSummary(ctx context.Context, units []string, now time.Time
 	if err != nil {
 		return s, fmt.Errorf("list open marks: %w", err)
 	}
-	for _, mk := range marks {
-		var sum markSummary
-		if err := json.Unmarshal(mk.Doc, &sum); err != nil {
-			return s, fmt.Errorf("open mark %s: %w", mk.ID, err)
-		}
+	sums, err := m.marks.decodeMarks(marks)
+	if err != nil {
+		return s, err
+	}
+	for i, mk := range marks {
+		sum := sums[i]
 		if sum.Status == "" {
 			inc, err := m.Get(ctx, mk.ID)
 			if errors.Is(err, store.ErrNotFound) {
