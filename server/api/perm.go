@@ -71,6 +71,8 @@ const (
 	// PermActions: request, approve and cancel response actions on PCs
 	// (within the caller's units), read collected files.
 	PermActions Perm = "actions"
+	// PermRulesSwitch switches detection rules on and off at run time.
+	PermRulesSwitch Perm = "rules.switch"
 )
 
 // rolePerms is the one table of who may do what. A role not here, or a
@@ -79,10 +81,10 @@ var rolePerms = map[string][]Perm{
 	RoleAdmin: {PermSelf, PermAgentsRead, PermAgentsLabel, PermAgentsAdmin, PermEventsRead, PermIncidentsRead,
 		PermIncidentsAct, PermIncidentsAssignAny, PermUnitsRead, PermUnitsAdmin, PermLive, PermSystemsRead,
 		PermSystemsWrite, PermIndicatorsRead, PermIndicatorsWrite, PermForwardRead, PermReidentify, PermDeadLetters,
-		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead, PermActions},
+		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead, PermActions, PermRulesSwitch},
 	RoleAnalyst: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermIncidentsAssignAny, PermUnitsRead, PermLive, PermSystemsRead, PermIndicatorsRead, PermIndicatorsWrite,
-		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead, PermActions},
+		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead, PermActions, PermRulesSwitch},
 	RoleResponder: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermUnitsRead, PermLive, PermSystemsRead, PermPersonalData, PermActions},
 	RoleAuditor: {PermSelf, PermIncidentsRead, PermUnitsRead, PermSystemsRead, PermAuditRead, PermReportsRead},

@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"lachan/internal/bundle"
 )
@@ -20,6 +22,8 @@ type RuleInfo struct {
 	Status   string `json:"status,omitempty"`
 	File     string `json:"file,omitempty"`
 	Warnings int    `json:"warnings,omitempty"`
+	// Off is set for a rule switched off at run time (PathRuleSwitch).
+	Off bool `json:"off,omitempty"`
 }
 
 // RuleSet is one kind of rules: what loaded and what failed, each
@@ -30,7 +34,8 @@ type RuleSet struct {
 	Rules   []RuleInfo `json:"rules"`
 	Failed  []string   `json:"failed,omitempty"`
 	// Switchable says whether rules of the set can be turned on and off
-	// at run time; none can yet: a rule is turned off by removing its file.
+	// at run time (PathRuleSwitch); a rule of another set is turned off by
+	// removing its file.
 	Switchable bool `json:"switchable"`
 }
 
@@ -38,6 +43,8 @@ type RuleSet struct {
 type Rulebook struct {
 	mu   sync.Mutex
 	sets []RuleSet
+	// off are the rules switched off ("set/id"), as last read.
+	off atomic.Pointer[map[string]bool]
 }
 
 // Add records a set.
@@ -47,11 +54,21 @@ func (b *Rulebook) Add(s RuleSet) {
 	b.sets = append(b.sets, s)
 }
 
-// Sets returns the recorded sets.
+// Sets returns the recorded sets, each rule marked off when it is
+// switched off.
 func (b *Rulebook) Sets() []RuleSet {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]RuleSet(nil), b.sets...)
+	out := make([]RuleSet, 0, len(b.sets))
+	for _, s := range b.sets {
+		s.Switchable = slices.Contains(switchable, s.Name)
+		s.Rules = slices.Clone(s.Rules)
+		for i := range s.Rules {
+			s.Rules[i].Off = !b.Enabled(s.Name, s.Rules[i].ID)
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // rulebook answers the loaded rule sets and the YARA bundle agents get.
@@ -74,4 +91,5 @@ func (s *Server) rulebook(w http.ResponseWriter, r *http.Request, p Principal) {
 
 func (s *Server) rulebookRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET "+PathRulebook, PermEventsRead, s.rulebook)
+	s.route(mux, "PUT "+PathRuleSwitch+"{set}/{id}", PermRulesSwitch, s.switchRule)
 }

@@ -13,6 +13,7 @@ import (
 	actions "lachan/server/action"
 	"lachan/server/api"
 	"lachan/server/audit"
+	"lachan/server/console"
 	"lachan/server/content"
 	"lachan/server/correlate"
 	"lachan/server/fleet"
@@ -69,6 +70,8 @@ type Config struct {
 	Playbook  playbook.Config
 	Notify    notify.Config
 	Actions   actions.Config
+	// Console is the web interface's pages.
+	Console console.Config
 }
 
 // DefaultConfig is the defaults of every part; the directories are left
@@ -89,6 +92,7 @@ func DefaultConfig() Config {
 		Playbook:  playbook.DefaultConfig(),
 		Notify:    notify.DefaultConfig(),
 		Actions:   actions.DefaultConfig(),
+		Console:   console.DefaultConfig(),
 	}
 }
 
@@ -101,6 +105,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify, c.Actions, c.Content))
+	errs = append(errs, c.Console.Validate())
 	return errors.Join(errs...)
 }
 
@@ -140,7 +145,7 @@ func New(ctx context.Context, cfg Config, st store.Store, log *slog.Logger) (*Se
 		ln.Close()
 		return nil, err
 	}
-	if err := s.mountConsole(st); err != nil {
+	if err := s.mountConsole(cfg.Console, st); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -190,6 +195,14 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
+	// Rules switched off at run time, by this replica or another.
+	if err := s.rulebook.Refresh(ctx, st); err != nil {
+		return err
+	}
+	s.add("rule switches", func(ctx context.Context) error {
+		s.rulebook.RefreshEvery(ctx, st, ruleSwitchRefresh, func(err error) { log.Warn("rule switches", "err", err) })
+		return nil
+	})
 	signed, version, err := ruleBundle(cfg.YARARules, packs, ca)
 	if err != nil {
 		return err

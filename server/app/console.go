@@ -9,8 +9,8 @@ import (
 
 // mountConsole builds the web interface and mounts it on the API at "/",
 // with the rules loaded at start for its rules page.
-func (s *Server) mountConsole(st store.Store) error {
-	c, err := console.New(console.DefaultConfig(), st, s.log)
+func (s *Server) mountConsole(cfg console.Config, st store.Store) error {
+	c, err := console.New(cfg, st, s.log)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"lachan/detections"
 	"lachan/internal/bundle"
@@ -35,6 +36,10 @@ func openUnits(ctx context.Context, file string, st store.Store, log *slog.Logge
 	log.Info("units applied", "file", file, "units", len(specs))
 	return units, nil
 }
+
+// ruleSwitchRefresh is how often a replica reads the rules switched off,
+// so that one switched on another replica applies here within it.
+const ruleSwitchRefresh = 15 * time.Second
 
 // ruleBundle signs the YARA rules agents are to use.
 func ruleBundle(dir string, packs []content.Pack, ca *pki.Authority) (bundle.Signed, string, error) {
@@ -78,6 +83,9 @@ func (s *Server) loadDetector(dir string, packs []content.Pack) (pipeline.Detect
 	return pipeline.DetectorFunc(func(ev event.Event) []event.Event {
 		var alerts []event.Event
 		for _, m := range eng.Match(ev) {
+			if !s.rulebook.Enabled("sigma", m.Rule.ID) {
+				continue // switched off at run time
+			}
 			alerts = append(alerts, m.Alert(ev))
 		}
 		return alerts

@@ -12,6 +12,10 @@ type Config struct {
 	QueueLimit int `mapstructure:"queue_limit"`
 	// AuditLimit caps the records of one audit page.
 	AuditLimit int `mapstructure:"audit_limit"`
+	// CaptureDir is the rolling capture of a sensor on this machine
+	// (sensor.capture.dir): the incident page links each flow of its
+	// evidence to that flow's packets there. Empty: no links.
+	CaptureDir string `mapstructure:"capture_dir"`
 }
 
 // DefaultConfig shows 50 incidents and 100 audit records a page.

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -41,9 +42,9 @@ type huntData struct {
 	Events  []event.Event
 	Columns []string
 	Top     []topField
-	Bars    []bar
-	MaxBar  int64
-	Width   int
+	// Histogram is the address of the query's histogram (an SVG image,
+	// histogramSVG), fetched by the browser after the page.
+	Histogram template.URL
 	// CSV and JSONL are the export links of the same query.
 	CSV, JSONL template.URL
 }
@@ -85,16 +86,20 @@ func huntQuery(v url.Values) (q, from string, qs url.Values, interval time.Durat
 	return q, from, qs, huntRanges[i].Interval
 }
 
-// hunt runs the query through the API: the events, the top values of a
-// few fields and a histogram, all scoped and bounded as the API does.
+// hunt runs the query through the API: the events and the top values
+// of a few fields among them, scoped and bounded as the API does. The
+// histogram counts every match over the range, which on a field the
+// store does not index means reading the range's events: it is its own
+// request (huntHistogram), so the rows do not wait for it.
 func (c *Console) hunt(q req) {
-	query, from, qs, interval := huntQuery(q.r.URL.Query())
+	query, from, qs, _ := huntQuery(q.r.URL.Query())
 	d := huntData{Q: query, From: from, Columns: huntColumns}
 	for _, r := range huntRanges {
 		d.Ranges = append(d.Ranges, r.From)
 	}
 	d.CSV = template.URL("/hunt/export?format=csv&" + qs.Encode())
 	d.JSONL = template.URL("/hunt/export?format=jsonl&" + qs.Encode())
+	d.Histogram = template.URL("/hunt/histogram?" + qs.Encode())
 	ev := cloneValues(qs)
 	ev.Set("limit", strconv.Itoa(huntLimit))
 	var page struct {
@@ -117,23 +122,57 @@ func (c *Console) hunt(q req) {
 	d.Events = page.Events
 	// Top values come from the page's events, as a sample (Kibana's field
 	// list does the same): eight terms aggregations over the whole range
-	// cost more than the page. The histogram counts the whole range.
+	// cost more than the page.
 	d.Top = topValues(d.Events, huntFields, 5)
-	agg := cloneValues(qs)
-	agg.Set("agg", "date_histogram:"+interval.String())
+	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
+}
+
+// huntHistogram answers the query's histogram over its range as an SVG
+// image: one bar per interval, empty ones as gaps. A query the API
+// refuses gets an empty image with the API's status: the page shows the
+// error itself.
+func (c *Console) huntHistogram(q req) {
+	_, from, qs, interval := huntQuery(q.r.URL.Query())
+	qs.Set("agg", "date_histogram:"+interval.String())
 	var res struct {
 		Aggregations []store.AggResult `json:"aggregations"`
 	}
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", agg, nil, &res); err != nil {
-		c.fail(q, err)
-		return
-	}
-	if len(res.Aggregations) == 1 {
+	status := http.StatusOK
+	var bs []bar
+	err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/aggregate", qs, nil, &res)
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		status = ae.Status
+	case err != nil:
+		c.log.Error("console", "path", q.r.URL.Path, "err", err)
+		status = http.StatusInternalServerError
+	case len(res.Aggregations) == 1:
 		span, _ := time.ParseDuration(from)
-		d.Bars, d.MaxBar = bars(res.Aggregations[0].Buckets, span, interval, time.Now())
-		d.Width = max(1, len(d.Bars)*(barWidth+2))
+		bs, _ = bars(res.Aggregations[0].Buckets, span, interval, time.Now())
 	}
-	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
+	secure(q.w)
+	q.w.Header().Set("Content-Type", "image/svg+xml")
+	q.w.Header().Set("Cache-Control", "no-store")
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(histogramSVG(bs, c.cats[langOf(q.r)].translate("hunt.histogram")))
+}
+
+// histogramSVG draws bs as a standalone SVG document labelled label,
+// each bar titled with its time and count. Colours are attributes: an
+// image's SVG gets no stylesheet.
+func histogramSVG(bs []bar, label string) []byte {
+	var b strings.Builder
+	width := max(1, len(bs)*(barWidth+2))
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" preserveAspectRatio="none" role="img" aria-label="%s">`,
+		width, barHeight, html.EscapeString(label))
+	fmt.Fprintf(&b, "<title>%s</title>", html.EscapeString(label))
+	for _, r := range bs {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#0b4f8a"><title>%s: %d</title></rect>`,
+			r.X, r.Y, barWidth, r.H, fmtTime(r.Time), r.Count)
+	}
+	b.WriteString("</svg>\n")
+	return []byte(b.String())
 }
 
 // topValues counts each field's values over evs, the n most frequent

@@ -37,13 +37,25 @@ func TestHunt(t *testing.T) {
 	if p.StatusCode != 200 {
 		t.Fatalf("hunt: %d\n%s", p.StatusCode, p.Body)
 	}
-	for _, want := range []string{"powershell", `<rect x=`, `id="fields"`,
+	for _, want := range []string{"powershell", `id="fields"`,
+		`<img class="histogram" id="histogram" src="/hunt/histogram?from=1h&amp;q=host.name%3Apc-1"`,
 		`href="/hunt/export?format=csv&amp;from=1h&amp;q=host.name%3Apc-1" id="export-csv"`,
 		// The pivot on a value narrows the query.
 		`href="/hunt?from=1h&amp;q=%28host.name%3apc-1%29%20and%20process.name%3a%22powershell%22"`} {
 		if !strings.Contains(p.Body, want) {
 			t.Errorf("hunt page lacks %s", want)
 		}
+	}
+	// The histogram is its own request, an SVG image: three events, one
+	// a minute, in three bars of the hour's sixty-one.
+	h := b.get("/hunt/histogram?from=1h&q=" + url.QueryEscape("host.name:pc-1"))
+	if h.StatusCode != 200 || h.Header.Get("Content-Type") != "image/svg+xml" || strings.Count(h.Body, "<rect ") != 61 ||
+		strings.Count(h.Body, `height="60"`) != 3 || !strings.HasPrefix(h.Body, `<svg xmlns="http://www.w3.org/2000/svg"`) {
+		t.Errorf("histogram: %d %s\n%s", h.StatusCode, h.Header.Get("Content-Type"), h.Body)
+	}
+	if h = b.get("/hunt/histogram?from=1h&q=" + url.QueryEscape("host.name:pc-1 and (")); h.StatusCode != http.StatusBadRequest ||
+		strings.Contains(h.Body, "<rect") {
+		t.Errorf("histogram of a bad query: %d\n%s", h.StatusCode, h.Body)
 	}
 	p = b.get("/hunt?from=1h&q=" + url.QueryEscape("host.name:pc-1 and (process.name:x"))
 	if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "column ") {

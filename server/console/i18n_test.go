@@ -112,10 +112,11 @@ func TestTemplatesRenderInEveryLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := map[string]any{"login": loginData{}, "queue": queueData{}, "incident": incidentData{}, "audit": auditData{},
-		"hosts": hostsData{}, "overview": overviewData{}, "hunt": huntData{}, "host": hostData{}, "live": liveData{}}
+		"hosts": hostsData{}, "overview": overviewData{}, "hunt": huntData{}, "host": hostData{}, "live": liveData{},
+		"rules": rulesData{Sets: []ruleSet{{Name: "sigma", Switchable: true, Rules: []ruleInfo{{ID: "a", Off: true}, {ID: "b"}}}}}}
 	for _, lang := range languages {
 		for _, p := range pages {
-			me := &Me{Name: "x", Role: "admin", Permissions: []string{"incidents.read", "incidents.act", "incidents.assign-any", "audit.read"}}
+			me := &Me{Name: "x", Role: "admin", Permissions: []string{"incidents.read", "incidents.act", "incidents.assign-any", "audit.read", "rules.switch"}}
 			v := &view{Lang: lang, Title: p + ".title", Me: me, Data: data[p]}
 			if p == "systems" {
 				continue // needs a coverage report; rendered in TestConsolePages

@@ -33,6 +33,9 @@ type entry struct {
 	event.Event
 	Kind   string
 	Fields [][2]string
+	// Packets is the address that downloads the flow's packets, when a
+	// sensor on this machine keeps them (Config.CaptureDir).
+	Packets string
 }
 
 // timelineFields are, per dataset prefix, the fields shown in the
@@ -96,7 +99,11 @@ func (c *Console) loadIncident(q req, id string) (incidentData, error) {
 		data.Related = append(data.Related, d.DuplicateOf)
 	}
 	for _, ev := range d.Evidence {
-		data.Timeline = append(data.Timeline, toEntry(ev))
+		e := toEntry(ev)
+		if cid := ev.String("network.community_id"); cid != "" && c.cfg.CaptureDir != "" {
+			e.Packets = "/incidents/" + url.PathEscape(d.ID) + "/packets?" + url.Values{"cid": {cid}}.Encode()
+		}
+		data.Timeline = append(data.Timeline, e)
 		for _, f := range []struct {
 			list *[]string
 			name string

@@ -38,6 +38,7 @@ func funcs(cat catalog) template.FuncMap {
 		"has":   func(perms []string, p string) bool { return slices.Contains(perms, p) },
 		"join":  func(s []string) string { return visible(strings.Join(s, ", ")) },
 		"pivot": pivot,
+		"half":  half,
 		"caret": caret,
 		"trim":  trim,
 		"count": fmtCount,
@@ -65,6 +66,20 @@ func parseTemplates(cats map[string]catalog) (map[string]map[string]*template.Te
 		}
 	}
 	return out, nil
+}
+
+// half is the part of a text written "Vietnamese / English" (the
+// registry's names and the coverage's gaps) in lang; a text without
+// the separator is the same in both.
+func half(s, lang string) string {
+	vi, en, ok := strings.Cut(s, " / ")
+	if !ok {
+		return s
+	}
+	if lang == "en" {
+		return en
+	}
+	return vi
 }
 
 // visible makes control characters (terminal escape codes, bidi

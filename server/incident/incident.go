@@ -221,6 +221,8 @@ type Manager struct {
 	// indexed is set once the open-incident index is known to exist.
 	indexed   atomic.Bool
 	indexOnce sync.Mutex
+	// marks are the open marks' summaries as last decoded (markcache.go).
+	marks markCache
 }
 
 // NewManager returns a manager; now is the clock (time.Now when nil).

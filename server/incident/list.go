@@ -182,9 +182,17 @@ type listed struct {
 	Assignee    string       `json:"assignee,omitempty"`
 }
 
-// listOpenPage is ListPage over the open marks: each marked incident's
-// listing fields are decoded to filter and sort, and only the page's
-// incidents whole. ok is false until the marks are built.
+// listOpenPage is ListPage over the open marks: each mark's summary is
+// filtered and sorted by, and only the page's incidents are read, whole.
+// A mark of an earlier layout, without the listing fields, has its
+// incident's listing fields read instead. ok is false until the marks
+// are built.
+//
+// A mark may tell of a write that then failed (it goes in before its
+// incident): a page's incident is checked against the filter again as
+// read, and left out if it no longer passes, so a page may then hold one
+// row fewer than limit, and Total count it, until the incident is
+// written again.
 func (m *Manager) listOpenPage(ctx context.Context, units []string, f Filter, o Order, offset, limit int) (Page, bool, error) {
 	if _, _, err := m.st.GetEntity(ctx, store.KindState, markState); errors.Is(err, store.ErrNotFound) {
 		return Page{}, false, nil
@@ -195,42 +203,59 @@ func (m *Manager) listOpenPage(ctx context.Context, units []string, f Filter, o 
 	if err != nil {
 		return Page{}, false, fmt.Errorf("list open marks: %w", err)
 	}
-	type row struct {
-		inc Incident
-		doc []byte
-		ver uint64
-	}
-	var rows []row
-	for _, mk := range marks {
-		if !f.mayKeep(mk.Doc, units) {
+	var rows []Incident
+	sums, decoded := m.marks.summaries(marks)
+	for i, mk := range marks {
+		sum := sums[i]
+		if !decoded[i] || !sum.Listed {
+			inc, ok, err := m.readListed(ctx, mk.ID)
+			if err != nil {
+				return Page{}, false, err
+			}
+			if ok && inc.VisibleTo(units) && f.Match(inc) {
+				rows = append(rows, inc)
+			}
 			continue
 		}
-		doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, mk.ID)
+		if inc := sum.listing(mk.ID); inc.VisibleTo(units) && f.Match(inc) {
+			rows = append(rows, inc)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b Incident) int { return compare(a, b, o) })
+	pg := Page{Total: len(rows), More: offset+limit < len(rows), Incidents: []Incident{}}
+	for _, r := range rows[min(offset, len(rows)):min(offset+limit, len(rows))] {
+		inc, err := m.Get(ctx, r.ID)
 		if errors.Is(err, store.ErrNotFound) {
+			pg.Total--
 			continue // marked before it was written, or removed
 		}
 		if err != nil {
-			return Page{}, false, fmt.Errorf("incident %s: %w", mk.ID, err)
-		}
-		var l listed
-		if err := json.Unmarshal(doc, &l); err != nil {
-			return Page{}, false, fmt.Errorf("incident %s: stored document: %w", mk.ID, err)
-		}
-		inc := Incident{ID: l.ID, Title: l.Title, Severity: l.Severity, Status: l.Status, Unit: l.Unit, Host: l.Host,
-			Rule: l.Rule, Rules: l.Rules, Created: l.Created, LastSeen: l.LastSeen, Units: l.Units,
-			Assignments: l.Assignments, Assignee: l.Assignee}
-		if inc.VisibleTo(units) && f.Match(inc) {
-			rows = append(rows, row{inc, doc, ver})
-		}
-	}
-	slices.SortStableFunc(rows, func(a, b row) int { return compare(a.inc, b.inc, o) })
-	pg := Page{Total: len(rows), More: offset+limit < len(rows), Incidents: []Incident{}}
-	for _, r := range rows[min(offset, len(rows)):min(offset+limit, len(rows))] {
-		inc, err := m.decode(r.inc.ID, r.doc, r.ver)
-		if err != nil {
 			return Page{}, false, err
+		}
+		if !inc.VisibleTo(units) || !f.Match(inc) {
+			pg.Total--
+			continue
 		}
 		pg.Incidents = append(pg.Incidents, inc)
 	}
 	return pg, true, nil
+}
+
+// readListed reads an incident's listing fields only (listed), not its
+// evidence, notes or history; ok is false when it is not stored.
+func (m *Manager) readListed(ctx context.Context, id string) (Incident, bool, error) {
+	doc, _, err := m.st.GetEntity(ctx, store.KindIncident, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Incident{}, false, nil // marked before it was written, or removed
+	}
+	if err != nil {
+		return Incident{}, false, fmt.Errorf("incident %s: %w", id, err)
+	}
+	var l listed
+	if err := json.Unmarshal(doc, &l); err != nil {
+		return Incident{}, false, fmt.Errorf("incident %s: stored document: %w", id, err)
+	}
+	return Incident{ID: l.ID, Title: l.Title, Severity: l.Severity, Status: l.Status, Unit: l.Unit, Host: l.Host,
+		Rule: l.Rule, Rules: l.Rules, Created: l.Created, LastSeen: l.LastSeen, Units: l.Units,
+		Assignments: l.Assignments, Assignee: l.Assignee}, true, nil
 }

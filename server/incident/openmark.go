@@ -50,8 +50,14 @@ func (m *Manager) markOpen(ctx context.Context, id, doc string) error {
 }
 
 // markSummary is what an open mark holds of its incident: what the
-// console's overview counts, so that counting the open incidents reads
-// the marks and not the incidents. Marks written before it hold "{}".
+// console's overview counts, and what a listing of open incidents
+// filters and sorts by, so that counting them and cutting a page read
+// the marks and not the incidents. Marks written before it hold "{}";
+// marks of layout 2 hold no listing fields (Listed is unset).
+//
+// Alert counts, notes and the time of the last update are left out, so
+// that an alert joining an open incident rewrites its mark only when it
+// moves the last-seen time, as it moves the time index's entry.
 type markSummary struct {
 	Status       string    `json:"status"`
 	Severity     string    `json:"severity"`
@@ -59,6 +65,22 @@ type markSummary struct {
 	Units        []string  `json:"units,omitempty"`
 	Notification markClock `json:"notification"`
 	FinalReport  markClock `json:"final_report"`
+
+	// Listed is set when the fields below are: the mark's layout 3.
+	Listed    bool       `json:"listed,omitempty"`
+	Title     string     `json:"title,omitempty"`
+	Host      Host       `json:"host,omitzero"`
+	Rules     []markRule `json:"rules,omitempty"`
+	Created   time.Time  `json:"created,omitzero"`
+	LastSeen  time.Time  `json:"last_seen,omitzero"`
+	Assignees []string   `json:"assignees,omitempty"`
+}
+
+// markRule names a rule of the incident (Incident.Rule and Rules),
+// without its count of alerts.
+type markRule struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
 }
 
 // markClock is the part of a Clock its state depends on; the notices
@@ -132,11 +154,12 @@ func (m *Manager) OpenSummary(ctx context.Context, units []string, now time.Time
 	if err != nil {
 		return s, fmt.Errorf("list open marks: %w", err)
 	}
-	for _, mk := range marks {
-		var sum markSummary
-		if err := json.Unmarshal(mk.Doc, &sum); err != nil {
-			return s, fmt.Errorf("open mark %s: %w", mk.ID, err)
-		}
+	sums, err := m.marks.decodeMarks(marks)
+	if err != nil {
+		return s, err
+	}
+	for i, mk := range marks {
+		sum := sums[i]
 		if sum.Status == "" {
 			inc, err := m.Get(ctx, mk.ID)
 			if errors.Is(err, store.ErrNotFound) {
@@ -156,8 +179,42 @@ func (m *Manager) OpenSummary(ctx context.Context, units []string, now time.Time
 }
 
 func summaryOf(inc *Incident) markSummary {
-	return markSummary{Status: inc.Status, Severity: inc.Severity, Unit: inc.Unit, Units: inc.Units,
-		Notification: clockOf(inc.Notification), FinalReport: clockOf(inc.FinalReport)}
+	s := markSummary{Status: inc.Status, Severity: inc.Severity, Unit: inc.Unit, Units: inc.Units,
+		Notification: clockOf(inc.Notification), FinalReport: clockOf(inc.FinalReport),
+		Listed: true, Title: inc.Title, Host: Host{ID: inc.Host.ID, Name: inc.Host.Name}, Created: inc.Created, LastSeen: inc.LastSeen}
+	for _, r := range append([]Rule{inc.Rule}, inc.Rules...) {
+		if (r.ID != "" || r.Name != "") && !slices.ContainsFunc(s.Rules, func(x markRule) bool { return x.ID == r.ID && x.Name == r.Name }) {
+			s.Rules = append(s.Rules, markRule{ID: r.ID, Name: r.Name})
+		}
+	}
+	if inc.Assignee != "" {
+		s.Assignees = append(s.Assignees, inc.Assignee)
+	}
+	for _, a := range inc.Assignments {
+		if a.To != "" && !slices.Contains(s.Assignees, a.To) {
+			s.Assignees = append(s.Assignees, a.To)
+		}
+	}
+	return s
+}
+
+// listing is the incident as far as the mark tells it: what Filter.Match
+// and compare look at. Rule is the first rule named, Assignments one per
+// assignee, so that the filter's assignee and text match as on the
+// incident.
+func (s markSummary) listing(id string) Incident {
+	inc := Incident{ID: id, Title: s.Title, Severity: s.Severity, Status: s.Status, Unit: s.Unit, Units: s.Units,
+		Host: s.Host, Created: s.Created, LastSeen: s.LastSeen}
+	for i, r := range s.Rules {
+		if i == 0 {
+			inc.Rule = Rule{ID: r.ID, Name: r.Name}
+		}
+		inc.Rules = append(inc.Rules, Rule{ID: r.ID, Name: r.Name})
+	}
+	for _, a := range s.Assignees {
+		inc.Assignments = append(inc.Assignments, Assignment{To: a})
+	}
+	return inc
 }
 
 // onlyOpen reports whether a filter keeps open incidents only, so that
@@ -210,8 +267,8 @@ func (m *Manager) listOpen(ctx context.Context, units []string, f Filter) (incs 
 }
 
 // marksVersion is the marks' layout: 1 marks held "{}", 2 hold their
-// incident's summary (markSummary).
-const marksVersion = 2
+// incident's summary (markSummary), 3 its listing fields as well.
+const marksVersion = 3
 
 // buildMarks marks every open incident with its summary, then records
 // that the marks are built; a build cut short is done again whole, and

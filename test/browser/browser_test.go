@@ -188,7 +188,7 @@ func curlRoot(t *testing.T, base string) {
 // note, assign it, resolve it as a false positive; then an auditor finds
 // that action in the audit trail, whose page shows the chain verified.
 // On the way, the hosts page shows the hostile host name as text and no
-// script of it runs.
+// script of it runs, and a Sigma rule is switched off and on.
 func TestBrowserIncidentWorkflow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -277,8 +277,14 @@ func TestBrowserIncidentWorkflow(t *testing.T) {
 	}
 	do(t, b, "systems", chromedp.Navigate(d.base+"/systems"), chromedp.WaitVisible(css("h1")))
 	screenshot(t, b, "systems")
-	do(t, b, "rules", chromedp.Navigate(d.base+"/rules"), chromedp.WaitVisible(css("#set-sigma")))
+	// A Sigma rule switched off from the rules page, then on again.
+	const yaraRule = "8a919511-8b0f-4715-ac9b-c2941a6c4b72" // detections/endpoint/yara_finding.yml
+	switchRow := "#rule-" + yaraRule
+	do(t, b, "rules: switch a rule off", chromedp.Navigate(d.base+"/rules"), chromedp.WaitVisible(css("#set-sigma")),
+		chromedp.Click(css("#set-sigma summary")), chromedp.WaitVisible(css(switchRow+" button.switch")),
+		load(chromedp.Click(css(switchRow+" button.switch"))), waitText(switchRow, "đã tắt"), waitText("#set-sigma h2", "1 luật đã tắt"))
 	screenshot(t, b, "rules")
+	do(t, b, "rules: switch it on again", load(chromedp.Click(css(switchRow+" button.switch"))), waitText(switchRow, "đang bật"))
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d script dialogs opened: hostile text ran", n)
 	}

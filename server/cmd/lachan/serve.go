@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/logging"
 	"lachan/server/app"
+	"lachan/server/console"
 	"lachan/server/content"
 )
 
@@ -64,6 +65,17 @@ func (c *Config) app() app.Config {
 		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
 		Actions: c.Actions,
+		// The console links flows to the packets a sensor on this machine
+		// keeps, under the same configuration file's sensor.capture.dir.
+		Console: c.console(),
 		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, TrustedKeyFiles: c.Content.TrustedKeyFiles, Dir: c.contentDir(), DefaultPack: c.Content.DefaultPack},
 	}
+}
+
+// console is the console's configuration: its defaults, with the capture
+// directory of a sensor configured in the same file.
+func (c *Config) console() console.Config {
+	cc := console.DefaultConfig()
+	cc.CaptureDir = c.Sensor.Capture.Dir
+	return cc
 }
