@@ -105,6 +105,14 @@ func (r *Rules) newScanner(cfg Config) (*goyara.Scanner, error) {
 		return nil, fmt.Errorf("yara scanner: %w", err)
 	}
 	sc.SetTimeout(cfg.FileTimeout)
+	// Findings say which rules matched, never where or how often, and
+	// fast mode changes only that: once a string a rule asks about only
+	// as "there or not" has matched, libyara stops verifying it. On a
+	// megabyte of one letter, a regular expression like Yara-Rules'
+	// base64 or domain rule otherwise matches at every offset, each match
+	// verified again and kept (hundreds of MB, minutes of CPU); fast mode
+	// verifies it once.
+	sc.SetFlags(goyara.ScanFlagsFastMode)
 	return sc, nil
 }
 

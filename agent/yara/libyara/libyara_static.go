@@ -28,6 +28,17 @@ var Modules = []string{"pe", "elf", "math", "time"}
 // Linux ("not pe.is_signed" true for every signed file), so it is refused.
 var UnsetFields = []string{"pe.signatures", "pe.is_signed", "pe.number_of_signatures"}
 
+// ScanFlagsFastMode stops looking for a string once it has matched,
+// where the rule asks only whether it is there (not how often or where).
+const ScanFlagsFastMode = goyara.ScanFlagsFastMode
+
+// SetConfiguration and the limits it sets are libyara's process-wide
+// settings.
+var SetConfiguration = goyara.SetConfiguration
+
+// ConfigMaxMatchData bounds the bytes of each string match libyara copies.
+const ConfigMaxMatchData = goyara.ConfigMaxMatchData
+
 // NewCompiler returns a new compiler.
 func NewCompiler() (*Compiler, error) { return goyara.NewCompiler() }
 

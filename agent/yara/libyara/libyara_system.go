@@ -24,6 +24,17 @@ var Modules []string
 // UnsetFields is empty: Debian's libyara is built with OpenSSL.
 var UnsetFields []string
 
+// ScanFlagsFastMode stops looking for a string once it has matched,
+// where the rule asks only whether it is there (not how often or where).
+const ScanFlagsFastMode = goyara.ScanFlagsFastMode
+
+// SetConfiguration and the limits it sets are libyara's process-wide
+// settings.
+var SetConfiguration = goyara.SetConfiguration
+
+// ConfigMaxMatchData bounds the bytes of each string match libyara copies.
+const ConfigMaxMatchData = goyara.ConfigMaxMatchData
+
 // NewCompiler returns a new compiler.
 func NewCompiler() (*Compiler, error) { return goyara.NewCompiler() }
 
