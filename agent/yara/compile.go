@@ -30,6 +30,11 @@ type Rules struct {
 	rules       *goyara.Rules
 	count       int
 	fingerprint string
+	// fsys and files are where the rules came from, file by file, so
+	// that a file whose scan runs out of time can be scanned again with
+	// each rule file alone to name the one at fault (runaway.go).
+	fsys  fs.FS
+	files []string
 }
 
 // Fingerprint returns a hash of the sources the rules were compiled from
@@ -139,7 +144,11 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 				n++
 			}
 		}
-		return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil))}, errs
+		paths := make([]string, len(files))
+		for i, f := range files {
+			paths[i] = f.path
+		}
+		return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil)), fsys: fsys, files: paths}, errs
 	}
 	return nil, errs
 }

@@ -12,7 +12,12 @@ type (
 	Rule            = goyara.Rule
 	Scanner         = goyara.Scanner
 	ScanContext     = goyara.ScanContext
+	Error           = goyara.Error
 )
+
+// ErrScanTimeout is libyara's ERROR_SCAN_TIMEOUT: the scanner's time
+// limit ran out.
+const ErrScanTimeout Error = 26
 
 // Binding names the binding and the libyara it links, for `version`.
 const Binding = "hillu/go-yara v4.2.4, system libyara (dynamic)"
