@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	goyara "lachan/agent/yara/libyara"
@@ -100,6 +101,7 @@ func (r *Rules) newScanner(cfg Config) (*goyara.Scanner, error) {
 	if r == nil || r.rules == nil {
 		return nil, errors.New("yara: no rules compiled")
 	}
+	limitMatchData()
 	sc, err := goyara.NewScanner(r.rules)
 	if err != nil {
 		return nil, fmt.Errorf("yara scanner: %w", err)
@@ -157,4 +159,19 @@ func (c *collector) RuleMatching(_ *goyara.ScanContext, rule *goyara.Rule) (bool
 	}
 	c.found = append(c.found, fd)
 	return c.ctx.Err() != nil, nil
+}
+
+// maxMatchData is how many bytes of each string match libyara copies
+// (its default is 512). Findings never carry matched bytes, and nothing
+// in a condition reads the copy, but a string counted in a condition
+// (#a > 5) is still kept at every offset it matches, up to a million
+// matches: 512 bytes each is most of the half gigabyte the yara command
+// took on x.txt.
+const maxMatchData = 16
+
+var matchDataOnce sync.Once
+
+// limitMatchData sets libyara's process-wide copy bound once.
+func limitMatchData() {
+	matchDataOnce.Do(func() { _ = goyara.SetConfiguration(goyara.ConfigMaxMatchData, maxMatchData) })
 }
