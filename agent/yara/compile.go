@@ -89,25 +89,64 @@ func Compile(fsys fs.FS, root string) (*Rules, []error) {
 	files, errs := readRuleFiles(fsys, root)
 	files, notes := dropIndexes(fsys, path.Clean(root), files)
 	errs = append(errs, notes...)
-	var good []ruleFile
-	for _, f := range files {
-		if err := checkFile(fsys, f); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		good = append(good, f)
-	}
+	good, bad, c, h := checkFiles(fsys, files)
+	errs = append(errs, bad...)
 	if len(good) == 0 {
 		if len(files) == 0 {
 			errs = append(errs, fmt.Errorf("no YARA rule files (*.yar, *.yara) under %s", root))
 		}
 		return nil, errs
 	}
+	if c != nil { // every file compiled in one go: that compiler is the result
+		rules, err := finish(fsys, c, h, good)
+		if err != nil {
+			return nil, append(errs, err)
+		}
+		return rules, errs
+	}
 	rules, more := compileAll(fsys, good)
 	return rules, append(errs, more...)
 }
 
-// compileAll compiles the files together. Each compiled alone, so a
+// checkFiles finds the files that compile. libyara's compiler is unusable
+// after an error, and a file's rules live in its own namespace, so a file
+// compiles beside others exactly when it compiles alone: the files are
+// added one after another to one compiler, and a new one is started after
+// each file that fails. That parses each file once and makes one compiler
+// per failure, rather than one per file (half of Yara-Rules' compile
+// time). When no file failed, the compiler (and the fingerprint of what
+// went into it) is returned to be finished; otherwise c is nil and the
+// good files are compiled together again.
+func checkFiles(fsys fs.FS, files []ruleFile) (good []ruleFile, errs []error, c *goyara.Compiler, h hash.Hash) {
+	failed := false
+	for _, f := range files {
+		if err := checkModules(f.path, f.src, goyara.Modules, goyara.UnsetFields); err != nil {
+			errs = append(errs, err) // refused before libyara saw it: c is still good
+			continue
+		}
+		if c == nil {
+			var err error
+			if c, err = newCompiler(); err != nil {
+				return nil, append(errs, err), nil, nil
+			}
+			h = newSourceHash()
+		}
+		if err := addFile(c, fsys, f, h); err != nil {
+			errs, failed = append(errs, err), true
+			c.Destroy()
+			c = nil
+			continue
+		}
+		good = append(good, f)
+	}
+	if failed && c != nil {
+		c.Destroy()
+		c = nil
+	}
+	return good, errs, c, h
+}
+
+// compileAll compiles the files together. Each compiled before, so a
 // failure here is unexpected; the file at fault is dropped and the rest
 // compiled again rather than losing everything.
 func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
@@ -130,27 +169,37 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 			files = append(files[:bad:bad], files[bad+1:]...)
 			continue
 		}
-		yr, err := c.GetRules()
-		c.Destroy()
+		rules, err := finish(fsys, c, h, files)
 		if err != nil {
-			return nil, append(errs, fmt.Errorf("yara: %w", err))
-		}
-		if yr, err = compact(yr); err != nil {
 			return nil, append(errs, err)
 		}
-		n := 0
-		for _, r := range yr.GetRules() {
-			if !r.IsPrivate() {
-				n++
-			}
-		}
-		paths := make([]string, len(files))
-		for i, f := range files {
-			paths[i] = f.path
-		}
-		return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil)), fsys: fsys, files: paths}, errs
+		return rules, errs
 	}
 	return nil, errs
+}
+
+// finish takes the rules out of c (and destroys it), compacts them, and
+// counts them.
+func finish(fsys fs.FS, c *goyara.Compiler, h hash.Hash, files []ruleFile) (*Rules, error) {
+	yr, err := c.GetRules()
+	c.Destroy()
+	if err != nil {
+		return nil, fmt.Errorf("yara: %w", err)
+	}
+	if yr, err = compact(yr); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, r := range yr.GetRules() {
+		if !r.IsPrivate() {
+			n++
+		}
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.path
+	}
+	return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil)), fsys: fsys, files: paths}, nil
 }
 
 // compact reloads the rules from their saved form. The compiler grows its
@@ -221,19 +270,6 @@ func readRuleFiles(fsys fs.FS, root string) ([]ruleFile, []error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, errs
-}
-
-// checkFile compiles f alone and returns its errors.
-func checkFile(fsys fs.FS, f ruleFile) error {
-	if err := checkModules(f.path, f.src, goyara.Modules, goyara.UnsetFields); err != nil {
-		return err
-	}
-	c, err := newCompiler()
-	if err != nil {
-		return err
-	}
-	defer c.Destroy()
-	return addFile(c, fsys, f, nil)
 }
 
 // newSourceHash starts a fingerprint; a change to the list of external
