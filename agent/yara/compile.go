@@ -85,6 +85,19 @@ type ruleFile struct {
 // (includes only, of files compiled anyway) are left out too, each noted
 // with an *IndexFile error, so that no rule is loaded twice.
 func Compile(fsys fs.FS, root string) (*Rules, []error) {
+	return compile(fsys, root, true)
+}
+
+// CompileDirOnce compiles dir as CompileDir does, for rules that serve one
+// scan and are then thrown away (lachan-agent scan): they are not
+// reloaded compact. Compacting pays off over an agent's lifetime, but
+// costs a tenth of a second or more for a rule set like Yara-Rules, and
+// for a moment holds both copies: its peak is higher than what it saves.
+func CompileDirOnce(dir string) (*Rules, []error) {
+	return compile(os.DirFS(dir), ".", false)
+}
+
+func compile(fsys fs.FS, root string, compacted bool) (*Rules, []error) {
 	limitArenas() // before the compiler's threads make arenas of their own
 	files, errs := readRuleFiles(fsys, root)
 	files, notes := dropIndexes(fsys, path.Clean(root), files)
@@ -98,13 +111,13 @@ func Compile(fsys fs.FS, root string) (*Rules, []error) {
 		return nil, errs
 	}
 	if c != nil { // every file compiled in one go: that compiler is the result
-		rules, err := finish(fsys, c, h, good)
+		rules, err := finish(fsys, c, h, good, compacted)
 		if err != nil {
 			return nil, append(errs, err)
 		}
 		return rules, errs
 	}
-	rules, more := compileAll(fsys, good)
+	rules, more := compileAll(fsys, good, compacted)
 	return rules, append(errs, more...)
 }
 
@@ -149,7 +162,7 @@ func checkFiles(fsys fs.FS, files []ruleFile) (good []ruleFile, errs []error, c 
 // compileAll compiles the files together. Each compiled before, so a
 // failure here is unexpected; the file at fault is dropped and the rest
 // compiled again rather than losing everything.
-func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
+func compileAll(fsys fs.FS, files []ruleFile, compacted bool) (*Rules, []error) {
 	var errs []error
 	for len(files) > 0 {
 		c, err := newCompiler()
@@ -169,7 +182,7 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 			files = append(files[:bad:bad], files[bad+1:]...)
 			continue
 		}
-		rules, err := finish(fsys, c, h, files)
+		rules, err := finish(fsys, c, h, files, compacted)
 		if err != nil {
 			return nil, append(errs, err)
 		}
@@ -178,16 +191,18 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 	return nil, errs
 }
 
-// finish takes the rules out of c (and destroys it), compacts them, and
-// counts them.
-func finish(fsys fs.FS, c *goyara.Compiler, h hash.Hash, files []ruleFile) (*Rules, error) {
+// finish takes the rules out of c (and destroys it), compacts them if
+// asked, and counts them.
+func finish(fsys fs.FS, c *goyara.Compiler, h hash.Hash, files []ruleFile, compacted bool) (*Rules, error) {
 	yr, err := c.GetRules()
 	c.Destroy()
 	if err != nil {
 		return nil, fmt.Errorf("yara: %w", err)
 	}
-	if yr, err = compact(yr); err != nil {
-		return nil, err
+	if compacted {
+		if yr, err = compact(yr); err != nil {
+			return nil, err
+		}
 	}
 	n := 0
 	for _, r := range yr.GetRules() {

@@ -13,7 +13,8 @@ import (
 // TestCompileChain: a file that fails between two good ones is reported
 // with its line, both good files load, and the rule set is the same
 // (fingerprint, count) as that of the good files alone, whichever of
-// Compile's two ways (one compiler, or again after a failure) made it.
+// Compile's two ways (one compiler, or again after a failure) made it,
+// and with CompileDirOnce too.
 func TestCompileChain(t *testing.T) {
 	good := map[string]string{
 		"a.yar": "rule a { condition: true }",
@@ -23,12 +24,16 @@ func TestCompileChain(t *testing.T) {
 	for k, v := range good {
 		withBad[k] = v
 	}
+	once := false
 	compile := func(files map[string]string) (*Rules, []error) {
 		dir := t.TempDir()
 		for name, src := range files {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if once {
+			return CompileDirOnce(dir)
 		}
 		return CompileDir(dir)
 	}
@@ -45,5 +50,9 @@ func TestCompileChain(t *testing.T) {
 	}
 	if !slices.Equal(mixed.files, []string{"a.yar", "c.yar"}) {
 		t.Errorf("sources kept: %v", mixed.files)
+	}
+	once = true // not compacted: the same rule set
+	if r, errs := compile(withBad); r == nil || len(errs) != 1 || r.Count() != 3 || r.Fingerprint() != clean.Fingerprint() {
+		t.Errorf("CompileDirOnce: %v, %v", r, errs)
 	}
 }

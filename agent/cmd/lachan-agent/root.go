@@ -83,7 +83,7 @@ func scanCmd() *cobra.Command {
 			if dir == "" {
 				return fmt.Errorf("--rules DIR is required")
 			}
-			rules, errs := yara.CompileDir(dir)
+			rules, errs := yara.CompileDirOnce(dir)
 			skipped := reportCompile(cmd.ErrOrStderr(), errs)
 			if rules == nil {
 				return fmt.Errorf("no usable rules in %s", dir)
