@@ -165,8 +165,7 @@ func (c *collector) RuleMatching(_ *goyara.ScanContext, rule *goyara.Rule) (bool
 // (its default is 512). Findings never carry matched bytes, and nothing
 // in a condition reads the copy, but a string counted in a condition
 // (#a > 5) is still kept at every offset it matches, up to a million
-// matches: 512 bytes each is most of the half gigabyte the yara command
-// took on x.txt.
+// matches: at 512 bytes each, half a gigabyte for one string.
 const maxMatchData = 16
 
 var matchDataOnce sync.Once
