@@ -55,6 +55,8 @@ bench: deps
 	if command -v tshark >/dev/null; then $(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3; \
 	else echo "tshark not installed: sensor comparison skipped"; fi
 	$(GO) run ./test/load -agents 200 -rate 2000 -duration 30s
+	@$(MAKE) --no-print-directory install-pkgs PKGS="yara"
+	$(GO) run ./agent/yara/cmd/yarabench -reference yara-rules -workers 1
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh

@@ -30,6 +30,11 @@ type Rules struct {
 	rules       *goyara.Rules
 	count       int
 	fingerprint string
+	// fsys and files are where the rules came from, file by file, so
+	// that a file whose scan runs out of time can be scanned again with
+	// each rule file alone to name the one at fault (runaway.go).
+	fsys  fs.FS
+	files []string
 }
 
 // Fingerprint returns a hash of the sources the rules were compiled from
@@ -80,32 +85,84 @@ type ruleFile struct {
 // (includes only, of files compiled anyway) are left out too, each noted
 // with an *IndexFile error, so that no rule is loaded twice.
 func Compile(fsys fs.FS, root string) (*Rules, []error) {
+	return compile(fsys, root, true)
+}
+
+// CompileDirOnce compiles dir as CompileDir does, for rules that serve one
+// scan and are then thrown away (lachan-agent scan): they are not
+// reloaded compact. Compacting pays off over an agent's lifetime, but
+// costs a tenth of a second or more for a rule set like Yara-Rules, and
+// for a moment holds both copies: its peak is higher than what it saves.
+func CompileDirOnce(dir string) (*Rules, []error) {
+	return compile(os.DirFS(dir), ".", false)
+}
+
+func compile(fsys fs.FS, root string, compacted bool) (*Rules, []error) {
 	limitArenas() // before the compiler's threads make arenas of their own
 	files, errs := readRuleFiles(fsys, root)
 	files, notes := dropIndexes(fsys, path.Clean(root), files)
 	errs = append(errs, notes...)
-	var good []ruleFile
-	for _, f := range files {
-		if err := checkFile(fsys, f); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		good = append(good, f)
-	}
+	good, bad, c, h := checkFiles(fsys, files)
+	errs = append(errs, bad...)
 	if len(good) == 0 {
 		if len(files) == 0 {
 			errs = append(errs, fmt.Errorf("no YARA rule files (*.yar, *.yara) under %s", root))
 		}
 		return nil, errs
 	}
-	rules, more := compileAll(fsys, good)
+	if c != nil { // every file compiled in one go: that compiler is the result
+		rules, err := finish(fsys, c, h, good, compacted)
+		if err != nil {
+			return nil, append(errs, err)
+		}
+		return rules, errs
+	}
+	rules, more := compileAll(fsys, good, compacted)
 	return rules, append(errs, more...)
 }
 
-// compileAll compiles the files together. Each compiled alone, so a
+// checkFiles finds the files that compile. libyara's compiler is unusable
+// after an error, and a file's rules live in its own namespace, so a file
+// compiles beside others exactly when it compiles alone: the files are
+// added one after another to one compiler, and a new one is started after
+// each file that fails. That parses each file once and makes one compiler
+// per failure, rather than one per file (half of Yara-Rules' compile
+// time). When no file failed, the compiler (and the fingerprint of what
+// went into it) is returned to be finished; otherwise c is nil and the
+// good files are compiled together again.
+func checkFiles(fsys fs.FS, files []ruleFile) (good []ruleFile, errs []error, c *goyara.Compiler, h hash.Hash) {
+	failed := false
+	for _, f := range files {
+		if err := checkModules(f.path, f.src, goyara.Modules, goyara.UnsetFields); err != nil {
+			errs = append(errs, err) // refused before libyara saw it: c is still good
+			continue
+		}
+		if c == nil {
+			var err error
+			if c, err = newCompiler(); err != nil {
+				return nil, append(errs, err), nil, nil
+			}
+			h = newSourceHash()
+		}
+		if err := addFile(c, fsys, f, h); err != nil {
+			errs, failed = append(errs, err), true
+			c.Destroy()
+			c = nil
+			continue
+		}
+		good = append(good, f)
+	}
+	if failed && c != nil {
+		c.Destroy()
+		c = nil
+	}
+	return good, errs, c, h
+}
+
+// compileAll compiles the files together. Each compiled before, so a
 // failure here is unexpected; the file at fault is dropped and the rest
 // compiled again rather than losing everything.
-func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
+func compileAll(fsys fs.FS, files []ruleFile, compacted bool) (*Rules, []error) {
 	var errs []error
 	for len(files) > 0 {
 		c, err := newCompiler()
@@ -125,23 +182,39 @@ func compileAll(fsys fs.FS, files []ruleFile) (*Rules, []error) {
 			files = append(files[:bad:bad], files[bad+1:]...)
 			continue
 		}
-		yr, err := c.GetRules()
-		c.Destroy()
+		rules, err := finish(fsys, c, h, files, compacted)
 		if err != nil {
-			return nil, append(errs, fmt.Errorf("yara: %w", err))
-		}
-		if yr, err = compact(yr); err != nil {
 			return nil, append(errs, err)
 		}
-		n := 0
-		for _, r := range yr.GetRules() {
-			if !r.IsPrivate() {
-				n++
-			}
-		}
-		return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil))}, errs
+		return rules, errs
 	}
 	return nil, errs
+}
+
+// finish takes the rules out of c (and destroys it), compacts them if
+// asked, and counts them.
+func finish(fsys fs.FS, c *goyara.Compiler, h hash.Hash, files []ruleFile, compacted bool) (*Rules, error) {
+	yr, err := c.GetRules()
+	c.Destroy()
+	if err != nil {
+		return nil, fmt.Errorf("yara: %w", err)
+	}
+	if compacted {
+		if yr, err = compact(yr); err != nil {
+			return nil, err
+		}
+	}
+	n := 0
+	for _, r := range yr.GetRules() {
+		if !r.IsPrivate() {
+			n++
+		}
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.path
+	}
+	return &Rules{rules: yr, count: n, fingerprint: hex.EncodeToString(h.Sum(nil)), fsys: fsys, files: paths}, nil
 }
 
 // compact reloads the rules from their saved form. The compiler grows its
@@ -212,19 +285,6 @@ func readRuleFiles(fsys fs.FS, root string) ([]ruleFile, []error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, errs
-}
-
-// checkFile compiles f alone and returns its errors.
-func checkFile(fsys fs.FS, f ruleFile) error {
-	if err := checkModules(f.path, f.src, goyara.Modules, goyara.UnsetFields); err != nil {
-		return err
-	}
-	c, err := newCompiler()
-	if err != nil {
-		return err
-	}
-	defer c.Destroy()
-	return addFile(c, fsys, f, nil)
 }
 
 // newSourceHash starts a fingerprint; a change to the list of external

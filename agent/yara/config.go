@@ -13,6 +13,11 @@ type Config struct {
 	// FileTimeout bounds the scan of one file; libyara counts whole seconds.
 	// 0 means no bound, as with the yara command.
 	FileTimeout time.Duration `json:"file_timeout"`
+	// RunawayLimit: when a file runs out of FileTimeout, it is scanned
+	// again with each rule file alone, and then each rule of the slowest,
+	// each scan bounded by this, to name the rules at fault (runaway.go).
+	// 0 means the rules are not looked for.
+	RunawayLimit time.Duration `json:"runaway_limit"`
 	// Paths are the files and directories ScanPaths walks.
 	Paths []string `json:"paths"`
 	// Exclude names directories (and files) never entered: pseudo file
@@ -49,6 +54,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxFileSize:     64 << 20,
 		FileTimeout:     60 * time.Second,
+		RunawayLimit:    2 * time.Second,
 		Exclude:         []string{"/proc", "/sys", "/dev", "/run"},
 		FileVariables:   true,
 		Workers:         1,
@@ -67,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.FileTimeout != 0 && c.FileTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("yara: file_timeout %s: 0 (no bound) or at least 1s (libyara counts whole seconds)", c.FileTimeout))
+	}
+	if c.RunawayLimit != 0 && c.RunawayLimit < time.Second {
+		errs = append(errs, fmt.Errorf("yara: runaway_limit %s: 0 (do not look) or at least 1s (libyara counts whole seconds)", c.RunawayLimit))
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		errs = append(errs, fmt.Errorf("yara: workers %d: between 1 and 64", c.Workers))

@@ -59,9 +59,24 @@ type ScanStats struct {
 	MemorySkipped int64 `json:"memory_skipped"`
 	// FirstErrors keeps the first few per-file errors for the operator.
 	FirstErrors []string `json:"first_errors,omitempty"`
+	// TimedOut files ran out of Config.FileTimeout; they are counted in
+	// Errors too. Runaways names the rules at fault for the first few.
+	TimedOut int64     `json:"timed_out,omitempty"`
+	Runaways []Runaway `json:"runaways,omitempty"`
 }
 
 const keepErrors = 5
+
+// Runaway is a file whose scan ran out of Config.FileTimeout, with the
+// rules that ran away on it.
+type Runaway struct {
+	Path    string        `json:"path"`
+	Timeout time.Duration `json:"timeout"`
+	// Rules are "namespace:rule" (the namespace is the rule file), the
+	// slowest first: those that ran out of Config.RunawayLimit scanning
+	// the file alone, or the slowest when none did.
+	Rules []string `json:"rules"`
+}
 
 // ProcStats counts what one ScanProcesses call did.
 type ProcStats struct {
@@ -81,6 +96,12 @@ func (s *ScanStats) add(o ScanStats) {
 	s.Bytes += o.Bytes
 	s.Unchanged += o.Unchanged
 	s.MemorySkipped += o.MemorySkipped
+	s.TimedOut += o.TimedOut
+	for _, r := range o.Runaways {
+		if len(s.Runaways) < keepErrors {
+			s.Runaways = append(s.Runaways, r)
+		}
+	}
 	for _, e := range o.FirstErrors {
 		if len(s.FirstErrors) < keepErrors {
 			s.FirstErrors = append(s.FirstErrors, e)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	goyara "lachan/agent/yara/libyara"
@@ -100,11 +101,20 @@ func (r *Rules) newScanner(cfg Config) (*goyara.Scanner, error) {
 	if r == nil || r.rules == nil {
 		return nil, errors.New("yara: no rules compiled")
 	}
+	limitMatchData()
 	sc, err := goyara.NewScanner(r.rules)
 	if err != nil {
 		return nil, fmt.Errorf("yara scanner: %w", err)
 	}
 	sc.SetTimeout(cfg.FileTimeout)
+	// Findings say which rules matched, never where or how often, and
+	// fast mode changes only that: once a string a rule asks about only
+	// as "there or not" has matched, libyara stops verifying it. On a
+	// megabyte of one letter, a regular expression like Yara-Rules'
+	// base64 or domain rule otherwise matches at every offset, each match
+	// verified again and kept (hundreds of MB, minutes of CPU); fast mode
+	// verifies it once.
+	sc.SetFlags(goyara.ScanFlagsFastMode)
 	return sc, nil
 }
 
@@ -149,4 +159,18 @@ func (c *collector) RuleMatching(_ *goyara.ScanContext, rule *goyara.Rule) (bool
 	}
 	c.found = append(c.found, fd)
 	return c.ctx.Err() != nil, nil
+}
+
+// maxMatchData is how many bytes of each string match libyara copies
+// (its default is 512). Findings never carry matched bytes, and nothing
+// in a condition reads the copy, but a string counted in a condition
+// (#a > 5) is still kept at every offset it matches, up to a million
+// matches: at 512 bytes each, half a gigabyte for one string.
+const maxMatchData = 16
+
+var matchDataOnce sync.Once
+
+// limitMatchData sets libyara's process-wide copy bound once.
+func limitMatchData() {
+	matchDataOnce.Do(func() { _ = goyara.SetConfiguration(goyara.ConfigMaxMatchData, maxMatchData) })
 }

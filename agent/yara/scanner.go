@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,21 @@ type Scanner struct {
 
 	idle chan *worker // scanners kept between ScanFile calls
 	mu   sync.Mutex   // serializes found across workers
+
+	namedMu sync.Mutex
+	named   map[runawayKey][]string // the rules found at fault, per file version
 }
+
+// runawayKey is one version of a file that timed out: the rules at fault
+// are looked for once, not at every scheduled scan that times out again.
+type runawayKey struct {
+	path  string
+	size  int64
+	mtime int64
+}
+
+// maxNamed bounds Scanner.named; past it the map starts again.
+const maxNamed = 256
 
 // worker is one libyara scanner and its share of the CPU bound.
 type worker struct {
@@ -213,7 +228,11 @@ func (s *Scanner) scanPath(ctx context.Context, w *worker, p string, st *ScanSta
 		return
 	}
 	start := time.Now()
+	lfi := fi
 	findings, fi, err := s.scanRegular(ctx, w.sc, p)
+	if errors.Is(err, goyara.ErrScanTimeout) {
+		err = s.runaway(ctx, p, lfi, st, err)
+	}
 	w.th.after(ctx, time.Since(start))
 	switch {
 	case err != nil:
@@ -263,4 +282,34 @@ func (s *Scanner) overMemory(size int64) bool {
 	}
 	rss, ok := residentBytes()
 	return ok && rss > s.cfg.MaxRSS
+}
+
+// runaway counts a file that ran out of FileTimeout, names the rules at
+// fault (once per version of the file) in st and the log, and returns
+// err with their names.
+func (s *Scanner) runaway(ctx context.Context, p string, fi fs.FileInfo, st *ScanStats, err error) error {
+	st.TimedOut++
+	key := runawayKey{p, fi.Size(), fi.ModTime().UnixNano()}
+	s.namedMu.Lock()
+	rules, ok := s.named[key]
+	s.namedMu.Unlock()
+	if !ok {
+		rules = s.rules.runawayRules(ctx, p, s.cfg)
+		if ctx.Err() == nil {
+			s.namedMu.Lock()
+			if s.named == nil || len(s.named) >= maxNamed {
+				s.named = map[runawayKey][]string{}
+			}
+			s.named[key] = rules
+			s.namedMu.Unlock()
+		}
+	}
+	if len(st.Runaways) < keepErrors {
+		st.Runaways = append(st.Runaways, Runaway{Path: p, Timeout: s.cfg.FileTimeout, Rules: rules})
+	}
+	s.log.Warn("YARA scan of a file ran out of time", "path", p, "file_timeout", s.cfg.FileTimeout, "rules", rules)
+	if len(rules) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w after %s; ran away: %s", err, s.cfg.FileTimeout, strings.Join(rules, ", "))
 }

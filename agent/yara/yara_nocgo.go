@@ -18,6 +18,9 @@ func Compile(fs.FS, string) (*Rules, []error) { return nil, []error{ErrNoYARA} }
 // CompileDir reports that this build cannot use YARA.
 func CompileDir(string) (*Rules, []error) { return nil, []error{ErrNoYARA} }
 
+// CompileDirOnce reports that this build cannot use YARA.
+func CompileDirOnce(string) (*Rules, []error) { return nil, []error{ErrNoYARA} }
+
 // Count returns 0.
 func (r *Rules) Count() int { return 0 }
 

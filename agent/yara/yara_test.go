@@ -252,6 +252,8 @@ func TestConfigValidate(t *testing.T) {
 		{"zero size", func(c *Config) { c.MaxFileSize = 0 }, false},
 		{"sub-second timeout", func(c *Config) { c.FileTimeout = 500e6 }, false},
 		{"no timeout", func(c *Config) { c.FileTimeout = 0 }, true},
+		{"sub-second runaway limit", func(c *Config) { c.RunawayLimit = 500e6 }, false},
+		{"runaways not named", func(c *Config) { c.RunawayLimit = 0 }, true},
 		{"empty path", func(c *Config) { c.Paths = []string{""} }, false},
 	}
 	for _, c := range cases {

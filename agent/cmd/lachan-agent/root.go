@@ -83,7 +83,7 @@ func scanCmd() *cobra.Command {
 			if dir == "" {
 				return fmt.Errorf("--rules DIR is required")
 			}
-			rules, errs := yara.CompileDir(dir)
+			rules, errs := yara.CompileDirOnce(dir)
 			skipped := reportCompile(cmd.ErrOrStderr(), errs)
 			if rules == nil {
 				return fmt.Errorf("no usable rules in %s", dir)
@@ -99,6 +99,9 @@ func scanCmd() *cobra.Command {
 					encErr = e
 				}
 			})
+			for _, rw := range stats.Runaways {
+				fmt.Fprintf(cmd.ErrOrStderr(), "timed out: %s after %s; ran away: %s\n", rw.Path, rw.Timeout, strings.Join(rw.Rules, ", "))
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d rules; %d rule file(s) skipped; %+v\n", rules.Count(), skipped, stats)
 			if err != nil {
 				return err
@@ -107,7 +110,7 @@ func scanCmd() *cobra.Command {
 		},
 	}
 	c.Flags().String("rules", "", "directory of YARA rule files")
-	c.Flags().Duration("file-timeout", 0, "give up on a file after this long (0: never, as the yara command)")
+	c.Flags().Duration("file-timeout", yara.DefaultConfig().FileTimeout, "give up on a file after this long, naming the rules that ran away (0: never, as the yara command)")
 	return c
 }
 

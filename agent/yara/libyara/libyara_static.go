@@ -12,7 +12,12 @@ type (
 	Rule            = goyara.Rule
 	Scanner         = goyara.Scanner
 	ScanContext     = goyara.ScanContext
+	Error           = goyara.Error
 )
+
+// ErrScanTimeout is libyara's ERROR_SCAN_TIMEOUT: the scanner's time
+// limit ran out.
+const ErrScanTimeout Error = 26
 
 // Binding names the binding and the libyara it links, for `version`.
 const Binding = "Velocidex/go-yara, libyara 4.5.4 (static; modules pe, elf, math, time)"
@@ -27,6 +32,17 @@ var Modules = []string{"pe", "elf", "math", "time"}
 // OpenSSL, never sets: a rule testing them would decide otherwise than on
 // Linux ("not pe.is_signed" true for every signed file), so it is refused.
 var UnsetFields = []string{"pe.signatures", "pe.is_signed", "pe.number_of_signatures"}
+
+// ScanFlagsFastMode stops looking for a string once it has matched,
+// where the rule asks only whether it is there (not how often or where).
+const ScanFlagsFastMode = goyara.ScanFlagsFastMode
+
+// SetConfiguration and the limits it sets are libyara's process-wide
+// settings.
+var SetConfiguration = goyara.SetConfiguration
+
+// ConfigMaxMatchData bounds the bytes of each string match libyara copies.
+const ConfigMaxMatchData = goyara.ConfigMaxMatchData
 
 // NewCompiler returns a new compiler.
 func NewCompiler() (*Compiler, error) { return goyara.NewCompiler() }

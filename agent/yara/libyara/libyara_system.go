@@ -12,7 +12,12 @@ type (
 	Rule            = goyara.Rule
 	Scanner         = goyara.Scanner
 	ScanContext     = goyara.ScanContext
+	Error           = goyara.Error
 )
+
+// ErrScanTimeout is libyara's ERROR_SCAN_TIMEOUT: the scanner's time
+// limit ran out.
+const ErrScanTimeout Error = 26
 
 // Binding names the binding and the libyara it links, for `version`.
 const Binding = "hillu/go-yara v4.2.4, system libyara (dynamic)"
@@ -23,6 +28,17 @@ var Modules []string
 
 // UnsetFields is empty: Debian's libyara is built with OpenSSL.
 var UnsetFields []string
+
+// ScanFlagsFastMode stops looking for a string once it has matched,
+// where the rule asks only whether it is there (not how often or where).
+const ScanFlagsFastMode = goyara.ScanFlagsFastMode
+
+// SetConfiguration and the limits it sets are libyara's process-wide
+// settings.
+var SetConfiguration = goyara.SetConfiguration
+
+// ConfigMaxMatchData bounds the bytes of each string match libyara copies.
+const ConfigMaxMatchData = goyara.ConfigMaxMatchData
 
 // NewCompiler returns a new compiler.
 func NewCompiler() (*Compiler, error) { return goyara.NewCompiler() }

@@ -34,6 +34,10 @@ type options struct {
 	files, workers, rounds int
 	seed                   uint64
 	keep                   bool
+
+	reference, agent string // the reference run (reference.go)
+	fileTimeout      time.Duration
+	cliFastOnly      bool
 }
 
 func main() {
@@ -46,8 +50,16 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "first-scan rounds each, alternating; the best of each counts")
 	flag.Uint64Var(&o.seed, "seed", 1, "corpus seed")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary corpus")
+	flag.StringVar(&o.reference, "reference", "", "instead: run `lachan-agent scan` and the yara command over this whole rule set (yara-rules, signature-base) and the shared targets, as the reference matches were made")
+	flag.StringVar(&o.agent, "agent", "", "with -reference: the lachan-agent binary (default: built from ./agent/cmd/lachan-agent)")
+	flag.DurationVar(&o.fileTimeout, "file-timeout", yara.DefaultConfig().FileTimeout, "with -reference: the agent's --file-timeout")
+	flag.BoolVar(&o.cliFastOnly, "cli-fast-only", false, "with -reference: run the yara command in fast mode (-f) only, not also as the reference was made (minutes on x.txt)")
 	flag.Parse()
-	if err := run(o); err != nil {
+	runFn := run
+	if o.reference != "" {
+		runFn = runReference
+	}
+	if err := runFn(o); err != nil {
 		fmt.Fprintln(os.Stderr, "yarabench:", err)
 		os.Exit(1)
 	}
