@@ -125,6 +125,14 @@ func encodeEvent(ev event.Event) ([]byte, error) {
 type batchKeys struct {
 	kvs  []kv
 	post *postings
+	// cols gathers the events of each partition and generation for their
+	// column block (columns.go).
+	cols map[colGroup][]colRow
+}
+
+type colGroup struct {
+	pt  part
+	gen uint32
 }
 
 type kv struct {
@@ -139,7 +147,10 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte) {
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
 	if bk.post == nil {
 		bk.post = &postings{}
+		bk.cols = map[colGroup][]colRow{}
 	}
+	g := colGroup{p, gen}
+	bk.cols[g] = append(bk.cols[g], colRow{tsid, ev})
 	for fi, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
 			bk.post.add(postingKey{p, gen, fi, v}, tsid)
@@ -153,6 +164,11 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 		bk.kvs = append(bk.kvs, bk.post.kvs()...)
 		bk.post = nil
 	}
+	for g, rows := range bk.cols {
+		v := encodeColBlock(rows)
+		bk.kvs = append(bk.kvs, kv{k: colKey(g.pt, g.gen, rows[len(rows)-1].tsid), v: v})
+	}
+	bk.cols = nil
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
 		var err error

@@ -1,0 +1,307 @@
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"lachan/internal/event"
+	"lachan/server/store"
+	"lachan/server/store/hunt"
+)
+
+// colEvent returns event n of a corpus made to reach every case the column
+// blocks distinguish: strings, lists of strings, lists mixing numbers,
+// numbers, bools, nulls, absent fields and a list-valued unit.
+func colEvent(n int) event.Event {
+	ds := []string{event.DatasetOsquery, "yara.finding", "network.flow"}[n%3]
+	ev := event.Event{ID: fmt.Sprintf("c%05d", n), Timestamp: benchT0.Add(time.Duration(n) * 7 * time.Minute), Dataset: ds}
+	ev.Set("host.id", fmt.Sprintf("host-%d", n%7))
+	switch n % 5 {
+	case 0:
+		ev.Set("lachan.unit", "ward-1")
+	case 1:
+		ev.Set("lachan.unit", []any{"ward-1", "ward-2"})
+	case 2:
+		ev.Set("lachan.unit", "ward-2")
+	case 3: // no unit
+	case 4:
+		ev.Set("lachan.unit", "")
+	}
+	ev.Set("process.name", []string{"powershell.exe", "cmd.exe", "svchost.exe", "PowerShell.EXE"}[n%4])
+	if n%3 != 0 {
+		ev.Set("process.command_line", fmt.Sprintf(`C:\Windows\x%d.exe -k netsvcs %d`, n%11, n))
+	}
+	switch n % 4 {
+	case 0:
+		ev.Set("tags", []any{"a", "b", "a"})
+	case 1:
+		ev.Set("tags", []any{"b", int64(3)})
+	case 2:
+		ev.Set("tags", []any{})
+	}
+	if n%6 == 0 {
+		ev.Set("event.code", nil)
+	} else {
+		ev.Set("event.code", int64(n%9))
+	}
+	ev.Set("flag", n%2 == 0)
+	ev.Set("source.ip", fmt.Sprintf("10.0.%d.%d", n%3, n%9))
+	return ev
+}
+
+var colCases = []string{
+	"process.name:powershell.exe",
+	"process.name:*shell*",
+	"process.name:power*",
+	"process.command_line:*netsvcs 1?",
+	"netsvcs",
+	"POWERSHELL",
+	"tags:a",
+	"tags:*",
+	"not tags:*",
+	"tags:3",
+	"event.code:3",
+	"event.code:*",
+	"event.code >= 4",
+	"flag:true",
+	"lachan.unit:ward-2",
+	"not lachan.unit:*",
+	"lachan.unit:ward*",
+	"source.ip:10.0.1.0/24",
+	"source.ip:[10.0.1.0 TO 10.0.2.5]",
+	"event.dataset:yara*",
+	"event.id:c0001?",
+	"@timestamp >= 2026-11-23T05:00:00Z and process.name:cmd.exe",
+	"@timestamp:2026-11-23T*",
+	"not (process.name:cmd.exe or host.id:host-3)",
+	"host.id:host-1 or process.command_line:*x3.exe*",
+	"not flag:true and process.name:*.exe",
+}
+
+func TestColumnsMatchQueries(t *testing.T) {
+	ctx := context.Background()
+	e := openAt(t, t.TempDir(), false)
+	e.genSize = 50
+	var all []event.Event
+	for start := 0; start < 600; start += 70 {
+		var evs []event.Event
+		for n := start; n < min(start+70, 600); n++ {
+			evs = append(evs, colEvent(n))
+		}
+		if _, err := e.PutEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, evs...)
+	}
+	scopes := []store.Query{
+		{},
+		{Units: []string{"ward-1"}},
+		{Units: []string{"ward-2", ""}},
+		{Datasets: []string{event.DatasetOsquery, "network.flow"}},
+		{From: benchT0.Add(3 * time.Hour), To: benchT0.Add(40 * time.Hour), Asc: true},
+		{Terms: map[string][]string{"process.name": {"cmd.exe", "svchost.exe"}}},
+	}
+	for _, src := range colCases {
+		x, err := hunt.Parse(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		for si, scope := range scopes {
+			q := scope
+			q.Filter = x
+			want := bruteForce(all, q)
+			got := searchAll(t, e, q)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, scope %d: got %d events %v, want %d %v", src, si, len(got), head(got), len(want), head(want))
+			}
+			checkAggs(t, e, all, q, fmt.Sprintf("%s, scope %d", src, si))
+		}
+	}
+}
+
+// searchAll pages through a search in pages of 7 and returns the IDs.
+func searchAll(t *testing.T, e *Engine, q store.Query) []string {
+	t.Helper()
+	q.Limit = 7
+	var ids []string
+	for range 1000 {
+		page, err := e.SearchEvents(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page.Events {
+			ids = append(ids, ev.ID)
+		}
+		if page.Next == nil {
+			return ids
+		}
+		q.After = page.Next
+	}
+	t.Fatal("search did not end")
+	return nil
+}
+
+func bruteForce(all []event.Event, q store.Query) []string {
+	var out []event.Event
+	for _, ev := range all {
+		if q.Match(ev) {
+			out = append(out, ev)
+		}
+	}
+	slices.SortFunc(out, func(a, b event.Event) int {
+		c := bytes.Compare(tsID(a.Timestamp, a.ID), tsID(b.Timestamp, b.ID))
+		if !q.Asc {
+			c = -c
+		}
+		return c
+	})
+	ids := make([]string, len(out))
+	for i, ev := range out {
+		ids[i] = ev.ID
+	}
+	return ids
+}
+
+func head(ids []string) []string { return ids[:min(len(ids), 5)] }
+
+// checkAggs compares the engine's aggregations with those computed over
+// the events q matches, one by one.
+func checkAggs(t *testing.T, e *Engine, all []event.Event, q store.Query, name string) {
+	t.Helper()
+	aggs := []store.Agg{
+		{Kind: store.AggTerms, Field: "process.name", Size: 3},
+		{Name: "tags", Kind: store.AggTerms, Field: "tags"},
+		{Name: "code", Kind: store.AggTerms, Field: "event.code"},
+		{Name: "unit", Kind: store.AggCardinality, Field: "lachan.unit"},
+		{Name: "ds", Kind: store.AggTerms, Field: "event.dataset"},
+		{Kind: store.AggDateHistogram, Interval: 3 * time.Hour},
+	}
+	got, err := e.Aggregate(context.Background(), q, aggs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accs := make([]*aggAcc, len(aggs))
+	for i, a := range aggs {
+		n, _ := a.Normalize()
+		accs[i] = &aggAcc{agg: n, counts: map[string]int64{}}
+	}
+	for _, ev := range all {
+		if q.Match(ev) {
+			for _, a := range accs {
+				a.add(ev)
+			}
+		}
+	}
+	if want := results(accs); !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: aggregations\n got %+v\nwant %+v", name, got, want)
+	}
+}
+
+// TestColumnsFallBack removes the blocks of one generation: a search must
+// notice the generation is not covered and walk its plan instead.
+func TestColumnsFallBack(t *testing.T) {
+	ctx := context.Background()
+	e := openAt(t, t.TempDir(), false)
+	e.genSize = 50
+	var all []event.Event
+	for n := range 200 {
+		all = append(all, colEvent(n))
+	}
+	if _, err := e.PutEvents(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := hunt.Parse("process.name:*shell*")
+	q := store.Query{Filter: x, Limit: 1000}
+	covered := func() bool {
+		snap := e.db.NewSnapshot()
+		defer snap.Close()
+		_, ok, err := e.searchColumns(ctx, snap, q, q, e.parts.days(q, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !covered() {
+		t.Fatal("a store written with blocks is not covered by them")
+	}
+	p := partOf(event.DatasetOsquery, benchT0)
+	pre := colGenPrefix(p, 1)
+	if err := e.db.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
+		t.Fatal(err)
+	}
+	if covered() {
+		t.Fatal("a generation without its blocks counts as covered")
+	}
+	q.Limit = 0
+	if got, want := searchAll(t, e, q), bruteForce(all, q); !slices.Equal(got, want) {
+		t.Errorf("got %d events, want %d", len(got), len(want))
+	}
+	checkAggs(t, e, all, q, "fallback")
+}
+
+func TestColBlockRoundTrip(t *testing.T) {
+	var rows []colRow
+	for n := 30; n > 0; n-- {
+		ev := colEvent(n)
+		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
+	}
+	blk, err := decodeColBlock(encodeColBlock(rows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		if !bytes.Equal(blk.tsids[i], r.tsid) {
+			t.Fatalf("sort key %d: %q, want %q", i, blk.tsids[i], r.tsid)
+		}
+	}
+	c, err := blk.column("process.name")
+	if err != nil || c == nil {
+		t.Fatal(c, err)
+	}
+	for i, r := range rows {
+		if got, want := c.dict[c.values(i)[0]], r.ev.String("process.name"); got != want {
+			t.Errorf("event %d: %q, want %q", i, got, want)
+		}
+	}
+	if c, _ := blk.column("no.such.field"); c != nil {
+		t.Error("a column for a field no event has")
+	}
+}
+
+// FuzzDecodeColBlock feeds the block decoder arbitrary bytes: it must
+// refuse or decode them without panicking, and the columns of what it
+// decodes must hold positions within their dictionaries.
+func FuzzDecodeColBlock(f *testing.F) {
+	var rows []colRow
+	for n := range 5 {
+		ev := colEvent(n)
+		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
+	}
+	f.Add(encodeColBlock(rows))
+	f.Add([]byte{colFormat, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a', 1, 1, 'x', 3, 1, 1, 'v', 2, 0})
+	f.Add([]byte{colFormat})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		blk, err := decodeColBlock(b)
+		if err != nil {
+			return
+		}
+		for name := range blk.cols {
+			c, err := blk.column(name)
+			if err != nil {
+				continue
+			}
+			for i := range blk.tsids {
+				for _, p := range c.values(i) {
+					if int(p) >= len(c.dict) {
+						t.Fatalf("position %d beyond a dictionary of %d", p, len(c.dict))
+					}
+				}
+			}
+		}
+	})
+}
