@@ -72,27 +72,11 @@ func encodeColBlock(rows []colRow) []byte {
 	b := make([]byte, 0, 64*len(rows))
 	b = append(b, colFormat)
 	b = binary.AppendUvarint(b, uint64(len(rows)))
-	var prevTS uint64
-	var prevID []byte
+	keys := make([][]byte, len(rows))
 	for i, r := range rows {
-		ts := binary.BigEndian.Uint64(r.tsid)
-		id := r.tsid[tsLen:]
-		if i == 0 {
-			b = binary.BigEndian.AppendUint64(b, ts)
-			b = binary.AppendUvarint(b, uint64(len(id)))
-			b = append(b, id...)
-		} else {
-			shared := 0
-			for shared < len(id) && shared < len(prevID) && id[shared] == prevID[shared] {
-				shared++
-			}
-			b = binary.AppendUvarint(b, ts-prevTS)
-			b = binary.AppendUvarint(b, uint64(shared))
-			b = binary.AppendUvarint(b, uint64(len(id)-shared))
-			b = append(b, id[shared:]...)
-		}
-		prevTS, prevID = ts, id
+		keys[i] = r.tsid
 	}
+	b = appendSortKeys(b, keys)
 	names := colNames(rows)
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	var body []byte
@@ -201,31 +185,11 @@ func decodeColBlock(v []byte) (*colBlock, error) {
 		return nil, errBadBlock
 	}
 	n := r.count(len(v))
-	blk := &colBlock{tsids: make([][]byte, 0, n), cols: map[string][]byte{}}
-	var prev []byte
-	for i := 0; i < n && r.ok; i++ {
-		var tsid []byte
-		if i == 0 {
-			ts := r.bytes(tsLen)
-			id := r.bytes(r.count(len(v)))
-			tsid = append(append(make([]byte, 0, tsLen+len(id)), ts...), id...)
-		} else {
-			delta := r.uvarint()
-			shared := r.count(len(prev) - tsLen)
-			rest := r.bytes(r.count(len(v)))
-			if !r.ok {
-				break
-			}
-			tsid = make([]byte, tsLen, tsLen+shared+len(rest))
-			binary.BigEndian.PutUint64(tsid, binary.BigEndian.Uint64(prev)+delta)
-			tsid = append(append(tsid, prev[tsLen:tsLen+shared]...), rest...)
-			if bytes.Compare(tsid, prev) <= 0 {
-				return nil, errBadBlock
-			}
-		}
-		blk.tsids = append(blk.tsids, tsid)
-		prev = tsid
+	tsids, err := readSortKeys(&r, n)
+	if err != nil {
+		return nil, errBadBlock
 	}
+	blk := &colBlock{tsids: tsids, cols: map[string][]byte{}}
 	ncols := r.count(len(v))
 	for i := 0; i < ncols && r.ok; i++ {
 		name := string(r.bytes(r.count(len(v))))

@@ -16,6 +16,7 @@
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
+//	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
 //	id/<id>                               → the event's primary key
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
@@ -50,8 +51,9 @@
 //
 // An index entry is a posting list: one key per partition, index generation
 // (gen.go: about 100,000 events in write order, so that compaction merges
-// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, each after its
-// uvarint length, ascending) of the batch's events with that value. An
+// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, ascending, as a
+// run that keeps of each key only what differs from the one before:
+// sortkeys.go) of the batch's events with that value. An
 // agent's batch shares its host, agent, unit and address, so one list
 // stands for hundreds of one-event keys; the lists cut the index keys of a
 // batch of 1,000 events of 300 PCs from 6,000 to about 1,200 and of one
