@@ -2,8 +2,10 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestGlob(t *testing.T) {
@@ -94,4 +96,51 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
+}
+
+// globRef is a plain recursive reading of the glob tokens, rune by rune,
+// that globMatch must agree with.
+func globRef(toks []globTok, s string) bool {
+	if len(toks) == 0 {
+		return s == ""
+	}
+	t := toks[0]
+	switch {
+	case t.star:
+		for i := 0; ; {
+			if globRef(toks[1:], s[i:]) {
+				return true
+			}
+			if i >= len(s) {
+				return false
+			}
+			_, n := utf8.DecodeRuneInString(s[i:])
+			i += n
+		}
+	case t.any:
+		if s == "" {
+			return false
+		}
+		_, n := utf8.DecodeRuneInString(s)
+		return globRef(toks[1:], s[n:])
+	}
+	return strings.HasPrefix(s, t.lit) && globRef(toks[1:], s[len(t.lit):])
+}
+
+func FuzzGlob(f *testing.F) {
+	for _, c := range [][2]string{{"*ab*", "xxabyy"}, {"a*b?c", "a-b-bxc"}, {"*é*", "caf\xc3\xa9"}, {"*\x82*", "\xe2\x82\xac"}, {"**a", "aaa"}} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if len(pattern) > 16 || len(s) > 64 {
+			return
+		}
+		g := newGlob(pattern)
+		if g.plain {
+			return
+		}
+		if got, want := globMatch(g.toks, s), globRef(g.toks, s); got != want {
+			t.Fatalf("glob %q on %q: %v, want %v", pattern, s, got, want)
+		}
+	})
 }

@@ -105,6 +105,17 @@ func colLeaf(x *store.Expr) *colNode {
 	return n
 }
 
+// fields adds to out the fields whose columns n reads.
+func (n *colNode) fields(out []string) []string {
+	for _, a := range n.args {
+		out = a.fields(out)
+	}
+	if n.op == 0 && n.kind != leafEvent && !slices.Contains(out, n.field) {
+		out = append(out, n.field)
+	}
+	return out
+}
+
 // colEval evaluates conditions over one block, decoding each column once.
 type colEval struct {
 	blk  *colBlock

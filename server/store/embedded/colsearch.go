@@ -35,6 +35,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 		return store.Page{}, true, nil
 	}
 	cond := compileCol(q)
+	fields := cond.fields(nil)
 	match := q.Matcher()
 	lk, err := newLookup(r, false)
 	if err != nil {
@@ -57,7 +58,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 			if err := ctx.Err(); err != nil {
 				return store.Page{}, false, err
 			}
-			n, err := readColBlocks(r, pg.pt, pg.g.n, func(blk *colBlock) error {
+			n, err := readColBlocks(r, pg.pt, pg.g.n, fields, func(blk *colBlock) error {
 				ce := newColEval(blk)
 				states := ce.eval(cond)
 				for j, tsid := range blk.tsids {
@@ -160,6 +161,12 @@ func (e *Engine) aggregateColumns(ctx context.Context, r reader, q store.Query, 
 		return true, nil
 	}
 	cond := compileCol(q)
+	fields := cond.fields(nil)
+	for _, a := range accs {
+		if a.agg.Kind != store.AggDateHistogram && !slices.Contains(fields, a.agg.Field) {
+			fields = append(fields, a.agg.Field)
+		}
+	}
 	match := q.Matcher()
 	lk, err := newLookup(r, false)
 	if err != nil {
@@ -175,7 +182,7 @@ func (e *Engine) aggregateColumns(ctx context.Context, r reader, q store.Query, 
 			if err := ctx.Err(); err != nil {
 				return false, err
 			}
-			n, err := readColBlocks(r, pg.pt, pg.g.n, func(blk *colBlock) error {
+			n, err := readColBlocks(r, pg.pt, pg.g.n, fields, func(blk *colBlock) error {
 				return aggBlock(lk, pg.pt, blk, cond, match, lo, hi, accs)
 			})
 			if err != nil {

@@ -13,30 +13,28 @@ import (
 )
 
 // Column blocks. Every write batch leaves, per partition and index
-// generation it wrote to, one block holding its events' string values
+// generation it wrote to, a block of its events' sort keys and one block
+// per field any of them has, holding that field's string values
 // column-wise:
 //
-//	t/<part>v<gen><max ts><max id> → block
+//	t/<part>v<gen>\x00<max ts><max id>        → 0x01, n, the events' sort keys (a run: sortkeys.go)
+//	t/<part>v<gen><field>\x00<max ts><max id> → 0x01, n, the field's column
 //
-// A block lists its events' sort keys and, for every field any of them has,
-// the distinct values (the column's dictionary) and each event's values as
-// positions in it. A wildcard, prefix or free-text condition is then tested
-// once per distinct value rather than once per event, and a terms
-// aggregation counts positions without decoding a single event. Blocks only
-// narrow a search: an event they cannot rule out is decoded and checked
-// like any other candidate (colquery.go). The prefix 'v' sorts between the
-// events ('e') and the posting lists ('x'), inside the key range a flush
-// covers already, so blocks add no overlap between flushed files.
+// A column is the field's distinct values (its dictionary) and each
+// event's values as positions in it. A wildcard, prefix or free-text
+// condition is then tested once per distinct value rather than once per
+// event, and a terms aggregation counts positions without decoding a single
+// event; a query reads the columns of the fields it names and no others.
+// Blocks only narrow a search: an event they cannot rule out is decoded and
+// checked like any other candidate (colquery.go). The prefix 'v' sorts
+// between the events ('e') and the posting lists ('x'), inside the key
+// range a flush covers already, so blocks add no overlap between flushed
+// files. Field names hold no NUL, so the sort keys' blocks come first.
 //
-// The block's form (integers are uvarints unless said otherwise):
-//
-//	0x01 (format)  n (events)
-//	first sort key: 8-byte timestamp, id length, id
-//	each later one: timestamp delta, bytes shared with the previous id, rest length, rest
-//	columns  then per column: name length, name, body length, body
-//	body: dictionary size, (length, value)…, then per event a tag and its positions:
-//	      0 not a string or a list of strings (the block cannot say), 1 absent,
-//	      2 a string (one position), 3+k a list of k strings (k positions)
+// A column (integers are uvarints): dictionary size, (length, value)…,
+// then per event, in sort key order, a tag and its positions:
+// 0 not a string or a list of strings (the block cannot say), 1 absent,
+// 2 a string (one position), 3+k a list of k strings (k positions).
 const prefixColumns = "v"
 
 const colFormat = 1
@@ -49,13 +47,15 @@ const (
 	tagList   = 3
 )
 
-// colKey returns t/<part>v<gen><max tsid>.
-func colKey(p part, gen uint32, maxTSID []byte) []byte {
+// colFieldPrefix returns t/<part>v<gen><field>\x00, under which lie the
+// blocks of a field ("": the sort keys) of one generation.
+func colFieldPrefix(p part, gen uint32, field string) []byte {
 	k := binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
-	return append(k, maxTSID...)
+	return append(append(k, field...), 0)
 }
 
-// colGenPrefix returns t/<part>v<gen>, under which a generation's blocks lie.
+// colGenPrefix returns t/<part>v<gen>, under which lie a generation's
+// blocks.
 func colGenPrefix(p part, gen uint32) []byte {
 	return binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
 }
@@ -66,28 +66,27 @@ type colRow struct {
 	ev   event.Event
 }
 
-// encodeColBlock returns the block of rows, which it sorts by sort key.
-func encodeColBlock(rows []colRow) []byte {
+// colBlocks returns the blocks of rows (which it sorts by sort key) of
+// partition p's generation gen.
+func colBlocks(p part, gen uint32, rows []colRow) []kv {
 	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
-	b := make([]byte, 0, 64*len(rows))
-	b = append(b, colFormat)
-	b = binary.AppendUvarint(b, uint64(len(rows)))
+	maxKey := rows[len(rows)-1].tsid
+	head := func(size int) []byte {
+		b := make([]byte, 0, size)
+		return binary.AppendUvarint(append(b, colFormat), uint64(len(rows)))
+	}
 	keys := make([][]byte, len(rows))
 	for i, r := range rows {
 		keys[i] = r.tsid
 	}
-	b = appendSortKeys(b, keys)
 	names := colNames(rows)
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	var body []byte
+	out := make([]kv, 0, 1+len(names))
+	out = append(out, kv{k: append(colFieldPrefix(p, gen, ""), maxKey...), v: appendSortKeys(head(8*len(rows)), keys)})
 	for _, name := range names {
-		body = appendColumn(body[:0], name, rows)
-		b = binary.AppendUvarint(b, uint64(len(name)))
-		b = append(b, name...)
-		b = binary.AppendUvarint(b, uint64(len(body)))
-		b = append(b, body...)
+		v := appendColumn(head(4*len(rows)), name, rows)
+		out = append(out, kv{k: append(colFieldPrefix(p, gen, name), maxKey...), v: v})
 	}
-	return b
+	return out
 }
 
 // colNames lists the fields of rows, sorted, event.dataset among them.
@@ -170,36 +169,36 @@ func allStrings(list []any) bool {
 
 var errBadBlock = errors.New("malformed column block")
 
-// colBlock is a decoded block. Its sort keys and columns point into the
-// value it was decoded from, which the caller must keep unchanged while it
-// uses them.
+// colBlock is one batch's sort keys and the bodies of the columns read for
+// it (absent: no event of the batch has the field). The bodies point into
+// the values read, valid only while the block is handed out.
 type colBlock struct {
 	tsids [][]byte
-	cols  map[string][]byte // column bodies, decoded on demand (column)
+	cols  map[string][]byte
 }
 
-// decodeColBlock decodes a block's sort keys and finds its columns.
-func decodeColBlock(v []byte) (*colBlock, error) {
+// decodeColKeys decodes a block of sort keys; they do not point into v.
+func decodeColKeys(v []byte) ([][]byte, error) {
 	r := colReader{b: v, ok: true}
 	if r.byte() != colFormat {
 		return nil, errBadBlock
 	}
 	n := r.count(len(v))
-	tsids, err := readSortKeys(&r, n)
-	if err != nil {
+	keys, err := readSortKeys(&r, n)
+	if err != nil || len(r.b) != 0 {
 		return nil, errBadBlock
 	}
-	blk := &colBlock{tsids: tsids, cols: map[string][]byte{}}
-	ncols := r.count(len(v))
-	for i := 0; i < ncols && r.ok; i++ {
-		name := string(r.bytes(r.count(len(v))))
-		body := r.bytes(r.count(len(v)))
-		blk.cols[name] = body
-	}
-	if !r.ok || len(r.b) != 0 {
+	return keys, nil
+}
+
+// colBody checks a column block's head against the events of its batch
+// and returns its column.
+func colBody(v []byte, events int) ([]byte, error) {
+	r := colReader{b: v, ok: true}
+	if r.byte() != colFormat || r.count(len(v)) != events || !r.ok {
 		return nil, errBadBlock
 	}
-	return blk, nil
+	return r.b, nil
 }
 
 // column is one decoded column: event i's tag is tags[i] and its values
@@ -307,27 +306,62 @@ func (r *colReader) bytes(n int) []byte {
 	return out
 }
 
-// readColBlocks calls fn with every block of generation g of partition p,
-// in key order, and returns the number of events the blocks hold. The
-// blocks fn sees are valid during the call only.
-func readColBlocks(r reader, p part, g uint32, fn func(*colBlock) error) (int, error) {
-	pre := colGenPrefix(p, g)
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
-	if err != nil {
-		return 0, err
-	}
-	events := 0
-	for ok := it.First(); ok; ok = it.Next() {
-		blk, err := decodeColBlock(it.Value())
-		if err != nil {
-			it.Close()
-			return 0, fmt.Errorf("%q: %w", it.Key(), err)
+// readColBlocks calls fn with every batch of generation g of partition p,
+// in key order, with the columns of fields, and returns the number of
+// events the batches hold. The blocks fn sees are valid during the call
+// only.
+func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBlock) error) (events int, err error) {
+	iters := make([]*pebble.Iterator, 0, 1+len(fields))
+	valid := make([]bool, 0, 1+len(fields))
+	plens := make([]int, 0, 1+len(fields))
+	defer func() {
+		for _, it := range iters {
+			err = errors.Join(err, it.Close())
 		}
-		events += len(blk.tsids)
+	}()
+	for _, f := range append([]string{""}, fields...) {
+		pre := colFieldPrefix(p, g, f)
+		it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
+		if err != nil {
+			return 0, err
+		}
+		iters = append(iters, it)
+		valid = append(valid, it.First())
+		plens = append(plens, len(pre))
+	}
+	keys := iters[0]
+	for ; valid[0]; valid[0] = keys.Next() {
+		tsids, err := decodeColKeys(keys.Value())
+		if err != nil {
+			return 0, fmt.Errorf("%q: %w", keys.Key(), err)
+		}
+		blk := &colBlock{tsids: tsids, cols: make(map[string][]byte, len(fields))}
+		batch := keys.Key()[plens[0]:]
+		for i, f := range fields {
+			it := iters[i+1]
+			// A column whose batch has no sort keys would be damage; skip
+			// it as the sort keys lead.
+			for valid[i+1] && bytes.Compare(it.Key()[plens[i+1]:], batch) < 0 {
+				valid[i+1] = it.Next()
+			}
+			if !valid[i+1] || !bytes.Equal(it.Key()[plens[i+1]:], batch) {
+				continue
+			}
+			body, err := colBody(it.Value(), len(tsids))
+			if err != nil {
+				return 0, fmt.Errorf("%q: %w", it.Key(), err)
+			}
+			blk.cols[f] = body
+		}
+		events += len(tsids)
 		if err := fn(blk); err != nil {
-			it.Close()
 			return 0, err
 		}
 	}
-	return events, it.Close()
+	for _, it := range iters {
+		if err := it.Error(); err != nil {
+			return 0, err
+		}
+	}
+	return events, nil
 }

@@ -244,16 +244,39 @@ func TestColumnsFallBack(t *testing.T) {
 	checkAggs(t, e, all, q, "fallback")
 }
 
+// blockOf decodes the sort keys and the named columns among blocks.
+func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
+	tsids, err := decodeColKeys(kvs[0].v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk := &colBlock{tsids: tsids, cols: map[string][]byte{}}
+	for _, x := range kvs[1:] {
+		for _, f := range fields {
+			if bytes.HasPrefix(x.k, colFieldPrefix(p, 0, f)) {
+				if blk.cols[f], err = colBody(x.v, len(tsids)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return blk
+}
+
 func TestColBlockRoundTrip(t *testing.T) {
 	var rows []colRow
 	for n := 30; n > 0; n-- {
 		ev := colEvent(n)
 		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
-	blk, err := decodeColBlock(encodeColBlock(rows))
-	if err != nil {
-		t.Fatal(err)
+	p := makePart('e', 1)
+	kvs := colBlocks(p, 0, rows)
+	for _, x := range kvs {
+		if !bytes.HasSuffix(x.k, rows[len(rows)-1].tsid) {
+			t.Errorf("block key %q does not end with the batch's greatest sort key", x.k)
+		}
 	}
+	blk := blockOf(t, kvs, p, "process.name", "no.such.field")
 	for i, r := range rows {
 		if !bytes.Equal(blk.tsids[i], r.tsid) {
 			t.Fatalf("sort key %d: %q, want %q", i, blk.tsids[i], r.tsid)
@@ -273,33 +296,40 @@ func TestColBlockRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzDecodeColBlock feeds the block decoder arbitrary bytes: it must
-// refuse or decode them without panicking, and the columns of what it
-// decodes must hold positions within their dictionaries.
+// FuzzDecodeColBlock feeds the block decoders arbitrary bytes, a block of
+// sort keys and a column: they must refuse or decode them without
+// panicking, and a decoded column must hold positions within its
+// dictionary.
 func FuzzDecodeColBlock(f *testing.F) {
 	var rows []colRow
 	for n := range 5 {
 		ev := colEvent(n)
 		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
-	f.Add(encodeColBlock(rows))
-	f.Add([]byte{colFormat, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a', 1, 1, 'x', 3, 1, 1, 'v', 2, 0})
-	f.Add([]byte{colFormat})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		blk, err := decodeColBlock(b)
+	kvs := colBlocks(makePart('e', 1), 0, rows)
+	for _, x := range kvs[1:] {
+		f.Add(kvs[0].v, x.v)
+	}
+	f.Add([]byte{colFormat, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormat, 1, 1, 1, 'x', 3, 1, 1, 'v', 2, 0})
+	f.Add([]byte{colFormat}, []byte{})
+	f.Fuzz(func(t *testing.T, keys, col []byte) {
+		tsids, err := decodeColKeys(keys)
 		if err != nil {
 			return
 		}
-		for name := range blk.cols {
-			c, err := blk.column(name)
-			if err != nil {
-				continue
-			}
-			for i := range blk.tsids {
-				for _, p := range c.values(i) {
-					if int(p) >= len(c.dict) {
-						t.Fatalf("position %d beyond a dictionary of %d", p, len(c.dict))
-					}
+		body, err := colBody(col, len(tsids))
+		if err != nil {
+			return
+		}
+		blk := &colBlock{tsids: tsids, cols: map[string][]byte{"f": body}}
+		c, err := blk.column("f")
+		if err != nil {
+			return
+		}
+		for i := range blk.tsids {
+			for _, p := range c.values(i) {
+				if int(p) >= len(c.dict) {
+					t.Fatalf("position %d beyond a dictionary of %d", p, len(c.dict))
 				}
 			}
 		}

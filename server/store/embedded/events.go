@@ -165,8 +165,7 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 		bk.post = nil
 	}
 	for g, rows := range bk.cols {
-		v := encodeColBlock(rows)
-		bk.kvs = append(bk.kvs, kv{k: colKey(g.pt, g.gen, rows[len(rows)-1].tsid), v: v})
+		bk.kvs = append(bk.kvs, colBlocks(g.pt, g.gen, rows)...)
 	}
 	bk.cols = nil
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
