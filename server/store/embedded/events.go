@@ -67,7 +67,12 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 			continue
 		}
 		if field, reason, ok := e.fits(ev); !ok {
-			bk.addDead(ev, docs[i], field, reason, e.now())
+			// A dead letter keeps the event whole, as received.
+			doc, err := ev.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("put events: event %d (id %q): %w", i, ev.ID, err)
+			}
+			bk.addDead(ev, doc, field, reason, e.now())
 			dead++
 			continue
 		}
@@ -290,12 +295,20 @@ func readEvent(r reader, pk []byte) (event.Event, bool, error) {
 		return event.Event{}, false, err
 	}
 	defer closer.Close()
-	ev, err := decodeEvent(pk, v)
+	var tsid []byte
+	if n := len(prefixPart) + partLen + len(prefixEvent); len(pk) >= n+tsLen {
+		tsid = pk[n:]
+	}
+	ev, err := decodeEvent(tsid, v)
 	return ev, err == nil, err
 }
 
-// decodeEvent decodes a stored event; the result does not refer to doc.
-func decodeEvent(key, doc []byte) (event.Event, error) {
+// decodeEvent decodes a stored event whose sort key is tsid (nil: the
+// document holds its own @timestamp and event.id); the result does not
+// refer to doc.
+func decodeEvent(tsid, doc []byte) (event.Event, error) {
+	key := tsid
+	doc = fullDoc(tsid, doc)
 	if ev, ok := decodeFast(doc); ok {
 		return ev, nil
 	}

@@ -197,7 +197,7 @@ func (lk *lookup) get(p part, tsid []byte) (event.Event, bool, error) {
 	if !lk.it.SeekGE(lk.key) || !bytes.Equal(lk.it.Key(), lk.key) {
 		return event.Event{}, false, lk.it.Error()
 	}
-	ev, err := decodeEvent(lk.key, lk.it.Value())
+	ev, err := decodeEvent(tsid, lk.it.Value())
 	return ev, err == nil, err
 }
 
