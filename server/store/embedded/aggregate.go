@@ -121,13 +121,13 @@ func (a *aggAcc) addTime(t time.Time) {
 	a.counts[time.Unix(0, start).UTC().Format(time.RFC3339Nano)]++
 }
 
-// addColumn adds event j of blk from its column c of the aggregated field
+// addColumn adds event j (sort key tsid) from its column c of the aggregated field
 // (nil: no event of the block has the field), which allColumns has found
 // to hold the value as strings. A string counts once; a list's distinct
 // elements count once each, as add counts them.
-func (a *aggAcc) addColumn(blk *colBlock, c *column, j int) {
+func (a *aggAcc) addColumn(tsid []byte, c *column, j int) {
 	if a.agg.Kind == store.AggDateHistogram {
-		t, _ := decodeTS(blk.tsids[j])
+		t, _ := decodeTS(tsid)
 		a.addTime(t)
 		return
 	}

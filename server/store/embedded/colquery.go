@@ -143,7 +143,7 @@ func (ce *colEval) column(field string) *column {
 
 // eval returns n's value for every event of the block.
 func (ce *colEval) eval(n *colNode) []uint8 {
-	size := len(ce.blk.tsids)
+	size := ce.blk.n
 	out := make([]uint8, size)
 	switch n.op {
 	case store.OpAnd, store.OpOr:
@@ -175,9 +175,13 @@ func (ce *colEval) eval(n *colNode) []uint8 {
 	}
 	switch n.kind {
 	case leafEvent:
-		for i, tsid := range ce.blk.tsids {
+		err := ce.blk.eachKey(func(i int, tsid []byte) error {
 			ts, _ := decodeTS(tsid)
 			out[i] = triOf(n.pred(event.Event{ID: string(tsid[tsLen:]), Timestamp: ts}))
+			return nil
+		})
+		if err != nil && ce.err == nil {
+			ce.err = err
 		}
 	case leafIn:
 		ce.evalIn(n, out)

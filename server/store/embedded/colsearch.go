@@ -61,12 +61,18 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 			n, err := readColBlocks(r, pg.pt, pg.g.n, fields, func(blk *colBlock) error {
 				ce := newColEval(blk)
 				states := ce.eval(cond)
-				for j, tsid := range blk.tsids {
-					if states[j] != triFalse && inWindow(tsid, lo, hi) {
-						pool = append(pool, colCand{pg.pt, tsid})
-					}
+				if ce.err != nil {
+					return ce.err
 				}
-				return ce.err
+				if !slices.Contains(states, triTrue) && !slices.Contains(states, triUnknown) {
+					return nil
+				}
+				return blk.eachKey(func(j int, tsid []byte) error {
+					if states[j] != triFalse && inWindow(tsid, lo, hi) {
+						pool = append(pool, colCand{pg.pt, bytes.Clone(tsid)})
+					}
+					return nil
+				})
 			})
 			if err != nil {
 				return store.Page{}, false, err
@@ -209,29 +215,26 @@ func aggBlock(lk *lookup, pt part, blk *colBlock, cond *colNode, match func(even
 	if ce.err != nil {
 		return ce.err
 	}
-	for j, tsid := range blk.tsids {
+	return blk.eachKey(func(j int, tsid []byte) error {
 		if states[j] == triFalse || !inWindow(tsid, lo, hi) {
-			continue
+			return nil
 		}
 		if states[j] == triTrue && allColumns(accs, cols, j) {
 			for i, a := range accs {
-				a.addColumn(blk, cols[i], j)
+				a.addColumn(tsid, cols[i], j)
 			}
-			continue
+			return nil
 		}
 		// Undecided, or a value the block does not hold as strings.
 		ev, found, err := lk.get(pt, tsid)
-		if err != nil {
+		if err != nil || !found || !match(ev) {
 			return err
-		}
-		if !found || !match(ev) {
-			continue
 		}
 		for _, a := range accs {
 			a.add(ev)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // allColumns reports whether every accumulator can take event j's value

@@ -173,22 +173,57 @@ var errBadBlock = errors.New("malformed column block")
 // it (absent: no event of the batch has the field). The bodies point into
 // the values read, valid only while the block is handed out.
 type colBlock struct {
-	tsids [][]byte
-	cols  map[string][]byte
+	n    int
+	keys []byte // the run of sort keys
+	cols map[string][]byte
 }
 
-// decodeColKeys decodes a block of sort keys; they do not point into v.
-func decodeColKeys(v []byte) ([][]byte, error) {
+// newColBlock reads the head of a block of sort keys.
+func newColBlock(v []byte) (*colBlock, error) {
 	r := colReader{b: v, ok: true}
 	if r.byte() != colFormat {
 		return nil, errBadBlock
 	}
 	n := r.count(len(v))
-	keys, err := readSortKeys(&r, n)
-	if err != nil || len(r.b) != 0 {
+	if !r.ok {
 		return nil, errBadBlock
 	}
-	return keys, nil
+	return &colBlock{n: n, keys: r.b}, nil
+}
+
+// eachKey calls fn with each event's index and sort key, in order; the key
+// is valid during the call only. It stops early when fn returns an error,
+// and returns errBadBlock for a malformed run.
+func (blk *colBlock) eachKey(fn func(j int, tsid []byte) error) error {
+	r := colReader{b: blk.keys, ok: true}
+	kr := keyRun{r: &r, n: blk.n}
+	for j := range blk.n {
+		k, err := kr.next()
+		if err != nil {
+			return errBadBlock
+		}
+		if err := fn(j, k); err != nil {
+			return err
+		}
+	}
+	if len(r.b) != 0 {
+		return errBadBlock
+	}
+	return nil
+}
+
+// decodeColKeys decodes a block of sort keys; they do not point into v.
+func decodeColKeys(v []byte) ([][]byte, error) {
+	blk, err := newColBlock(v)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, 0, blk.n)
+	err = blk.eachKey(func(_ int, k []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	})
+	return keys, err
 }
 
 // colBody checks a column block's head against the events of its batch
@@ -217,7 +252,7 @@ func (blk *colBlock) column(field string) (*column, error) {
 	if !ok {
 		return nil, nil
 	}
-	n := len(blk.tsids)
+	n := blk.n
 	r := colReader{b: body, ok: true}
 	nd := r.count(len(body))
 	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1)}
@@ -331,11 +366,11 @@ func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBloc
 	}
 	keys := iters[0]
 	for ; valid[0]; valid[0] = keys.Next() {
-		tsids, err := decodeColKeys(keys.Value())
+		blk, err := newColBlock(keys.Value())
 		if err != nil {
 			return 0, fmt.Errorf("%q: %w", keys.Key(), err)
 		}
-		blk := &colBlock{tsids: tsids, cols: make(map[string][]byte, len(fields))}
+		blk.cols = make(map[string][]byte, len(fields))
 		batch := keys.Key()[plens[0]:]
 		for i, f := range fields {
 			it := iters[i+1]
@@ -347,13 +382,13 @@ func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBloc
 			if !valid[i+1] || !bytes.Equal(it.Key()[plens[i+1]:], batch) {
 				continue
 			}
-			body, err := colBody(it.Value(), len(tsids))
+			body, err := colBody(it.Value(), blk.n)
 			if err != nil {
 				return 0, fmt.Errorf("%q: %w", it.Key(), err)
 			}
 			blk.cols[f] = body
 		}
-		events += len(tsids)
+		events += blk.n
 		if err := fn(blk); err != nil {
 			return 0, err
 		}

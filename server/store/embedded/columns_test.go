@@ -246,15 +246,15 @@ func TestColumnsFallBack(t *testing.T) {
 
 // blockOf decodes the sort keys and the named columns among blocks.
 func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
-	tsids, err := decodeColKeys(kvs[0].v)
+	blk, err := newColBlock(kvs[0].v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk := &colBlock{tsids: tsids, cols: map[string][]byte{}}
+	blk.cols = map[string][]byte{}
 	for _, x := range kvs[1:] {
 		for _, f := range fields {
 			if bytes.HasPrefix(x.k, colFieldPrefix(p, 0, f)) {
-				if blk.cols[f], err = colBody(x.v, len(tsids)); err != nil {
+				if blk.cols[f], err = colBody(x.v, blk.n); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -277,9 +277,13 @@ func TestColBlockRoundTrip(t *testing.T) {
 		}
 	}
 	blk := blockOf(t, kvs, p, "process.name", "no.such.field")
+	tsids, err := decodeColKeys(kvs[0].v)
+	if err != nil || len(tsids) != len(rows) {
+		t.Fatal(len(tsids), err)
+	}
 	for i, r := range rows {
-		if !bytes.Equal(blk.tsids[i], r.tsid) {
-			t.Fatalf("sort key %d: %q, want %q", i, blk.tsids[i], r.tsid)
+		if !bytes.Equal(tsids[i], r.tsid) {
+			t.Fatalf("sort key %d: %q, want %q", i, tsids[i], r.tsid)
 		}
 	}
 	c, err := blk.column("process.name")
@@ -317,16 +321,22 @@ func FuzzDecodeColBlock(f *testing.F) {
 		if err != nil {
 			return
 		}
-		body, err := colBody(col, len(tsids))
+		for i := 1; i < len(tsids); i++ {
+			if bytes.Compare(tsids[i-1], tsids[i]) >= 0 {
+				t.Fatalf("sort keys not ascending at %d: %q", i, tsids)
+			}
+		}
+		blk, _ := newColBlock(keys)
+		body, err := colBody(col, blk.n)
 		if err != nil {
 			return
 		}
-		blk := &colBlock{tsids: tsids, cols: map[string][]byte{"f": body}}
+		blk.cols = map[string][]byte{"f": body}
 		c, err := blk.column("f")
 		if err != nil {
 			return
 		}
-		for i := range blk.tsids {
+		for i := range blk.n {
 			for _, p := range c.values(i) {
 				if int(p) >= len(c.dict) {
 					t.Fatalf("position %d beyond a dictionary of %d", p, len(c.dict))

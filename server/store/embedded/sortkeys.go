@@ -42,6 +42,51 @@ func appendSortKeys(b []byte, keys [][]byte) []byte {
 	return b
 }
 
+// keyRun reads a run of sort keys one at a time into one buffer, without
+// allocating: the key it returns is valid until the next call.
+type keyRun struct {
+	r   *colReader
+	n   int
+	i   int
+	buf []byte
+}
+
+// next returns the next key, or an error when the run is malformed; it
+// must not be called more than n times.
+func (kr *keyRun) next() ([]byte, error) {
+	r := kr.r
+	if kr.i == 0 {
+		t := r.bytes(tsLen)
+		id := r.bytes(r.count(len(r.b)))
+		if !r.ok {
+			return nil, errBadKeys
+		}
+		kr.buf = append(append(kr.buf[:0], t...), id...)
+		kr.i++
+		return kr.buf, nil
+	}
+	delta := r.uvarint()
+	shared := r.count(len(kr.buf) - tsLen)
+	rest := r.bytes(r.count(len(r.b)))
+	if !r.ok {
+		return nil, errBadKeys
+	}
+	prevTS := binary.BigEndian.Uint64(kr.buf)
+	ts := prevTS + delta
+	if ts < prevTS {
+		return nil, errBadKeys
+	}
+	// Same time: the new id must come after the previous one, and the
+	// two share their first shared bytes.
+	if delta == 0 && bytes.Compare(rest, kr.buf[tsLen+shared:]) <= 0 {
+		return nil, errBadKeys
+	}
+	binary.BigEndian.PutUint64(kr.buf, ts)
+	kr.buf = append(kr.buf[:tsLen+shared], rest...)
+	kr.i++
+	return kr.buf, nil
+}
+
 // readSortKeys reads n keys written by appendSortKeys. The keys share one
 // new buffer (they do not point into r's bytes) and are checked to ascend.
 func readSortKeys(r *colReader, n int) ([][]byte, error) {
@@ -49,52 +94,18 @@ func readSortKeys(r *colReader, n int) ([][]byte, error) {
 		return nil, errBadKeys
 	}
 	keys := make([][]byte, 0, n)
-	// The keys are rebuilt into one arena, which grows as needed: a key
-	// is at most its encoded size plus its predecessor's.
-	arena := make([]byte, 0, 24*n)
-	var prev []byte
-	for i := 0; i < n && r.ok; i++ {
-		var ts uint64
-		var shared int
-		var rest []byte
-		if i == 0 {
-			t := r.bytes(tsLen)
-			if !r.ok {
-				break
-			}
-			ts = binary.BigEndian.Uint64(t)
-			rest = r.bytes(r.count(len(r.b)))
-		} else {
-			delta := r.uvarint()
-			shared = r.count(len(prev) - tsLen)
-			rest = r.bytes(r.count(len(r.b)))
-			ts = binary.BigEndian.Uint64(prev) + delta
-			if ts < binary.BigEndian.Uint64(prev) {
-				return nil, errBadKeys
-			}
+	kr := keyRun{r: r, n: n}
+	var arena []byte
+	for range n {
+		k, err := kr.next()
+		if err != nil {
+			return nil, err
 		}
-		if !r.ok {
-			break
+		if cap(arena)-len(arena) < len(k) {
+			arena = make([]byte, 0, max(len(k), 24*(n-len(keys))))
 		}
-		size := tsLen + shared + len(rest)
-		if cap(arena)-len(arena) < size {
-			arena = make([]byte, 0, max(size, 24*(n-i)))
-		}
-		start := len(arena)
-		arena = binary.BigEndian.AppendUint64(arena, ts)
-		if shared > 0 {
-			arena = append(arena, prev[tsLen:tsLen+shared]...)
-		}
-		arena = append(arena, rest...)
-		k := arena[start:len(arena):len(arena)]
-		if i > 0 && bytes.Compare(k, prev) <= 0 {
-			return nil, errBadKeys
-		}
-		keys = append(keys, k)
-		prev = k
-	}
-	if !r.ok {
-		return nil, errBadKeys
+		arena = append(arena, k...)
+		keys = append(keys, arena[len(arena)-len(k):len(arena):len(arena)])
 	}
 	return keys, nil
 }
