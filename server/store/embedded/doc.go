@@ -62,8 +62,9 @@
 // every loaded candidate cannot hold the next one); an oldest-first walk
 // reads the lists that reach the window and sorts them.
 //
-// The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset,
-// source.ip, destination.ip and rule.id. A list-valued field has an entry per
+// The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset
+// and rule.id (source.ip and destination.ip are answered from the column
+// blocks, columns.go). A list-valued field has an entry per
 // distinct string element, a scalar one entry for its string form
 // (event.String), which is what store.Query.Match compares; a list-valued
 // lachan.unit also gets its string form, which unit scoping compares. Index
