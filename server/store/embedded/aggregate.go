@@ -63,7 +63,7 @@ func (e *Engine) aggregateFromColumns(ctx context.Context, q store.Query, accs [
 		return false, err
 	}
 	pl := planFor(q)
-	if len(pl.prefixes) == 0 || !useColumns(pl) {
+	if len(pl.prefixes) == 0 || !useColumns(pl) || e.noBlocks {
 		return false, nil
 	}
 	release, err := e.acquire()

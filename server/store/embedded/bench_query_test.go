@@ -159,6 +159,9 @@ func benchHostWindow(b *testing.B, op func(e *Engine, n, hours int) (int, error)
 		b.Fatal(err)
 	}
 	defer e.Close()
+	// LACHAN_BENCH_SCAN=1 measures the same queries without the column
+	// blocks: the walk of each query's plan, decoding every candidate.
+	e.noBlocks = os.Getenv("LACHAN_BENCH_SCAN") != ""
 	hours := int(time.Duration(total) * hostWindowStep() / time.Hour)
 	lat := make([]time.Duration, 0, b.N)
 	found := 0

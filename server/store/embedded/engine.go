@@ -51,6 +51,9 @@ type Engine struct {
 	// not fit goes to the dead-letter area.
 	fits func(event.Event) (field, reason string, ok bool)
 	now  func() time.Time
+	// noBlocks makes searches and aggregations walk their plans as if no
+	// column block were written (benchmarks compare the two).
+	noBlocks bool
 }
 
 // Open opens (creating if needed) the store in cfg.Dir. It fails if another

@@ -34,7 +34,7 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
 	sq := scanBounds(q)
-	if (q.Filter != nil || len(q.Terms) > 0) && useColumns(pl) {
+	if (q.Filter != nil || len(q.Terms) > 0) && useColumns(pl) && !e.noBlocks {
 		page, ok, err := e.searchColumns(ctx, snap, q, sq, e.parts.days(sq, kindsOf(q.Datasets)))
 		if err != nil {
 			return store.Page{}, fmt.Errorf("search events: %w", err)
