@@ -84,7 +84,12 @@
 // a search: every candidate is decoded and checked with Query.Match before it
 // is returned, which is also what keeps unit scoping from leaking (the filter is
 // compiled once per search). @timestamp ranges in the filter's top-level
-// conjunction narrow the scanned window as From and To do. Stored events
+// conjunction narrow the scanned window as From and To do. A query with a
+// filter or a term on an unindexed field, whose plan would walk the primary
+// range or a unit's or dataset's lists, reads the column blocks of the
+// fields it names instead (columns.go, colquery.go, colsearch.go) and
+// decodes only the events they do not rule out; aggregations count from
+// the same blocks. Stored events
 // are decoded by a hand-written decoder for the flat JSON the store writes,
 // falling back on event.Event.UnmarshalJSON for anything else. One event
 // more than the limit is read to know whether a next page exists.
