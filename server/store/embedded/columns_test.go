@@ -105,11 +105,15 @@ func TestColumnsMatchQueries(t *testing.T) {
 		{Datasets: []string{event.DatasetOsquery, "network.flow"}},
 		{From: benchT0.Add(3 * time.Hour), To: benchT0.Add(40 * time.Hour), Asc: true},
 		{Terms: map[string][]string{"process.name": {"cmd.exe", "svchost.exe"}}},
+		{Terms: map[string][]string{"source.ip": {"10.0.1.4", "10.0.2.2"}}, Units: []string{"ward-1", ""}},
 	}
-	for _, src := range colCases {
-		x, err := hunt.Parse(src)
-		if err != nil {
-			t.Fatalf("%s: %v", src, err)
+	for _, src := range append([]string{""}, colCases...) {
+		var x *store.Expr
+		if src != "" {
+			var err error
+			if x, err = hunt.Parse(src); err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
 		}
 		for si, scope := range scopes {
 			q := scope
