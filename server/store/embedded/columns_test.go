@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
+
 	"lachan/internal/event"
+	"lachan/internal/logging"
 	"lachan/server/store"
 	"lachan/server/store/hunt"
 )
@@ -348,4 +351,82 @@ func FuzzDecodeColBlock(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReadsStoreBeforeBlocks rewrites a store into the form layout 3 had
+// before column blocks (no blocks, documents with their own @timestamp and
+// event.id, posting lists of whole keys), reopens it and checks that
+// searches and aggregations still find what Match finds.
+func TestReadsStoreBeforeBlocks(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	e, err := Open(testConfig(dir, true), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.genSize = 50
+	var all []event.Event
+	for n := range 300 {
+		all = append(all, colEvent(n))
+	}
+	if _, err := e.PutEvents(ctx, all[:150]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.PutEvents(ctx, all[150:]); err != nil {
+		t.Fatal(err)
+	}
+	b := e.db.NewBatch()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPart), UpperBound: prefixEnd([]byte(prefixPart))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewritten := map[byte]int{}
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		off := len(prefixPart) + partLen
+		switch k[off] {
+		case prefixColumns[0]:
+			must(t, b.Delete(k, nil))
+		case prefixEvent[0]:
+			ev, err := decodeEvent(k[off+1:], v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, _ := ev.MarshalJSON()
+			must(t, b.Set(k, doc, nil))
+		case prefixIndex[0]:
+			keys, err := decodePosting(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must(t, b.Set(k, oldPosting(keys...), nil))
+		default:
+			continue
+		}
+		rewritten[k[off]]++
+	}
+	must(t, it.Close())
+	must(t, b.Commit(pebble.Sync))
+	must(t, e.Close())
+	if len(rewritten) != 3 {
+		t.Fatalf("rewrote %v: want blocks, events and lists", rewritten)
+	}
+	e = openAt(t, dir, false)
+	for _, src := range []string{"process.name:*shell*", "source.ip:10.0.1.4", "source.ip:10.0.2.0/24", "host.id:host-3", "netsvcs"} {
+		x, err := hunt.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []store.Query{{Filter: x}, {Filter: x, Units: []string{"ward-2"}, Asc: true}} {
+			if got, want := searchAll(t, e, q), bruteForce(all, q); !slices.Equal(got, want) {
+				t.Errorf("%s: got %d events, want %d", src, len(got), len(want))
+			}
+			checkAggs(t, e, all, q, src)
+		}
+	}
+	ids := []string{all[7].ID, all[200].ID}
+	got, err := e.GetEvents(ctx, ids)
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], all[7]) {
+		t.Errorf("GetEvents: %v, %v", got, err)
+	}
 }
