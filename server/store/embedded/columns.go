@@ -109,13 +109,22 @@ func colNames(rows []colRow) []string {
 func appendColumn(b []byte, field string, rows []colRow) []byte {
 	dict := map[string]uint64{}
 	var values []string
+	// The events of a batch repeat their values: the value added last
+	// spares the map most lookups.
+	var last string
+	var lastPos uint64
+	hasLast := false
 	pos := func(s string) uint64 {
+		if hasLast && s == last {
+			return lastPos
+		}
 		p, ok := dict[s]
 		if !ok {
 			p = uint64(len(values))
 			dict[s] = p
 			values = append(values, s)
 		}
+		last, lastPos, hasLast = s, p, true
 		return p
 	}
 	var tags []byte
@@ -123,7 +132,10 @@ func appendColumn(b []byte, field string, rows []colRow) []byte {
 		var v any
 		var ok bool
 		if field == event.FieldDataset {
-			v, ok = r.ev.Dataset, r.ev.Dataset != ""
+			// No dataset reads as absent, as event.Event.Get has it.
+			if ok = r.ev.Dataset != ""; ok {
+				v = r.ev.Dataset
+			}
 		} else {
 			v, ok = r.ev.Fields[field]
 		}

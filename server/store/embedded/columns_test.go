@@ -430,3 +430,18 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 		t.Errorf("GetEvents: %v, %v", got, err)
 	}
 }
+
+// BenchmarkColBlocks builds the blocks of one batch of 1,000 events of 300
+// PCs, the ingest benchmark's batch; one op is one event.
+func BenchmarkColBlocks(b *testing.B) {
+	rows := make([]colRow, 1000)
+	for i := range rows {
+		ev := benchEvent(i, 300, benchT0.Add(time.Duration(i)*time.Millisecond))
+		rows[i] = colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev}
+	}
+	p := partOf(event.DatasetOsquery, benchT0)
+	b.ResetTimer()
+	for done := 0; done < b.N; done += len(rows) {
+		colBlocks(p, 0, rows)
+	}
+}
