@@ -98,33 +98,43 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// globRef is a plain recursive reading of the glob tokens, rune by rune,
-// that globMatch must agree with.
+// globRef is globMatch as it was before stars jumped to their literal:
+// a star swallows one rune at a time, backtracking to the last star only.
+// globMatch must agree with it on every input, invalid UTF-8 included
+// (where rune boundaries depend on where a walk starts).
 func globRef(toks []globTok, s string) bool {
-	if len(toks) == 0 {
-		return s == ""
-	}
-	t := toks[0]
-	switch {
-	case t.star:
-		for i := 0; ; {
-			if globRef(toks[1:], s[i:]) {
-				return true
+	ti, si := 0, 0
+	starT, starS := -1, 0
+	for {
+		if ti < len(toks) {
+			t := toks[ti]
+			switch {
+			case t.star:
+				starT, starS = ti, si
+				ti++
+				continue
+			case t.any:
+				if si < len(s) {
+					_, n := utf8.DecodeRuneInString(s[si:])
+					ti, si = ti+1, si+n
+					continue
+				}
+			default:
+				if strings.HasPrefix(s[si:], t.lit) {
+					ti, si = ti+1, si+len(t.lit)
+					continue
+				}
 			}
-			if i >= len(s) {
-				return false
-			}
-			_, n := utf8.DecodeRuneInString(s[i:])
-			i += n
+		} else if si == len(s) {
+			return true
 		}
-	case t.any:
-		if s == "" {
+		if starT < 0 || starS >= len(s) {
 			return false
 		}
-		_, n := utf8.DecodeRuneInString(s)
-		return globRef(toks[1:], s[n:])
+		_, n := utf8.DecodeRuneInString(s[starS:])
+		starS += n
+		ti, si = starT+1, starS
 	}
-	return strings.HasPrefix(s, t.lit) && globRef(toks[1:], s[len(t.lit):])
 }
 
 func FuzzGlob(f *testing.F) {
