@@ -2,8 +2,10 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestGlob(t *testing.T) {
@@ -94,4 +96,61 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
+}
+
+// globRef is globMatch as it was before stars jumped to their literal:
+// a star swallows one rune at a time, backtracking to the last star only.
+// globMatch must agree with it on every input, invalid UTF-8 included
+// (where rune boundaries depend on where a walk starts).
+func globRef(toks []globTok, s string) bool {
+	ti, si := 0, 0
+	starT, starS := -1, 0
+	for {
+		if ti < len(toks) {
+			t := toks[ti]
+			switch {
+			case t.star:
+				starT, starS = ti, si
+				ti++
+				continue
+			case t.any:
+				if si < len(s) {
+					_, n := utf8.DecodeRuneInString(s[si:])
+					ti, si = ti+1, si+n
+					continue
+				}
+			default:
+				if strings.HasPrefix(s[si:], t.lit) {
+					ti, si = ti+1, si+len(t.lit)
+					continue
+				}
+			}
+		} else if si == len(s) {
+			return true
+		}
+		if starT < 0 || starS >= len(s) {
+			return false
+		}
+		_, n := utf8.DecodeRuneInString(s[starS:])
+		starS += n
+		ti, si = starT+1, starS
+	}
+}
+
+func FuzzGlob(f *testing.F) {
+	for _, c := range [][2]string{{"*ab*", "xxabyy"}, {"a*b?c", "a-b-bxc"}, {"*é*", "caf\xc3\xa9"}, {"*\x82*", "\xe2\x82\xac"}, {"**a", "aaa"}} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if len(pattern) > 16 || len(s) > 64 {
+			return
+		}
+		g := newGlob(pattern)
+		if g.plain {
+			return
+		}
+		if got, want := globMatch(g.toks, s), globRef(g.toks, s); got != want {
+			t.Fatalf("glob %q on %q: %v, want %v", pattern, s, got, want)
+		}
+	})
 }

@@ -244,7 +244,9 @@ func (g glob) match(s string) bool {
 }
 
 // globMatch matches tokens against s, backtracking only to the last star,
-// which keeps it linear in practice and quadratic at worst.
+// which keeps it linear in practice and quadratic at worst. A star followed
+// by a literal jumps to the literal's next occurrence (strings.Index)
+// rather than trying every position: a free-text search is such a pattern.
 func globMatch(toks []globTok, s string) bool {
 	ti, si := 0, 0
 	starT, starS := -1, 0
@@ -255,6 +257,11 @@ func globMatch(toks []globTok, s string) bool {
 			case t.star:
 				starT, starS = ti, si
 				ti++
+				if next, ok := seekLit(toks, ti, s, si); !ok {
+					return false
+				} else {
+					starS, si = next, next
+				}
 				continue
 			case t.any:
 				if si < len(s) {
@@ -277,6 +284,26 @@ func globMatch(toks []globTok, s string) bool {
 		// Let the last star swallow one more character and try again.
 		_, n := utf8.DecodeRuneInString(s[starS:])
 		starS += n
+		next, ok := seekLit(toks, starT+1, s, starS)
+		if !ok {
+			return false
+		}
+		starS = next
 		ti, si = starT+1, starS
 	}
+}
+
+// seekLit returns where, from si on, the literal token toks[ti] next
+// occurs in s (si itself when toks[ti] is not a literal), and false when it
+// does not occur. A literal that starts mid-rune (invalid UTF-8) is left to
+// the rune-by-rune walk, which only ever tries rune starts.
+func seekLit(toks []globTok, ti int, s string, si int) (int, bool) {
+	if ti >= len(toks) || toks[ti].lit == "" || !utf8.RuneStart(toks[ti].lit[0]) {
+		return si, true
+	}
+	i := strings.Index(s[si:], toks[ti].lit)
+	if i < 0 {
+		return 0, false
+	}
+	return si + i, true
 }

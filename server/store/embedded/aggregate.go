@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -21,6 +22,11 @@ func (e *Engine) Aggregate(ctx context.Context, q store.Query, aggs []store.Agg)
 		}
 		accs[i] = &aggAcc{agg: n, counts: map[string]int64{}}
 	}
+	if done, err := e.aggregateFromColumns(ctx, q, accs); err != nil {
+		return nil, fmt.Errorf("aggregate: %w", err)
+	} else if done {
+		return results(accs), nil
+	}
 	q.After, q.Limit = nil, store.MaxLimit
 	for {
 		page, err := e.SearchEvents(ctx, q)
@@ -37,11 +43,46 @@ func (e *Engine) Aggregate(ctx context.Context, q store.Query, aggs []store.Agg)
 		}
 		q.After = page.Next
 	}
+	return results(accs), nil
+}
+
+func results(accs []*aggAcc) []store.AggResult {
 	out := make([]store.AggResult, len(accs))
 	for i, a := range accs {
 		out[i] = a.result()
 	}
-	return out, nil
+	return out
+}
+
+// aggregateFromColumns computes the aggregations from column blocks when
+// the query's plan would walk a large share of its days; done is false when
+// it did not, and accs are then untouched.
+func (e *Engine) aggregateFromColumns(ctx context.Context, q store.Query, accs []*aggAcc) (done bool, err error) {
+	q = q.Normalize()
+	if err := q.Filter.Validate(); err != nil {
+		return false, err
+	}
+	pl := planFor(q)
+	if len(pl.prefixes) == 0 || !useColumns(pl) || e.noBlocks {
+		return false, nil
+	}
+	release, err := e.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
+	tmp := make([]*aggAcc, len(accs))
+	for i, a := range accs {
+		tmp[i] = &aggAcc{agg: a.agg, counts: map[string]int64{}}
+	}
+	ok, err := e.aggregateColumns(ctx, snap, q, tmp)
+	if err != nil || !ok {
+		return false, err
+	}
+	copy(accs, tmp)
+	return true, nil
 }
 
 // aggAcc accumulates one aggregation.
@@ -52,10 +93,7 @@ type aggAcc struct {
 
 func (a *aggAcc) add(ev event.Event) {
 	if a.agg.Kind == store.AggDateHistogram {
-		step := int64(a.agg.Interval)
-		ns := ev.Timestamp.UnixNano()
-		start := ns - ((ns%step)+step)%step
-		a.counts[time.Unix(0, start).UTC().Format(time.RFC3339Nano)]++
+		a.addTime(ev.Timestamp)
 		return
 	}
 	v, ok := ev.Get(a.agg.Field)
@@ -74,6 +112,34 @@ func (a *aggAcc) add(ev event.Event) {
 		return
 	}
 	a.counts[ev.String(a.agg.Field)]++
+}
+
+func (a *aggAcc) addTime(t time.Time) {
+	step := int64(a.agg.Interval)
+	ns := t.UnixNano()
+	start := ns - ((ns%step)+step)%step
+	a.counts[time.Unix(0, start).UTC().Format(time.RFC3339Nano)]++
+}
+
+// addColumn adds event j (sort key tsid) from its column c of the aggregated field
+// (nil: no event of the block has the field), which allColumns has found
+// to hold the value as strings. A string counts once; a list's distinct
+// elements count once each, as add counts them.
+func (a *aggAcc) addColumn(tsid []byte, c *column, j int) {
+	if a.agg.Kind == store.AggDateHistogram {
+		t, _ := decodeTS(tsid)
+		a.addTime(t)
+		return
+	}
+	if c == nil || c.tags[j] == tagAbsent {
+		return
+	}
+	vals := c.values(j)
+	for k, p := range vals {
+		if !slices.Contains(vals[:k], p) {
+			a.counts[c.dict[p]]++
+		}
+	}
 }
 
 func (a *aggAcc) result() store.AggResult {

@@ -13,6 +13,7 @@ import (
 	"lachan/internal/event"
 	"lachan/internal/logging"
 	"lachan/server/store"
+	"lachan/server/store/hunt"
 )
 
 // The host-window store: hostWindowHosts hosts, each with about
@@ -24,7 +25,7 @@ const (
 	hostWindowPerHour = 100
 	// hostWindowLayout names the generator in the cache key; change it when
 	// benchEvent, the spacing or the key layout changes.
-	hostWindowLayout = "v2"
+	hostWindowLayout = "v5"
 	benchEventsEnv   = "LACHAN_BENCH_EVENTS"
 )
 
@@ -70,9 +71,82 @@ func BenchmarkQueryUnitLatest(b *testing.B) {
 	})
 }
 
+// BenchmarkQueryWildcard runs hunting queries with wildcards, prefixes and
+// free text on unindexed keyword fields over the host-window store (1,000,000
+// events over a day unless LACHAN_BENCH_EVENTS says otherwise), newest page
+// first, and reports the 95th percentile latency: broad patterns over the
+// whole store, one that matches a single event (which must look at every
+// event's value), and patterns within one ward's day and the last hour,
+// among them the console's hunt on a term of an unindexed field.
+func BenchmarkQueryWildcard(b *testing.B) {
+	benchHostWindowQueries(b, func(n, hours int) store.Query {
+		end := benchT0.Add(time.Duration(hours) * time.Hour)
+		ward := []string{fmt.Sprintf("ward-%d", n%20)}
+		var src string
+		q := store.Query{}
+		switch n % 6 {
+		case 0:
+			src = "process.command_line:*inventory-4?.ps1"
+		case 1:
+			// One event's hash, by a piece from its middle.
+			src = fmt.Sprintf("process.hash.sha256:*%s*", fmt.Sprintf("%040x", ((n*104729)%benchEvents(b))*7919)[28:36])
+		case 2:
+			src = fmt.Sprintf("user.name:user%02d*", n%30)
+			q.Units, q.From, q.To = ward, benchT0, benchT0.Add(24*time.Hour)
+		case 3:
+			src = fmt.Sprintf("inventory-%d.ps1", n%97)
+			q.Units, q.From, q.To = ward, benchT0, benchT0.Add(24*time.Hour)
+		case 4:
+			src = fmt.Sprintf("host.name:WARD%02d-PC*", n%20)
+			q.From, q.To = end.Add(-time.Hour), end
+		case 5:
+			src = "process.name:powershell.exe"
+			q.From, q.To = end.Add(-time.Hour), end
+		}
+		x, err := hunt.Parse(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.Filter = x
+		return q
+	})
+}
+
+// BenchmarkAggregateTerms counts the top values of unindexed keyword fields
+// over the host-window store, in turn over one ward's day and over every
+// event of the store, and reports the 95th percentile latency.
+func BenchmarkAggregateTerms(b *testing.B) {
+	benchHostWindow(b, func(e *Engine, n, _ int) (int, error) {
+		q := store.Query{}
+		field := []string{"user.name", "process.command_line", "host.name"}[n%3]
+		if n%2 == 0 {
+			q.Units, q.From, q.To = []string{fmt.Sprintf("ward-%d", n%20)}, benchT0, benchT0.Add(24*time.Hour)
+		}
+		res, err := e.Aggregate(context.Background(), q, []store.Agg{{Kind: store.AggTerms, Field: field, Size: 10}})
+		if err != nil {
+			return 0, err
+		}
+		counted := res[0].Other
+		for _, bk := range res[0].Buckets {
+			counted += bk.Count
+		}
+		return int(counted), nil
+	})
+}
+
 // benchHostWindowQueries runs the query query(n, hours) for every n over the
 // host-window store and reports its latency percentiles.
 func benchHostWindowQueries(b *testing.B, query func(n, hours int) store.Query) {
+	benchHostWindow(b, func(e *Engine, n, hours int) (int, error) {
+		page, err := e.SearchEvents(context.Background(), query(n, hours))
+		return len(page.Events), err
+	})
+}
+
+// benchHostWindow runs op(e, n, hours) for every n over the host-window
+// store and reports its latency percentiles; op returns how many events it
+// found.
+func benchHostWindow(b *testing.B, op func(e *Engine, n, hours int) (int, error)) {
 	total := benchEvents(b)
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("lachan-bench-hostwindow-%s-%d", hostWindowLayout, total))
 	if err := buildHostWindow(b, dir, total); err != nil {
@@ -85,18 +159,21 @@ func benchHostWindowQueries(b *testing.B, query func(n, hours int) store.Query) 
 		b.Fatal(err)
 	}
 	defer e.Close()
+	// LACHAN_BENCH_SCAN=1 measures the same queries without the column
+	// blocks: the walk of each query's plan, decoding every candidate.
+	e.noBlocks = os.Getenv("LACHAN_BENCH_SCAN") != ""
 	hours := int(time.Duration(total) * hostWindowStep() / time.Hour)
 	lat := make([]time.Duration, 0, b.N)
 	found := 0
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		start := time.Now()
-		page, err := e.SearchEvents(context.Background(), query(n, hours))
+		k, err := op(e, n, hours)
 		lat = append(lat, time.Since(start))
 		if err != nil {
 			b.Fatal(err)
 		}
-		found += len(page.Events)
+		found += k
 	}
 	b.StopTimer()
 	if found == 0 {

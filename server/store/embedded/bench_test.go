@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
+
 	"lachan/internal/event"
 	"lachan/internal/logging"
 )
@@ -45,6 +47,71 @@ func openBench(b *testing.B, sync bool) *Engine {
 	}
 	b.Cleanup(func() { e.Close() })
 	return e
+}
+
+// diskPerEvent flushes the store, compacts it whole (the shape a day's
+// partition settles into) and returns its tables' bytes per stored event.
+func diskPerEvent(b *testing.B, e *Engine, events int) float64 {
+	if err := e.db.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.db.Compact([]byte{0}, []byte{0xff}, true); err != nil {
+		b.Fatal(err)
+	}
+	var size uint64
+	for _, l := range e.db.Metrics().Levels {
+		size += uint64(l.Size)
+	}
+	return float64(size) / float64(events)
+}
+
+// rawWriteCPU writes events documents, the stored form of tmpl's events
+// under the primary keys the store gives them, into a fresh Pebble database
+// with the store's own options but nothing else (no de-duplication, no id/
+// or index entries, no generations), in batches of len(tmpl) committed as
+// the store commits, and returns the CPU time it took: the floor the
+// store's own ingest is measured against (raw-ratio).
+func rawWriteCPU(b *testing.B, sync bool, tmpl []event.Event, events int) time.Duration {
+	cfg := DefaultConfig()
+	cfg.Dir, cfg.Sync = b.TempDir(), sync
+	cache := pebble.NewCache(cfg.CacheBytes)
+	defer cache.Unref()
+	opts := pebbleOptions(cfg, logging.Discard(), nil, cache)
+	db, err := pebble.Open(cfg.Dir, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	docs := make([][]byte, len(tmpl))
+	for i, ev := range tmpl {
+		if docs[i], err = encodeEvent(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wo := pebble.NoSync
+	if sync {
+		wo = pebble.Sync
+	}
+	cpu0, ok0 := processCPU()
+	for done := 0; done < events; done += len(tmpl) {
+		batch := db.NewBatch()
+		for i := range min(len(tmpl), events-done) {
+			ts := benchT0.Add(time.Duration(done+i) * time.Millisecond)
+			k := eventKey(partOf(tmpl[i].Dataset, ts), tsID(ts, fmt.Sprintf("b%010d", done+i)))
+			if err := batch.Set(k, docs[i], nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Commit(wo); err != nil {
+			b.Fatal(err)
+		}
+		batch.Close()
+	}
+	cpu1, ok1 := processCPU()
+	if !ok0 || !ok1 {
+		return 0
+	}
+	return cpu1 - cpu0
 }
 
 // BenchmarkIngest writes batches of 1,000 new ~600-byte events, with their
@@ -100,8 +167,10 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			if cpu1, ok := processCPU(); ok && cpuOK && cpu1 > cpu0 {
-				b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "events/cpu-s")
+			cpu1, ok := processCPU()
+			storeCPU := cpu1 - cpu0
+			if ok && cpuOK && storeCPU > 0 {
+				b.ReportMetric(float64(b.N)/storeCPU.Seconds(), "events/cpu-s")
 			}
 			b.ReportMetric(float64(size)/batch, "bytes/event")
 			// What compaction read, per event: the work the index layout
@@ -112,6 +181,13 @@ func BenchmarkIngest(b *testing.B) {
 				read += l.BytesRead
 			}
 			b.ReportMetric(float64(read)/float64(b.N), "compact-read-B/event")
+			b.ReportMetric(diskPerEvent(b, e, b.N), "disk-B/event")
+			if err := e.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if raw := rawWriteCPU(b, c.sync, tmpl, b.N); ok && cpuOK && storeCPU > 0 && raw > 0 {
+				b.ReportMetric(raw.Seconds()/storeCPU.Seconds(), "raw-ratio")
+			}
 		})
 	}
 }

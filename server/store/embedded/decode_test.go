@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestDecodeFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok := decodeFast(doc)
+	got, ok := decodeFast(fullDoc(tsID(ev.Timestamp, ev.ID), doc))
 	if !ok {
 		t.Fatalf("the store's own encoding took the slow path: %s", doc)
 	}
@@ -65,4 +66,60 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) { checkDecode(t, doc) })
+}
+
+// TestDecodeStored reads both stored forms: the document without
+// @timestamp and event.id that the store writes now, given its sort key,
+// and the whole document written before.
+func TestDecodeStored(t *testing.T) {
+	ev := benchEvent(7, 10, time.Date(2026, 11, 23, 8, 0, 0, 5, time.UTC))
+	short, err := appendEventJSON(nil, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(short) >= len(full) {
+		t.Errorf("stored form of %d bytes, whole event %d", len(short), len(full))
+	}
+	tsid := tsID(ev.Timestamp, ev.ID)
+	for name, c := range map[string]struct{ tsid, doc []byte }{"short": {tsid, short}, "full": {tsid, full}, "full, no key": {nil, full}} {
+		got, err := decodeEvent(c.tsid, c.doc)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, ev) {
+			t.Errorf("%s: decoded\n%#v\nwant\n%#v", name, got, ev)
+		}
+	}
+	// A field the fast decoder leaves to encoding/json.
+	ev.Set("yara.meta", map[string]any{"author": "x"})
+	short, _ = appendEventJSON(nil, ev)
+	got, err := decodeEvent(tsid, short)
+	if err != nil || got.ID != ev.ID || !got.Timestamp.Equal(ev.Timestamp) || got.String("host.id") != ev.String("host.id") {
+		t.Errorf("slow path: %v, %#v", err, got)
+	}
+}
+
+// FuzzDecodeStored decodes arbitrary documents under a sort key: no panic,
+// and what decodes carries the key's ID unless the document names its own.
+func FuzzDecodeStored(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"event.dataset":"d","a":"x"}`))
+	f.Add([]byte(`{"event.dataset":"d"}`))
+	f.Add([]byte(`{ }`))
+	tsid := tsID(time.Date(2026, 11, 23, 8, 0, 0, 5, time.UTC), "k-1")
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		ev, err := decodeEvent(tsid, doc)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(doc, []byte(fullDocPrefix)) && ev.ID != "k-1" && !bytes.Contains(doc, []byte("event.id")) {
+			t.Fatalf("decoded ID %q from %q", ev.ID, doc)
+		}
+	})
 }

@@ -16,6 +16,7 @@
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
+//	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
 //	id/<id>                               → the event's primary key
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
@@ -50,8 +51,9 @@
 //
 // An index entry is a posting list: one key per partition, index generation
 // (gen.go: about 100,000 events in write order, so that compaction merges
-// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, each after its
-// uvarint length, ascending) of the batch's events with that value. An
+// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, ascending, as a
+// run that keeps of each key only what differs from the one before:
+// sortkeys.go) of the batch's events with that value. An
 // agent's batch shares its host, agent, unit and address, so one list
 // stands for hundreds of one-event keys; the lists cut the index keys of a
 // batch of 1,000 events of 300 PCs from 6,000 to about 1,200 and of one
@@ -60,8 +62,9 @@
 // every loaded candidate cannot hold the next one); an oldest-first walk
 // reads the lists that reach the window and sorts them.
 //
-// The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset,
-// source.ip, destination.ip and rule.id. A list-valued field has an entry per
+// The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset
+// and rule.id (source.ip and destination.ip are answered from the column
+// blocks, columns.go). A list-valued field has an entry per
 // distinct string element, a scalar one entry for its string form
 // (event.String), which is what store.Query.Match compares; a list-valued
 // lachan.unit also gets its string form, which unit scoping compares. Index
@@ -81,7 +84,12 @@
 // a search: every candidate is decoded and checked with Query.Match before it
 // is returned, which is also what keeps unit scoping from leaking (the filter is
 // compiled once per search). @timestamp ranges in the filter's top-level
-// conjunction narrow the scanned window as From and To do. Stored events
+// conjunction narrow the scanned window as From and To do. A query with a
+// filter or a term on an unindexed field, whose plan would walk the primary
+// range or a unit's or dataset's lists, reads the column blocks of the
+// fields it names instead (columns.go, colquery.go, colsearch.go) and
+// decodes only the events they do not rule out; aggregations count from
+// the same blocks. Stored events
 // are decoded by a hand-written decoder for the flat JSON the store writes,
 // falling back on event.Event.UnmarshalJSON for anything else. One event
 // more than the limit is read to know whether a next page exists.

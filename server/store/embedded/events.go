@@ -67,7 +67,12 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 			continue
 		}
 		if field, reason, ok := e.fits(ev); !ok {
-			bk.addDead(ev, docs[i], field, reason, e.now())
+			// A dead letter keeps the event whole, as received.
+			doc, err := ev.MarshalJSON()
+			if err != nil {
+				return nil, fmt.Errorf("put events: event %d (id %q): %w", i, ev.ID, err)
+			}
+			bk.addDead(ev, doc, field, reason, e.now())
 			dead++
 			continue
 		}
@@ -125,6 +130,14 @@ func encodeEvent(ev event.Event) ([]byte, error) {
 type batchKeys struct {
 	kvs  []kv
 	post *postings
+	// cols gathers the events of each partition and generation for their
+	// column block (columns.go).
+	cols map[colGroup][]colRow
+}
+
+type colGroup struct {
+	pt  part
+	gen uint32
 }
 
 type kv struct {
@@ -139,7 +152,10 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte) {
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
 	if bk.post == nil {
 		bk.post = &postings{}
+		bk.cols = map[colGroup][]colRow{}
 	}
+	g := colGroup{p, gen}
+	bk.cols[g] = append(bk.cols[g], colRow{tsid, ev})
 	for fi, field := range indexedFields {
 		for _, v := range indexValues(ev, field) {
 			bk.post.add(postingKey{p, gen, fi, v}, tsid)
@@ -153,6 +169,10 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 		bk.kvs = append(bk.kvs, bk.post.kvs()...)
 		bk.post = nil
 	}
+	for g, rows := range bk.cols {
+		bk.kvs = append(bk.kvs, colBlocks(g.pt, g.gen, rows)...)
+	}
+	bk.cols = nil
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
 		var err error
@@ -275,12 +295,20 @@ func readEvent(r reader, pk []byte) (event.Event, bool, error) {
 		return event.Event{}, false, err
 	}
 	defer closer.Close()
-	ev, err := decodeEvent(pk, v)
+	var tsid []byte
+	if n := len(prefixPart) + partLen + len(prefixEvent); len(pk) >= n+tsLen {
+		tsid = pk[n:]
+	}
+	ev, err := decodeEvent(tsid, v)
 	return ev, err == nil, err
 }
 
-// decodeEvent decodes a stored event; the result does not refer to doc.
-func decodeEvent(key, doc []byte) (event.Event, error) {
+// decodeEvent decodes a stored event whose sort key is tsid (nil: the
+// document holds its own @timestamp and event.id); the result does not
+// refer to doc.
+func decodeEvent(tsid, doc []byte) (event.Event, error) {
+	key := tsid
+	doc = fullDoc(tsid, doc)
 	if ev, ok := decodeFast(doc); ok {
 		return ev, nil
 	}

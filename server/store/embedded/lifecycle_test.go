@@ -35,7 +35,7 @@ func TestMigrateV1(t *testing.T) {
 	corpus := storetest.Corpus()
 	db, b := rawBatch(t, dir)
 	for _, ev := range corpus {
-		doc, err := encodeEvent(ev)
+		doc, err := ev.MarshalJSON() // the form layouts 1 and 2 stored
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestMigrateV2(t *testing.T) {
 	db, b := rawBatch(t, dir)
 	parts := map[part]bool{}
 	for _, ev := range corpus {
-		doc, err := encodeEvent(ev)
+		doc, err := ev.MarshalJSON() // the form layouts 1 and 2 stored
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ func (e *Engine) migrateV1() error {
 		return nil
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		ev, err := decodeEvent(it.Key(), it.Value())
+		ev, err := decodeEvent(nil, it.Value())
 		if err != nil {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}

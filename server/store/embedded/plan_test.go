@@ -17,7 +17,8 @@ func TestPlanFilter(t *testing.T) {
 		want  [][]byte
 	}{
 		{"host.id:h1 and process.name:x", nil, [][]byte{valuePrefix("host.id", "h1")}},
-		{"process.name:x and (source.ip:a or source.ip:b)", nil, [][]byte{valuePrefix("source.ip", "a"), valuePrefix("source.ip", "b")}},
+		{"process.name:x and (rule.id:a or rule.id:b)", nil, [][]byte{valuePrefix("rule.id", "a"), valuePrefix("rule.id", "b")}},
+		{"source.ip:a", nil, [][]byte{[]byte(prefixEvent)}},
 		{"rule.id:r and agent.id:a", nil, [][]byte{valuePrefix("agent.id", "a")}},
 		{"agent.id:a", map[string][]string{"host.id": {"h"}}, [][]byte{valuePrefix("host.id", "h")}},
 		{"host.id:h1 or process.name:x", nil, [][]byte{[]byte(prefixEvent)}},

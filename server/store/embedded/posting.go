@@ -19,7 +19,9 @@ import (
 // the list's greatest sort key, which is unique (no event is in two
 // batches) and lets a newest-first walk load lists lazily.
 //
-//	t/<part>x<gen><field>\x00<value>\x00<max ts><max id> → (uvarint length, <ts><id>)…, ascending
+//	t/<part>x<gen><field>\x00<value>\x00<max ts><max id> → 0x00, uvarint count, a run of sort keys (sortkeys.go)
+//
+// (Lists written before the runs hold (uvarint length, <ts><id>)…, ascending.)
 //
 // <gen> is the index generation (gen.go), a big-endian uint32.
 
@@ -71,15 +73,10 @@ func (ps *postings) kvs() []kv {
 		list := *lp
 		slices.SortFunc(list, bytes.Compare)
 		list = slices.CompactFunc(list, bytes.Equal)
-		size := 0
-		for _, t := range list {
-			size += len(t) + 1
-		}
-		v := make([]byte, 0, size)
-		for _, t := range list {
-			v = binary.AppendUvarint(v, uint64(len(t)))
-			v = append(v, t...)
-		}
+		v := make([]byte, 0, 2+8*len(list)+len(list[0]))
+		v = append(v, postingRun)
+		v = binary.AppendUvarint(v, uint64(len(list)))
+		v = appendSortKeys(v, list)
 		k := append(genPrefix(pk.pt, pk.gen), valuePrefix(indexedFields[pk.field], pk.value)...)
 		k = append(k, list[len(list)-1]...)
 		out = append(out, kv{k: k, v: v})
@@ -87,8 +84,23 @@ func (ps *postings) kvs() []kv {
 	return out
 }
 
-// decodePosting splits a list into its sort keys, which point into v.
+// postingRun starts a list written as a run of sort keys (sortkeys.go),
+// which takes about a third of the bytes of the form before it: each key
+// whole after its uvarint length. That form never starts with a zero byte
+// (a key has at least 8), so both are read.
+const postingRun = 0
+
+// decodePosting splits a list into its sort keys; those of the older form
+// point into v.
 func decodePosting(v []byte) ([][]byte, error) {
+	if len(v) > 0 && v[0] == postingRun {
+		r := colReader{b: v[1:], ok: true}
+		keys, err := readSortKeys(&r, r.count(len(v)))
+		if err != nil || len(r.b) != 0 {
+			return nil, errors.New("malformed posting list")
+		}
+		return keys, nil
+	}
 	var out [][]byte
 	for len(v) > 0 {
 		n, w := binary.Uvarint(v)
@@ -143,7 +155,13 @@ func openPostingStream(r reader, pt part, p []byte, lo, hi []byte, asc bool) (*p
 
 // load reads the list under the iterator and keeps its keys in [lo, hi).
 func (s *postingStream) load() ([][]byte, error) {
-	list, err := decodePosting(append([]byte(nil), s.it.Value()...))
+	v := s.it.Value()
+	if len(v) == 0 || v[0] != postingRun {
+		// The older form's keys point into the list, which the
+		// iterator reuses.
+		v = append([]byte(nil), v...)
+	}
+	list, err := decodePosting(v)
 	if err != nil {
 		return nil, fmt.Errorf("index entry %q: %w", s.it.Key(), err)
 	}

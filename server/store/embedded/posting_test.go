@@ -43,6 +43,8 @@ func FuzzDecodePosting(f *testing.F) {
 	f.Add(ps.kvs()[0].v)
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Add([]byte{3, 1, 2, 3})
+	f.Add(oldPosting(tsID(time.Unix(1, 0), "id-1"), tsID(time.Unix(2, 0), "id-2")))
+	f.Add([]byte{postingRun, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 5, 0, 1, 'b'})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		list, err := decodePosting(v)
 		if err != nil {
@@ -54,4 +56,42 @@ func FuzzDecodePosting(f *testing.F) {
 			}
 		}
 	})
+}
+
+// oldPosting writes keys in the form lists had before runs of sort keys.
+func oldPosting(keys ...[]byte) []byte {
+	var v []byte
+	for _, k := range keys {
+		v = append(append(v, byte(len(k))), k...)
+	}
+	return v
+}
+
+// TestPostingOldForm reads a list written before runs of sort keys.
+func TestPostingOldForm(t *testing.T) {
+	keys := [][]byte{tsID(time.Unix(1, 0), "id-1"), tsID(time.Unix(2, 0), "id-22")}
+	list, err := decodePosting(oldPosting(keys...))
+	if err != nil || len(list) != 2 || !bytes.Equal(list[0], keys[0]) || !bytes.Equal(list[1], keys[1]) {
+		t.Fatalf("got %q, %v", list, err)
+	}
+}
+
+func TestSortKeysRoundTrip(t *testing.T) {
+	keys := [][]byte{
+		tsID(time.Unix(-5, 0), "z"),
+		tsID(time.Unix(1, 0), "b0000000001"),
+		tsID(time.Unix(1, 0), "b0000000002"),
+		tsID(time.Unix(1, 7), "b00000001"),
+		tsID(time.Unix(900000, 0), "another-id"),
+	}
+	r := colReader{b: appendSortKeys(nil, keys), ok: true}
+	got, err := readSortKeys(&r, len(keys))
+	if err != nil || len(r.b) != 0 {
+		t.Fatal(err, len(r.b))
+	}
+	for i := range keys {
+		if !bytes.Equal(got[i], keys[i]) {
+			t.Errorf("key %d: %q, want %q", i, got[i], keys[i])
+		}
+	}
 }

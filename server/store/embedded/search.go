@@ -34,6 +34,15 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
 	sq := scanBounds(q)
+	if (q.Filter != nil || len(q.Terms) > 0) && useColumns(pl) && !e.noBlocks {
+		page, ok, err := e.searchColumns(ctx, snap, q, sq, e.parts.days(sq, kindsOf(q.Datasets)))
+		if err != nil {
+			return store.Page{}, fmt.Errorf("search events: %w", err)
+		}
+		if ok {
+			return page, nil
+		}
+	}
 	w := &walker{r: snap, pl: pl, q: sq, days: e.parts.days(sq, kindsOf(q.Datasets))}
 	lk, err := newLookup(snap, pl.primary)
 	if err != nil {
@@ -57,6 +66,8 @@ type plan struct {
 	prefixes [][]byte
 	// primary: the ranges hold the events themselves, not index entries.
 	primary bool
+	// field is the indexed field walked, when not primary.
+	field string
 }
 
 func planFor(q store.Query) plan {
@@ -87,7 +98,7 @@ func planFor(q store.Query) plan {
 }
 
 func indexPlan(field string, vals []string) plan {
-	var pl plan
+	pl := plan{field: field}
 	var seen []string
 	for _, v := range vals {
 		if containsString(seen, v) {
@@ -186,7 +197,7 @@ func (lk *lookup) get(p part, tsid []byte) (event.Event, bool, error) {
 	if !lk.it.SeekGE(lk.key) || !bytes.Equal(lk.it.Key(), lk.key) {
 		return event.Event{}, false, lk.it.Error()
 	}
-	ev, err := decodeEvent(lk.key, lk.it.Value())
+	ev, err := decodeEvent(tsid, lk.it.Value())
 	return ev, err == nil, err
 }
 

@@ -311,6 +311,7 @@ func writeTable(path string, format sstable.TableFormat, s salvaged, pad int) (i
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(out), sstable.WriterOptions{
 		TableFormat:             format,
 		FilterPolicy:            bloom.FilterPolicy(10),
+		BlockSize:               tableBlockSize,
 		TablePropertyCollectors: []func() sstable.TablePropertyCollector{func() sstable.TablePropertyCollector { return padCollector{pad} }},
 	})
 	n := 0

@@ -1,0 +1,414 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble"
+
+	"lachan/internal/event"
+)
+
+// Column blocks. Every write batch leaves, per partition and index
+// generation it wrote to, a block of its events' sort keys and one block
+// per field any of them has, holding that field's string values
+// column-wise:
+//
+//	t/<part>v<gen>\x00<max ts><max id>        → 0x01, n, the events' sort keys (a run: sortkeys.go)
+//	t/<part>v<gen><field>\x00<max ts><max id> → 0x01, n, the field's column
+//
+// A column is the field's distinct values (its dictionary) and each
+// event's values as positions in it. A wildcard, prefix or free-text
+// condition is then tested once per distinct value rather than once per
+// event, and a terms aggregation counts positions without decoding a single
+// event; a query reads the columns of the fields it names and no others.
+// Blocks only narrow a search: an event they cannot rule out is decoded and
+// checked like any other candidate (colquery.go). The prefix 'v' sorts
+// between the events ('e') and the posting lists ('x'), inside the key
+// range a flush covers already, so blocks add no overlap between flushed
+// files. Field names hold no NUL, so the sort keys' blocks come first.
+//
+// A column (integers are uvarints): dictionary size, (length, value)…,
+// then per event, in sort key order, a tag and its positions:
+// 0 not a string or a list of strings (the block cannot say), 1 absent,
+// 2 a string (one position), 3+k a list of k strings (k positions).
+const prefixColumns = "v"
+
+const colFormat = 1
+
+// Column tags.
+const (
+	tagOpaque = 0
+	tagAbsent = 1
+	tagScalar = 2
+	tagList   = 3
+)
+
+// colFieldPrefix returns t/<part>v<gen><field>\x00, under which lie the
+// blocks of a field ("": the sort keys) of one generation.
+func colFieldPrefix(p part, gen uint32, field string) []byte {
+	k := binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
+	return append(append(k, field...), 0)
+}
+
+// colGenPrefix returns t/<part>v<gen>, under which lie a generation's
+// blocks.
+func colGenPrefix(p part, gen uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
+}
+
+// colRow is one event waiting for its block.
+type colRow struct {
+	tsid []byte
+	ev   event.Event
+}
+
+// colBlocks returns the blocks of rows (which it sorts by sort key) of
+// partition p's generation gen.
+func colBlocks(p part, gen uint32, rows []colRow) []kv {
+	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
+	maxKey := rows[len(rows)-1].tsid
+	head := func(size int) []byte {
+		b := make([]byte, 0, size)
+		return binary.AppendUvarint(append(b, colFormat), uint64(len(rows)))
+	}
+	keys := make([][]byte, len(rows))
+	for i, r := range rows {
+		keys[i] = r.tsid
+	}
+	names := colNames(rows)
+	out := make([]kv, 0, 1+len(names))
+	out = append(out, kv{k: append(colFieldPrefix(p, gen, ""), maxKey...), v: appendSortKeys(head(8*len(rows)), keys)})
+	for _, name := range names {
+		v := appendColumn(head(4*len(rows)), name, rows)
+		out = append(out, kv{k: append(colFieldPrefix(p, gen, name), maxKey...), v: v})
+	}
+	return out
+}
+
+// colNames lists the fields of rows, sorted, event.dataset among them.
+func colNames(rows []colRow) []string {
+	seen := map[string]bool{event.FieldDataset: true}
+	names := []string{event.FieldDataset}
+	for _, r := range rows {
+		for k := range r.ev.Fields {
+			if !seen[k] {
+				seen[k] = true
+				names = append(names, k)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// appendColumn appends the body of field's column.
+func appendColumn(b []byte, field string, rows []colRow) []byte {
+	dict := map[string]uint64{}
+	var values []string
+	// The events of a batch repeat their values: the value added last
+	// spares the map most lookups.
+	var last string
+	var lastPos uint64
+	hasLast := false
+	pos := func(s string) uint64 {
+		if hasLast && s == last {
+			return lastPos
+		}
+		p, ok := dict[s]
+		if !ok {
+			p = uint64(len(values))
+			dict[s] = p
+			values = append(values, s)
+		}
+		last, lastPos, hasLast = s, p, true
+		return p
+	}
+	var tags []byte
+	for _, r := range rows {
+		var v any
+		var ok bool
+		if field == event.FieldDataset {
+			// No dataset reads as absent, as event.Event.Get has it.
+			if ok = r.ev.Dataset != ""; ok {
+				v = r.ev.Dataset
+			}
+		} else {
+			v, ok = r.ev.Fields[field]
+		}
+		switch x := v.(type) {
+		case nil:
+			if ok {
+				tags = binary.AppendUvarint(tags, tagOpaque)
+			} else {
+				tags = binary.AppendUvarint(tags, tagAbsent)
+			}
+		case string:
+			tags = binary.AppendUvarint(tags, tagScalar)
+			tags = binary.AppendUvarint(tags, pos(x))
+		case []any:
+			if !allStrings(x) {
+				tags = binary.AppendUvarint(tags, tagOpaque)
+				continue
+			}
+			tags = binary.AppendUvarint(tags, uint64(tagList+len(x)))
+			for _, el := range x {
+				tags = binary.AppendUvarint(tags, pos(el.(string)))
+			}
+		default:
+			tags = binary.AppendUvarint(tags, tagOpaque)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(values)))
+	for _, s := range values {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, tags...)
+}
+
+func allStrings(list []any) bool {
+	for _, el := range list {
+		if _, ok := el.(string); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var errBadBlock = errors.New("malformed column block")
+
+// colBlock is one batch's sort keys and the bodies of the columns read for
+// it (absent: no event of the batch has the field). The bodies point into
+// the values read, valid only while the block is handed out.
+type colBlock struct {
+	n    int
+	keys []byte // the run of sort keys
+	cols map[string][]byte
+}
+
+// newColBlock reads the head of a block of sort keys.
+func newColBlock(v []byte) (*colBlock, error) {
+	r := colReader{b: v, ok: true}
+	if r.byte() != colFormat {
+		return nil, errBadBlock
+	}
+	n := r.count(len(v))
+	if !r.ok {
+		return nil, errBadBlock
+	}
+	return &colBlock{n: n, keys: r.b}, nil
+}
+
+// eachKey calls fn with each event's index and sort key, in order; the key
+// is valid during the call only. It stops early when fn returns an error,
+// and returns errBadBlock for a malformed run.
+func (blk *colBlock) eachKey(fn func(j int, tsid []byte) error) error {
+	r := colReader{b: blk.keys, ok: true}
+	kr := keyRun{r: &r, n: blk.n}
+	for j := range blk.n {
+		k, err := kr.next()
+		if err != nil {
+			return errBadBlock
+		}
+		if err := fn(j, k); err != nil {
+			return err
+		}
+	}
+	if len(r.b) != 0 {
+		return errBadBlock
+	}
+	return nil
+}
+
+// decodeColKeys decodes a block of sort keys; they do not point into v.
+func decodeColKeys(v []byte) ([][]byte, error) {
+	blk, err := newColBlock(v)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, 0, blk.n)
+	err = blk.eachKey(func(_ int, k []byte) error {
+		keys = append(keys, bytes.Clone(k))
+		return nil
+	})
+	return keys, err
+}
+
+// colBody checks a column block's head against the events of its batch
+// and returns its column.
+func colBody(v []byte, events int) ([]byte, error) {
+	r := colReader{b: v, ok: true}
+	if r.byte() != colFormat || r.count(len(v)) != events || !r.ok {
+		return nil, errBadBlock
+	}
+	return r.b, nil
+}
+
+// column is one decoded column: event i's tag is tags[i] and its values
+// are dict[p] for p in pos[start[i]:start[i+1]].
+type column struct {
+	dict  []string
+	tags  []uint8
+	start []int32
+	pos   []uint32
+}
+
+// column decodes field's column, or returns nil when no event of the block
+// has the field.
+func (blk *colBlock) column(field string) (*column, error) {
+	body, ok := blk.cols[field]
+	if !ok {
+		return nil, nil
+	}
+	n := blk.n
+	r := colReader{b: body, ok: true}
+	nd := r.count(len(body))
+	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1)}
+	for i := 0; i < nd && r.ok; i++ {
+		c.dict = append(c.dict, string(r.bytes(r.count(len(body)))))
+	}
+	for i := 0; i < n && r.ok; i++ {
+		tag := r.uvarint()
+		k := uint64(0)
+		switch {
+		case tag == tagScalar:
+			c.tags[i], k = tagScalar, 1
+		case tag >= tagList:
+			c.tags[i], k = tagList, tag-tagList
+		default:
+			c.tags[i] = uint8(tag)
+		}
+		if k > uint64(len(r.b)) {
+			return nil, errBadBlock
+		}
+		for j := uint64(0); j < k && r.ok; j++ {
+			p := r.uvarint()
+			if p >= uint64(len(c.dict)) {
+				return nil, errBadBlock
+			}
+			c.pos = append(c.pos, uint32(p))
+		}
+		c.start[i+1] = int32(len(c.pos))
+	}
+	if !r.ok || len(r.b) != 0 {
+		return nil, errBadBlock
+	}
+	return c, nil
+}
+
+// values returns event i's values as positions in the dictionary.
+func (c *column) values(i int) []uint32 { return c.pos[c.start[i]:c.start[i+1]] }
+
+// colReader reads a block; ok turns false at the first malformed item, and
+// every read after that returns zero values.
+type colReader struct {
+	b  []byte
+	ok bool
+}
+
+func (r *colReader) byte() byte {
+	if !r.ok || len(r.b) == 0 {
+		r.ok = false
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *colReader) uvarint() uint64 {
+	if !r.ok {
+		return 0
+	}
+	v, w := binary.Uvarint(r.b)
+	if w <= 0 {
+		r.ok = false
+		return 0
+	}
+	r.b = r.b[w:]
+	return v
+}
+
+// count reads a uvarint that must not exceed limit.
+func (r *colReader) count(limit int) int {
+	v := r.uvarint()
+	if v > uint64(max(limit, 0)) {
+		r.ok = false
+		return 0
+	}
+	return int(v)
+}
+
+func (r *colReader) bytes(n int) []byte {
+	if !r.ok || n > len(r.b) {
+		r.ok = false
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+// readColBlocks calls fn with every batch of generation g of partition p,
+// in key order, with the columns of fields, and returns the number of
+// events the batches hold. The blocks fn sees are valid during the call
+// only.
+func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBlock) error) (events int, err error) {
+	iters := make([]*pebble.Iterator, 0, 1+len(fields))
+	valid := make([]bool, 0, 1+len(fields))
+	plens := make([]int, 0, 1+len(fields))
+	defer func() {
+		for _, it := range iters {
+			err = errors.Join(err, it.Close())
+		}
+	}()
+	for _, f := range append([]string{""}, fields...) {
+		pre := colFieldPrefix(p, g, f)
+		it, err := r.NewIter(&pebble.IterOptions{LowerBound: pre, UpperBound: prefixEnd(pre)})
+		if err != nil {
+			return 0, err
+		}
+		iters = append(iters, it)
+		valid = append(valid, it.First())
+		plens = append(plens, len(pre))
+	}
+	keys := iters[0]
+	for ; valid[0]; valid[0] = keys.Next() {
+		blk, err := newColBlock(keys.Value())
+		if err != nil {
+			return 0, fmt.Errorf("%q: %w", keys.Key(), err)
+		}
+		blk.cols = make(map[string][]byte, len(fields))
+		batch := keys.Key()[plens[0]:]
+		for i, f := range fields {
+			it := iters[i+1]
+			// A column whose batch has no sort keys would be damage; skip
+			// it as the sort keys lead.
+			for valid[i+1] && bytes.Compare(it.Key()[plens[i+1]:], batch) < 0 {
+				valid[i+1] = it.Next()
+			}
+			if !valid[i+1] || !bytes.Equal(it.Key()[plens[i+1]:], batch) {
+				continue
+			}
+			body, err := colBody(it.Value(), blk.n)
+			if err != nil {
+				return 0, fmt.Errorf("%q: %w", it.Key(), err)
+			}
+			blk.cols[f] = body
+		}
+		events += blk.n
+		if err := fn(blk); err != nil {
+			return 0, err
+		}
+	}
+	for _, it := range iters {
+		if err := it.Error(); err != nil {
+			return 0, err
+		}
+	}
+	return events, nil
+}
