@@ -25,6 +25,13 @@ const DatasetPrefix = "windows."
 // Microsoft-Windows-Sysmon/Operational is windows.sysmon and
 // Microsoft-Windows-TaskScheduler/Operational is windows.taskscheduler.
 func DatasetFor(channel string) string {
+	if ds, ok := knownDatasets[channel]; ok {
+		return ds
+	}
+	return datasetFor(channel)
+}
+
+func datasetFor(channel string) string {
 	c := strings.ToLower(strings.TrimSpace(channel))
 	c = strings.TrimPrefix(c, "microsoft-windows-")
 	c = strings.TrimSuffix(c, "/operational")
@@ -363,7 +370,11 @@ func finish(fields map[string]any) (event.Event, error) {
 	if c, ok := fields["Computer"].(string); ok && c != "" {
 		ev.Set("host.name", c)
 	}
-	ev.Set("event.code", fmt.Sprint(fields["EventID"]))
+	if id, ok := fields["EventID"].(int64); ok {
+		ev.Set("event.code", strconv.FormatInt(id, 10))
+	} else {
+		ev.Set("event.code", fmt.Sprint(fields["EventID"]))
+	}
 	ev.ID = eventID(ev)
 	if err := ev.Validate(); err != nil {
 		return event.Event{}, fmt.Errorf("windows event: %w", err)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"testing"
@@ -168,6 +169,8 @@ func BenchmarkDetectCommand(b *testing.B) {
 	}
 	e, set := sigmaHQ(b)
 	dense, quiet, _ := eventSets(b, e, n)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	batchGC() // as the command does
 	for _, c := range []struct {
 		name string
 		src  []byte
