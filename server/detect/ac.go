@@ -32,6 +32,7 @@ type automaton struct {
 	ndfa   int32
 	ncls   int
 	cls    [256]uint16
+	fcls   [128]uint16 // cls of the lower case of an ASCII byte
 	dfa    []int32
 	hasOut []uint64
 }
@@ -174,6 +175,9 @@ func (a *automaton) buildDFA() {
 			a.ncls++
 		}
 	}
+	for b := range a.fcls {
+		a.fcls[b] = a.cls[foldASCII[b]]
+	}
 	a.ndfa = int32(min(len(a.states), max(maxDFAStates, 1)))
 	a.dfa = make([]int32, int(a.ndfa)*a.ncls)
 	for b := range a.root {
@@ -297,14 +301,15 @@ func (a *automaton) addRows() {
 // scan calls hit for each literal found in text, once per occurrence.
 func (a *automaton) scan(text string, hit func(lit int)) {
 	cur := int32(0)
+	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
 	for i := 0; i < len(text); i++ {
 		b := text[i]
-		if cur < a.ndfa {
-			cur = a.dfa[int(cur)*a.ncls+int(a.cls[b])]
+		if cur < ndfa {
+			cur = dfa[int(cur)*ncls+int(a.cls[b])]
 		} else {
 			cur = a.next(cur, b)
 		}
-		if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
@@ -329,18 +334,18 @@ var foldASCII = func() (t [256]byte) {
 // tolerate).
 func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 	cur := int32(0)
+	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if b >= 0x80 {
 			return false
 		}
-		b = foldASCII[b]
-		if cur < a.ndfa {
-			cur = a.dfa[int(cur)*a.ncls+int(a.cls[b])]
+		if cur < ndfa {
+			cur = dfa[int(cur)*ncls+int(a.fcls[b])]
 		} else {
-			cur = a.next(cur, b)
+			cur = a.next(cur, foldASCII[b])
 		}
-		if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
