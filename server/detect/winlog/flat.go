@@ -1,6 +1,7 @@
 package winlog
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -357,6 +358,13 @@ func (f *flattener) span() (lo, hi int, plain, ok bool) {
 	lo = p.i
 	plain = true
 	for p.i < len(p.b) {
+		// Eight bytes at a time while none needs a look.
+		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+			p.i += 8
+		}
+		if p.i >= len(p.b) {
+			break
+		}
 		c := p.b[p.i]
 		switch {
 		case c == '"':
@@ -374,6 +382,16 @@ func (f *flattener) span() (lo, hi int, plain, ok bool) {
 		p.i++
 	}
 	return 0, 0, false, false
+}
+
+// special8 tells whether one of the eight bytes of x is a quote, a
+// backslash, a control character or outside ASCII: the bytes span must
+// look at. (A borrow from a byte that matches may flag the bytes above it
+// too, which only sends span to its byte loop early.)
+func special8(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & tops }
+	return (x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops) != 0
 }
 
 // key reads the next member name of an object, or its end ('}'). Names
