@@ -25,6 +25,13 @@ const DatasetPrefix = "windows."
 // Microsoft-Windows-Sysmon/Operational is windows.sysmon and
 // Microsoft-Windows-TaskScheduler/Operational is windows.taskscheduler.
 func DatasetFor(channel string) string {
+	if ds, ok := knownDatasets[channel]; ok {
+		return ds
+	}
+	return datasetFor(channel)
+}
+
+func datasetFor(channel string) string {
 	c := strings.ToLower(strings.TrimSpace(channel))
 	c = strings.TrimPrefix(c, "microsoft-windows-")
 	c = strings.TrimSuffix(c, "/operational")
@@ -363,7 +370,11 @@ func finish(fields map[string]any) (event.Event, error) {
 	if c, ok := fields["Computer"].(string); ok && c != "" {
 		ev.Set("host.name", c)
 	}
-	ev.Set("event.code", fmt.Sprint(fields["EventID"]))
+	if id, ok := fields["EventID"].(int64); ok {
+		ev.Set("event.code", strconv.FormatInt(id, 10))
+	} else {
+		ev.Set("event.code", fmt.Sprint(fields["EventID"]))
+	}
 	ev.ID = eventID(ev)
 	if err := ev.Validate(); err != nil {
 		return event.Event{}, fmt.Errorf("windows event: %w", err)
@@ -436,7 +447,26 @@ func eventID(ev event.Event) string {
 	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
 		b = append(appendText(b, ev, k, false), 0)
 	}
-	if !sameKeys(ids.keys, ev.Fields) {
+	// With the names of the last event, each field is looked up once; a
+	// name it lacks means other names, which are sorted again.
+	n := len(ev.Fields)
+	if _, ok := ev.Fields["TimeCreated_SystemTime"]; ok {
+		n--
+	}
+	mark, same := len(b), len(ids.keys) == n && n > 0
+	if same {
+		for _, k := range ids.keys {
+			v, ok := ev.Fields[k]
+			if !ok {
+				same = false
+				break
+			}
+			b = append(append(b, k...), 0)
+			b = append(appendValue(b, ev, k, v, true), 0)
+		}
+	}
+	if !same {
+		b = b[:mark]
 		keys := ids.keys[:0]
 		for k := range ev.Fields {
 			if k != "TimeCreated_SystemTime" {
@@ -445,10 +475,10 @@ func eventID(ev event.Event) string {
 		}
 		sort.Strings(keys)
 		ids.keys = keys
-	}
-	for _, k := range ids.keys {
-		b = append(append(b, k...), 0)
-		b = append(appendText(b, ev, k, true), 0)
+		for _, k := range ids.keys {
+			b = append(append(b, k...), 0)
+			b = append(appendText(b, ev, k, true), 0)
+		}
 	}
 	ids.buf = b
 	sum := sha256.Sum256(b)
@@ -465,29 +495,16 @@ type idScratch struct {
 
 var idPool = sync.Pool{New: func() any { return &idScratch{buf: make([]byte, 0, 2048)} }}
 
-// sameKeys tells whether keys are exactly the field names of fields but
-// TimeCreated_SystemTime.
-func sameKeys(keys []string, fields map[string]any) bool {
-	n := len(fields)
-	if _, ok := fields["TimeCreated_SystemTime"]; ok {
-		n--
-	}
-	if len(keys) != n || n == 0 {
-		return false
-	}
-	for _, k := range keys {
-		if _, ok := fields[k]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
 // appendText appends ev.String(name), through idValue when asID, without
 // formatting strings or integers through fmt.
 func appendText(b []byte, ev event.Event, name string, asID bool) []byte {
+	return appendValue(b, ev, name, ev.Fields[name], asID)
+}
+
+// appendValue is appendText for the value v of ev.Fields[name].
+func appendValue(b []byte, ev event.Event, name string, v any, asID bool) []byte {
 	if name != event.FieldID && name != event.FieldDataset && name != event.FieldTimestamp {
-		switch v := ev.Fields[name].(type) {
+		switch v := v.(type) {
 		case string:
 			if asID {
 				v = idValue(v)

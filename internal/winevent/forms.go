@@ -61,12 +61,20 @@ func init() {
 		"Microsoft-Windows-LSA/Operational", "OpenSSH/Operational", "DNS Server",
 	} {
 		knownChannels[strings.ToLower(c)] = c
+		knownDatasets[c] = datasetFor(c)
 	}
 }
+
+// knownDatasets are the datasets of the known channels, made once: a
+// log's events name a few channels over and over.
+var knownDatasets = map[string]string{}
 
 // canonicalChannel spells a known channel as Windows does; others are
 // kept as they came.
 func canonicalChannel(c string) string {
+	if _, ok := knownDatasets[c]; ok {
+		return c // spelt as Windows spells it already
+	}
 	if k, ok := knownChannels[strings.ToLower(strings.TrimSpace(c))]; ok {
 		return k
 	}

@@ -20,7 +20,27 @@ type automaton struct {
 	// root is the root's transitions as a table: most bytes of a text
 	// leave or stay at the root, so this is the hot path.
 	root [256]int32
+
+	// An automaton's states are numbered breadth first, and the first
+	// ndfa of them (the shallowest, where a scan spends most bytes: most
+	// bytes of a text begin some literal or continue one briefly) have
+	// complete rows in dfa, ncls entries each: a byte with no edge leads
+	// where the fail chain would, so a scan there takes one lookup and
+	// never walks the chain. cls maps a byte to its column; bytes no
+	// literal holds share column 0. hasOut marks the states where a
+	// literal ends, so a scan need not read a state to know.
+	ndfa   int32
+	ncls   int
+	cls    [256]uint16
+	fcls   [128]uint16 // cls of the lower case of an ASCII byte
+	dfa    []int32
+	hasOut []uint64
 }
+
+// maxDFAStates bounds the states with complete rows in one automaton
+// (at most 4 bytes times the literals' distinct bytes each: about 600 KiB
+// for the largest of SigmaHQ's).
+var maxDFAStates = 1024
 
 type acState struct {
 	lo, hi int32 // edges[lo:hi], sorted by byte
@@ -113,7 +133,89 @@ func (t *builder) insertEdge(from int32, b byte, to int32) {
 func newAutomaton(lits []string) *automaton {
 	t := newTrieBuilder(lits, false)
 	t.link()
-	return t.flatten()
+	a := t.breadthFirst().flatten()
+	a.buildDFA()
+	return a
+}
+
+// breadthFirst numbers the states breadth first, so that a state's fail
+// target, which is shallower, comes before it.
+func (t *builder) breadthFirst() *builder {
+	n := len(t.next)
+	order := make([]int32, 1, n) // new number → old
+	id := make([]int32, n)       // old number → new
+	for i := 0; i < len(order); i++ {
+		for _, e := range t.next[order[i]] {
+			id[e.to] = int32(len(order))
+			order = append(order, e.to)
+		}
+	}
+	nb := &builder{next: make([][]acEdge, n), out: make([][]int32, n), fail: make([]int32, n)}
+	for s, old := range order {
+		es := make([]acEdge, len(t.next[old]))
+		for i, e := range t.next[old] {
+			es[i] = acEdge{b: e.b, to: id[e.to]}
+		}
+		nb.next[s], nb.out[s], nb.fail[s] = es, t.out[old], id[t.fail[old]]
+	}
+	return nb
+}
+
+// buildDFA makes the complete rows of the first states (see automaton)
+// and the output marks.
+func (a *automaton) buildDFA() {
+	var used [256]bool
+	for _, e := range a.edges {
+		used[e.b] = true
+	}
+	a.ncls = 1
+	for b := range a.cls {
+		if used[b] {
+			a.cls[b] = uint16(a.ncls)
+			a.ncls++
+		}
+	}
+	for b := range a.fcls {
+		a.fcls[b] = a.cls[foldASCII[b]]
+	}
+	a.ndfa = int32(min(len(a.states), max(maxDFAStates, 1)))
+	a.dfa = make([]int32, int(a.ndfa)*a.ncls)
+	for b := range a.root {
+		a.dfa[a.cls[b]] = a.root[b]
+	}
+	for s := 1; s < int(a.ndfa); s++ {
+		f := int(a.states[s].fail) // f < s: it is shallower
+		row := a.dfa[s*a.ncls : (s+1)*a.ncls]
+		copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
+		for _, e := range a.edges[a.states[s].lo:a.states[s].hi] {
+			row[a.cls[e.b]] = e.to
+		}
+	}
+	a.hasOut = make([]uint64, (len(a.states)+63)/64)
+	for s := range a.states {
+		if a.states[s].outHi > a.states[s].outLo {
+			a.hasOut[s>>6] |= 1 << (uint(s) & 63)
+		}
+	}
+}
+
+// next moves an automaton from state cur on byte b.
+func (a *automaton) next(cur int32, b byte) int32 {
+	for cur >= a.ndfa {
+		if nx := a.child(cur, b); nx >= 0 {
+			return nx
+		}
+		cur = a.states[cur].fail
+	}
+	return a.dfa[int(cur)*a.ncls+int(a.cls[b])]
+}
+
+// emit reports the literals that end at state s.
+func (a *automaton) emit(s int32, hit func(lit int)) {
+	st := &a.states[s]
+	for _, id := range a.outs[st.outLo:st.outHi] {
+		hit(int(id))
+	}
 }
 
 // newTrie builds a trie of lits, or of their reversals.
@@ -196,38 +298,20 @@ func (a *automaton) addRows() {
 	}
 }
 
-// step moves from state cur on byte b and reports the literals that end
-// there.
-func (a *automaton) step(cur int32, b byte, hit func(lit int)) int32 {
-	if cur != 0 {
-		for {
-			if nx := a.child(cur, b); nx >= 0 {
-				cur = nx
-				break
-			}
-			cur = a.states[cur].fail
-			if cur == 0 {
-				cur = a.root[b]
-				break
-			}
-		}
-	} else {
-		cur = a.root[b]
-	}
-	if st := &a.states[cur]; st.outHi > st.outLo {
-		for _, id := range a.outs[st.outLo:st.outHi] {
-			hit(int(id))
-		}
-	}
-	return cur
-}
-
 // scan calls hit for each literal found in text, once per occurrence.
 func (a *automaton) scan(text string, hit func(lit int)) {
 	cur := int32(0)
+	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
 	for i := 0; i < len(text); i++ {
 		b := text[i]
-		cur = a.step(cur, b, hit)
+		if cur < ndfa {
+			cur = dfa[int(cur)*ncls+int(a.cls[b])]
+		} else {
+			cur = a.next(cur, b)
+		}
+		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			a.emit(cur, hit)
+		}
 	}
 }
 
@@ -250,13 +334,20 @@ var foldASCII = func() (t [256]byte) {
 // tolerate).
 func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 	cur := int32(0)
+	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if b >= 0x80 {
 			return false
 		}
-		b = foldASCII[b]
-		cur = a.step(cur, b, hit)
+		if cur < ndfa {
+			cur = dfa[int(cur)*ncls+int(a.fcls[b])]
+		} else {
+			cur = a.next(cur, foldASCII[b])
+		}
+		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			a.emit(cur, hit)
+		}
 	}
 	return true
 }

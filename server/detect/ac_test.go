@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,16 +17,29 @@ func naiveFind(lits []string, text string) []int {
 	return out
 }
 
+// acFind finds lits in text with automata of every size of complete
+// rows, from one state (all but the root walk fail chains) to all of
+// them; it fails the test when they disagree.
 func acFind(lits []string, text string) []int {
-	seen := map[int]bool{}
-	newAutomaton(lits).scan(text, func(i int) { seen[i] = true })
-	var out []int
-	for i := range lits {
-		if seen[i] {
-			out = append(out, i)
+	defer func(n int) { maxDFAStates = n }(maxDFAStates)
+	var first []int
+	for _, n := range []int{1, 2, 5, 1 << 20} {
+		maxDFAStates = n
+		seen := map[int]bool{}
+		newAutomaton(lits).scan(text, func(i int) { seen[i] = true })
+		var out []int
+		for i := range lits {
+			if seen[i] {
+				out = append(out, i)
+			}
+		}
+		if n == 1 {
+			first = out
+		} else if !slices.Equal(out, first) {
+			panic(fmt.Sprintf("%q in %q: %v with %d complete rows, %v with one", lits, text, out, n, first))
 		}
 	}
-	return out
+	return first
 }
 
 func TestAutomaton(t *testing.T) {

@@ -24,6 +24,7 @@ type bucket struct {
 // its bucket-wide ID.
 type fieldScan struct {
 	field string
+	fid   int32      // the engine's ID of field
 	ac    *automaton // nil when no literal is a "contains"
 	pre   *automaton
 	suf   *automaton
@@ -183,16 +184,16 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 	}
 	for fi := range b.fields {
 		fs := &b.fields[fi]
-		v, ok := c.ev.Get(fs.field)
+		v, ok := c.get(fs.fid, fs.field)
 		if !ok || v == nil {
 			continue
 		}
-		b.scanValue(c, fs, fs.field, v, mark, found)
+		b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
 	}
 	if b.anyField != nil {
 		for k, v := range c.ev.Fields {
 			if !b.named[k] {
-				b.scanValue(c, b.anyField, k, v, mark, found)
+				b.scanValue(c, b.anyField, 0, k, v, mark, found)
 			}
 		}
 	}
@@ -228,10 +229,10 @@ func (b *bucket) passes(rule int, found []bool) bool {
 	return true
 }
 
-func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, key string, v any, mark, found []bool) {
+func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v any, mark, found []bool) {
 	if list, ok := v.([]any); ok {
 		for _, el := range list {
-			b.scanValue(c, fs, "", el, mark, found)
+			b.scanValue(c, fs, 0, "", el, mark, found)
 		}
 		return
 	}
@@ -252,16 +253,16 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, key string, v any, mark, f
 	// Most values are ASCII: scan them folding case on the fly rather than
 	// lowering (and caching) every field of every event.
 	if fs.ac != nil && !fs.ac.scanFold(s, hit) {
-		fs.ac.scan(c.lowered(key, s), hit)
+		fs.ac.scan(c.lowerOf(id, key, s), hit)
 	}
 	if fs.pre != nil && !fs.pre.walkFold(s, false, hit) {
-		fs.pre.walkPrefix(c.lowered(key, s), hit)
+		fs.pre.walkPrefix(c.lowerOf(id, key, s), hit)
 	}
 	if fs.suf != nil && !fs.suf.walkFold(s, true, hit) {
-		fs.suf.walkSuffix(c.lowered(key, s), hit)
+		fs.suf.walkSuffix(c.lowerOf(id, key, s), hit)
 	}
 	if fs.exact != nil && (len(s) >= len(fs.exactLen) || fs.exactLen[len(s)] || !isASCII(s)) {
-		for _, lit := range fs.exact[c.lowered(key, s)] {
+		for _, lit := range fs.exact[c.lowerOf(id, key, s)] {
 			hit(int(lit))
 		}
 	}

@@ -19,6 +19,58 @@ type evalCtx struct {
 	ev    *event.Event
 	lower map[string]string
 	sc    *scratch
+	// slots hold, by the field IDs the engine gives rule fields at load,
+	// each field's value and lower case for the event of generation gen,
+	// so that the rules reading a field look it up once per event.
+	slots []fieldSlot
+	gen   uint32
+}
+
+// fieldSlot is one field of the current event: valid when gen is the
+// context's, its lower case when lowGen is.
+type fieldSlot struct {
+	gen, lowGen uint32
+	ok          bool
+	v           any
+	low         string
+}
+
+// begin readies the context for a new event of an engine with n field IDs.
+func (c *evalCtx) begin(n int) {
+	if len(c.slots) < n {
+		c.slots = make([]fieldSlot, n)
+	}
+	c.gen++
+	if c.gen == 0 { // wrapped: no slot may look current
+		clear(c.slots)
+		c.gen = 1
+	}
+}
+
+// get returns the event's field name, whose ID is id (0: none).
+func (c *evalCtx) get(id int32, name string) (any, bool) {
+	if id == 0 || int(id) >= len(c.slots) {
+		return c.ev.Get(name)
+	}
+	sl := &c.slots[id]
+	if sl.gen != c.gen {
+		sl.v, sl.ok = c.ev.Get(name)
+		sl.gen = c.gen
+	}
+	return sl.v, sl.ok
+}
+
+// lowerOf is lowered for the string form s of the field key, whose ID is
+// id (0: none, then the cache by name serves).
+func (c *evalCtx) lowerOf(id int32, key, s string) string {
+	if id == 0 || int(id) >= len(c.slots) {
+		return c.lowered(key, s)
+	}
+	sl := &c.slots[id]
+	if sl.lowGen != c.gen {
+		sl.low, sl.lowGen = c.lower1(s), c.gen
+	}
+	return sl.low
 }
 
 // lowered returns the lower-case form of a field's string value s, cached
@@ -112,7 +164,8 @@ func (s *selNode) matchingAlt(c *evalCtx) int {
 // field when field is empty (a keyword search).
 type fieldNode struct {
 	field    string
-	nullOK   bool // a null value: the field may be absent or null
+	fid      int32 // the engine's ID of field, 0 before it is given
+	nullOK   bool  // a null value: the field may be absent or null
 	all      bool
 	neq      bool           // the values must not match
 	exists   int8           // 1: the field must exist, -1: must not, 0: no test
@@ -128,7 +181,7 @@ func (f *fieldNode) eval(c *evalCtx) bool {
 	if f.field == "" {
 		return f.evalKeywords(c)
 	}
-	v, ok := c.ev.Get(f.field)
+	v, ok := c.get(f.fid, f.field)
 	switch {
 	case f.exists != 0:
 		return ok == (f.exists > 0)
@@ -137,18 +190,18 @@ func (f *fieldNode) eval(c *evalCtx) bool {
 	case len(f.refs) > 0:
 		return f.evalRefs(c, v) != f.neq
 	}
-	return f.matches(c, f.field, v) != f.neq
+	return f.matches(c, f.fid, f.field, v) != f.neq
 }
 
 // matches applies the node's values to v: any of them or, with "all",
 // some value of every group (each may hold for a different element of a
 // list).
-func (f *fieldNode) matches(c *evalCtx, key string, v any) bool {
+func (f *fieldNode) matches(c *evalCtx, id int32, key string, v any) bool {
 	if f.groups == nil {
-		return f.test(c, key, v)
+		return f.test(c, id, key, v)
 	}
 	for _, g := range f.groups {
-		if !g.test(c, key, v) {
+		if !g.test(c, id, key, v) {
 			return false
 		}
 	}
@@ -157,11 +210,11 @@ func (f *fieldNode) matches(c *evalCtx, key string, v any) bool {
 
 // test reports whether v, or an element of a list v, satisfies any value
 // test. key names the field for the lower-case cache; list elements are
-// not cached.
-func (f *fieldNode) test(c *evalCtx, key string, v any) bool {
+// not cached. id is key's field ID (0: none).
+func (f *fieldNode) test(c *evalCtx, id int32, key string, v any) bool {
 	if list, ok := v.([]any); ok {
 		for _, el := range list {
-			if f.test(c, "", el) {
+			if f.test(c, 0, "", el) {
 				return true
 			}
 		}
@@ -172,7 +225,7 @@ func (f *fieldNode) test(c *evalCtx, key string, v any) bool {
 		return false
 	}
 	if len(f.patterns) > 0 {
-		low := c.lowered(key, s)
+		low := c.lowerOf(id, key, s)
 		for j := range f.patterns {
 			if f.patterns[j].match(low) {
 				return true
@@ -196,7 +249,7 @@ func (f *fieldNode) evalKeywords(c *evalCtx) bool {
 	for _, g := range groups {
 		found := false
 		for k, v := range c.ev.Fields {
-			if g.test(c, k, v) {
+			if g.test(c, 0, k, v) {
 				found = true
 				break
 			}
@@ -341,6 +394,30 @@ func collect(n node, c *evalCtx, out map[string]any) {
 			}
 			if v, ok := c.ev.Get(f.field); ok && v != nil {
 				out[f.field] = v
+			}
+		}
+	}
+}
+
+// numberFields gives every field node of n its field's ID.
+func numberFields(n node, id func(string) int32) {
+	switch x := n.(type) {
+	case andNode:
+		for _, y := range x {
+			numberFields(y, id)
+		}
+	case orNode:
+		for _, y := range x {
+			numberFields(y, id)
+		}
+	case notNode:
+		numberFields(x.x, id)
+	case *selNode:
+		for _, alt := range x.alts {
+			for _, f := range alt {
+				if f.field != "" {
+					f.fid = id(f.field)
+				}
 			}
 		}
 	}

@@ -46,6 +46,8 @@ type Engine struct {
 	rules     []*Rule
 	byDataset map[string]*datasetIndex
 	warnings  []error
+	// nfields is one more than the field IDs given to rule fields.
+	nfields int
 }
 
 // Warnings returns what loading found wrong in rules that loaded anyway
@@ -67,17 +69,37 @@ type keyIndex struct {
 }
 
 // build makes the prefilter of every rule list once all rules are in.
+// Every field a rule tests gets an ID (from 1), by which Match keeps the
+// field's value and lower case once per event.
 func (e *Engine) build() {
+	ids := map[string]int32{}
+	id := func(f string) int32 {
+		if i, ok := ids[f]; ok {
+			return i
+		}
+		ids[f] = int32(len(ids) + 1)
+		return ids[f]
+	}
+	number := func(b *bucket) *bucket {
+		for _, c := range b.rules {
+			numberFields(c.cond, id)
+		}
+		for i := range b.fields {
+			b.fields[i].fid = id(b.fields[i].field)
+		}
+		return b
+	}
 	for _, idx := range e.byDataset {
-		idx.alwaysB = newBucket(idx.always)
+		idx.alwaysB = number(newBucket(idx.always))
 		for i := range idx.keyed {
 			k := &idx.keyed[i]
 			k.buckets = make(map[string]*bucket, len(k.byValue))
 			for v, cs := range k.byValue {
-				k.buckets[v] = newBucket(cs)
+				k.buckets[v] = number(newBucket(cs))
 			}
 		}
 	}
+	e.nfields = len(ids) + 1
 }
 
 // compiled is a rule compiled for one log-source mapping; seq is the rule's
@@ -295,6 +317,7 @@ func (e *Engine) Match(ev event.Event) []Match {
 	defer sc.release()
 	ctx := &sc.ctx
 	ctx.ev, ctx.sc = &ev, sc
+	ctx.begin(e.nfields)
 	out := e.run(ctx, idx.alwaysB, nil)
 	for _, k := range idx.keyed {
 		v, ok := ev.Get(k.field)

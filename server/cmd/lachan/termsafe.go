@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -74,6 +75,16 @@ func visibleAll(list []string) []string {
 // inside JSON strings, as they cannot appear anywhere else.
 func jsonSafe(w io.Writer, b []byte) error {
 	i := 0
+	// Eight bytes at a time while none is 0x7f or above: adding one to
+	// each byte sets its top bit only for 0x7f, and a carry into the next
+	// byte only comes from 0xff, whose top bit is set already.
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if (x|(x+ones))&tops != 0 {
+			break
+		}
+	}
 	for i < len(b) && b[i] < 0x7f {
 		i++
 	}

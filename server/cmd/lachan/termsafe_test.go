@@ -92,3 +92,32 @@ func TestJSONOutputEscapesBidi(t *testing.T) {
 		t.Fatalf("--json host name decodes to %q", got)
 	}
 }
+
+// TestJSONSafeEveryPosition puts each rune jsonSafe escapes, and bytes
+// next to them that it leaves, at every offset of a line, so that the
+// word-at-a-time scan meets them in every byte of a word.
+func TestJSONSafeEveryPosition(t *testing.T) {
+	for _, r := range []string{"\x7f", "\u0085", "\u202e", "\u2066", "é", "~", "\u00ff"} {
+		for at := 0; at < 20; at++ {
+			line := `{"a":"` + strings.Repeat("x", at) + r + `~"}`
+			var got bytes.Buffer
+			if err := jsonSafe(&got, []byte(line)); err != nil {
+				t.Fatal(err)
+			}
+			want := line
+			switch r {
+			case "\x7f":
+				want = strings.Replace(line, r, `\u007f`, 1)
+			case "\u0085":
+				want = strings.Replace(line, r, `\u0085`, 1)
+			case "\u202e":
+				want = strings.Replace(line, r, `\u202e`, 1)
+			case "\u2066":
+				want = strings.Replace(line, r, `\u2066`, 1)
+			}
+			if got.String() != want {
+				t.Errorf("%q at %d: got %q, want %q", r, at, got.String(), want)
+			}
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"unicode/utf8"
+
+	"lachan/internal/event"
 )
 
 // maxParseDepth bounds how deep parseObject follows objects and lists;
@@ -347,7 +349,11 @@ func (s *objectStream) tail() io.Reader {
 // ok is false at the end of the stream and before anything that is not an
 // object parseObject takes (an array, bad JSON, a read error), which is
 // left unread.
-func (s *objectStream) next() (obj map[string]any, raw []byte, ok bool) {
+//
+// With a flattener, a record in the nested Windows form comes back
+// converted instead (in rec, with flat set); whatever it declines comes as
+// before.
+func (s *objectStream) next(f *flattener) (obj map[string]any, raw []byte, rec flatRecord, ok bool) {
 	for {
 		// Whitespace is left unread until an object follows it, so that
 		// encoding/json starts where the last object ended.
@@ -357,27 +363,48 @@ func (s *objectStream) next() (obj map[string]any, raw []byte, ok bool) {
 		}
 		if j < len(s.buf) {
 			if s.buf[j] != '{' {
-				return nil, nil, false
+				return nil, nil, rec, false
+			}
+			if f != nil {
+				ev, n, err, done := f.convert(s.buf[j:])
+				if done {
+					s.pos = j + n
+					return nil, nil, flatRecord{ev: ev, err: err, flat: true}, true
+				}
+				if f.p.i >= len(s.buf)-j && !s.eof && s.err == nil {
+					s.more() // cut short: read on before trying again
+					continue
+				}
 			}
 			p := parser{b: s.buf[j:]}
 			m, ok := p.object(0)
 			if ok {
 				s.pos = j + p.i
-				return m, s.buf[j:s.pos], true
+				return m, s.buf[j:s.pos], rec, true
 			}
 			if p.i < len(p.b) || s.eof || s.err != nil {
-				return nil, nil, false
+				return nil, nil, rec, false
 			}
-			// Cut short: read until what is unread has doubled, so that a
-			// reader giving a few bytes at a time does not make parsing a
-			// large object quadratic.
-			for want := 2 * (len(s.buf) - s.pos); len(s.buf)-s.pos < want && !s.eof && s.err == nil; {
-				s.fill()
-			}
+			s.more()
 			continue
 		} else if s.eof || s.err != nil {
-			return nil, nil, false
+			return nil, nil, rec, false
 		}
+		s.fill()
+	}
+}
+
+// flatRecord is a record the flattener converted.
+type flatRecord struct {
+	ev   event.Event
+	err  error
+	flat bool
+}
+
+// more reads until what is unread has doubled, so that a reader giving a
+// few bytes at a time does not make parsing a large object quadratic.
+func (s *objectStream) more() {
+	for want := 2 * (len(s.buf) - s.pos); len(s.buf)-s.pos < want && !s.eof && s.err == nil; {
 		s.fill()
 	}
 }

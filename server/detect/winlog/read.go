@@ -24,14 +24,18 @@ type Handler func(ev event.Event, err error) error
 // nothing after it can be trusted to line up.
 func ReadJSON(r io.Reader, h Handler) error {
 	s := objectStream{r: r, buf: make([]byte, 0, 64<<10)}
+	var f flattener
 	n := 1
 	for ; ; n++ {
 		off := s.offset()
-		obj, raw, ok := s.next()
+		obj, raw, rec, ok := s.next(&f)
 		if !ok {
 			break
 		}
-		ev, err := decodeParsed(obj, raw)
+		ev, err := rec.ev, rec.err
+		if !rec.flat {
+			ev, err = decodeParsed(obj, raw)
+		}
 		if err != nil {
 			err = fmt.Errorf("JSON value %d (byte %d): %w", n, off, err)
 		}

@@ -1,0 +1,58 @@
+package winevent
+
+import (
+	"math"
+	"strconv"
+
+	"lachan/internal/event"
+)
+
+// The functions below are Convert's steps for a reader that flattens a
+// record's nested form as it parses it (server/detect/winlog), with no
+// intermediate maps. Each applies to one member at a time, so a reader may
+// stream the members it understands and hand any other member, as a
+// one-member map, to FlattenSystem or FlattenData: the fields are those
+// Convert gives for the whole record.
+
+// FieldName is the field name Convert gives a member named s.
+func FieldName(s string) string { return fieldName(s) }
+
+// StringValue is the value Convert stores for the JSON string s: s itself,
+// or a GUID in its one form ({UPPER}, in braces).
+func StringValue(s string) any {
+	if g, ok := canonicalGUID(s); ok {
+		return g
+	}
+	return s
+}
+
+// NumberValue is the value Convert stores for the JSON number text s (as
+// a json.Number): an int64 when it is one, else a finite float64, else
+// the text.
+func NumberValue(s string) any {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) {
+		return f
+	}
+	return s
+}
+
+// FlattenSystem puts the members of m, a System object or a part of one
+// whose names start with prefix ("" at the top), into fields as Convert
+// does: attributes become members, "#text" and "Value" the object's own
+// value. Values are JSON as encoding/json decodes it with UseNumber.
+func FlattenSystem(prefix string, m map[string]any, fields map[string]any) {
+	flattenSystem(prefix, m, fields)
+}
+
+// FlattenData puts the members of an EventData or UserData value into
+// fields as Convert does.
+func FlattenData(data any, fields map[string]any) { flattenData(data, fields) }
+
+// FromFields makes the event of a record whose fields were put as Convert
+// puts them (FlattenSystem, FlattenData, FieldName with StringValue or
+// NumberValue): its channel, dataset, time, host, event code and ID. The
+// map becomes the event's.
+func FromFields(fields map[string]any) (event.Event, error) { return finish(fields) }

@@ -1,0 +1,487 @@
+package winlog
+
+import (
+	"encoding/binary"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"lachan/internal/event"
+	"lachan/internal/winevent"
+)
+
+// flattener reads a record in the nested form ({"Event": {"System": ...,
+// "EventData": ...}}) straight into the event's flat fields, with none of
+// the maps parseObject would build for it and winevent.Convert would then
+// walk: a first pass checks the object and notes, for each member it will
+// keep, the field name and where its value lies; only then are values
+// made, every plain string a part of one copy of the object's bytes. It
+// gives what parseObject and Convert give, or declines: for any other
+// form, a repeated name, text it does not take, or anything parseObject
+// would not accept, the caller goes the general way and so reports what
+// it reported before. Members it does not stream (arrays, objects inside
+// EventData) are parsed as parseObject parses them and handed to
+// winevent's own functions.
+//
+// A flattener is used by one goroutine; its scratch space is reused from
+// record to record, and nothing of it is referred to by the events it
+// makes.
+type flattener struct {
+	p     parser
+	items []flatItem
+	// seen holds the member names of the objects being read, innermost
+	// last, to decline a name repeated in one object.
+	seen []string
+	// prefix is the System name being built ("Provider", "Provider_Name").
+	prefix []byte
+	// names interns field names: a log's records repeat a few dozen.
+	names map[string]string
+	// more holds what members handed to winevent's functions gave; tmp
+	// is one member's.
+	more, tmp map[string]any
+}
+
+// maxInterned bounds the interned names; past it names are still made,
+// just not kept.
+const maxInterned = 4096
+
+// flatKind says how a flatItem's value is made.
+type flatKind uint8
+
+const (
+	kindText   flatKind = iota // a plain JSON string, src[lo:hi]
+	kindNumber                 // JSON number text, src[lo:hi]
+	kindTrue
+	kindFalse
+	kindDecoded // a string with escapes or non-ASCII text, already decoded
+)
+
+type flatItem struct {
+	name   string
+	kind   flatKind
+	lo, hi int
+	text   string // kindDecoded
+}
+
+// convert reads the object starting at b[0] ('{'). ok is false when it
+// declines; n is then meaningless.
+func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool) {
+	f.p = parser{b: b}
+	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
+	clear(f.more)
+	if !f.top() {
+		return event.Event{}, 0, nil, false
+	}
+	n = f.p.i
+	// One copy of the object's bytes holds every plain string value.
+	src := string(b[:n])
+	fields := make(map[string]any, len(f.items)+len(f.more)+4)
+	for i := range f.items {
+		it := &f.items[i]
+		var v any
+		switch it.kind {
+		case kindText:
+			v = winevent.StringValue(src[it.lo:it.hi])
+		case kindNumber:
+			v = winevent.NumberValue(src[it.lo:it.hi])
+		case kindTrue:
+			v = true
+		case kindFalse:
+			v = false
+		case kindDecoded:
+			v = winevent.StringValue(it.text)
+		}
+		fields[it.name] = v
+		if len(fields) != i+1 {
+			return event.Event{}, 0, nil, false // two members, one field
+		}
+	}
+	for k, v := range f.more {
+		fields[k] = v
+	}
+	if len(fields) != len(f.items)+len(f.more) {
+		return event.Event{}, 0, nil, false
+	}
+	ev, err = winevent.FromFields(fields)
+	return ev, n, err, true
+}
+
+// top reads the outer object: one "Event" member holding an object with
+// a System object; other members are read and left, as Convert leaves
+// them, but a dataset (a platform event) declines.
+func (f *flattener) top() bool {
+	p := &f.p
+	p.i++ // '{'
+	var nested, system bool
+	for first := true; ; first = false {
+		k, end, ok := f.key(first)
+		if !ok {
+			return false
+		}
+		if end {
+			return nested && system
+		}
+		switch k {
+		case "Event":
+			if nested {
+				return false
+			}
+			nested = true
+			p.space()
+			if p.i >= len(p.b) || p.b[p.i] != '{' {
+				return false
+			}
+			if system, ok = f.event(); !ok {
+				return false
+			}
+		case event.FieldDataset:
+			return false
+		default:
+			if _, ok := p.value(1); !ok {
+				return false
+			}
+		}
+	}
+}
+
+// event reads the Event object from its '{'; system tells whether it
+// had a System object.
+func (f *flattener) event() (system, ok bool) {
+	p := &f.p
+	p.i++
+	mark := len(f.seen)
+	defer func() { f.seen = f.seen[:mark] }()
+	for first := true; ; first = false {
+		k, end, ok := f.key(first)
+		if !ok {
+			return false, false
+		}
+		if end {
+			return system, true
+		}
+		if !f.fresh(mark, k) {
+			return false, false
+		}
+		p.space()
+		switch k {
+		case "System":
+			if p.i >= len(p.b) || p.b[p.i] != '{' {
+				return false, false
+			}
+			system = true
+			if !f.system(2) {
+				return false, false
+			}
+		case "EventData", "UserData":
+			if !f.data(2) {
+				return false, false
+			}
+		case "#attributes":
+			if _, ok := p.value(2); !ok {
+				return false, false
+			}
+		default:
+			// Convert reads any other member as a member of System.
+			if !f.systemMember(k, 2) {
+				return false, false
+			}
+		}
+	}
+}
+
+// system reads a System object, or an object within one, from its '{';
+// f.prefix is its name.
+func (f *flattener) system(depth int) bool {
+	if depth > maxParseDepth {
+		return false
+	}
+	p := &f.p
+	p.i++
+	mark := len(f.seen)
+	defer func() { f.seen = f.seen[:mark] }()
+	for first := true; ; first = false {
+		k, end, ok := f.key(first)
+		if !ok {
+			return false
+		}
+		if end {
+			return true
+		}
+		if !f.fresh(mark, k) || !f.systemMember(k, depth) {
+			return false
+		}
+	}
+}
+
+// systemMember reads the value of member k of a System object whose name
+// is f.prefix, named as flattenSystem names it.
+func (f *flattener) systemMember(k string, depth int) bool {
+	p := &f.p
+	saved := len(f.prefix)
+	defer func() { f.prefix = f.prefix[:saved] }()
+	switch {
+	case k == "#attributes":
+	case (k == "#text" || k == "Value") && saved > 0:
+	default:
+		if saved > 0 {
+			f.prefix = append(f.prefix, '_')
+		}
+		f.prefix = append(f.prefix, k...)
+	}
+	p.space()
+	if p.i >= len(p.b) {
+		return false
+	}
+	switch p.b[p.i] {
+	case '{':
+		return f.system(depth + 1)
+	case '[':
+		v, ok := p.value(depth)
+		if !ok {
+			return false
+		}
+		return f.hand(func(m map[string]any) { winevent.FlattenSystem("", map[string]any{string(f.prefix): v}, m) })
+	}
+	if len(f.prefix) == 0 {
+		_, ok := p.value(depth) // flattenSystem keeps no unnamed value
+		return ok
+	}
+	return f.scalar(f.name(f.prefix))
+}
+
+// data reads an EventData or UserData value.
+func (f *flattener) data(depth int) bool {
+	p := &f.p
+	if p.i >= len(p.b) {
+		return false
+	}
+	if p.b[p.i] != '{' {
+		v, ok := p.value(depth)
+		return ok && f.hand(func(m map[string]any) { winevent.FlattenData(v, m) })
+	}
+	p.i++
+	mark := len(f.seen)
+	defer func() { f.seen = f.seen[:mark] }()
+	for first := true; ; first = false {
+		k, end, ok := f.key(first)
+		if !ok {
+			return false
+		}
+		if end {
+			return true
+		}
+		if !f.fresh(mark, k) {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return false
+		}
+		switch c := p.b[p.i]; {
+		case k == "#attributes" || k == "xmlns":
+			if _, ok := p.value(depth + 1); !ok {
+				return false
+			}
+		case c == '{' || c == '[':
+			// Whether an object is a named value or a wrapper to
+			// flatten is known only at its end.
+			v, ok := p.value(depth + 1)
+			if !ok {
+				return false
+			}
+			k := strings.Clone(k)
+			if !f.hand(func(m map[string]any) { winevent.FlattenData(map[string]any{k: v}, m) }) {
+				return false
+			}
+		default:
+			if !f.scalar(f.name([]byte(k))) {
+				return false
+			}
+		}
+	}
+}
+
+// scalar notes the string, number, Boolean or null at p.i as the value of
+// field name (a null is no field, as in Convert).
+func (f *flattener) scalar(name string) bool {
+	p := &f.p
+	it := flatItem{name: name}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		lo, hi, plain, ok := f.span()
+		if !ok {
+			return false
+		}
+		if plain {
+			it.kind, it.lo, it.hi = kindText, lo, hi
+		} else {
+			p.i = lo - 1
+			s, ok := p.str()
+			if !ok {
+				return false
+			}
+			it.kind, it.text = kindDecoded, s
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		lo := p.i
+		if _, ok := p.number(); !ok {
+			return false
+		}
+		it.kind, it.lo, it.hi = kindNumber, lo, p.i
+	case c == 't':
+		if !p.literal("true") {
+			return false
+		}
+		it.kind = kindTrue
+	case c == 'f':
+		if !p.literal("false") {
+			return false
+		}
+		it.kind = kindFalse
+	case c == 'n':
+		return p.literal("null")
+	default:
+		return false
+	}
+	if name != "" {
+		f.items = append(f.items, it)
+	}
+	return true
+}
+
+// span reads a string from its '"' and returns where its text lies; plain
+// is false when it has escapes or text outside ASCII that str must decode
+// or check.
+func (f *flattener) span() (lo, hi int, plain, ok bool) {
+	p := &f.p
+	p.i++
+	lo = p.i
+	plain = true
+	for p.i < len(p.b) {
+		// Eight bytes at a time while none needs a look.
+		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+			p.i += 8
+		}
+		if p.i >= len(p.b) {
+			break
+		}
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return lo, p.i - 1, plain, true
+		case c == '\\':
+			plain = false
+			p.i += 2
+			continue
+		case c < 0x20:
+			return 0, 0, false, false
+		case c >= utf8.RuneSelf:
+			plain = false
+		}
+		p.i++
+	}
+	return 0, 0, false, false
+}
+
+// special8 tells whether one of the eight bytes of x is a quote, a
+// backslash, a control character or outside ASCII: the bytes span must
+// look at. (A borrow from a byte that matches may flag the bytes above it
+// too, which only sends span to its byte loop early.)
+func special8(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & tops }
+	return (x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops) != 0
+}
+
+// key reads the next member name of an object, or its end ('}'). Names
+// with escapes or outside ASCII decline. The name refers to the input
+// until the next record.
+func (f *flattener) key(first bool) (k string, end, ok bool) {
+	p := &f.p
+	p.space()
+	if p.i >= len(p.b) {
+		return "", false, false
+	}
+	if !first {
+		switch p.b[p.i] {
+		case '}':
+			p.i++
+			return "", true, true
+		case ',':
+			p.i++
+			p.space()
+		default:
+			return "", false, false
+		}
+	} else if p.b[p.i] == '}' {
+		p.i++
+		return "", true, true
+	}
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", false, false
+	}
+	lo, hi, plain, ok := f.span()
+	if !ok || !plain {
+		return "", false, false
+	}
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != ':' {
+		return "", false, false
+	}
+	p.i++
+	return bytesString(p.b[lo:hi]), false, true
+}
+
+// fresh tells whether k is not yet a member of the object whose names
+// start at seen[mark], and notes it.
+func (f *flattener) fresh(mark int, k string) bool {
+	for _, s := range f.seen[mark:] {
+		if s == k {
+			return false
+		}
+	}
+	f.seen = append(f.seen, k)
+	return true
+}
+
+// name is the interned field name of the member name b.
+func (f *flattener) name(b []byte) string {
+	if s, ok := f.names[string(b)]; ok {
+		return s
+	}
+	s := winevent.FieldName(string(b))
+	if f.names == nil {
+		f.names = make(map[string]string, 64)
+	}
+	if len(f.names) < maxInterned {
+		f.names[string(b)] = s
+	}
+	return s
+}
+
+// hand adds the fields put gives, declining when one of them is a field
+// another member gave.
+func (f *flattener) hand(put func(map[string]any)) bool {
+	if f.more == nil {
+		f.more, f.tmp = make(map[string]any, 8), make(map[string]any, 8)
+	}
+	clear(f.tmp)
+	put(f.tmp)
+	for k, v := range f.tmp {
+		if _, dup := f.more[k]; dup {
+			return false
+		}
+		f.more[k] = v
+	}
+	return true
+}
+
+// bytesString is b as a string, without a copy: b must not change while
+// the string is in use.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

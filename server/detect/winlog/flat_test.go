@@ -1,0 +1,181 @@
+package winlog
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"lachan/test/shareddata"
+)
+
+// checkFlat requires the flattener, where it takes src, to give what the
+// general way (parseObject, then Convert) gives: the same event, the same
+// error, and the object's end where parseObject finds it. It reports
+// whether the flattener took src.
+func checkFlat(t *testing.T, f *flattener, src []byte) bool {
+	t.Helper()
+	ev, n, err, ok := f.convert(src)
+	if !ok {
+		return false
+	}
+	p := parser{b: src}
+	obj, pok := p.object(0)
+	if !pok {
+		t.Fatalf("flattener took %q, which parseObject refuses", src)
+	}
+	if n != p.i {
+		t.Fatalf("%q: flattener ended at %d, parseObject at %d", src, n, p.i)
+	}
+	want, werr := decodeParsed(obj, src[:n])
+	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("%q: error %v, want %v", src, err, werr)
+	}
+	if !reflect.DeepEqual(ev, want) {
+		t.Fatalf("%q:\n got %#v\nwant %#v", src, ev, want)
+	}
+	return true
+}
+
+var flatCases = []struct {
+	src  string
+	took bool
+}{
+	{nestedSysmon, true},
+	{`{"Event":{"System":{"EventID":"4624","Channel":"security","Computer":"dc","EventRecordID":"9",` +
+		`"TimeCreated":{"SystemTime":"2026-11-02T08:00:00.1234567Z"},"Provider":{"#attributes":{"Name":"x","Guid":"{54849625-5478-4994-a5ba-3e3b0328c30d}"}}},` +
+		`"EventData":{"TargetUserName":"Nguy\u1ec5n","Blob":"\"q\"","Big":18446744073709551615,"F":1.5e3,"Neg":-3,"T":true,"N":null,` +
+		`"LogonGuid":"54849625-5478-4994-a5ba-3e3b0328c30d","Weird name!":"v","#x":"y"}}}`, true},
+	// EventData as named values, a UserData wrapper, unnamed values.
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"#attributes":{"SystemTime":"2026-11-02T08:00:00Z"}}},` +
+		`"EventData":{"Data":[{"#attributes":{"Name":"A"},"#text":"1"},{"#attributes":{"Name":"B"}}]}}}`, true},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},` +
+		`"UserData":{"LogFileCleared":{"xmlns":"u","SubjectUserName":"admin","Inner":{"#text":"t","#attributes":{"a":1}}}}}}`, true},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"Data":["a","b"]}}}`, true},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":"text"}}`, true},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Keywords":[1,2],"Level":{"Value":4},` +
+		`"Task":{"#text":2}},"RenderingInfo":{"Message":"m","Level":"Information"},"Extra":5}}`, true},
+	// Members of the outer object other than Event are left.
+	{`{"x":[1,{"y":2}],"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}},"z":null}`, true},
+	// Errors come from the same place.
+	{`{"Event":{"System":{"EventID":1,"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}}}`, true},
+	{`{"Event":{"System":{"Channel":"System","TimeCreated":{"SystemTime":"x"},"EventID":2}}}`, true},
+	// Declined: the general way decides.
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","EventID":2,"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"EventID":5}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Level":{"#text":1,"Value":2}}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Level":"a"},"Level":"b"}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}},"Event":{}}`, false},
+	{`{"Event":{"System":"no"}}`, false},
+	{`{"Event":{"EventData":{}}}`, false},
+	{`{"event.dataset":"x","Event":{"System":{"EventID":1,"Channel":"System"}}}`, false},
+	{`{"Ev\u0065nt":{"System":{"EventID":1,"Channel":"System"}}}`, false},
+	{`{"EventID":1,"Channel":"System"}`, false},
+	{`{"Event":{"System":{"EventID":01}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System"}}`, false},
+}
+
+func TestFlatMatchesConvert(t *testing.T) {
+	var f flattener
+	for i, c := range flatCases {
+		if took := checkFlat(t, &f, []byte(c.src)); took != c.took {
+			t.Errorf("case %d: flattener took it: %v, want %v", i, took, c.took)
+		}
+	}
+}
+
+// TestFlatRegression: every record of SigmaHQ's regression JSON, and its
+// benign variant, is taken by the flattener and read as the general way
+// reads it.
+func TestFlatRegression(t *testing.T) {
+	d, ok := shareddata.Path()
+	if !ok {
+		shareddata.Missing(t, "shared data not found")
+	}
+	root := filepath.Join(d, "sigma", "sigmahq", "regression_data")
+	var files []string
+	_ = filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".json") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 50 {
+		shareddata.Missing(t, "%d regression JSON files under %s", len(files), root)
+	}
+	var f flattener
+	records, took := 0, 0
+	for _, name := range files {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(src))
+		dec.UseNumber()
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			records++
+			if checkFlat(t, &f, raw) {
+				took++
+			}
+			var obj map[string]any
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				t.Fatal(err)
+			}
+			benign, _ := json.Marshal(shareddata.Benign(obj))
+			checkFlat(t, &f, benign)
+		}
+	}
+	if took != records {
+		t.Errorf("the flattener took %d of %d regression records", took, records)
+	}
+}
+
+// FuzzFlatMatchesConvert: whatever the flattener takes, it reads as the
+// general way does.
+func FuzzFlatMatchesConvert(f *testing.F) {
+	for _, c := range flatCases {
+		f.Add([]byte(c.src))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		if len(src) == 0 || src[0] != '{' {
+			return
+		}
+		var fl flattener
+		checkFlat(t, &fl, src)
+	})
+}
+
+// TestSpecial8 checks the word test against the bytes one by one: every
+// byte value at every position, among plain letters and among other
+// special bytes.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']'} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				x := binary.LittleEndian.Uint64(w[:])
+				want := false
+				for _, b := range w {
+					want = want || special(b)
+				}
+				if got := special8(x); got != want {
+					t.Fatalf("%q: special8 %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+}
