@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -151,5 +152,56 @@ func TestLargeBatchDetectedInOrder(t *testing.T) {
 		if want := event.DeriveID("alert", "r1", evs[i].ID); al.ID != want {
 			t.Fatalf("alert %d is %s, want the alert of event %d", i, al.ID, i)
 		}
+	}
+}
+
+// TestConcurrentBatchesShareCommits: batches ingested at the same time,
+// overlapping in their events, are stored and counted exactly once
+// whichever of them a shared commit carries.
+func TestConcurrentBatchesShareCommits(t *testing.T) {
+	ctx := context.Background()
+	p, st, fl, inc := setup(t)
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches, each, distinct = 40, 25, 300
+	results := make(chan wire.IngestResponse, batches)
+	errs := make(chan error, batches)
+	for b := range batches {
+		go func() {
+			var evs []event.Event
+			for i := range each {
+				ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+				ev.ID = event.DeriveID("f", fmt.Sprint((b*each+i*7)%distinct))
+				evs = append(evs, ev)
+			}
+			resp, err := p.IngestAgent(ctx, a, evs)
+			results <- resp
+			errs <- err
+		}()
+	}
+	stored, alerts := 0, 0
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		r := <-results
+		if r.Received != each || r.Stored+r.Duplicates != each {
+			t.Fatalf("answer %+v", r)
+		}
+		stored += r.Stored
+		alerts += r.Alerts
+	}
+	page, err := st.SearchEvents(ctx, store.Query{Datasets: []string{event.DatasetYARA}, Limit: store.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(page.Events) || alerts != stored {
+		t.Fatalf("answers say %d stored and %d alerts; the store holds %d events", stored, alerts, len(page.Events))
+	}
+	incs, _ := inc.List(ctx, nil)
+	if len(incs) != 1 || incs[0].AlertCount != stored {
+		t.Fatalf("incidents: %d, alert count %d, want one counting %d", len(incs), incs[0].AlertCount, stored)
 	}
 }
