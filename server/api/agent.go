@@ -245,7 +245,15 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
 	writeJSON(w, http.StatusOK, s.d.Rules)
 }
 
+// ingest takes an agent's batch within the ingest gate's bounds (429 and
+// Retry-After beyond them, before the body is read where it can be).
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
+	leave, err := s.ingestGate.enter()
+	if err != nil {
+		s.ingestGate.busy(w)
+		return
+	}
+	defer leave()
 	evs, err := readBatch(w, r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -255,6 +263,12 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
 		s.fail(w, r, err)
 		return
 	}
+	release, err := s.ingestGate.reserve(len(evs))
+	if err != nil {
+		s.ingestGate.busy(w)
+		return
+	}
+	defer release()
 	resp, err := s.d.Pipeline.IngestAgent(r.Context(), a, evs)
 	if err != nil {
 		s.fail(w, r, err)
