@@ -28,11 +28,14 @@ type IngestConfig struct {
 	RetryAfter time.Duration `mapstructure:"retry_after"`
 }
 
-// DefaultIngestConfig holds about half a second of a 2-core server's
-// ingest: what it can commit well within the agents' patience, while
-// check-ins, enrollment and the console keep their share of the cores.
+// DefaultIngestConfig keeps a few batches a core under way, enough to keep
+// the cores busy and the store's commits shared, and about half a second
+// of a 2-core server's ingest waiting at most, while check-ins,
+// enrollment and the console keep their share of the cores. A refused
+// agent comes back after a second: the server is never left idle for long
+// while agents hold data.
 func DefaultIngestConfig() IngestConfig {
-	return IngestConfig{MaxBatches: 64, MaxEvents: 10000, RetryAfter: 2 * time.Second}
+	return IngestConfig{MaxBatches: 16, MaxEvents: 8000, RetryAfter: time.Second}
 }
 
 // Validate checks that the bounds are positive.

@@ -13,7 +13,7 @@ import (
 // maxGroupEvents bounds the events one group commit takes from the queue
 // (events and their alerts); a single batch larger than that is committed
 // alone.
-const maxGroupEvents = 20000
+const maxGroupEvents = 5000
 
 // job is one detected batch waiting for its commit. wake is closed once:
 // either when the batch is committed (resp and err are set) or when the
