@@ -256,17 +256,20 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
 		s.ingestGate.busy(w)
 		return
 	}
-	defer leave()
 	evs, err := readBatch(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	if err == nil {
+		err = checkAgentEvents(evs)
 	}
-	if err := checkAgentEvents(evs); err != nil {
+	if err != nil {
+		leave()
 		s.fail(w, r, err)
 		return
 	}
 	release, err := s.ingestGate.reserve(len(evs))
+	// The slot bounds reading and decoding; from here the batch counts
+	// by its events, so that the next batches decode and detect while
+	// this one waits for its commit.
+	leave()
 	if err != nil {
 		s.ingestGate.busy(w)
 		return

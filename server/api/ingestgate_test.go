@@ -52,13 +52,14 @@ func (e *env) sendBatch(n int) (int, string) {
 }
 
 func TestIngestFullAnswers429WithRetryAfter(t *testing.T) {
-	e, entered, release := stalledEnv(t, IngestConfig{MaxBatches: 2, MaxEvents: 1000, RetryAfter: 3 * time.Second})
+	e, entered, release := stalledEnv(t, IngestConfig{MaxBatches: 2, MaxEvents: 8, RetryAfter: 3 * time.Second})
 	codes := make(chan int, 2)
 	for range 2 {
 		go func() { c, _ := e.sendBatch(4); codes <- c }()
 		<-entered
 	}
-	// Both slots are held: the next batch is refused, told when to come back.
+	// The two batches' events fill the bound: the next batch is refused
+	// before it is read, told when to come back.
 	if code, after := e.sendBatch(4); code != http.StatusTooManyRequests || after != "3" {
 		t.Fatalf("with the queue full: %d, Retry-After %q; want 429, 3", code, after)
 	}
@@ -95,10 +96,10 @@ func TestIngestEventBoundAnswers429(t *testing.T) {
 	}
 }
 
-// TestCheckInWhileIngestSaturated: with every ingest slot held and the
+// TestCheckInWhileIngestSaturated: with the ingest queue full and the
 // pipeline stalled, check-ins and enrollments are answered at once.
 func TestCheckInWhileIngestSaturated(t *testing.T) {
-	e, entered, release := stalledEnv(t, IngestConfig{MaxBatches: 2, MaxEvents: 1000, RetryAfter: time.Second})
+	e, entered, release := stalledEnv(t, IngestConfig{MaxBatches: 2, MaxEvents: 4, RetryAfter: time.Second})
 	done := make(chan int, 2)
 	for range 2 {
 		go func() { c, _ := e.sendBatch(2); done <- c }()

@@ -33,8 +33,8 @@ import (
 
 const secret = "ward-secret-backpressure-01"
 
-// blockPath marks the event whose detection holds the server's one
-// ingest slot until released.
+// blockPath marks the event whose detection holds the server's ingest
+// queue (one event) full until released.
 const blockPath = "/hold/the/queue"
 
 type server struct {
@@ -71,7 +71,7 @@ func startServer(t *testing.T) *server {
 		return nil
 	})
 	cfg := api.DefaultConfig()
-	cfg.Ingest = api.IngestConfig{MaxBatches: 1, MaxEvents: 100000, RetryAfter: time.Second}
+	cfg.Ingest = api.IngestConfig{MaxBatches: 4, MaxEvents: 1, RetryAfter: time.Second}
 	srv := api.New(cfg, api.Deps{Store: st, Units: units, Fleet: fl, Incidents: inc, PKI: ca, Tokens: api.NewTokens(st, units),
 		Pipeline: pipeline.New(st, fl, inc, det, logging.Discard()), Log: logging.Discard()})
 	ts := httptest.NewUnstartedServer(srv.Handler())
@@ -114,7 +114,7 @@ func TestAgentKeepsEverythingThrough429s(t *testing.T) {
 	pc := s.enroll(t, "pc-01")
 	holder := s.enroll(t, "pc-holder")
 
-	// Another PC's batch takes the one ingest slot and holds it.
+	// Another PC's batch fills the ingest queue and stays in it.
 	held := make(chan error, 1)
 	go func() {
 		_, err := holder.Ingest(ctx, gzipLines(t, finding(blockPath, 0)))
