@@ -73,9 +73,23 @@ func (p *Pipeline) lead(ctx context.Context, self *job) {
 	c.queue = slices.Delete(c.queue, 0, n)
 	c.mu.Unlock()
 
+	defer p.handOn(group, self)
 	// One client leaving must not fail the others' commit.
 	p.commitGroup(context.WithoutCancel(ctx), group)
+}
 
+// handOn hands the lead to the first batch queued behind group and wakes
+// group's batches. A panic in the commit (the request's own handler
+// recovers it) fails the group's batches instead of leaving them and
+// every later batch waiting.
+func (p *Pipeline) handOn(group []*job, self *job) {
+	if r := recover(); r != nil {
+		for _, j := range group {
+			j.resp, j.err = wire.IngestResponse{Received: len(j.evs)}, fmt.Errorf("commit: %v", r)
+		}
+		defer panic(r)
+	}
+	c := &p.committer
 	c.mu.Lock()
 	if len(c.queue) > 0 {
 		next := c.queue[0]

@@ -205,3 +205,47 @@ func TestConcurrentBatchesShareCommits(t *testing.T) {
 		t.Fatalf("incidents: %d, alert count %d, want one counting %d", len(incs), incs[0].AlertCount, stored)
 	}
 }
+
+// panicky panics in PutEvents while armed.
+type panicky struct {
+	store.Store
+	armed bool
+}
+
+func (p *panicky) PutEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
+	if p.armed {
+		panic("store failed")
+	}
+	return p.Store.PutEvents(ctx, evs)
+}
+
+// TestCommitPanicLeavesNoOneWaiting: a commit that panics fails its
+// batch, and the next batch is committed instead of waiting forever on a
+// lead nobody holds.
+func TestCommitPanicLeavesNoOneWaiting(t *testing.T) {
+	ctx := context.Background()
+	_, st, fl, inc := setup(t)
+	ps := &panicky{Store: st, armed: true}
+	p := New(ps, fl, inc, DetectorFunc(func(event.Event) []event.Event { return nil }), logging.Discard())
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(id string) []event.Event {
+		ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+		ev.ID = event.DeriveID("f", id)
+		return []event.Event{ev}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the store's panic did not reach the caller")
+			}
+		}()
+		p.IngestAgent(ctx, a, batch("1"))
+	}()
+	ps.armed = false
+	if r, err := p.IngestAgent(ctx, a, batch("2")); err != nil || r.Stored != 1 {
+		t.Fatalf("after a panicked commit: %+v %v", r, err)
+	}
+}
