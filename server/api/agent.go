@@ -59,7 +59,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 			s.throttled(w, r, t)
 			return
 		}
-		if errors.Is(err, unit.ErrBadSecret) || errors.Is(err, unit.ErrBadCode) || errors.Is(err, errSecretExhausted) {
+		if errors.Is(err, unit.ErrBadSecret) || errors.Is(err, unit.ErrBadCode) {
 			s.enrollLimits.failed(src.String())
 			s.log.Warn("enrollment refused", "remote", src.String(), "host", req.Host.Name, "reason", err.Error())
 			writeError(w, http.StatusUnauthorized, wire.Error{Error: err.Error()})
@@ -68,7 +68,17 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	a, changes, err := s.d.Fleet.EnrollAgent(r.Context(), fleet.Enrollment{Unit: u.ID, Host: req.Host, Via: via, Source: src})
+	e := fleet.Enrollment{Unit: u.ID, Host: req.Host, Via: via, Source: src}
+	if req.Code == "" {
+		e.Limit = s.cfg.Enroll.MaxAgentsPerSecret
+	}
+	a, changes, err := s.d.Fleet.EnrollAgent(r.Context(), e)
+	if errors.Is(err, fleet.ErrViaExhausted) {
+		s.enrollLimits.failed(src.String())
+		s.log.Warn("enrollment refused", "remote", src.String(), "host", req.Host.Name, "reason", err.Error())
+		writeError(w, http.StatusUnauthorized, wire.Error{Error: fmt.Sprintf("%v (api.enroll.max_agents_per_secret %d)", errSecretExhausted, e.Limit)})
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -91,7 +101,8 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) {
 var errSecretExhausted = errors.New("this enrollment secret has enrolled as many agents as it may; ask for a one-time code or a rotated secret")
 
 // enrollUnit finds the unit an enrollment joins, by secret (within its
-// rate and agent limits) or by one-time code (used up here).
+// rate; its agent limit is kept by the fleet's counter as the agent is
+// recorded) or by one-time code (used up here).
 func (s *Server) enrollUnit(r *http.Request, req wire.EnrollRequest, src netip.Addr) (unit.Unit, string, error) {
 	ctx := r.Context()
 	if req.Code != "" {
@@ -105,15 +116,7 @@ func (s *Server) enrollUnit(r *http.Request, req wire.EnrollRequest, src netip.A
 	if err := s.enrollLimits.admitSecret(id); err != nil {
 		return unit.Unit{}, "", err
 	}
-	via := "secret:" + id
-	n, err := s.d.Fleet.CountEnrolledVia(ctx, via)
-	if err != nil {
-		return unit.Unit{}, "", err
-	}
-	if n >= s.cfg.Enroll.MaxAgentsPerSecret {
-		return unit.Unit{}, "", fmt.Errorf("%w (%d agents, api.enroll.max_agents_per_secret)", errSecretExhausted, n)
-	}
-	return u, via, nil
+	return u, "secret:" + id, nil
 }
 
 // throttled answers 429 with the Retry-After the limit gives.
@@ -245,16 +248,33 @@ func (s *Server) rules(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
 	writeJSON(w, http.StatusOK, s.d.Rules)
 }
 
+// ingest takes an agent's batch within the ingest gate's bounds (429 and
+// Retry-After beyond them, before the body is read where it can be).
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
-	evs, err := readBatch(w, r)
+	leave, err := s.ingestGate.enter()
 	if err != nil {
+		s.ingestGate.busy(w)
+		return
+	}
+	evs, err := readBatch(w, r)
+	if err == nil {
+		err = checkAgentEvents(evs)
+	}
+	if err != nil {
+		leave()
 		s.fail(w, r, err)
 		return
 	}
-	if err := checkAgentEvents(evs); err != nil {
-		s.fail(w, r, err)
+	release, err := s.ingestGate.reserve(len(evs))
+	// The slot bounds reading and decoding; from here the batch counts
+	// by its events, so that the next batches decode and detect while
+	// this one waits for its commit.
+	leave()
+	if err != nil {
+		s.ingestGate.busy(w)
 		return
 	}
+	defer release()
 	resp, err := s.d.Pipeline.IngestAgent(r.Context(), a, evs)
 	if err != nil {
 		s.fail(w, r, err)

@@ -44,12 +44,14 @@ type Config struct {
 	// QueryWorkers is how many queries run at once on the whole server;
 	// 0 is half the cores, rounded up (DefaultQueryWorkers).
 	QueryWorkers int `mapstructure:"query_workers"`
+	// Ingest bounds the agents' batches held at once (ingestgate.go).
+	Ingest IngestConfig `mapstructure:"ingest"`
 }
 
 // DefaultConfig listens on loopback only; a deployment names its address.
 func DefaultConfig() Config {
 	return Config{Listen: "127.0.0.1:8443", Hostnames: []string{"localhost", "127.0.0.1", "::1"}, CheckInInterval: time.Minute,
-		Enroll: DefaultEnrollConfig(), QueryTimeout: 30 * time.Second, QueriesPerCaller: 2}
+		Enroll: DefaultEnrollConfig(), QueryTimeout: 30 * time.Second, QueriesPerCaller: 2, Ingest: DefaultIngestConfig()}
 }
 
 // Validate checks the listener address and the query limits.
@@ -71,6 +73,9 @@ func (c Config) Validate() error {
 	}
 	if c.QueryWorkers < 0 {
 		return fmt.Errorf("api.query_workers %d: 0 (half the cores) or more", c.QueryWorkers)
+	}
+	if err := c.Ingest.Validate(); err != nil {
+		return err
 	}
 	return c.Enroll.Validate()
 }
@@ -128,6 +133,8 @@ type Server struct {
 	http         *http.Server
 	// queries bounds the searches and aggregations.
 	queries *queryGate
+	// ingestGate bounds the agents' batches held at once.
+	ingestGate *ingestGate
 	// table is every route with what it needs (perm.go).
 	table []Route
 }
@@ -135,7 +142,7 @@ type Server struct {
 // New builds a server; Serve starts it.
 func New(cfg Config, d Deps) *Server {
 	s := &Server{cfg: cfg, d: d, log: d.Log.With("component", "api"), enrollLimits: newEnrollLimits(cfg.Enroll, nil),
-		queries: newQueryGate(cfg)}
+		queries: newQueryGate(cfg), ingestGate: newIngestGate(cfg.Ingest)}
 	s.http = &http.Server{
 		Handler:           s.routes(),
 		TLSConfig:         d.PKI.ServerTLS(),

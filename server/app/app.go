@@ -210,6 +210,9 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	log.Info("rule bundle ready", "version", version)
 	s.bundle = signed
 	fl := fleet.New(st, nil).WithNetworks(units)
+	if err := fl.EnsureIndex(ctx); err != nil {
+		return err
+	}
 	inc := incident.NewManager(st, cfg.Incident, nil)
 	users := user.New(cfg.Users, st, nil)
 	inc.UserExists = users.Exists

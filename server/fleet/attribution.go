@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -52,8 +53,16 @@ func (f *Fleet) CheckInFrom(ctx context.Context, id string, req wire.CheckInRequ
 	if before.Host.HardwareID != "" && before.Host.HardwareID != a.Host.HardwareID {
 		changes = append(changes, newChange(ChangeHardware, a, now, before.Host.HardwareID, a.Host.HardwareID))
 	}
+	if before.Host.HardwareID != a.Host.HardwareID {
+		if err := f.indexHardware(ctx, a); err != nil {
+			return a, changes, err
+		}
+	}
 	if !slices.Equal(sortedCopy(before.Host.IPs), sortedCopy(a.Host.IPs)) {
 		changes = append(changes, newChange(ChangeAddresses, a, now, strings.Join(before.Host.IPs, ","), strings.Join(a.Host.IPs, ",")))
+		if err := f.indexAddresses(ctx, a, attributableIPs(a.Host.IPs)); err != nil {
+			return a, changes, err
+		}
 		conflicts, err := f.conflicts(ctx, a, before.Host.IPs)
 		if err != nil {
 			return a, changes, err
@@ -66,7 +75,8 @@ func (f *Fleet) CheckInFrom(ctx context.Context, id string, req wire.CheckInRequ
 func sortedCopy(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 // conflicts reports the addresses a newly claims (not in old) that an
-// agent of another unit also claims.
+// agent of another unit also claims, by agent ID and then in the order
+// that agent lists them; the address index names the claimants.
 func (f *Fleet) conflicts(ctx context.Context, a Agent, old []string) ([]Change, error) {
 	var fresh []netip.Addr
 	for _, s := range a.Host.IPs {
@@ -77,15 +87,21 @@ func (f *Fleet) conflicts(ctx context.Context, a Agent, old []string) ([]Change,
 	if len(fresh) == 0 {
 		return nil, nil
 	}
-	all, err := f.List(ctx, nil)
-	if err != nil {
-		return nil, err
+	others := map[string]Agent{}
+	for _, ip := range fresh {
+		as, err := f.byAddressIndex(ctx, ip)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range as {
+			if o.Unit != a.Unit && o.Revoked.IsZero() {
+				others[o.ID] = o
+			}
+		}
 	}
 	var out []Change
-	for _, o := range all {
-		if o.Unit == a.Unit || !o.Revoked.IsZero() {
-			continue
-		}
+	for _, id := range slices.Sorted(maps.Keys(others)) {
+		o := others[id]
 		for _, s := range o.Host.IPs {
 			ip, err := netip.ParseAddr(s)
 			if err == nil && slices.Contains(fresh, ip.Unmap()) {

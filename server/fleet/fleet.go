@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -79,6 +80,12 @@ type Fleet struct {
 	st   store.Store
 	now  func() time.Time
 	nets Networks
+	// viaLocks holds a *sync.Mutex per counted secret (index.go).
+	viaLocks sync.Map
+	// indexMu guards indexed: whether EnsureIndex found or built the
+	// indexes in this store.
+	indexMu sync.Mutex
+	indexed bool
 }
 
 // New returns a fleet over st; now is the clock (time.Now when nil).

@@ -29,6 +29,9 @@ type Enrollment struct {
 	Host wire.Host
 	// Via names the secret or code used (Agent.Enrollment).
 	Via string
+	// Limit, when positive, is how many agent records may name Via (a
+	// secret's agents): one more is refused with ErrViaExhausted.
+	Limit int
 	// Source is the address the request came from.
 	Source netip.Addr
 }
@@ -36,32 +39,92 @@ type Enrollment struct {
 // EnrollAgent records a new agent, or, when an agent of the same unit
 // already reports the same hardware ID, takes that record over (a
 // reinstalled PC keeps its identity instead of becoming a second agent).
-// The returned changes say what happened, for the agent's history.
+// The returned changes say what happened, for the agent's history. It
+// reads a few index entities, never the whole fleet (index.go). A
+// reinstall through the secret the PC first joined by is taken even at
+// the secret's limit: it adds no agent.
 func (f *Fleet) EnrollAgent(ctx context.Context, e Enrollment) (Agent, []Change, error) {
+	if err := f.EnsureIndex(ctx); err != nil {
+		return Agent{}, nil, err
+	}
 	now := f.now().UTC()
 	e.Host.Labels = validLabels(e.Host.Labels)
+	var old Agent
+	found := false
 	if e.Host.HardwareID != "" {
-		all, err := f.List(ctx, []string{e.Unit})
-		if err != nil {
+		var err error
+		if old, found, err = f.byHardware(ctx, e.Unit, e.Host.HardwareID); err != nil {
 			return Agent{}, nil, err
 		}
-		for _, old := range all {
-			if old.Host.HardwareID != e.Host.HardwareID || !old.Revoked.IsZero() {
-				continue
+	}
+	// The counters change before the record: the new secret's first, so
+	// that a refusal changes nothing, then the old record's.
+	var undo []func()
+	fail := func(err error) (Agent, []Change, error) {
+		for _, u := range slices.Backward(undo) {
+			u()
+		}
+		return Agent{}, nil, err
+	}
+	if !found || old.Enrollment != e.Via {
+		if _, err := f.adjustVia(ctx, e.Via, 1, e.Limit); err != nil {
+			return Agent{}, nil, err
+		}
+		undo = append(undo, f.undoVia(ctx, e.Via, -1))
+		if found {
+			if _, err := f.adjustVia(ctx, old.Enrollment, -1, 0); err != nil {
+				return fail(err)
 			}
-			a := old
-			a.Host, a.Status, a.Serials, a.Enrollment = e.Host, wire.Status{}, nil, e.Via
-			a.EnrolledAt, a.LastSeen, a.Sources = now, now, addSource(nil, e.Source, now)
-			if err := f.replace(ctx, old.ID, func(cur *Agent) { *cur = a }); err != nil {
-				return Agent{}, nil, err
-			}
-			ch := newChange(ChangeReinstalled, a, now, old.Host.Name, e.Host.Name)
-			ch.Detail = fmt.Sprintf("agent re-enrolled on hardware %s: the old installation's certificates are refused from now on", e.Host.HardwareID)
-			return a, []Change{ch}, nil
+			undo = append(undo, f.undoVia(ctx, old.Enrollment, 1))
 		}
 	}
+	var a Agent
+	var changes []Change
+	var err error
+	if found {
+		a, changes, err = f.reinstall(ctx, e, old, now)
+	} else {
+		a, changes, err = f.enrollNew(ctx, e, now)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return a, changes, nil
+}
+
+// undoVia gives a counter change back after the record it accounted for
+// could not be written; a failure to do so leaves the counter high by
+// one, which refuses one agent early rather than letting one through.
+func (f *Fleet) undoVia(ctx context.Context, via string, delta int) func() {
+	return func() { _, _ = f.adjustVia(context.WithoutCancel(ctx), via, delta, 0) }
+}
+
+// reinstall makes old's record the enrolling PC's.
+func (f *Fleet) reinstall(ctx context.Context, e Enrollment, old Agent, now time.Time) (Agent, []Change, error) {
+	a := old
+	a.Host, a.Status, a.Serials, a.Enrollment = e.Host, wire.Status{}, nil, e.Via
+	a.EnrolledAt, a.LastSeen, a.Sources = now, now, addSource(nil, e.Source, now)
+	if err := f.indexAddresses(ctx, a, attributableIPs(e.Host.IPs)); err != nil {
+		return Agent{}, nil, err
+	}
+	if err := f.replace(ctx, old.ID, func(cur *Agent) { *cur = a }); err != nil {
+		return Agent{}, nil, err
+	}
+	ch := newChange(ChangeReinstalled, a, now, old.Host.Name, e.Host.Name)
+	ch.Detail = fmt.Sprintf("agent re-enrolled on hardware %s: the old installation's certificates are refused from now on", e.Host.HardwareID)
+	return a, []Change{ch}, nil
+}
+
+// enrollNew writes a new agent's record, its index entries first.
+func (f *Fleet) enrollNew(ctx context.Context, e Enrollment, now time.Time) (Agent, []Change, error) {
 	a := Agent{ID: event.NewID(), Unit: e.Unit, Host: e.Host, EnrolledAt: now, LastSeen: now,
 		Enrollment: e.Via, Sources: addSource(nil, e.Source, now)}
+	if err := f.indexHardware(ctx, a); err != nil {
+		return Agent{}, nil, err
+	}
+	if err := f.indexAddresses(ctx, a, attributableIPs(e.Host.IPs)); err != nil {
+		return Agent{}, nil, err
+	}
 	b, _ := json.Marshal(a)
 	if _, err := f.st.PutEntity(ctx, store.KindAgent, a.ID, b, 0); err != nil {
 		return Agent{}, nil, fmt.Errorf("enroll agent: %w", err)
@@ -164,31 +227,21 @@ func (f *Fleet) Revoke(ctx context.Context, id, by string) (Agent, error) {
 }
 
 // Remove deletes the agent's record (its events stay); its certificate is
-// refused from then on since no agent answers to it.
+// refused from then on since no agent answers to it. The secret it joined
+// by counts one agent fewer.
 func (f *Fleet) Remove(ctx context.Context, id string) (Agent, error) {
 	a, _, err := f.Get(ctx, id)
 	if err != nil {
 		return Agent{}, err
 	}
-	if err := f.st.DeleteEntity(ctx, store.KindAgent, id); err != nil {
+	if _, err := f.adjustVia(ctx, a.Enrollment, -1, 0); err != nil {
 		return Agent{}, fmt.Errorf("remove agent %s: %w", id, err)
 	}
+	if err := f.st.DeleteEntity(ctx, store.KindAgent, id); err != nil {
+		_, gerr := f.adjustVia(context.WithoutCancel(ctx), a.Enrollment, 1, 0)
+		return Agent{}, errors.Join(fmt.Errorf("remove agent %s: %w", id, err), gerr)
+	}
 	return a, nil
-}
-
-// CountEnrolledVia counts the agents that joined through via.
-func (f *Fleet) CountEnrolledVia(ctx context.Context, via string) (int, error) {
-	all, err := f.List(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, a := range all {
-		if a.Enrollment == via {
-			n++
-		}
-	}
-	return n, nil
 }
 
 // addSource records that a connection came from ip at now, keeping the

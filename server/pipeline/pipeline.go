@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +53,8 @@ type Pipeline struct {
 	// concurrent batches group into incidents consistently and a retry
 	// finds what an earlier try stored.
 	mu sync.Mutex
+	// committer groups the batches waiting for mu into shared writes.
+	committer committer
 }
 
 // New returns a pipeline.
@@ -133,47 +134,22 @@ func (p *Pipeline) IngestNetwork(ctx context.Context, evs []event.Event) (wire.I
 	return p.Process(ctx, evs)
 }
 
-// Process detects, files and stores a validated batch. Detection runs
-// before the lock, so batches are detected in parallel; filing and storing
-// are serialised. Order matters for retries: alerts not yet stored are
-// filed into incidents first (filing is idempotent by alert ID), then
-// events and alerts are stored in one call, then network records are
-// attached to open incidents (also idempotent). A crash anywhere leaves
-// the batch unacknowledged, and its retry completes whatever step was
-// missed without doubling anything: alert IDs derive from the rule and the
-// events, so a retry detects the same alerts, and whatever an earlier try
-// stored or filed is found under the lock.
+// Process detects, files and stores a validated batch. Detection runs in
+// the caller's goroutine, so batches are detected in parallel; filing and
+// storing are serialised, and batches that wait for them at the same time
+// share one store write (commit.go), each answered only once that write
+// is durable. A crash anywhere leaves the batch unacknowledged, and its
+// retry completes whatever step was missed without doubling anything:
+// alert IDs derive from the rule and the events, so a retry detects the
+// same alerts, and whatever an earlier try stored or filed is found under
+// the lock.
 func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestResponse, error) {
 	alerts := p.detect(evs)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	resp := wire.IngestResponse{Received: len(evs)}
-	fresh, err := p.unstored(ctx, alerts)
-	if err != nil {
-		return resp, err
-	}
-	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
-		return resp, fmt.Errorf("raise incidents: %w", err)
-	}
-	stored, err := p.st.PutEvents(ctx, slices.Concat(evs, alerts))
-	if err != nil {
-		return resp, fmt.Errorf("store batch: %w", err)
-	}
-	if _, err := p.incidents.AttachNetwork(ctx, evs); err != nil {
-		return resp, fmt.Errorf("attach network evidence: %w", err)
-	}
-	for _, ev := range stored {
-		if ev.Dataset == event.DatasetAlert {
-			resp.Alerts++
-		} else {
-			resp.Stored++
-		}
-	}
-	resp.Duplicates = len(evs) - resp.Stored
-	if resp.Stored > 0 || resp.Alerts > 0 {
+	resp, err := p.commit(ctx, evs, alerts)
+	if err == nil && (resp.Stored > 0 || resp.Alerts > 0) {
 		p.log.Debug("batch stored", "received", resp.Received, "stored", resp.Stored, "duplicates", resp.Duplicates, "alerts", resp.Alerts)
 	}
-	return resp, nil
+	return resp, err
 }
 
 // parallelFrom is the batch size from which detection is split across
@@ -234,10 +210,19 @@ func (p *Pipeline) fileAlerts(ctx context.Context, alerts []event.Event) (int, e
 }
 
 // Record stores events the server itself made (an agent's history) and
-// files the alerts they raise, serialised with Process. The events are
+// files the alerts they raise, serialised with Process when there are
+// alerts. The events are
 // stored before the alerts are filed, so an alert never points at an event
 // that is not there.
 func (p *Pipeline) Record(ctx context.Context, evs, alerts []event.Event) error {
+	if len(alerts) == 0 {
+		// Nothing to file: the history need not wait behind ingest
+		// (an enrollment, a check-in), and its IDs are new ones.
+		if _, err := p.st.PutEvents(ctx, evs); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, err := p.st.PutEvents(ctx, evs); err != nil {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -151,5 +152,100 @@ func TestLargeBatchDetectedInOrder(t *testing.T) {
 		if want := event.DeriveID("alert", "r1", evs[i].ID); al.ID != want {
 			t.Fatalf("alert %d is %s, want the alert of event %d", i, al.ID, i)
 		}
+	}
+}
+
+// TestConcurrentBatchesShareCommits: batches ingested at the same time,
+// overlapping in their events, are stored and counted exactly once
+// whichever of them a shared commit carries.
+func TestConcurrentBatchesShareCommits(t *testing.T) {
+	ctx := context.Background()
+	p, st, fl, inc := setup(t)
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches, each, distinct = 40, 25, 300
+	results := make(chan wire.IngestResponse, batches)
+	errs := make(chan error, batches)
+	for b := range batches {
+		go func() {
+			var evs []event.Event
+			for i := range each {
+				ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+				ev.ID = event.DeriveID("f", fmt.Sprint((b*each+i*7)%distinct))
+				evs = append(evs, ev)
+			}
+			resp, err := p.IngestAgent(ctx, a, evs)
+			results <- resp
+			errs <- err
+		}()
+	}
+	stored, alerts := 0, 0
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		r := <-results
+		if r.Received != each || r.Stored+r.Duplicates != each {
+			t.Fatalf("answer %+v", r)
+		}
+		stored += r.Stored
+		alerts += r.Alerts
+	}
+	page, err := st.SearchEvents(ctx, store.Query{Datasets: []string{event.DatasetYARA}, Limit: store.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(page.Events) || alerts != stored {
+		t.Fatalf("answers say %d stored and %d alerts; the store holds %d events", stored, alerts, len(page.Events))
+	}
+	incs, _ := inc.List(ctx, nil)
+	if len(incs) != 1 || incs[0].AlertCount != stored {
+		t.Fatalf("incidents: %d, alert count %d, want one counting %d", len(incs), incs[0].AlertCount, stored)
+	}
+}
+
+// panicky panics in PutEvents while armed.
+type panicky struct {
+	store.Store
+	armed bool
+}
+
+func (p *panicky) PutEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
+	if p.armed {
+		panic("store failed")
+	}
+	return p.Store.PutEvents(ctx, evs)
+}
+
+// TestCommitPanicLeavesNoOneWaiting: a commit that panics fails its
+// batch, and the next batch is committed instead of waiting forever on a
+// lead nobody holds.
+func TestCommitPanicLeavesNoOneWaiting(t *testing.T) {
+	ctx := context.Background()
+	_, st, fl, inc := setup(t)
+	ps := &panicky{Store: st, armed: true}
+	p := New(ps, fl, inc, DetectorFunc(func(event.Event) []event.Event { return nil }), logging.Discard())
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(id string) []event.Event {
+		ev := event.New(event.DatasetYARA, time.Unix(1_800_000_000, 0))
+		ev.ID = event.DeriveID("f", id)
+		return []event.Event{ev}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the store's panic did not reach the caller")
+			}
+		}()
+		p.IngestAgent(ctx, a, batch("1"))
+	}()
+	ps.armed = false
+	if r, err := p.IngestAgent(ctx, a, batch("2")); err != nil || r.Stored != 1 {
+		t.Fatalf("after a panicked commit: %+v %v", r, err)
 	}
 }

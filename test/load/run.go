@@ -132,6 +132,10 @@ type runner struct {
 	zw                 *gzip.Writer
 	buf                bytes.Buffer
 	line               []byte
+	// bodyFirst and bodyN name the events buf holds encoded (bodyN 0:
+	// none yet).
+	bodyFirst uint64
+	bodyN     int
 }
 
 // made is what the agent has made by t: each tick (from its phase, every
@@ -174,11 +178,16 @@ func (r *runner) checkIn(ctx context.Context) {
 func (r *runner) ship(ctx context.Context) bool {
 	for r.acked < r.made(time.Now()) && ctx.Err() == nil && time.Now().Before(r.s.end) {
 		n := int(min(r.made(time.Now())-r.acked, uint64(r.s.batchMax)))
-		body, err := encode(r.t, r.zw, &r.buf, &r.line, r.acked, n)
-		if err != nil {
-			r.c.fail(err)
-			return false
+		if r.bodyFirst != r.acked || r.bodyN != n {
+			// A batch refused with 429 is sent again as it was, as the
+			// agent's spool keeps it: encoded once.
+			if _, err := encode(r.t, r.zw, &r.buf, &r.line, r.acked, n); err != nil {
+				r.c.fail(err)
+				return false
+			}
+			r.bodyFirst, r.bodyN = r.acked, n
 		}
+		body := r.buf.Bytes()
 		t0 := time.Now()
 		resp, err := r.ingest(ctx, body)
 		var se *statusError
