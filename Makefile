@@ -52,10 +52,12 @@ demo: build
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 	cd test/sigmago && $(GO) test -run '^$$' -bench SigmaGoComparison -benchtime 1x -cpu 1 -timeout 30m .
-	if command -v tshark >/dev/null; then $(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3; \
-	else echo "tshark not installed: sensor comparison skipped"; fi
+	@$(MAKE) --no-print-directory install-pkgs PKGS="tshark yara"
+	$(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3
 	$(GO) run ./test/load -agents 200 -rate 2000 -duration 30s
-	@$(MAKE) --no-print-directory install-pkgs PKGS="yara"
+	$(GO) run ./test/load -agents 2000 -rate 20000 -duration 5m
+	$(GO) run ./test/load -idle-agents 10000 -checkin 60s -duration 3m
+	@$(MAKE) --no-print-directory rulecheck RULES="$(CONTENT_DATA)/sigma/sigmahq/rules"
 	$(GO) run ./agent/yara/cmd/yarabench -reference yara-rules -workers 1
 
 fuzz: deps
