@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // lookup returns a placeholder's values. Names are compared without regard
@@ -75,4 +77,55 @@ func unconfiguredPlaceholders(r *Rule, ph Placeholders) ErrorList {
 		}
 	}
 	return out
+}
+
+// ParsePlaceholders reads a placeholder file: a YAML mapping from each
+// placeholder's name (without the percent signs) to a value or a list of
+// values, which are Sigma strings and may hold wildcards:
+//
+//	Admins_Workstations: [adm-ws-*, it-ws-01]
+//	DomainControllers: dc-*
+//
+// Errors carry name:line:col.
+func ParsePlaceholders(name string, src []byte) (Placeholders, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	ph := Placeholders{}
+	if len(doc.Content) == 0 {
+		return ph, nil
+	}
+	root := doc.Content[0]
+	bad := func(n *yaml.Node, format string, args ...any) error {
+		return &Error{File: name, Pos: Pos{n.Line, n.Column}, Msg: fmt.Sprintf(format, args...)}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, bad(root, "placeholders: want a mapping from placeholder names to values")
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		var vals []string
+		switch v.Kind {
+		case yaml.ScalarNode:
+			vals = []string{v.Value}
+		case yaml.SequenceNode:
+			for _, el := range v.Content {
+				if el.Kind != yaml.ScalarNode {
+					return nil, bad(el, "placeholder %q: a value must be a string", k.Value)
+				}
+				vals = append(vals, el.Value)
+			}
+		default:
+			return nil, bad(v, "placeholder %q: want a value or a list of values", k.Value)
+		}
+		if _, dup := ph[k.Value]; dup {
+			return nil, bad(k, "placeholder %q given twice", k.Value)
+		}
+		ph[k.Value] = vals
+	}
+	if err := (Config{Placeholders: ph}).Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return ph, nil
 }

@@ -33,6 +33,7 @@ func detectCmd() *cobra.Command {
 	}
 	c.Flags().StringArray("rules", nil, "rule directory (repeatable)")
 	addLogSourcesFlag(c)
+	addPlaceholdersFlag(c)
 	addAttackFlag(c)
 	return c
 }
