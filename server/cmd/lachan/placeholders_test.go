@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,5 +69,31 @@ func TestConfigPlaceholders(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDetectAggregationWholeInput: lachan detect counts an aggregation
+// without a timeframe over the whole input, however far apart its events.
+func TestDetectAggregationWholeInput(t *testing.T) {
+	dir := t.TempDir()
+	rule := "title: Many failed logons from one address\nid: 7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8\nlevel: medium\n" +
+		"logsource: {product: windows, service: security}\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel | count() by IpAddress > 2\n"
+	if err := os.WriteFile(filepath.Join(dir, "r.yml"), []byte(rule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var events strings.Builder
+	for i, day := range []string{"01", "09", "20"} {
+		fmt.Fprintf(&events, `{"Event":{"System":{"Provider":{"Name":"Microsoft-Windows-Security-Auditing"},"EventID":4625,"Channel":"Security","Computer":"pc-1","EventRecordID":%d,"TimeCreated":{"SystemTime":"2026-11-%sT08:00:00.000Z"}},"EventData":{"IpAddress":"10.0.0.9","TargetUserName":"an"}}}`+"\n", i+1, day)
+	}
+	evf := filepath.Join(dir, "events.json")
+	if err := os.WriteFile(evf, []byte(events.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runLachan(t, "detect", "--rules", dir, evf)
+	if err != nil {
+		t.Fatalf("detect: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, `"7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8/count"`); n != 1 {
+		t.Errorf("%d count alerts over three events weeks apart, want 1:\n%s", n, out)
 	}
 }
