@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +27,24 @@ func TestParsePlaceholders(t *testing.T) {
 			t.Errorf("%q: error %v, want %s", tt.src, err, tt.want)
 		}
 	}
+}
+
+// FuzzParsePlaceholders: any input gives placeholders that validate or an
+// error naming the file.
+func FuzzParsePlaceholders(f *testing.F) {
+	for _, s := range []string{"a: [x, y]\n", "a: x\n", "- a\n", "a: {b: c}\n", "a: []\n", "", "a: [[b]]\n", "&x a: *x\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		ph, err := ParsePlaceholders("ph.yml", []byte(src))
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "ph.yml") {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if err := (Config{Placeholders: ph}).Validate(); err != nil {
+			t.Fatalf("parsed placeholders do not validate: %v", err)
+		}
+	})
 }
