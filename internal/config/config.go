@@ -137,7 +137,7 @@ func applyFlags(v *viper.Viper, known map[string]any, fs *pflag.FlagSet) error {
 func checkKnown(v *viper.Viper, known map[string]any, file string) error {
 	var unknown []string
 	for _, k := range v.AllKeys() {
-		if _, ok := known[k]; !ok {
+		if _, ok := known[k]; !ok && !inMap(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -150,6 +150,17 @@ func checkKnown(v *viper.Viper, known map[string]any, file string) error {
 		where = "config file " + file
 	}
 	return fmt.Errorf("%s: unknown key(s): %s", where, strings.Join(unknown, ", "))
+}
+
+// inMap reports whether key lies under a known key whose value is a map
+// (detect.placeholders.NAME): a map's keys are the file's to choose.
+func inMap(known map[string]any, key string) bool {
+	for i := strings.LastIndexByte(key, '.'); i > 0; i = strings.LastIndexByte(key[:i], '.') {
+		if v, ok := known[key[:i]]; ok {
+			return v != nil && reflect.TypeOf(v).Kind() == reflect.Map
+		}
+	}
+	return false
 }
 
 // Flatten lists a configuration struct's keys with their values, named by

@@ -16,6 +16,7 @@ import (
 	"lachan/server/console"
 	"lachan/server/content"
 	"lachan/server/correlate"
+	"lachan/server/detect"
 	"lachan/server/fleet"
 	"lachan/server/forward"
 	"lachan/server/incident"
@@ -60,6 +61,8 @@ type Config struct {
 	Incident  incident.Config
 	Live      live.Config
 	Retention store.RetentionConfig
+	// Detect is the detection engine's settings (expand placeholders).
+	Detect    detect.Config
 	Correlate correlate.Config
 	System    system.Config
 	Forward   forward.Config
@@ -82,6 +85,7 @@ func DefaultConfig() Config {
 		Incident:  incident.DefaultConfig(),
 		Live:      live.DefaultConfig(),
 		Retention: store.DefaultRetention(),
+		Detect:    detect.DefaultConfig(),
 		Correlate: correlate.DefaultConfig(),
 		System:    system.DefaultConfig(),
 		Forward:   forward.DefaultConfig(),
@@ -105,7 +109,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report, c.Playbook, c.Notify, c.Actions, c.Content))
-	errs = append(errs, c.Console.Validate())
+	errs = append(errs, c.Console.Validate(), c.Detect.Validate())
 	return errors.Join(errs...)
 }
 
@@ -191,7 +195,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	if err != nil {
 		return err
 	}
-	det, known, err := s.loadDetector(cfg.Detections, packs)
+	det, known, err := s.loadDetector(cfg.Detections, packs, cfg.Detect)
 	if err != nil {
 		return err
 	}

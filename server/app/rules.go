@@ -63,15 +63,18 @@ func ruleBundle(dir string, packs []content.Pack, ca *pki.Authority) (bundle.Sig
 
 // loadDetector compiles the rules; a broken rule file is reported (in the
 // log and the rulebook) and the others are used.
-func (s *Server) loadDetector(dir string, packs []content.Pack) (pipeline.Detector, []*detect.Rule, error) {
+func (s *Server) loadDetector(dir string, packs []content.Pack, dcfg detect.Config) (pipeline.Detector, []*detect.Rule, error) {
 	log := s.log
 	sources, err := detect.LoadLogSources(detections.FS, "logsources.yml")
 	if err != nil {
 		return nil, nil, fmt.Errorf("log sources: %w", err)
 	}
-	eng, errs := detect.LoadDirs(sigmaDirs(dir, packs), sources, detect.DefaultConfig())
+	eng, errs := detect.LoadDirs(sigmaDirs(dir, packs), sources, dcfg)
 	for _, e := range errs {
 		log.Warn("rule skipped", "err", e)
+	}
+	for _, w := range eng.Warnings() {
+		log.Debug("rule loaded with a warning", "warning", w)
 	}
 	log.Info("detection rules loaded", "rules", len(eng.Rules()), "skipped", len(errs))
 	set := api.RuleSet{Name: "sigma", Rules: []api.RuleInfo{}}

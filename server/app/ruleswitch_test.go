@@ -7,6 +7,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/internal/logging"
+	"lachan/server/detect"
 	"lachan/server/pipeline"
 	"lachan/server/store/embedded/embeddedtest"
 )
@@ -18,7 +19,7 @@ func TestRuleSwitchStopsAlerts(t *testing.T) {
 	ctx := context.Background()
 	st := embeddedtest.Open(t)
 	s := &Server{log: logging.Discard()}
-	det, _, err := s.loadDetector("", nil)
+	det, _, err := s.loadDetector("", nil, detect.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestRuleSwitchStopsAlerts(t *testing.T) {
 		t.Error("switched off, the rule still fires")
 	}
 	other := &Server{log: logging.Discard()}
-	det2, _, err := other.loadDetector("", nil)
+	det2, _, err := other.loadDetector("", nil, detect.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package correlate
 import (
 	"testing"
 	"time"
+
+	"lachan/internal/event"
 )
 
 // TestLegacyAggregation: a rule ending its condition with "| count(field)
@@ -42,5 +44,47 @@ detection:
 	)
 	if len(got) != 0 {
 		t.Errorf("%d alerts from counts spread over more than the timeframe", len(got))
+	}
+}
+
+// TestLegacyAggregationWithoutTimeframe: an aggregation whose rule names no
+// timeframe loads and counts within the correlator's aggregation window;
+// the loaded rule set keeps its zero timespan for other correlators.
+func TestLegacyAggregationWithoutTimeframe(t *testing.T) {
+	rule := `title: Many failed logons from one address
+id: 7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8
+level: medium
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+  condition: selection | count() by IpAddress > 2
+`
+	for _, tt := range []struct {
+		window time.Duration
+		want   int
+	}{{time.Hour, 0}, {MaxAggregationWindow, 1}} {
+		cfg := DefaultConfig()
+		cfg.AggregationWindow = tt.window
+		r := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
+		var got []event.Event
+		for i := range 3 {
+			got = append(got, r.feed(t, ev("windows.security", time.Duration(i)*2*time.Hour, "EventID", 4625, "IpAddress", "10.0.0.9"))...)
+		}
+		got = append(got, r.c.Flush()...)
+		if len(got) != tt.want {
+			t.Errorf("window %v: %d alerts over three events two hours apart, want %d", tt.window, len(got), tt.want)
+		}
+		if rs := r.set.Rules(); len(rs) != 1 || rs[0].Timespan != 0 {
+			t.Errorf("window %v: the loaded set's rule was changed: %+v", tt.window, rs)
+		}
+		if rs := r.c.Set().Rules(); len(rs) != 1 || rs[0].Timespan != tt.window {
+			t.Errorf("window %v: the correlator's rule timespan is not the window", tt.window)
+		}
+	}
+	bad := DefaultConfig()
+	bad.AggregationWindow = 0
+	if bad.Validate() == nil {
+		t.Error("a zero aggregation window was accepted")
 	}
 }

@@ -34,12 +34,24 @@ type Config struct {
 	MaxTemporal int `mapstructure:"max_temporal"`
 	// Shards splits each rule's keys over this many checkpoint documents.
 	Shards int `mapstructure:"shards"`
+	// AggregationWindow is the timespan of a legacy aggregation ("sel |
+	// count() by host > 10") whose rule names no timeframe. hayabusa counts
+	// over the whole input; a server has no end of input, so it counts
+	// within this window.
+	AggregationWindow time.Duration `mapstructure:"aggregation_window"`
 }
 
+// MaxAggregationWindow is the longest AggregationWindow: a window that
+// reaches past any input (lachan detect's "whole input"), short enough
+// that event times plus it stay within int64 nanoseconds.
+const MaxAggregationWindow = 100 * 365 * 24 * time.Hour
+
 // DefaultConfig: five minutes' tolerance, checkpoints every 30 s, a million
-// keys, four events per rule per key for temporal rules, 16 shards.
+// keys, four events per rule per key for temporal rules, 16 shards, and an
+// hour for aggregations without a timeframe.
 func DefaultConfig() Config {
-	return Config{Tolerance: 5 * time.Minute, CheckpointInterval: 30 * time.Second, MaxKeys: 1_000_000, MaxTemporal: 4, Shards: 16}
+	return Config{Tolerance: 5 * time.Minute, CheckpointInterval: 30 * time.Second, MaxKeys: 1_000_000, MaxTemporal: 4, Shards: 16,
+		AggregationWindow: time.Hour}
 }
 
 // Validate checks the bounds.
@@ -55,6 +67,8 @@ func (c Config) Validate() error {
 		return errors.New("correlate config: max_temporal must be from 1 to 64")
 	case c.Shards < 1 || c.Shards > 4096:
 		return errors.New("correlate config: shards must be from 1 to 4096")
+	case c.AggregationWindow <= 0 || c.AggregationWindow > MaxAggregationWindow:
+		return errors.New("correlate config: aggregation_window must be positive and at most 100 years")
 	}
 	return nil
 }
@@ -102,6 +116,7 @@ func New(set *Set, st StateStore, cfg Config, log *slog.Logger) (*Correlator, er
 	if set == nil {
 		set = &Set{feeds: map[string][]feed{}, suppressed: map[string]bool{}}
 	}
+	set = set.withWindow(cfg.AggregationWindow)
 	c := &Correlator{set: set, st: st, cfg: cfg, log: log.With("component", "correlate"), now: time.Now,
 		dirty: map[shardRef]bool{}, versions: map[shardRef]uint64{}, hosts: map[hostCtx]*hostCtx{}}
 	c.shards = make([][]map[string]*keyState, len(set.rules))

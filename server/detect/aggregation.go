@@ -25,7 +25,8 @@ type Aggregation struct {
 	// Op is one of >, >=, <, <=, ==; Value the bound.
 	Op    string
 	Value int64
-	// Timeframe is the window the count is over.
+	// Timeframe is the window the count is over; zero when the rule names
+	// none, which package correlate reads as its aggregation window.
 	Timeframe time.Duration
 	Pos       Pos
 }
@@ -93,7 +94,11 @@ func (p *ruleParser) timeframe(d *Detection, n, key *yaml.Node) {
 	case d.Aggregation == nil:
 		p.lenient(func() { p.errorf(key, "timeframe has no effect without an aggregation (\"| count() ...\")") })
 	case n == nil:
-		p.errAt(d.Aggregation.Pos, "condition: an aggregation needs a timeframe (detection: timeframe: 5m)")
+		// hayabusa counts such a rule over the whole input; the correlator
+		// counts it over its aggregation window (Timeframe stays zero).
+		p.lenient(func() {
+			p.errAt(d.Aggregation.Pos, "condition: an aggregation without a timeframe counts over the aggregation window (correlate.aggregation_window; the whole input for lachan detect)")
+		})
 	default:
 		tf, ok := parseTimeframe(resolve(n).Value)
 		if !ok {

@@ -18,7 +18,7 @@ func TestAggregationParse(t *testing.T) {
 		{"  timeframe: 24h\n  condition: sel and not other | count(User) by IpAddress >= 10\n", "User IpAddress >= 10 24h0m0s", "", ""},
 		{"  timeframe: 7d\n  condition: (sel) | count() < 5\n", "  < 5 168h0m0s", "", ""},
 		{"  timeframe: 15s\n  condition: sel | count(x) = 1\n", "x  == 1 15s", "", ""},
-		{"  condition: sel | count() by host > 5\n", "", "r.yml:9:18: condition: an aggregation needs a timeframe", ""},
+		{"  condition: sel | count() by host > 5\n", " host > 5 0s", "", "r.yml:9:18: condition: an aggregation without a timeframe counts over the aggregation window"},
 		{"  timeframe: 1M\n  condition: sel | count() > 5\n", "", "r.yml:9:14: timeframe \"1M\": want a number and s, m, h or d", ""},
 		{"  timeframe: 5m\n  condition: sel | sum(x) > 5\n", "", "r.yml:10:19: condition: aggregation \"sum(x) > 5\": only count([field]) [by field] >|>=|<|<=|== N is supported", ""},
 		{"  timeframe: 5m\n  condition:\n    - sel | count() > 5\n    - other\n", "", "r.yml:11:11: condition: an aggregation (\"| count() ...\") must be the rule's only condition", ""},

@@ -19,7 +19,7 @@ func shippedSources(t testing.TB) LogSources {
 
 // TestChannelLogSource: a Windows rule that names only its product runs on
 // the datasets of the channels its detection tests (not those of its
-// filters); one naming no channel is refused at its logsource.
+// filters); one naming no channel runs on every Windows channel mapped.
 func TestChannelLogSource(t *testing.T) {
 	rule := "title: RDS Gateway logon\nid: 5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b\nlogsource:\n  product: windows\n" +
 		"detection:\n  sel:\n    Channel: Microsoft-Windows-TerminalServices-Gateway/Operational\n    EventID: 302\n" +
@@ -34,9 +34,25 @@ func TestChannelLogSource(t *testing.T) {
 	}
 	keywords := "title: Keywords\nid: 6f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b\nlogsource:\n  product: windows\n" +
 		"detection:\n  keywords:\n    - mimikatz\n  condition: keywords\n"
-	_, errs := Load(fstest.MapFS{"k.yml": {Data: []byte(keywords)}}, ".", shippedSources(t))
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "k.yml:4:3: logsource {product: windows} is read from the channels the detection names, and it names none") {
-		t.Errorf("a rule naming no channel: %v", errs)
+	e, errs := Load(fstest.MapFS{"k.yml": {Data: []byte(keywords)}}, ".", shippedSources(t))
+	if len(errs) != 0 {
+		t.Fatalf("a rule naming no channel: %v", errs)
+	}
+	if w := e.Warnings(); len(w) != 1 || !strings.Contains(w[0].Error(), "k.yml:4:3: logsource {product: windows} names no channel and the detection tests none: the rule runs on every Windows channel the log-source mapping knows") {
+		t.Errorf("warnings %v, want one at the logsource", w)
+	}
+	for _, ds := range []string{"windows.security", "windows.sysmon", "windows.system", "windows.powershell"} {
+		if n := len(e.Match(testEvent(ds, F{"CommandLine": "C:\\t\\mimikatz.exe"}))); n != 1 {
+			t.Errorf("%s: %d keyword matches, want 1", ds, n)
+		}
+	}
+	if n := len(e.Match(testEvent("network.dns", F{"query": "mimikatz.example"}))); n != 0 {
+		t.Errorf("%d keyword matches outside Windows, want 0", n)
+	}
+	// With no Windows channel in the mapping, the rule is refused.
+	only := LogSources{{LogSource: LogSource{Product: "windows"}, Datasets: []string{channelDatasets}}}
+	if _, errs := Load(fstest.MapFS{"k.yml": {Data: []byte(keywords)}}, ".", only); len(errs) != 1 || !strings.Contains(errs[0].Error(), "k.yml:4:3: logsource {product: windows} is read from the channels the detection names, and it names none") {
+		t.Errorf("a rule naming no channel, no channel mapped: %v", errs)
 	}
 }
 

@@ -26,10 +26,13 @@ func checkRule(r *Rule, sources LogSources) (*Rule, error) {
 	var refusals, warns ErrorList
 	for _, m := range maps {
 		if m.byChannel() {
-			var refusal *Error
-			if m, refusal = forChannels(r, m, negOnly); refusal != nil {
+			var refusal, warn *Error
+			if m, warn, refusal = forChannels(r, m, negOnly, sources); refusal != nil {
 				refusals = append(refusals, refusal)
 				continue
+			}
+			if warn != nil {
+				warns = append(warns, warn)
 			}
 		}
 		var hard, soft ErrorList
@@ -269,8 +272,27 @@ func acceptsNull(ft *FieldTest) bool {
 // forChannels returns a copy of a source read by channel (a Windows rule
 // that names only its product) whose datasets are those of the channels
 // the rule's detection tests with Channel equal to a value outside its
-// filters, or why the rule cannot be read that way.
-func forChannels(r *Rule, m *LogSourceMapping, negOnly selSet) (*LogSourceMapping, *Error) {
+// filters. A rule that names no channel (a keyword search over any Windows
+// log) runs on every Windows channel the mapping knows, with a warning;
+// without such channels it is refused.
+func forChannels(r *Rule, m *LogSourceMapping, negOnly selSet, sources LogSources) (*LogSourceMapping, *Error, *Error) {
+	datasets := namedChannels(r, negOnly)
+	var warn *Error
+	if len(datasets) == 0 {
+		datasets = sources.windowsDatasets()
+		if len(datasets) == 0 {
+			return nil, nil, &Error{File: r.File, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is read from the channels the detection names, and it names none (a selection testing Channel)", r.LogSource)}
+		}
+		warn = &Error{File: r.File, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s names no channel and the detection tests none: the rule runs on every Windows channel the log-source mapping knows (%d datasets)", r.LogSource, len(datasets))}
+	}
+	cp := *m
+	cp.Datasets = datasets
+	return &cp, warn, nil
+}
+
+// namedChannels returns the datasets of the channels r's detection tests
+// with Channel equal to a value, outside its filters.
+func namedChannels(r *Rule, negOnly selSet) []string {
 	var datasets []string
 	for _, s := range r.Detection.Selections {
 		if negOnly[s.Name] {
@@ -292,10 +314,23 @@ func forChannels(r *Rule, m *LogSourceMapping, negOnly selSet) (*LogSourceMappin
 			}
 		}
 	}
-	if len(datasets) == 0 {
-		return nil, &Error{File: r.File, Pos: r.logSourcePos, Msg: fmt.Sprintf("logsource %s is read from the channels the detection names, and it names none (a selection testing Channel)", r.LogSource)}
+	return datasets
+}
+
+// windowsDatasets returns, sorted, every Windows dataset a source names
+// outright (not a template): the channels the mapping knows.
+func (s LogSources) windowsDatasets() []string {
+	var out []string
+	for _, m := range s {
+		if m.LogSource.Product != "windows" {
+			continue
+		}
+		for _, d := range m.Datasets {
+			if !strings.Contains(d, "{") && strings.HasPrefix(d, "windows.") && !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
 	}
-	cp := *m
-	cp.Datasets = datasets
-	return &cp, nil
+	slices.Sort(out)
+	return out
 }

@@ -22,8 +22,9 @@
 // Go's RE2 syntax, so look-around and backreferences are reported), cidr,
 // base64, base64offset, utf16le, utf16be, utf16, wide, windash, exists,
 // gt, gte, lt, lte, neq, fieldref, the time parts minute to year, and
-// expand when Config.Placeholders names the placeholder (otherwise the rule
-// is reported, as the specification asks). Correlation rules are left to
+// expand with the values Config.Placeholders gives (a placeholder it does
+// not name matches nothing, and the rule loads with a warning naming it: a
+// filter built on it excludes nothing). Correlation rules are left to
 // package correlate (ParseRules skips them, in their own files or beside
 // the rules they use); filter rules are reported as not supported yet; a
 // rule with any error is skipped while the others load.

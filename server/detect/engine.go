@@ -18,9 +18,9 @@ const LogSourcesFile = "logsources.yml"
 
 // Config holds the engine's settings.
 type Config struct {
-	// Placeholders are the values of "expand" placeholders; a rule using a
-	// placeholder not listed here is reported and skipped.
-	Placeholders Placeholders
+	// Placeholders are the values of "expand" placeholders; a placeholder
+	// not listed here matches nothing, and the rule loads with a warning.
+	Placeholders Placeholders `mapstructure:"placeholders"`
 }
 
 // DefaultConfig returns a configuration with no placeholders.
@@ -219,6 +219,7 @@ func (l *loader) rule(name string, r *Rule) {
 		return
 	}
 	l.ids[r.ID] = name
+	r.Warnings = append(r.Warnings, unconfiguredPlaceholders(r, l.cfg.Placeholders)...)
 	for _, w := range r.Warnings {
 		l.e.warnings = append(l.e.warnings, w)
 	}

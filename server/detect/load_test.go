@@ -22,7 +22,6 @@ func testSources(t *testing.T) LogSources {
 func TestLoadTestdata(t *testing.T) {
 	want := []string{
 		`rules/absent_field.bad.yml:9:5: field "c" is not provided by logsource {product: test, category: known} (datasets test.known)`,
-		`rules/aggregation.bad.yml:8:24: condition: an aggregation needs a timeframe (detection: timeframe: 5m)`,
 		`rules/condition_block.bad.yml:10:11: condition: unknown selection "sel_c"`,
 		`rules/condition_paren.bad.yml:10:30: condition: missing ")" to close "(" at offset 0`,
 		`rules/duplicate_id.bad.yml:2:5: duplicate rule id "8f69e6b9-8cac-4c8d-9671-94438d23bc5c" (first used in rules/dns_cobalt.good.yml)`,
@@ -70,6 +69,7 @@ func TestLoadTestdata(t *testing.T) {
 	}
 	wantWarn := []string{
 		`rules/absent_filter.good.yml:10:5: field "c" is not provided by logsource {product: test, category: known} (datasets test.known); only a negated selection names it, so it is taken as absent`,
+		`rules/aggregation_window.good.yml:8:24: condition: an aggregation without a timeframe counts over the aggregation window (correlate.aggregation_window; the whole input for lachan detect)`,
 		`rules/id_level.good.yml:2:5: id "not-a-uuid" is not a UUID; it is used as it is`,
 		`rules/id_level.good.yml:9:8: level "severe" is not one of informational, low, medium, high, critical`,
 		`rules/metadata.good.yml:4:6: tags must be a list of strings`,

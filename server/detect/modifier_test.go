@@ -145,7 +145,11 @@ func TestTransforms(t *testing.T) {
 		// The specification's placeholder examples.
 		{"%name%", []string{"expand"}, Placeholders{"name": {"a", "b*"}}, []string{"a", "b*"}, ""},
 		{`\%plain%name%`, []string{"expand"}, Placeholders{"name": {"x"}}, []string{"%plainx"}, ""},
-		{"%nope%", []string{"expand"}, Placeholders{}, nil, `expand: placeholder "%nope%" has no configured values (expand is not supported without a placeholder map)`},
+		// An unconfigured placeholder has no values; neither has a value
+		// holding it. Names match without regard to case (viper's keys).
+		{"%nope%", []string{"expand"}, Placeholders{}, nil, ""},
+		{"a%nope%b", []string{"expand"}, Placeholders{"name": {"x"}}, nil, ""},
+		{"%Name%", []string{"expand"}, Placeholders{"name": {"x"}}, []string{"x"}, ""},
 	}
 	for _, tt := range tests {
 		got, err := transform([]string{tt.raw}, tt.mods, tt.ph)
@@ -186,22 +190,50 @@ func TestModifierErrors(t *testing.T) {
 }
 
 // TestExpandPlaceholders loads a rule with placeholders with and without a
-// configured placeholder map.
+// configured placeholder map. Unconfigured, a placeholder matches nothing:
+// a selection needing it is silent, a filter on it excludes nothing, and
+// the rule loads with a warning at the value naming the placeholder.
 func TestExpandPlaceholders(t *testing.T) {
 	rule := ruleWith("  s:\n    user|expand: '%admins%'\n  condition: s\n")
-	fsys := fstest.MapFS{"r.yml": {Data: []byte(rule)}}
+	filtered := strings.Replace(ruleWith("  s:\n    action: logon\n  f:\n    host|expand:\n      - '%Jump%'\n      - 'jump-%Site%-*'\n  condition: s and not f\n"),
+		"0c9b3c38", "1c9b3c38", 1)
+	fsys := fstest.MapFS{"r.yml": {Data: []byte(rule)}, "f.yml": {Data: []byte(filtered)}}
 	sources := LogSources{{LogSource: LogSource{Product: "test"}, Datasets: []string{testDataset}}}
-	_, errs := Load(fsys, ".", sources)
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), `r.yml:6:18: expand: placeholder "%admins%" has no configured values`) {
-		t.Fatalf("errors %v, want the unconfigured placeholder reported at its value", errs)
-	}
-	e, errs := LoadWith(fsys, ".", sources, Config{Placeholders: Placeholders{"admins": {"adm_*", "root"}}})
+	e, errs := Load(fsys, ".", sources)
 	if len(errs) != 0 {
-		t.Fatal(errs)
+		t.Fatalf("errors %v, want both rules loaded", errs)
+	}
+	var warns []string
+	for _, w := range e.Warnings() {
+		warns = append(warns, w.Error())
+	}
+	want := []string{
+		`f.yml:9:9: expand: placeholder %Jump% has no configured values (detect.placeholders, --placeholders); it matches nothing, so a filter on it excludes nothing`,
+		`f.yml:10:9: expand: placeholder %Site% has no configured values (detect.placeholders, --placeholders); it matches nothing, so a filter on it excludes nothing`,
+		`r.yml:6:18: expand: placeholder %admins% has no configured values (detect.placeholders, --placeholders); it matches nothing, so a filter on it excludes nothing`,
+	}
+	if !slices.Equal(warns, want) {
+		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(warns, "\n"), strings.Join(want, "\n"))
+	}
+	matches := func(e *Engine, f F) int { return len(e.Match(testEvent(testDataset, f))) }
+	if n := matches(e, F{"user": "%admins%"}); n != 0 {
+		t.Errorf("unconfigured placeholder matched its own text: %d alerts", n)
+	}
+	if n := matches(e, F{"action": "logon", "host": "jump-hn-1"}); n != 1 {
+		t.Errorf("filter on unconfigured placeholders excluded an event: %d alerts, want 1", n)
+	}
+	e, errs = LoadWith(fsys, ".", sources, Config{Placeholders: Placeholders{"admins": {"adm_*", "root"}, "jump": {"bastion"}, "site": {"hn", "hcm"}}})
+	if len(errs) != 0 || len(e.Warnings()) != 0 {
+		t.Fatal(errs, e.Warnings())
 	}
 	for user, want := range map[string]bool{"ADM_bob": true, "root": true, "bob": false} {
-		if got := len(e.Match(testEvent(testDataset, F{"user": user}))) == 1; got != want {
+		if got := matches(e, F{"user": user}) == 1; got != want {
 			t.Errorf("user %q: match %v, want %v", user, got, want)
+		}
+	}
+	for host, want := range map[string]int{"jump-hn-1": 0, "jump-hcm-2": 0, "bastion": 0, "jump-dn-1": 1} {
+		if got := matches(e, F{"action": "logon", "host": host}); got != want {
+			t.Errorf("host %q: %d alerts, want %d", host, got, want)
 		}
 	}
 	if err := (Config{Placeholders: Placeholders{"x": nil}}).Validate(); err == nil {

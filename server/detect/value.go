@@ -15,8 +15,8 @@ import (
 
 // Placeholders gives the values of the "expand" modifier's %name%
 // placeholders, by name without the percent signs. Sigma leaves their
-// meaning to the deployment (lists of admin accounts, server names), so a
-// rule whose placeholder is not configured is reported, not guessed at.
+// meaning to the deployment (lists of admin accounts, server names); one
+// that is not configured stands for no value, never for a guess.
 type Placeholders map[string][]string
 
 // posError is a problem with one value, before the file name is known.
@@ -307,10 +307,9 @@ func expand(raw string, ph Placeholders) ([]string, error) {
 				return out, nil
 			}
 			name := raw[i+1 : i+1+end]
-			vals, ok := ph[name]
-			if !ok {
-				return nil, fmt.Errorf("expand: placeholder %q has no configured values (expand is not supported without a placeholder map)", "%"+name+"%")
-			}
+			// An unconfigured placeholder has no values, so neither has
+			// the value that holds it (the loader warns of it).
+			vals, _ := ph.lookup(name)
 			var next []string
 			for _, o := range out {
 				for _, v := range vals {

@@ -17,6 +17,7 @@ import (
 	"lachan/server/audit"
 	"lachan/server/content"
 	"lachan/server/correlate"
+	"lachan/server/detect"
 	"lachan/server/forward"
 	"lachan/server/incident"
 	"lachan/server/live"
@@ -57,6 +58,9 @@ type Config struct {
 	Store     StoreConfig     `mapstructure:"store"`
 	Log       logging.Config  `mapstructure:"log"`
 	Client    ClientConfig    `mapstructure:"client"`
+	// Detect is the detection engine's settings: detect.placeholders gives
+	// the values of the rules' expand placeholders.
+	Detect detect.Config `mapstructure:"detect"`
 	// Correlate tunes the correlation rules' windows and state.
 	Correlate correlate.Config `mapstructure:"correlate"`
 	// System is the registry of information systems and its coverage.
@@ -116,6 +120,7 @@ func defaultConfig() *Config {
 		Store:     StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
 		Log:       logging.DefaultConfig(),
 		System:    system.DefaultConfig(),
+		Detect:    detect.DefaultConfig(),
 		Correlate: correlate.DefaultConfig(),
 		Forward:   forward.DefaultConfig(),
 		Mask:      mask.DefaultConfig(),
@@ -144,7 +149,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("store.engine %q: want \"embedded\" or \"elastic\"", c.Store.Engine))
 	}
 	errs = append(errs, config.Join(c.API, c.Incident, c.Live, c.Log, c.Store.Retention, c.Correlate, c.System, c.Forward, c.Mask, c.Users, c.Audit, c.Report))
-	errs = append(errs, config.Join(c.Playbook, c.Notify, c.Actions, c.Content))
+	errs = append(errs, config.Join(c.Playbook, c.Notify, c.Actions, c.Content, c.Detect))
 	return errors.Join(errs...)
 }
 

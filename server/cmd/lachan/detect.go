@@ -33,6 +33,7 @@ func detectCmd() *cobra.Command {
 	}
 	c.Flags().StringArray("rules", nil, "rule directory (repeatable)")
 	addLogSourcesFlag(c)
+	addPlaceholdersFlag(c)
 	addAttackFlag(c)
 	return c
 }
@@ -50,8 +51,11 @@ func runDetect(cmd *cobra.Command, files []string) error {
 	}
 	errs = append(errs, cerrs...)
 	// Without a store: windows live as long as the command and are closed
-	// at the end of the input.
-	corr, err := correlate.New(set, nil, correlate.DefaultConfig(), slog.New(slog.NewTextHandler(stderr, nil)))
+	// at the end of the input, and an aggregation without a timeframe
+	// counts over the whole input, as hayabusa counts it.
+	ccfg := correlate.DefaultConfig()
+	ccfg.AggregationWindow = correlate.MaxAggregationWindow
+	corr, err := correlate.New(set, nil, ccfg, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
 		return err
 	}

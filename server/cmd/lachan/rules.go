@@ -39,6 +39,7 @@ func rulesCmd() *cobra.Command {
 		},
 	}
 	addLogSourcesFlag(check)
+	addPlaceholdersFlag(check)
 	addAttackFlag(check)
 	c.AddCommand(check)
 	c.AddCommand(contentCmds()...)
@@ -47,6 +48,24 @@ func rulesCmd() *cobra.Command {
 
 func addLogSourcesFlag(c *cobra.Command) {
 	c.Flags().String("logsources", "", "log-source mapping file (default: the shipped detections/logsources.yml)")
+}
+
+func addPlaceholdersFlag(c *cobra.Command) {
+	c.Flags().String("placeholders", "", "YAML file of expand placeholder values (name: [value, ...]); an unconfigured placeholder matches nothing")
+}
+
+// placeholders reads the --placeholders file; without one, no placeholder
+// has values.
+func placeholders(cmd *cobra.Command) (detect.Placeholders, error) {
+	path, _ := cmd.Flags().GetString("placeholders")
+	if path == "" {
+		return detect.Placeholders{}, nil
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("placeholders: %w", err)
+	}
+	return detect.ParsePlaceholders(path, src)
 }
 
 // loadRuleDirs loads the rules of the directories, or the shipped rules
@@ -63,7 +82,11 @@ func loadRuleDirs(cmd *cobra.Command, dirs []string) (*detect.Engine, []error, e
 	if err != nil {
 		return nil, nil, err
 	}
-	e, errs := detect.LoadDirs(rd, sources, detect.DefaultConfig())
+	cfg := detect.DefaultConfig()
+	if cfg.Placeholders, err = placeholders(cmd); err != nil {
+		return nil, nil, err
+	}
+	e, errs := detect.LoadDirs(rd, sources, cfg)
 	return e, errs, nil
 }
 

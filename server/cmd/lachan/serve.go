@@ -62,7 +62,7 @@ func (c *Config) app() app.Config {
 		PKIDir: c.pkiDir(), TokenFile: c.tokenFile(), SensorTokenFile: c.sensorTokenFile(), ForwardDir: c.forwardDir(),
 		UnitsFile: c.UnitsFile, TelemetryPolicy: c.TelemetryPolicy, Detections: c.Detections, YARARules: c.YARARules,
 		API: c.API, Incident: c.Incident, Live: c.Live, Retention: c.Store.Retention,
-		Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
+		Detect: c.Detect, Correlate: c.Correlate, System: c.System, Forward: c.Forward, Mask: c.Mask, Users: c.Users, Audit: c.Audit, Report: c.Report,
 		Playbook: c.Playbook, Notify: c.Notify,
 		Actions: c.Actions,
 		// The console links flows to the packets a sensor on this machine
