@@ -60,6 +60,8 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 		TLSHandshakeTimeout: 15 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		DisableKeepAlives:   !keepAlive,
+		// As the real agent: ingest asks before sending its batch.
+		ExpectContinueTimeout: time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }
@@ -141,6 +143,8 @@ func (a *agent) ingest(ctx context.Context, body []byte) (wire.IngestResponse, e
 	}
 	req.Header.Set("Content-Type", wire.ContentTypeNDJSON)
 	req.Header.Set("Content-Encoding", "gzip")
+	// A server whose queue is full refuses before the body is sent.
+	req.Header.Set("Expect", "100-continue")
 	return resp, do(a.http, req, &resp)
 }
 
