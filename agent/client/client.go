@@ -187,9 +187,11 @@ func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Cli
 		IdleConnTimeout:     90 * time.Second,
 		// Batches are sent with Expect: 100-continue, so that a server
 		// whose ingest queue is full refuses one before it crosses the
-		// network; a server or proxy that never answers the expectation
-		// gets the body after this wait.
-		ExpectContinueTimeout: time.Second,
+		// network. The server asks for the body as soon as it takes the
+		// batch in, so the wait only runs out on a server too loaded to
+		// answer at all (at 1 s, a loaded 2-core server saw refused
+		// bodies arrive anyway) or one that ignores the expectation.
+		ExpectContinueTimeout: 5 * time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }

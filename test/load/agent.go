@@ -62,7 +62,7 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 		IdleConnTimeout:     90 * time.Second,
 		DisableKeepAlives:   !keepAlive,
 		// As the real agent: ingest asks before sending its batch.
-		ExpectContinueTimeout: time.Second,
+		ExpectContinueTimeout: 5 * time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }
