@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,12 +11,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,4 +162,68 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// countingReader counts the bytes the transport took from a body.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// TestIngestRefusedBeforeBodyIsSent: a batch goes out with Expect:
+// 100-continue, so that a server refusing it at once is told nothing of
+// its body, and the refusal carries the server's Retry-After.
+func TestIngestRefusedBeforeBodyIsSent(t *testing.T) {
+	ctx := context.Background()
+	ts := newTestServer(t, 100*24*time.Hour)
+	// refuse has ingest answered 429 without reading the body.
+	var refuse atomic.Bool
+	ts.Config.Handler.(*http.ServeMux).HandleFunc(wire.PathIngest, func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+			json.NewEncoder(w).Encode(wire.Error{Error: "busy"})
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		json.NewEncoder(w).Encode(wire.IngestResponse{Received: int(n)})
+	})
+	state := t.TempDir()
+	if _, err := Enroll(ctx, state, ts.URL, ts.caPath, "secret", wire.Host{Name: "pc"}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(state, caFile), mustRead(t, ts.caPath), 0o600)
+	c, err := Load(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A long wait for 100 Continue: a slow test machine must not turn
+	// into body bytes sent.
+	c.http.Transport.(*http.Transport).ExpectContinueTimeout = time.Minute
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	send := func() (int64, error) {
+		var cr *countingReader
+		_, err := c.IngestWrapped(ctx, body, func(r io.Reader) io.Reader { cr = &countingReader{r: r}; return cr })
+		return cr.n.Load(), err
+	}
+
+	refuse.Store(true)
+	sent, err := send()
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusTooManyRequests || ce.RetryAfter != 2*time.Second {
+		t.Fatalf("refused batch: %v; want a 429 with Retry-After 2s", err)
+	}
+	if sent != 0 {
+		t.Fatalf("refused batch: %d of %d bytes sent", sent, len(body))
+	}
+	refuse.Store(false)
+	if sent, err = send(); err != nil || sent != int64(len(body)) {
+		t.Fatalf("taken batch: %v, %d of %d bytes sent", err, sent, len(body))
+	}
 }

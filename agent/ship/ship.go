@@ -169,7 +169,7 @@ func (s *Shipper) Run(ctx context.Context) {
 			backoff = 0
 			continue
 		}
-		backoff = nextBackoff(backoff, s.cfg)
+		backoff = retryWait(err, backoff, s.cfg)
 		s.log.Warn("delivery failed; will retry", "err", err, "retry_in", backoff.Round(time.Millisecond), "queued", s.sp.Len())
 	}
 }
@@ -185,6 +185,20 @@ func nextBackoff(prev time.Duration, cfg Config) time.Duration {
 		d = cfg.MaxBackoff
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// retryWait is how long to wait after a failed delivery: the server's
+// Retry-After when it refused a batch as busy (429), plus up to a quarter
+// again so that the agents it refused together do not come back together,
+// within MaxBackoff so that a server cannot park an agent for longer;
+// otherwise the doubling back-off. The refused batch stays in the spool.
+func retryWait(err error, prev time.Duration, cfg Config) time.Duration {
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusTooManyRequests || ce.RetryAfter <= 0 {
+		return nextBackoff(prev, cfg)
+	}
+	d := min(ce.RetryAfter, cfg.MaxBackoff)
+	return min(d+rand.N(d/4+1), cfg.MaxBackoff)
 }
 
 // Drain ships batches until the spool is empty or a delivery fails.

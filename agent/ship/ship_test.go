@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -142,5 +143,35 @@ func TestBackoffGrowsWithJitterWithinBounds(t *testing.T) {
 	}
 	if d < cfg.MaxBackoff/2 {
 		t.Fatalf("back-off did not grow: %v", d)
+	}
+}
+
+func TestRetryWaitHonoursRetryAfter(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MinBackoff, cfg.MaxBackoff = time.Second, time.Minute
+	busy := func(after time.Duration) error {
+		return fmt.Errorf("POST ingest: %w", &client.Error{Status: http.StatusTooManyRequests, RetryAfter: after})
+	}
+	cases := []struct {
+		name     string
+		err      error
+		prev     time.Duration
+		min, max time.Duration
+	}{
+		{"429 waits Retry-After plus jitter", busy(3 * time.Second), 0, 3 * time.Second, 3*time.Second + 750*time.Millisecond},
+		{"429 replaces a long back-off", busy(time.Second), 40 * time.Second, time.Second, 1250 * time.Millisecond},
+		{"429 asking past the maximum waits the maximum", busy(time.Hour), 0, time.Minute, time.Minute},
+		{"429 without Retry-After backs off", busy(0), 4 * time.Second, 4 * time.Second, 8 * time.Second},
+		{"503 backs off", &client.Error{Status: http.StatusServiceUnavailable, RetryAfter: 2 * time.Second}, 4 * time.Second, 4 * time.Second, 8 * time.Second},
+		{"network error backs off", errors.New("connection refused"), 0, cfg.MinBackoff / 2, cfg.MinBackoff},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for range 50 {
+				if d := retryWait(c.err, c.prev, cfg); d < c.min || d > c.max {
+					t.Fatalf("%v outside [%v, %v]", d, c.min, c.max)
+				}
+			}
+		})
 	}
 }

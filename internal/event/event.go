@@ -189,8 +189,20 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes strictly: the reserved fields must be present and
 // well formed, nested objects are flattened to dotted names, and every error
-// names the field it is about.
+// names the field it is about. A well-formed line of the usual shape takes
+// the Decoder's scanner; anything else (an error among them) takes
+// encoding/json, whose results the scanner's equal.
 func (e *Event) UnmarshalJSON(data []byte) error {
+	var d Decoder
+	if ev, ok := d.scan(data); ok {
+		*e = ev
+		return nil
+	}
+	return e.unmarshalReflect(data)
+}
+
+// unmarshalReflect is UnmarshalJSON through encoding/json.
+func (e *Event) unmarshalReflect(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw map[string]any

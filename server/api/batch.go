@@ -76,6 +76,9 @@ func decodeBatch(raw []byte, check func(event.Event) *wire.Error) ([]event.Event
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	var evs []event.Event
+	// One decoder a batch: an agent's events repeat their field names
+	// and many values, which it shares among them.
+	dec := event.NewDecoder()
 	seen := map[string]bool{}
 	line := 0
 	for sc.Scan() {
@@ -87,8 +90,8 @@ func decodeBatch(raw []byte, check func(event.Event) *wire.Error) ([]event.Event
 		if len(evs) == wire.MaxIngestEvents {
 			return nil, clientError(http.StatusRequestEntityTooLarge, fmt.Sprintf("more than %d events in one batch", wire.MaxIngestEvents))
 		}
-		var ev event.Event
-		if err := ev.UnmarshalJSON(b); err != nil {
+		ev, err := dec.Decode(b)
+		if err != nil {
 			var fe *event.FieldError
 			be := &badRequest{code: http.StatusBadRequest, body: wire.Error{Error: fmt.Sprintf("line %d: %v", line, err), Line: line}}
 			if errors.As(err, &fe) {

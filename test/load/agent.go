@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"lachan/internal/tlsconf"
@@ -60,6 +61,8 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 		TLSHandshakeTimeout: 15 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		DisableKeepAlives:   !keepAlive,
+		// As the real agent: ingest asks before sending its batch.
+		ExpectContinueTimeout: 5 * time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }
@@ -132,16 +135,37 @@ func (a *agent) checkIn(ctx context.Context, shipped int64) error {
 	return post(ctx, a.http, a.base+wire.PathCheckIn, wire.CheckInRequest{Host: a.host, Status: wire.Status{Osquery: "ok", YARARules: 3, Shipped: shipped}}, &resp)
 }
 
-// ingest sends one gzip NDJSON body.
-func (a *agent) ingest(ctx context.Context, body []byte) (wire.IngestResponse, error) {
-	var resp wire.IngestResponse
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+wire.PathIngest, bytes.NewReader(body))
+// ingest sends one gzip NDJSON body; sent is how much of it the
+// transport read.
+func (a *agent) ingest(ctx context.Context, body []byte) (resp wire.IngestResponse, sent int64, err error) {
+	var n atomic.Int64
+	open := func() io.Reader { return &countingReader{r: bytes.NewReader(body), n: &n} }
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+wire.PathIngest, open())
 	if err != nil {
-		return resp, err
+		return resp, 0, err
 	}
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(open()), nil }
 	req.Header.Set("Content-Type", wire.ContentTypeNDJSON)
 	req.Header.Set("Content-Encoding", "gzip")
-	return resp, do(a.http, req, &resp)
+	// A server whose queue is full refuses before the body is sent.
+	req.Header.Set("Expect", "100-continue")
+	err = do(a.http, req, &resp)
+	return resp, n.Load(), err
+}
+
+// countingReader counts the bytes read from a request body into n (a
+// retried request reads a new one); the transport reads it from its own
+// goroutine.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func post(ctx context.Context, c *http.Client, url string, v, out any) error {

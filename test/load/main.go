@@ -62,17 +62,21 @@ type summary struct {
 	Alerts        int64    `json:"alerts"`
 	Batches       int64    `json:"batches"`
 	Status429     int64    `json:"status_429"`
-	CheckIns      int64    `json:"checkins"`
-	CheckInP50ms  float64  `json:"checkin_p50_ms"`
-	CheckInP99ms  float64  `json:"checkin_p99_ms"`
-	EnrollS       float64  `json:"enroll_s"`
-	Enroll429     int64    `json:"enroll_429"`
-	ServerCPUs    *float64 `json:"server_cpu_s"`
-	LoadCPUs      float64  `json:"load_cpu_s"`
-	RulesLoaded   int      `json:"rules_loaded,omitempty"`
-	LoadAvgStart  float64  `json:"loadavg_start"`
-	LoadAvgEnd    float64  `json:"loadavg_end"`
-	FirstError    string   `json:"first_error,omitempty"`
+	// Refused429MB is how much of the refused batches' bodies went out
+	// before the refusal (sent despite Expect: 100-continue, when the
+	// answer took longer than the transport waits for it).
+	Refused429MB float64  `json:"refused_429_mb"`
+	CheckIns     int64    `json:"checkins"`
+	CheckInP50ms float64  `json:"checkin_p50_ms"`
+	CheckInP99ms float64  `json:"checkin_p99_ms"`
+	EnrollS      float64  `json:"enroll_s"`
+	Enroll429    int64    `json:"enroll_429"`
+	ServerCPUs   *float64 `json:"server_cpu_s"`
+	LoadCPUs     float64  `json:"load_cpu_s"`
+	RulesLoaded  int      `json:"rules_loaded,omitempty"`
+	LoadAvgStart float64  `json:"loadavg_start"`
+	LoadAvgEnd   float64  `json:"loadavg_end"`
+	FirstError   string   `json:"first_error,omitempty"`
 }
 
 func main() {
@@ -241,6 +245,7 @@ func measure(ctx context.Context, cfg *config, agents []*agent, tmpl *templates,
 	sum.EventsPerS = round(float64(sum.EventsStored)/elapsed.Seconds(), 1)
 	sum.Alerts, sum.Batches, sum.CheckIns = c.alerts.Load(), c.batches.Load(), c.checkins.Load()
 	sum.Errors, sum.Status429 = c.errors.Load(), c.throttled.Load()
+	sum.Refused429MB = round(float64(c.refusedBytes.Load())/(1<<20), 1)
 	sum.P50ms, sum.P99ms = ms(percentile(c.batch, 50)), ms(percentile(c.batch, 99))
 	sum.CheckInP50ms, sum.CheckInP99ms = ms(percentile(c.checkin, 50)), ms(percentile(c.checkin, 99))
 	if e := c.firstError.Load(); e != nil {

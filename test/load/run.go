@@ -26,8 +26,10 @@ type counts struct {
 	alerts, offered   atomic.Int64
 	batches, checkins atomic.Int64
 	errors, throttled atomic.Int64
-	enrollThrottled   atomic.Int64
-	firstError        atomic.Pointer[string]
+	// refusedBytes counts body bytes of batches answered 429.
+	refusedBytes    atomic.Int64
+	enrollThrottled atomic.Int64
+	firstError      atomic.Pointer[string]
 }
 
 func (c *counts) fail(err error) {
@@ -189,10 +191,11 @@ func (r *runner) ship(ctx context.Context) bool {
 		}
 		body := r.buf.Bytes()
 		t0 := time.Now()
-		resp, err := r.ingest(ctx, body)
+		resp, sent, err := r.ingest(ctx, body)
 		var se *statusError
 		if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
 			r.c.throttled.Add(1)
+			r.c.refusedBytes.Add(sent)
 			if sleep(ctx, se.retryAfter) != nil {
 				return false
 			}
