@@ -135,7 +135,6 @@ type decoder struct {
 	dns     *dnsTracker
 	apps    *apps
 	defrag  *defragmenter
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 	keepCID bool     // note the Community ID of each packet's flow, for a PacketSink
 	hasCID  bool     // the last packet belonged to a flow, whose hash is cid
@@ -156,7 +155,7 @@ type decoder struct {
 }
 
 func newDecoder(cfg Config, st *Stats, out Sink) *decoder {
-	d := &decoder{cfg: cfg, st: st, out: out, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
+	d := &decoder{cfg: cfg, st: st, out: out}
 	d.flows = newFlowTable(cfg, st, d.emitFlow)
 	d.dns = newDNSTracker(cfg, st, d.emitEvent)
 	d.apps = newApps(cfg, st, d.emitEvent)
@@ -178,19 +177,6 @@ func (d *decoder) emitFlow(f *Flow) error {
 		return fmt.Errorf("emit %s flow %s: %w", event.DatasetFlow, f.CommunityID(), err)
 	}
 	return nil
-}
-
-func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
-	p := d.parsers[first]
-	if p == nil {
-		p = gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop,
-			&d.ip4, &d.ip6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
-		// Layers we do not track (ARP, LLC, fragments, IPv6 extension
-		// headers other than hop-by-hop) end decoding without an error.
-		p.IgnoreUnsupported = true
-		d.parsers[first] = p
-	}
-	return p
 }
 
 func (d *decoder) packetError(num, offset int64, err error) {
@@ -220,7 +206,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.st.Skipped++
 		return nil
 	}
-	if err := d.parser(first).DecodeLayers(rec.data, &d.decoded); err != nil {
+	if err := d.decodeLayers(first, rec.data); err != nil {
 		d.packetError(num, rec.offset, err)
 		return nil
 	}
@@ -236,7 +222,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		if whole == nil {
 			return nil
 		}
-		if err := d.parser(first).DecodeLayers(whole, &d.decoded); err != nil {
+		if err := d.decodeLayers(first, whole); err != nil {
 			d.packetError(num, rec.offset, fmt.Errorf("reassembled IPv%d datagram: %w", v, err))
 			return nil
 		}
@@ -350,7 +336,7 @@ func (d *decoder) isDNSPort(a, b uint16) bool {
 
 // extract fills p from the layers just decoded; it reports false when the
 // packet has no IP transport the sensor tracks. With tunnels the innermost
-// IP header wins, since the parser reuses one layer value per type.
+// IP header wins, since decodeLayers reuses one layer value per type.
 func (d *decoder) extract(p *packetInfo) bool {
 	var ipVersion int
 	for _, lt := range d.decoded {
