@@ -189,13 +189,14 @@ func (d *decoder) packetError(num, offset int64, err error) {
 func (d *decoder) packet(rec record, num int64) error {
 	d.hasCID = false
 	ts := rec.ci.Timestamp
-	if y := ts.Year(); y < 1970 || y > 2261 {
+	if !validTime(ts) {
 		// pcapng's 64-bit timestamps can name any year; flows keep their
 		// times in Unix nanoseconds, which end in 2262.
 		d.packetError(num, rec.offset, fmt.Errorf("timestamp %d s is outside the years 1970 to 2261", ts.Unix()))
 		return nil
 	}
-	if err := d.flows.expire(ts); err != nil {
+	ns := ts.UnixNano()
+	if err := d.flows.expire(ns); err != nil {
 		return err
 	}
 	if err := d.dns.expire(ts); err != nil {
@@ -232,7 +233,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.st.Skipped++
 		return nil
 	}
-	p.ts = ts
+	p.ts, p.ns = ts, ns
 	f, err := d.flows.packet(&p)
 	if err != nil {
 		return err
@@ -252,6 +253,27 @@ func (d *decoder) packet(rec record, num int64) error {
 	}
 	f.sawDNS = true
 	return d.dns.message(f, &p, &d.msg)
+}
+
+// Unix seconds of the first day of 1971 and of 2261 (UTC): a time between
+// them is in the years 1970 to 2261 in UTC and in any real time zone.
+const (
+	unix1971 = 31536000
+	unix2261 = 9183110400
+)
+
+// validTime reports whether ts falls in the years 1970 to 2261 (in its
+// own location), the times flows can keep in Unix nanoseconds. The year
+// takes a calendar computation, so it is asked only near the ends of the
+// range or for a location that could be any offset (time.FixedZone).
+func validTime(ts time.Time) bool {
+	if loc := ts.Location(); loc == time.UTC || loc == time.Local {
+		if s := ts.Unix(); s >= unix1971 && s < unix2261 {
+			return true
+		}
+	}
+	y := ts.Year()
+	return y >= 1970 && y <= 2261
 }
 
 // fragmentOf reports whether decoding stopped at a fragment: 4 for an
@@ -390,6 +412,7 @@ func (d *decoder) extract(p *packetInfo) bool {
 // payload points into the capture buffer and is valid for this packet only.
 type packetInfo struct {
 	ts           time.Time
+	ns           int64 // ts in Unix nanoseconds, as the flow table keeps times
 	src, dst     netip.Addr
 	sport, dport uint16 // for ICMP, the type and its counterpart type or code
 	proto        uint8

@@ -102,7 +102,7 @@ func newFlow(key flowKey, p *packetInfo, seed uint16) *flow {
 func (f *flow) init(key flowKey, p *packetInfo, seed uint16, flip bool) {
 	src, dst := p.src, p.dst
 	f.key, f.sport, f.dport, f.proto = key, p.sport, p.dport, p.proto
-	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ts.UnixNano(), p.ts.UnixNano()
+	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ns, p.ns
 	// A capture that starts with a SYN-ACK has missed the SYN: the
 	// receiver of the SYN-ACK opened the connection (Zeek decides alike).
 	if flip || p.proto == protoTCP && p.tcpFlags&(flagSYN|flagACK) == flagSYN|flagACK {
@@ -153,8 +153,8 @@ func (f *flow) add(p *packetInfo) {
 	d := f.dir(p)
 	f.packets[d]++
 	f.bytes[d] += p.ipBytes
-	if ts := p.ts.UnixNano(); ts > f.last {
-		f.last = ts
+	if p.ns > f.last {
+		f.last = p.ns
 	}
 	if f.proto != protoTCP {
 		return

@@ -1,9 +1,6 @@
 package sensor
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // flowTable tracks open flows. Open flows sit in one list, TCP flows that
 // have closed in another (they wait TCPCloseWait for stragglers); both are
@@ -98,9 +95,9 @@ func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 // restartReason says why p cannot join f, or "" when it can.
 func (t *flowTable) restartReason(f *flow, p *packetInfo) string {
 	switch {
-	case p.ts.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout:
+	case p.ns-f.last >= int64(t.cfg.FlowIdleTimeout):
 		return endIdle
-	case p.ts.Sub(f.startTime()) >= t.cfg.FlowActiveTimeout:
+	case p.ns-f.start >= int64(t.cfg.FlowActiveTimeout):
 		return endActive
 	case f.closed && p.tcpFlags&(flagSYN|flagACK) == flagSYN:
 		return endClosed // the port pair is being reused for a new connection
@@ -119,14 +116,15 @@ func (t *flowTable) evict() error {
 	return nil
 }
 
-// expire ends the flows that have been quiet too long at time now.
-func (t *flowTable) expire(now time.Time) error {
-	for f := t.open.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout; f = t.open.head {
+// expire ends the flows that have been quiet too long at time now, in
+// Unix nanoseconds.
+func (t *flowTable) expire(now int64) error {
+	for f := t.open.head; f != nil && now-f.last >= int64(t.cfg.FlowIdleTimeout); f = t.open.head {
 		if err := t.finish(f, endIdle); err != nil {
 			return err
 		}
 	}
-	for f := t.closing.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.TCPCloseWait; f = t.closing.head {
+	for f := t.closing.head; f != nil && now-f.last >= int64(t.cfg.TCPCloseWait); f = t.closing.head {
 		if err := t.finish(f, endClosed); err != nil {
 			return err
 		}
