@@ -84,4 +84,4 @@ func (d *Decoder) Stats() Stats {
 }
 
 // OpenFlows is the number of flows in the flow table.
-func (d *Decoder) OpenFlows() int { return len(d.d.flows.m) }
+func (d *Decoder) OpenFlows() int { return d.d.flows.index.n }

@@ -10,7 +10,7 @@ type flowTable struct {
 	st      *Stats
 	emit    func(*Flow) error
 	onEnd   func(*flow) error // runs before a flow's record is emitted
-	m       map[flowKey]*flow
+	index   *flowIndex
 	open    flowList
 	closing flowList
 	rec     Flow  // the record being emitted; reused
@@ -18,7 +18,7 @@ type flowTable struct {
 }
 
 func newFlowTable(cfg Config, st *Stats, emit func(*Flow) error) *flowTable {
-	return &flowTable{cfg: cfg, st: st, emit: emit, m: make(map[flowKey]*flow)}
+	return &flowTable{cfg: cfg, st: st, emit: emit, index: newFlowIndex()}
 }
 
 // newFlow returns a flow for p, reusing an ended one when there is one.
@@ -63,23 +63,29 @@ var serverPorts = []uint16{
 // the old one has timed out or closed, and returns the flow.
 func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 	key := keyOf(p)
-	f := t.m[key]
+	h := t.index.hash(&key)
+	f, slot := t.index.find(&key, h)
+	ended := false // a flow left the index, which may have moved the slot
 	if f != nil {
 		if reason := t.restartReason(f, p); reason != "" {
 			if err := t.finish(f, reason); err != nil {
 				return nil, err
 			}
-			f = nil
+			f, ended = nil, true
 		}
 	}
 	if f == nil {
-		if len(t.m) >= t.cfg.MaxFlows {
+		if t.index.n >= t.cfg.MaxFlows {
 			if err := t.evict(); err != nil {
 				return nil, err
 			}
+			ended = true
+		}
+		if ended {
+			_, slot = t.index.find(&key, h)
 		}
 		f = t.newFlow(key, p)
-		t.m[key] = f
+		t.index.insert(f, h, slot)
 		t.open.pushBack(f)
 	}
 	f.add(p)
@@ -149,7 +155,7 @@ func (t *flowTable) flushAll() error {
 
 func (t *flowTable) finish(f *flow, reason string) error {
 	f.list.remove(f)
-	delete(t.m, f.key)
+	t.index.remove(f)
 	if t.onEnd != nil {
 		if err := t.onEnd(f); err != nil {
 			return err
