@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"time"
@@ -44,12 +45,26 @@ type flowKey struct {
 
 func keyOf(p *packetInfo) flowKey {
 	k := flowKey{proto: p.proto, v6: p.ipv6}
-	if p.oneWay || endpointsOrdered(p.src, p.dst, p.sport, p.dport) {
-		k.a, k.b, k.ap, k.bp = p.src.As16(), p.dst.As16(), p.sport, p.dport
+	src, dst := p.src.As16(), p.dst.As16()
+	if p.oneWay || ordered16(&src, &dst, p.sport, p.dport) {
+		k.a, k.b, k.ap, k.bp = src, dst, p.sport, p.dport
 	} else {
-		k.a, k.b, k.ap, k.bp = p.dst.As16(), p.src.As16(), p.dport, p.sport
+		k.a, k.b, k.ap, k.bp = dst, src, p.dport, p.sport
 	}
 	return k
+}
+
+// ordered16 is endpointsOrdered for two addresses of one family in their
+// 16-byte form, where it orders them alike: by their bytes as two
+// big-endian words.
+func ordered16(a, b *[16]byte, ap, bp uint16) bool {
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return x < y
+	}
+	if x, y := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]); x != y {
+		return x < y
+	}
+	return ap < bp
 }
 
 // addr turns a key's 16 bytes back into the packet's address.
