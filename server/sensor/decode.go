@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"time"
 
@@ -393,13 +392,13 @@ func (d *decoder) extract(p *packetInfo) bool {
 	}
 	var ok1, ok2 bool
 	if ipVersion == 4 {
-		p.src, ok1 = netip.AddrFromSlice(d.ip4.SrcIP)
-		p.dst, ok2 = netip.AddrFromSlice(d.ip4.DstIP)
+		p.src, ok1 = ipWords(d.ip4.SrcIP)
+		p.dst, ok2 = ipWords(d.ip4.DstIP)
 		p.ipBytes = int64(d.ip4.Length)
 	} else {
 		p.ipv6 = true
-		p.src, ok1 = netip.AddrFromSlice(d.ip6.SrcIP)
-		p.dst, ok2 = netip.AddrFromSlice(d.ip6.DstIP)
+		p.src, ok1 = ipWords(d.ip6.SrcIP)
+		p.dst, ok2 = ipWords(d.ip6.DstIP)
 		p.ipBytes = 40 + int64(d.ip6.Length)
 		if d.ip6.Length == 0 { // jumbogram: the payload was cut to its real length
 			p.ipBytes = 40 + int64(len(d.ip6.Payload))
@@ -412,9 +411,9 @@ func (d *decoder) extract(p *packetInfo) bool {
 // payload points into the capture buffer and is valid for this packet only.
 type packetInfo struct {
 	ts           time.Time
-	ns           int64 // ts in Unix nanoseconds, as the flow table keeps times
-	src, dst     netip.Addr
-	sport, dport uint16 // for ICMP, the type and its counterpart type or code
+	ns           int64   // ts in Unix nanoseconds, as the flow table keeps times
+	src, dst     addr128 // as addrWords gives them; ipv6 tells the family
+	sport, dport uint16  // for ICMP, the type and its counterpart type or code
 	proto        uint8
 	ipv6         bool
 	oneWay       bool // ICMP message without a reply type: direction matters

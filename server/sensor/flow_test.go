@@ -181,9 +181,9 @@ func TestFlowFieldsAndIdempotence(t *testing.T) {
 	}
 }
 
-// TestOrdered16 holds the flow key's ordering to the Community ID's,
+// TestOrderedWords holds the flow key's ordering to the Community ID's,
 // which it stands in for, on addresses of each family.
-func TestOrdered16(t *testing.T) {
+func TestOrderedWords(t *testing.T) {
 	addrs := []string{"0.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.1.1", "192.168.1.10", "255.255.255.255",
 		"::", "::1", "2001:db8::1", "2001:db8::2", "2001:db8:0:1::1", "fe80::1", "ffff::"}
 	for _, as := range addrs {
@@ -193,10 +193,12 @@ func TestOrdered16(t *testing.T) {
 				continue
 			}
 			for _, ports := range [][2]uint16{{1, 2}, {2, 1}, {80, 80}} {
-				a16, b16 := a.As16(), b.As16()
-				got := ordered16(&a16, &b16, ports[0], ports[1])
+				got := orderedWords(addrWords(a), addrWords(b), ports[0], ports[1])
 				if want := endpointsOrdered(a, b, ports[0], ports[1]); got != want {
-					t.Errorf("ordered16(%s, %s, %v) = %v, want %v", a, b, ports, got, want)
+					t.Errorf("orderedWords(%s, %s, %v) = %v, want %v", a, b, ports, got, want)
+				}
+				if w := addrWords(a); w.addr(a.Is6()) != a {
+					t.Errorf("addrWords(%s) turns back into %s", a, w.addr(a.Is6()))
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package sensor
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -51,8 +50,7 @@ func mix(a, b uint64) uint64 {
 
 // hash hashes every field of k under the table's seed.
 func (x *flowIndex) hash(k *flowKey) uint64 {
-	a0, a1 := binary.LittleEndian.Uint64(k.a[:8]), binary.LittleEndian.Uint64(k.a[8:])
-	b0, b1 := binary.LittleEndian.Uint64(k.b[:8]), binary.LittleEndian.Uint64(k.b[8:])
+	a0, a1, b0, b1 := k.a.hi, k.a.lo, k.b.hi, k.b.lo
 	rest := uint64(k.ap) | uint64(k.bp)<<16 | uint64(k.proto)<<32
 	if k.v6 {
 		rest |= 1 << 40

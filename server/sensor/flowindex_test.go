@@ -16,7 +16,7 @@ func TestFlowIndex(t *testing.T) {
 		keys := make([]flowKey, 2*limit+10)
 		for i := range keys {
 			k := flowKey{ap: uint16(rng.IntN(4)), bp: 80, proto: protoTCP, v6: i%2 == 0}
-			k.a[15], k.b[15] = byte(i), byte(i>>8)
+			k.a.lo, k.b.lo = uint64(i), uint64(i>>8)
 			keys[i] = k
 		}
 		for step := range 5000 {
@@ -54,14 +54,14 @@ func TestFlowIndexHashSpread(t *testing.T) {
 	base := flowKey{ap: 1000, bp: 80, proto: protoTCP}
 	seen := map[uint64]bool{x.hash(&base): true}
 	vary := []func(*flowKey){
-		func(k *flowKey) { k.a[15]++ }, func(k *flowKey) { k.a[0]++ }, func(k *flowKey) { k.b[15]++ },
-		func(k *flowKey) { k.b[7]++ }, func(k *flowKey) { k.ap++ }, func(k *flowKey) { k.bp++ },
+		func(k *flowKey) { k.a.lo++ }, func(k *flowKey) { k.a.hi++ }, func(k *flowKey) { k.b.lo++ },
+		func(k *flowKey) { k.b.hi++ }, func(k *flowKey) { k.ap++ }, func(k *flowKey) { k.bp++ },
 		func(k *flowKey) { k.proto = protoUDP }, func(k *flowKey) { k.v6 = true },
 		func(k *flowKey) { k.a, k.b, k.ap, k.bp = k.b, k.a, k.bp, k.ap },
 	}
 	for i, v := range vary {
 		k := base
-		k.a[15] = 1
+		k.a.lo = 1
 		v(&k)
 		h := x.hash(&k)
 		if seen[h] {
