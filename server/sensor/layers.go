@@ -12,10 +12,10 @@ import (
 // It walks the layers as gopacket's DecodingLayerParser does with
 // IgnoreUnsupported set — the same layer code, the same errors, a panic
 // in a layer returned as an error — but calls each layer directly rather
-// than through an interface and a map of decoders, which cost a fifth of
-// the decoding time. Decoding stops without an error at a layer the sensor
-// does not track or at an empty payload. It also stops after the
-// transport layer: no TCP or UDP port nor ICMP type leads to a layer
+// than through an interface and a map of decoders, which cost about a
+// tenth of the decoding time. Decoding stops without an error at a layer
+// the sensor does not track or at an empty payload. It also stops after
+// the transport layer: no TCP or UDP port nor ICMP type leads to a layer
 // decoded here, so asking for the next layer would only cost port lookups.
 func (d *decoder) decodeLayers(first gopacket.LayerType, data []byte) (err error) {
 	defer func() {
