@@ -426,13 +426,15 @@ type packetInfo struct {
 }
 
 func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	for i, set := range []bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
-		if set {
-			f |= 1 << i
-		}
+	return bit(t.FIN, flagFIN) | bit(t.SYN, flagSYN) | bit(t.RST, flagRST) | bit(t.PSH, flagPSH) |
+		bit(t.ACK, flagACK) | bit(t.URG, flagURG) | bit(t.ECE, flagECE) | bit(t.CWR, flagCWR)
+}
+
+func bit(set bool, flag uint8) uint8 {
+	if set {
+		return flag
 	}
-	return f
+	return 0
 }
 
 // flush ends everything still open when the capture ends.

@@ -263,3 +263,15 @@ func TestValidTime(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPFlags checks every combination of flags against the bit order
+// of the TCP header (FIN lowest), which the flag constants follow.
+func TestTCPFlags(t *testing.T) {
+	for b := range 256 {
+		tcp := layers.TCP{FIN: b&1 != 0, SYN: b&2 != 0, RST: b&4 != 0, PSH: b&8 != 0,
+			ACK: b&16 != 0, URG: b&32 != 0, ECE: b&64 != 0, CWR: b&128 != 0}
+		if got := tcpFlags(&tcp); got != uint8(b) {
+			t.Errorf("tcpFlags of %08b = %08b", b, got)
+		}
+	}
+}
