@@ -77,27 +77,42 @@ func communityHash(src, dst netip.Addr, sport, dport uint16, proto uint8, seed u
 	if !oneWay && !endpointsOrdered(src, dst, sport, dport) {
 		src, dst, sport, dport = dst, src, dport, sport
 	}
+	return communitySum(addrWords(src), addrWords(dst), !src.Is4(), sport, dport, proto, seed), true
+}
+
+// communityHashWords is communityHash for a flow's own addresses, two of
+// one family (IPv6 when v6) in their word form, which the flow table
+// keeps; they need no check and no netip.Addr.
+func communityHashWords(src, dst addr128, v6 bool, sport, dport uint16, proto uint8, seed uint16) [sha1.Size]byte {
+	oneWay := false
+	if proto == protoICMP || proto == protoICMPv6 {
+		sport, dport, oneWay = icmpPorts(proto, uint8(sport), uint8(dport))
+	}
+	if !oneWay && !orderedWords(src, dst, sport, dport) {
+		src, dst, sport, dport = dst, src, dport, sport
+	}
+	return communitySum(src, dst, v6, sport, dport, proto, seed)
+}
+
+// communitySum hashes endpoints already in the Community ID's order; an
+// IPv4 address (not v6) goes in as its 4 bytes, as AsSlice would give it.
+func communitySum(src, dst addr128, v6 bool, sport, dport uint16, proto uint8, seed uint16) [sha1.Size]byte {
 	var buf [2 + 16 + 16 + 2 + 4]byte
 	b := binary.BigEndian.AppendUint16(buf[:0], seed)
-	b = appendAddr(b, src)
-	b = appendAddr(b, dst)
+	for _, a := range [2]addr128{src, dst} {
+		if v6 {
+			b = binary.BigEndian.AppendUint64(b, a.hi)
+			b = binary.BigEndian.AppendUint64(b, a.lo)
+		} else {
+			b = binary.BigEndian.AppendUint32(b, uint32(a.lo))
+		}
+	}
 	b = append(b, proto, 0)
 	if hasPorts(proto) {
 		b = binary.BigEndian.AppendUint16(b, sport)
 		b = binary.BigEndian.AppendUint16(b, dport)
 	}
-	return sha1.Sum(b), true
-}
-
-// appendAddr appends an address in network byte order without
-// allocating, as AsSlice would give it.
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if a.Is4() {
-		x := a.As4()
-		return append(b, x[:]...)
-	}
-	x := a.As16()
-	return append(b, x[:]...)
+	return sha1.Sum(b)
 }
 
 func hasPorts(proto uint8) bool {

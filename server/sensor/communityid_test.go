@@ -40,3 +40,27 @@ func TestCommunityID(t *testing.T) {
 		})
 	}
 }
+
+// TestCommunityHashWords holds the flow table's hash of word-form
+// addresses to communityHash over netip.Addr, both orders of each pair.
+func TestCommunityHashWords(t *testing.T) {
+	pairs := [][2]string{{"10.0.0.1", "10.0.0.2"}, {"10.0.0.1", "10.0.0.1"}, {"192.168.1.10", "93.184.216.34"},
+		{"2001:db8::1", "2001:db8::2"}, {"fe80::1", "::ffff:10.0.0.1"}, {"::ffff:10.0.0.1", "::ffff:10.0.0.2"}}
+	for _, pair := range pairs {
+		for _, swap := range []bool{false, true} {
+			a, b := netip.MustParseAddr(pair[0]), netip.MustParseAddr(pair[1])
+			if swap {
+				a, b = b, a
+			}
+			for _, proto := range []uint8{protoTCP, protoUDP, protoICMP, protoICMPv6, 132, 47} {
+				for _, ports := range [][2]uint16{{1000, 80}, {80, 1000}, {8, 0}, {3, 1}, {128, 0}, {5, 5}} {
+					want, _ := communityHash(a, b, ports[0], ports[1], proto, 7)
+					got := communityHashWords(addrWords(a), addrWords(b), a.Is6(), ports[0], ports[1], proto, 7)
+					if got != want {
+						t.Errorf("%s %s proto %d ports %v: %x, want %x", a, b, proto, ports, got, want)
+					}
+				}
+			}
+		}
+	}
+}

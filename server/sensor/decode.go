@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"time"
 
@@ -135,7 +134,6 @@ type decoder struct {
 	dns     *dnsTracker
 	apps    *apps
 	defrag  *defragmenter
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
 	keepCID bool     // note the Community ID of each packet's flow, for a PacketSink
 	hasCID  bool     // the last packet belonged to a flow, whose hash is cid
@@ -156,7 +154,7 @@ type decoder struct {
 }
 
 func newDecoder(cfg Config, st *Stats, out Sink) *decoder {
-	d := &decoder{cfg: cfg, st: st, out: out, parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
+	d := &decoder{cfg: cfg, st: st, out: out}
 	d.flows = newFlowTable(cfg, st, d.emitFlow)
 	d.dns = newDNSTracker(cfg, st, d.emitEvent)
 	d.apps = newApps(cfg, st, d.emitEvent)
@@ -180,19 +178,6 @@ func (d *decoder) emitFlow(f *Flow) error {
 	return nil
 }
 
-func (d *decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
-	p := d.parsers[first]
-	if p == nil {
-		p = gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop,
-			&d.ip4, &d.ip6, &d.tcp, &d.udp, &d.icmp4, &d.icmp6)
-		// Layers we do not track (ARP, LLC, fragments, IPv6 extension
-		// headers other than hop-by-hop) end decoding without an error.
-		p.IgnoreUnsupported = true
-		d.parsers[first] = p
-	}
-	return p
-}
-
 func (d *decoder) packetError(num, offset int64, err error) {
 	d.st.DecodeErrors++
 	if len(d.st.Errors) < d.cfg.MaxErrors {
@@ -203,13 +188,14 @@ func (d *decoder) packetError(num, offset int64, err error) {
 func (d *decoder) packet(rec record, num int64) error {
 	d.hasCID = false
 	ts := rec.ci.Timestamp
-	if y := ts.Year(); y < 1970 || y > 2261 {
+	if !validTime(ts) {
 		// pcapng's 64-bit timestamps can name any year; flows keep their
 		// times in Unix nanoseconds, which end in 2262.
 		d.packetError(num, rec.offset, fmt.Errorf("timestamp %d s is outside the years 1970 to 2261", ts.Unix()))
 		return nil
 	}
-	if err := d.flows.expire(ts); err != nil {
+	ns := ts.UnixNano()
+	if err := d.flows.expire(ns); err != nil {
 		return err
 	}
 	if err := d.dns.expire(ts); err != nil {
@@ -220,7 +206,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.st.Skipped++
 		return nil
 	}
-	if err := d.parser(first).DecodeLayers(rec.data, &d.decoded); err != nil {
+	if err := d.decodeLayers(first, rec.data); err != nil {
 		d.packetError(num, rec.offset, err)
 		return nil
 	}
@@ -236,7 +222,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		if whole == nil {
 			return nil
 		}
-		if err := d.parser(first).DecodeLayers(whole, &d.decoded); err != nil {
+		if err := d.decodeLayers(first, whole); err != nil {
 			d.packetError(num, rec.offset, fmt.Errorf("reassembled IPv%d datagram: %w", v, err))
 			return nil
 		}
@@ -246,7 +232,7 @@ func (d *decoder) packet(rec record, num int64) error {
 		d.st.Skipped++
 		return nil
 	}
-	p.ts = ts
+	p.ts, p.ns = ts, ns
 	f, err := d.flows.packet(&p)
 	if err != nil {
 		return err
@@ -266,6 +252,27 @@ func (d *decoder) packet(rec record, num int64) error {
 	}
 	f.sawDNS = true
 	return d.dns.message(f, &p, &d.msg)
+}
+
+// Unix seconds of the first day of 1971 and of 2261 (UTC): a time between
+// them is in the years 1970 to 2261 in UTC and in any real time zone.
+const (
+	unix1971 = 31536000
+	unix2261 = 9183110400
+)
+
+// validTime reports whether ts falls in the years 1970 to 2261 (in its
+// own location), the times flows can keep in Unix nanoseconds. The year
+// takes a calendar computation, so it is asked only near the ends of the
+// range or for a location that could be any offset (time.FixedZone).
+func validTime(ts time.Time) bool {
+	if loc := ts.Location(); loc == time.UTC || loc == time.Local {
+		if s := ts.Unix(); s >= unix1971 && s < unix2261 {
+			return true
+		}
+	}
+	y := ts.Year()
+	return y >= 1970 && y <= 2261
 }
 
 // fragmentOf reports whether decoding stopped at a fragment: 4 for an
@@ -350,7 +357,7 @@ func (d *decoder) isDNSPort(a, b uint16) bool {
 
 // extract fills p from the layers just decoded; it reports false when the
 // packet has no IP transport the sensor tracks. With tunnels the innermost
-// IP header wins, since the parser reuses one layer value per type.
+// IP header wins, since decodeLayers reuses one layer value per type.
 func (d *decoder) extract(p *packetInfo) bool {
 	var ipVersion int
 	for _, lt := range d.decoded {
@@ -385,13 +392,13 @@ func (d *decoder) extract(p *packetInfo) bool {
 	}
 	var ok1, ok2 bool
 	if ipVersion == 4 {
-		p.src, ok1 = netip.AddrFromSlice(d.ip4.SrcIP)
-		p.dst, ok2 = netip.AddrFromSlice(d.ip4.DstIP)
+		p.src, ok1 = ipWords(d.ip4.SrcIP)
+		p.dst, ok2 = ipWords(d.ip4.DstIP)
 		p.ipBytes = int64(d.ip4.Length)
 	} else {
 		p.ipv6 = true
-		p.src, ok1 = netip.AddrFromSlice(d.ip6.SrcIP)
-		p.dst, ok2 = netip.AddrFromSlice(d.ip6.DstIP)
+		p.src, ok1 = ipWords(d.ip6.SrcIP)
+		p.dst, ok2 = ipWords(d.ip6.DstIP)
 		p.ipBytes = 40 + int64(d.ip6.Length)
 		if d.ip6.Length == 0 { // jumbogram: the payload was cut to its real length
 			p.ipBytes = 40 + int64(len(d.ip6.Payload))
@@ -404,8 +411,9 @@ func (d *decoder) extract(p *packetInfo) bool {
 // payload points into the capture buffer and is valid for this packet only.
 type packetInfo struct {
 	ts           time.Time
-	src, dst     netip.Addr
-	sport, dport uint16 // for ICMP, the type and its counterpart type or code
+	ns           int64   // ts in Unix nanoseconds, as the flow table keeps times
+	src, dst     addr128 // as addrWords gives them; ipv6 tells the family
+	sport, dport uint16  // for ICMP, the type and its counterpart type or code
 	proto        uint8
 	ipv6         bool
 	oneWay       bool // ICMP message without a reply type: direction matters
@@ -418,13 +426,15 @@ type packetInfo struct {
 }
 
 func tcpFlags(t *layers.TCP) uint8 {
-	var f uint8
-	for i, set := range []bool{t.FIN, t.SYN, t.RST, t.PSH, t.ACK, t.URG, t.ECE, t.CWR} {
-		if set {
-			f |= 1 << i
-		}
+	return bit(t.FIN, flagFIN) | bit(t.SYN, flagSYN) | bit(t.RST, flagRST) | bit(t.PSH, flagPSH) |
+		bit(t.ACK, flagACK) | bit(t.URG, flagURG) | bit(t.ECE, flagECE) | bit(t.CWR, flagCWR)
+}
+
+func bit(set bool, flag uint8) uint8 {
+	if set {
+		return flag
 	}
-	return f
+	return 0
 }
 
 // flush ends everything still open when the capture ends.

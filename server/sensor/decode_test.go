@@ -238,3 +238,40 @@ func TestDecodeOtherLinkTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestValidTime holds the shortcut in validTime to the rule it stands for:
+// the year, in the time's own location, from 1970 to 2261.
+func TestValidTime(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.Local, time.FixedZone("+14", 14*3600),
+		time.FixedZone("-12", -12*3600), time.FixedZone("far", 400*24*3600)}
+	var secs []int64
+	for _, y := range []int{1969, 1970, 1971, 1972, 2000, 2260, 2261, 2262} {
+		s := time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+		for _, d := range []int64{-400 * 86400, -86400, -50400, -1, 0, 1, 50400, 86400} {
+			secs = append(secs, s+d)
+		}
+	}
+	for _, s := range secs {
+		for _, loc := range zones {
+			for _, ns := range []int64{0, 999_999_999} {
+				ts := time.Unix(s, ns).In(loc)
+				want := ts.Year() >= 1970 && ts.Year() <= 2261
+				if got := validTime(ts); got != want {
+					t.Errorf("validTime(%v) = %v, want %v", ts, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestTCPFlags checks every combination of flags against the bit order
+// of the TCP header (FIN lowest), which the flag constants follow.
+func TestTCPFlags(t *testing.T) {
+	for b := range 256 {
+		tcp := layers.TCP{FIN: b&1 != 0, SYN: b&2 != 0, RST: b&4 != 0, PSH: b&8 != 0,
+			ACK: b&16 != 0, URG: b&32 != 0, ECE: b&64 != 0, CWR: b&128 != 0}
+		if got := tcpFlags(&tcp); got != uint8(b) {
+			t.Errorf("tcpFlags of %08b = %08b", b, got)
+		}
+	}
+}

@@ -67,7 +67,7 @@ func (d *Decoder) Packet(data []byte, ci gopacket.CaptureInfo, link layers.LinkT
 // time now; a live sensor calls it when packets stop coming.
 func (d *Decoder) Expire(now time.Time) error {
 	d.d.defrag.expire(now)
-	if err := d.d.flows.expire(now); err != nil {
+	if err := d.d.flows.expire(now.UnixNano()); err != nil {
 		return err
 	}
 	return d.d.dns.expire(now)
@@ -84,4 +84,4 @@ func (d *Decoder) Stats() Stats {
 }
 
 // OpenFlows is the number of flows in the flow table.
-func (d *Decoder) OpenFlows() int { return len(d.d.flows.m) }
+func (d *Decoder) OpenFlows() int { return d.d.flows.index.n }

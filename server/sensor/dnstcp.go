@@ -77,7 +77,7 @@ func (d *dnsConn) message(dir int, b []byte) bool {
 		return false
 	}
 	f := d.c.f
-	p := packetInfo{ts: d.c.ts, src: f.src(), dst: f.dst(), sport: f.sport, dport: f.dport, proto: protoTCP}
+	p := packetInfo{ts: d.c.ts, ns: d.c.ts.UnixNano(), src: f.srcWords(), dst: f.dstWords(), sport: f.sport, dport: f.dport, proto: protoTCP}
 	if dir == 1 {
 		p.src, p.dst, p.sport, p.dport = p.dst, p.src, f.dport, f.sport
 	}

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"time"
@@ -32,33 +33,74 @@ const (
 )
 
 // flowKey identifies a flow whichever way a packet goes: the endpoints
-// are ordered as the Community ID orders them. Addresses are kept as 16
-// bytes (IPv4 mapped) so that the key holds no pointer for the collector
-// to follow.
+// are ordered as the Community ID orders them. Addresses are kept as
+// words, not netip.Addr, so that the key holds no pointer for the
+// collector to follow and compares, orders and hashes a word at a time.
 type flowKey struct {
-	a, b   [16]byte
+	a, b   addr128
 	ap, bp uint16
 	proto  uint8
 	v6     bool
 }
 
+// addr128 is an address in its 16-byte form (IPv4 mapped into IPv6) as
+// two big-endian words.
+type addr128 struct{ hi, lo uint64 }
+
+func addrWords(a netip.Addr) addr128 {
+	b := a.As16()
+	return addr128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
+}
+
+// ipWords reads an IPv4 (4 bytes) or IPv6 (16 bytes) address out of a
+// packet as addrWords gives it, without making a netip.Addr on the way;
+// ok is false for any other length.
+func ipWords(ip []byte) (w addr128, ok bool) {
+	switch len(ip) {
+	case 4:
+		return addr128{lo: 0xffff<<32 | uint64(binary.BigEndian.Uint32(ip))}, true
+	case 16:
+		return addr128{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:])}, true
+	}
+	return w, false
+}
+
+// addr turns w back into the address it came from, of IPv6 or IPv4.
+func (w addr128) addr(v6 bool) netip.Addr {
+	if !v6 && w.hi == 0 && w.lo>>32 == 0xffff {
+		v := uint32(w.lo)
+		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], w.hi)
+	binary.BigEndian.PutUint64(b[8:], w.lo)
+	a := netip.AddrFrom16(b)
+	if !v6 {
+		return a.Unmap()
+	}
+	return a
+}
+
 func keyOf(p *packetInfo) flowKey {
 	k := flowKey{proto: p.proto, v6: p.ipv6}
-	if p.oneWay || endpointsOrdered(p.src, p.dst, p.sport, p.dport) {
-		k.a, k.b, k.ap, k.bp = p.src.As16(), p.dst.As16(), p.sport, p.dport
+	if p.oneWay || orderedWords(p.src, p.dst, p.sport, p.dport) {
+		k.a, k.b, k.ap, k.bp = p.src, p.dst, p.sport, p.dport
 	} else {
-		k.a, k.b, k.ap, k.bp = p.dst.As16(), p.src.As16(), p.dport, p.sport
+		k.a, k.b, k.ap, k.bp = p.dst, p.src, p.dport, p.sport
 	}
 	return k
 }
 
-// addr turns a key's 16 bytes back into the packet's address.
-func (k *flowKey) addr(b *[16]byte) netip.Addr {
-	a := netip.AddrFrom16(*b)
-	if !k.v6 {
-		return a.Unmap()
+// orderedWords is endpointsOrdered for two addresses of one family in
+// their 16-byte form, which orders them alike.
+func orderedWords(a, b addr128, ap, bp uint16) bool {
+	switch {
+	case a.hi != b.hi:
+		return a.hi < b.hi
+	case a.lo != b.lo:
+		return a.lo < b.lo
 	}
-	return a
+	return ap < bp
 }
 
 // flow is one bidirectional flow; index 0 of the counters is the
@@ -102,33 +144,36 @@ func newFlow(key flowKey, p *packetInfo, seed uint16) *flow {
 func (f *flow) init(key flowKey, p *packetInfo, seed uint16, flip bool) {
 	src, dst := p.src, p.dst
 	f.key, f.sport, f.dport, f.proto = key, p.sport, p.dport, p.proto
-	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ts.UnixNano(), p.ts.UnixNano()
+	f.icmpType, f.icmpCode, f.start, f.last = p.icmpType, p.icmpCode, p.ns, p.ns
 	// A capture that starts with a SYN-ACK has missed the SYN: the
 	// receiver of the SYN-ACK opened the connection (Zeek decides alike).
 	if flip || p.proto == protoTCP && p.tcpFlags&(flagSYN|flagACK) == flagSYN|flagACK {
 		src, dst, f.sport, f.dport = dst, src, p.dport, p.sport
 	}
-	f.srcIsB = !(src.As16() == key.a && f.sport == key.ap)
+	f.srcIsB = !(src == key.a && f.sport == key.ap)
 	cidSport, cidDport := f.sport, f.dport
 	if p.proto == protoICMP || p.proto == protoICMPv6 {
 		cidSport, cidDport = uint16(p.icmpType), uint16(p.icmpCode)
 	}
-	f.cidHash, _ = communityHash(src, dst, cidSport, cidDport, f.proto, seed)
+	f.cidHash = communityHashWords(src, dst, p.ipv6, cidSport, cidDport, f.proto, seed)
 }
 
 // src and dst are the initiator's and the responder's addresses.
-func (f *flow) src() netip.Addr {
+func (f *flow) src() netip.Addr { return f.srcWords().addr(f.key.v6) }
+func (f *flow) dst() netip.Addr { return f.dstWords().addr(f.key.v6) }
+
+func (f *flow) srcWords() addr128 {
 	if f.srcIsB {
-		return f.key.addr(&f.key.b)
+		return f.key.b
 	}
-	return f.key.addr(&f.key.a)
+	return f.key.a
 }
 
-func (f *flow) dst() netip.Addr {
+func (f *flow) dstWords() addr128 {
 	if f.srcIsB {
-		return f.key.addr(&f.key.a)
+		return f.key.a
 	}
-	return f.key.addr(&f.key.b)
+	return f.key.b
 }
 
 func (f *flow) ipv6() bool { return f.key.v6 }
@@ -143,7 +188,7 @@ func (f *flow) cid() string {
 }
 
 func (f *flow) dir(p *packetInfo) int {
-	if p.sport == f.sport && p.dport == f.dport && p.src == f.src() && p.dst == f.dst() {
+	if p.sport == f.sport && p.dport == f.dport && p.src == f.srcWords() && p.dst == f.dstWords() {
 		return 0
 	}
 	return 1
@@ -153,8 +198,8 @@ func (f *flow) add(p *packetInfo) {
 	d := f.dir(p)
 	f.packets[d]++
 	f.bytes[d] += p.ipBytes
-	if ts := p.ts.UnixNano(); ts > f.last {
-		f.last = ts
+	if p.ns > f.last {
+		f.last = p.ns
 	}
 	if f.proto != protoTCP {
 		return

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -176,6 +177,30 @@ func TestFlowFieldsAndIdempotence(t *testing.T) {
 	} {
 		if got := check.ev.String(check.field); got != check.want {
 			t.Errorf("%s %s = %s, want %s", check.ev.String("network.transport"), check.field, got, check.want)
+		}
+	}
+}
+
+// TestOrderedWords holds the flow key's ordering to the Community ID's,
+// which it stands in for, on addresses of each family.
+func TestOrderedWords(t *testing.T) {
+	addrs := []string{"0.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.1.1", "192.168.1.10", "255.255.255.255",
+		"::", "::1", "2001:db8::1", "2001:db8::2", "2001:db8:0:1::1", "fe80::1", "ffff::"}
+	for _, as := range addrs {
+		for _, bs := range addrs {
+			a, b := netip.MustParseAddr(as), netip.MustParseAddr(bs)
+			if a.Is4() != b.Is4() {
+				continue
+			}
+			for _, ports := range [][2]uint16{{1, 2}, {2, 1}, {80, 80}} {
+				got := orderedWords(addrWords(a), addrWords(b), ports[0], ports[1])
+				if want := endpointsOrdered(a, b, ports[0], ports[1]); got != want {
+					t.Errorf("orderedWords(%s, %s, %v) = %v, want %v", a, b, ports, got, want)
+				}
+				if w := addrWords(a); w.addr(a.Is6()) != a {
+					t.Errorf("addrWords(%s) turns back into %s", a, w.addr(a.Is6()))
+				}
+			}
 		}
 	}
 }

@@ -1,9 +1,6 @@
 package sensor
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
 
 // flowTable tracks open flows. Open flows sit in one list, TCP flows that
 // have closed in another (they wait TCPCloseWait for stragglers); both are
@@ -13,7 +10,7 @@ type flowTable struct {
 	st      *Stats
 	emit    func(*Flow) error
 	onEnd   func(*flow) error // runs before a flow's record is emitted
-	m       map[flowKey]*flow
+	index   *flowIndex
 	open    flowList
 	closing flowList
 	rec     Flow  // the record being emitted; reused
@@ -21,7 +18,7 @@ type flowTable struct {
 }
 
 func newFlowTable(cfg Config, st *Stats, emit func(*Flow) error) *flowTable {
-	return &flowTable{cfg: cfg, st: st, emit: emit, m: make(map[flowKey]*flow)}
+	return &flowTable{cfg: cfg, st: st, emit: emit, index: newFlowIndex()}
 }
 
 // newFlow returns a flow for p, reusing an ended one when there is one.
@@ -66,23 +63,29 @@ var serverPorts = []uint16{
 // the old one has timed out or closed, and returns the flow.
 func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 	key := keyOf(p)
-	f := t.m[key]
+	h := t.index.hash(&key)
+	f, slot := t.index.find(&key, h)
+	ended := false // a flow left the index, which may have moved the slot
 	if f != nil {
 		if reason := t.restartReason(f, p); reason != "" {
 			if err := t.finish(f, reason); err != nil {
 				return nil, err
 			}
-			f = nil
+			f, ended = nil, true
 		}
 	}
 	if f == nil {
-		if len(t.m) >= t.cfg.MaxFlows {
+		if t.index.n >= t.cfg.MaxFlows {
 			if err := t.evict(); err != nil {
 				return nil, err
 			}
+			ended = true
+		}
+		if ended {
+			_, slot = t.index.find(&key, h)
 		}
 		f = t.newFlow(key, p)
-		t.m[key] = f
+		t.index.insert(f, h, slot)
 		t.open.pushBack(f)
 	}
 	f.add(p)
@@ -98,9 +101,9 @@ func (t *flowTable) packet(p *packetInfo) (*flow, error) {
 // restartReason says why p cannot join f, or "" when it can.
 func (t *flowTable) restartReason(f *flow, p *packetInfo) string {
 	switch {
-	case p.ts.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout:
+	case p.ns-f.last >= int64(t.cfg.FlowIdleTimeout):
 		return endIdle
-	case p.ts.Sub(f.startTime()) >= t.cfg.FlowActiveTimeout:
+	case p.ns-f.start >= int64(t.cfg.FlowActiveTimeout):
 		return endActive
 	case f.closed && p.tcpFlags&(flagSYN|flagACK) == flagSYN:
 		return endClosed // the port pair is being reused for a new connection
@@ -119,14 +122,15 @@ func (t *flowTable) evict() error {
 	return nil
 }
 
-// expire ends the flows that have been quiet too long at time now.
-func (t *flowTable) expire(now time.Time) error {
-	for f := t.open.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.FlowIdleTimeout; f = t.open.head {
+// expire ends the flows that have been quiet too long at time now, in
+// Unix nanoseconds.
+func (t *flowTable) expire(now int64) error {
+	for f := t.open.head; f != nil && now-f.last >= int64(t.cfg.FlowIdleTimeout); f = t.open.head {
 		if err := t.finish(f, endIdle); err != nil {
 			return err
 		}
 	}
-	for f := t.closing.head; f != nil && now.Sub(f.lastTime()) >= t.cfg.TCPCloseWait; f = t.closing.head {
+	for f := t.closing.head; f != nil && now-f.last >= int64(t.cfg.TCPCloseWait); f = t.closing.head {
 		if err := t.finish(f, endClosed); err != nil {
 			return err
 		}
@@ -151,7 +155,7 @@ func (t *flowTable) flushAll() error {
 
 func (t *flowTable) finish(f *flow, reason string) error {
 	f.list.remove(f)
-	delete(t.m, f.key)
+	t.index.remove(f)
 	if t.onEnd != nil {
 		if err := t.onEnd(f); err != nil {
 			return err

@@ -21,7 +21,7 @@ func fuzzConn(t *testing.T, cfg Config) (*appConn, *Stats) {
 		}
 		return nil
 	})
-	f := newFlow(flowKey{}, &packetInfo{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.2"),
+	f := newFlow(flowKey{}, &packetInfo{src: addrWords(netip.MustParseAddr("10.0.0.1")), dst: addrWords(netip.MustParseAddr("10.0.0.2")),
 		sport: 40000, dport: 80, proto: protoTCP, ts: t0}, 0)
 	c := &appConn{a: a, f: f, ts: t0}
 	f.conn = c

@@ -89,7 +89,7 @@ func FuzzDNSOverTCP(f *testing.F) {
 			}
 			return nil
 		}))
-		p := &packetInfo{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.53"),
+		p := &packetInfo{src: addrWords(netip.MustParseAddr("10.0.0.1")), dst: addrWords(netip.MustParseAddr("10.0.0.53")),
 			sport: 40000, dport: 53, proto: protoTCP, ts: t0}
 		fl := newFlow(keyOf(p), p, 0)
 		fl.app = appDNS

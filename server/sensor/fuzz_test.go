@@ -74,7 +74,7 @@ func FuzzDNS(f *testing.F) {
 		f.Add(buf.Bytes(), true)
 	}
 	f.Add([]byte{0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0xc0, 0x0c}, false) // a name pointing at itself
-	fl := newFlow(flowKey{}, &packetInfo{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.2"),
+	fl := newFlow(flowKey{}, &packetInfo{src: addrWords(netip.MustParseAddr("10.0.0.1")), dst: addrWords(netip.MustParseAddr("10.0.0.2")),
 		sport: 137, dport: 53, proto: protoUDP, ts: t0}, 0)
 	f.Fuzz(func(t *testing.T, payload []byte, special bool) {
 		var msg layers.DNS

@@ -73,25 +73,13 @@ func openSource(r io.Reader) (packetSource, error) {
 		}
 		return &ngSource{r: ng}, nil
 	case isPcapMagic(magic):
-		pr, err := pcapgo.NewReader(br)
+		ps, err := newPcapSource(br)
 		if err != nil {
 			return nil, fmt.Errorf("pcap file header: %w", err)
 		}
-		return &pcapSource{r: pr, offset: 24}, nil
+		return ps, nil
 	}
 	return nil, fmt.Errorf("%w: magic number %x", ErrNotCapture, magic)
-}
-
-type pcapSource struct {
-	r      *pcapgo.Reader
-	offset int64
-}
-
-func (s *pcapSource) next() (record, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	rec := record{data: data, ci: ci, link: s.r.LinkType(), offset: s.offset}
-	s.offset += 16 + int64(len(data))
-	return rec, err
 }
 
 // ngSource reads pcapng, whose blocks carry options of any length, so the

@@ -4,6 +4,7 @@
 //
 //	sensorbench [-flows N] [-rounds R]   time tshark -n -q -z conv,tcp and the sensor
 //	sensorbench -flowmem N               open N flows at once; report bytes per flow
+//	sensorbench -decode FILE [-cpuprofile OUT]   the sensor's side of a round alone
 //
 // The capture comes from test/pcapgen and is written to a temporary
 // directory, removed afterwards. In the comparison each round runs
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"lachan/internal/event"
@@ -46,12 +48,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flowmem := fs.Int("flowmem", 0, "instead of timing, open this many flows at once and report their memory")
 	decode := fs.String("decode", "", "decode this capture into records and discard them (the sensor's side of a round)")
 	dir := fs.String("dir", "", "directory for the capture (default a new temporary one)")
+	cpuprofile := fs.String("cpuprofile", "", "with -decode, write a CPU profile of the decoding to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
 	case *decode != "":
-		return decodeOnly(ctx, *decode, stdout)
+		return decodeOnly(ctx, *decode, *cpuprofile, stdout)
 	case *flowmem > 0:
 		return measureFlows(ctx, *flowmem, *dir, stdout)
 	}
@@ -67,7 +70,18 @@ type discard struct{ records int64 }
 func (d *discard) Flow(*sensor.Flow) error { d.records++; return nil }
 func (d *discard) Event(event.Event) error { d.records++; return nil }
 
-func decodeOnly(ctx context.Context, path string, stdout io.Writer) error {
+func decodeOnly(ctx context.Context, path, cpuprofile string, stdout io.Writer) error {
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var d discard
 	st, err := sensor.DecodeFileRecords(ctx, path, sensor.DefaultConfig(), &d)
 	if err != nil {
