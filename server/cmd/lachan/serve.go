@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +53,15 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	removePID, err := writePIDFile(cfg.pidFile())
+	if err != nil {
+		return err
+	}
+	defer removePID()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOnHangup(ctx, hup, srv.Reload, log)
 	log.Info("starting", "address", srv.Addr().String(), "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
 	return srv.Run(ctx)
 }
@@ -69,6 +80,8 @@ func (c *Config) app() app.Config {
 		// keeps, under the same configuration file's sensor.capture.dir.
 		Console: c.console(),
 		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, TrustedKeyFiles: c.Content.TrustedKeyFiles, Dir: c.contentDir(), DefaultPack: c.Content.DefaultPack},
+		// Packs installed through the API are checked as by rules update.
+		ContentYARA: yaracChecker(),
 	}
 }
 
