@@ -110,7 +110,8 @@ func (s *Server) Install(ctx context.Context, r io.Reader, actor string) (api.Co
 		return api.ContentResult{}, err
 	}
 	res := api.ContentResult{Change: ch, Warnings: rep.Warnings, Sigma: rep.Sigma, Correlations: rep.Correlations, YARA: rep.YARA, Osquery: rep.Osquery}
-	if err := s.reload(ctx); err != nil {
+	// The caller going away must not leave the change unloaded.
+	if err := s.reload(context.WithoutCancel(ctx)); err != nil {
 		return res, fmt.Errorf("%s %s installed, but not loaded until the next start: %w", ch.Name, ch.Version, err)
 	}
 	res.RulesVersion = s.api.RulesVersion()
@@ -129,7 +130,7 @@ func (s *Server) Rollback(ctx context.Context, name, actor string) (api.ContentR
 	if err != nil {
 		return api.ContentResult{}, err
 	}
-	if err := s.reload(ctx); err != nil {
+	if err := s.reload(context.WithoutCancel(ctx)); err != nil {
 		return api.ContentResult{Change: ch}, fmt.Errorf("%s %s active again, but not loaded until the next start: %w", ch.Name, ch.Version, err)
 	}
 	return api.ContentResult{Change: ch, RulesVersion: s.api.RulesVersion()}, nil
