@@ -204,7 +204,7 @@ func (s *Server) checkIn(w http.ResponseWriter, r *http.Request, a fleet.Agent) 
 		return
 	}
 	s.record(r, changes)
-	resp := wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.d.RulesVersion}
+	resp := wire.CheckInResponse{Interval: s.cfg.CheckInInterval, RulesVersion: s.rulesNow().version}
 	if s.d.Telemetry != nil {
 		chain, err := s.unitChain(r.Context(), a.Unit)
 		if err != nil {
@@ -241,11 +241,12 @@ func (s *Server) actionKey() []byte {
 // rules hands an agent the signed rule bundle; the agent verifies it
 // against the key it pinned at enrollment.
 func (s *Server) rules(w http.ResponseWriter, r *http.Request, a fleet.Agent) {
-	if len(s.d.Rules.Payload) == 0 {
+	b := s.rulesNow()
+	if len(b.signed.Payload) == 0 {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "this server distributes no rule bundle"})
 		return
 	}
-	writeJSON(w, http.StatusOK, s.d.Rules)
+	writeJSON(w, http.StatusOK, b.signed)
 }
 
 // ingest takes an agent's batch within the ingest gate's bounds (429 and

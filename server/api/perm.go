@@ -73,6 +73,9 @@ const (
 	PermActions Perm = "actions"
 	// PermRulesSwitch switches detection rules on and off at run time.
 	PermRulesSwitch Perm = "rules.switch"
+	// PermContentManage installs, rolls back and lists signed content
+	// packs on the running server.
+	PermContentManage Perm = "content.manage"
 )
 
 // rolePerms is the one table of who may do what. A role not here, or a
@@ -81,7 +84,8 @@ var rolePerms = map[string][]Perm{
 	RoleAdmin: {PermSelf, PermAgentsRead, PermAgentsLabel, PermAgentsAdmin, PermEventsRead, PermIncidentsRead,
 		PermIncidentsAct, PermIncidentsAssignAny, PermUnitsRead, PermUnitsAdmin, PermLive, PermSystemsRead,
 		PermSystemsWrite, PermIndicatorsRead, PermIndicatorsWrite, PermForwardRead, PermReidentify, PermDeadLetters,
-		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead, PermActions, PermRulesSwitch},
+		PermTAXII, PermUsersAdmin, PermTokensAdmin, PermAuditRead, PermPersonalData, PermImport, PermReportsRead, PermActions, PermRulesSwitch,
+		PermContentManage},
 	RoleAnalyst: {PermSelf, PermAgentsRead, PermAgentsLabel, PermEventsRead, PermIncidentsRead, PermIncidentsAct,
 		PermIncidentsAssignAny, PermUnitsRead, PermLive, PermSystemsRead, PermIndicatorsRead, PermIndicatorsWrite,
 		PermForwardRead, PermTAXII, PermPersonalData, PermImport, PermReportsRead, PermActions, PermRulesSwitch},

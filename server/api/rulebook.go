@@ -47,10 +47,15 @@ type Rulebook struct {
 	off atomic.Pointer[map[string]bool]
 }
 
-// Add records a set.
+// Add records a set, in place of one of the same name (a content change
+// reloads the rules).
 func (b *Rulebook) Add(s RuleSet) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if i := slices.IndexFunc(b.sets, func(o RuleSet) bool { return o.Name == s.Name }); i >= 0 {
+		b.sets[i] = s
+		return
+	}
 	b.sets = append(b.sets, s)
 }
 
@@ -79,9 +84,10 @@ func (s *Server) rulebook(w http.ResponseWriter, r *http.Request, p Principal) {
 	if s.d.Rulebook != nil {
 		sets = s.d.Rulebook.Sets()
 	}
-	yara := RuleSet{Name: "yara", Version: s.d.RulesVersion, Rules: []RuleInfo{}}
+	rb := s.rulesNow()
+	yara := RuleSet{Name: "yara", Version: rb.version, Rules: []RuleInfo{}}
 	var b bundle.Bundle
-	if len(s.d.Rules.Payload) > 0 && json.Unmarshal(s.d.Rules.Payload, &b) == nil {
+	if len(rb.signed.Payload) > 0 && json.Unmarshal(rb.signed.Payload, &b) == nil {
 		for _, f := range b.Files {
 			yara.Rules = append(yara.Rules, RuleInfo{ID: f.Path, Title: f.Path, File: f.Path})
 		}

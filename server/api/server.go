@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"lachan/internal/bundle"
@@ -137,6 +138,10 @@ type Server struct {
 	ingestGate *ingestGate
 	// table is every route with what it needs (perm.go).
 	table []Route
+	// content installs content packs; bundle is the agents' rule bundle
+	// once a content change replaced the one in Deps (content.go).
+	content ContentManager
+	bundle  atomic.Pointer[ruleBundle]
 }
 
 // New builds a server; Serve starts it.
@@ -194,6 +199,7 @@ func (s *Server) routes() http.Handler {
 	s.auditRoutes(mux)
 	s.reportRoutes(mux)
 	s.actionRoutes(mux)
+	s.contentRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, wire.Error{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"time"
@@ -56,11 +57,14 @@ type Config struct {
 	YARARules string
 	// Content is the trusted content keys and the directory of installed
 	// packs (Dir empty: none are loaded).
-	Content   content.Config
-	API       api.Config
-	Incident  incident.Config
-	Live      live.Config
-	Retention store.RetentionConfig
+	Content content.Config
+	// ContentYARA compiles the YARA files of a pack installed through the
+	// API, as `lachan rules update` does; nil leaves them to the agents.
+	ContentYARA func(fs.FS) []error
+	API         api.Config
+	Incident    incident.Config
+	Live        live.Config
+	Retention   store.RetentionConfig
 	// Detect is the detection engine's settings (expand placeholders).
 	Detect    detect.Config
 	Correlate correlate.Config
@@ -131,6 +135,8 @@ type Server struct {
 	// as built, for the tests of what the server loaded.
 	pipeline *pipeline.Pipeline
 	bundle   bundle.Signed
+	// live is what a content change reloads (reload.go).
+	live running
 }
 
 // New builds every part of the server over st and binds the API's
@@ -236,15 +242,17 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 	detector := withIndicators(det, inds)
 	pl := pipeline.New(st, fl, inc, detector, log)
 	s.pipeline = pl
-	if err := s.correlator(ctx, pl, detector, st, sigmaDirs(cfg.Detections, packs), known, cfg.Correlate); err != nil {
+	corr, err := s.correlator(ctx, pl, detector, st, sigmaDirs(cfg.Detections, packs), known, cfg.Correlate)
+	if err != nil {
 		return err
 	}
+	s.live = running{cfg: cfg, trail: trail, ca: ca, pl: pl, corr: corr, inds: inds, report: reportBundle(signed, version, known)}
 	fwd, err := s.forward(cfg, st, units, inc, inds, upstreamPolicy(systems, coverage.Policies(), log))
 	if err != nil {
 		return err
 	}
 	link.set(fwd.Outbox)
-	reports := s.reports(cfg, st, ca, systems, coverage, units, fl, inc, signed, version, known)
+	reports := s.reports(cfg, st, ca, systems, coverage, units, fl, inc)
 	acts, err := s.actions(cfg, st, fl, systems, trail, inc)
 	if err != nil {
 		return err
@@ -263,6 +271,7 @@ func (s *Server) build(ctx context.Context, cfg Config, st store.Store) error {
 		Actions:   acts,
 		Telemetry: telPolicy,
 	})
+	s.api.SetContent(s)
 	return nil
 }
 

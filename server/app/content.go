@@ -94,7 +94,11 @@ func auditContentChanges(ctx context.Context, dir content.Dir, trail *audit.Trai
 				detail[k] = v
 			}
 		}
-		if err := trail.Record(ctx, audit.Entry{Actor: c.Actor, Role: "local", Action: c.Action, Object: c.Name, Outcome: audit.OutcomeSuccess, Detail: detail}); err != nil {
+		role := c.Role
+		if role == "" {
+			role = "local"
+		}
+		if err := trail.Record(ctx, audit.Entry{Actor: c.Actor, Role: role, Action: c.Action, Object: c.Name, Outcome: audit.OutcomeSuccess, Source: c.Source, Detail: detail}); err != nil {
 			return fmt.Errorf("audit content change %d: %w", c.Seq, err)
 		}
 		if err := atomicfile.Write(mark, []byte(strconv.Itoa(c.Seq)+"\n"), 0o600); err != nil {

@@ -19,16 +19,10 @@ import (
 // signed with the server's report key (<pki>/report.key), and adds the
 // monthly run when report.schedule.dir is set.
 func (s *Server) reports(cfg Config, st store.Store, ca *pki.Authority, systems *system.Registry, coverage *system.Coverage,
-	units *unit.Registry, fl *fleet.Fleet, inc *incident.Manager, signed bundle.Signed, version string, sigma []*detect.Rule) *report.Builder {
-	files := 0
-	var b bundle.Bundle
-	if json.Unmarshal(signed.Payload, &b) == nil {
-		files = len(b.Files)
-	}
-	content := report.Bundle{Version: version, Rules: files, Sigma: len(sigma)}
+	units *unit.Registry, fl *fleet.Fleet, inc *incident.Manager) *report.Builder {
 	rb := report.NewBuilder(report.Deps{
 		Store: st, Systems: systems, Units: units, Agents: fl, Incidents: inc, Policies: coverage.Policies(),
-		Bundle: func() report.Bundle { return content },
+		Bundle: s.reportBundle,
 	}, cfg.Report)
 	if sc := cfg.Report.Schedule; sc.Dir != "" {
 		key := ca.ReportSigner()
@@ -36,4 +30,15 @@ func (s *Server) reports(cfg Config, st store.Store, ca *pki.Authority, systems 
 		s.add("monthly reports", func(ctx context.Context) error { return sch.Run(ctx) })
 	}
 	return rb
+}
+
+// reportBundle describes the content in use for the auditors' reports:
+// the agents' bundle and the Sigma rules loaded.
+func reportBundle(signed bundle.Signed, version string, sigma []*detect.Rule) report.Bundle {
+	files := 0
+	var b bundle.Bundle
+	if json.Unmarshal(signed.Payload, &b) == nil {
+		files = len(b.Files)
+	}
+	return report.Bundle{Version: version, Rules: files, Sigma: len(sigma)}
 }

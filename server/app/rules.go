@@ -99,7 +99,25 @@ func (s *Server) loadDetector(dir string, packs []content.Pack, dcfg detect.Conf
 // resumes their open windows from the store (the last checkpoint, then the
 // events stored since it, run through det), feeds them from the pipeline
 // and adds the correlator's checkpoints to the server's work.
-func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dirs []detect.RuleDir, known []*detect.Rule, ccfg correlate.Config) error {
+func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipeline.Detector, st store.Store, dirs []detect.RuleDir, known []*detect.Rule, ccfg correlate.Config) (*correlate.Correlator, error) {
+	c, err := correlate.New(s.correlationSet(dirs, known), st, ccfg, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Restore(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := c.Replay(ctx, st, det.Detect); err != nil {
+		return nil, err
+	}
+	pl.SetCorrelator(c)
+	s.add("correlate", func(ctx context.Context) error { c.Run(ctx); return nil })
+	return c, nil
+}
+
+// correlationSet loads the correlation rules of dirs against the
+// detection rules known, and lists them in the rulebook.
+func (s *Server) correlationSet(dirs []detect.RuleDir, known []*detect.Rule) *correlate.Set {
 	set, errs := correlate.LoadDirs(dirs, known)
 	for _, e := range errs {
 		s.log.Warn("correlation rule skipped", "err", e)
@@ -110,19 +128,7 @@ func (s *Server) correlator(ctx context.Context, pl *pipeline.Pipeline, det pipe
 		book.Rules = append(book.Rules, api.RuleInfo{ID: r.ID, Title: r.Title, Level: r.Level, Status: r.Status, File: r.File})
 	}
 	s.rulebook.Add(book)
-	c, err := correlate.New(set, st, ccfg, s.log)
-	if err != nil {
-		return err
-	}
-	if err := c.Restore(ctx); err != nil {
-		return err
-	}
-	if _, err := c.Replay(ctx, st, det.Detect); err != nil {
-		return err
-	}
-	pl.SetCorrelator(c)
-	s.add("correlate", func(ctx context.Context) error { c.Run(ctx); return nil })
-	return nil
+	return set
 }
 
 // errorTexts are the load errors as people read them (file:line: why).

@@ -140,6 +140,11 @@ func (c *Client) Post(ctx context.Context, path string, v any, out any) error {
 	return c.do(ctx, http.MethodPost, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"}, out)
 }
 
+// PostFile sends body as it is, of the given content type.
+func (c *Client) PostFile(ctx context.Context, path, contentType string, body io.Reader, out any) error {
+	return c.do(ctx, http.MethodPost, path, body, map[string]string{"Content-Type": contentType}, out)
+}
+
 // Put sends v as JSON.
 func (c *Client) Put(ctx context.Context, path string, v any, out any) error {
 	b, err := json.Marshal(v)

@@ -32,6 +32,9 @@ type Dir struct {
 	Path string
 	// Now is the clock for change records; nil is time.Now.
 	Now func() time.Time
+	// Role and Source are recorded with each change: the caller's, for a
+	// change made through the server's API; empty for a local account.
+	Role, Source string
 }
 
 // state is a pack's state.json.
@@ -51,6 +54,10 @@ type Change struct {
 	Previous string    `json:"previous,omitempty"`
 	Key      string    `json:"key,omitempty"`
 	SHA256   string    `json:"sha256,omitempty"`
+	// Role and Source are the caller's, for a change made through the
+	// server's API; empty for a local account's.
+	Role   string `json:"role,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // Actions of a Change.
@@ -61,6 +68,11 @@ const (
 
 // ErrNotInstalled is returned for a pack name the directory does not hold.
 var ErrNotInstalled = errors.New("no such content pack installed")
+
+// ErrRefused is matched by every error of Update and Install that refuses
+// the pack for what it is (signature, key, checks, a version taken),
+// rather than for a failure of the directory.
+var ErrRefused = errors.New("refused")
 
 func (d Dir) now() time.Time {
 	if d.Now != nil {
@@ -96,10 +108,10 @@ func (d Dir) Install(s Signed, p Pack, actor string) (Change, error) {
 	file := filepath.Join(dir, version+".pack")
 	if old, err := os.ReadFile(file); err == nil {
 		if !bytes.Equal(old, buf.Bytes()) {
-			return Change{}, fmt.Errorf("%s %s is installed already with other content: give the new pack a new version", name, version)
+			return Change{}, &Refusal{Reason: fmt.Sprintf("%s %s is installed already with other content: give the new pack a new version", name, version)}
 		}
 		if st.Active == version {
-			return Change{}, fmt.Errorf("%s %s is installed and active already", name, version)
+			return Change{}, &Refusal{Reason: fmt.Sprintf("%s %s is installed and active already", name, version)}
 		}
 	} else if err := atomicfile.Write(file, buf.Bytes(), 0o600); err != nil {
 		return Change{}, err
@@ -179,6 +191,7 @@ func (d Dir) record(c Change) (Change, error) {
 	}
 	c.Seq = len(all) + 1
 	c.At = d.now().UTC()
+	c.Role, c.Source = d.Role, d.Source
 	line, _ := json.Marshal(c)
 	f, err := os.OpenFile(filepath.Join(d.Path, "changes.jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -301,6 +314,9 @@ type Refusal struct {
 	Report Report
 }
 
+// Is makes a Refusal match ErrRefused.
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
+
 func (r *Refusal) Error() string {
 	if len(r.Report.Errors) == 0 {
 		return r.Reason
@@ -320,7 +336,7 @@ func (r *Refusal) Error() string {
 func (d Dir) Update(r io.Reader, trusted []ed25519.PublicKey, c Checker, actor string) (Change, Report, error) {
 	p, s, err := Read(r, trusted)
 	if err != nil {
-		return Change{}, Report{}, fmt.Errorf("refused: %w; nothing changed", err)
+		return Change{}, Report{}, fmt.Errorf("%w: %w; nothing changed", ErrRefused, err)
 	}
 	rep := c.Check(p)
 	if !rep.OK() {

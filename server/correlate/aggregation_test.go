@@ -88,3 +88,39 @@ detection:
 		t.Error("a zero aggregation window was accepted")
 	}
 }
+
+// TestSwapFillsAggregationWindow: a reload hands the correlator a set
+// straight from the loader, whose legacy aggregations have no timespan;
+// the swap gives them the configured window, as New does, or they would
+// count over nothing.
+func TestSwapFillsAggregationWindow(t *testing.T) {
+	rule := `title: Many failed logons from one address
+id: 7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8
+level: medium
+logsource: {product: windows, service: security}
+detection:
+  selection:
+    EventID: 4625
+  condition: selection | count() by IpAddress > 2
+`
+	cfg := DefaultConfig()
+	cfg.AggregationWindow = 3 * time.Hour
+	r := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
+	next := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
+	if rs := next.set.Rules(); len(rs) != 1 || rs[0].Timespan != 0 {
+		t.Fatalf("the loaded set's rule has a timespan already: %+v", rs)
+	}
+	r.c.Swap(next.set)
+	if rs := r.c.Set().Rules(); len(rs) != 1 || rs[0].Timespan != cfg.AggregationWindow {
+		t.Fatalf("after the swap the rule's timespan is not the window: %+v", rs)
+	}
+	r.eng, r.set = next.eng, next.set
+	var got []event.Event
+	for i := range 3 {
+		got = append(got, r.feed(t, ev("windows.security", time.Duration(i)*time.Hour, "EventID", 4625, "IpAddress", "10.0.0.9"))...)
+	}
+	got = append(got, r.c.Flush()...)
+	if len(got) != 1 {
+		t.Errorf("%d alerts over three events an hour apart in a three-hour window after the swap, want 1", len(got))
+	}
+}

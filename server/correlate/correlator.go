@@ -130,7 +130,11 @@ func New(set *Set, st StateStore, cfg Config, log *slog.Logger) (*Correlator, er
 }
 
 // Set returns the rules in use.
-func (c *Correlator) Set() *Set { return c.set }
+func (c *Correlator) Set() *Set {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.set
+}
 
 // Stats returns the counters.
 func (c *Correlator) Stats() Stats {
@@ -146,11 +150,11 @@ func (c *Correlator) Stats() Stats {
 // correlations do not generate them — followed by the correlation alerts
 // that fired, which may include windows that closed as event time moved on.
 func (c *Correlator) Observe(ev event.Event, alerts []event.Event) []event.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.set.rules) == 0 {
 		return alerts
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.advance(ev.Timestamp)
 	out := make([]event.Event, 0, len(alerts))
 	var fired []event.Event

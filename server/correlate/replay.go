@@ -69,7 +69,8 @@ func (c *Correlator) writeMark(ctx context.Context, m mark) error {
 // it after Restore and before the correlator sees new events; it returns
 // how many events it observed.
 func (c *Correlator) Replay(ctx context.Context, src EventSource, detect func(event.Event) []event.Event) (int, error) {
-	if c.st == nil || len(c.set.rules) == 0 {
+	set := c.Set()
+	if c.st == nil || set.Len() == 0 {
 		return 0, nil
 	}
 	var m mark
@@ -84,7 +85,7 @@ func (c *Correlator) Replay(ctx context.Context, src EventSource, detect func(ev
 		}
 	}
 	var span time.Duration
-	for _, cr := range c.set.rules {
+	for _, cr := range set.rules {
 		span = max(span, cr.Timespan)
 	}
 	q := store.Query{Asc: true, Limit: store.MaxLimit}

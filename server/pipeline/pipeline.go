@@ -47,8 +47,11 @@ type Pipeline struct {
 	incidents *incident.Manager
 	detector  atomic.Pointer[Detector]
 	corr      atomic.Pointer[Correlator]
-	log       *slog.Logger
-	now       func() time.Time
+	// rules is held shared while a batch is detected and correlated, and
+	// exclusively by Reload, so that a batch sees one set of rules.
+	rules sync.RWMutex
+	log   *slog.Logger
+	now   func() time.Time
 	// mu serialises filing and storing (not detection) so that alerts of
 	// concurrent batches group into incidents consistently and a retry
 	// finds what an earlier try stored.
@@ -70,6 +73,21 @@ func (p *Pipeline) SetDetector(d Detector) { p.detector.Store(&d) }
 // SetCorrelator makes every event and its alerts pass through c; its
 // alerts are filed into incidents and stored like the others.
 func (p *Pipeline) SetCorrelator(c Correlator) { p.corr.Store(&c) }
+
+// Reload changes the rules between batches: it waits for the batches
+// being detected to finish with the rules they began with, then, before
+// another batch begins, makes det the detector and runs swap (the
+// correlator's change of rules), so that each event is detected and
+// correlated once, by the old rules or by the new. Batches detected but
+// not yet committed are stored as they were detected.
+func (p *Pipeline) Reload(det Detector, swap func()) {
+	p.rules.Lock()
+	defer p.rules.Unlock()
+	p.SetDetector(det)
+	if swap != nil {
+		swap()
+	}
+}
 
 // IngestAgent takes a batch from an enrolled agent. Identity fields come
 // from the agent's enrollment, never from what it sent, so that an agent
@@ -160,6 +178,8 @@ const parallelFrom = 64
 // large, then the correlator over each event in batch order, which its
 // windows need.
 func (p *Pipeline) detect(evs []event.Event) []event.Event {
+	p.rules.RLock()
+	defer p.rules.RUnlock()
 	det := *p.detector.Load()
 	found := make([][]event.Event, len(evs))
 	workers := min(runtime.GOMAXPROCS(0), len(evs)/parallelFrom+1)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lachan/server/api"
+	"lachan/server/client"
 	"lachan/server/content"
 	"lachan/server/detect"
 )
@@ -230,18 +232,26 @@ func partSummary(m content.Manifest) string {
 
 func updateCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "update FILE",
-		Short: "Install a signed content pack on this server machine (loaded at the next start)",
+		Use:   "update FILE [--server URL]",
+		Short: "Install a signed content pack, on this server machine or through a server's API",
 		Long: "Verify the pack's signature against content.trusted_keys, check every rule in it, and\n" +
 			"make it the active version of its name in <data_dir>/content, keeping the version\n" +
 			"before for `lachan rules rollback`. A pack that fails any check is refused whole and\n" +
-			"nothing changes. The server loads it at its next start and records the change in the\n" +
-			"audit trail.",
+			"nothing changes. A server running from this data directory is told to load it (SIGHUP,\n" +
+			"through its pid file); the change goes to the audit trail.\n" +
+			"With --server the pack is uploaded to that server's API (an admin's credential, as for\n" +
+			"the other commands; at most 128 MiB), which runs the same checks and loads it at once.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cl, err := remoteClient(cmd, cfg); cl != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				return uploadPack(cmd, cl, args[0])
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
@@ -267,12 +277,59 @@ func updateCmd() *cobra.Command {
 			if ch.Previous != "" {
 				was = " (was " + ch.Previous + ", kept for rollback)"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "installed %s %s%s; restart the server to load it\n", ch.Name, ch.Version, was)
+			fmt.Fprintf(cmd.OutOrStdout(), "installed %s %s%s; %s\n", ch.Name, ch.Version, was, tellServer(cfg))
 			return nil
 		},
 	}
 	addLogSourcesFlag(c)
+	addServerFlag(c)
 	return c
+}
+
+// addServerFlag adds --server: do the change through that server's API
+// instead of in this machine's data directory.
+func addServerFlag(c *cobra.Command) {
+	c.Flags().String("server", "", "server URL (https://host:port): do it through the server's API, with an admin's credential")
+}
+
+// remoteClient is a client of the server named by --server, or nil
+// without the flag. The CA file and credential come as for every other
+// command (client.ca_file, LACHAN_TOKEN, lachan login to that server).
+func remoteClient(cmd *cobra.Command, cfg *Config) (*client.Client, error) {
+	server, _ := cmd.Flags().GetString("server")
+	if server == "" {
+		return nil, nil
+	}
+	cfg.Client.Server = server
+	cc := cfg.client()
+	return client.New(cc.Server, cc.CAFile, cc.TokenFile, cc.Token)
+}
+
+// uploadPack sends a pack file to the server, which checks, installs and
+// loads it.
+func uploadPack(cmd *cobra.Command, cl *client.Client, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > api.MaxContentUpload {
+		return fmt.Errorf("%s: %d MiB, over the %d MiB the API takes: install it on the server's machine", file, st.Size()>>20, api.MaxContentUpload>>20)
+	}
+	var res api.ContentResult
+	if err := cl.PostFile(cmd.Context(), api.PathContent, "application/json", f, &res); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), loadCounts(content.Report{Sigma: res.Sigma, Correlations: res.Correlations, YARA: res.YARA, Osquery: res.Osquery}))
+	was := ""
+	if res.Change.Previous != "" {
+		was = " (was " + res.Change.Previous + ", kept for rollback)"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "installed %s %s%s; the server loaded it (agents' rules %s)\n", res.Change.Name, res.Change.Version, was, res.RulesVersion)
+	return nil
 }
 
 func listPacksCmd() *cobra.Command {
@@ -285,7 +342,7 @@ func listPacksCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := content.Dir{Path: cfg.contentDir()}.List(cfg.Content.Keys())
+			list, err := installedPacks(cmd, cfg)
 			if err != nil {
 				return err
 			}
@@ -313,7 +370,30 @@ func listPacksCmd() *cobra.Command {
 		},
 	}
 	c.Flags().Bool("json", false, "JSON lines")
+	addServerFlag(c)
 	return c
+}
+
+// installedPacks lists the packs of this machine's data directory, or of
+// the server named by --server.
+func installedPacks(cmd *cobra.Command, cfg *Config) ([]content.Installed, error) {
+	cl, err := remoteClient(cmd, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cl == nil {
+		return content.Dir{Path: cfg.contentDir()}.List(cfg.Content.Keys())
+	}
+	var out api.ContentList
+	if err := cl.Get(cmd.Context(), api.PathContent, nil, &out); err != nil {
+		return nil, err
+	}
+	list := make([]content.Installed, 0, len(out.Packs))
+	for _, p := range out.Packs {
+		list = append(list, content.Installed{Manifest: content.Manifest{Name: p.Name, Version: p.Version, Created: p.Created, Parts: p.Parts},
+			Key: p.Key, Active: p.Active, Problem: p.Problem})
+	}
+	return list, nil
 }
 
 func sources(m content.Manifest) string {
@@ -353,14 +433,25 @@ func writePackList(w io.Writer, list []content.Installed) error {
 }
 
 func rollbackCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "rollback NAME",
-		Short: "Make the version of a content pack before the active one active again (at the next start)",
+	c := &cobra.Command{
+		Use:   "rollback NAME [--server URL]",
+		Short: "Make the version of a content pack before the active one active again",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cl, err := remoteClient(cmd, cfg); cl != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				var res api.ContentResult
+				if err := cl.Post(cmd.Context(), api.PathContentRollback, api.ContentRollback{Name: args[0]}, &res); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s active again (was %s); the server loaded it\n", res.Change.Name, res.Change.Version, res.Change.Previous)
+				return nil
 			}
 			ch, err := content.Dir{Path: cfg.contentDir()}.Rollback(args[0], actorName())
 			if errors.Is(err, content.ErrNotInstalled) {
@@ -369,10 +460,12 @@ func rollbackCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s active again (was %s); restart the server to load it\n", ch.Name, ch.Version, ch.Previous)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s active again (was %s); %s\n", ch.Name, ch.Version, ch.Previous, tellServer(cfg))
 			return nil
 		},
 	}
+	addServerFlag(c)
+	return c
 }
 
 // actorName is who changes the content, for the audit trail: the local

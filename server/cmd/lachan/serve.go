@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +34,11 @@ func serveCmd() *cobra.Command {
 // serve opens the configured store and runs the server over it until ctx
 // ends or a part fails; the store closes last.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
+	// From the first moment, so that a SIGHUP during the start (a reload
+	// sent early) is kept for when the server runs rather than ending it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -51,6 +58,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	removePID, err := writePIDFile(cfg.pidFile())
+	if err != nil {
+		return err
+	}
+	defer removePID()
+	// A reload under way ends before the store closes.
+	rctx, stopReloads := context.WithCancel(ctx)
+	reloads := make(chan struct{})
+	go func() { defer close(reloads); reloadOnHangup(rctx, hup, srv.Reload, log) }()
+	defer func() { stopReloads(); <-reloads }()
 	log.Info("starting", "address", srv.Addr().String(), "data_dir", cfg.DataDir, "operator_token_file", cfg.tokenFile())
 	return srv.Run(ctx)
 }
@@ -69,6 +86,8 @@ func (c *Config) app() app.Config {
 		// keeps, under the same configuration file's sensor.capture.dir.
 		Console: c.console(),
 		Content: content.Config{TrustedKeys: c.Content.TrustedKeys, TrustedKeyFiles: c.Content.TrustedKeyFiles, Dir: c.contentDir(), DefaultPack: c.Content.DefaultPack},
+		// Packs installed through the API are checked as by rules update.
+		ContentYARA: yaracChecker(),
 	}
 }
 
