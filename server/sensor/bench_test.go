@@ -9,6 +9,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/test/pcapgen"
+	"lachan/test/procstat"
 )
 
 // discard is a Sink that drops every record.
@@ -47,7 +48,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			runtime.ReadMemStats(&before)
-			cpu0 := cpuTime()
+			cpu0 := procstat.SelfCPU()
 			for b.Loop() {
 				st, err := DecodeRecords(context.Background(), bytes.NewReader(data), DefaultConfig(), bc.sink)
 				if err != nil || st.DecodeErrors != 0 {
@@ -60,7 +61,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "packets/s")
 			// CPU time of the process (garbage collection included) is what
 			// one core would need; wall time on a shared machine says less.
-			b.ReportMetric(float64(packets)/(cpuTime()-cpu0).Seconds(), "packets/cpu-s")
+			b.ReportMetric(float64(packets)/(procstat.SelfCPU()-cpu0).Seconds(), "packets/cpu-s")
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(packets), "B/packet")
 		})
 	}

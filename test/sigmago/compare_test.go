@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"lachan/internal/event"
 	"lachan/server/detect"
 	"lachan/server/detect/winlog"
+	"lachan/test/procstat"
 	"lachan/test/shareddata"
 )
 
@@ -112,20 +112,12 @@ func regressionEvents(tb testing.TB, root string) []event.Event {
 	return evs
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // rate runs fn over events until at least min has passed and returns
 // events per wall-clock second and per CPU-second, and the alert count of
 // the first pass.
 func rate(evs []event.Event, min time.Duration, fn func(event.Event) int) (wall, cpu float64, alerts int) {
 	runtime.GC()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), procstat.SelfCPU()
 	n := 0
 	for pass := 0; pass == 0 || time.Since(start) < min; pass++ {
 		for _, ev := range evs {
@@ -137,7 +129,7 @@ func rate(evs []event.Event, min time.Duration, fn func(event.Event) int) (wall,
 		}
 	}
 	w := time.Since(start).Seconds()
-	c := (cpuTime() - cpu0).Seconds()
+	c := (procstat.SelfCPU() - cpu0).Seconds()
 	if c <= 0 {
 		c = w
 	}

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"lachan/server/correlate"
 	"lachan/server/detect"
 	"lachan/server/detect/winlog"
+	"lachan/test/procstat"
 	"lachan/test/shareddata"
 )
 
@@ -147,14 +147,6 @@ func TestWriteDetectEvents(t *testing.T) {
 	}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkDetectCommand runs the whole of `lachan detect` but rule
 // loading in-process, all SigmaHQ rules loaded: reading JSON lines,
 // matching, building each alert with its context and writing it as a JSON
@@ -187,7 +179,7 @@ func BenchmarkDetectCommand(b *testing.B) {
 			d := newDetectRun(e, corr, &out, io.Discard)
 			b.SetBytes(int64(len(c.src)))
 			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
+			start, cpu0 := time.Now(), procstat.SelfCPU()
 			for i := 0; i < b.N; i++ {
 				if err := readEventFile("-", bytes.NewReader(c.src), d.handler(context.Background(), "bench/"+c.name+".jsonl")); err != nil {
 					b.Fatal(err)
@@ -196,7 +188,7 @@ func BenchmarkDetectCommand(b *testing.B) {
 			if err := d.flush(); err != nil {
 				b.Fatal(err)
 			}
-			cpu, wall := cpuTime()-cpu0, time.Since(start)
+			cpu, wall := procstat.SelfCPU()-cpu0, time.Since(start)
 			b.StopTimer()
 			if d.bad > 0 {
 				b.Fatalf("%d unreadable records", d.bad)
@@ -268,7 +260,7 @@ func BenchmarkDetectAlerts(b *testing.B) {
 			var out countWriter
 			d := newDetectRun(e, corr, &out, io.Discard)
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := procstat.SelfCPU()
 			for i := 0; i < b.N; i++ {
 				for _, m := range evs {
 					if err := c.write(&out, d, m); err != nil {
@@ -277,7 +269,7 @@ func BenchmarkDetectAlerts(b *testing.B) {
 				}
 			}
 			d.w.Flush()
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := procstat.SelfCPU() - cpu0; cpu > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*alerts), "cpu-ns/alert")
 			}
 			b.ReportMetric(float64(out.n)/float64(b.N*alerts), "B/alert")

@@ -7,6 +7,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/store"
+	"lachan/test/procstat"
 )
 
 // benchEvents makes n network-flow events of about 600 bytes of JSON,
@@ -56,7 +57,7 @@ func benchEncode(b *testing.B, e *Engine, evs []event.Event, check bool) {
 	buf := make([]byte, 0, 1<<20)
 	var bytes int
 	b.ReportAllocs()
-	start := cpuTime()
+	start := procstat.SelfCPU()
 	wall := time.Now()
 	n := 0
 	for b.Loop() {
@@ -73,7 +74,7 @@ func benchEncode(b *testing.B, e *Engine, evs []event.Event, check bool) {
 		bytes = len(buf)
 		n += len(evs)
 	}
-	cpu := cpuTime() - start
+	cpu := procstat.SelfCPU() - start
 	if cpu <= 0 {
 		cpu = time.Since(wall)
 	}

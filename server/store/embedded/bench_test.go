@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/internal/logging"
+	"lachan/test/procstat"
 )
 
 var benchT0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -92,7 +93,8 @@ func rawWriteCPU(b *testing.B, sync bool, tmpl []event.Event, events int) time.D
 	if sync {
 		wo = pebble.Sync
 	}
-	cpu0, ok0 := processCPU()
+	cpu0 := procstat.SelfCPU()
+	ok0 := cpu0 > 0
 	for done := 0; done < events; done += len(tmpl) {
 		batch := db.NewBatch()
 		for i := range min(len(tmpl), events-done) {
@@ -107,7 +109,8 @@ func rawWriteCPU(b *testing.B, sync bool, tmpl []event.Event, events int) time.D
 		}
 		batch.Close()
 	}
-	cpu1, ok1 := processCPU()
+	cpu1 := procstat.SelfCPU()
+	ok1 := cpu1 > 0
 	if !ok0 || !ok1 {
 		return 0
 	}
@@ -148,7 +151,8 @@ func BenchmarkIngest(b *testing.B) {
 				}
 			}
 			evs := make([]event.Event, batch)
-			cpu0, cpuOK := processCPU()
+			cpu0 := procstat.SelfCPU()
+			cpuOK := cpu0 > 0
 			b.ResetTimer()
 			for done := 0; done < b.N; done += batch {
 				n := min(batch, b.N-done)
@@ -167,7 +171,8 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-			cpu1, ok := processCPU()
+			cpu1 := procstat.SelfCPU()
+			ok := cpu1 > 0
 			storeCPU := cpu1 - cpu0
 			if ok && cpuOK && storeCPU > 0 {
 				b.ReportMetric(float64(b.N)/storeCPU.Seconds(), "events/cpu-s")

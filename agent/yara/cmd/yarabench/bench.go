@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lachan/agent/yara"
+	"lachan/test/procstat"
 )
 
 type bench struct {
@@ -48,11 +49,11 @@ func (b *bench) ours(cfg yara.Config, cached bool) (timing, yara.ScanStats, erro
 	}
 	defer sc.Close()
 	var t timing
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), procstat.SelfCPU()
 	st, err := sc.ScanPaths(context.Background(), []string{b.corpus}, func(f yara.Finding) {
 		t.pairs = append(t.pairs, f.Namespace+":"+f.Rule+" "+f.Path)
 	})
-	t.wall, t.cpu = time.Since(start), cpuTime()-cpu
+	t.wall, t.cpu = time.Since(start), procstat.SelfCPU()-cpu
 	slices.Sort(t.pairs)
 	return t, st, err
 }
