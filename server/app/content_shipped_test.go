@@ -11,11 +11,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"lachan/internal/bundle"
 	"lachan/internal/logging"
-	"lachan/server/audit"
 	"lachan/server/content"
-	"lachan/server/pki"
 	"lachan/server/store/embedded/embeddedtest"
 )
 
@@ -64,32 +61,11 @@ func TestShippedPackFirstStart(t *testing.T) {
 	if !contains(sigma, "content/lachan-default/2026.12.03/lachan/marker.yml") {
 		t.Fatalf("the shipped pack's rule is not loaded: %v", sigma)
 	}
-	ca, err := pki.LoadOrCreate(cfg.PKIDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Verify(srv.bundle, ca.BundleSigner().Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, f := range b.Files {
-		files = append(files, f.Path)
-	}
+	files := bundleFiles(t, cfg.PKIDir, srv.bundle)
 	if !contains(files, "osquery/lachan-default/incident-response.conf") || !contains(files, "eicar.yar") {
 		t.Fatalf("bundle files: %v", files)
 	}
-	tr, err := audit.Open(ctx, st, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var installs []audit.Record
-	tr.Scan(ctx, 0, func(r audit.Record) error {
-		if r.Action == content.ActionInstall {
-			installs = append(installs, r)
-		}
-		return nil
-	})
+	installs := contentInstalls(t, ctx, st)
 	if len(installs) != 1 || installs[0].Actor != content.ActorPackage || installs[0].Object != "lachan-default" {
 		t.Fatalf("audit: %+v", installs)
 	}

@@ -16,6 +16,7 @@ import (
 	"lachan/server/audit"
 	"lachan/server/content"
 	"lachan/server/pki"
+	"lachan/server/store"
 	"lachan/server/store/embedded/embeddedtest"
 )
 
@@ -113,33 +114,12 @@ func TestContentPackLoaded(t *testing.T) {
 		}
 	}
 
-	ca, err := pki.LoadOrCreate(cfg.PKIDir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Verify(s.bundle, ca.BundleSigner().Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, f := range b.Files {
-		files = append(files, f.Path)
-	}
+	files := bundleFiles(t, cfg.PKIDir, s.bundle)
 	if !contains(files, "packs/ward-rules/marker.yar") || !contains(files, "eicar.yar") {
 		t.Fatalf("bundle files: %v", files)
 	}
 
-	tr, err := audit.Open(ctx, st, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var installs []audit.Record
-	tr.Scan(ctx, 0, func(r audit.Record) error {
-		if r.Action == content.ActionInstall {
-			installs = append(installs, r)
-		}
-		return nil
-	})
+	installs := contentInstalls(t, ctx, st)
 	if len(installs) != 1 || installs[0].Object != "ward-rules" || installs[0].Actor != "local:soc" || !strings.Contains(string(installs[0].Detail), "2026.12.1") {
 		t.Fatalf("audit: %+v", installs)
 	}
@@ -164,15 +144,8 @@ func TestContentPackLoaded(t *testing.T) {
 		}
 	}
 	// Its install is recorded once, not again at every start.
-	n := 0
-	tr.Scan(ctx, 0, func(r audit.Record) error {
-		if r.Action == content.ActionInstall {
-			n++
-		}
-		return nil
-	})
-	if n != 1 {
-		t.Fatalf("%d install records after two starts", n)
+	if again := contentInstalls(t, ctx, st); len(again) != 1 {
+		t.Fatalf("%d install records after two starts", len(again))
 	}
 }
 
@@ -183,4 +156,41 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// bundleFiles verifies a signed rule bundle with the bundle key under
+// pkiDir and returns the paths of its files.
+func bundleFiles(t *testing.T, pkiDir string, signed bundle.Signed) []string {
+	t.Helper()
+	ca, err := pki.LoadOrCreate(pkiDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Verify(signed, ca.BundleSigner().Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range b.Files {
+		files = append(files, f.Path)
+	}
+	return files
+}
+
+// contentInstalls returns the content.install records of st's audit
+// trail.
+func contentInstalls(t *testing.T, ctx context.Context, st store.Store) []audit.Record {
+	t.Helper()
+	tr, err := audit.Open(ctx, st, ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var installs []audit.Record
+	tr.Scan(ctx, 0, func(r audit.Record) error {
+		if r.Action == content.ActionInstall {
+			installs = append(installs, r)
+		}
+		return nil
+	})
+	return installs
 }
