@@ -406,17 +406,6 @@ func sources(m content.Manifest) string {
 	return strings.Join(out, "; ")
 }
 
-// packInfo is one line of `rules list --json`.
-type packInfo struct {
-	Name    string         `json:"name"`
-	Version string         `json:"version"`
-	Active  bool           `json:"active"`
-	Created time.Time      `json:"created,omitzero"`
-	Key     string         `json:"key,omitempty"`
-	Parts   []content.Part `json:"parts,omitempty"`
-	Problem string         `json:"problem,omitempty"`
-}
-
 func writePackList(w io.Writer, list []content.Installed) error {
 	enc := json.NewEncoder(w)
 	for _, i := range list {
@@ -425,7 +414,7 @@ func writePackList(w io.Writer, list []content.Installed) error {
 			p.Licence = "" // long; in the pack file
 			parts = append(parts, p)
 		}
-		if err := enc.Encode(packInfo{Name: i.Manifest.Name, Version: i.Manifest.Version, Active: i.Active, Created: i.Manifest.Created, Key: i.Key, Parts: parts, Problem: i.Problem}); err != nil {
+		if err := enc.Encode(api.ContentPack{Name: i.Manifest.Name, Version: i.Manifest.Version, Active: i.Active, Created: i.Manifest.Created, Key: i.Key, Parts: parts, Problem: i.Problem}); err != nil {
 			return err
 		}
 	}

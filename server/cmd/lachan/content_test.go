@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"lachan/server/api"
 	"lachan/test/shareddata"
 )
 
@@ -152,7 +153,7 @@ func TestSigmaHQPack(t *testing.T) {
 	if list, _ := runLachan(t, "--config", cfg, "rules", "list"); !strings.Contains(list, fmt.Sprintf("sigma %d (%d left out)", n, total-n)) {
 		t.Errorf("list does not show what was left out:\n%s", list)
 	}
-	var info packInfo
+	var info api.ContentPack
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("list --json: %v\n%s", err, out)
 	}
