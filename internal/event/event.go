@@ -165,6 +165,12 @@ func (e Event) Validate() error {
 	if err := checkID(e.ID); err != nil {
 		return &FieldError{Field: FieldID, Msg: err.Error()}
 	}
+	return e.ValidateContent()
+}
+
+// ValidateContent is Validate without the ID: for a reader that gives an
+// event its ID later, and only if the event is kept.
+func (e Event) ValidateContent() error {
 	if e.Timestamp.IsZero() {
 		return &FieldError{Field: FieldTimestamp, Msg: "missing"}
 	}

@@ -55,4 +55,13 @@ func FlattenData(data any, fields map[string]any) { flattenData(data, fields) }
 // puts them (FlattenSystem, FlattenData, FieldName with StringValue or
 // NumberValue): its channel, dataset, time, host, event code and ID. The
 // map becomes the event's.
-func FromFields(fields map[string]any) (event.Event, error) { return finish(fields) }
+func FromFields(fields map[string]any) (event.Event, error) { return finish(fields, true) }
+
+// FromFieldsNoID is FromFields without the ID, which costs a hash of the
+// whole record: a reader that drops most events gives the ID, with
+// EventID, to those it keeps.
+func FromFieldsNoID(fields map[string]any) (event.Event, error) { return finish(fields, false) }
+
+// EventID is the ID FromFields gives the event ev, when ev holds what
+// FromFieldsNoID made of the same fields and nothing more.
+func EventID(ev event.Event) string { return eventID(ev) }

@@ -97,20 +97,24 @@ type detectRun struct {
 	// direct is set when no correlation rule is loaded: alerts are then
 	// written straight from the matches, never built as events.
 	direct bool
-	enc    detect.AlertEncoder
-	buf    []byte
+	// noID is set when the events may be read without their ID, which
+	// only an alert needs: with direct alerts and no rule testing it.
+	noID bool
+	enc  detect.AlertEncoder
+	buf  []byte
 }
 
 func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.Writer) *detectRun {
+	direct := corr.Set().Len() == 0
 	return &detectRun{
 		engine: e, corr: corr, w: bufio.NewWriterSize(out, 64<<10), stderr: stderr,
-		direct: corr.Set().Len() == 0,
+		direct: direct, noID: direct && !e.Tests(event.FieldID),
 	}
 }
 
 // file runs the rules over the events of one file ("-" for stdin).
 func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
-	if err := readEventFile(f, stdin, d.handler(ctx, f)); err != nil {
+	if err := readEventFile(f, stdin, d.noID, d.handler(ctx, f)); err != nil {
 		return fmt.Errorf("%s: %w", f, err)
 	}
 	return d.w.Flush()
@@ -134,6 +138,9 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 		if len(ms) == 0 && d.direct {
 			return ctx.Err()
 		}
+		if ev.ID == "" {
+			withID(&ev, f)
+		}
 		if err := d.alertsOf(ev, ms); err != nil {
 			return err
 		}
@@ -143,6 +150,18 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			}
 		}
 		return ctx.Err()
+	}
+}
+
+// withID gives ev, read without its ID, the ID it is read with
+// otherwise: that of the fields it was read with, without the file's path.
+func withID(ev *event.Event, f string) {
+	if f != "-" {
+		delete(ev.Fields, "log.file.path")
+	}
+	ev.ID = winlog.EventID(*ev)
+	if f != "-" {
+		ev.Set("log.file.path", f)
 	}
 }
 
@@ -197,10 +216,15 @@ func (d *detectRun) flush() error {
 }
 
 // readEventFile picks the reader by extension: .evtx is binary, anything
-// else is a JSON stream.
-func readEventFile(name string, stdin io.Reader, h winlog.Handler) error {
+// else is a JSON stream, read without the events' IDs with noID
+// (winlog.ReadJSONNoID).
+func readEventFile(name string, stdin io.Reader, noID bool, h winlog.Handler) error {
+	readJSON := winlog.ReadJSON
+	if noID {
+		readJSON = winlog.ReadJSONNoID
+	}
 	if name == "-" {
-		return winlog.ReadJSON(stdin, h)
+		return readJSON(stdin, h)
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -210,5 +234,5 @@ func readEventFile(name string, stdin io.Reader, h winlog.Handler) error {
 	if strings.EqualFold(filepath.Ext(name), ".evtx") {
 		return winlog.ReadEVTX(f, h)
 	}
-	return winlog.ReadJSON(f, h)
+	return readJSON(f, h)
 }

@@ -66,14 +66,17 @@ func TestDetectOutputUnchanged(t *testing.T) {
 		if !d.direct {
 			t.Fatal("SigmaHQ has correlation rules now; compare the correlation path too")
 		}
+		if !d.noID {
+			t.Fatal("events are read with their IDs; the IDs given later are not compared")
+		}
 		const path = "events/dense.jsonl"
-		if err := readEventFile("-", strings.NewReader(src), d.handler(context.Background(), path)); err != nil {
+		if err := readEventFile("-", strings.NewReader(src), d.noID, d.handler(context.Background(), path)); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {
 			t.Fatal(err)
 		}
-		err = readEventFile("-", strings.NewReader(src), func(ev event.Event, err error) error {
+		err = readEventFile("-", strings.NewReader(src), false, func(ev event.Event, err error) error {
 			if err != nil {
 				return err
 			}
@@ -119,7 +122,7 @@ func TestDetectCorrelationPath(t *testing.T) {
 	}{{&direct, true}, {&viaEvents, false}} {
 		d := newDetectRun(e, corr, c.out, io.Discard)
 		d.direct = c.direct
-		if err := readEventFile("-", bytes.NewReader(dense), d.handler(context.Background(), "x.jsonl")); err != nil {
+		if err := readEventFile("-", bytes.NewReader(dense), d.noID, d.handler(context.Background(), "x.jsonl")); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {

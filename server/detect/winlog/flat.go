@@ -39,6 +39,8 @@ type flattener struct {
 	// more holds what members handed to winevent's functions gave; tmp
 	// is one member's.
 	more, tmp map[string]any
+	// noID leaves the events without their ID (winevent.FromFieldsNoID).
+	noID bool
 }
 
 // maxInterned bounds the interned names; past it names are still made,
@@ -102,7 +104,11 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	if len(fields) != len(f.items)+len(f.more) {
 		return event.Event{}, 0, nil, false
 	}
-	ev, err = winevent.FromFields(fields)
+	if f.noID {
+		ev, err = winevent.FromFieldsNoID(fields)
+	} else {
+		ev, err = winevent.FromFields(fields)
+	}
 	return ev, n, err, true
 }
 

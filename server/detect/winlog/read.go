@@ -22,9 +22,21 @@ type Handler func(ev event.Event, err error) error
 // object is an event of the platform's own form (it has "event.dataset") or
 // a Windows event, nested or flat. A syntax error ends the stream, since
 // nothing after it can be trusted to line up.
-func ReadJSON(r io.Reader, h Handler) error {
+func ReadJSON(r io.Reader, h Handler) error { return readJSON(r, h, false) }
+
+// ReadJSONNoID reads as ReadJSON does, except that Windows records in the
+// nested form may come without their ID (ev.ID is ""), which costs a hash
+// of the whole record: a caller that drops most events gives the ID, with
+// EventID, to those it keeps.
+func ReadJSONNoID(r io.Reader, h Handler) error { return readJSON(r, h, true) }
+
+// EventID is the ID ReadJSON gives the Windows event ev that ReadJSONNoID
+// gave without one; ev must hold only the fields it came with.
+func EventID(ev event.Event) string { return winevent.EventID(ev) }
+
+func readJSON(r io.Reader, h Handler, noID bool) error {
 	s := objectStream{r: r, buf: make([]byte, 0, 64<<10)}
-	var f flattener
+	f := flattener{noID: noID}
 	n := 1
 	for ; ; n++ {
 		off := s.offset()
