@@ -97,24 +97,26 @@ type detectRun struct {
 	// direct is set when no correlation rule is loaded: alerts are then
 	// written straight from the matches, never built as events.
 	direct bool
-	// noID is set when the events may be read without their ID, which
-	// only an alert needs: with direct alerts and no rule testing it.
-	noID bool
-	enc  detect.AlertEncoder
-	buf  []byte
+	// brief is set when the events may be read without their ID, which
+	// only an alert needs, and with values that last only while they are
+	// handled (winlog.ReadJSONBrief): with direct alerts, which keep
+	// nothing of an event, and no rule testing the ID.
+	brief bool
+	enc   detect.AlertEncoder
+	buf   []byte
 }
 
 func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.Writer) *detectRun {
 	direct := corr.Set().Len() == 0
 	return &detectRun{
 		engine: e, corr: corr, w: bufio.NewWriterSize(out, 64<<10), stderr: stderr,
-		direct: direct, noID: direct && !e.Tests(event.FieldID),
+		direct: direct, brief: direct && !e.Tests(event.FieldID),
 	}
 }
 
 // file runs the rules over the events of one file ("-" for stdin).
 func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
-	if err := readEventFile(f, stdin, d.noID, d.handler(ctx, f)); err != nil {
+	if err := readEventFile(f, stdin, d.brief, d.handler(ctx, f)); err != nil {
 		return fmt.Errorf("%s: %w", f, err)
 	}
 	return d.w.Flush()
@@ -216,12 +218,11 @@ func (d *detectRun) flush() error {
 }
 
 // readEventFile picks the reader by extension: .evtx is binary, anything
-// else is a JSON stream, read without the events' IDs with noID
-// (winlog.ReadJSONNoID).
-func readEventFile(name string, stdin io.Reader, noID bool, h winlog.Handler) error {
+// else is a JSON stream, read by winlog.ReadJSONBrief with brief.
+func readEventFile(name string, stdin io.Reader, brief bool, h winlog.Handler) error {
 	readJSON := winlog.ReadJSON
-	if noID {
-		readJSON = winlog.ReadJSONNoID
+	if brief {
+		readJSON = winlog.ReadJSONBrief
 	}
 	if name == "-" {
 		return readJSON(stdin, h)

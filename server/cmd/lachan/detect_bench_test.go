@@ -189,7 +189,7 @@ func BenchmarkDetectCommand(b *testing.B) {
 			b.ResetTimer()
 			start, cpu0 := time.Now(), cpuTime()
 			for i := 0; i < b.N; i++ {
-				if err := readEventFile("-", bytes.NewReader(c.src), d.noID, d.handler(context.Background(), "bench/"+c.name+".jsonl")); err != nil {
+				if err := readEventFile("-", bytes.NewReader(c.src), d.brief, d.handler(context.Background(), "bench/"+c.name+".jsonl")); err != nil {
 					b.Fatal(err)
 				}
 			}

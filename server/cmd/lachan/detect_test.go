@@ -66,11 +66,11 @@ func TestDetectOutputUnchanged(t *testing.T) {
 		if !d.direct {
 			t.Fatal("SigmaHQ has correlation rules now; compare the correlation path too")
 		}
-		if !d.noID {
-			t.Fatal("events are read with their IDs; the IDs given later are not compared")
+		if !d.brief {
+			t.Fatal("events are read with their IDs and own values; the brief reading is not compared")
 		}
 		const path = "events/dense.jsonl"
-		if err := readEventFile("-", strings.NewReader(src), d.noID, d.handler(context.Background(), path)); err != nil {
+		if err := readEventFile("-", strings.NewReader(src), d.brief, d.handler(context.Background(), path)); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {
@@ -122,7 +122,8 @@ func TestDetectCorrelationPath(t *testing.T) {
 	}{{&direct, true}, {&viaEvents, false}} {
 		d := newDetectRun(e, corr, c.out, io.Discard)
 		d.direct = c.direct
-		if err := readEventFile("-", bytes.NewReader(dense), d.noID, d.handler(context.Background(), "x.jsonl")); err != nil {
+		d.brief = d.brief && c.direct // the correlator keeps events
+		if err := readEventFile("-", bytes.NewReader(dense), d.brief, d.handler(context.Background(), "x.jsonl")); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {

@@ -25,7 +25,8 @@ import (
 //
 // A flattener is used by one goroutine; its scratch space is reused from
 // record to record, and nothing of it is referred to by the events it
-// makes.
+// makes. A brief flattener's events refer to the bytes they were read
+// from.
 type flattener struct {
 	p     parser
 	items []flatItem
@@ -39,8 +40,9 @@ type flattener struct {
 	// more holds what members handed to winevent's functions gave; tmp
 	// is one member's.
 	more, tmp map[string]any
-	// noID leaves the events without their ID (winevent.FromFieldsNoID).
-	noID bool
+	// brief leaves the events without their ID (winevent.FromFieldsNoID)
+	// and their plain string values in the caller's bytes (ReadJSONBrief).
+	brief bool
 }
 
 // maxInterned bounds the interned names; past it names are still made,
@@ -75,8 +77,12 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		return event.Event{}, 0, nil, false
 	}
 	n = f.p.i
-	// One copy of the object's bytes holds every plain string value.
-	src := string(b[:n])
+	// One copy of the object's bytes holds every plain string value, or,
+	// brief, the bytes themselves.
+	src := bytesString(b[:n])
+	if !f.brief {
+		src = string(b[:n])
+	}
 	fields := make(map[string]any, len(f.items)+len(f.more)+4)
 	for i := range f.items {
 		it := &f.items[i]
@@ -104,7 +110,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	if len(fields) != len(f.items)+len(f.more) {
 		return event.Event{}, 0, nil, false
 	}
-	if f.noID {
+	if f.brief {
 		ev, err = winevent.FromFieldsNoID(fields)
 	} else {
 		ev, err = winevent.FromFields(fields)
