@@ -132,3 +132,25 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	}
 }
+
+func TestValidateFields(t *testing.T) {
+	ev := Event{ID: "x", Timestamp: time.Unix(1700000000, 0), Dataset: "windows.sysmon",
+		Fields: map[string]any{"Image": "cmd.exe", "source.port": int64(70000)}}
+	if err := ev.ValidateFields(nil); err != nil {
+		t.Errorf("fields checked as made: %v", err)
+	}
+	if err := ev.ValidateFields([]string{"Image", "absent"}); err != nil {
+		t.Errorf("Image and an absent name unchecked: %v", err)
+	}
+	if err := ev.ValidateFields([]string{"source.port"}); err == nil {
+		t.Error("source.port out of range passed")
+	}
+	if err := (Event{Dataset: "x"}).ValidateFields(nil); err == nil {
+		t.Error("an event without a time passed")
+	}
+	for name, want := range map[string]bool{"Image": true, "source.port": false, "a..b": false, "": false, "host.name": true} {
+		if got := FreeName(name); got != want {
+			t.Errorf("FreeName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -113,6 +113,17 @@ const (
 	nameDot
 )
 
+// FreeName tells whether name is a valid field name the schema says
+// nothing about: CheckField then takes any string of at most MaxValueBytes,
+// integer, float or Boolean under it.
+func FreeName(name string) bool {
+	_, known := schema[name]
+	return validName(name) && !known
+}
+
+// CheckField is what Validate checks of the field name and its value v.
+func CheckField(name string, v any) error { return checkField(name, v) }
+
 func checkField(name string, v any) error {
 	if !validName(name) {
 		return &FieldError{Field: name, Msg: "not a valid field name"}
