@@ -133,7 +133,11 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			return nil
 		}
 		d.events++
+		var rec fieldValue // the record's own log.file.path, for its ID
 		if f != "-" {
+			if ev.ID == "" {
+				rec.v, rec.ok = ev.Fields["log.file.path"]
+			}
 			ev.Set("log.file.path", f)
 		}
 		ms := d.engine.Match(ev)
@@ -141,7 +145,7 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			return ctx.Err()
 		}
 		if ev.ID == "" {
-			withID(&ev, f)
+			withID(&ev, f, rec)
 		}
 		if err := d.alertsOf(ev, ms); err != nil {
 			return err
@@ -155,11 +159,21 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 	}
 }
 
+// fieldValue is a field's value and whether the field was there.
+type fieldValue struct {
+	v  any
+	ok bool
+}
+
 // withID gives ev, read without its ID, the ID it is read with
-// otherwise: that of the fields it was read with, without the file's path.
-func withID(ev *event.Event, f string) {
+// otherwise: that of the fields it was read with, where the file's path
+// replaced the record's own log.file.path (rec).
+func withID(ev *event.Event, f string, rec fieldValue) {
 	if f != "-" {
 		delete(ev.Fields, "log.file.path")
+		if rec.ok {
+			ev.Fields["log.file.path"] = rec.v
+		}
 	}
 	ev.ID = winlog.EventID(*ev)
 	if f != "-" {
