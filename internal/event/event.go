@@ -165,6 +165,42 @@ func (e Event) Validate() error {
 	if err := checkID(e.ID); err != nil {
 		return &FieldError{Field: FieldID, Msg: err.Error()}
 	}
+	return e.ValidateContent()
+}
+
+// ValidateContent is Validate without the ID: for a reader that gives an
+// event its ID later, and only if the event is kept.
+func (e Event) ValidateContent() error {
+	if err := e.validateHead(); err != nil {
+		return err
+	}
+	for k, v := range e.Fields {
+		if err := checkField(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateFields is ValidateContent for an event whose fields were checked
+// one by one with CheckField as they were made, but for those named in
+// unchecked: it checks those and what is not a field (time, dataset, the
+// number of fields).
+func (e Event) ValidateFields(unchecked []string) error {
+	if err := e.validateHead(); err != nil {
+		return err
+	}
+	for _, k := range unchecked {
+		if v, ok := e.Fields[k]; ok {
+			if err := checkField(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e Event) validateHead() error {
 	if e.Timestamp.IsZero() {
 		return &FieldError{Field: FieldTimestamp, Msg: "missing"}
 	}
@@ -173,11 +209,6 @@ func (e Event) Validate() error {
 	}
 	if len(e.Fields) > MaxFields {
 		return &FieldError{Field: "", Msg: fmt.Sprintf("%d fields, at most %d allowed", len(e.Fields), MaxFields)}
-	}
-	for k, v := range e.Fields {
-		if err := checkField(k, v); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -110,3 +110,47 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkValidate checks an event shaped like a Sysmon process
+// creation: some forty undotted names, strings and integers.
+func BenchmarkValidate(b *testing.B) {
+	ev := Event{ID: "0123456789abcdef0123456789abcdef", Timestamp: time.Unix(1700000000, 0), Dataset: "windows.sysmon", Fields: map[string]any{}}
+	for _, k := range []string{"Provider_Name", "Provider_Guid", "EventID", "Version", "Level", "Task", "Opcode",
+		"Keywords", "TimeCreated_SystemTime", "EventRecordID", "Correlation", "Execution_ProcessID",
+		"Execution_ThreadID", "Channel", "Computer", "Security_UserID", "RuleName", "UtcTime", "ProcessGuid",
+		"ProcessId", "Image", "FileVersion", "Description", "Product", "Company", "OriginalFileName",
+		"CommandLine", "CurrentDirectory", "User", "LogonGuid", "LogonId", "TerminalSessionId",
+		"IntegrityLevel", "Hashes", "ParentProcessGuid", "ParentProcessId", "ParentImage",
+		"ParentCommandLine", "ParentUser", "host.name", "event.code"} {
+		ev.Fields[k] = "C:\\Windows\\System32\\cmd.exe /c echo " + k
+	}
+	ev.Fields["EventRecordID"] = int64(1234)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ev.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestValidateFields(t *testing.T) {
+	ev := Event{ID: "x", Timestamp: time.Unix(1700000000, 0), Dataset: "windows.sysmon",
+		Fields: map[string]any{"Image": "cmd.exe", "source.port": int64(70000)}}
+	if err := ev.ValidateFields(nil); err != nil {
+		t.Errorf("fields checked as made: %v", err)
+	}
+	if err := ev.ValidateFields([]string{"Image", "absent"}); err != nil {
+		t.Errorf("Image and an absent name unchecked: %v", err)
+	}
+	if err := ev.ValidateFields([]string{"source.port"}); err == nil {
+		t.Error("source.port out of range passed")
+	}
+	if err := (Event{Dataset: "x"}).ValidateFields(nil); err == nil {
+		t.Error("an event without a time passed")
+	}
+	for name, want := range map[string]bool{"Image": true, "source.port": false, "a..b": false, "": false, "host.name": true} {
+		if got := FreeName(name); got != want {
+			t.Errorf("FreeName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -71,25 +71,58 @@ func validName(s string) bool {
 	if s == "" || len(s) > 256 || s[0] == '.' || s[len(s)-1] == '.' {
 		return false
 	}
+	if s[0] == '@' {
+		s = s[1:]
+	}
 	prevDot := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '.':
+		switch nameBytes[s[i]] {
+		case nameDot:
 			if prevDot {
 				return false
 			}
 			prevDot = true
 			continue
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '-', c == '@' && i == 0:
-		case c >= 'A' && c <= 'Z':
-		default:
+		case nameOther:
 			return false
 		}
 		prevDot = false
 	}
 	return true
 }
+
+// nameBytes classes the bytes of a field name for validName: a table
+// lookup per byte, since every field of every event is checked.
+var nameBytes = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '.':
+			t[c] = nameDot
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			t[c] = nameByte
+		default:
+			t[c] = nameOther
+		}
+	}
+	return t
+}()
+
+const (
+	nameOther = iota
+	nameByte
+	nameDot
+)
+
+// FreeName tells whether name is a valid field name the schema says
+// nothing about: CheckField then takes any string of at most MaxValueBytes,
+// integer, float or Boolean under it.
+func FreeName(name string) bool {
+	_, known := schema[name]
+	return validName(name) && !known
+}
+
+// CheckField is what Validate checks of the field name and its value v.
+func CheckField(name string, v any) error { return checkField(name, v) }
 
 func checkField(name string, v any) error {
 	if !validName(name) {

@@ -121,7 +121,7 @@ func Convert(obj map[string]any) (event.Event, error) {
 		}
 		flatFields(obj, fields)
 	}
-	return finish(fields)
+	return finish(fields, true, false, nil)
 }
 
 // systemValueKeys hold a System member's own value in the renderings we
@@ -324,9 +324,10 @@ func plainName(s string) bool {
 }
 
 // finish builds the event from flat fields: dataset from Channel, time from
-// System, a deterministic ID so that reading the same log twice gives the
-// same events.
-func finish(fields map[string]any) (event.Event, error) {
+// System and, with withID, a deterministic ID so that reading the same log
+// twice gives the same events. With checked, the fields were checked as
+// they were made (event.CheckField), but for those named in unchecked.
+func finish(fields map[string]any, withID, checked bool, unchecked []string) (event.Event, error) {
 	channel, _ := fields["Channel"].(string)
 	channel = canonicalChannel(channel)
 	fields["Channel"] = channel
@@ -375,12 +376,23 @@ func finish(fields map[string]any) (event.Event, error) {
 	} else {
 		ev.Set("event.code", fmt.Sprint(fields["EventID"]))
 	}
-	ev.ID = eventID(ev)
-	if err := ev.Validate(); err != nil {
+	if withID {
+		// An ID made here is valid by construction.
+		ev.ID = eventID(ev)
+	}
+	if checked {
+		err = ev.ValidateFields(append(unchecked, finishSets...))
+	} else {
+		err = ev.ValidateContent()
+	}
+	if err != nil {
 		return event.Event{}, fmt.Errorf("windows event: %w", err)
 	}
 	return ev, nil
 }
+
+// finishSets names the fields finish sets or changes.
+var finishSets = []string{"Channel", "EventID", "EventRecordID", "Keywords", "TimeCreated_SystemTime", "host.name", "event.code"}
 
 // keywords renders the Keywords bit mask as the hexadecimal string Windows
 // tools show, whichever form it arrived in.

@@ -101,3 +101,35 @@ func TestConvertModelTypes(t *testing.T) {
 		t.Error("a null value was kept")
 	}
 }
+
+func TestCanonicalGUID(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", true},
+		{"{5770385f-c22a-43e0-bf4c-06f5698ffbd9}", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", true},
+		{"5770385F-C22A-43E0-BF4C-06F5698FFBD9", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", true},
+		{"5770385f-C22A-43E0-BF4C-06F5698FFBD9", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", true},
+		{"{5770385G-C22A-43E0-BF4C-06F5698FFBD9}", "", false},
+		{"{5770385F-C22A-43E0-BF4C+06F5698FFBD9}", "", false},
+		{"(5770385F-C22A-43E0-BF4C-06F5698FFBD9)", "", false},
+		{"{5770385F-C22A-43E0-BF4C-06F5698FFBD}", "", false},
+	} {
+		got, ok := canonicalGUID(c.in)
+		if got != c.want || ok != c.ok {
+			t.Errorf("canonicalGUID(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// BenchmarkCanonicalGUID: a GUID as Windows writes it, already in its
+// one form.
+func BenchmarkCanonicalGUID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := canonicalGUID("{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"); !ok {
+			b.Fatal("not a GUID")
+		}
+	}
+}

@@ -55,4 +55,23 @@ func FlattenData(data any, fields map[string]any) { flattenData(data, fields) }
 // puts them (FlattenSystem, FlattenData, FieldName with StringValue or
 // NumberValue): its channel, dataset, time, host, event code and ID. The
 // map becomes the event's.
-func FromFields(fields map[string]any) (event.Event, error) { return finish(fields) }
+func FromFields(fields map[string]any) (event.Event, error) { return finish(fields, true, false, nil) }
+
+// FromFieldsNoID is FromFields without the ID, which costs a hash of the
+// whole record: a reader that drops most events gives the ID, with
+// EventID, to those it keeps.
+func FromFieldsNoID(fields map[string]any) (event.Event, error) {
+	return finish(fields, false, false, nil)
+}
+
+// FromCheckedFields is FromFields, or FromFieldsNoID without withID, for
+// fields the caller checked with event.CheckField as it made them, but for
+// those named in unchecked: the event is validated without walking them
+// all again.
+func FromCheckedFields(fields map[string]any, unchecked []string, withID bool) (event.Event, error) {
+	return finish(fields, withID, true, unchecked)
+}
+
+// EventID is the ID FromFields gives the event ev, when ev holds what
+// FromFieldsNoID made of the same fields and nothing more.
+func EventID(ev event.Event) string { return eventID(ev) }

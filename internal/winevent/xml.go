@@ -275,6 +275,7 @@ func canonicalGUID(s string) (string, bool) {
 	if len(g) != 36 {
 		return "", false
 	}
+	lower := false
 	for i := 0; i < len(g); i++ {
 		c := g[i]
 		switch i {
@@ -283,10 +284,15 @@ func canonicalGUID(s string) (string, bool) {
 				return "", false
 			}
 		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			if c >= 'a' && c <= 'f' {
+				lower = true
+			} else if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
 				return "", false
 			}
 		}
+	}
+	if !lower && len(s) == 38 {
+		return s, true // in its one form already, as Windows writes it
 	}
 	return "{" + strings.ToUpper(g) + "}", true
 }

@@ -418,6 +418,9 @@ func numberFields(n node, id func(string) int32) {
 				if f.field != "" {
 					f.fid = id(f.field)
 				}
+				for _, r := range f.refs {
+					id(r.field) // read by name, but tested all the same
+				}
 			}
 		}
 	}

@@ -48,6 +48,14 @@ type Engine struct {
 	warnings  []error
 	// nfields is one more than the field IDs given to rule fields.
 	nfields int
+	// fieldIDs numbers the fields rules test.
+	fieldIDs map[string]int32
+}
+
+// Tests tells whether a loaded rule tests the event field name.
+func (e *Engine) Tests(name string) bool {
+	_, ok := e.fieldIDs[name]
+	return ok
 }
 
 // Warnings returns what loading found wrong in rules that loaded anyway
@@ -93,13 +101,14 @@ func (e *Engine) build() {
 		idx.alwaysB = number(newBucket(idx.always))
 		for i := range idx.keyed {
 			k := &idx.keyed[i]
+			id(k.field)
 			k.buckets = make(map[string]*bucket, len(k.byValue))
 			for v, cs := range k.byValue {
 				k.buckets[v] = number(newBucket(cs))
 			}
 		}
 	}
-	e.nfields = len(ids) + 1
+	e.nfields, e.fieldIDs = len(ids)+1, ids
 }
 
 // compiled is a rule compiled for one log-source mapping; seq is the rule's

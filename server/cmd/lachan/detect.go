@@ -101,20 +101,26 @@ type detectRun struct {
 	// direct is set when no correlation rule is loaded: alerts are then
 	// written straight from the matches, never built as events.
 	direct bool
-	enc    detect.AlertEncoder
-	buf    []byte
+	// brief is set when the events may be read without their ID, which
+	// only an alert needs, and with values that last only while they are
+	// handled (winlog.ReadJSONBrief): with direct alerts, which keep
+	// nothing of an event, and no rule testing the ID.
+	brief bool
+	enc   detect.AlertEncoder
+	buf   []byte
 }
 
 func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.Writer) *detectRun {
+	direct := corr.Set().Len() == 0
 	return &detectRun{
 		engine: e, corr: corr, w: bufio.NewWriterSize(out, 64<<10), stderr: stderr,
-		direct: corr.Set().Len() == 0,
+		direct: direct, brief: direct && !e.Tests(event.FieldID),
 	}
 }
 
 // file runs the rules over the events of one file ("-" for stdin).
 func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
-	if err := readEventFile(f, stdin, d.handler(ctx, f)); err != nil {
+	if err := readEventFile(f, stdin, d.brief, d.handler(ctx, f)); err != nil {
 		return fmt.Errorf("%s: %w", f, err)
 	}
 	return d.w.Flush()
@@ -131,12 +137,19 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			return nil
 		}
 		d.events++
+		var rec fieldValue // the record's own log.file.path, for its ID
 		if f != "-" {
+			if ev.ID == "" {
+				rec.v, rec.ok = ev.Fields["log.file.path"]
+			}
 			ev.Set("log.file.path", f)
 		}
 		ms := d.engine.Match(ev)
 		if len(ms) == 0 && d.direct {
 			return ctx.Err()
+		}
+		if ev.ID == "" {
+			withID(&ev, f, rec)
 		}
 		if err := d.alertsOf(ev, ms); err != nil {
 			return err
@@ -147,6 +160,28 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			}
 		}
 		return ctx.Err()
+	}
+}
+
+// fieldValue is a field's value and whether the field was there.
+type fieldValue struct {
+	v  any
+	ok bool
+}
+
+// withID gives ev, read without its ID, the ID it is read with
+// otherwise: that of the fields it was read with, where the file's path
+// replaced the record's own log.file.path (rec).
+func withID(ev *event.Event, f string, rec fieldValue) {
+	if f != "-" {
+		delete(ev.Fields, "log.file.path")
+		if rec.ok {
+			ev.Fields["log.file.path"] = rec.v
+		}
+	}
+	ev.ID = winlog.EventID(*ev)
+	if f != "-" {
+		ev.Set("log.file.path", f)
 	}
 }
 
@@ -201,10 +236,14 @@ func (d *detectRun) flush() error {
 }
 
 // readEventFile picks the reader by extension: .evtx is binary, anything
-// else is a JSON stream.
-func readEventFile(name string, stdin io.Reader, h winlog.Handler) error {
+// else is a JSON stream, read by winlog.ReadJSONBrief with brief.
+func readEventFile(name string, stdin io.Reader, brief bool, h winlog.Handler) error {
+	readJSON := winlog.ReadJSON
+	if brief {
+		readJSON = winlog.ReadJSONBrief
+	}
 	if name == "-" {
-		return winlog.ReadJSON(stdin, h)
+		return readJSON(stdin, h)
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -214,5 +253,5 @@ func readEventFile(name string, stdin io.Reader, h winlog.Handler) error {
 	if strings.EqualFold(filepath.Ext(name), ".evtx") {
 		return winlog.ReadEVTX(f, h)
 	}
-	return winlog.ReadJSON(f, h)
+	return readJSON(f, h)
 }

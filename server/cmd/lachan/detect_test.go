@@ -11,6 +11,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/correlate"
+	"lachan/server/detect/winlog"
 )
 
 // oldPrint is how lachan detect wrote an alert before AlertEncoder: the
@@ -66,14 +67,17 @@ func TestDetectOutputUnchanged(t *testing.T) {
 		if !d.direct {
 			t.Fatal("SigmaHQ has correlation rules now; compare the correlation path too")
 		}
+		if !d.brief {
+			t.Fatal("events are read with their IDs and own values; the brief reading is not compared")
+		}
 		const path = "events/dense.jsonl"
-		if err := readEventFile("-", strings.NewReader(src), d.handler(context.Background(), path)); err != nil {
+		if err := readEventFile("-", strings.NewReader(src), d.brief, d.handler(context.Background(), path)); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {
 			t.Fatal(err)
 		}
-		err = readEventFile("-", strings.NewReader(src), func(ev event.Event, err error) error {
+		err = readEventFile("-", strings.NewReader(src), false, func(ev event.Event, err error) error {
 			if err != nil {
 				return err
 			}
@@ -119,7 +123,8 @@ func TestDetectCorrelationPath(t *testing.T) {
 	}{{&direct, true}, {&viaEvents, false}} {
 		d := newDetectRun(e, corr, c.out, io.Discard)
 		d.direct = c.direct
-		if err := readEventFile("-", bytes.NewReader(dense), d.handler(context.Background(), "x.jsonl")); err != nil {
+		d.brief = d.brief && c.direct // the correlator keeps events
+		if err := readEventFile("-", bytes.NewReader(dense), d.brief, d.handler(context.Background(), "x.jsonl")); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.flush(); err != nil {
@@ -128,5 +133,36 @@ func TestDetectCorrelationPath(t *testing.T) {
 	}
 	if direct.Len() == 0 || !bytes.Equal(direct.Bytes(), viaEvents.Bytes()) {
 		t.Errorf("direct and correlation paths differ (%d and %d bytes)", direct.Len(), viaEvents.Len())
+	}
+}
+
+// TestDetectIDAfterMatch: the ID an event read briefly is given after it
+// matched is the one reading it whole gives, with or without a
+// log.file.path of the record's own, which the file's path replaces.
+func TestDetectIDAfterMatch(t *testing.T) {
+	for _, data := range []string{`"Image":"C:\\x.exe"`, `"Image":"C:\\x.exe","log.file.path":"own"`} {
+		src := `{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"pc",` +
+			`"EventRecordID":7,"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{` + data + `}}}`
+		read := func(r func(io.Reader, winlog.Handler) error) (got event.Event) {
+			err := r(strings.NewReader(src), func(ev event.Event, err error) error {
+				got = ev
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		whole, brief := read(winlog.ReadJSON), read(winlog.ReadJSONBrief)
+		if brief.ID != "" || whole.ID == "" {
+			t.Fatalf("IDs %q (brief) and %q (whole)", brief.ID, whole.ID)
+		}
+		var rec fieldValue
+		rec.v, rec.ok = brief.Fields["log.file.path"]
+		brief.Set("log.file.path", "x.jsonl")
+		withID(&brief, "x.jsonl", rec)
+		if brief.ID != whole.ID || brief.Fields["log.file.path"] != "x.jsonl" {
+			t.Errorf("%s: ID %q, want %q; path %v", data, brief.ID, whole.ID, brief.Fields["log.file.path"])
+		}
 	}
 }

@@ -25,7 +25,8 @@ import (
 //
 // A flattener is used by one goroutine; its scratch space is reused from
 // record to record, and nothing of it is referred to by the events it
-// makes.
+// makes. A brief flattener's events refer to the bytes they were read
+// from.
 type flattener struct {
 	p     parser
 	items []flatItem
@@ -35,10 +36,15 @@ type flattener struct {
 	// prefix is the System name being built ("Provider", "Provider_Name").
 	prefix []byte
 	// names interns field names: a log's records repeat a few dozen.
-	names map[string]string
+	names map[string]flatName
+	// unchecked names the fields not checked as they were made.
+	unchecked []string
 	// more holds what members handed to winevent's functions gave; tmp
 	// is one member's.
 	more, tmp map[string]any
+	// brief leaves the events without their ID (winevent.FromFieldsNoID)
+	// and their plain string values in the caller's bytes (ReadJSONBrief).
+	brief bool
 }
 
 // maxInterned bounds the interned names; past it names are still made,
@@ -56,8 +62,14 @@ const (
 	kindDecoded // a string with escapes or non-ASCII text, already decoded
 )
 
+// flatName is a field name and whether it is free (event.FreeName).
+type flatName struct {
+	s    string
+	free bool
+}
+
 type flatItem struct {
-	name   string
+	name   flatName
 	kind   flatKind
 	lo, hi int
 	text   string // kindDecoded
@@ -73,8 +85,12 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		return event.Event{}, 0, nil, false
 	}
 	n = f.p.i
-	// One copy of the object's bytes holds every plain string value.
-	src := string(b[:n])
+	// One copy of the object's bytes holds every plain string value, or,
+	// brief, the bytes themselves.
+	src := bytesString(b[:n])
+	if !f.brief {
+		src = string(b[:n])
+	}
 	fields := make(map[string]any, len(f.items)+len(f.more)+4)
 	for i := range f.items {
 		it := &f.items[i]
@@ -91,19 +107,34 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		case kindDecoded:
 			v = winevent.StringValue(it.text)
 		}
-		fields[it.name] = v
+		if !checkItem(it.name, v) {
+			return event.Event{}, 0, nil, false // the general way words the error
+		}
+		fields[it.name.s] = v
 		if len(fields) != i+1 {
 			return event.Event{}, 0, nil, false // two members, one field
 		}
 	}
+	f.unchecked = f.unchecked[:0]
 	for k, v := range f.more {
 		fields[k] = v
+		f.unchecked = append(f.unchecked, k)
 	}
 	if len(fields) != len(f.items)+len(f.more) {
 		return event.Event{}, 0, nil, false
 	}
-	ev, err = winevent.FromFields(fields)
+	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
 	return ev, n, err, true
+}
+
+// checkItem is event.CheckField for a member the flattener made, whose
+// name was checked when it was interned.
+func checkItem(name flatName, v any) bool {
+	if !name.free {
+		return event.CheckField(name.s, v) == nil
+	}
+	s, ok := v.(string)
+	return !ok || len(s) <= event.MaxValueBytes
 }
 
 // top reads the outer object: one "Event" member holding an object with
@@ -303,7 +334,7 @@ func (f *flattener) data(depth int) bool {
 
 // scalar notes the string, number, Boolean or null at p.i as the value of
 // field name (a null is no field, as in Convert).
-func (f *flattener) scalar(name string) bool {
+func (f *flattener) scalar(name flatName) bool {
 	p := &f.p
 	it := flatItem{name: name}
 	switch c := p.b[p.i]; {
@@ -343,7 +374,7 @@ func (f *flattener) scalar(name string) bool {
 	default:
 		return false
 	}
-	if name != "" {
+	if name.s != "" {
 		f.items = append(f.items, it)
 	}
 	return true
@@ -445,19 +476,21 @@ func (f *flattener) fresh(mark int, k string) bool {
 	return true
 }
 
-// name is the interned field name of the member name b.
-func (f *flattener) name(b []byte) string {
-	if s, ok := f.names[string(b)]; ok {
-		return s
+// name is the interned field name of the member name b, with whether it is
+// free (event.FreeName).
+func (f *flattener) name(b []byte) flatName {
+	if n, ok := f.names[string(b)]; ok {
+		return n
 	}
 	s := winevent.FieldName(string(b))
+	n := flatName{s, event.FreeName(s)}
 	if f.names == nil {
-		f.names = make(map[string]string, 64)
+		f.names = make(map[string]flatName, 64)
 	}
 	if len(f.names) < maxInterned {
-		f.names[string(b)] = s
+		f.names[string(b)] = n
 	}
-	return s
+	return n
 }
 
 // hand adds the fields put gives, declining when one of them is a field

@@ -77,6 +77,14 @@ var flatCases = []struct {
 	{`{"Ev\u0065nt":{"System":{"EventID":1,"Channel":"System"}}}`, false},
 	{`{"EventID":1,"Channel":"System"}`, false},
 	{`{"Event":{"System":{"EventID":01}}}`, false},
+	// A value the event model refuses, a name over 256 bytes, a field
+	// the schema types.
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"A":"` +
+		strings.Repeat("x", 64<<10+1) + `"}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"` +
+		strings.Repeat("n", 257) + `":"v"}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"source.port":"x"}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"source.port":80}}}`, true},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System"}}`, false},
 }
 

@@ -22,9 +22,25 @@ type Handler func(ev event.Event, err error) error
 // object is an event of the platform's own form (it has "event.dataset") or
 // a Windows event, nested or flat. A syntax error ends the stream, since
 // nothing after it can be trusted to line up.
-func ReadJSON(r io.Reader, h Handler) error {
+func ReadJSON(r io.Reader, h Handler) error { return readJSON(r, h, false) }
+
+// ReadJSONBrief reads as ReadJSON does, for a handler that looks at each
+// event once and keeps few, except that a Windows record in the nested
+// form may come without its ID (ev.ID is ""), which costs a hash of the
+// whole record, and with string values that refer to the reader's buffer,
+// which saves a copy of it: they hold only until the handler returns. A
+// handler gives the ID, with EventID, to the events it keeps, and copies
+// what of them it keeps past its return (event.Event.Clone does not copy
+// strings).
+func ReadJSONBrief(r io.Reader, h Handler) error { return readJSON(r, h, true) }
+
+// EventID is the ID ReadJSON gives the Windows event ev that ReadJSONBrief
+// gave without one; ev must hold only the fields it came with.
+func EventID(ev event.Event) string { return winevent.EventID(ev) }
+
+func readJSON(r io.Reader, h Handler, brief bool) error {
 	s := objectStream{r: r, buf: make([]byte, 0, 64<<10)}
-	var f flattener
+	f := flattener{brief: brief}
 	n := 1
 	for ; ; n++ {
 		off := s.offset()
