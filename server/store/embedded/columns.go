@@ -267,7 +267,9 @@ func (blk *colBlock) column(field string) (*column, error) {
 	n := blk.n
 	r := colReader{b: body, ok: true}
 	nd := r.count(len(body))
-	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1)}
+	// Most events hold one value: pos starts at one per event, so that a
+	// block's column is four allocations, not a growing slice's dozen.
+	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1), pos: make([]uint32, 0, n)}
 	for i := 0; i < nd && r.ok; i++ {
 		c.dict = append(c.dict, string(r.bytes(r.count(len(body)))))
 	}
