@@ -48,6 +48,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 		}
 		return bytes.Compare(b, a)
 	}
+	var keys keyArena
 	for _, day := range days {
 		gens, err := dayGens(r, day, sq)
 		if err != nil {
@@ -69,7 +70,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 				}
 				return blk.eachKey(func(j int, tsid []byte) error {
 					if states[j] != triFalse && inWindow(tsid, lo, hi) {
-						pool = append(pool, colCand{pg.pt, bytes.Clone(tsid)})
+						pool = append(pool, colCand{pg.pt, keys.clone(tsid)})
 					}
 					return nil
 				})
@@ -250,4 +251,17 @@ func allColumns(accs []*aggAcc, cols []*column, j int) bool {
 		}
 	}
 	return true
+}
+
+// keyArena copies sort keys into shared chunks: a broad filter leaves
+// tens of thousands of candidates a generation, one allocation each
+// otherwise. A copy stays valid as long as the caller keeps it.
+type keyArena struct{ buf []byte }
+
+func (a *keyArena) clone(b []byte) []byte {
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, max(64<<10, len(b)))
+	}
+	a.buf = append(a.buf, b...)
+	return a.buf[len(a.buf)-len(b) : len(a.buf) : len(a.buf)]
 }
