@@ -60,6 +60,9 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 				return store.Page{}, false, err
 			}
 			n, err := readColBlocks(r, pg.pt, pg.g.n, fields, func(blk *colBlock) error {
+				if blk.outside(lo, hi) {
+					return nil
+				}
 				ce := newColEval(blk)
 				states := ce.eval(cond)
 				if ce.err != nil {
@@ -205,6 +208,9 @@ func (e *Engine) aggregateColumns(ctx context.Context, r reader, q store.Query, 
 
 // aggBlock adds the events of one block that the query selects.
 func aggBlock(lk *lookup, pt part, blk *colBlock, cond *colNode, match func(event.Event) bool, lo, hi []byte, accs []*aggAcc) error {
+	if blk.outside(lo, hi) {
+		return nil
+	}
 	ce := newColEval(blk)
 	states := ce.eval(cond)
 	cols := make([]*column, len(accs))
