@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -41,7 +43,9 @@ type huntData struct {
 	Column  int
 	Events  []event.Event
 	Columns []string
-	Top     []topField
+	// Rows is the results table's body, laid out by huntRows.
+	Rows template.HTML
+	Top  []topField
 	// Histogram is the address of the query's histogram (an SVG image,
 	// histogramSVG), fetched by the browser after the page.
 	Histogram template.URL
@@ -102,10 +106,13 @@ func (c *Console) hunt(q req) {
 	d.Histogram = template.URL("/hunt/histogram?" + qs.Encode())
 	ev := cloneValues(qs)
 	ev.Set("limit", strconv.Itoa(huntLimit))
-	var page struct {
-		Events []event.Event `json:"events"`
+	var evs []event.Event
+	rec, err := c.exchange(q.r, q.secret, http.MethodGet, "/api/v1/events", ev, nil)
+	if err == nil {
+		if evs, err = decodeHuntEvents(rec.body.Bytes()); err != nil {
+			err = fmt.Errorf("decode GET /api/v1/events: %w", err)
+		}
 	}
-	err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/events", ev, nil, &page)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
 		d.Err = ae.Msg
@@ -119,11 +126,12 @@ func (c *Console) hunt(q req) {
 		c.fail(q, err)
 		return
 	}
-	d.Events = page.Events
+	d.Events = evs
 	// Top values come from the page's events, as a sample (Kibana's field
 	// list does the same): eight terms aggregations over the whole range
 	// cost more than the page.
 	d.Top = topValues(d.Events, huntFields, 5)
+	d.Rows = huntRows(d.Events, d.Columns, query, from)
 	c.render(q.w, q.r, http.StatusOK, "hunt", q.view("hunt.title", "hunt", d))
 }
 
@@ -297,3 +305,112 @@ func trim(s string) string {
 }
 
 func fmtCount(n int64) string { return fmt.Sprint(n) }
+
+// huntRows writes the results table's rows: each event's time, then each
+// column's value, a pivot on it. Two hundred rows of six cells through
+// the template's reflection and escapers cost more than the rest of the
+// page, so they are written here with the same escaping: every value as
+// visible text, HTML-escaped, and every pivot's query URL-escaped, then
+// HTML-escaped as the attribute it is in.
+func huntRows(evs []event.Event, cols []string, q, from string) template.HTML {
+	var b strings.Builder
+	b.Grow(len(evs) * 600)
+	base := "/hunt?from=" + url.QueryEscape(from) + "&q="
+	for _, ev := range evs {
+		b.WriteString("\n<tr><td class=\"nowrap\">")
+		b.WriteString(html.EscapeString(fmtTime(ev.Timestamp)))
+		b.WriteString("</td>")
+		for _, c := range cols {
+			b.WriteString("<td>")
+			if s := ev.String(c); s != "" {
+				b.WriteString(`<a href="`)
+				b.WriteString(html.EscapeString(base + url.QueryEscape(pivot(q, c, s))))
+				b.WriteString(`" class="pivot">`)
+				b.WriteString(html.EscapeString(visible(trim(s))))
+				b.WriteString("</a>")
+			}
+			b.WriteString("</td>")
+		}
+		b.WriteString("</tr>")
+	}
+	return template.HTML(b.String())
+}
+
+// huntEvent is an event of the API's answer as the hunting page reads
+// it: the fields the table and the sidebar show (huntColumns and
+// huntFields), the others skipped unread.
+type huntEvent struct {
+	Timestamp time.Time `json:"@timestamp"`
+	ID        string    `json:"event.id"`
+	Dataset   string    `json:"event.dataset"`
+	HostName  any       `json:"host.name"`
+	Process   any       `json:"process.name"`
+	User      any       `json:"user.name"`
+	DstIP     any       `json:"destination.ip"`
+	DNSName   any       `json:"dns.question.name"`
+	RuleName  any       `json:"rule.name"`
+	FilePath  any       `json:"file.path"`
+}
+
+// decodeHuntEvents reads the events of an answer of GET /api/v1/events
+// with the fields the page shows, each value as event.Event's decoder
+// makes it (numbers as int64 or float64), so that Event.String prints it
+// alike. Decoding whole events, every field into a map and validated,
+// cost a quarter of the page.
+func decodeHuntEvents(body []byte) ([]event.Event, error) {
+	var page struct {
+		Events []huntEvent `json:"events"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&page); err != nil {
+		return nil, err
+	}
+	out := make([]event.Event, len(page.Events))
+	for i, h := range page.Events {
+		ev := event.Event{Timestamp: h.Timestamp.UTC(), ID: h.ID, Dataset: h.Dataset, Fields: make(map[string]any, 4)}
+		for _, f := range [...]struct {
+			name string
+			v    any
+		}{{"host.name", h.HostName}, {"process.name", h.Process}, {"user.name", h.User}, {"destination.ip", h.DstIP},
+			{"dns.question.name", h.DNSName}, {"rule.name", h.RuleName}, {"file.path", h.FilePath}} {
+			if v, ok := shownValue(f.v); ok {
+				ev.Fields[f.name] = v
+			}
+		}
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// shownValue is v as event.Event's decoder keeps it: a number as int64,
+// else float64, lists element by element; null and objects (which that
+// decoder spreads over other fields) are left out.
+func shownValue(v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, map[string]any:
+		return nil, false
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, true
+		}
+		f, err := x.Float64()
+		return f, err == nil
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, el := range x {
+			if m, isMap := el.(map[string]any); isMap {
+				out = append(out, m)
+				continue
+			}
+			if el == nil {
+				out = append(out, nil)
+				continue
+			}
+			nv, _ := shownValue(el)
+			out = append(out, nv)
+		}
+		return out, true
+	}
+	return v, true
+}

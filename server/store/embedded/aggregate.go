@@ -89,6 +89,10 @@ func (e *Engine) aggregateFromColumns(ctx context.Context, q store.Query, accs [
 type aggAcc struct {
 	agg    store.Agg
 	counts map[string]int64
+	// times counts a date histogram's events by their bucket's start in
+	// Unix nanoseconds; its keys are formatted once, in result, not once
+	// an event.
+	times map[int64]int64
 }
 
 func (a *aggAcc) add(ev event.Event) {
@@ -114,11 +118,14 @@ func (a *aggAcc) add(ev event.Event) {
 	a.counts[ev.String(a.agg.Field)]++
 }
 
-func (a *aggAcc) addTime(t time.Time) {
+func (a *aggAcc) addTime(t time.Time) { a.addNanos(t.UnixNano()) }
+
+func (a *aggAcc) addNanos(ns int64) {
 	step := int64(a.agg.Interval)
-	ns := t.UnixNano()
-	start := ns - ((ns%step)+step)%step
-	a.counts[time.Unix(0, start).UTC().Format(time.RFC3339Nano)]++
+	if a.times == nil {
+		a.times = map[int64]int64{}
+	}
+	a.times[ns-((ns%step)+step)%step]++
 }
 
 // addColumn adds event j (sort key tsid) from its column c of the aggregated field
@@ -127,8 +134,7 @@ func (a *aggAcc) addTime(t time.Time) {
 // elements count once each, as add counts them.
 func (a *aggAcc) addColumn(tsid []byte, c *column, j int) {
 	if a.agg.Kind == store.AggDateHistogram {
-		t, _ := decodeTS(tsid)
-		a.addTime(t)
+		a.addNanos(tsNanos(tsid))
 		return
 	}
 	if c == nil || c.tags[j] == tagAbsent {
@@ -148,7 +154,11 @@ func (a *aggAcc) result() store.AggResult {
 	case store.AggCardinality:
 		r.Value = int64(len(a.counts))
 	case store.AggDateHistogram:
-		for k, n := range a.counts {
+		// Keyed and timed as the RFC 3339 text of the bucket's start
+		// reads back, so that a bucket is the same whichever path
+		// counted it.
+		for ns, n := range a.times {
+			k := time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
 			t, _ := time.Parse(time.RFC3339Nano, k)
 			r.Buckets = append(r.Buckets, store.Bucket{Key: k, Time: t, Count: n})
 		}

@@ -48,6 +48,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 		}
 		return bytes.Compare(b, a)
 	}
+	var keys keyArena
 	for _, day := range days {
 		gens, err := dayGens(r, day, sq)
 		if err != nil {
@@ -59,6 +60,9 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 				return store.Page{}, false, err
 			}
 			n, err := readColBlocks(r, pg.pt, pg.g.n, fields, func(blk *colBlock) error {
+				if blk.outside(lo, hi) {
+					return nil
+				}
 				ce := newColEval(blk)
 				states := ce.eval(cond)
 				if ce.err != nil {
@@ -69,7 +73,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 				}
 				return blk.eachKey(func(j int, tsid []byte) error {
 					if states[j] != triFalse && inWindow(tsid, lo, hi) {
-						pool = append(pool, colCand{pg.pt, bytes.Clone(tsid)})
+						pool = append(pool, colCand{pg.pt, keys.clone(tsid)})
 					}
 					return nil
 				})
@@ -204,6 +208,9 @@ func (e *Engine) aggregateColumns(ctx context.Context, r reader, q store.Query, 
 
 // aggBlock adds the events of one block that the query selects.
 func aggBlock(lk *lookup, pt part, blk *colBlock, cond *colNode, match func(event.Event) bool, lo, hi []byte, accs []*aggAcc) error {
+	if blk.outside(lo, hi) {
+		return nil
+	}
 	ce := newColEval(blk)
 	states := ce.eval(cond)
 	cols := make([]*column, len(accs))
@@ -250,4 +257,17 @@ func allColumns(accs []*aggAcc, cols []*column, j int) bool {
 		}
 	}
 	return true
+}
+
+// keyArena copies sort keys into shared chunks: a broad filter leaves
+// tens of thousands of candidates a generation, one allocation each
+// otherwise. A copy stays valid as long as the caller keeps it.
+type keyArena struct{ buf []byte }
+
+func (a *keyArena) clone(b []byte) []byte {
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, max(64<<10, len(b)))
+	}
+	a.buf = append(a.buf, b...)
+	return a.buf[len(a.buf)-len(b) : len(a.buf) : len(a.buf)]
 }

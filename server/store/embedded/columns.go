@@ -188,6 +188,25 @@ type colBlock struct {
 	n    int
 	keys []byte // the run of sort keys
 	cols map[string][]byte
+	// max is the greatest sort key, from the block's key (nil when not
+	// read through readColBlocks).
+	max []byte
+}
+
+// outside reports whether no event of the block lies in [lo, hi) (hi nil:
+// unbounded), from its greatest key and its first, the smallest (a run
+// is in order), so that a block out of a query's window is not decoded.
+func (blk *colBlock) outside(lo, hi []byte) bool {
+	if blk.max != nil && bytes.Compare(blk.max, lo) < 0 {
+		return true
+	}
+	if hi == nil || blk.n == 0 {
+		return false
+	}
+	r := colReader{b: blk.keys, ok: true}
+	kr := keyRun{r: &r, n: blk.n}
+	first, err := kr.next()
+	return err == nil && bytes.Compare(first, hi) >= 0
 }
 
 // newColBlock reads the head of a block of sort keys.
@@ -267,7 +286,9 @@ func (blk *colBlock) column(field string) (*column, error) {
 	n := blk.n
 	r := colReader{b: body, ok: true}
 	nd := r.count(len(body))
-	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1)}
+	// Most events hold one value: pos starts at one per event, so that a
+	// block's column is four allocations, not a growing slice's dozen.
+	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1), pos: make([]uint32, 0, n)}
 	for i := 0; i < nd && r.ok; i++ {
 		c.dict = append(c.dict, string(r.bytes(r.count(len(body)))))
 	}
@@ -384,6 +405,7 @@ func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBloc
 		}
 		blk.cols = make(map[string][]byte, len(fields))
 		batch := keys.Key()[plens[0]:]
+		blk.max = batch
 		for i, f := range fields {
 			it := iters[i+1]
 			// A column whose batch has no sort keys would be damage; skip

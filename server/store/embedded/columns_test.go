@@ -107,6 +107,9 @@ func TestColumnsMatchQueries(t *testing.T) {
 		{Units: []string{"ward-2", ""}},
 		{Datasets: []string{event.DatasetOsquery, "network.flow"}},
 		{From: benchT0.Add(3 * time.Hour), To: benchT0.Add(40 * time.Hour), Asc: true},
+		// Windows that whole batches (8 h each) lie before and after.
+		{From: benchT0.Add(20 * time.Hour), To: benchT0.Add(30 * time.Hour)},
+		{From: benchT0.Add(50 * time.Hour)},
 		{Terms: map[string][]string{"process.name": {"cmd.exe", "svchost.exe"}}},
 		{Terms: map[string][]string{"source.ip": {"10.0.1.4", "10.0.2.2"}}, Units: []string{"ward-1", ""}},
 	}

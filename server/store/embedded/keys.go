@@ -72,6 +72,9 @@ func decodeTS(b []byte) (time.Time, bool) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63))).UTC(), true
 }
 
+// tsNanos returns the Unix nanoseconds of a sort key decodeTS accepts.
+func tsNanos(b []byte) int64 { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
+
 // tsID returns <ts><id>, the sort key shared by the primary and index keys.
 func tsID(t time.Time, id string) []byte {
 	b := make([]byte, tsLen, tsLen+len(id))
