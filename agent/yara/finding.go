@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,6 +64,9 @@ type ScanStats struct {
 	// Errors too. Runaways names the rules at fault for the first few.
 	TimedOut int64     `json:"timed_out,omitempty"`
 	Runaways []Runaway `json:"runaways,omitempty"`
+	// Vanished files were removed between being listed and being read (a
+	// temporary file in a watched or scanned folder): not an error.
+	Vanished int64 `json:"vanished,omitempty"`
 }
 
 const keepErrors = 5
@@ -92,6 +96,7 @@ func (s *ScanStats) add(o ScanStats) {
 	s.Files += o.Files
 	s.Skipped += o.Skipped
 	s.Errors += o.Errors
+	s.Vanished += o.Vanished
 	s.Findings += o.Findings
 	s.Bytes += o.Bytes
 	s.Unchanged += o.Unchanged
@@ -110,6 +115,10 @@ func (s *ScanStats) add(o ScanStats) {
 }
 
 func (s *ScanStats) fileError(err error) {
+	if errors.Is(err, fs.ErrNotExist) {
+		s.Vanished++
+		return
+	}
 	s.Errors++
 	if len(s.FirstErrors) < keepErrors {
 		s.FirstErrors = append(s.FirstErrors, err.Error())

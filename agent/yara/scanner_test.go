@@ -4,6 +4,8 @@ package yara
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,5 +171,24 @@ func TestScanProcesses(t *testing.T) {
 	ev := child.Event("agent-1")
 	if err := ev.Validate(); err != nil || ev.Fields["process.pid"] != int64(cmd.Process.Pid) || ev.Fields["process.name"] != "sh" || ev.Fields["file.path"] != nil {
 		t.Errorf("event %v: %v", ev.Fields, err)
+	}
+}
+
+// A file removed between being listed and being read is counted as
+// vanished, not as an error: temporary files come and go in watched and
+// scanned folders every day.
+func TestVanishedFileIsNoError(t *testing.T) {
+	var st ScanStats
+	_, err := os.Lstat(filepath.Join(t.TempDir(), "gone.tmp"))
+	st.fileError(err)
+	st.fileError(fmt.Errorf("scan: %w", err))
+	st.fileError(errors.New("permission denied"))
+	if st.Vanished != 2 || st.Errors != 1 || len(st.FirstErrors) != 1 {
+		t.Fatalf("stats %+v: want 2 vanished and 1 error", st)
+	}
+	var sum ScanStats
+	sum.add(st)
+	if sum.Vanished != 2 {
+		t.Fatalf("add lost the vanished count: %+v", sum)
 	}
 }
