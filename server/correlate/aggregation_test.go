@@ -50,8 +50,8 @@ detection:
 // TestLegacyAggregationWithoutTimeframe: an aggregation whose rule names no
 // timeframe loads and counts within the correlator's aggregation window;
 // the loaded rule set keeps its zero timespan for other correlators.
-func TestLegacyAggregationWithoutTimeframe(t *testing.T) {
-	rule := `title: Many failed logons from one address
+// windowlessCount is a legacy aggregation that names no timeframe.
+const windowlessCount = `title: Many failed logons from one address
 id: 7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8
 level: medium
 logsource: {product: windows, service: security}
@@ -60,13 +60,15 @@ detection:
     EventID: 4625
   condition: selection | count() by IpAddress > 2
 `
+
+func TestLegacyAggregationWithoutTimeframe(t *testing.T) {
 	for _, tt := range []struct {
 		window time.Duration
 		want   int
 	}{{time.Hour, 0}, {MaxAggregationWindow, 1}} {
 		cfg := DefaultConfig()
 		cfg.AggregationWindow = tt.window
-		r := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
+		r := newRig(t, map[string]string{"count.yml": windowlessCount}, nil, cfg)
 		var got []event.Event
 		for i := range 3 {
 			got = append(got, r.feed(t, ev("windows.security", time.Duration(i)*2*time.Hour, "EventID", 4625, "IpAddress", "10.0.0.9"))...)
@@ -94,19 +96,10 @@ detection:
 // the swap gives them the configured window, as New does, or they would
 // count over nothing.
 func TestSwapFillsAggregationWindow(t *testing.T) {
-	rule := `title: Many failed logons from one address
-id: 7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8
-level: medium
-logsource: {product: windows, service: security}
-detection:
-  selection:
-    EventID: 4625
-  condition: selection | count() by IpAddress > 2
-`
 	cfg := DefaultConfig()
 	cfg.AggregationWindow = 3 * time.Hour
-	r := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
-	next := newRig(t, map[string]string{"count.yml": rule}, nil, cfg)
+	r := newRig(t, map[string]string{"count.yml": windowlessCount}, nil, cfg)
+	next := newRig(t, map[string]string{"count.yml": windowlessCount}, nil, cfg)
 	if rs := next.set.Rules(); len(rs) != 1 || rs[0].Timespan != 0 {
 		t.Fatalf("the loaded set's rule has a timespan already: %+v", rs)
 	}
