@@ -175,26 +175,11 @@ type timing struct {
 // times and the namespace:rule path pairs it printed.
 func cliScan(o options, compiled, target string) (timing, error) {
 	cmd := exec.Command(o.yaraCmd, "-C", "-w", "-e", "-r", "-p", fmt.Sprint(o.workers), compiled, target)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return timing{}, err
-	}
-	// The child's rusage maxrss would count this process's peak too (it
-	// is copied at exec), so its own VmHWM is read while it runs.
-	peak := make(chan int64)
-	stop := make(chan struct{})
-	go func() { peak <- pollHWM(cmd.Process.Pid, stop) }()
-	err := cmd.Wait()
-	t := timing{wall: time.Since(start)}
-	close(stop)
-	t.maxRSS = <-peak
+	t, out, errb, err := timed(cmd)
 	if err != nil {
-		return t, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, errb.String())
+		return t, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, errb)
 	}
-	t.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		if l := sc.Text(); l != "" {
 			t.pairs = append(t.pairs, l)
@@ -202,6 +187,30 @@ func cliScan(o options, compiled, target string) (timing, error) {
 	}
 	slices.Sort(t.pairs)
 	return t, nil
+}
+
+// timed runs cmd and returns its wall and CPU time and peak RSS, with
+// what it wrote to stdout and stderr; err is cmd's, from Start or Wait.
+func timed(cmd *exec.Cmd) (t timing, stdout []byte, stderr string, err error) {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return timing{}, nil, "", err
+	}
+	// The child's rusage maxrss would count this process's peak too (it
+	// is copied at exec), so its own VmHWM is read while it runs.
+	peak := make(chan int64)
+	stop := make(chan struct{})
+	go func() { peak <- pollHWM(cmd.Process.Pid, stop) }()
+	err = cmd.Wait()
+	t.wall = time.Since(start)
+	close(stop)
+	t.maxRSS = <-peak
+	if err == nil {
+		t.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	return t, out.Bytes(), errb.String(), err
 }
 
 // pollHWM reads pid's VmHWM every 10ms until stop, keeping the last.

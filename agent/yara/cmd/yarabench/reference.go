@@ -228,26 +228,13 @@ func cliRefScan(o options, ruleDir string, files []string, targets string, fast 
 
 // measure runs cmd, polling its peak RSS, and returns its standard output.
 func measure(cmd *exec.Cmd) (timing, []byte, error) {
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return timing{}, nil, err
-	}
-	peak := make(chan int64)
-	stop := make(chan struct{})
-	go func() { peak <- pollHWM(cmd.Process.Pid, stop) }()
-	err := cmd.Wait()
-	t := timing{wall: time.Since(start)}
-	close(stop)
-	t.maxRSS = <-peak
+	t, out, errb, err := timed(cmd)
 	if err != nil {
-		return t, nil, fmt.Errorf("%s: %w: %s", cmd.Args[0], err, lastLines(errb.String(), 5))
+		return t, nil, fmt.Errorf("%s: %w: %s", cmd.Args[0], err, lastLines(errb, 5))
 	}
-	t.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	fmt.Fprintf(os.Stderr, "%s: %s wall, %s CPU, peak %.1f MiB; %s\n", filepath.Base(cmd.Args[0]), t.wall.Round(10*time.Millisecond),
-		t.cpu.Round(10*time.Millisecond), float64(t.maxRSS)/(1<<20), lastLines(errb.String(), 1))
-	return t, out.Bytes(), nil
+		t.cpu.Round(10*time.Millisecond), float64(t.maxRSS)/(1<<20), lastLines(errb, 1))
+	return t, out, nil
 }
 
 func lastLines(s string, n int) string {
