@@ -78,7 +78,14 @@ func newKey(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey) {
 // the pack file.
 func signedPack(t testing.TB, version, sigma string, key ed25519.PrivateKey) []byte {
 	t.Helper()
-	p, err := Build("ward-rules", version, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), ruleTree(t, sigma))
+	return namedPack(t, "ward-rules", version, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), sigma, key)
+}
+
+// namedPack builds the pack name at version, made at created, of one
+// Sigma rule, signs it with key and returns the pack file.
+func namedPack(t testing.TB, name, version string, created time.Time, sigma string, key ed25519.PrivateKey) []byte {
+	t.Helper()
+	p, err := Build(name, version, created, ruleTree(t, sigma))
 	if err != nil {
 		t.Fatal(err)
 	}

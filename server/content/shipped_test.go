@@ -1,7 +1,6 @@
 package content
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"os"
 	"path/filepath"
@@ -13,20 +12,8 @@ import (
 // shippedFile writes a signed pack made at created to a file.
 func shippedFile(t *testing.T, dir, version string, created time.Time, key ed25519.PrivateKey) string {
 	t.Helper()
-	p, err := Build("lachan-default", version, created, ruleTree(t, packRule))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Sign(p, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := s.Encode(&buf); err != nil {
-		t.Fatal(err)
-	}
 	f := filepath.Join(dir, version+".pack")
-	if err := os.WriteFile(f, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(f, namedPack(t, "lachan-default", version, created, packRule, key), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return f
