@@ -182,6 +182,11 @@ func (w *Watcher) addTree(dir string, depth int) {
 			return nil
 		}
 		if err := w.fw.Add(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// Removed since it was listed: a temporary folder.
+				w.log.Debug("folder gone before it was watched", "path", p)
+				return fs.SkipDir
+			}
 			w.errs.Add(1)
 			w.log.Warn("folder not watched", "path", p, "err", err)
 			return fs.SkipDir
