@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -28,7 +29,8 @@ func (s *Server) accountRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET "+PathWhoami, PermSelf, s.whoami)
 	s.route(mux, "GET "+PathUsers, PermUsersAdmin, s.listUsers)
 	s.route(mux, "POST "+PathUsers, PermUsersAdmin, s.addUser)
-	s.route(mux, "POST "+PathUsers+"/{name}/disable", PermUsersAdmin, s.disableUser)
+	s.route(mux, "POST "+PathUsers+"/{name}/disable", PermUsersAdmin, s.userState("user.disable", "account disabled", (*user.Manager).Disable))
+	s.route(mux, "POST "+PathUsers+"/{name}/enable", PermUsersAdmin, s.userState("user.enable", "account enabled", (*user.Manager).Enable))
 	s.route(mux, "POST "+PathUsers+"/{name}/reset-password", PermUsersAdmin, s.resetPassword)
 	s.route(mux, "POST "+PathUsers+"/{name}/totp", PermUsersAdmin, s.enrollTOTP)
 	s.route(mux, "GET "+PathTokens, PermTokensAdmin, s.listTokens)
@@ -212,19 +214,23 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request, p Principal) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (s *Server) disableUser(w http.ResponseWriter, r *http.Request, p Principal) {
-	um := s.users(w)
-	if um == nil {
-		return
+// userState returns the handler that applies change (disable or enable) to
+// the named account, audits it as action and logs msg.
+func (s *Server) userState(action, msg string, change func(*user.Manager, context.Context, string) (user.User, error)) func(http.ResponseWriter, *http.Request, Principal) {
+	return func(w http.ResponseWriter, r *http.Request, p Principal) {
+		um := s.users(w)
+		if um == nil {
+			return
+		}
+		u, err := change(um, r.Context(), r.PathValue("name"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.audit(r, p, action, u.Name, "ok", nil)
+		s.log.Warn(msg, "name", u.Name, "by", p.Name)
+		writeJSON(w, http.StatusOK, u)
 	}
-	u, err := um.Disable(r.Context(), r.PathValue("name"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.audit(r, p, "user.disable", u.Name, "ok", nil)
-	s.log.Warn("account disabled", "name", u.Name, "by", p.Name)
-	writeJSON(w, http.StatusOK, u)
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, p Principal) {

@@ -332,6 +332,13 @@ func TestAccountsAndTokens(t *testing.T) {
 	if code, _ := e.as(lr.Token, http.MethodGet, wire.PathIncidents, nil); code != 401 {
 		t.Fatalf("session of a disabled account: %d", code)
 	}
+	// Only an administrator enables it again.
+	if code, _ := e.as(lr.Token, http.MethodPost, PathUsers+"/lan/enable", nil); code != 401 {
+		t.Fatalf("enable with the ended session: %d", code)
+	}
+	if code, _ := e.as(e.admin, http.MethodPost, PathUsers+"/lan/enable", nil); code != 200 {
+		t.Fatalf("enable: %d", code)
+	}
 
 	// Tokens.
 	issue := func(r TokenRequest) (int, Issued, []byte) {
@@ -373,7 +380,7 @@ func TestAccountsAndTokens(t *testing.T) {
 
 	got := rec.actions()
 	for _, want := range []string{"user.add:lan:ok", "login:lan:ok", "deny:GET /api/v1/incidents:denied", "password.change:lan:ok",
-		"login:lan:failed", "login:lan:throttled", "user.disable:lan:ok", "token.issue:ward-sensor:ok", "token.revoke:ward-sensor:ok"} {
+		"login:lan:failed", "login:lan:throttled", "user.disable:lan:ok", "user.enable:lan:ok", "token.issue:ward-sensor:ok", "token.revoke:ward-sensor:ok"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("audit trail lacks %s; has %v", want, got)
 		}

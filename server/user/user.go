@@ -256,6 +256,17 @@ func (m *Manager) Disable(ctx context.Context, name string) (User, error) {
 	return u.Public(), m.endSessions(ctx, name, "")
 }
 
+// Enable lets a disabled account log in again with the password and second
+// factor it had. Sessions ended by Disable stay ended; an administrator who
+// doubts the old credentials resets the password as well.
+func (m *Manager) Enable(ctx context.Context, name string) (User, error) {
+	u, err := m.change(ctx, name, func(u *User) error { u.Disabled = false; return nil })
+	if err != nil {
+		return User{}, err
+	}
+	return u.Public(), nil
+}
+
 // ResetPassword gives an account a new one-time password, to be changed
 // at the next login, and ends its sessions.
 func (m *Manager) ResetPassword(ctx context.Context, name string) (string, error) {

@@ -177,6 +177,19 @@ func TestLoginMustChangeAndSessions(t *testing.T) {
 	if _, err := m.Login(ctx, Login{Name: "lan", Password: "a long new passphrase"}); !errors.Is(err, ErrBadLogin) {
 		t.Fatalf("login of a disabled account: %v", err)
 	}
+	// Enable lets the same password in again; the ended session stays ended.
+	if u, err := m.Enable(ctx, "lan"); err != nil || u.Disabled {
+		t.Fatalf("enable: %+v %v", u, err)
+	}
+	if _, _, err := m.Authenticate(ctx, o.Secret); !errors.Is(err, ErrSession) {
+		t.Fatalf("session ended by disable, after enable: %v", err)
+	}
+	if _, err := m.Login(ctx, Login{Name: "lan", Password: "a long new passphrase"}); err != nil {
+		t.Fatalf("login after enable: %v", err)
+	}
+	if _, err := m.Enable(ctx, "nobody"); err == nil {
+		t.Fatal("enable of an unknown account succeeded")
+	}
 }
 
 func TestLoginThrottled(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 )
 
 func usersCmd() *cobra.Command {
-	c := &cobra.Command{Use: "users", Short: "People's accounts: add, list, disable, reset a password, enrol a second factor"}
+	c := &cobra.Command{Use: "users", Short: "People's accounts: add, list, disable, enable, reset a password, enrol a second factor"}
 	add := &cobra.Command{
 		Use:   "add NAME --role ROLE [--unit UNIT]... [--email E]",
 		Short: "Add an account; prints a one-time password that must be changed at first login",
@@ -63,13 +63,16 @@ func usersCmd() *cobra.Command {
 	disable := userAction("disable NAME", "Disable an account and end its sessions", "disable", func(cmd *cobra.Command, name string, out map[string]any) {
 		fmt.Fprintf(cmd.OutOrStdout(), "account %s disabled\n", name)
 	})
+	enable := userAction("enable NAME", "Let a disabled account log in again with its old password and second factor", "enable", func(cmd *cobra.Command, name string, out map[string]any) {
+		fmt.Fprintf(cmd.OutOrStdout(), "account %s enabled\n", name)
+	})
 	reset := userAction("reset-password NAME", "Give an account a new one-time password and end its sessions", "reset-password", func(cmd *cobra.Command, name string, out map[string]any) {
 		fmt.Fprintf(cmd.OutOrStdout(), "Mật khẩu dùng một lần / one-time password for %s (shown once): %s\n", name, out["password"])
 	})
 	totp := userAction("totp NAME", "Enrol a new second factor (RFC 6238) for an account, replacing any it had", "totp", func(cmd *cobra.Command, name string, out map[string]any) {
 		printTOTP(cmd.OutOrStdout(), &user.TOTP{URI: fmt.Sprint(out["uri"]), Secret: fmt.Sprint(out["secret"])})
 	})
-	c.AddCommand(add, list, disable, reset, totp)
+	c.AddCommand(add, list, disable, enable, reset, totp)
 	return c
 }
 
