@@ -127,6 +127,9 @@ func mergeLinux(own telemetry.Config, pol *wire.TelemetryPolicy) telemetry.Confi
 	if l.Network != nil {
 		c.Network = *l.Network
 	}
+	if l.ShortConnections != nil {
+		c.ShortConnections = *l.ShortConnections
+	}
 	if l.Paths != nil {
 		c.Paths = slices.Clone(l.Paths)
 	}

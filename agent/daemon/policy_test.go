@@ -30,8 +30,14 @@ func TestMergePolicy(t *testing.T) {
 			return ""
 		}},
 		{"set fields override, unset keep", &wire.TelemetryPolicy{Linux: &wire.LinuxTelemetry{Processes: &off, Network: &on, ProcessRate: 50}}, func(l telemetry.Config, _ *eventlog.Config) string {
-			if l.Processes || !l.Network || l.ProcessRate != 50 || l.FileRate != 200 || l.Paths[0] != "/etc" {
+			if l.Processes || !l.Network || l.ShortConnections || l.ProcessRate != 50 || l.FileRate != 200 || l.Paths[0] != "/etc" {
 				return "wrong merge"
+			}
+			return ""
+		}},
+		{"short connections switched on", &wire.TelemetryPolicy{Linux: &wire.LinuxTelemetry{ShortConnections: &on}}, func(l telemetry.Config, _ *eventlog.Config) string {
+			if !l.ShortConnections || !l.Processes {
+				return "short connections not merged"
 			}
 			return ""
 		}},

@@ -14,12 +14,15 @@ type TelemetryPolicy struct {
 // LinuxTelemetry is the Linux collector's part of a policy; rates are
 // events a second.
 type LinuxTelemetry struct {
-	Processes   *bool    `json:"processes,omitempty" yaml:"processes"`
-	Network     *bool    `json:"network,omitempty" yaml:"network"`
-	Paths       []string `json:"paths,omitempty" yaml:"paths"`
-	ProcessRate int      `json:"process_rate,omitempty" yaml:"process_rate"`
-	NetworkRate int      `json:"network_rate,omitempty" yaml:"network_rate"`
-	FileRate    int      `json:"file_rate,omitempty" yaml:"file_rate"`
+	Processes *bool `json:"processes,omitempty" yaml:"processes"`
+	Network   *bool `json:"network,omitempty" yaml:"network"`
+	// ShortConnections watches destroyed TCP sockets too, to catch
+	// connections that close between two reads of the socket table.
+	ShortConnections *bool    `json:"short_connections,omitempty" yaml:"short_connections"`
+	Paths            []string `json:"paths,omitempty" yaml:"paths"`
+	ProcessRate      int      `json:"process_rate,omitempty" yaml:"process_rate"`
+	NetworkRate      int      `json:"network_rate,omitempty" yaml:"network_rate"`
+	FileRate         int      `json:"file_rate,omitempty" yaml:"file_rate"`
 }
 
 // EventLogPolicy is the Windows event log collector's part of a policy.

@@ -192,6 +192,9 @@ func overlay(p *wire.TelemetryPolicy, o wire.TelemetryPolicy) {
 		if l.Network != nil {
 			d.Network = l.Network
 		}
+		if l.ShortConnections != nil {
+			d.ShortConnections = l.ShortConnections
+		}
 		if l.Paths != nil {
 			d.Paths = slices.Clone(l.Paths)
 		}

@@ -15,7 +15,7 @@ default:
       - {name: Microsoft-Windows-Sysmon/Operational}
 units:
   hcm:
-    linux: {network: false}
+    linux: {network: false, short_connections: true}
   phuong-ben-thanh:
     linux: {paths: [/srv/www], process_rate: 50}
     eventlog:
@@ -41,6 +41,9 @@ func TestPolicyFor(t *testing.T) {
 		{"default rate", func() any { return def.Linux.ProcessRate }, 200},
 		{"city turns network off", func() any { return *city.Linux.Network }, false},
 		{"ward inherits the city's network off", func() any { return *ward.Linux.Network }, false},
+		{"city watches short connections", func() any { return *city.Linux.ShortConnections }, true},
+		{"ward inherits short connections", func() any { return *ward.Linux.ShortConnections }, true},
+		{"the default leaves short connections to the agent", func() any { return def.Linux.ShortConnections == nil }, true},
 		{"ward keeps the default's processes", func() any { return *ward.Linux.Processes }, true},
 		{"ward's own rate", func() any { return ward.Linux.ProcessRate }, 50},
 		{"ward's paths", func() any { return strings.Join(ward.Linux.Paths, ",") }, "/srv/www"},
