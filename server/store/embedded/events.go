@@ -31,11 +31,9 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	docs := make([][]byte, len(evs))
-	for i, ev := range evs {
-		if docs[i], err = encodeEvent(ev); err != nil {
-			return nil, fmt.Errorf("put events: event %d (id %q): %w", i, ev.ID, err)
-		}
+	enc, err := encodeEvents(evs)
+	if err != nil {
+		return nil, fmt.Errorf("put events: %w", err)
 	}
 	if len(evs) == 0 {
 		return nil, nil
@@ -85,7 +83,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, docs[i])
+		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
@@ -114,13 +112,22 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 
 // encodeEvent checks an event and returns its stored form.
 func encodeEvent(ev event.Event) ([]byte, error) {
-	if err := ev.Validate(); err != nil {
+	if err := checkEvent(ev); err != nil {
 		return nil, err
 	}
-	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
-		return nil, &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
-	}
 	return appendEventJSON(make([]byte, 0, 1024), ev)
+}
+
+// checkEvent checks what the store needs of an event: a valid one, whose
+// time a sort key can hold.
+func checkEvent(ev event.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
+		return &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
+	}
+	return nil
 }
 
 // batchKeys gathers the entries of one PutEvents call so that they reach
@@ -145,19 +152,34 @@ type kv struct {
 	del  bool
 }
 
-// addEvent adds an event's primary, id/ and index entries.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte) {
-	tsid := tsID(ev.Timestamp, ev.ID)
-	pk := eventKey(p, tsid)
+// addEvent adds an event's primary, id/ and index entries; fields are its
+// fields in name order (appendFields), or nil to have them listed here.
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
+	if fields == nil {
+		fields = appendFields(nil, ev)
+	}
+	pk := eventKey(p, tsID(ev.Timestamp, ev.ID))
+	tsid := pk[len(pk)-tsLen-len(ev.ID):]
 	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
 	if bk.post == nil {
 		bk.post = &postings{}
 		bk.cols = map[colGroup][]colRow{}
 	}
 	g := colGroup{p, gen}
-	bk.cols[g] = append(bk.cols[g], colRow{tsid, ev})
-	for fi, field := range indexedFields {
-		for _, v := range indexValues(ev, field) {
+	bk.cols[g] = append(bk.cols[g], colRow{tsid: tsid, ev: ev, fields: fields})
+	if ev.Dataset != "" {
+		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
+	}
+	for _, f := range fields {
+		fi := indexOf(f.name)
+		if fi < 0 {
+			continue
+		}
+		if s, ok := f.v.(string); ok {
+			bk.post.add(postingKey{p, gen, fi, s}, tsid)
+			continue
+		}
+		for _, v := range indexValues(ev, f.name) {
 			bk.post.add(postingKey{p, gen, fi, v}, tsid)
 		}
 	}

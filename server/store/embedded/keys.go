@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"slices"
 	"time"
 
 	"lachan/internal/event"
@@ -41,6 +42,21 @@ const unitField = "lachan.unit"
 var indexedFields = []string{
 	"host.id", "agent.id", "rule.id",
 	event.FieldDataset, unitField,
+}
+
+// datasetIndex is event.dataset's place in indexedFields.
+var datasetIndex = slices.Index(indexedFields, event.FieldDataset)
+
+// indexOf returns the place in indexedFields of a field of Event.Fields,
+// or -1 when it has no index. The dataset is not one of Event.Fields,
+// whatever the map holds under its name.
+func indexOf(name string) int {
+	for i, f := range indexedFields {
+		if f == name && i != datasetIndex {
+			return i
+		}
+	}
+	return -1
 }
 
 // Index values beyond maxIndexValue bytes are cut and hashed.
