@@ -36,20 +36,22 @@ type colRow struct {
 }
 
 // colBlocks returns the blocks of rows (which it sorts by sort key) of
-// partition p's generation gen. It walks each event's fields once, adding
-// each value to its field's column.
+// partition p's generation gen.
 func colBlocks(p part, gen uint32, rows []colRow) []kv {
-	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
-	maxKey := rows[len(rows)-1].tsid
-	head := func(size int) []byte {
-		b := make([]byte, 0, size)
-		return binary.AppendUvarint(append(b, colFormat), uint64(len(rows)))
-	}
-	keys := make([][]byte, len(rows))
 	var cs colSet
+	var a arena
+	return cs.appendBlocks(nil, p, gen, rows, &a)
+}
+
+// appendBlocks appends the blocks of rows (which it sorts by sort key) of
+// partition p's generation gen to out, their keys and values made in a.
+// It walks each event's fields once, adding each value to its field's
+// column.
+func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *arena) []kv {
+	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
+	cs.begin()
 	ds := cs.column(event.FieldDataset)
 	for i, r := range rows {
-		keys[i] = r.tsid
 		// No dataset reads as absent, as event.Event.Get has it.
 		if r.ev.Dataset != "" {
 			ds.add(i, r.ev.Dataset)
@@ -65,39 +67,77 @@ func colBlocks(p part, gen uint32, rows []colRow) []kv {
 			}
 		}
 	}
-	out := make([]kv, 0, 1+len(cs.byName))
-	out = append(out, kv{k: append(colFieldPrefix(p, gen, ""), maxKey...), v: appendSortKeys(head(8*len(rows)), keys)})
-	names := make([]string, 0, len(cs.byName))
-	for name := range cs.byName {
-		names = append(names, name)
+	maxKey := rows[len(rows)-1].tsid
+	key := func(name string) []byte {
+		k := a.make(len(prefixPart) + partLen + len(prefixColumns) + 4 + len(name) + 1 + len(maxKey))
+		k = binary.BigEndian.AppendUint32(append(append(append(k, prefixPart...), p[:]...), prefixColumns...), gen)
+		return append(append(append(k, name...), 0), maxKey...)
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		v := cs.byName[name].appendTo(head(4*len(rows)), len(rows))
-		out = append(out, kv{k: append(colFieldPrefix(p, gen, name), maxKey...), v: v})
+	head := func(size int) []byte {
+		return binary.AppendUvarint(append(a.make(1+binary.MaxVarintLen64+size), colFormat), uint64(len(rows)))
+	}
+	size := 0
+	for _, r := range rows {
+		size += 2 * binary.MaxVarintLen64
+		size += len(r.tsid) - tsLen
+	}
+	v := head(tsLen + size)
+	for _, r := range rows {
+		cs.keys = append(cs.keys, r.tsid)
+	}
+	out = append(out, kv{k: key(""), v: appendSortKeys(v, cs.keys)})
+	clear(cs.keys)
+	cs.keys = cs.keys[:0]
+	slices.SortFunc(cs.active, func(x, y *colBuilder) int { return strings.Compare(x.name, y.name) })
+	for _, c := range cs.active {
+		c.pad(len(rows))
+		out = append(out, kv{k: key(c.name), v: c.appendTo(head(c.size()))})
 	}
 	return out
 }
 
-// colSet holds the columns being built for one block. The events of a
-// batch mostly have the same fields: the columns of the last event's
+// colSet holds the columns being built for one block, and keeps them for
+// the next: their dictionaries' maps and buffers are reused. The events of
+// a batch mostly have the same fields: the columns of the last event's
 // fields are kept at hand, so that an event with the same names finds its
 // columns without a map lookup per field.
 type colSet struct {
 	byName    map[string]*colBuilder
+	active    []*colBuilder // the columns of the block being built
 	lastNames []string
 	lastCols  []*colBuilder
+	keys      [][]byte
 }
 
-// column returns the builder of name, made on first use.
+// colSetKept bounds how many columns a colSet keeps between blocks: the
+// names of osquery columns are data, and could grow it without end.
+const colSetKept = 1024
+
+// begin starts a block.
+func (cs *colSet) begin() {
+	for _, c := range cs.active {
+		c.reset()
+	}
+	cs.active = cs.active[:0]
+	cs.lastNames, cs.lastCols = cs.lastNames[:0], cs.lastCols[:0]
+	if len(cs.byName) > colSetKept {
+		cs.byName = nil
+	}
+}
+
+// column returns the builder of name for the block, made on first use.
 func (cs *colSet) column(name string) *colBuilder {
 	c := cs.byName[name]
 	if c == nil {
 		if cs.byName == nil {
 			cs.byName = map[string]*colBuilder{}
 		}
-		c = &colBuilder{dict: map[string]uint64{}}
+		c = &colBuilder{name: name, dict: map[string]uint64{}}
 		cs.byName[name] = c
+	}
+	if !c.active {
+		c.active = true
+		cs.active = append(cs.active, c)
 	}
 	return c
 }
@@ -128,6 +168,8 @@ func (cs *colSet) columns(fields []field) []*colBuilder {
 // dictionary in order of first use and the tags and positions of the rows
 // added so far; rows it was not given are absent.
 type colBuilder struct {
+	name   string
+	active bool
 	dict   map[string]uint64
 	values []string
 	tags   []byte
@@ -183,15 +225,31 @@ func (c *colBuilder) add(i int, v any) {
 	}
 }
 
-// appendTo appends the column's body for a block of n rows to b.
-func (c *colBuilder) appendTo(b []byte, n int) []byte {
-	c.pad(n)
+// size returns the bytes appendTo appends at most, once padded.
+func (c *colBuilder) size() int {
+	n := binary.MaxVarintLen64 + len(c.tags)
+	for _, s := range c.values {
+		n += binary.MaxVarintLen64 + len(s)
+	}
+	return n
+}
+
+// appendTo appends the column's body, padded (pad), to b.
+func (c *colBuilder) appendTo(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c.values)))
 	for _, s := range c.values {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	return append(b, c.tags...)
+}
+
+// reset empties the builder for another block, keeping its memory.
+func (c *colBuilder) reset() {
+	clear(c.dict)
+	clear(c.values)
+	c.values, c.tags, c.rows = c.values[:0], c.tags[:0], 0
+	c.last, c.hasLast, c.active = "", false, false
 }
 
 func allStrings(list []any) bool {

@@ -3,6 +3,8 @@ package embedded
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"lachan/internal/event"
@@ -37,41 +39,72 @@ func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
 // encoded is a batch's events in their stored form, with the fields each
 // was encoded from: one walk of each event's map serves its document, its
 // column values and its index entries. The documents share one buffer.
+// An encoded comes from encodings and goes back there (release) once its
+// batch is applied.
 type encoded struct {
 	docs   [][]byte
 	fields [][]field
+	buf    []byte
+	all    []field
+	ends   []int
 }
+
+// encodings keeps the memory of encoded batches: writers encode outside
+// the write lock, so each takes its own.
+var encodings = sync.Pool{New: func() any { return new(encoded) }}
 
 // encodeEvents checks the events and encodes them; err names the event at
 // fault.
-func encodeEvents(evs []event.Event) (encoded, error) {
+func encodeEvents(evs []event.Event) (*encoded, error) {
+	enc := encodings.Get().(*encoded)
 	n := 0
 	for _, ev := range evs {
 		n += len(ev.Fields)
 	}
-	all := make([]field, 0, n)
-	ends := make([]int, len(evs))
-	var buf []byte
+	all := slices.Grow(enc.all[:0], n)
+	ends := slices.Grow(enc.ends[:0], len(evs))
+	buf := enc.buf[:0]
 	for i, ev := range evs {
-		if err := checkEvent(ev); err != nil {
-			return encoded{}, fmt.Errorf("event %d (id %q): %w", i, ev.ID, err)
+		err := checkEvent(ev)
+		if err == nil {
+			start := len(all)
+			all = appendFields(all, ev)
+			buf, err = appendDoc(buf, ev.Dataset, all[start:])
 		}
-		start := len(all)
-		all = appendFields(all, ev)
-		var err error
-		if buf, err = appendDoc(buf, ev.Dataset, all[start:]); err != nil {
-			return encoded{}, fmt.Errorf("event %d (id %q): %w", i, ev.ID, err)
+		if err != nil {
+			enc.buf, enc.all, enc.ends = buf, all, ends
+			enc.release()
+			return nil, fmt.Errorf("event %d (id %q): %w", i, ev.ID, err)
 		}
-		ends[i] = len(buf)
+		ends = append(ends, len(buf))
 	}
-	enc := encoded{docs: make([][]byte, len(evs)), fields: make([][]field, len(evs))}
+	enc.buf, enc.all, enc.ends = buf, all, ends
+	enc.docs = slices.Grow(enc.docs[:0], len(evs))
+	enc.fields = slices.Grow(enc.fields[:0], len(evs))
 	start, fstart := 0, 0
 	for i, ev := range evs {
-		enc.docs[i] = buf[start:ends[i]:ends[i]]
-		enc.fields[i] = all[fstart : fstart+len(ev.Fields) : fstart+len(ev.Fields)]
-		start, fstart = ends[i], fstart+len(ev.Fields)
+		fend := fstart + len(ev.Fields)
+		enc.docs = append(enc.docs, buf[start:ends[i]:ends[i]])
+		enc.fields = append(enc.fields, all[fstart:fend:fend])
+		start, fstart = ends[i], fend
 	}
 	return enc, nil
+}
+
+// encodedKept bounds the documents' buffer an encoded keeps for the next
+// batch.
+const encodedKept = 8 << 20
+
+// release returns enc to encodings; nothing it held may be used after.
+func (enc *encoded) release() {
+	// The fields refer to the caller's events' values.
+	clear(enc.all)
+	clear(enc.fields)
+	clear(enc.docs)
+	if cap(enc.buf) > encodedKept {
+		*enc = encoded{}
+	}
+	encodings.Put(enc)
 }
 
 // fullDocPrefix starts every document that holds its own @timestamp and

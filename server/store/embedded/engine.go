@@ -48,6 +48,9 @@ type Engine struct {
 	// genSize is how many events fill a generation (genEvents; tests make
 	// it small).
 	genSize uint64
+	// batch is the memory of PutEvents' batches, kept from one to the
+	// next; guarded by evMu.
+	batch batchKeys
 	// fits checks an event against the field mapping; an event that does
 	// not fit goes to the dead-letter area.
 	fits func(event.Event) (field, reason string, ok bool)

@@ -35,6 +35,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err != nil {
 		return nil, fmt.Errorf("put events: %w", err)
 	}
+	defer enc.release()
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -47,7 +48,8 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	seen := make(map[string]bool, len(evs))
 	var newParts []part
 	dead := 0
-	bk := batchKeys{kvs: make([]kv, 0, len(evs)*(len(indexedFields)+2))}
+	bk := &e.batch
+	defer bk.reset()
 	gt := genTracker{e: e}
 	stored, err := e.storedIDs(evs)
 	if err != nil {
@@ -136,10 +138,14 @@ func checkEvent(ev event.Event) error {
 // to insert than keys that jump between the ev/, id/ and ix/ ranges.
 type batchKeys struct {
 	kvs  []kv
-	post *postings
-	// cols gathers the events of each partition and generation for their
-	// column block (columns.go).
-	cols map[colGroup][]colRow
+	post postings
+	// groups and rows gather the events of each partition and generation
+	// for their column block (columns.go); cols builds the blocks.
+	groups []colGroup
+	rows   [][]colRow
+	cols   colSet
+	// mem holds the keys and values the batch is given.
+	mem arena
 }
 
 type colGroup struct {
@@ -158,15 +164,15 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	if fields == nil {
 		fields = appendFields(nil, ev)
 	}
-	pk := eventKey(p, tsID(ev.Timestamp, ev.ID))
+	pk := bk.mem.make(len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID))
+	pk = append(append(append(pk, prefixPart...), p[:]...), prefixEvent...)
+	pk = pk[:len(pk)+tsLen]
+	putTS(pk[len(pk)-tsLen:], ev.Timestamp)
+	pk = append(pk, ev.ID...)
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
-	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
-	if bk.post == nil {
-		bk.post = &postings{}
-		bk.cols = map[colGroup][]colRow{}
-	}
-	g := colGroup{p, gen}
-	bk.cols[g] = append(bk.cols[g], colRow{tsid: tsid, ev: ev, fields: fields})
+	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
+	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: append(idk, ev.ID...), v: pk})
+	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
 	if ev.Dataset != "" {
 		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
 	}
@@ -185,16 +191,27 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	}
 }
 
+// addRow adds an event to its group's column block.
+func (bk *batchKeys) addRow(g colGroup, r colRow) {
+	i := len(bk.groups) - 1
+	for ; i >= 0 && bk.groups[i] != g; i-- {
+	}
+	if i < 0 {
+		i = len(bk.groups)
+		bk.groups = append(bk.groups, g)
+		if i == len(bk.rows) {
+			bk.rows = append(bk.rows, nil)
+		}
+	}
+	bk.rows[i] = append(bk.rows[i], r)
+}
+
 // apply sorts the entries and sets them in b.
 func (bk *batchKeys) apply(b *pebble.Batch) error {
-	if bk.post != nil {
-		bk.kvs = append(bk.kvs, bk.post.kvs()...)
-		bk.post = nil
+	bk.kvs = bk.post.appendKVs(bk.kvs, &bk.mem)
+	for i, g := range bk.groups {
+		bk.kvs = bk.cols.appendBlocks(bk.kvs, g.pt, g.gen, bk.rows[i], &bk.mem)
 	}
-	for g, rows := range bk.cols {
-		bk.kvs = append(bk.kvs, colBlocks(g.pt, g.gen, rows)...)
-	}
-	bk.cols = nil
 	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 	for _, e := range bk.kvs {
 		var err error
@@ -208,6 +225,20 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 		}
 	}
 	return nil
+}
+
+// reset empties bk for the next batch, keeping its memory but no
+// reference to the events it held.
+func (bk *batchKeys) reset() {
+	clear(bk.kvs)
+	bk.kvs = bk.kvs[:0]
+	bk.post.reset()
+	for i := range bk.groups {
+		clear(bk.rows[i])
+		bk.rows[i] = bk.rows[i][:0]
+	}
+	bk.groups = bk.groups[:0]
+	bk.mem.reset()
 }
 
 // storedIDs returns which of the events' IDs are stored already. It seeks

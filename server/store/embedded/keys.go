@@ -115,7 +115,11 @@ func idKey(id string) []byte {
 // generation's prefix, genPrefix) every event with that value sorts by
 // (timestamp, ID).
 func valuePrefix(field, value string) []byte {
-	b := make([]byte, 0, len(field)+len(value)+8)
+	return appendValuePrefix(make([]byte, 0, len(field)+len(value)+8), field, value)
+}
+
+// appendValuePrefix appends valuePrefix(field, value) to b.
+func appendValuePrefix(b []byte, field, value string) []byte {
 	b = append(b, field...)
 	b = append(b, 0)
 	b = appendIndexValue(b, value)

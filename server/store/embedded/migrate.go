@@ -34,7 +34,7 @@ func (e *Engine) migrateV1() error {
 		if err := bk.apply(b); err != nil {
 			return err
 		}
-		bk.kvs = bk.kvs[:0]
+		bk.reset()
 		if err := b.Commit(pebble.Sync); err != nil {
 			return err
 		}
