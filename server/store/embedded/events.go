@@ -89,7 +89,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
-	if len(bk.kvs) == 0 {
+	if bk.empty() {
 		return fresh, nil
 	}
 	if err := bk.apply(b); err != nil {
@@ -137,7 +137,11 @@ func checkEvent(ev event.Event) error {
 // reuses the search path of the previous key, so sorted keys cost far less
 // to insert than keys that jump between the ev/, id/ and ix/ ranges.
 type batchKeys struct {
-	kvs  []kv
+	// kvs holds what is neither an event's primary nor its id/ entry (dead
+	// letters, partition and generation records); evs and ids hold those.
+	kvs, evs, ids []kv
+	// out is the batch in key order (apply).
+	out  []kv
 	post postings
 	// groups and rows gather the events of each partition and generation
 	// for their column block (columns.go); cols builds the blocks.
@@ -171,7 +175,8 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	pk = append(pk, ev.ID...)
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
 	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
-	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: append(idk, ev.ID...), v: pk})
+	bk.evs = append(bk.evs, kv{k: pk, v: doc})
+	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: pk})
 	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
 	if ev.Dataset != "" {
 		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
@@ -206,14 +211,12 @@ func (bk *batchKeys) addRow(g colGroup, r colRow) {
 	bk.rows[i] = append(bk.rows[i], r)
 }
 
+// empty reports whether bk holds no entry.
+func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 }
+
 // apply sorts the entries and sets them in b.
 func (bk *batchKeys) apply(b *pebble.Batch) error {
-	bk.kvs = bk.post.appendKVs(bk.kvs, &bk.mem)
-	for i, g := range bk.groups {
-		bk.kvs = bk.cols.appendBlocks(bk.kvs, g.pt, g.gen, bk.rows[i], &bk.mem)
-	}
-	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
-	for _, e := range bk.kvs {
+	for _, e := range bk.sorted() {
 		var err error
 		if e.del {
 			err = b.Delete(e.k, nil)
@@ -227,11 +230,53 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 	return nil
 }
 
+// sorted returns every entry of the batch, the posting lists and column
+// blocks made, in key order. Sorting a batch's thousands of keys whole cost
+// more than building them, so each run is put in order on its own (the
+// events and their IDs mostly come in order already) and the runs are
+// laid end to end in the order of their prefixes: dl/, id/, meta/, then
+// each partition's events, column blocks, posting lists and generation
+// records. With one partition that is key order; anything else is sorted
+// whole.
+func (bk *batchKeys) sorted() []kv {
+	sortRun(bk.kvs)
+	sortRun(bk.ids)
+	sortRun(bk.evs)
+	lo, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixID), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
+	hi, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixPart), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
+	out := append(bk.out[:0], bk.kvs[:lo]...)
+	out = append(out, bk.ids...)
+	out = append(out, bk.kvs[lo:hi]...)
+	out = append(out, bk.evs...)
+	for i, g := range bk.groups {
+		out = bk.cols.appendBlocks(out, g.pt, g.gen, bk.rows[i], &bk.mem)
+	}
+	start := len(out)
+	out = bk.post.appendKVs(out, &bk.mem)
+	sortRun(out[start:])
+	out = append(out, bk.kvs[hi:]...)
+	sortRun(out)
+	bk.out = out
+	return out
+}
+
+// sortRun sorts entries by key unless they are in order already. It keeps
+// the order of entries with the same key (a replayed dead letter's
+// deletion, then its entry again), as Pebble applies the last.
+func sortRun(kvs []kv) {
+	byKey := func(x, y kv) int { return bytes.Compare(x.k, y.k) }
+	if !slices.IsSortedFunc(kvs, byKey) {
+		slices.SortStableFunc(kvs, byKey)
+	}
+}
+
 // reset empties bk for the next batch, keeping its memory but no
 // reference to the events it held.
 func (bk *batchKeys) reset() {
-	clear(bk.kvs)
-	bk.kvs = bk.kvs[:0]
+	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out} {
+		clear(*s)
+		*s = (*s)[:0]
+	}
 	bk.post.reset()
 	for i := range bk.groups {
 		clear(bk.rows[i])
