@@ -239,9 +239,9 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 // records. With one partition that is key order; anything else is sorted
 // whole.
 func (bk *batchKeys) sorted() []kv {
-	sortRun(bk.kvs)
-	sortRun(bk.ids)
-	sortRun(bk.evs)
+	sortRun(bk.kvs, true)
+	sortRun(bk.ids, false)
+	sortRun(bk.evs, false)
 	lo, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixID), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
 	hi, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixPart), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
 	out := append(bk.out[:0], bk.kvs[:lo]...)
@@ -253,20 +253,25 @@ func (bk *batchKeys) sorted() []kv {
 	}
 	start := len(out)
 	out = bk.post.appendKVs(out, &bk.mem)
-	sortRun(out[start:])
+	sortRun(out[start:], false)
 	out = append(out, bk.kvs[hi:]...)
-	sortRun(out)
+	sortRun(out, true)
 	bk.out = out
 	return out
 }
 
-// sortRun sorts entries by key unless they are in order already. It keeps
-// the order of entries with the same key (a replayed dead letter's
-// deletion, then its entry again), as Pebble applies the last.
-func sortRun(kvs []kv) {
+// sortRun sorts entries by key unless they are in order already. A run
+// that may hold one key twice (a replayed dead letter's deletion, then its
+// entry again) is sorted stable, as Pebble applies the last; the events,
+// their IDs and the lists have a key each, and the faster sort.
+func sortRun(kvs []kv, stable bool) {
 	byKey := func(x, y kv) int { return bytes.Compare(x.k, y.k) }
-	if !slices.IsSortedFunc(kvs, byKey) {
+	switch {
+	case slices.IsSortedFunc(kvs, byKey):
+	case stable:
 		slices.SortStableFunc(kvs, byKey)
+	default:
+		slices.SortFunc(kvs, byKey)
 	}
 }
 
