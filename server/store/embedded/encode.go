@@ -64,12 +64,14 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 	all := slices.Grow(enc.all[:0], n)
 	ends := slices.Grow(enc.ends[:0], len(evs))
 	buf := enc.buf[:0]
+	var like []field
 	for i, ev := range evs {
 		err := checkEvent(ev)
 		if err == nil {
 			start := len(all)
-			all = appendFields(all, ev)
-			buf, err = appendDoc(buf, ev.Dataset, all[start:])
+			all = appendFieldsLike(all, ev, like)
+			like = all[start:]
+			buf, err = appendDoc(buf, ev.Dataset, like)
 		}
 		if err != nil {
 			enc.buf, enc.all, enc.ends = buf, all, ends
