@@ -66,7 +66,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if stored[ev.ID] {
 			continue
 		}
-		if field, reason, ok := e.fits(ev); !ok {
+		if field, reason, ok := e.fits(ev, enc.fields[i]); !ok {
 			// A dead letter keeps the event whole, as received.
 			doc, err := ev.MarshalJSON()
 			if err != nil {
