@@ -93,8 +93,7 @@ func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *a
 	maxKey := rows[len(rows)-1].tsid
 	key := func(name string) []byte {
 		k := a.make(len(prefixPart) + partLen + len(prefixColumns) + 4 + len(name) + 1 + len(maxKey))
-		k = binary.BigEndian.AppendUint32(append(append(append(k, prefixPart...), p[:]...), prefixColumns...), gen)
-		return append(append(append(k, name...), 0), maxKey...)
+		return append(appendColFieldPrefix(k, p, gen, name), maxKey...)
 	}
 	head := func(size int) []byte {
 		return binary.AppendUvarint(append(a.make(1+binary.MaxVarintLen64+size), colFormat), uint64(len(rows)))

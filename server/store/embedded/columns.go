@@ -47,8 +47,14 @@ const (
 // colFieldPrefix returns t/<part>v<gen><field>\x00, under which lie the
 // blocks of a field ("": the sort keys) of one generation.
 func colFieldPrefix(p part, gen uint32, field string) []byte {
-	k := binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
-	return append(append(k, field...), 0)
+	return appendColFieldPrefix(nil, p, gen, field)
+}
+
+// appendColFieldPrefix appends colFieldPrefix(p, gen, field) to b.
+func appendColFieldPrefix(b []byte, p part, gen uint32, field string) []byte {
+	b = append(append(append(b, prefixPart...), p[:]...), prefixColumns...)
+	b = binary.BigEndian.AppendUint32(b, gen)
+	return append(append(b, field...), 0)
 }
 
 // colGenPrefix returns t/<part>v<gen>, under which lie a generation's

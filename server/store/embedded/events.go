@@ -169,10 +169,7 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 		fields = appendFields(nil, ev)
 	}
 	pk := bk.mem.make(len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID))
-	pk = append(append(append(pk, prefixPart...), p[:]...), prefixEvent...)
-	pk = pk[:len(pk)+tsLen]
-	putTS(pk[len(pk)-tsLen:], ev.Timestamp)
-	pk = append(pk, ev.ID...)
+	pk = appendEventKey(pk, p, ev.Timestamp, ev.ID)
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
 	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
 	bk.evs = append(bk.evs, kv{k: pk, v: doc})

@@ -101,9 +101,20 @@ func tsID(t time.Time, id string) []byte {
 // eventKey returns t/<part>e<ts><id>.
 func eventKey(p part, tsid []byte) []byte {
 	b := make([]byte, 0, len(prefixPart)+partLen+len(prefixEvent)+len(tsid))
-	b = append(append(b, prefixPart...), p[:]...)
-	b = append(b, prefixEvent...)
-	return append(b, tsid...)
+	return append(appendEventPrefix(b, p), tsid...)
+}
+
+// appendEventKey appends t/<part>e<ts><id> for an event of time t and ID id
+// to b.
+func appendEventKey(b []byte, p part, t time.Time, id string) []byte {
+	b = appendEventPrefix(b, p)
+	b = append(b, make([]byte, tsLen)...)
+	putTS(b[len(b)-tsLen:], t)
+	return append(b, id...)
+}
+
+func appendEventPrefix(b []byte, p part) []byte {
+	return append(append(append(b, prefixPart...), p[:]...), prefixEvent...)
 }
 
 // idKey returns id/<id>.
