@@ -72,7 +72,8 @@ func colBlocks(p part, gen uint32, rows []colRow) []kv {
 // column.
 func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *arena) []kv {
 	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
-	cs.begin()
+	cs.reset()
+	defer cs.reset()
 	ds := cs.column(event.FieldDataset)
 	for i, r := range rows {
 		// No dataset reads as absent, as event.Event.Get has it.
@@ -118,8 +119,8 @@ func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *a
 	return out
 }
 
-// colSet holds the columns being built for one block, and keeps them for
-// the next: their dictionaries' maps and buffers are reused. The events of
+// colSet holds the columns being built for one block, and keeps them,
+// emptied, for the next: their dictionaries' maps and buffers are reused. The events of
 // a batch mostly have the same fields: the columns of the last event's
 // fields are kept at hand, so that an event with the same names finds its
 // columns without a map lookup per field.
@@ -135,13 +136,16 @@ type colSet struct {
 // names of osquery columns are data, and could grow it without end.
 const colSetKept = 1024
 
-// begin starts a block.
-func (cs *colSet) begin() {
+// reset empties the columns of the block built last, so that the values
+// of its events are not kept until the next block.
+func (cs *colSet) reset() {
 	for _, c := range cs.active {
 		c.reset()
 	}
-	cs.active = cs.active[:0]
-	cs.lastNames, cs.lastCols = cs.lastNames[:0], cs.lastCols[:0]
+	clear(cs.active)
+	clear(cs.lastNames)
+	clear(cs.lastCols)
+	cs.active, cs.lastNames, cs.lastCols = cs.active[:0], cs.lastNames[:0], cs.lastCols[:0]
 	if len(cs.byName) > colSetKept {
 		cs.byName = nil
 	}
