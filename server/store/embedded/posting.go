@@ -111,6 +111,7 @@ func (ps *postings) reset() {
 		clear(ps.lists[i])
 		ps.lists[i] = ps.lists[i][:0]
 	}
+	clear(ps.keys)
 	ps.keys = ps.keys[:0]
 	ps.last = [len(ps.last)]struct {
 		key  postingKey
