@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"sort"
@@ -133,13 +134,10 @@ var (
 // field cannot hold a value where the mapping (or another field of the
 // same event) has an object, nor sit under a field that holds a value.
 func (m Mapping) Check(ev event.Event) *MappingError {
-	if ev.Timestamp.Before(MinTime) || ev.Timestamp.After(MaxTime) {
-		return &MappingError{Field: event.FieldTimestamp, Reason: fmt.Sprintf("%s is outside the years 1678 to 2262", ev.Timestamp.Format(time.RFC3339))}
+	if err := checkTime(ev); err != nil {
+		return err
 	}
-	parents := m.parents
-	if parents == nil {
-		parents = m.parentsOf()
-	}
+	parents := m.parentsOrMake()
 	// The common case finds nothing wrong, so only a failure pays for
 	// putting the names in order.
 	var worst *MappingError
@@ -147,21 +145,104 @@ func (m Mapping) Check(ev event.Event) *MappingError {
 		if worst != nil && name > worst.Field {
 			continue
 		}
-		err := checkReserved(name)
-		if f, mapped := m.Fields[name]; err == nil && mapped {
-			// A mapped name is a leaf, so none of its ancestors is mapped,
-			// and a field of the event on an ancestor fails on its own.
-			if reason := f.check(v); reason != "" {
-				err = &MappingError{Field: name, Reason: reason}
-			}
-		} else if err == nil {
-			err = m.checkUnmapped(ev, name, v, parents)
-		}
-		if err != nil && (worst == nil || err.Field < worst.Field) {
+		if err := m.resolve(ev, name, parents).check(name, v); err != nil && (worst == nil || err.Field < worst.Field) {
 			worst = err
 		}
 	}
 	return worst
+}
+
+func checkTime(ev event.Event) *MappingError {
+	if ev.Timestamp.Before(MinTime) || ev.Timestamp.After(MaxTime) {
+		return &MappingError{Field: event.FieldTimestamp, Reason: fmt.Sprintf("%s is outside the years 1678 to 2262", ev.Timestamp.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+func (m Mapping) parentsOrMake() map[string]bool {
+	if m.parents == nil {
+		return m.parentsOf()
+	}
+	return m.parents
+}
+
+// resolution is what a field name of an event comes to, whatever its
+// value: an error of its own, or the mapping its value must fit, if any.
+// It depends on the mapping and on the event's names that sort before it
+// (the only ones that can be its ancestors).
+type resolution struct {
+	err   *MappingError
+	f     Field
+	typed bool
+}
+
+// resolve resolves name, a field of ev.
+func (m Mapping) resolve(ev event.Event, name string, parents map[string]bool) resolution {
+	if err := checkReserved(name); err != nil {
+		return resolution{err: err}
+	}
+	if f, mapped := m.Fields[name]; mapped {
+		// A mapped name is a leaf, so none of its ancestors is mapped,
+		// and a field of the event on an ancestor fails on its own.
+		return resolution{f: f, typed: true}
+	}
+	return m.resolveUnmapped(ev, name, parents)
+}
+
+// check reports whether v, the value of name, fits r.
+func (r resolution) check(name string, v any) *MappingError {
+	if r.err != nil {
+		return r.err
+	}
+	if r.typed {
+		if reason := r.f.check(v); reason != "" {
+			return &MappingError{Field: name, Reason: reason}
+		}
+	}
+	return nil
+}
+
+// Checker is Mapping.Check for a writer that has each event's fields in
+// name order already, event after event. The events of a batch mostly
+// have the same names, so it keeps what the names of the event before
+// resolved to, and an event with the same names (or the same first ones)
+// only has its values checked. A Checker is not safe for concurrent use.
+type Checker struct {
+	m       Mapping
+	parents map[string]bool
+	names   []string
+	res     []resolution
+}
+
+// NewChecker returns a Checker of m.
+func (m Mapping) NewChecker() *Checker {
+	return &Checker{m: m, parents: m.parentsOrMake()}
+}
+
+// Check reports what Mapping.Check reports for ev, whose fields (all of
+// them) fields yields in name order.
+func (c *Checker) Check(ev event.Event, fields iter.Seq2[string, any]) *MappingError {
+	if err := checkTime(ev); err != nil {
+		return err
+	}
+	i := 0
+	for name, v := range fields {
+		if i < len(c.names) && c.names[i] != name {
+			// A name's resolution depends only on the names before it,
+			// so those kept up to here still hold.
+			c.names, c.res = c.names[:i], c.res[:i]
+		}
+		if i == len(c.names) {
+			c.names = append(c.names, name)
+			c.res = append(c.res, c.m.resolve(ev, name, c.parents))
+		}
+		// In name order, the first failure is the one Check reports.
+		if err := c.res[i].check(name, v); err != nil {
+			return err
+		}
+		i++
+	}
+	return nil
 }
 
 func checkReserved(name string) *MappingError {
@@ -171,28 +252,27 @@ func checkReserved(name string) *MappingError {
 	return nil
 }
 
-// checkUnmapped checks a field the mapping does not name: it must not hold
-// a value where the mapping (or another field of the event) has an object,
-// nor sit under a field that holds a value, and a prefix's type applies.
-func (m Mapping) checkUnmapped(ev event.Event, name string, v any, parents map[string]bool) *MappingError {
+// resolveUnmapped resolves a field the mapping does not name: it must not
+// hold a value where the mapping (or another field of the event) has an
+// object, nor sit under a field that holds a value, and a prefix's type
+// applies.
+func (m Mapping) resolveUnmapped(ev event.Event, name string, parents map[string]bool) resolution {
 	if parents[name] {
-		return &MappingError{Field: name, Reason: "is an object in the mapping and cannot hold a value"}
+		return resolution{err: &MappingError{Field: name, Reason: "is an object in the mapping and cannot hold a value"}}
 	}
 	for i := strings.LastIndexByte(name, '.'); i > 0; i = strings.LastIndexByte(name[:i], '.') {
 		up := name[:i]
 		if f, ok := m.Fields[up]; ok {
-			return &MappingError{Field: name, Reason: fmt.Sprintf("lies under %s, which is mapped as %s", up, f.Type)}
+			return resolution{err: &MappingError{Field: name, Reason: fmt.Sprintf("lies under %s, which is mapped as %s", up, f.Type)}}
 		}
 		if _, ok := ev.Fields[up]; ok {
-			return &MappingError{Field: name, Reason: fmt.Sprintf("lies under %s, which holds a value in the same event", up)}
+			return resolution{err: &MappingError{Field: name, Reason: fmt.Sprintf("lies under %s, which holds a value in the same event", up)}}
 		}
 	}
 	if f, ok := m.Lookup(name); ok {
-		if reason := f.check(v); reason != "" {
-			return &MappingError{Field: name, Reason: reason}
-		}
+		return resolution{f: f, typed: true}
 	}
-	return nil
+	return resolution{}
 }
 
 // check returns why v does not fit f, or "".

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"iter"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +58,20 @@ func TestMappingCheck(t *testing.T) {
 			"destination.ip", "not an IP address"},
 	}
 	m := DefaultMapping()
+	// A Checker fed the same events one after another, forwards and then
+	// backwards (so that each meets names resolved for other events), must
+	// report what Check reports.
+	c := m.NewChecker()
+	order := indexes(len(tests))
+	back := slices.Clone(order)
+	slices.Reverse(back)
+	for _, i := range append(order, back...) {
+		tc := tests[i]
+		ev := event.Event{ID: "e1", Timestamp: tc.ts, Dataset: "test", Fields: tc.fields}
+		if got, want := c.Check(ev, sortedFields(ev)), m.Check(ev); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Checker %v, Check %v", tc.name, got, want)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := event.Event{ID: "e1", Timestamp: tc.ts, Dataset: "test", Fields: tc.fields}
@@ -135,6 +153,51 @@ func BenchmarkMappingCheck(b *testing.B) {
 	for b.Loop() {
 		if err := m.Check(ev); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestCheckerKeepsOnlyWhatHolds feeds a Checker events whose names share a
+// first part and then differ, where a later name's fate depends on an
+// earlier one's presence.
+func TestCheckerKeepsOnlyWhatHolds(t *testing.T) {
+	m := DefaultMapping()
+	c := m.NewChecker()
+	ts := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for i, fields := range []map[string]any{
+		{"a.b": "x", "z": "1"},
+		{"a.b": "x", "a.b.c": "y"},
+		{"a.b.c": "y"},
+		{"a.b": "x", "a.b.c": "y", "source.ip": "nope"},
+		{"a": "x", "a.b": "y"},
+		{"a.b": "x", "z": "1"},
+		{"source.ip": "10.0.0.1", "z": "1"},
+		{"source.ip": "10.0.0.300", "z": "1"},
+		{},
+	} {
+		ev := event.Event{ID: "e1", Timestamp: ts, Dataset: "test", Fields: fields}
+		if got, want := c.Check(ev, sortedFields(ev)), m.Check(ev); !reflect.DeepEqual(got, want) {
+			t.Errorf("event %d %v: Checker %v, Check %v", i, fields, got, want)
+		}
+	}
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// sortedFields yields ev's fields in name order.
+func sortedFields(ev event.Event) iter.Seq2[string, any] {
+	names := slices.Sorted(maps.Keys(ev.Fields))
+	return func(yield func(string, any) bool) {
+		for _, n := range names {
+			if !yield(n, ev.Fields[n]) {
+				return
+			}
 		}
 	}
 }

@@ -5,11 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/cockroachdb/pebble"
-
-	"lachan/internal/event"
 )
 
 // Column blocks. Every write batch leaves, per partition and index
@@ -50,133 +47,20 @@ const (
 // colFieldPrefix returns t/<part>v<gen><field>\x00, under which lie the
 // blocks of a field ("": the sort keys) of one generation.
 func colFieldPrefix(p part, gen uint32, field string) []byte {
-	k := binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
-	return append(append(k, field...), 0)
+	return appendColFieldPrefix(nil, p, gen, field)
+}
+
+// appendColFieldPrefix appends colFieldPrefix(p, gen, field) to b.
+func appendColFieldPrefix(b []byte, p part, gen uint32, field string) []byte {
+	b = append(append(append(b, prefixPart...), p[:]...), prefixColumns...)
+	b = binary.BigEndian.AppendUint32(b, gen)
+	return append(append(b, field...), 0)
 }
 
 // colGenPrefix returns t/<part>v<gen>, under which lie a generation's
 // blocks.
 func colGenPrefix(p part, gen uint32) []byte {
 	return binary.BigEndian.AppendUint32(append(p.prefix(), prefixColumns...), gen)
-}
-
-// colRow is one event waiting for its block.
-type colRow struct {
-	tsid []byte
-	ev   event.Event
-}
-
-// colBlocks returns the blocks of rows (which it sorts by sort key) of
-// partition p's generation gen.
-func colBlocks(p part, gen uint32, rows []colRow) []kv {
-	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
-	maxKey := rows[len(rows)-1].tsid
-	head := func(size int) []byte {
-		b := make([]byte, 0, size)
-		return binary.AppendUvarint(append(b, colFormat), uint64(len(rows)))
-	}
-	keys := make([][]byte, len(rows))
-	for i, r := range rows {
-		keys[i] = r.tsid
-	}
-	names := colNames(rows)
-	out := make([]kv, 0, 1+len(names))
-	out = append(out, kv{k: append(colFieldPrefix(p, gen, ""), maxKey...), v: appendSortKeys(head(8*len(rows)), keys)})
-	for _, name := range names {
-		v := appendColumn(head(4*len(rows)), name, rows)
-		out = append(out, kv{k: append(colFieldPrefix(p, gen, name), maxKey...), v: v})
-	}
-	return out
-}
-
-// colNames lists the fields of rows, sorted, event.dataset among them.
-func colNames(rows []colRow) []string {
-	seen := map[string]bool{event.FieldDataset: true}
-	names := []string{event.FieldDataset}
-	for _, r := range rows {
-		for k := range r.ev.Fields {
-			if !seen[k] {
-				seen[k] = true
-				names = append(names, k)
-			}
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-// appendColumn appends the body of field's column.
-func appendColumn(b []byte, field string, rows []colRow) []byte {
-	dict := map[string]uint64{}
-	var values []string
-	// The events of a batch repeat their values: the value added last
-	// spares the map most lookups.
-	var last string
-	var lastPos uint64
-	hasLast := false
-	pos := func(s string) uint64 {
-		if hasLast && s == last {
-			return lastPos
-		}
-		p, ok := dict[s]
-		if !ok {
-			p = uint64(len(values))
-			dict[s] = p
-			values = append(values, s)
-		}
-		last, lastPos, hasLast = s, p, true
-		return p
-	}
-	var tags []byte
-	for _, r := range rows {
-		var v any
-		var ok bool
-		if field == event.FieldDataset {
-			// No dataset reads as absent, as event.Event.Get has it.
-			if ok = r.ev.Dataset != ""; ok {
-				v = r.ev.Dataset
-			}
-		} else {
-			v, ok = r.ev.Fields[field]
-		}
-		switch x := v.(type) {
-		case nil:
-			if ok {
-				tags = binary.AppendUvarint(tags, tagOpaque)
-			} else {
-				tags = binary.AppendUvarint(tags, tagAbsent)
-			}
-		case string:
-			tags = binary.AppendUvarint(tags, tagScalar)
-			tags = binary.AppendUvarint(tags, pos(x))
-		case []any:
-			if !allStrings(x) {
-				tags = binary.AppendUvarint(tags, tagOpaque)
-				continue
-			}
-			tags = binary.AppendUvarint(tags, uint64(tagList+len(x)))
-			for _, el := range x {
-				tags = binary.AppendUvarint(tags, pos(el.(string)))
-			}
-		default:
-			tags = binary.AppendUvarint(tags, tagOpaque)
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(len(values)))
-	for _, s := range values {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return append(b, tags...)
-}
-
-func allStrings(list []any) bool {
-	for _, el := range list {
-		if _, ok := el.(string); !ok {
-			return false
-		}
-	}
-	return true
 }
 
 var errBadBlock = errors.New("malformed column block")

@@ -76,7 +76,7 @@ func (e *Engine) ReplayDeadLetters(ctx context.Context, ids []string) (int, erro
 		if err := ev.UnmarshalJSON(dl.Event); err != nil {
 			return 0, fmt.Errorf("replay dead letter %s: %w", dl.ID, err)
 		}
-		if _, _, ok := e.fits(ev); ok {
+		if _, _, ok := e.fits(ev, nil); ok {
 			evs = append(evs, ev)
 		}
 	}
@@ -92,10 +92,27 @@ func (e *Engine) ReplayDeadLetters(ctx context.Context, ids []string) (int, erro
 // mappingCheck returns the check PutEvents applies: the platform's field
 // mapping (store.DefaultMapping), the same one Elasticsearch's index
 // templates are made from, so that both engines set aside the same events.
-func mappingCheck(Config) func(event.Event) (string, string, bool) {
+// Given the event's fields in name order (appendFields), it checks with a
+// store.Checker that keeps what the names of the event before resolved to,
+// which only one writer at a time may do: PutEvents, under evMu. Without
+// them it checks the event alone.
+func mappingCheck(Config) func(event.Event, []field) (string, string, bool) {
 	m := store.DefaultMapping()
-	return func(ev event.Event) (string, string, bool) {
-		if err := m.Check(ev); err != nil {
+	c := m.NewChecker()
+	return func(ev event.Event, fields []field) (string, string, bool) {
+		var err *store.MappingError
+		if fields == nil {
+			err = m.Check(ev)
+		} else {
+			err = c.Check(ev, func(yield func(string, any) bool) {
+				for _, f := range fields {
+					if !yield(f.name, f.v) {
+						return
+					}
+				}
+			})
+		}
+		if err != nil {
 			return err.Field, err.Reason, false
 		}
 		return "", "", true

@@ -101,5 +101,9 @@
 // order because the memtable inserts sorted keys far more cheaply) and commits it
 // with fsync when Config.Sync is set. A mutex serializes event writers so
 // that the "already stored?" check and the write are one step; entity writes
-// have their own mutex for their compare-and-set.
+// have their own mutex for their compare-and-set. Each event's fields are
+// listed once, in name order, for its document, its mapping check, its
+// column values and its posting lists; the memory of a batch's entries
+// (scratch.go's arena, the lists and column builders) is kept under that
+// mutex for the next batch, since Pebble copies what it is given.
 package embedded

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"lachan/internal/event"
@@ -15,23 +16,97 @@ import (
 // bytes of every stored event after compression. Documents written before
 // hold them and start with fullDocPrefix; decodeStored reads both.
 func appendEventJSON(b []byte, ev event.Event) ([]byte, error) {
-	keys := make([]string, 0, len(ev.Fields))
-	for k := range ev.Fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	return appendDoc(b, ev.Dataset, appendFields(nil, ev))
+}
+
+// appendDoc is appendEventJSON for an event of dataset ds whose fields
+// (appendFields) are listed already.
+func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
 	b = append(b, `{"event.dataset":`...)
-	b = event.AppendString(b, ev.Dataset)
-	for _, k := range keys {
+	b = event.AppendString(b, ds)
+	for _, f := range fields {
 		b = append(b, ',')
-		b = event.AppendString(b, k)
+		b = event.AppendString(b, f.name)
 		b = append(b, ':')
 		var err error
-		if b, err = event.AppendValue(b, ev.Fields[k]); err != nil {
-			return nil, fmt.Errorf("field %s: %w", k, err)
+		if b, err = event.AppendValue(b, f.v); err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.name, err)
 		}
 	}
 	return append(b, '}'), nil
+}
+
+// encoded is a batch's events in their stored form, with the fields each
+// was encoded from: one walk of each event's map serves its document, its
+// column values and its index entries. The documents share one buffer.
+// An encoded comes from encodings and goes back there (release) once its
+// batch is applied.
+type encoded struct {
+	docs   [][]byte
+	fields [][]field
+	buf    []byte
+	all    []field
+	ends   []int
+}
+
+// encodings keeps the memory of encoded batches: writers encode outside
+// the write lock, so each takes its own.
+var encodings = sync.Pool{New: func() any { return new(encoded) }}
+
+// encodeEvents checks the events and encodes them; err names the event at
+// fault.
+func encodeEvents(evs []event.Event) (*encoded, error) {
+	enc := encodings.Get().(*encoded)
+	n := 0
+	for _, ev := range evs {
+		n += len(ev.Fields)
+	}
+	all := slices.Grow(enc.all[:0], n)
+	ends := slices.Grow(enc.ends[:0], len(evs))
+	buf := enc.buf[:0]
+	var like []field
+	for i, ev := range evs {
+		err := checkEvent(ev)
+		if err == nil {
+			start := len(all)
+			all = appendFieldsLike(all, ev, like)
+			like = all[start:]
+			buf, err = appendDoc(buf, ev.Dataset, like)
+		}
+		if err != nil {
+			enc.buf, enc.all, enc.ends = buf, all, ends
+			enc.release()
+			return nil, fmt.Errorf("event %d (id %q): %w", i, ev.ID, err)
+		}
+		ends = append(ends, len(buf))
+	}
+	enc.buf, enc.all, enc.ends = buf, all, ends
+	enc.docs = slices.Grow(enc.docs[:0], len(evs))
+	enc.fields = slices.Grow(enc.fields[:0], len(evs))
+	start, fstart := 0, 0
+	for i, ev := range evs {
+		fend := fstart + len(ev.Fields)
+		enc.docs = append(enc.docs, buf[start:ends[i]:ends[i]])
+		enc.fields = append(enc.fields, all[fstart:fend:fend])
+		start, fstart = ends[i], fend
+	}
+	return enc, nil
+}
+
+// encodedKept bounds the documents' buffer an encoded keeps for the next
+// batch.
+const encodedKept = 8 << 20
+
+// release returns enc to encodings; nothing it held may be used after.
+func (enc *encoded) release() {
+	// The fields refer to the caller's events' values.
+	clear(enc.all)
+	clear(enc.fields)
+	clear(enc.docs)
+	if cap(enc.buf) > encodedKept {
+		*enc = encoded{}
+	}
+	encodings.Put(enc)
 }
 
 // fullDocPrefix starts every document that holds its own @timestamp and

@@ -48,9 +48,14 @@ type Engine struct {
 	// genSize is how many events fill a generation (genEvents; tests make
 	// it small).
 	genSize uint64
+	// batch is the memory of PutEvents' batches, kept from one to the
+	// next; guarded by evMu.
+	batch batchKeys
 	// fits checks an event against the field mapping; an event that does
 	// not fit goes to the dead-letter area.
-	fits func(event.Event) (field, reason string, ok bool)
+	// Given the event's fields in name order (appendFields), it may be
+	// called under evMu only (mappingCheck).
+	fits func(ev event.Event, fields []field) (field, reason string, ok bool)
 	now  func() time.Time
 	// noBlocks makes searches and aggregations walk their plans as if no
 	// column block were written (benchmarks compare the two).

@@ -31,12 +31,11 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	docs := make([][]byte, len(evs))
-	for i, ev := range evs {
-		if docs[i], err = encodeEvent(ev); err != nil {
-			return nil, fmt.Errorf("put events: event %d (id %q): %w", i, ev.ID, err)
-		}
+	enc, err := encodeEvents(evs)
+	if err != nil {
+		return nil, fmt.Errorf("put events: %w", err)
 	}
+	defer enc.release()
 	if len(evs) == 0 {
 		return nil, nil
 	}
@@ -49,7 +48,8 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	seen := make(map[string]bool, len(evs))
 	var newParts []part
 	dead := 0
-	bk := batchKeys{kvs: make([]kv, 0, len(evs)*(len(indexedFields)+2))}
+	bk := &e.batch
+	defer bk.reset()
 	gt := genTracker{e: e}
 	stored, err := e.storedIDs(evs)
 	if err != nil {
@@ -66,7 +66,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if stored[ev.ID] {
 			continue
 		}
-		if field, reason, ok := e.fits(ev); !ok {
+		if field, reason, ok := e.fits(ev, enc.fields[i]); !ok {
 			// A dead letter keeps the event whole, as received.
 			doc, err := ev.MarshalJSON()
 			if err != nil {
@@ -85,11 +85,11 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, docs[i])
+		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
-	if len(bk.kvs) == 0 {
+	if bk.empty() {
 		return fresh, nil
 	}
 	if err := bk.apply(b); err != nil {
@@ -114,13 +114,22 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 
 // encodeEvent checks an event and returns its stored form.
 func encodeEvent(ev event.Event) ([]byte, error) {
-	if err := ev.Validate(); err != nil {
+	if err := checkEvent(ev); err != nil {
 		return nil, err
 	}
-	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
-		return nil, &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
-	}
 	return appendEventJSON(make([]byte, 0, 1024), ev)
+}
+
+// checkEvent checks what the store needs of an event: a valid one, whose
+// time a sort key can hold.
+func checkEvent(ev event.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
+		return &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
+	}
+	return nil
 }
 
 // batchKeys gathers the entries of one PutEvents call so that they reach
@@ -128,11 +137,19 @@ func encodeEvent(ev event.Event) ([]byte, error) {
 // reuses the search path of the previous key, so sorted keys cost far less
 // to insert than keys that jump between the ev/, id/ and ix/ ranges.
 type batchKeys struct {
-	kvs  []kv
-	post *postings
-	// cols gathers the events of each partition and generation for their
-	// column block (columns.go).
-	cols map[colGroup][]colRow
+	// kvs holds what is neither an event's primary nor its id/ entry (dead
+	// letters, partition and generation records); evs and ids hold those.
+	kvs, evs, ids []kv
+	// out is the batch in key order (apply).
+	out  []kv
+	post postings
+	// groups and rows gather the events of each partition and generation
+	// for their column block (columns.go); cols builds the blocks.
+	groups []colGroup
+	rows   [][]colRow
+	cols   colSet
+	// mem holds the keys and values the batch is given.
+	mem arena
 }
 
 type colGroup struct {
@@ -145,36 +162,58 @@ type kv struct {
 	del  bool
 }
 
-// addEvent adds an event's primary, id/ and index entries.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte) {
-	tsid := tsID(ev.Timestamp, ev.ID)
-	pk := eventKey(p, tsid)
-	bk.kvs = append(bk.kvs, kv{k: pk, v: doc}, kv{k: idKey(ev.ID), v: pk})
-	if bk.post == nil {
-		bk.post = &postings{}
-		bk.cols = map[colGroup][]colRow{}
+// addEvent adds an event's primary, id/ and index entries; fields are its
+// fields in name order (appendFields), or nil to have them listed here.
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
+	if fields == nil {
+		fields = appendFields(nil, ev)
 	}
-	g := colGroup{p, gen}
-	bk.cols[g] = append(bk.cols[g], colRow{tsid, ev})
-	for fi, field := range indexedFields {
-		for _, v := range indexValues(ev, field) {
+	pk := bk.mem.make(len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID))
+	pk = appendEventKey(pk, p, ev.Timestamp, ev.ID)
+	tsid := pk[len(pk)-tsLen-len(ev.ID):]
+	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
+	bk.evs = append(bk.evs, kv{k: pk, v: doc})
+	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: pk})
+	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
+	if ev.Dataset != "" {
+		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
+	}
+	for _, f := range fields {
+		fi := indexOf(f.name)
+		if fi < 0 {
+			continue
+		}
+		if s, ok := f.v.(string); ok {
+			bk.post.add(postingKey{p, gen, fi, s}, tsid)
+			continue
+		}
+		for _, v := range indexValues(ev, f.name) {
 			bk.post.add(postingKey{p, gen, fi, v}, tsid)
 		}
 	}
 }
 
+// addRow adds an event to its group's column block.
+func (bk *batchKeys) addRow(g colGroup, r colRow) {
+	i := len(bk.groups) - 1
+	for ; i >= 0 && bk.groups[i] != g; i-- {
+	}
+	if i < 0 {
+		i = len(bk.groups)
+		bk.groups = append(bk.groups, g)
+		if i == len(bk.rows) {
+			bk.rows = append(bk.rows, nil)
+		}
+	}
+	bk.rows[i] = append(bk.rows[i], r)
+}
+
+// empty reports whether bk holds no entry.
+func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 }
+
 // apply sorts the entries and sets them in b.
 func (bk *batchKeys) apply(b *pebble.Batch) error {
-	if bk.post != nil {
-		bk.kvs = append(bk.kvs, bk.post.kvs()...)
-		bk.post = nil
-	}
-	for g, rows := range bk.cols {
-		bk.kvs = append(bk.kvs, colBlocks(g.pt, g.gen, rows)...)
-	}
-	bk.cols = nil
-	slices.SortFunc(bk.kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
-	for _, e := range bk.kvs {
+	for _, e := range bk.sorted() {
 		var err error
 		if e.del {
 			err = b.Delete(e.k, nil)
@@ -186,6 +225,67 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 		}
 	}
 	return nil
+}
+
+// sorted returns every entry of the batch, the posting lists and column
+// blocks made, in key order. Sorting a batch's thousands of keys whole cost
+// more than building them, so each run is put in order on its own (the
+// events and their IDs mostly come in order already) and the runs are
+// laid end to end in the order of their prefixes: dl/, id/, meta/, then
+// each partition's events, column blocks, posting lists and generation
+// records. With one partition that is key order; anything else is sorted
+// whole.
+func (bk *batchKeys) sorted() []kv {
+	sortRun(bk.kvs, true)
+	sortRun(bk.ids, false)
+	sortRun(bk.evs, false)
+	lo, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixID), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
+	hi, _ := slices.BinarySearchFunc(bk.kvs, []byte(prefixPart), func(x kv, k []byte) int { return bytes.Compare(x.k, k) })
+	out := append(bk.out[:0], bk.kvs[:lo]...)
+	out = append(out, bk.ids...)
+	out = append(out, bk.kvs[lo:hi]...)
+	out = append(out, bk.evs...)
+	for i, g := range bk.groups {
+		out = bk.cols.appendBlocks(out, g.pt, g.gen, bk.rows[i], &bk.mem)
+	}
+	start := len(out)
+	out = bk.post.appendKVs(out, &bk.mem)
+	sortRun(out[start:], false)
+	out = append(out, bk.kvs[hi:]...)
+	sortRun(out, true)
+	bk.out = out
+	return out
+}
+
+// sortRun sorts entries by key unless they are in order already. A run
+// that may hold one key twice (a replayed dead letter's deletion, then its
+// entry again) is sorted stable, as Pebble applies the last; the events,
+// their IDs and the lists have a key each, and the faster sort.
+func sortRun(kvs []kv, stable bool) {
+	byKey := func(x, y kv) int { return bytes.Compare(x.k, y.k) }
+	switch {
+	case slices.IsSortedFunc(kvs, byKey):
+	case stable:
+		slices.SortStableFunc(kvs, byKey)
+	default:
+		slices.SortFunc(kvs, byKey)
+	}
+}
+
+// reset empties bk for the next batch, keeping its memory but no
+// reference to the events it held.
+func (bk *batchKeys) reset() {
+	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out} {
+		clear(*s)
+		*s = (*s)[:0]
+	}
+	bk.post.reset()
+	for i := range bk.groups {
+		clear(bk.rows[i])
+		bk.rows[i] = bk.rows[i][:0]
+	}
+	bk.groups = bk.groups[:0]
+	bk.mem.reset()
 }
 
 // storedIDs returns which of the events' IDs are stored already. It seeks

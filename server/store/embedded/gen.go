@@ -48,8 +48,12 @@ func genKey(p part, n uint32) []byte {
 
 // genPrefix returns t/<part>x<gen>, the start of every index key of one
 // generation.
-func genPrefix(p part, n uint32) []byte {
-	return binary.BigEndian.AppendUint32(append(p.prefix(), prefixIndex...), n)
+func genPrefix(p part, n uint32) []byte { return appendGenPrefix(nil, p, n) }
+
+// appendGenPrefix appends genPrefix(p, n) to b.
+func appendGenPrefix(b []byte, p part, n uint32) []byte {
+	b = append(append(append(b, prefixPart...), p[:]...), prefixIndex...)
+	return binary.BigEndian.AppendUint32(b, n)
 }
 
 func (g genInfo) value() []byte {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"slices"
 	"time"
 
 	"lachan/internal/event"
@@ -41,6 +42,21 @@ const unitField = "lachan.unit"
 var indexedFields = []string{
 	"host.id", "agent.id", "rule.id",
 	event.FieldDataset, unitField,
+}
+
+// datasetIndex is event.dataset's place in indexedFields.
+var datasetIndex = slices.Index(indexedFields, event.FieldDataset)
+
+// indexOf returns the place in indexedFields of a field of Event.Fields,
+// or -1 when it has no index. The dataset is not one of Event.Fields,
+// whatever the map holds under its name.
+func indexOf(name string) int {
+	for i, f := range indexedFields {
+		if f == name && i != datasetIndex {
+			return i
+		}
+	}
+	return -1
 }
 
 // Index values beyond maxIndexValue bytes are cut and hashed.
@@ -85,9 +101,20 @@ func tsID(t time.Time, id string) []byte {
 // eventKey returns t/<part>e<ts><id>.
 func eventKey(p part, tsid []byte) []byte {
 	b := make([]byte, 0, len(prefixPart)+partLen+len(prefixEvent)+len(tsid))
-	b = append(append(b, prefixPart...), p[:]...)
-	b = append(b, prefixEvent...)
-	return append(b, tsid...)
+	return append(appendEventPrefix(b, p), tsid...)
+}
+
+// appendEventKey appends t/<part>e<ts><id> for an event of time t and ID id
+// to b.
+func appendEventKey(b []byte, p part, t time.Time, id string) []byte {
+	b = appendEventPrefix(b, p)
+	b = append(b, make([]byte, tsLen)...)
+	putTS(b[len(b)-tsLen:], t)
+	return append(b, id...)
+}
+
+func appendEventPrefix(b []byte, p part) []byte {
+	return append(append(append(b, prefixPart...), p[:]...), prefixEvent...)
 }
 
 // idKey returns id/<id>.
@@ -99,7 +126,11 @@ func idKey(id string) []byte {
 // generation's prefix, genPrefix) every event with that value sorts by
 // (timestamp, ID).
 func valuePrefix(field, value string) []byte {
-	b := make([]byte, 0, len(field)+len(value)+8)
+	return appendValuePrefix(make([]byte, 0, len(field)+len(value)+8), field, value)
+}
+
+// appendValuePrefix appends valuePrefix(field, value) to b.
+func appendValuePrefix(b []byte, field, value string) []byte {
 	b = append(b, field...)
 	b = append(b, 0)
 	b = appendIndexValue(b, value)

@@ -34,7 +34,7 @@ func (e *Engine) migrateV1() error {
 		if err := bk.apply(b); err != nil {
 			return err
 		}
-		bk.kvs = bk.kvs[:0]
+		bk.reset()
 		if err := b.Commit(pebble.Sync); err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (e *Engine) migrateV1() error {
 		if err != nil {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}
-		bk.addEvent(p, gen, ev, append([]byte(nil), it.Value()...))
+		bk.addEvent(p, gen, ev, append([]byte(nil), it.Value()...), nil)
 		if n++; n%1000 == 0 {
 			if err := flush(); err != nil {
 				return fmt.Errorf("migrate layout 1: %w", err)

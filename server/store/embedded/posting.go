@@ -36,52 +36,88 @@ type postingKey struct {
 
 // postings gathers a batch's posting lists. The list each field used last
 // is kept at hand: the events of one agent's batch repeat their host, agent,
-// unit and address, so most additions skip the map.
+// unit and address, so most additions skip the map. The map and the lists'
+// memory are kept for the next batch (reset).
 type postings struct {
-	lists map[postingKey]*[][]byte
+	index map[postingKey]int
+	keys  []postingKey
+	lists [][][]byte
 	last  [8]struct {
 		key  postingKey
-		list *[][]byte
+		list int
+		ok   bool
 	}
 }
 
 func (ps *postings) add(k postingKey, tsid []byte) {
 	if k.field < len(ps.last) {
-		if l := &ps.last[k.field]; l.list != nil && l.key == k {
-			*l.list = append(*l.list, tsid)
+		if l := &ps.last[k.field]; l.ok && l.key == k {
+			ps.lists[l.list] = append(ps.lists[l.list], tsid)
 			return
 		}
 	}
-	if ps.lists == nil {
-		ps.lists = map[postingKey]*[][]byte{}
+	if ps.index == nil {
+		ps.index = map[postingKey]int{}
 	}
-	list := ps.lists[k]
-	if list == nil {
-		list = new([][]byte)
-		ps.lists[k] = list
+	i, ok := ps.index[k]
+	if !ok {
+		i = len(ps.keys)
+		ps.index[k] = i
+		ps.keys = append(ps.keys, k)
+		if i < len(ps.lists) {
+			ps.lists[i] = ps.lists[i][:0]
+		} else {
+			ps.lists = append(ps.lists, nil)
+		}
 	}
-	*list = append(*list, tsid)
+	ps.lists[i] = append(ps.lists[i], tsid)
 	if k.field < len(ps.last) {
-		ps.last[k.field].key, ps.last[k.field].list = k, list
+		ps.last[k.field].key, ps.last[k.field].list, ps.last[k.field].ok = k, i, true
 	}
 }
 
-// kvs returns one entry per list.
-func (ps *postings) kvs() []kv {
-	out := make([]kv, 0, len(ps.lists))
-	for pk, lp := range ps.lists {
-		list := *lp
+// appendKVs appends one entry per list to out, its keys and values made in
+// a.
+func (ps *postings) appendKVs(out []kv, a *arena) []kv {
+	for i, pk := range ps.keys {
+		list := ps.lists[i]
 		slices.SortFunc(list, bytes.Compare)
 		list = slices.CompactFunc(list, bytes.Equal)
-		v := make([]byte, 0, 2+8*len(list)+len(list[0]))
+		v := a.make(2 + binary.MaxVarintLen64 + 8*len(list) + len(list[0]))
 		v = append(v, postingRun)
 		v = binary.AppendUvarint(v, uint64(len(list)))
 		v = appendSortKeys(v, list)
-		k := append(genPrefix(pk.pt, pk.gen), valuePrefix(indexedFields[pk.field], pk.value)...)
+		field := indexedFields[pk.field]
+		k := a.make(len(prefixPart) + partLen + len(prefixIndex) + 4 + len(field) + 2 + len(pk.value) + 8 + len(list[len(list)-1]))
+		k = appendGenPrefix(k, pk.pt, pk.gen)
+		k = appendValuePrefix(k, field, pk.value)
 		k = append(k, list[len(list)-1]...)
 		out = append(out, kv{k: k, v: v})
 	}
 	return out
+}
+
+// kvs returns one entry per list.
+func (ps *postings) kvs() []kv {
+	var a arena
+	return ps.appendKVs(nil, &a)
+}
+
+// reset empties ps for the next batch, keeping its memory; the sort keys
+// the lists held are no longer referred to.
+func (ps *postings) reset() {
+	clear(ps.index)
+	for i := range ps.keys {
+		clear(ps.lists[i])
+		ps.lists[i] = ps.lists[i][:0]
+	}
+	clear(ps.keys)
+	ps.keys = ps.keys[:0]
+	ps.last = [len(ps.last)]struct {
+		key  postingKey
+		list int
+		ok   bool
+	}{}
 }
 
 // postingRun starts a list written as a run of sort keys (sortkeys.go),

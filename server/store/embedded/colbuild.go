@@ -1,0 +1,288 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"lachan/internal/event"
+)
+
+// field is one field of an event.
+type field struct {
+	name string
+	v    any
+}
+
+// appendFields appends ev's fields to dst in name order: the one walk of
+// an event's map that its document, its column values and its index
+// entries share.
+func appendFields(dst []field, ev event.Event) []field {
+	return appendFieldsLike(dst, ev, nil)
+}
+
+// appendFieldsLike is appendFields given the fields of an event before
+// (like), in name order: the events of a batch mostly have the same
+// fields, and an event with exactly like's names is listed by looking
+// each up in that order, which costs less than sorting its own.
+func appendFieldsLike(dst []field, ev event.Event, like []field) []field {
+	start := len(dst)
+	if len(like) == len(ev.Fields) && len(like) > 0 {
+		for _, f := range like {
+			v, ok := ev.Fields[f.name]
+			if !ok {
+				break
+			}
+			dst = append(dst, field{f.name, v})
+		}
+		// Names of a map are distinct: as many, all found, are the same.
+		if len(dst)-start == len(like) {
+			return dst
+		}
+		clear(dst[start:])
+		dst = dst[:start]
+	}
+	for k, v := range ev.Fields {
+		dst = append(dst, field{k, v})
+	}
+	slices.SortFunc(dst[start:], func(a, b field) int { return strings.Compare(a.name, b.name) })
+	return dst
+}
+
+// colRow is one event waiting for its block: its sort key, the event and
+// its fields in name order (nil: colBlocks lists them).
+type colRow struct {
+	tsid   []byte
+	ev     event.Event
+	fields []field
+}
+
+// colBlocks returns the blocks of rows (which it sorts by sort key) of
+// partition p's generation gen.
+func colBlocks(p part, gen uint32, rows []colRow) []kv {
+	var cs colSet
+	var a arena
+	return cs.appendBlocks(nil, p, gen, rows, &a)
+}
+
+// appendBlocks appends the blocks of rows (which it sorts by sort key) of
+// partition p's generation gen to out, their keys and values made in a.
+// It walks each event's fields once, adding each value to its field's
+// column.
+func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *arena) []kv {
+	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
+	cs.reset()
+	defer cs.reset()
+	ds := cs.column(event.FieldDataset)
+	for i, r := range rows {
+		// No dataset reads as absent, as event.Event.Get has it.
+		if r.ev.Dataset != "" {
+			ds.add(i, r.ev.Dataset)
+		}
+		fields := r.fields
+		if fields == nil {
+			fields = appendFields(nil, r.ev)
+		}
+		cols := cs.columns(fields)
+		for j, f := range fields {
+			if cols[j] != nil {
+				cols[j].add(i, f.v)
+			}
+		}
+	}
+	maxKey := rows[len(rows)-1].tsid
+	key := func(name string) []byte {
+		k := a.make(len(prefixPart) + partLen + len(prefixColumns) + 4 + len(name) + 1 + len(maxKey))
+		return append(appendColFieldPrefix(k, p, gen, name), maxKey...)
+	}
+	head := func(size int) []byte {
+		return binary.AppendUvarint(append(a.make(1+binary.MaxVarintLen64+size), colFormat), uint64(len(rows)))
+	}
+	size := 0
+	for _, r := range rows {
+		size += 2 * binary.MaxVarintLen64
+		size += len(r.tsid) - tsLen
+	}
+	v := head(tsLen + size)
+	for _, r := range rows {
+		cs.keys = append(cs.keys, r.tsid)
+	}
+	out = append(out, kv{k: key(""), v: appendSortKeys(v, cs.keys)})
+	clear(cs.keys)
+	cs.keys = cs.keys[:0]
+	slices.SortFunc(cs.active, func(x, y *colBuilder) int { return strings.Compare(x.name, y.name) })
+	for _, c := range cs.active {
+		c.pad(len(rows))
+		out = append(out, kv{k: key(c.name), v: c.appendTo(head(c.size()))})
+	}
+	return out
+}
+
+// colSet holds the columns being built for one block, and keeps them,
+// emptied, for the next: their dictionaries' maps and buffers are reused. The events of
+// a batch mostly have the same fields: the columns of the last event's
+// fields are kept at hand, so that an event with the same names finds its
+// columns without a map lookup per field.
+type colSet struct {
+	byName    map[string]*colBuilder
+	active    []*colBuilder // the columns of the block being built
+	lastNames []string
+	lastCols  []*colBuilder
+	keys      [][]byte
+}
+
+// colSetKept bounds how many columns a colSet keeps between blocks: the
+// names of osquery columns are data, and could grow it without end.
+const colSetKept = 1024
+
+// reset empties the columns of the block built last, so that the values
+// of its events are not kept until the next block.
+func (cs *colSet) reset() {
+	for _, c := range cs.active {
+		c.reset()
+	}
+	clear(cs.active)
+	clear(cs.lastNames)
+	clear(cs.lastCols)
+	cs.active, cs.lastNames, cs.lastCols = cs.active[:0], cs.lastNames[:0], cs.lastCols[:0]
+	if len(cs.byName) > colSetKept {
+		cs.byName = nil
+	}
+}
+
+// column returns the builder of name for the block, made on first use.
+func (cs *colSet) column(name string) *colBuilder {
+	c := cs.byName[name]
+	if c == nil {
+		if cs.byName == nil {
+			cs.byName = map[string]*colBuilder{}
+		}
+		c = &colBuilder{name: name, dict: map[string]uint64{}}
+		cs.byName[name] = c
+	}
+	if !c.active {
+		c.active = true
+		cs.active = append(cs.active, c)
+	}
+	return c
+}
+
+// columns returns the builder of each of fields (nil for event.dataset,
+// whose column the dataset fills); the slice is valid until the next call.
+func (cs *colSet) columns(fields []field) []*colBuilder {
+	same := len(fields) == len(cs.lastNames)
+	for j := 0; same && j < len(fields); j++ {
+		same = fields[j].name == cs.lastNames[j]
+	}
+	if same {
+		return cs.lastCols
+	}
+	cs.lastNames, cs.lastCols = cs.lastNames[:0], cs.lastCols[:0]
+	for _, f := range fields {
+		var c *colBuilder
+		if f.name != event.FieldDataset {
+			c = cs.column(f.name)
+		}
+		cs.lastNames = append(cs.lastNames, f.name)
+		cs.lastCols = append(cs.lastCols, c)
+	}
+	return cs.lastCols
+}
+
+// colBuilder builds one column (see columns.go for its form): the
+// dictionary in order of first use and the tags and positions of the rows
+// added so far; rows it was not given are absent.
+type colBuilder struct {
+	name   string
+	active bool
+	dict   map[string]uint64
+	values []string
+	tags   []byte
+	rows   int
+	// The events of a batch repeat their values: the value added last
+	// spares the map most lookups.
+	last    string
+	lastPos uint64
+	hasLast bool
+}
+
+func (c *colBuilder) pos(s string) uint64 {
+	if c.hasLast && s == c.last {
+		return c.lastPos
+	}
+	p, ok := c.dict[s]
+	if !ok {
+		p = uint64(len(c.values))
+		c.dict[s] = p
+		c.values = append(c.values, s)
+	}
+	c.last, c.lastPos, c.hasLast = s, p, true
+	return p
+}
+
+// pad marks the rows before row i that were not added as absent.
+func (c *colBuilder) pad(i int) {
+	for ; c.rows < i; c.rows++ {
+		c.tags = binary.AppendUvarint(c.tags, tagAbsent)
+	}
+}
+
+// add adds row i's value v; rows come in ascending order.
+func (c *colBuilder) add(i int, v any) {
+	c.pad(i)
+	c.rows++
+	switch x := v.(type) {
+	case string:
+		c.tags = binary.AppendUvarint(c.tags, tagScalar)
+		c.tags = binary.AppendUvarint(c.tags, c.pos(x))
+	case []any:
+		if !allStrings(x) {
+			c.tags = binary.AppendUvarint(c.tags, tagOpaque)
+			return
+		}
+		c.tags = binary.AppendUvarint(c.tags, uint64(tagList+len(x)))
+		for _, el := range x {
+			c.tags = binary.AppendUvarint(c.tags, c.pos(el.(string)))
+		}
+	default:
+		// nil, numbers, Booleans, objects: the block cannot say.
+		c.tags = binary.AppendUvarint(c.tags, tagOpaque)
+	}
+}
+
+// size returns the bytes appendTo appends at most, once padded.
+func (c *colBuilder) size() int {
+	n := binary.MaxVarintLen64 + len(c.tags)
+	for _, s := range c.values {
+		n += binary.MaxVarintLen64 + len(s)
+	}
+	return n
+}
+
+// appendTo appends the column's body, padded (pad), to b.
+func (c *colBuilder) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(c.values)))
+	for _, s := range c.values {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return append(b, c.tags...)
+}
+
+// reset empties the builder for another block, keeping its memory.
+func (c *colBuilder) reset() {
+	clear(c.dict)
+	clear(c.values)
+	c.values, c.tags, c.rows = c.values[:0], c.tags[:0], 0
+	c.last, c.hasLast, c.active = "", false, false
+}
+
+func allStrings(list []any) bool {
+	for _, el := range list {
+		if _, ok := el.(string); !ok {
+			return false
+		}
+	}
+	return true
+}
