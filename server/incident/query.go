@@ -113,6 +113,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	inc.Version = version
 	m.fill(&inc)
 	inc.stored, inc.storedMark, inc.storedSeen = inc.Status, inc.markDoc(), inc.LastSeen
+	inc.storedWatch = m.watchKey(&inc)
 	return inc, nil
 }
 
