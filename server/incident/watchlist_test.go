@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -390,4 +391,97 @@ func TestWatchKeyOrder(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"before":7}`), &wd); err != nil || wd.Before != 7 {
 		t.Fatal(wd, err)
 	}
+}
+
+// TestWatchListUnderConcurrentWriters: people and the watcher working on
+// the same incidents at once (writes that lose to another and are tried
+// again leave entries behind) end with every owed notice in the list,
+// and a last scan raising what a scan of every incident would.
+func TestWatchListUnderConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	clk := &syncClock{t: t0}
+	m := NewManager(st, DefaultConfig(), clk.now)
+	w := NewWatcher(m, slog.New(slog.DiscardHandler))
+	var ids []string
+	for i := range 4 {
+		got, err := m.Raise(ctx, []event.Event{alert(fmt.Sprint("h", i), "r1", "high", 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+	}
+	done := make(chan error, 3)
+	for g := range 2 {
+		go func() {
+			rnd := rand.New(rand.NewPCG(uint64(g), 3))
+			for range 150 {
+				id := ids[rnd.IntN(len(ids))]
+				var err error
+				switch rnd.IntN(4) {
+				case 0:
+					_, err = m.Resolve(ctx, id, "an", Closing{As: []string{ResolutionTruePositive, ResolutionBenign}[rnd.IntN(2)]})
+				case 1:
+					_, err = m.Reopen(ctx, id, "an")
+				case 2:
+					err = m.MarkNotified(ctx, id, "an", time.Time{})
+				default:
+					clk.advance(time.Duration(rnd.IntN(180)) * time.Minute)
+				}
+				if err != nil && !errors.Is(err, ErrTransition) {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for range 100 {
+			if _, err := w.Scan(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkWatched(t, m, 0, "after the writers")
+	now := clk.now().UTC()
+	want := fullScanOwed(t, w, now)
+	before := byID(t, m)
+	for {
+		n, err := w.Scan(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if got := raisedSince(t, m, before); !slices.Equal(got, want) {
+		t.Fatalf("the last scans raised %v, the full scan owes %v", got, want)
+	}
+}
+
+// syncClock is a fakeClock goroutines may share.
+type syncClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *syncClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *syncClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
