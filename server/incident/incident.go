@@ -348,6 +348,12 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 			return err
 		}
 	}
+	// Its host index entry goes in once, before its first write.
+	if inc.stored == "" {
+		if err := m.putHostEntry(ctx, inc); err != nil {
+			return err
+		}
+	}
 	// And its watch list entry, when the time of its next notice moved:
 	// a clock set, stopped or met, a notice raised.
 	watch := m.watchKey(inc)
