@@ -140,11 +140,11 @@ func parseTime(s, name string) (time.Time, error) {
 	return t, nil
 }
 
-// listIncidents reads ?status=&severity=&unit=&assignee=&since=&q=; the
+// listIncidents reads ?status=&severity=&unit=&host=&assignee=&since=&q=; the
 // unit narrows within the caller's scope, never widens it.
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, p Principal) {
 	v := r.URL.Query()
-	f := incident.Filter{Status: v["status"], Severity: v["severity"], Unit: v.Get("unit"), Assignee: v.Get("assignee"), Query: v.Get("q")}
+	f := incident.Filter{Status: v["status"], Severity: v["severity"], Unit: v.Get("unit"), Host: v.Get("host"), Assignee: v.Get("assignee"), Query: v.Get("q")}
 	if f.Unit != "" {
 		if err := idError("unit", "unit", f.Unit); err != nil {
 			s.fail(w, r, err)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"lachan/internal/event"
+	"lachan/internal/wire"
+	"lachan/server/fleet"
 	"lachan/server/incident"
 	"lachan/server/store"
 )
@@ -88,37 +90,67 @@ func fill(b *testing.B, st store.Store, scale float64) string {
 		}
 	}
 	flush()
-	// Three in a hundred are still open (new, acknowledged, in progress):
-	// a city's history of incidents is mostly resolved ones.
-	statuses := make([]string, 100)
-	for i := range statuses {
-		statuses[i] = incident.StatusResolved
-	}
-	statuses[0], statuses[1], statuses[2] = incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress
 	var first string
 	for i := range nInc {
-		at := now.Add(-time.Duration(i) * time.Minute)
-		inc := incident.Incident{
-			ID: fmt.Sprintf("%032x", i+1), Title: fmt.Sprintf("Rule %d — pc-%05d", i%300, i%2000), Severity: levels[i%4],
-			Status: statuses[i%len(statuses)], Unit: []string{"ward-1", "ward-2"}[i%2],
-			Host:    incident.Host{ID: fmt.Sprintf("pc-%05d", i%2000), Name: fmt.Sprintf("pc-%05d", i%2000)},
-			Rule:    incident.Rule{ID: fmt.Sprintf("rule-%03d", i%300), Name: fmt.Sprintf("Rule %d", i%300)},
-			Created: at, Updated: at, FirstSeen: at, LastSeen: at, AlertCount: 10,
-			AlertIDs: []string{fmt.Sprintf("al-%09d", i%max(nAlerts, 1))}, EventIDs: []string{fmt.Sprintf("ev-%09d", i%max(nEvents, 1))},
-			Notification: incident.Clock{Due: at.Add(24 * time.Hour)},
-		}
-		if inc.Status == incident.StatusResolved {
-			inc.Resolution = incident.ResolutionFalsePositive
-		}
-		doc, _ := json.Marshal(inc)
-		if _, err := st.PutEntity(ctx, store.KindIncident, inc.ID, doc, 0); err != nil {
-			b.Fatal(err)
-		}
+		inc := benchIncident(i, now, fmt.Sprintf("pc-%05d", i%2000), nAlerts, nEvents)
+		putIncident(b, st, inc)
 		if first == "" {
 			first = inc.ID
 		}
 	}
 	return first
+}
+
+// benchIncident is the fill's i-th incident, about host, raised i minutes
+// before now. Three in a hundred are still open (new, acknowledged, in
+// progress): a city's history of incidents is mostly resolved ones.
+func benchIncident(i int, now time.Time, host string, nAlerts, nEvents int) incident.Incident {
+	at := now.Add(-time.Duration(i) * time.Minute)
+	status := []string{incident.StatusNew, incident.StatusAcknowledged, incident.StatusInProgress}[min(i%100, 2)]
+	if i%100 > 2 {
+		status = incident.StatusResolved
+	}
+	levels := []string{"low", "medium", "high", "critical"}
+	inc := incident.Incident{
+		ID: fmt.Sprintf("%032x", i+1), Title: fmt.Sprintf("Rule %d — %s", i%300, host), Severity: levels[i%4],
+		Status: status, Unit: []string{"ward-1", "ward-2"}[i%2],
+		Host:    incident.Host{ID: host, Name: host},
+		Rule:    incident.Rule{ID: fmt.Sprintf("rule-%03d", i%300), Name: fmt.Sprintf("Rule %d", i%300)},
+		Created: at, Updated: at, FirstSeen: at, LastSeen: at, AlertCount: 10,
+		AlertIDs: []string{fmt.Sprintf("al-%09d", i%max(nAlerts, 1))}, EventIDs: []string{fmt.Sprintf("ev-%09d", i%max(nEvents, 1))},
+		Notification: incident.Clock{Due: at.Add(24 * time.Hour)},
+	}
+	if inc.Status == incident.StatusResolved {
+		inc.Resolution = incident.ResolutionFalsePositive
+	}
+	return inc
+}
+
+// putIncident writes inc as an entity, as the fill writes incidents.
+func putIncident(b *testing.B, st store.Store, inc incident.Incident) {
+	b.Helper()
+	doc, _ := json.Marshal(inc)
+	if _, err := st.PutEntity(context.Background(), store.KindIncident, inc.ID, doc, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchHost enrolls the host the host page shows and writes it 50
+// incidents as the fill writes them, of the fill's IDs past its own: a
+// host among the fill's 2,000 has as many.
+func benchHost(b *testing.B, st store.Store, scale float64) string {
+	b.Helper()
+	ag, err := fleet.New(st, nil).Enroll(context.Background(), "ward-1", wire.Host{Name: "pc-bench", OS: "windows", IPs: []string{"10.0.0.42"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nInc, nAlerts, nEvents := int(100_000*scale), int(1_000_000*scale), int(10_000_000*scale)
+	for i := range 50 {
+		inc := benchIncident(nInc+i, time.Now().UTC(), ag.ID, nAlerts, nEvents)
+		inc.Unit = "ward-1"
+		putIncident(b, st, inc)
+	}
+	return ag.ID
 }
 
 // settle waits until the store has paid the compactions of the fill: a
@@ -148,11 +180,12 @@ func settle(b *testing.B, st store.Store) time.Duration {
 func BenchmarkConsolePages(b *testing.B) {
 	// The store is filled before the server starts, as a server finds an
 	// existing data directory (it builds its incident indexes then).
-	var incID string
+	var incID, hostID string
 	start := time.Now()
 	var settled time.Duration
 	e := newEnvWith(b, func(st store.Store) {
 		incID = fill(b, st, *consoleScale)
+		hostID = benchHost(b, st, *consoleScale)
 		settled = settle(b, st)
 	})
 	b.Logf("store filled at scale %g and the server started in %s (compactions settled in %s)", *consoleScale, time.Since(start).Round(time.Second), settled.Round(time.Second))
@@ -186,6 +219,8 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"hunt-histogram", "/hunt/histogram?from=1h&q=" + url.QueryEscape("host.id:pc-00042"), analyst},
 		{"hunt-unindexed-histogram", "/hunt/histogram?from=1h&q=" + url.QueryEscape("process.name:powershell.exe"), analyst},
 		{"hosts", "/hosts", analyst},
+		// One host's page: its agent, last events and incidents.
+		{"host", "/hosts/" + hostID, analyst},
 		{"systems", "/systems", analyst},
 		{"rules", "/rules", analyst},
 		{"audit", "/audit", auditor},
@@ -212,6 +247,10 @@ func BenchmarkConsolePages(b *testing.B) {
 			resp.Body.Close()
 			b.Logf("%s: %d, %d bytes in %s", path, resp.StatusCode, n, time.Since(t0))
 		}
+	}
+	// The host page shows every incident of its host, not an empty list.
+	if n := strings.Count(analyst.get("/hosts/"+hostID).Body, `<tr data-href="/incidents/`); n != 50 {
+		b.Fatalf("the host page lists %d incidents, want its 50", n)
 	}
 	for _, pg := range pages {
 		b.Run(pg.name, func(b *testing.B) {

@@ -53,7 +53,9 @@ func (c *Console) host(q req) {
 	var incs struct {
 		Incidents []incident.Incident `json:"incidents"`
 	}
-	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", url.Values{"q": {id}}, nil, &incs); err != nil {
+	// By host: the host index names its incidents, where a text query
+	// read every incident.
+	if err := c.call(q.r, q.secret, http.MethodGet, "/api/v1/incidents", url.Values{"host": {id}}, nil, &incs); err != nil {
 		c.fail(q, err)
 		return
 	}

@@ -59,9 +59,14 @@ func TestAdminWithTOTPRevokesAHost(t *testing.T) {
 	}
 	p = b.get("/password")
 	b.post("/password", url.Values{"csrf": {formToken(t, p.Body)}, "old": {a.Password}, "new": {"mật-khẩu-rất-dài-5"}, "again": {"mật-khẩu-rất-dài-5"}}, nil)
+	// The host page lists the host's incidents and no other host's.
+	mine, other := e.raise("ward-1", ag.ID, "pc-07", "r1"), e.raise("ward-1", "pc-08", "pc-08", "r1")
 	p = b.get("/hosts/" + ag.ID)
 	if p.StatusCode != 200 || !strings.Contains(p.Body, "pc-07") || !strings.Contains(p.Body, `id="revoke"`) || !strings.Contains(p.Body, `id="live-form"`) {
 		t.Fatalf("host page: %d\n%s", p.StatusCode, p.Body)
+	}
+	if !strings.Contains(p.Body, `href="/incidents/`+mine+`"`) || strings.Contains(p.Body, other) {
+		t.Fatalf("host page lists its incident %v, another host's %v\n%s", strings.Contains(p.Body, mine), strings.Contains(p.Body, other), p.Body)
 	}
 	p = b.post("/hosts/"+ag.ID+"/revoke", url.Values{"csrf": {formToken(t, p.Body)}}, nil)
 	if p.StatusCode != http.StatusSeeOther {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
 	"lachan/internal/event"
 	"lachan/server/store"
 	"lachan/server/store/embedded/embeddedtest"
+	"lachan/test/procstat"
 )
 
 // benchOpenHosts is how many hosts have an open incident in the
@@ -84,4 +86,75 @@ func BenchmarkRaiseScaling(b *testing.B) {
 	b.ReportMetric(perSmall, "ns/alert-100")
 	b.ReportMetric(perLarge, "ns/alert-100k")
 	b.ReportMetric(perLarge/perSmall, "cost-ratio")
+}
+
+// watchStore is benchStore with benchOpenHosts incidents more raised at
+// t0, whose notification clocks run (the due-soon notice comes on day
+// 4), the list built, and the store's compactions settled so that they
+// do not count in the scans' CPU.
+func watchStore(b *testing.B, n int) (*Manager, *Watcher) {
+	b.Helper()
+	ctx := context.Background()
+	m := benchStore(b, n)
+	for i := range benchOpenHosts {
+		if _, err := m.Raise(ctx, []event.Event{alert(fmt.Sprintf("w-%d", i), "r1", "high", 0)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if s, ok := m.st.(interface{ Settle(context.Context) error }); ok {
+		if err := s.Settle(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m, NewWatcher(m, slog.New(slog.DiscardHandler))
+}
+
+// BenchmarkDeadlineScan runs the deadline watcher's scan, with no notice
+// due (the steady state of a scan each minute), over a store of 100
+// incidents and one of 100,000 (mostly finished history), each with 50
+// clocks running, in turn. It reports the CPU of a scan over each, their
+// ratio (cost-ratio: 1 means the history costs nothing), and, measured
+// once in the same run, the CPU of the scan before the watch list, which
+// read every incident (full-scan-cpu-ms-100k).
+func BenchmarkDeadlineScan(b *testing.B) {
+	ctx := context.Background()
+	type side struct {
+		m   *Manager
+		w   *Watcher
+		cpu time.Duration
+	}
+	sides := [2]*side{}
+	for i, n := range []int{100, 100_000} {
+		m, w := watchStore(b, n)
+		sides[i] = &side{m: m, w: w}
+	}
+	large := sides[1]
+	cpu0 := procstat.SelfCPU()
+	all, err := large.m.List(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var todo []due
+	for _, inc := range all {
+		todo = large.w.owed(todo, inc, t0)
+	}
+	full := procstat.SelfCPU() - cpu0
+	if len(todo) != 0 {
+		b.Fatalf("the full scan owes %d notices at t0, want none", len(todo))
+	}
+	for b.Loop() {
+		for _, s := range sides {
+			cpu0 := procstat.SelfCPU()
+			n, err := s.w.Scan(ctx)
+			s.cpu += procstat.SelfCPU() - cpu0
+			if err != nil || n != 0 {
+				b.Fatalf("scan raised %d (%v), want none", n, err)
+			}
+		}
+	}
+	per := func(s *side) float64 { return float64(s.cpu.Microseconds()) / float64(b.N) }
+	b.ReportMetric(per(sides[0]), "cpu-µs/scan-100")
+	b.ReportMetric(per(sides[1]), "cpu-µs/scan-100k")
+	b.ReportMetric(per(sides[1])/max(per(sides[0]), 1), "cost-ratio")
+	b.ReportMetric(float64(full.Microseconds())/1000, "full-scan-cpu-ms-100k")
 }

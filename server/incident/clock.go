@@ -97,12 +97,21 @@ func (m *Manager) fill(inc *Incident) {
 	if len(inc.Rules) == 0 && inc.Rule.ID != "" {
 		inc.Rules = []Rule{{ID: inc.Rule.ID, Name: inc.Rule.Name, Alerts: inc.AlertCount}}
 	}
-	if inc.Notification.Due.IsZero() && !inc.Created.IsZero() {
-		inc.Notification.Due = inc.Created.Add(m.cfg.NotifyWithin)
+	c := m.filledClocks(inc)
+	inc.Notification, inc.FinalReport = c[0], c[1]
+}
+
+// filledClocks returns inc's notification and final-report clocks with
+// the deadlines fill sets where they are missing.
+func (m *Manager) filledClocks(inc *Incident) [2]Clock {
+	n, f := inc.Notification, inc.FinalReport
+	if n.Due.IsZero() && !inc.Created.IsZero() {
+		n.Due = inc.Created.Add(m.cfg.NotifyWithin)
 	}
-	if inc.FinalReport.Due.IsZero() && !inc.ResponseEnded.IsZero() {
-		inc.FinalReport.Due = inc.ResponseEnded.Add(m.cfg.FinalReportWithin)
+	if f.Due.IsZero() && !inc.ResponseEnded.IsZero() {
+		f.Due = inc.ResponseEnded.Add(m.cfg.FinalReportWithin)
 	}
+	return [2]Clock{n, f}
 }
 
 // Errors of the reporting steps.

@@ -187,6 +187,9 @@ type Incident struct {
 	// storedSeen is LastSeen as last read or written: the time index's
 	// entry (timeindex.go) names it.
 	storedSeen time.Time
+	// storedWatch is the watch list's entry (watchlist.go) as last read
+	// or written, "" for none.
+	storedWatch string
 }
 
 // MaxAddresses caps Incident.Addresses.
@@ -223,6 +226,9 @@ type Manager struct {
 	indexOnce sync.Mutex
 	// marks are the open marks' summaries as last decoded (markcache.go).
 	marks markCache
+	// watchBuilt is what EnsureIndex built the watch list from, until
+	// the watcher logs it (watch.go).
+	watchBuilt atomic.Pointer[WatchBuild]
 }
 
 // NewManager returns a manager; now is the clock (time.Now when nil).
@@ -342,6 +348,20 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 			return err
 		}
 	}
+	// Its host index entry goes in once, before its first write.
+	if inc.stored == "" {
+		if err := m.putHostEntry(ctx, inc); err != nil {
+			return err
+		}
+	}
+	// And its watch list entry, when the time of its next notice moved:
+	// a clock set, stopped or met, a notice raised.
+	watch := m.watchKey(inc)
+	if watch != "" && watch != inc.storedWatch {
+		if err := m.putWatchEntry(ctx, watch, inc.Version); err != nil {
+			return fmt.Errorf("incident %s: %w", inc.ID, err)
+		}
+	}
 	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
@@ -351,7 +371,12 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 			return fmt.Errorf("incident %s: time index: %w", inc.ID, err)
 		}
 	}
-	inc.storedSeen = inc.LastSeen
+	if inc.storedWatch != "" && inc.storedWatch != watch {
+		if err := m.dropWatchEntry(ctx, inc.storedWatch); err != nil {
+			return fmt.Errorf("incident %s: %w", inc.ID, err)
+		}
+	}
+	inc.storedSeen, inc.storedWatch = inc.LastSeen, watch
 	inc.Version, inc.stored, inc.storedMark = v, inc.Status, mark
 	if !inc.open() && inc.stored != "" && wasOpen {
 		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {

@@ -165,8 +165,9 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		err = m.buildIndex(ctx)
 	}
-	// The marks and the time index, when either is missing, are built
-	// from one read of the stored incidents.
+	// The marks, the time index, the host index and the watch list,
+	// when any is missing, are built from one read of the stored
+	// incidents.
 	var stored []Incident
 	scanOnce := func() ([]Incident, error) {
 		if stored != nil {
@@ -181,6 +182,15 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	}
 	if err == nil {
 		err = m.buildTimes(ctx, scanOnce)
+	}
+	if err == nil {
+		err = m.buildHosts(ctx, scanOnce)
+	}
+	if err == nil {
+		var built *WatchBuild
+		if built, err = m.buildWatch(ctx, scanOnce); built != nil {
+			m.watchBuilt.Store(built)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("open incidents index: %w", err)

@@ -100,7 +100,8 @@ func compare(a, b Incident, o Order) int {
 // seen newest first, so it reads what the page needs rather than every
 // incident ever raised: it gives no other order (ErrOrder), looks at
 // ScanLimit incidents at most, and counts a total only when it met every
-// match.
+// match. A listing of one host's incidents (f.Host) reads them from the
+// host index, in any order, with the exact total.
 func (m *Manager) ListPage(ctx context.Context, units []string, f Filter, o Order, offset, limit int) (Page, error) {
 	if limit <= 0 || limit > MaxPage {
 		limit = MaxPage
@@ -109,7 +110,7 @@ func (m *Manager) ListPage(ctx context.Context, units []string, f Filter, o Orde
 	if o.Key != "" && !slices.Contains(SortKeys, o.Key) {
 		return Page{}, fmt.Errorf("sort %q: %w", o.Key, ErrOrder)
 	}
-	if !f.onlyOpen() {
+	if f.Host == "" && !f.onlyOpen() {
 		if o.Key != "" && o.Key != SortKeys[0] || o.Asc {
 			return Page{}, fmt.Errorf("sort %s: %w: a listing with resolved incidents is last seen newest first", o.Key, ErrOrder)
 		}
@@ -118,7 +119,7 @@ func (m *Manager) ListPage(ctx context.Context, units []string, f Filter, o Orde
 			return pg, err
 		}
 	}
-	if f.onlyOpen() {
+	if f.Host == "" && f.onlyOpen() {
 		pg, ok, err := m.listOpenPage(ctx, units, f, o, offset, limit)
 		if ok || err != nil {
 			return pg, err

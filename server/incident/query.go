@@ -19,6 +19,8 @@ type Filter struct {
 	Severity []string
 	// Unit keeps incidents that unit may see (its own or routed to it).
 	Unit string
+	// Host keeps the incidents of that host (Incident.Host.ID).
+	Host string
 	// Assignee keeps incidents assigned to that name, as the case's
 	// assignee or at any layer.
 	Assignee string
@@ -35,6 +37,7 @@ func (f Filter) Match(inc Incident) bool {
 	case len(f.Status) > 0 && !slices.Contains(f.Status, inc.Status),
 		len(f.Severity) > 0 && !slices.Contains(f.Severity, inc.Severity),
 		f.Unit != "" && !inc.VisibleTo([]string{f.Unit}),
+		f.Host != "" && inc.Host.ID != f.Host,
 		!f.Since.IsZero() && inc.LastSeen.Before(f.Since),
 		f.Assignee != "" && !inc.assignedTo(f.Assignee):
 		return false
@@ -60,12 +63,20 @@ func (m *Manager) List(ctx context.Context, units []string) ([]Incident, error) 
 }
 
 // Search returns the incidents of the given units (nil: all) that pass f,
-// newest first. It reads every stored incident, resolved ones included:
-// raising alerts never calls it (see index.go).
+// newest first. It reads every stored incident, resolved ones included,
+// unless f names a host (the host index names its incidents) or keeps
+// open incidents only (the open marks do): raising alerts never calls it
+// (see index.go).
 func (m *Manager) Search(ctx context.Context, units []string, f Filter) ([]Incident, error) {
 	var all []Incident
 	ok := false
-	if f.onlyOpen() {
+	if f.Host != "" {
+		var err error
+		if all, ok, err = m.listHost(ctx, f.Host); err != nil {
+			return nil, err
+		}
+	}
+	if !ok && f.onlyOpen() {
 		// Open incidents only: the marks name them all (openmark.go).
 		var err error
 		if all, ok, err = m.listOpen(ctx, units, f); err != nil {
@@ -113,6 +124,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	inc.Version = version
 	m.fill(&inc)
 	inc.stored, inc.storedMark, inc.storedSeen = inc.Status, inc.markDoc(), inc.LastSeen
+	inc.storedWatch = m.watchKey(&inc)
 	return inc, nil
 }
 

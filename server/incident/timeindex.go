@@ -33,20 +33,36 @@ const (
 // timeKey names the entry of an incident last seen at seen.
 func timeKey(seen time.Time, id string) string {
 	n := max(seen.UnixNano(), 0)
-	return fmt.Sprintf("%016x-%s", uint64(math.MaxInt64-n), id)
+	return hexKey(uint64(math.MaxInt64-n), id)
 }
 
 // parseTimeKey returns the last-seen time and ID an entry's name holds.
 func parseTimeKey(key string) (time.Time, string, bool) {
-	hex, id, ok := strings.Cut(key, "-")
-	if !ok || len(hex) != 16 {
-		return time.Time{}, "", false
-	}
-	n, err := strconv.ParseUint(hex, 16, 64)
-	if err != nil || n > math.MaxInt64 {
+	n, id, ok := parseHexKey(key)
+	if !ok || n > math.MaxInt64 {
 		return time.Time{}, "", false
 	}
 	return time.Unix(0, math.MaxInt64-int64(n)), id, true
+}
+
+// hexKey names an index entry by n, in 16 hexadecimal digits so that the
+// store's order by ID is the order of n, and the incident's ID (the time
+// index and the watch list).
+func hexKey(n uint64, id string) string {
+	return fmt.Sprintf("%016x-%s", n, id)
+}
+
+// parseHexKey returns the n and ID of a name hexKey made.
+func parseHexKey(key string) (uint64, string, bool) {
+	hex, id, ok := strings.Cut(key, "-")
+	if !ok || len(hex) != 16 {
+		return 0, "", false
+	}
+	n, err := strconv.ParseUint(hex, 16, 64)
+	if err != nil {
+		return 0, "", false
+	}
+	return n, id, true
 }
 
 // putTimeEntry writes inc's entry unless it is there already.

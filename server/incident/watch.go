@@ -67,40 +67,65 @@ type due struct {
 // rest wait for the next scan), and returns how many it raised. Raising is
 // idempotent: the notice's ID derives from the incident, clock, kind and
 // deadline, and the incident records that it was raised.
+//
+// It reads the incidents the watch list (watchlist.go) names as owing a
+// notice by now, the earliest first, not every stored incident; the list
+// is built at the first start over a store from before it (EnsureIndex),
+// and the scan after that build logs it.
 func (w *Watcher) Scan(ctx context.Context) (int, error) {
-	all, err := w.m.List(ctx, nil)
-	if err != nil {
+	if err := w.m.EnsureIndex(ctx); err != nil {
 		return 0, err
+	}
+	if b := w.m.watchBuilt.Swap(nil); b != nil {
+		w.logBuild(b)
 	}
 	now := w.m.now().UTC()
 	var todo []due
-	for _, inc := range all {
-		for _, c := range []struct {
-			name string
-			clk  Clock
-		}{{ClockNotification, inc.Notification}, {ClockFinalReport, inc.FinalReport}} {
-			switch c.clk.State(now) {
-			case ClockRunning:
-				if c.clk.DueSoonNotice.IsZero() && !now.Before(c.clk.Due.Add(-w.m.cfg.NoticeLead)) {
-					todo = append(todo, due{inc, c.name, NoticeDueSoon, c.clk.Due})
-				}
-			case ClockOverdue:
-				if c.clk.OverdueNotice.IsZero() {
-					todo = append(todo, due{inc, c.name, NoticeOverdue, c.clk.Due})
-				}
-			}
-		}
-		if len(todo) >= w.m.cfg.DeadlineScanMax {
-			todo = todo[:w.m.cfg.DeadlineScanMax]
-			break
-		}
+	ok, err := w.m.walkWatch(ctx, now, func(inc *Incident) bool {
+		todo = w.owed(todo, *inc, now)
+		return len(todo) < w.m.cfg.DeadlineScanMax
+	})
+	if err != nil {
+		return 0, err
 	}
+	if !ok {
+		return 0, fmt.Errorf("deadline scan: the watch list is not built")
+	}
+	todo = todo[:min(len(todo), w.m.cfg.DeadlineScanMax)]
 	for i, d := range todo {
 		if err := w.raise(ctx, d, now); err != nil {
 			return i, err
 		}
 	}
 	return len(todo), nil
+}
+
+// owed appends the notices inc's clocks owe at now.
+func (w *Watcher) owed(todo []due, inc Incident, now time.Time) []due {
+	for _, c := range []struct {
+		name string
+		clk  Clock
+	}{{ClockNotification, inc.Notification}, {ClockFinalReport, inc.FinalReport}} {
+		switch c.clk.State(now) {
+		case ClockRunning:
+			if c.clk.DueSoonNotice.IsZero() && !now.Before(c.clk.Due.Add(-w.m.cfg.NoticeLead)) {
+				todo = append(todo, due{inc, c.name, NoticeDueSoon, c.clk.Due})
+			}
+		case ClockOverdue:
+			if c.clk.OverdueNotice.IsZero() {
+				todo = append(todo, due{inc, c.name, NoticeOverdue, c.clk.Due})
+			}
+		}
+	}
+	return todo
+}
+
+func (w *Watcher) logBuild(b *WatchBuild) {
+	msg := "deadline watch list built from the stored incidents (first start over a store from before it)"
+	if b.Settings {
+		msg = "deadline watch list built again: the notice lead or a deadline changed"
+	}
+	w.log.Info(msg, "incidents", b.Incidents, "watched", b.Watched)
 }
 
 func (w *Watcher) raise(ctx context.Context, d due, now time.Time) error {
