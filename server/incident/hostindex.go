@@ -45,24 +45,7 @@ func (m *Manager) putHostEntry(ctx context.Context, inc *Incident) error {
 // buildHosts writes every stored incident's entry, then records that the
 // index is built; a build cut short is done again whole.
 func (m *Manager) buildHosts(ctx context.Context, scan func() ([]Incident, error)) error {
-	if _, _, err := m.st.GetEntity(ctx, store.KindState, hostState); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("host index: %w", err)
-	}
-	all, err := scan()
-	if err != nil {
-		return err
-	}
-	for i := range all {
-		if err := m.putHostEntry(ctx, &all[i]); err != nil {
-			return err
-		}
-	}
-	if _, err := m.st.PutEntity(ctx, store.KindState, hostState, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("host index state: %w", err)
-	}
-	return nil
+	return m.buildEntries(ctx, hostState, "host index", scan, m.putHostEntry)
 }
 
 // listHost returns the stored incidents of host; ok is false until the

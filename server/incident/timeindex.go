@@ -77,22 +77,30 @@ func (m *Manager) putTimeEntry(ctx context.Context, inc *Incident) error {
 // buildTimes writes every stored incident's entry, then records that the
 // index is built; a build cut short is done again whole.
 func (m *Manager) buildTimes(ctx context.Context, scan func() ([]Incident, error)) error {
-	if _, _, err := m.st.GetEntity(ctx, store.KindState, timeState); err == nil {
+	return m.buildEntries(ctx, timeState, "time index", scan, m.putTimeEntry)
+}
+
+// buildEntries builds the side index whose KindState entity is state
+// (named what in errors) unless that entity says it is built: put writes
+// every stored incident's entry, then state is recorded. A build cut short
+// is done again whole.
+func (m *Manager) buildEntries(ctx context.Context, state, what string, scan func() ([]Incident, error), put func(context.Context, *Incident) error) error {
+	if _, _, err := m.st.GetEntity(ctx, store.KindState, state); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("time index: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	all, err := scan()
 	if err != nil {
 		return err
 	}
 	for i := range all {
-		if err := m.putTimeEntry(ctx, &all[i]); err != nil {
+		if err := put(ctx, &all[i]); err != nil {
 			return err
 		}
 	}
-	if _, err := m.st.PutEntity(ctx, store.KindState, timeState, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("time index state: %w", err)
+	if _, err := m.st.PutEntity(ctx, store.KindState, state, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("%s state: %w", what, err)
 	}
 	return nil
 }
