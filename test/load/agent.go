@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -15,11 +14,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
@@ -71,12 +73,12 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 // certificate it is given; a 429 is waited out as its Retry-After says,
 // and counted in throttled.
 func enroll(ctx context.Context, n int, base string, pool *x509.CertPool, secret string, source net.IP, throttled func()) (*agent, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	a := &agent{n: n, base: base, source: source, host: hostOf(n, source)}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.host.Name}}, key)
+	csr, err := x509.CreateCertificateRequest(crand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.host.Name}}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -204,20 +206,27 @@ func do(c *http.Client, req *http.Request, out any) error {
 }
 
 // encode builds the gzip NDJSON body of an agent's events first to
-// first+count-1 into buf, with line as scratch for one event.
-func encode(t *templates, zw *gzip.Writer, buf *bytes.Buffer, line *[]byte, first uint64, count int) ([]byte, error) {
+// first+count-1 into buf, stamped with the time now and new IDs from rng,
+// with line as scratch. Like the agent's shipper, which compresses the
+// lines its spool holds, it only compresses: the lines were encoded once
+// (templates.encode).
+func encode(t *templates, zw *gzip.Writer, buf *bytes.Buffer, line *[]byte, rng *rand.Rand, first uint64, count int) ([]byte, error) {
 	buf.Reset()
 	zw.Reset(buf)
 	now := time.Now()
+	ts := now.UTC().AppendFormat(nil, time.RFC3339Nano)
+	b := (*line)[:0]
 	for i := range count {
-		var err error
-		if *line, err = t.appendEvent((*line)[:0], first+uint64(i), now); err != nil {
-			return nil, err
-		}
-		if _, err := zw.Write(*line); err != nil {
-			return nil, err
+		b = t.appendLine(b, first+uint64(i), ts, now, rng)
+		// A compressor takes large writes best: a few kilobytes at a time.
+		if len(b) >= 32<<10 || i == count-1 {
+			if _, err := zw.Write(b); err != nil {
+				return nil, err
+			}
+			b = b[:0]
 		}
 	}
+	*line = b
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
