@@ -3,13 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 
 	"lachan/internal/event"
 	"lachan/test/procstat"
@@ -87,9 +86,8 @@ func pickEvent(tm *templates, n uint64) event.Event {
 func TestEncodeBatch(t *testing.T) {
 	tm := lineTemplates(t)
 	var buf bytes.Buffer
-	var scratch []byte
 	rng := rand.New(rand.NewPCG(3, 4))
-	body, err := encode(tm, gzip.NewWriter(nil), &buf, &scratch, rng, 1000, 700)
+	body, err := encode(tm, &buf, rng, 1000, 700)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,14 +130,12 @@ func BenchmarkEncode(b *testing.B) {
 		b.Fatal(err)
 	}
 	var buf bytes.Buffer
-	var scratch []byte
-	zw := gzip.NewWriter(nil)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var events, raw, out int
 	b.ResetTimer()
 	cpu0 := procstat.SelfCPU()
 	for i := 0; b.Loop(); i++ {
-		body, err := encode(tm, zw, &buf, &scratch, rng, uint64(i)*100, 100)
+		body, err := encode(tm, &buf, rng, uint64(i)*100, 100)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -149,7 +145,7 @@ func BenchmarkEncode(b *testing.B) {
 	cpu := procstat.SelfCPU() - cpu0
 	b.StopTimer()
 	for i := range uint64(10000) {
-		raw += len(tm.appendLine(scratch[:0], i, []byte("2026-12-03T17:00:00.123456789Z"), time.Now(), rng))
+		raw += len(tm.appendLine(nil, i, []byte("2026-12-03T17:00:00.123456789Z"), time.Now(), rng))
 	}
 	b.ReportMetric(float64(cpu.Microseconds())/float64(events), "cpu-µs/event")
 	b.ReportMetric(float64(out)/float64(events), "gzip-B/event")

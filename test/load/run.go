@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // counts are what the agents of a run did; the slices are merged from
@@ -92,7 +89,7 @@ type schedule struct {
 // acknowledged yet, one request at a time. Requests under way at s.end
 // are finished, and no new one starts; ctx ends everything.
 func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
-	r := &runner{agent: a, s: s, t: t, c: c, zw: gzip.NewWriter(io.Discard), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), firstShip: s.start.Add(rand.N(s.interval))}
+	r := &runner{agent: a, s: s, t: t, c: c, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), firstShip: s.start.Add(rand.N(s.interval))}
 	defer r.done()
 	nextCheck := s.start.Add(rand.N(s.checkin))
 	nextShip := s.end
@@ -132,15 +129,10 @@ type runner struct {
 	firstShip          time.Time
 	acked              uint64 // events 0..acked-1 are acknowledged
 	batchLat, checkLat []time.Duration
-	// zw compresses at the default level, as the agent's shipper does,
-	// with klauspost/compress rather than compress/gzip: the same format
-	// and about the same size (79 bytes an event against 74), in 40% of
-	// the CPU, which matters where one process compresses for thousands
-	// of PCs on the server's own cores.
-	zw   *gzip.Writer
-	rng  *rand.Rand
-	buf  bytes.Buffer
-	line []byte
+	rng                *rand.Rand
+	// buf holds the body of the batch being sent, kept to send it again
+	// after a 429.
+	buf bytes.Buffer
 	// bodyFirst and bodyN name the events buf holds encoded (bodyN 0:
 	// none yet).
 	bodyFirst uint64
@@ -190,7 +182,7 @@ func (r *runner) ship(ctx context.Context) bool {
 		if r.bodyFirst != r.acked || r.bodyN != n {
 			// A batch refused with 429 is sent again as it was, as the
 			// agent's spool keeps it: encoded once.
-			if _, err := encode(r.t, r.zw, &r.buf, &r.line, r.rng, r.acked, n); err != nil {
+			if _, err := encode(r.t, &r.buf, r.rng, r.acked, n); err != nil {
 				r.c.fail(err)
 				return false
 			}
