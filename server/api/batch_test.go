@@ -89,3 +89,32 @@ func TestDecodeBatchLines(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadBatchGzip sends any bytes as a gzip ingest body: none may
+// panic or decode an invalid event, and the pooled buffers and reader
+// left behind by whatever went wrong must read the next good body whole.
+func FuzzReadBatchGzip(f *testing.F) {
+	good := gz(findings(3))
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add(append(append([]byte{}, good...), good...))
+	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
+	post := func(body []byte) ([]event.Event, error) {
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header.Set("Content-Encoding", "gzip")
+		return readBatch(httptest.NewRecorder(), r)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := post(body)
+		if err == nil {
+			for _, ev := range evs {
+				if err := ev.Validate(); err != nil {
+					t.Fatalf("decoded an invalid event: %v", err)
+				}
+			}
+		}
+		if evs, err := post(good); err != nil || len(evs) != 3 {
+			t.Fatalf("the good body after this one: %d events, %v", len(evs), err)
+		}
+	})
+}
