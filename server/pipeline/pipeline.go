@@ -183,16 +183,19 @@ func (p *Pipeline) detect(evs []event.Event) []event.Event {
 	det := *p.detector.Load()
 	found := make([][]event.Event, len(evs))
 	workers := min(runtime.GOMAXPROCS(0), len(evs)/parallelFrom+1)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(evs); i += workers {
-				found[i] = det.Detect(evs[i])
-			}
-		}()
+	share := func(w int) {
+		for i := w; i < len(evs); i += workers {
+			found[i] = det.Detect(evs[i])
+		}
 	}
+	// The caller takes the first share itself: a goroutine started and
+	// waited for per share was a wake-up of an idle thread per batch.
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); share(w) }()
+	}
+	share(0)
 	wg.Wait()
 	corr := p.corr.Load()
 	var alerts []event.Event

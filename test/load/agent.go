@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -15,11 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
@@ -71,12 +74,12 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 // certificate it is given; a 429 is waited out as its Retry-After says,
 // and counted in throttled.
 func enroll(ctx context.Context, n int, base string, pool *x509.CertPool, secret string, source net.IP, throttled func()) (*agent, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	a := &agent{n: n, base: base, source: source, host: hostOf(n, source)}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.host.Name}}, key)
+	csr, err := x509.CreateCertificateRequest(crand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.host.Name}}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -203,22 +206,46 @@ func do(c *http.Client, req *http.Request, out any) error {
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out)
 }
 
+// compressor is a gzip writer with scratch space for the lines it is
+// given. It compresses at the default level, as the agent's shipper does,
+// with klauspost/compress rather than compress/gzip: the same format and
+// about the same size (79 bytes an event against 74), in 40% of the CPU,
+// which matters where one process compresses for thousands of PCs on the
+// server's own cores.
+type compressor struct {
+	zw    *gzip.Writer
+	lines []byte
+}
+
+// compressors are shared by all agents, as only those encoding at the
+// moment need one: a compressor's state is hundreds of kilobytes, which
+// thousands of agents each keeping their own would take and fault in.
+var compressors = sync.Pool{New: func() any { return &compressor{zw: gzip.NewWriter(nil)} }}
+
 // encode builds the gzip NDJSON body of an agent's events first to
-// first+count-1 into buf, with line as scratch for one event.
-func encode(t *templates, zw *gzip.Writer, buf *bytes.Buffer, line *[]byte, first uint64, count int) ([]byte, error) {
+// first+count-1 into buf, stamped with the time now and new IDs from rng.
+// Like the agent's shipper, which compresses the lines its spool holds,
+// it only compresses: the lines were encoded once (templates.encode).
+func encode(t *templates, buf *bytes.Buffer, rng *rand.Rand, first uint64, count int) ([]byte, error) {
+	c := compressors.Get().(*compressor)
+	defer compressors.Put(c)
 	buf.Reset()
-	zw.Reset(buf)
+	c.zw.Reset(buf)
 	now := time.Now()
+	ts := now.UTC().AppendFormat(nil, time.RFC3339Nano)
+	b := c.lines[:0]
 	for i := range count {
-		var err error
-		if *line, err = t.appendEvent((*line)[:0], first+uint64(i), now); err != nil {
-			return nil, err
-		}
-		if _, err := zw.Write(*line); err != nil {
-			return nil, err
+		b = t.appendLine(b, first+uint64(i), ts, now, rng)
+		// A compressor takes large writes best: a few kilobytes at a time.
+		if len(b) >= 32<<10 || i == count-1 {
+			if _, err := c.zw.Write(b); err != nil {
+				return nil, err
+			}
+			b = b[:0]
 		}
 	}
-	if err := zw.Close(); err != nil {
+	c.lines = b
+	if err := c.zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil

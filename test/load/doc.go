@@ -23,5 +23,8 @@
 //
 // The load runs as goroutines in this process, on the same machine as
 // the server: the summary gives this process's CPU beside the server's,
-// and the load average, so that a reader can tell what the server had.
+// and the load average, so that a reader can tell what the server had,
+// and each per event (CPU time is what the machine's other load distorts
+// least). -cpuprofile profiles this process; profile the server with
+// perf record -g -p PID.
 package main

@@ -29,6 +29,10 @@ type templates struct {
 	dense, benign []event.Event // Windows events
 	osquery, yara []event.Event
 	mix           mix
+	// lines are the same events encoded once (see line), as an agent's
+	// collectors encode each event once, into its spool, and its
+	// shipper only compresses what the spool holds.
+	lines struct{ dense, benign, osquery, yara []line }
 }
 
 // loadTemplates reads the Windows events of SigmaHQ's regression data
@@ -62,7 +66,7 @@ func loadTemplates(sigmahq string, m mix) (*templates, error) {
 	if len(t.benign) == 0 {
 		return nil, errors.New("every benign Windows event raises an alert")
 	}
-	return t, nil
+	return t, t.encode()
 }
 
 // sigmaEngine loads every rules* directory under dir.
@@ -154,29 +158,19 @@ func yaraFindings() []event.Event {
 	return out
 }
 
-// pick returns the template of an agent's n-th event.
-func (t *templates) pick(n uint64) event.Event {
+// pick returns the pre-encoded template of an agent's n-th event.
+func (t *templates) pick(n uint64) *line {
 	k := int(n % 100)
 	switch {
 	case k < t.mix.windows:
 		w := n/100*uint64(t.mix.windows) + uint64(k) // the agent's w-th Windows event
 		if a := uint64(t.mix.alertEvery); a > 0 && w%a == 0 {
-			return t.dense[int(w/a)%len(t.dense)]
+			return &t.lines.dense[int(w/a)%len(t.lines.dense)]
 		}
-		return t.benign[int(w)%len(t.benign)]
+		return &t.lines.benign[int(w)%len(t.lines.benign)]
 	case k < t.mix.windows+t.mix.osquery:
-		return t.osquery[(int(n/100)+k)%len(t.osquery)]
+		return &t.lines.osquery[(int(n/100)+k)%len(t.lines.osquery)]
 	default:
-		return t.yara[(int(n/100)+k)%len(t.yara)]
+		return &t.lines.yara[(int(n/100)+k)%len(t.lines.yara)]
 	}
-}
-
-// appendEvent appends the n-th event as one NDJSON line: the template
-// with a new ID and the time now.
-func (t *templates) appendEvent(b []byte, n uint64, now time.Time) ([]byte, error) {
-	ev := t.pick(n)
-	ev.ID = event.NewID()
-	ev.Timestamp = now
-	b, err := ev.AppendJSON(b)
-	return append(b, '\n'), err
 }

@@ -49,4 +49,7 @@ func TestSmoke(t *testing.T) {
 	if sum.ServerRSSMB == nil || *sum.ServerRSSMB <= 0 {
 		t.Error("server RSS not sampled")
 	}
+	if sum.ServerCPUus == nil || *sum.ServerCPUus <= 0 || sum.LoadCPUus <= 0 {
+		t.Errorf("CPU per event not given: server %v, load %v µs", sum.ServerCPUus, sum.LoadCPUus)
+	}
 }

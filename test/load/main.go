@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,7 @@ type config struct {
 	rules         string
 	data          string
 	bin           string
+	cpuProfile    string
 	wards         int
 	enrollWorkers int
 	mix           mix
@@ -73,6 +75,11 @@ type summary struct {
 	Enroll429    int64    `json:"enroll_429"`
 	ServerCPUs   *float64 `json:"server_cpu_s"`
 	LoadCPUs     float64  `json:"load_cpu_s"`
+	// ServerCPUus is the server's CPU per event stored and LoadCPUus this
+	// process's per event sent, in microseconds: what the machine's load
+	// distorts least, where events per second it distorts most.
+	ServerCPUus  *float64 `json:"server_cpu_us_per_event,omitempty"`
+	LoadCPUus    float64  `json:"load_cpu_us_per_event,omitempty"`
 	RulesLoaded  int      `json:"rules_loaded,omitempty"`
 	LoadAvgStart float64  `json:"loadavg_start"`
 	LoadAvgEnd   float64  `json:"loadavg_end"`
@@ -111,6 +118,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.StringVar(&cfg.rules, "rules", "sigmahq", `the started server's Sigma rules: "sigmahq" (every rules* directory of the shared SigmaHQ data), "builtin", or a directory`)
 	fs.StringVar(&cfg.data, "data", "", "the shared data directory (default: $LACHAN_SHARED_DATA, else ../shared/data beside the repository)")
 	fs.StringVar(&cfg.bin, "bin", "", "a lachan binary to start (default: build it)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this process's CPU profile over the timed phase to `file` (the server's: perf record -g -p PID)")
 	fs.BoolVar(&cfg.sync, "store-sync", true, "the started server's store.sync (fsync before answering); false to see what fsync costs")
 	fs.IntVar(&cfg.wards, "wards", 10, "wards (units, each with its secret) the started server's agents are spread over")
 	fs.IntVar(&cfg.enrollWorkers, "enroll-workers", 8, "enrollments under way at once")
@@ -208,8 +216,38 @@ func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
 	}
 	sum.EnrollS, sum.Enroll429 = round(time.Since(t0).Seconds(), 1), c.enrollThrottled.Load()
 	fmt.Fprintf(logw, "load: enrolled in %.1f s; loading for %s\n", sum.EnrollS, cfg.duration)
+	stop, err := startProfile(cfg.cpuProfile)
+	if err != nil {
+		return sum, err
+	}
 	measure(ctx, cfg, agents, tmpl, pid, &c, &sum)
+	if err := stop(); err != nil {
+		return sum, err
+	}
 	return sum, ctx.Err()
+}
+
+// startProfile starts a CPU profile of this process into path (none when
+// path is empty); stop ends it and closes the file.
+func startProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile %s: %w", path, err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("-cpuprofile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
 
 // measure drives the enrolled agents for cfg.duration and fills in the
@@ -246,6 +284,13 @@ func measure(ctx context.Context, cfg *config, agents []*agent, tmpl *templates,
 	sum.Alerts, sum.Batches, sum.CheckIns = c.alerts.Load(), c.batches.Load(), c.checkins.Load()
 	sum.Errors, sum.Status429 = c.errors.Load(), c.throttled.Load()
 	sum.Refused429MB = round(float64(c.refusedBytes.Load())/(1<<20), 1)
+	if sum.ServerCPUs != nil && sum.EventsStored > 0 {
+		v := round(*sum.ServerCPUs*1e6/float64(sum.EventsStored), 1)
+		sum.ServerCPUus = &v
+	}
+	if sum.EventsSent > 0 {
+		sum.LoadCPUus = round(sum.LoadCPUs*1e6/float64(sum.EventsSent), 1)
+	}
 	sum.P50ms, sum.P99ms = ms(percentile(c.batch, 50)), ms(percentile(c.batch, 99))
 	sum.CheckInP50ms, sum.CheckInP99ms = ms(percentile(c.checkin, 50)), ms(percentile(c.checkin, 99))
 	if e := c.firstError.Load(); e != nil {

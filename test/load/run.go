@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -91,7 +89,7 @@ type schedule struct {
 // acknowledged yet, one request at a time. Requests under way at s.end
 // are finished, and no new one starts; ctx ends everything.
 func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
-	r := &runner{agent: a, s: s, t: t, c: c, zw: gzip.NewWriter(io.Discard), firstShip: s.start.Add(rand.N(s.interval))}
+	r := &runner{agent: a, s: s, t: t, c: c, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), firstShip: s.start.Add(rand.N(s.interval))}
 	defer r.done()
 	nextCheck := s.start.Add(rand.N(s.checkin))
 	nextShip := s.end
@@ -131,9 +129,10 @@ type runner struct {
 	firstShip          time.Time
 	acked              uint64 // events 0..acked-1 are acknowledged
 	batchLat, checkLat []time.Duration
-	zw                 *gzip.Writer
-	buf                bytes.Buffer
-	line               []byte
+	rng                *rand.Rand
+	// buf holds the body of the batch being sent, kept to send it again
+	// after a 429.
+	buf bytes.Buffer
 	// bodyFirst and bodyN name the events buf holds encoded (bodyN 0:
 	// none yet).
 	bodyFirst uint64
@@ -183,7 +182,7 @@ func (r *runner) ship(ctx context.Context) bool {
 		if r.bodyFirst != r.acked || r.bodyN != n {
 			// A batch refused with 429 is sent again as it was, as the
 			// agent's spool keeps it: encoded once.
-			if _, err := encode(r.t, r.zw, &r.buf, &r.line, r.acked, n); err != nil {
+			if _, err := encode(r.t, &r.buf, r.rng, r.acked, n); err != nil {
 				r.c.fail(err)
 				return false
 			}
