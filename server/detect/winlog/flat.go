@@ -45,7 +45,15 @@ type flattener struct {
 	// brief leaves the events without their ID (winevent.FromFieldsNoID)
 	// and their plain string values in the caller's bytes (ReadJSONBrief).
 	brief bool
+	// fields is the map a brief flattener's events share, one record at a
+	// time: a fresh map of some forty members per record cost more than
+	// reading it (most of it touching newly allocated memory).
+	fields map[string]any
 }
+
+// maxReused bounds the members of a map kept for the next record, so that
+// one outsized record does not make every later one clear a large map.
+const maxReused = 256
 
 // maxInterned bounds the interned names; past it names are still made,
 // just not kept.
@@ -91,7 +99,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	if !f.brief {
 		src = string(b[:n])
 	}
-	fields := make(map[string]any, len(f.items)+len(f.more)+4)
+	fields := f.fieldMap(len(f.items) + len(f.more) + 4)
 	for i := range f.items {
 		it := &f.items[i]
 		var v any
@@ -125,6 +133,19 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	}
 	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
 	return ev, n, err, true
+}
+
+// fieldMap returns an empty map for a record's n fields: a new one, or,
+// brief, the previous record's, cleared.
+func (f *flattener) fieldMap(n int) map[string]any {
+	if !f.brief {
+		return make(map[string]any, n)
+	}
+	if f.fields == nil || len(f.fields) > maxReused {
+		f.fields = make(map[string]any, max(n, 64))
+	}
+	clear(f.fields)
+	return f.fields
 }
 
 // checkItem is event.CheckField for a member the flattener made, whose
