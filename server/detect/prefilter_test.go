@@ -20,13 +20,18 @@ func TestPrefilterSound(t *testing.T) {
 			if idx == nil {
 				continue
 			}
-			buckets := []*bucket{idx.alwaysB}
+			// The rules that see every event are in the keyed bucket
+			// too when the index is merged.
+			var buckets []*bucket
 			for _, k := range idx.keyed {
 				v, _ := ev.Get(k.field)
 				s, _ := scalarString(v)
 				if b := k.buckets[s]; b != nil {
 					buckets = append(buckets, b)
 				}
+			}
+			if !idx.merged || len(buckets) == 0 {
+				buckets = append(buckets, idx.alwaysB)
 			}
 			for _, b := range buckets {
 				for _, r := range b.rules {
