@@ -2,6 +2,7 @@ package winlog
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -49,6 +50,9 @@ type flattener struct {
 	// time: a fresh map of some forty members per record cost more than
 	// reading it (most of it touching newly allocated memory).
 	fields map[string]any
+	// arena holds the decoded strings (those with escapes: every Windows
+	// path) of a brief flattener's record.
+	arena []byte
 }
 
 // maxReused bounds the members of a map kept for the next record, so that
@@ -88,6 +92,7 @@ type flatItem struct {
 func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool) {
 	f.p = parser{b: b}
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
+	f.arena = f.arena[:0] // the previous record's values are no longer used
 	clear(f.more)
 	if !f.top() {
 		return event.Event{}, 0, nil, false
@@ -360,15 +365,14 @@ func (f *flattener) scalar(name flatName) bool {
 	it := flatItem{name: name}
 	switch c := p.b[p.i]; {
 	case c == '"':
-		lo, hi, plain, ok := f.span()
+		lo, hi, esc, ascii, ok := f.span()
 		if !ok {
 			return false
 		}
-		if plain {
+		if !esc && (ascii || utf8.Valid(p.b[lo:hi])) {
 			it.kind, it.lo, it.hi = kindText, lo, hi
 		} else {
-			p.i = lo - 1
-			s, ok := p.str()
+			s, ok := f.decode(lo, hi)
 			if !ok {
 				return false
 			}
@@ -401,14 +405,14 @@ func (f *flattener) scalar(name flatName) bool {
 	return true
 }
 
-// span reads a string from its '"' and returns where its text lies; plain
-// is false when it has escapes or text outside ASCII that str must decode
-// or check.
-func (f *flattener) span() (lo, hi int, plain, ok bool) {
+// span reads a string from its '"' and returns where its text lies, and
+// whether it has escapes and whether it is all ASCII (otherwise it must be
+// checked to be UTF-8).
+func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
 	p := &f.p
 	p.i++
 	lo = p.i
-	plain = true
+	ascii = true
 	for p.i < len(p.b) {
 		// Eight bytes at a time while none needs a look.
 		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
@@ -421,19 +425,48 @@ func (f *flattener) span() (lo, hi int, plain, ok bool) {
 		switch {
 		case c == '"':
 			p.i++
-			return lo, p.i - 1, plain, true
+			return lo, p.i - 1, esc, ascii, true
 		case c == '\\':
-			plain = false
+			esc = true
 			p.i += 2
 			continue
 		case c < 0x20:
-			return 0, 0, false, false
+			return 0, 0, false, false, false
 		case c >= utf8.RuneSelf:
-			plain = false
+			ascii = false
 		}
 		p.i++
 	}
-	return 0, 0, false, false
+	return 0, 0, false, false, false
+}
+
+// decode is the text of the string whose span is b[lo:hi] (quotes
+// excluded), which has escapes or is not valid UTF-8: decoded as
+// parser.str decodes it, without reading it again. A brief flattener
+// decodes into its arena.
+func (f *flattener) decode(lo, hi int) (string, bool) {
+	s := f.p.b[lo:hi]
+	if utf8.Valid(s) {
+		var out []byte
+		if f.brief {
+			if cap(f.arena)-len(f.arena) < len(s) {
+				// Replaced, not grown: what was handed out stays.
+				f.arena = make([]byte, 0, max(8<<10, 2*len(s)))
+			}
+			out = f.arena[len(f.arena):]
+		}
+		if out, ok := appendUnescaped(out, s); ok {
+			if f.brief {
+				f.arena = f.arena[:len(f.arena)+len(out)]
+			}
+			return bytesString(out), true
+		}
+	}
+	var out string
+	if json.Unmarshal(f.p.b[lo-1:hi+1], &out) != nil {
+		return "", false
+	}
+	return out, true
 }
 
 // special8 tells whether one of the eight bytes of x is a quote, a
@@ -473,8 +506,8 @@ func (f *flattener) key(first bool) (k string, end, ok bool) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
 		return "", false, false
 	}
-	lo, hi, plain, ok := f.span()
-	if !ok || !plain {
+	lo, hi, esc, ascii, ok := f.span()
+	if !ok || esc || !ascii {
 		return "", false, false
 	}
 	p.space()
