@@ -71,3 +71,21 @@ func TestRegexRequired(t *testing.T) {
 		}
 	}
 }
+
+func TestRequiredRun(t *testing.T) {
+	tests := map[string]int{
+		`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`:         64,
+		`HostId=[a-zA-Z0-9-]{36}\s+EngineVersion=`:   36,
+		`^[a-zA-Z]:\\windows\\temp\\[a-zA-Z0-9]{10}`: 10,
+		`(^[a-zA-Z]{4}$)|(^[a-zA-Z]{8}$)`:            0, // an alternation: no run every match holds
+		`(?i)[a-z]{16}`:                              0, // folding adds K (Kelvin) and ſ
+		`[^a]{16}`:                                   0,
+		`x[0-9]{4}`:                                  0, // shorter than minRun
+		`(ab[0-9]{9}){2}`:                            9,
+	}
+	for expr, want := range tests {
+		if got := newRegexMatcher(regexp.MustCompile(expr)).n; got != want {
+			t.Errorf("%s: run of %d, want %d", expr, got, want)
+		}
+	}
+}
