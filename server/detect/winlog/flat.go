@@ -37,7 +37,13 @@ type flattener struct {
 	// prefix is the System name being built ("Provider", "Provider_Name").
 	prefix []byte
 	// names interns field names: a log's records repeat a few dozen.
-	names map[string]flatName
+	names map[string]internedName
+	// last holds the names the previous record asked for, in order, and
+	// next is the place of the next one: records of one shape name their
+	// members in the same order, so a name is compared with the one at
+	// its place before it is looked up.
+	last []internedName
+	next int
 	// unchecked names the fields not checked as they were made.
 	unchecked []string
 	// more holds what members handed to winevent's functions gave; tmp
@@ -80,6 +86,12 @@ type flatName struct {
 	free bool
 }
 
+// internedName is a flatName with the member name it was made of.
+type internedName struct {
+	member string
+	flatName
+}
+
 type flatItem struct {
 	name   flatName
 	kind   flatKind
@@ -93,6 +105,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	f.p = parser{b: b}
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
 	f.arena = f.arena[:0] // the previous record's values are no longer used
+	f.next = 0
 	clear(f.more)
 	if !f.top() {
 		return event.Event{}, 0, nil, false
@@ -533,18 +546,28 @@ func (f *flattener) fresh(mark int, k string) bool {
 // name is the interned field name of the member name b, with whether it is
 // free (event.FreeName).
 func (f *flattener) name(b []byte) flatName {
-	if n, ok := f.names[string(b)]; ok {
-		return n
+	i := f.next
+	f.next++
+	if i < len(f.last) && f.last[i].member == string(b) {
+		return f.last[i].flatName
 	}
-	s := winevent.FieldName(string(b))
-	n := flatName{s, event.FreeName(s)}
-	if f.names == nil {
-		f.names = make(map[string]flatName, 64)
+	n, ok := f.names[string(b)]
+	if !ok {
+		s := winevent.FieldName(string(b))
+		n = internedName{string(b), flatName{s, event.FreeName(s)}}
+		if f.names == nil {
+			f.names = make(map[string]internedName, 64)
+		}
+		if len(f.names) < maxInterned {
+			f.names[n.member] = n
+		}
 	}
-	if len(f.names) < maxInterned {
-		f.names[string(b)] = n
+	if i < len(f.last) {
+		f.last[i] = n
+	} else if i == len(f.last) && i < maxInterned {
+		f.last = append(f.last, n)
 	}
-	return n
+	return n.flatName
 }
 
 // hand adds the fields put gives, declining when one of them is a field
