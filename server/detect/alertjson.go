@@ -159,17 +159,32 @@ type AlertEncoder struct {
 	f    [numAlertKeys]slot
 	keys []string
 	id   []byte
+	// of is the ID of the event whose context f holds ("" for none).
+	of string
 }
 
 // Append appends the alert of m on ev to b and returns it; b is the
 // caller's, the encoder keeps nothing of it.
 func (enc *AlertEncoder) Append(b []byte, m Match, ev event.Event) ([]byte, error) {
-	r := m.Rule
-	meta := r.alert
-	if meta == nil {
-		meta = newAlertMeta(r)
+	enc.context(ev)
+	return enc.appendAlert(b, m, ev)
+}
+
+// AppendNext is Append for another match on the event of the previous
+// call: what an alert takes from the event (its context fields, a
+// Windows event's process and user) is not gathered again. It is gathered
+// when ev's ID is not that event's, or is empty.
+func (enc *AlertEncoder) AppendNext(b []byte, m Match, ev event.Event) ([]byte, error) {
+	if ev.ID == "" || ev.ID != enc.of {
+		enc.context(ev)
 	}
+	return enc.appendAlert(b, m, ev)
+}
+
+// context gathers what an alert takes from ev into f.
+func (enc *AlertEncoder) context(ev event.Event) {
 	enc.f = [numAlertKeys]slot{}
+	enc.of = ev.ID
 	if strings.HasPrefix(ev.Dataset, "windows.") {
 		enc.windowsContext(ev)
 	}
@@ -177,6 +192,15 @@ func (enc *AlertEncoder) Append(b []byte, m Match, ev event.Event) ([]byte, erro
 		if v, ok := ev.Fields[f]; ok && v != nil {
 			enc.f[contextKeys[i]] = slot{kind: slotValue, v: v}
 		}
+	}
+}
+
+// appendAlert appends the alert of m on ev, whose context f holds.
+func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte, error) {
+	r := m.Rule
+	meta := r.alert
+	if meta == nil {
+		meta = newAlertMeta(r)
 	}
 	b = append(b, `{"@timestamp":"`...)
 	b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
@@ -285,7 +309,7 @@ func (enc *AlertEncoder) windowsContext(ev event.Event) {
 		k := winContextKeys[i]
 		for _, f := range c.from {
 			raw := ev.Fields[f]
-			v := fieldText(ev, f)
+			v := valueText(ev, f, raw)
 			if v == "" || v == "-" {
 				continue
 			}
@@ -361,7 +385,12 @@ func (enc *AlertEncoder) text(k alertKey) string {
 // stands for itself as a non-empty text that is not "-", which is all the
 // callers ask of it, except where they use the text (see setText).
 func fieldText(ev event.Event, name string) string {
-	switch v := ev.Fields[name].(type) {
+	return valueText(ev, name, ev.Fields[name])
+}
+
+// valueText is fieldText of the field name whose value is raw.
+func valueText(ev event.Event, name string, raw any) string {
+	switch v := raw.(type) {
 	case string:
 		return v
 	case int64:

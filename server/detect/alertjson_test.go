@@ -10,15 +10,20 @@ import (
 )
 
 // sameAlert checks that the encoder writes, for every match on ev, the
-// bytes the alert event itself encodes to.
+// bytes the alert event itself encodes to: the first through Append, the
+// others through AppendNext.
 func sameAlert(t *testing.T, enc *AlertEncoder, name string, ms []Match, ev event.Event) {
 	t.Helper()
-	for _, m := range ms {
+	for i, m := range ms {
 		want, err := m.Alert(ev).AppendJSON(nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		got, err := enc.Append([]byte("prefix"), m, ev)
+		appendAlert := enc.Append
+		if i > 0 {
+			appendAlert = enc.AppendNext
+		}
+		got, err := appendAlert([]byte("prefix"), m, ev)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -48,6 +53,42 @@ func TestAlertEncoderRegression(t *testing.T) {
 	}
 	if n < 100 {
 		t.Errorf("%d matches over the regression events, want at least 100", n)
+	}
+}
+
+// TestAlertEncoderNextEvent: AppendNext gathers the context again for an
+// event other than the previous call's, or one without an ID.
+func TestAlertEncoderNextEvent(t *testing.T) {
+	e, _ := sigmaHQ(t)
+	var evs []event.Event
+	var ms [][]Match
+	for _, c := range regressionCases(t) {
+		for _, ev := range readCaseEvents(t, c.dir, ".json") {
+			if m := e.Match(ev); len(m) > 0 {
+				evs, ms = append(evs, ev), append(ms, m)
+			}
+		}
+	}
+	var enc AlertEncoder
+	for i := 1; i < len(evs); i++ {
+		if _, err := enc.Append(nil, ms[i-1][0], evs[i-1]); err != nil {
+			t.Fatal(err)
+		}
+		ev := evs[i]
+		if i%2 == 0 {
+			ev.ID = ""
+		}
+		want, err := ms[i][0].Alert(ev).AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := enc.AppendNext(nil, ms[i][0], ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("event %d after event %d:\n got %s\nwant %s", i, i-1, got, want)
+		}
 	}
 }
 

@@ -68,7 +68,17 @@ type datasetIndex struct {
 	always  []compiled
 	keyed   []keyIndex
 	alwaysB *bucket
+	// merged is set when the dataset's rules are keyed by one field and
+	// its buckets hold the rules that see every event too: an event with
+	// a bucket then has its fields scanned once, not once for each of two
+	// buckets, and alwaysB runs only for the others.
+	merged bool
 }
+
+// maxMerged bounds the rules that see every event of a dataset copied into
+// each of its keyed buckets (Sysmon has five, the Security log 178, too
+// many to copy into each of its event IDs' buckets).
+const maxMerged = 16
 
 type keyIndex struct {
 	field   string
@@ -99,16 +109,35 @@ func (e *Engine) build() {
 	}
 	for _, idx := range e.byDataset {
 		idx.alwaysB = number(newBucket(idx.always))
+		idx.merged = len(idx.keyed) == 1 && len(idx.always) > 0 && len(idx.always) <= maxMerged
 		for i := range idx.keyed {
 			k := &idx.keyed[i]
 			id(k.field)
 			k.buckets = make(map[string]*bucket, len(k.byValue))
 			for v, cs := range k.byValue {
+				if idx.merged {
+					cs = mergeSeq(idx.always, cs)
+				}
 				k.buckets[v] = number(newBucket(cs))
 			}
 		}
 	}
 	e.nfields, e.fieldIDs = len(ids)+1, ids
+}
+
+// mergeSeq merges two rule lists, each in load order, into one in load
+// order; on a tie (one rule compiled for two mappings) a's comes first, as
+// Match orders the matches of its two buckets.
+func mergeSeq(a, b []compiled) []compiled {
+	out := make([]compiled, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].seq < a[0].seq {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // compiled is a rule compiled for one log-source mapping; seq is the rule's
@@ -328,7 +357,11 @@ func (e *Engine) Match(ev event.Event) []Match {
 	ctx := &sc.ctx
 	ctx.ev, ctx.sc = &ev, sc
 	ctx.begin(e.nfields)
-	out := e.run(ctx, idx.alwaysB, nil)
+	var out []seqMatch
+	if !idx.merged {
+		out = e.run(ctx, idx.alwaysB, nil)
+	}
+	keyed := false
 	for _, k := range idx.keyed {
 		v, ok := ev.Get(k.field)
 		if !ok {
@@ -339,8 +372,11 @@ func (e *Engine) Match(ev event.Event) []Match {
 			continue
 		}
 		if b := k.buckets[strings.ToLower(s)]; b != nil {
-			out = e.run(ctx, b, out)
+			out, keyed = e.run(ctx, b, out), true
 		}
+	}
+	if idx.merged && !keyed {
+		out = e.run(ctx, idx.alwaysB, out)
 	}
 	if len(out) == 0 {
 		return nil

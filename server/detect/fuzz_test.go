@@ -125,3 +125,29 @@ func FuzzPattern(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRegexRun checks the run a "re" value's matcher looks for before
+// running the regular expression: every match holds it, so the matcher
+// agrees with the regular expression on every value.
+func FuzzRegexRun(f *testing.F) {
+	for _, s := range [][2]string{
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, " " + strings.Repeat("a", 64) + " " + strings.Repeat("b", 16)},
+		{`(?i)x[a-f]{8,}`, "XABCDEFAB"}, {`(ab[0-9]{9}){2}`, "ab123456789ab123456789"}, {`[^a]{8}`, "ééééééééé"},
+		{`[a-c]+z{8}`, "azzzzzzzz"}, {`\d{8}|x`, "x"}, {`[a-f]{8}`, "\xffabcdefab"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, expr, s string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		m := newRegexMatcher(re)
+		if got, want := m.match(s, s), re.MatchString(s); got != want {
+			t.Fatalf("%q on %q: matcher %v, regexp %v (run of %d)", expr, s, got, want, m.n)
+		}
+		if loc := re.FindStringIndex(s); loc != nil && m.run != nil && !hasRun(s[loc[0]:loc[1]], m.run, m.n) {
+			t.Fatalf("%q matches %q without a run of %d", expr, s[loc[0]:loc[1]], m.n)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Placeholders gives the values of the "expand" modifier's %name%
@@ -71,7 +72,7 @@ func (f *fieldNode) addValue(v Value, mods *modChain, ph Placeholders) error {
 		if err != nil {
 			return bad("%v", err)
 		}
-		f.others = append(f.others, regexMatcher{re})
+		f.others = append(f.others, newRegexMatcher(re))
 		return nil
 	case mods.cidr:
 		pfx, err := netip.ParsePrefix(strings.TrimSpace(v.Raw))
@@ -335,9 +336,99 @@ type casedPattern struct{ p pattern }
 
 func (m casedPattern) match(s string, _ any) bool { return m.p.match(s) }
 
-type regexMatcher struct{ re *regexp.Regexp }
+// regexMatcher is a "re" value. Where every match of re holds a run of
+// at least n bytes of one ASCII class (`[a-fA-F0-9]{64}`), a value without
+// such a run is not run through the regular expression at all: a pass
+// over the bytes instead of a search from every position. SigmaHQ's
+// regular expressions with no literal to prefilter by are mostly of this
+// kind, and run on every event of their log source.
+type regexMatcher struct {
+	re  *regexp.Regexp
+	run *[256]bool
+	n   int
+}
 
-func (m regexMatcher) match(s string, _ any) bool { return m.re.MatchString(s) }
+// minRun is the shortest run worth a pass before the regular expression.
+const minRun = 8
+
+func newRegexMatcher(re *regexp.Regexp) regexMatcher {
+	m := regexMatcher{re: re}
+	if tree, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
+		if class, n := requiredRun(tree); n >= minRun {
+			m.run, m.n = class, n
+		}
+	}
+	return m
+}
+
+func (m regexMatcher) match(s string, _ any) bool {
+	return (m.run == nil || hasRun(s, m.run, m.n)) && m.re.MatchString(s)
+}
+
+// hasRun tells whether s holds n consecutive bytes of class.
+func hasRun(s string, class *[256]bool, n int) bool {
+	k := 0
+	for i := 0; i < len(s); i++ {
+		if !class[s[i]] {
+			k = 0
+			continue
+		}
+		if k++; k >= n {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredRun finds a run every match of re holds: among the pieces that
+// every match goes through (concatenation, capture, a repeat at least
+// once), the longest repeat of a character class of ASCII runes only, its
+// bytes and its least count. Each rune of such a class is one byte of the
+// text; a class with any other rune is left out (a negated class holds
+// them all), so n is 0 when there is no such run.
+func requiredRun(re *syntax.Regexp) (class *[256]bool, n int) {
+	switch re.Op {
+	case syntax.OpCapture:
+		return requiredRun(re.Sub[0])
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if c, k := requiredRun(sub); k > n {
+				class, n = c, k
+			}
+		}
+		return class, n
+	case syntax.OpRepeat, syntax.OpPlus:
+		sub, least := re.Sub[0], re.Min
+		if re.Op == syntax.OpPlus {
+			least = 1
+		}
+		if least < 1 {
+			return nil, 0
+		}
+		if sub.Op == syntax.OpCharClass {
+			if c := asciiClass(sub.Rune); c != nil {
+				return c, least
+			}
+		}
+		return requiredRun(sub)
+	}
+	return nil, 0
+}
+
+// asciiClass is the byte table of a character class given as rune ranges,
+// or nil when a range reaches past ASCII.
+func asciiClass(ranges []rune) *[256]bool {
+	var c [256]bool
+	for i := 0; i+1 < len(ranges); i += 2 {
+		if ranges[i+1] >= utf8.RuneSelf {
+			return nil
+		}
+		for r := ranges[i]; r <= ranges[i+1]; r++ {
+			c[r] = true
+		}
+	}
+	return &c
+}
 
 type cidrMatcher struct{ pfx netip.Prefix }
 

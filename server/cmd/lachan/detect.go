@@ -188,9 +188,14 @@ func withID(ev *event.Event, f string, rec fieldValue) {
 // alertsOf writes the alerts of the matches on ev.
 func (d *detectRun) alertsOf(ev event.Event, ms []detect.Match) error {
 	if d.direct {
-		for _, m := range ms {
+		for i, m := range ms {
 			var err error
-			if d.buf, err = d.enc.Append(d.buf[:0], m, ev); err != nil {
+			if i == 0 {
+				d.buf, err = d.enc.Append(d.buf[:0], m, ev)
+			} else {
+				d.buf, err = d.enc.AppendNext(d.buf[:0], m, ev)
+			}
+			if err != nil {
 				return err
 			}
 			d.alerts++

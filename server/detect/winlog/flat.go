@@ -2,6 +2,7 @@ package winlog
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -36,7 +37,13 @@ type flattener struct {
 	// prefix is the System name being built ("Provider", "Provider_Name").
 	prefix []byte
 	// names interns field names: a log's records repeat a few dozen.
-	names map[string]flatName
+	names map[string]internedName
+	// last holds the names the previous record asked for, in order, and
+	// next is the place of the next one: records of one shape name their
+	// members in the same order, so a name is compared with the one at
+	// its place before it is looked up.
+	last []internedName
+	next int
 	// unchecked names the fields not checked as they were made.
 	unchecked []string
 	// more holds what members handed to winevent's functions gave; tmp
@@ -45,7 +52,18 @@ type flattener struct {
 	// brief leaves the events without their ID (winevent.FromFieldsNoID)
 	// and their plain string values in the caller's bytes (ReadJSONBrief).
 	brief bool
+	// fields is the map a brief flattener's events share, one record at a
+	// time: a fresh map of some forty members per record cost more than
+	// reading it (most of it touching newly allocated memory).
+	fields map[string]any
+	// arena holds the decoded strings (those with escapes: every Windows
+	// path) of a brief flattener's record.
+	arena []byte
 }
+
+// maxReused bounds the members of a map kept for the next record, so that
+// one outsized record does not make every later one clear a large map.
+const maxReused = 256
 
 // maxInterned bounds the interned names; past it names are still made,
 // just not kept.
@@ -68,6 +86,12 @@ type flatName struct {
 	free bool
 }
 
+// internedName is a flatName with the member name it was made of.
+type internedName struct {
+	member string
+	flatName
+}
+
 type flatItem struct {
 	name   flatName
 	kind   flatKind
@@ -80,6 +104,8 @@ type flatItem struct {
 func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool) {
 	f.p = parser{b: b}
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
+	f.arena = f.arena[:0] // the previous record's values are no longer used
+	f.next = 0
 	clear(f.more)
 	if !f.top() {
 		return event.Event{}, 0, nil, false
@@ -91,7 +117,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	if !f.brief {
 		src = string(b[:n])
 	}
-	fields := make(map[string]any, len(f.items)+len(f.more)+4)
+	fields := f.fieldMap(len(f.items) + len(f.more) + 4)
 	for i := range f.items {
 		it := &f.items[i]
 		var v any
@@ -125,6 +151,19 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	}
 	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
 	return ev, n, err, true
+}
+
+// fieldMap returns an empty map for a record's n fields: a new one, or,
+// brief, the previous record's, cleared.
+func (f *flattener) fieldMap(n int) map[string]any {
+	if !f.brief {
+		return make(map[string]any, n)
+	}
+	if f.fields == nil || len(f.fields) > maxReused {
+		f.fields = make(map[string]any, max(n, 64))
+	}
+	clear(f.fields)
+	return f.fields
 }
 
 // checkItem is event.CheckField for a member the flattener made, whose
@@ -339,15 +378,14 @@ func (f *flattener) scalar(name flatName) bool {
 	it := flatItem{name: name}
 	switch c := p.b[p.i]; {
 	case c == '"':
-		lo, hi, plain, ok := f.span()
+		lo, hi, esc, ascii, ok := f.span()
 		if !ok {
 			return false
 		}
-		if plain {
+		if !esc && (ascii || utf8.Valid(p.b[lo:hi])) {
 			it.kind, it.lo, it.hi = kindText, lo, hi
 		} else {
-			p.i = lo - 1
-			s, ok := p.str()
+			s, ok := f.decode(lo, hi)
 			if !ok {
 				return false
 			}
@@ -380,14 +418,14 @@ func (f *flattener) scalar(name flatName) bool {
 	return true
 }
 
-// span reads a string from its '"' and returns where its text lies; plain
-// is false when it has escapes or text outside ASCII that str must decode
-// or check.
-func (f *flattener) span() (lo, hi int, plain, ok bool) {
+// span reads a string from its '"' and returns where its text lies, and
+// whether it has escapes and whether it is all ASCII (otherwise it must be
+// checked to be UTF-8).
+func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
 	p := &f.p
 	p.i++
 	lo = p.i
-	plain = true
+	ascii = true
 	for p.i < len(p.b) {
 		// Eight bytes at a time while none needs a look.
 		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
@@ -400,19 +438,48 @@ func (f *flattener) span() (lo, hi int, plain, ok bool) {
 		switch {
 		case c == '"':
 			p.i++
-			return lo, p.i - 1, plain, true
+			return lo, p.i - 1, esc, ascii, true
 		case c == '\\':
-			plain = false
+			esc = true
 			p.i += 2
 			continue
 		case c < 0x20:
-			return 0, 0, false, false
+			return 0, 0, false, false, false
 		case c >= utf8.RuneSelf:
-			plain = false
+			ascii = false
 		}
 		p.i++
 	}
-	return 0, 0, false, false
+	return 0, 0, false, false, false
+}
+
+// decode is the text of the string whose span is b[lo:hi] (quotes
+// excluded), which has escapes or is not valid UTF-8: decoded as
+// parser.str decodes it, without reading it again. A brief flattener
+// decodes into its arena.
+func (f *flattener) decode(lo, hi int) (string, bool) {
+	s := f.p.b[lo:hi]
+	if utf8.Valid(s) {
+		var out []byte
+		if f.brief {
+			if cap(f.arena)-len(f.arena) < len(s) {
+				// Replaced, not grown: what was handed out stays.
+				f.arena = make([]byte, 0, max(8<<10, 2*len(s)))
+			}
+			out = f.arena[len(f.arena):]
+		}
+		if out, ok := appendUnescaped(out, s); ok {
+			if f.brief {
+				f.arena = f.arena[:len(f.arena)+len(out)]
+			}
+			return bytesString(out), true
+		}
+	}
+	var out string
+	if json.Unmarshal(f.p.b[lo-1:hi+1], &out) != nil {
+		return "", false
+	}
+	return out, true
 }
 
 // special8 tells whether one of the eight bytes of x is a quote, a
@@ -452,8 +519,8 @@ func (f *flattener) key(first bool) (k string, end, ok bool) {
 	if p.i >= len(p.b) || p.b[p.i] != '"' {
 		return "", false, false
 	}
-	lo, hi, plain, ok := f.span()
-	if !ok || !plain {
+	lo, hi, esc, ascii, ok := f.span()
+	if !ok || esc || !ascii {
 		return "", false, false
 	}
 	p.space()
@@ -479,18 +546,28 @@ func (f *flattener) fresh(mark int, k string) bool {
 // name is the interned field name of the member name b, with whether it is
 // free (event.FreeName).
 func (f *flattener) name(b []byte) flatName {
-	if n, ok := f.names[string(b)]; ok {
-		return n
+	i := f.next
+	f.next++
+	if i < len(f.last) && f.last[i].member == string(b) {
+		return f.last[i].flatName
 	}
-	s := winevent.FieldName(string(b))
-	n := flatName{s, event.FreeName(s)}
-	if f.names == nil {
-		f.names = make(map[string]flatName, 64)
+	n, ok := f.names[string(b)]
+	if !ok {
+		s := winevent.FieldName(string(b))
+		n = internedName{string(b), flatName{s, event.FreeName(s)}}
+		if f.names == nil {
+			f.names = make(map[string]internedName, 64)
+		}
+		if len(f.names) < maxInterned {
+			f.names[n.member] = n
+		}
 	}
-	if len(f.names) < maxInterned {
-		f.names[string(b)] = n
+	if i < len(f.last) {
+		f.last[i] = n
+	} else if i == len(f.last) && i < maxInterned {
+		f.last = append(f.last, n)
 	}
-	return n
+	return n.flatName
 }
 
 // hand adds the fields put gives, declining when one of them is a field

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"lachan/internal/event"
+	"lachan/test/procstat"
 	"lachan/test/shareddata"
 )
 
@@ -35,6 +38,9 @@ func checkFlat(t *testing.T, f *flattener, src []byte) bool {
 	want, werr := decodeParsed(obj, src[:n])
 	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
 		t.Fatalf("%q: error %v, want %v", src, err, werr)
+	}
+	if f.brief {
+		want.ID = "" // given after matching (EventID)
 	}
 	if !reflect.DeepEqual(ev, want) {
 		t.Fatalf("%q:\n got %#v\nwant %#v", src, ev, want)
@@ -94,6 +100,80 @@ func TestFlatMatchesConvert(t *testing.T) {
 		if took := checkFlat(t, &f, []byte(c.src)); took != c.took {
 			t.Errorf("case %d: flattener took it: %v, want %v", i, took, c.took)
 		}
+	}
+}
+
+// regressionJSON returns the records of SigmaHQ's regression JSON, each
+// compacted onto one line, in file order.
+func regressionJSON(tb testing.TB) [][]byte {
+	tb.Helper()
+	d, ok := shareddata.Path()
+	if !ok {
+		shareddata.Missing(tb, "shared data not found")
+	}
+	root := filepath.Join(d, "sigma", "sigmahq", "regression_data")
+	var out [][]byte
+	_ = filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".json") {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(src))
+		for dec.More() {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				tb.Fatalf("%s: %v", p, err)
+			}
+			var line bytes.Buffer
+			if err := json.Compact(&line, raw); err != nil {
+				tb.Fatalf("%s: %v", p, err)
+			}
+			out = append(out, line.Bytes())
+		}
+		return nil
+	})
+	if len(out) < 50 {
+		shareddata.Missing(tb, "%d regression JSON records under %s", len(out), root)
+	}
+	return out
+}
+
+// BenchmarkReadJSON reads SigmaHQ's regression records as JSON lines, as
+// lachan detect reads an event file (20,000 records a pass), whole
+// (ReadJSON) and brief (ReadJSONBrief), and reports records per
+// CPU-second.
+func BenchmarkReadJSON(b *testing.B) {
+	recs := regressionJSON(b)
+	var src []byte
+	for i := 0; i < 20_000; i++ {
+		src = append(append(src, recs[i%len(recs)]...), '\n')
+	}
+	for _, c := range []struct {
+		name string
+		read func(io.Reader, Handler) error
+	}{{"whole", ReadJSON}, {"brief", ReadJSONBrief}} {
+		b.Run(c.name, func(b *testing.B) {
+			n := 0
+			h := func(ev event.Event, err error) error {
+				n++
+				return err
+			}
+			b.SetBytes(int64(len(src)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := procstat.SelfCPU()
+			for i := 0; i < b.N; i++ {
+				if err := c.read(bytes.NewReader(src), h); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if cpu := procstat.SelfCPU() - cpu0; cpu > 0 {
+				b.ReportMetric(float64(n)/cpu.Seconds(), "records/cpu-s")
+			}
+		})
 	}
 }
 
@@ -159,6 +239,13 @@ func FuzzFlatMatchesConvert(f *testing.F) {
 		}
 		var fl flattener
 		checkFlat(t, &fl, src)
+		// A brief flattener reuses its map and its arena of decoded
+		// strings from record to record.
+		brief := flattener{brief: true}
+		if checkFlat(t, &brief, src) {
+			checkFlat(t, &brief, []byte(nestedSysmon))
+			checkFlat(t, &brief, src)
+		}
 	})
 }
 

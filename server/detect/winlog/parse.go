@@ -212,7 +212,21 @@ func (p *parser) str() (string, bool) {
 // false for what it leaves to encoding/json: a \u escape of a surrogate,
 // anything malformed.
 func unescape(s []byte) (string, bool) {
-	out := make([]byte, 0, len(s))
+	out, ok := appendUnescaped(nil, s)
+	if !ok {
+		return "", false
+	}
+	return bytesString(out), true // out is not kept anywhere else
+}
+
+// appendUnescaped appends the decoded text of s to out, as unescape
+// decodes it; out is left with room for len(s) bytes beyond what it held,
+// the most the text can take, so that a caller may hand in the free part
+// of a buffer.
+func appendUnescaped(out, s []byte) ([]byte, bool) {
+	if cap(out)-len(out) < len(s) {
+		out = append(make([]byte, 0, len(out)+len(s)), out...)
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' {
@@ -220,7 +234,7 @@ func unescape(s []byte) (string, bool) {
 			continue
 		}
 		if i+1 >= len(s) {
-			return "", false
+			return nil, false
 		}
 		i++
 		switch s[i] {
@@ -238,7 +252,7 @@ func unescape(s []byte) (string, bool) {
 			out = append(out, '\t')
 		case 'u':
 			if i+4 >= len(s) {
-				return "", false
+				return nil, false
 			}
 			var r rune
 			for _, h := range s[i+1 : i+5] {
@@ -250,19 +264,19 @@ func unescape(s []byte) (string, bool) {
 				case h >= 'A' && h <= 'F':
 					r = r<<4 | rune(h-'A'+10)
 				default:
-					return "", false
+					return nil, false
 				}
 			}
 			if r >= 0xd800 && r < 0xe000 {
-				return "", false
+				return nil, false
 			}
 			out = utf8.AppendRune(out, r)
 			i += 4
 		default:
-			return "", false
+			return nil, false
 		}
 	}
-	return string(out), true
+	return out, true
 }
 
 // number parses JSON's number grammar and keeps the text, as UseNumber.
