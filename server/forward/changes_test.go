@@ -81,9 +81,10 @@ func revisions(t testing.TB, o *Outbox) []string {
 // TestScanByChangesMatchesFullScan drives incidents through random
 // transitions (alerts raised and joining, acknowledged, resolved,
 // reopened, noted, time passing, the server restarted, a scan cut short
-// after enqueueing before its cursor was saved) and checks after every
-// scan that the outbox holds exactly the revisions a forwarder scanning
-// every incident enqueued into its own.
+// after enqueueing before its cursor was saved, a second server scanning
+// the same store) and checks after every scan that the outbox holds
+// exactly the revisions a forwarder scanning every incident enqueued into
+// its own.
 func TestScanByChangesMatchesFullScan(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
@@ -97,10 +98,11 @@ func TestScanByChangesMatchesFullScan(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.MinSeverity = "medium"
 			var m *incident.Manager
-			var f, old *Forwarder
+			var f, replica, old *Forwarder
 			start := func() {
 				m = incident.NewManager(cs, incident.DefaultConfig(), clk.now)
 				f = NewForwarder(cfg, m, noUnits{}, testMasker(t), NewOutbox(cs, &fakeAdapter{}, testDelivery, nil, clk.now), nil)
+				replica = NewForwarder(cfg, m, noUnits{}, testMasker(t), NewOutbox(cs, &fakeAdapter{}, testDelivery, nil, clk.now), nil)
 				old = NewForwarder(cfg, m, noUnits{}, testMasker(t), NewOutbox(full, &fakeAdapter{}, testDelivery, nil, clk.now), nil)
 			}
 			start()
@@ -159,6 +161,15 @@ func TestScanByChangesMatchesFullScan(t *testing.T) {
 						t.Fatal(err)
 					}
 					start()
+				case r < 86:
+					what = "replica"
+					// A second server on the same store scans too.
+					if _, err := replica.Scan(ctx); err != nil {
+						t.Fatalf("step %d: replica scan: %v", step, err)
+					}
+					if _, err := old.ScanAll(ctx); err != nil {
+						t.Fatal(err)
+					}
 				default:
 					what = "scan"
 					n, err := f.Scan(ctx)
@@ -278,5 +289,53 @@ func TestScanResumesFromSavedCursor(t *testing.T) {
 	doc, _, err := cs.Store.GetEntity(ctx, store.KindState, cursorID)
 	if err != nil || !bytes.Contains(doc, []byte(`"since"`)) {
 		t.Fatalf("saved cursor %s (%v)", doc, err)
+	}
+}
+
+// TestHeadSeesOtherServersEntries: a stream's head is read from the
+// store from the newest entry known on, so that entries another server
+// enqueued on the same store count, and pruning leaves it.
+func TestHeadSeesOtherServersEntries(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	clk := &clock{t: t0}
+	a := NewOutbox(st, &fakeAdapter{}, testDelivery, nil, clk.now)
+	b := NewOutbox(st, &fakeAdapter{}, testDelivery, nil, clk.now)
+	const stream = StreamPrefix + "inc-1"
+	// A neighbouring stream's entry, later in the store's order: a read
+	// of the stream stops before it.
+	next := entry(stream+"x", 9)
+	next.Modified = t0.Add(time.Hour)
+	if ok, err := a.Enqueue(ctx, next); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		e := entry(stream, seq)
+		e.Modified = t0.Add(time.Duration(seq) * time.Millisecond)
+		out := a
+		if seq == 3 {
+			out = b
+		}
+		if h, err := a.Head(ctx, stream); err != nil || h.seq != seq-1 {
+			t.Fatalf("before revision %d: head %+v (%v)", seq, h, err)
+		}
+		if ok, err := out.Enqueue(ctx, e); !ok || err != nil {
+			t.Fatalf("enqueue %d: %v %v", seq, ok, err)
+		}
+	}
+	h, err := a.Head(ctx, stream)
+	if err != nil || h.seq != 3 || !h.modified.Equal(t0.Add(3*time.Millisecond)) {
+		t.Fatalf("head %+v (%v), want the other server's revision 3", h, err)
+	}
+	if _, err := a.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Hour)
+	if n, err := a.Prune(ctx, clk.now()); err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want the two older revisions", n, err)
+	}
+	if h, err := NewOutbox(st, &fakeAdapter{}, testDelivery, nil, clk.now).Head(ctx, stream); err != nil || h.seq != 3 {
+		t.Fatalf("after pruning, a new server reads head %+v (%v)", h, err)
 	}
 }
