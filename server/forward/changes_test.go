@@ -339,3 +339,28 @@ func TestHeadSeesOtherServersEntries(t *testing.T) {
 		t.Fatalf("after pruning, a new server reads head %+v (%v)", h, err)
 	}
 }
+
+// TestPolicyChangeNeedsTheFullScan: a scan by changes does not meet an
+// incident that did not change when the policy comes to send it up; the
+// full scan Run makes hourly does.
+func TestPolicyChangeNeedsTheFullScan(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	clk := &clock{t: t0}
+	m := incident.NewManager(st, incident.DefaultConfig(), clk.now)
+	if _, err := m.Raise(ctx, []event.Event{testAlert("h1", "r1", "low", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	f := NewForwarder(DefaultConfig(), m, noUnits{}, testMasker(t), NewOutbox(st, &fakeAdapter{}, testDelivery, nil, clk.now), nil)
+	if n, err := f.Scan(ctx); err != nil || n != 0 {
+		t.Fatalf("a low incident enqueued: %d (%v)", n, err)
+	}
+	f.SetPolicy(func(context.Context, incident.Incident) bool { return true })
+	if n, err := f.Scan(ctx); err != nil || n != 0 {
+		t.Fatalf("the scan by changes enqueued %d (%v)", n, err)
+	}
+	if n, err := f.ScanAll(ctx); err != nil || n != 1 {
+		t.Fatalf("the full scan enqueued %d (%v), want the incident the policy now sends", n, err)
+	}
+}

@@ -280,15 +280,30 @@ func (f *Forwarder) unitNames(ctx context.Context) map[string]string {
 	return names
 }
 
-// Run scans every ScanInterval and prunes old delivered entries hourly,
+// fullEvery is how often Run also reads every incident (ScanAll): what
+// goes up depends on more than the incident (a system's level under the
+// policy, min_severity after a restart), and an incident that did not
+// change is met by no scan by changes.
+const fullEvery = time.Hour
+
+// Run scans every ScanInterval, reads every incident an hour after its
+// start and hourly after that, and prunes old delivered entries hourly,
 // until ctx ends.
 func (f *Forwarder) Run(ctx context.Context) {
 	t := time.NewTicker(f.cfg.ScanInterval)
 	defer t.Stop()
-	lastPrune := time.Time{}
+	lastPrune, lastFull := time.Time{}, time.Now()
 	for {
 		if _, err := f.Scan(ctx); err != nil && ctx.Err() == nil {
 			f.log.Error("forward scan", "err", err)
+		}
+		if time.Since(lastFull) > fullEvery {
+			if n, err := f.ScanAll(ctx); err != nil && ctx.Err() == nil {
+				f.log.Error("forward scan of every incident", "err", err)
+			} else if n > 0 {
+				f.log.Info("the hourly scan of every incident queued revisions the scans by changes had not", "entries", n)
+			}
+			lastFull = time.Now()
 		}
 		if time.Since(lastPrune) > time.Hour {
 			if n, err := f.out.Prune(ctx, time.Now().Add(-f.cfg.Retention)); err != nil && ctx.Err() == nil {
