@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"lachan/server/store"
@@ -73,6 +75,10 @@ type Outbox struct {
 	now  func() time.Time
 	rnd  func() float64
 	wake chan struct{}
+	// heads are the newest entries of the streams Head or Enqueue met,
+	// so that Head reads a stream from there on.
+	headsMu sync.Mutex
+	heads   map[string]streamHead
 	// health is what coverage reads of layer 4 (Healthy).
 	health linkHealth
 }
@@ -85,7 +91,7 @@ func NewOutbox(st store.Store, ad Adapter, cfg DeliveryConfig, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{st: st, ad: ad, cfg: cfg, log: log.With("component", "outbox"), now: now, rnd: rand.Float64, wake: make(chan struct{}, 1)}
+	return &Outbox{st: st, ad: ad, cfg: cfg, log: log.With("component", "outbox"), now: now, rnd: rand.Float64, wake: make(chan struct{}, 1), heads: map[string]streamHead{}}
 }
 
 // SetJitter replaces the jitter source (a value in [0,1)), for tests.
@@ -107,11 +113,71 @@ func (o *Outbox) Enqueue(ctx context.Context, e Entry) (bool, error) {
 		}
 		return false, fmt.Errorf("outbox %s: %w", e.ID, err)
 	}
+	o.headsMu.Lock()
+	if h := o.heads[e.Stream]; e.Seq > h.seq {
+		o.heads[e.Stream] = streamHead{e.Seq, e.Modified}
+	}
+	o.headsMu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
 	return true, nil
+}
+
+// headBatch is how many entries of a stream Head reads at once.
+const headBatch = 64
+
+// Head returns the newest entry's revision and modified time of a stream
+// (zero when it has none). It reads that stream's entries only, from the
+// newest one it knew of on: Prune keeps the newest entry of every
+// stream, and entries enqueued by other servers on the same store are
+// read when they are there.
+func (o *Outbox) Head(ctx context.Context, stream string) (streamHead, error) {
+	prefix := stream + "/"
+	o.headsMu.Lock()
+	h, known := o.heads[stream]
+	o.headsMu.Unlock()
+	after := prefix
+	if known && h.seq > 0 {
+		after = EntryID(stream, h.seq-1)
+	}
+	for {
+		ents, err := store.ListEntitiesAfter(ctx, o.st, KindOutbox, after, headBatch)
+		if err != nil {
+			return h, fmt.Errorf("outbox stream %s: %w", stream, err)
+		}
+		for _, ent := range ents {
+			if !strings.HasPrefix(ent.ID, prefix) {
+				return o.knowHead(stream, h), nil
+			}
+			after = ent.ID
+			var e struct {
+				Seq      uint64    `json:"seq"`
+				Modified time.Time `json:"modified"`
+			}
+			if err := json.Unmarshal(ent.Doc, &e); err != nil {
+				return h, fmt.Errorf("outbox %s: stored entry: %w", ent.ID, err)
+			}
+			if e.Seq > h.seq {
+				h = streamHead{e.Seq, e.Modified}
+			}
+		}
+		if len(ents) < headBatch {
+			return o.knowHead(stream, h), nil
+		}
+	}
+}
+
+// knowHead records h as stream's head unless a newer one is known.
+func (o *Outbox) knowHead(stream string, h streamHead) streamHead {
+	o.headsMu.Lock()
+	defer o.headsMu.Unlock()
+	if old, ok := o.heads[stream]; ok && old.seq > h.seq {
+		return old
+	}
+	o.heads[stream] = h
+	return h
 }
 
 // Entries lists every entry, by stream and revision.

@@ -174,9 +174,13 @@ type Incident struct {
 	// ResponseEndedBy is who ended it.
 	ResponseEndedBy string `json:"response_ended_by,omitempty"`
 	// Notification and FinalReport are the TT 20/2017 deadline clocks.
-	Notification Clock  `json:"notification"`
-	FinalReport  Clock  `json:"final_report"`
-	Version      uint64 `json:"-"`
+	Notification Clock `json:"notification"`
+	FinalReport  Clock `json:"final_report"`
+	// Written is when the server last wrote the incident, by its own
+	// clock (Updated may carry a lower tier's): the change index's entry
+	// (changeindex.go) is named by it.
+	Written time.Time `json:"written,omitzero"`
+	Version uint64    `json:"-"`
 	// stored is the status as last read or written ("" for one never
 	// stored): put touches the open mark only when openness changes.
 	stored string
@@ -190,6 +194,9 @@ type Incident struct {
 	// storedWatch is the watch list's entry (watchlist.go) as last read
 	// or written, "" for none.
 	storedWatch string
+	// storedWritten is the time the change index's entry (changeindex.go)
+	// is named by, as last read or written.
+	storedWritten time.Time
 }
 
 // MaxAddresses caps Incident.Addresses.
@@ -325,9 +332,16 @@ func firstNonEmpty(s ...string) string {
 }
 
 func (m *Manager) put(ctx context.Context, inc *Incident) error {
+	m.stampWritten(inc)
 	b, err := json.Marshal(inc)
 	if err != nil {
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
+	}
+	// Every write names a change index entry of its own, written first
+	// (the readers of changes allow for the time between the clock read
+	// and the entry) and the one it replaces deleted last.
+	if err := m.putChangeEntry(ctx, inc); err != nil {
+		return err
 	}
 	// The open mark goes first and away last (openmark.go), and only
 	// when the incident opens (new, or reopened), closes, or changes
@@ -376,7 +390,14 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 			return fmt.Errorf("incident %s: %w", inc.ID, err)
 		}
 	}
-	inc.storedSeen, inc.storedWatch = inc.LastSeen, watch
+	if inc.stored != "" {
+		if old := changeKey(inc.storedWritten, inc.ID); old != changeKey(inc.Written, inc.ID) {
+			if err := m.st.DeleteEntity(ctx, kindChangeEntry, old); err != nil {
+				return fmt.Errorf("incident %s: change index: %w", inc.ID, err)
+			}
+		}
+	}
+	inc.storedSeen, inc.storedWatch, inc.storedWritten = inc.LastSeen, watch, inc.Written
 	inc.Version, inc.stored, inc.storedMark = v, inc.Status, mark
 	if !inc.open() && inc.stored != "" && wasOpen {
 		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {

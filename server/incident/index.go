@@ -165,8 +165,8 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	if errors.Is(err, store.ErrNotFound) {
 		err = m.buildIndex(ctx)
 	}
-	// The marks, the time index, the host index and the watch list,
-	// when any is missing, are built from one read of the stored
+	// The marks, the time index, the host index, the change index and
+	// the watch list, when any is missing, are built from one read of the stored
 	// incidents.
 	var stored []Incident
 	scanOnce := func() ([]Incident, error) {
@@ -185,6 +185,9 @@ func (m *Manager) EnsureIndex(ctx context.Context) error {
 	}
 	if err == nil {
 		err = m.buildHosts(ctx, scanOnce)
+	}
+	if err == nil {
+		err = m.buildChanges(ctx, scanOnce)
 	}
 	if err == nil {
 		var built *WatchBuild

@@ -125,6 +125,7 @@ func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error
 	m.fill(&inc)
 	inc.stored, inc.storedMark, inc.storedSeen = inc.Status, inc.markDoc(), inc.LastSeen
 	inc.storedWatch = m.watchKey(&inc)
+	inc.storedWritten = inc.changedAt()
 	return inc, nil
 }
 

@@ -103,19 +103,26 @@ func parseWatchKey(key string) (time.Time, string, bool) {
 // putWatchEntry writes the entry key for an incident now at version
 // before, over any entry of that name left by an earlier write.
 func (m *Manager) putWatchEntry(ctx context.Context, key string, before uint64) error {
-	doc := fmt.Appendf(nil, `{"before":%d}`, before)
-	err := store.RetryConflicts(ctx, func() error {
-		_, ver, err := m.st.GetEntity(ctx, kindWatchEntry, key)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		_, err = m.st.PutEntity(ctx, kindWatchEntry, key, doc, ver)
-		return err
-	})
-	if err != nil {
+	if err := m.putEntryBefore(ctx, kindWatchEntry, key, before); err != nil {
 		return fmt.Errorf("watch list entry %s: %w", key, err)
 	}
 	return nil
+}
+
+// putEntryBefore writes the index entry key of kind whose document is
+// the version of its incident before the write it goes with (watchDoc),
+// over any entry of that name an earlier write left: the watch list's
+// and the change index's.
+func (m *Manager) putEntryBefore(ctx context.Context, kind, key string, before uint64) error {
+	doc := fmt.Appendf(nil, `{"before":%d}`, before)
+	return store.RetryConflicts(ctx, func() error {
+		_, ver, err := m.st.GetEntity(ctx, kind, key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, err = m.st.PutEntity(ctx, kind, key, doc, ver)
+		return err
+	})
 }
 
 // WatchBuild tells what the first start over a store built the watch

@@ -57,7 +57,18 @@ type Engine struct {
 	// seen is the incidents' state last considered (Updated and the length
 	// of the history), so that a sweep skips what has not changed.
 	seen map[string]string
+	// cur is the sweeps' cursor over the incidents' changes, read from
+	// the store at the first sweep; saved is its document as last stored.
+	cur   *incident.ChangeCursor
+	saved string
 }
+
+// cursorID is the KindState entity that keeps the sweeps' cursor.
+const cursorID = "playbook-incident-cursor"
+
+// errIncomplete: an incident whose alerts could not all be read yet, to
+// be considered again by the next sweep.
+var errIncomplete = errors.New("alerts not all stored yet")
 
 // New returns an engine; it does nothing until Run or Sweep.
 func New(cfg Config, d Deps) *Engine {
@@ -112,20 +123,19 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Sweep considers every incident that changed since it was last
 // considered, and advances every run that has not ended.
+//
+// It reads the incidents written since the last sweep from the change
+// index, from a cursor kept in the store, not every incident. The first
+// sweep of a process also considers every incident written within
+// StartWithin: those are the ones a playbook loaded at this start may
+// start on, as the sweep over every incident did; considering an older
+// incident that did not change does nothing the advance of its runs
+// does not.
 func (e *Engine) Sweep(ctx context.Context) error {
 	var errs []error
-	// Runs still advance when the incidents cannot be listed.
-	incs, err := e.d.Incidents.List(ctx, nil)
-	if err != nil {
+	// Runs still advance when the incidents cannot be read.
+	if err := e.sweepChanged(ctx); err != nil {
 		errs = append(errs, err)
-	}
-	for _, inc := range incs {
-		if e.unchanged(inc) {
-			continue
-		}
-		if err := e.consider(ctx, inc); err != nil {
-			errs = append(errs, err)
-		}
 	}
 	runs, err := e.listRuns(ctx)
 	if err != nil {
@@ -137,6 +147,119 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sweepChanged considers the incidents changed since the last sweep.
+func (e *Engine) sweepChanged(ctx context.Context) error {
+	if e.cur == nil {
+		cur, err := e.loadCursor(ctx)
+		if err != nil {
+			return err
+		}
+		if since := e.d.Now().Add(-e.cfg.StartWithin); cur.Since.After(since) {
+			cur.Since = since
+		}
+		e.cur = cur
+	}
+	_, ok, err := e.d.Incidents.Changes(ctx, e.cur, func(inc *incident.Incident) error {
+		if e.unchanged(*inc) {
+			return nil
+		}
+		complete, err := e.consider(ctx, *inc)
+		if err == nil && !complete {
+			return errIncomplete
+		}
+		return err
+	})
+	if !ok && err == nil {
+		return e.sweepAll(ctx)
+	}
+	err = withoutIncomplete(err)
+	if serr := e.saveCursor(ctx); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// sweepAll considers every incident that changed since it was last
+// considered, reading every incident: before the change index is built.
+func (e *Engine) sweepAll(ctx context.Context) error {
+	incs, err := e.d.Incidents.List(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, inc := range incs {
+		if e.unchanged(inc) {
+			continue
+		}
+		if _, err := e.consider(ctx, inc); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withoutIncomplete is err without the incidents left for the next sweep.
+func withoutIncomplete(err error) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		if errors.Is(err, errIncomplete) {
+			return nil
+		}
+		return err
+	}
+	var keep []error
+	for _, e := range j.Unwrap() {
+		if !errors.Is(e, errIncomplete) {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
+}
+
+// loadCursor reads the cursor the last sweep saved; an engine that never
+// swept by changes starts from the first change.
+func (e *Engine) loadCursor(ctx context.Context) (*incident.ChangeCursor, error) {
+	cur := &incident.ChangeCursor{}
+	doc, _, err := e.d.Store.GetEntity(ctx, store.KindState, cursorID)
+	if errors.Is(err, store.ErrNotFound) {
+		return cur, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("playbook cursor: %w", err)
+	}
+	if err := json.Unmarshal(doc, cur); err != nil {
+		return nil, fmt.Errorf("playbook cursor: stored document: %w", err)
+	}
+	e.saved = string(doc)
+	return cur, nil
+}
+
+// saveCursor writes the cursor when it moved. Replicas may overwrite each
+// other's: each one's is true of the incidents it considered, and a run
+// started or stopped by any is in the store.
+func (e *Engine) saveCursor(ctx context.Context) error {
+	doc, err := json.Marshal(e.cur)
+	if err != nil {
+		return fmt.Errorf("playbook cursor: %w", err)
+	}
+	if string(doc) == e.saved {
+		return nil
+	}
+	err = store.RetryConflicts(ctx, func() error {
+		_, ver, err := e.d.Store.GetEntity(ctx, store.KindState, cursorID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		_, err = e.d.Store.PutEntity(ctx, store.KindState, cursorID, doc, ver)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("playbook cursor: %w", err)
+	}
+	e.saved = string(doc)
+	return nil
 }
 
 func stateOf(inc incident.Incident) string {
@@ -156,31 +279,34 @@ func (e *Engine) Consider(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return e.consider(ctx, inc)
+	_, err = e.consider(ctx, inc)
+	return err
 }
 
-func (e *Engine) consider(ctx context.Context, inc incident.Incident) error {
+// consider is Consider of an incident read; complete is false when some
+// of its alerts could not be read yet.
+func (e *Engine) consider(ctx context.Context, inc incident.Incident) (complete bool, err error) {
 	if inc.Status == incident.StatusResolved {
 		if err := e.stop(ctx, inc); err != nil {
-			return err
+			return false, err
 		}
 	} else {
 		complete, err := e.start(ctx, inc)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if !complete {
 			// The pipeline files alerts into incidents before it stores
 			// them: look again in a moment, and at every sweep until
 			// they can be read.
 			time.AfterFunc(time.Second, func() { e.Raised(ctx, []string{inc.ID}) })
-			return nil
+			return false, nil
 		}
 	}
 	e.mu.Lock()
 	e.seen[inc.ID] = stateOf(inc)
 	e.mu.Unlock()
-	return nil
+	return true, nil
 }
 
 // start begins the run of every playbook the incident triggers that has
