@@ -13,41 +13,22 @@ import (
 	"lachan/internal/event"
 	"lachan/server/incident"
 	"lachan/server/store"
+	"lachan/server/store/storetest"
 )
 
 // countingStore counts the incident documents read, one by one or
 // listed, and fails the writes of the forwarder's cursor while failCursor
 // is set.
 type countingStore struct {
-	store.Store
-	read       int
+	*storetest.Counter
 	failCursor bool
-}
-
-func (c *countingStore) ListEntities(ctx context.Context, kind string) ([]store.Entity, error) {
-	ents, err := c.Store.ListEntities(ctx, kind)
-	if kind == store.KindIncident {
-		c.read += len(ents)
-	}
-	return ents, err
-}
-
-func (c *countingStore) GetEntity(ctx context.Context, kind, id string) ([]byte, uint64, error) {
-	if kind == store.KindIncident {
-		c.read++
-	}
-	return c.Store.GetEntity(ctx, kind, id)
 }
 
 func (c *countingStore) PutEntity(ctx context.Context, kind, id string, doc []byte, version uint64) (uint64, error) {
 	if c.failCursor && kind == store.KindState && id == cursorID {
 		return 0, errors.New("disk gone")
 	}
-	return c.Store.PutEntity(ctx, kind, id, doc, version)
-}
-
-func (c *countingStore) ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]store.Entity, error) {
-	return store.ListEntitiesAfter(ctx, c.Store, kind, after, limit)
+	return c.Counter.PutEntity(ctx, kind, id, doc, version)
 }
 
 func testAlert(host, rule, level string, at time.Time) event.Event {
@@ -90,7 +71,7 @@ func TestScanByChangesMatchesFullScan(t *testing.T) {
 		t.Run(fmt.Sprint("seed-", seed), func(t *testing.T) {
 			ctx := context.Background()
 			rnd := rand.New(rand.NewPCG(seed, 18))
-			cs := &countingStore{Store: openStore(t, t.TempDir())}
+			cs := &countingStore{Counter: &storetest.Counter{Store: openStore(t, t.TempDir()), Kind: store.KindIncident}}
 			defer cs.Close()
 			full := openStore(t, t.TempDir())
 			defer full.Close()
@@ -202,7 +183,7 @@ func TestScanByChangesMatchesFullScan(t *testing.T) {
 func TestScanReadsOnlyWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	for _, n := range []int{10, 300} {
-		cs := &countingStore{Store: openStore(t, t.TempDir())}
+		cs := &countingStore{Counter: &storetest.Counter{Store: openStore(t, t.TempDir()), Kind: store.KindIncident}}
 		clk := &clock{t: t0}
 		m := incident.NewManager(cs, incident.DefaultConfig(), clk.now)
 		var ids []string
@@ -235,16 +216,16 @@ func TestScanReadsOnlyWhatChanged(t *testing.T) {
 				}
 			}
 			clk.advance(time.Second)
-			cs.read = 0
+			cs.Read = 0
 			added, err := f.Scan(ctx)
-			if err != nil || added != s.added || cs.read != s.read {
+			if err != nil || added != s.added || cs.Read != s.read {
 				t.Fatalf("%d incidents, %d changed: enqueued %d reading %d incidents (%v), want %d reading %d",
-					n, s.change, added, cs.read, err, s.added, s.read)
+					n, s.change, added, cs.Read, err, s.added, s.read)
 			}
 		}
-		cs.read = 0
-		if _, err := f.ScanAll(ctx); err != nil || cs.read != n {
-			t.Fatalf("the full scan read %d of %d incidents (%v)", cs.read, n, err)
+		cs.Read = 0
+		if _, err := f.ScanAll(ctx); err != nil || cs.Read != n {
+			t.Fatalf("the full scan read %d of %d incidents (%v)", cs.Read, n, err)
 		}
 		cs.Close()
 	}
@@ -255,7 +236,7 @@ func TestScanReadsOnlyWhatChanged(t *testing.T) {
 // one that changed while it was down is enqueued.
 func TestScanResumesFromSavedCursor(t *testing.T) {
 	ctx := context.Background()
-	cs := &countingStore{Store: openStore(t, t.TempDir())}
+	cs := &countingStore{Counter: &storetest.Counter{Store: openStore(t, t.TempDir()), Kind: store.KindIncident}}
 	defer cs.Close()
 	clk := &clock{t: t0}
 	m := incident.NewManager(cs, incident.DefaultConfig(), clk.now)
@@ -282,9 +263,9 @@ func TestScanResumesFromSavedCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.advance(time.Hour)
-	cs.read = 0
-	if added, err := newForwarder().Scan(ctx); err != nil || added != 1 || cs.read != 2 {
-		t.Fatalf("after a restart: enqueued %d reading %d incidents (%v), want 1 reading 2", added, cs.read, err)
+	cs.Read = 0
+	if added, err := newForwarder().Scan(ctx); err != nil || added != 1 || cs.Read != 2 {
+		t.Fatalf("after a restart: enqueued %d reading %d incidents (%v), want 1 reading 2", added, cs.Read, err)
 	}
 	doc, _, err := cs.Store.GetEntity(ctx, store.KindState, cursorID)
 	if err != nil || !bytes.Contains(doc, []byte(`"since"`)) {

@@ -104,25 +104,12 @@ func (m *Manager) putChangeEntry(ctx context.Context, inc *Incident) error {
 // buildChanges enters every stored incident at its last write, then
 // records that the index is built; a build cut short is done again whole.
 func (m *Manager) buildChanges(ctx context.Context, scan func() ([]Incident, error)) error {
-	if _, _, err := m.st.GetEntity(ctx, store.KindState, changeState); err == nil {
-		return nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("change index: %w", err)
-	}
-	all, err := scan()
-	if err != nil {
-		return err
-	}
-	for i := range all {
-		inc := &all[i]
+	return m.buildEntries(ctx, changeState, "change index", scan, func(ctx context.Context, inc *Incident) error {
 		if err := m.putEntryBefore(ctx, kindChangeEntry, changeKey(inc.changedAt(), inc.ID), inc.Version-1); err != nil {
 			return fmt.Errorf("incident %s: change index: %w", inc.ID, err)
 		}
-	}
-	if _, err := m.st.PutEntity(ctx, store.KindState, changeState, []byte(`{"version":1}`), 0); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("change index state: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // ChangeCursor is how far a reader of the change index has got: every

@@ -10,6 +10,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/store"
+	"lachan/server/store/storetest"
 )
 
 // TestHostListing: a listing by host reads that host's incidents only,
@@ -18,7 +19,7 @@ import (
 // reported ones included.
 func TestHostListing(t *testing.T) {
 	ctx := context.Background()
-	cs := &watchCounter{Store: openStore(t)}
+	cs := &storetest.Counter{Store: openStore(t), Kind: store.KindIncident}
 	m := NewManager(cs, DefaultConfig(), func() time.Time { return t0 })
 	// Thirty incidents on three hosts, stored as an older version would
 	// have: with no index.
@@ -31,9 +32,9 @@ func TestHostListing(t *testing.T) {
 		}
 	}
 	// Before the index is built the listing reads every incident.
-	cs.read = 0
-	if got, err := m.Search(ctx, nil, Filter{Host: "pc-1"}); err != nil || len(got) != 10 || cs.read != 30 {
-		t.Fatalf("before the index: %d incidents (%v), %d read; want 10, 30", len(got), err, cs.read)
+	cs.Read = 0
+	if got, err := m.Search(ctx, nil, Filter{Host: "pc-1"}); err != nil || len(got) != 10 || cs.Read != 30 {
+		t.Fatalf("before the index: %d incidents (%v), %d read; want 10, 30", len(got), err, cs.Read)
 	}
 	if err := m.EnsureIndex(ctx); err != nil {
 		t.Fatal(err)
@@ -46,12 +47,12 @@ func TestHostListing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, host := range []string{"pc-0", "pc-1", "pc-10", "ward-9/pc-1", "nobody"} {
-		cs.read = 0
+		cs.Read = 0
 		got, err := m.Search(ctx, nil, Filter{Host: host})
 		if err != nil {
 			t.Fatal(err)
 		}
-		read := cs.read
+		read := cs.Read
 		all, err := m.scan(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/server/store"
+	"lachan/server/store/storetest"
 )
 
 // fullScanOwed is what the watcher raised before the watch list: every
@@ -291,38 +292,13 @@ func TestWatchListBuiltAtStart(t *testing.T) {
 	}
 }
 
-// watchCounter counts the incident documents read, one by one or listed.
-type watchCounter struct {
-	store.Store
-	read int
-}
-
-func (c *watchCounter) ListEntities(ctx context.Context, kind string) ([]store.Entity, error) {
-	ents, err := c.Store.ListEntities(ctx, kind)
-	if kind == store.KindIncident {
-		c.read += len(ents)
-	}
-	return ents, err
-}
-
-func (c *watchCounter) GetEntity(ctx context.Context, kind, id string) ([]byte, uint64, error) {
-	if kind == store.KindIncident {
-		c.read++
-	}
-	return c.Store.GetEntity(ctx, kind, id)
-}
-
-func (c *watchCounter) ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]store.Entity, error) {
-	return store.ListEntitiesAfter(ctx, c.Store, kind, after, limit)
-}
-
 // TestScanReadsOnlyWhatIsDue: however many incidents are finished, a
 // scan reads only the incidents whose notice has come, and none when
 // none has.
 func TestScanReadsOnlyWhatIsDue(t *testing.T) {
 	ctx := context.Background()
 	for _, finished := range []int{10, 500} {
-		cs := &watchCounter{Store: openStore(t)}
+		cs := &storetest.Counter{Store: openStore(t), Kind: store.KindIncident}
 		clk := &fakeClock{t: t0}
 		m := NewManager(cs, DefaultConfig(), clk.now)
 		w := NewWatcher(m, slog.New(slog.DiscardHandler))
@@ -354,15 +330,15 @@ func TestScanReadsOnlyWhatIsDue(t *testing.T) {
 			{24 * time.Hour, 2, 2},             // day 5: the first overdue, the second due soon
 		} {
 			clk.advance(s.advance)
-			cs.read = 0
+			cs.Read = 0
 			n, err := w.Scan(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// Raising reads the incident once more to record the notice.
-			if n != s.raised || cs.read != s.read+n {
+			if n != s.raised || cs.Read != s.read+n {
 				t.Fatalf("%d finished incidents, at %s: raised %d reading %d incidents, want %d reading %d",
-					finished, clk.t.Sub(t0), n, cs.read, s.raised, s.read+s.raised)
+					finished, clk.t.Sub(t0), n, cs.Read, s.raised, s.read+s.raised)
 			}
 		}
 	}

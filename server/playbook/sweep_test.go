@@ -12,32 +12,8 @@ import (
 	"lachan/server/incident"
 	"lachan/server/playbook"
 	"lachan/server/store"
+	"lachan/server/store/storetest"
 )
-
-// countingStore counts the incident documents read, one by one or listed.
-type countingStore struct {
-	store.Store
-	read int
-}
-
-func (c *countingStore) ListEntities(ctx context.Context, kind string) ([]store.Entity, error) {
-	ents, err := c.Store.ListEntities(ctx, kind)
-	if kind == store.KindIncident {
-		c.read += len(ents)
-	}
-	return ents, err
-}
-
-func (c *countingStore) GetEntity(ctx context.Context, kind, id string) ([]byte, uint64, error) {
-	if kind == store.KindIncident {
-		c.read++
-	}
-	return c.Store.GetEntity(ctx, kind, id)
-}
-
-func (c *countingStore) ListEntitiesAfter(ctx context.Context, kind, after string, limit int) ([]store.Entity, error) {
-	return store.ListEntitiesAfter(ctx, c.Store, kind, after, limit)
-}
 
 // TestSweepReadsOnlyWhatChanged: however many incidents are stored, a
 // sweep reads none when none changed and each changed one once, and so
@@ -46,7 +22,7 @@ func TestSweepReadsOnlyWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	for _, n := range []int{10, 300} {
 		w := newWorld(t, newActions())
-		cs := &countingStore{Store: w.st}
+		cs := &storetest.Counter{Store: w.st, Kind: store.KindIncident}
 		m := incident.NewManager(cs, incident.DefaultConfig(), w.clock)
 		var ids []string
 		for i := range n {
@@ -62,9 +38,9 @@ func TestSweepReadsOnlyWhatChanged(t *testing.T) {
 			ids = append(ids, got...)
 		}
 		eng := playbook.New(playbook.DefaultConfig(), playbook.Deps{Store: cs, Incidents: m, Set: &playbook.Set{}, Log: logging.Discard(), Now: w.clock})
-		cs.read = 0
-		if err := eng.Sweep(ctx); err != nil || cs.read != n {
-			t.Fatalf("%d incidents: the first sweep read %d (%v)", n, cs.read, err)
+		cs.Read = 0
+		if err := eng.Sweep(ctx); err != nil || cs.Read != n {
+			t.Fatalf("%d incidents: the first sweep read %d (%v)", n, cs.Read, err)
 		}
 		w.now = w.now.Add(2 * incident.ChangeSettle)
 		for _, change := range []int{0, 3, 0, 1} {
@@ -74,9 +50,9 @@ func TestSweepReadsOnlyWhatChanged(t *testing.T) {
 				}
 			}
 			w.now = w.now.Add(time.Second)
-			cs.read = 0
-			if err := eng.Sweep(ctx); err != nil || cs.read != change {
-				t.Fatalf("%d incidents, %d changed: the sweep read %d (%v)", n, change, cs.read, err)
+			cs.Read = 0
+			if err := eng.Sweep(ctx); err != nil || cs.Read != change {
+				t.Fatalf("%d incidents, %d changed: the sweep read %d (%v)", n, change, cs.Read, err)
 			}
 		}
 		// Started again a day later, with one incident changed while
@@ -84,18 +60,18 @@ func TestSweepReadsOnlyWhatChanged(t *testing.T) {
 		// (the changes of the last ChangeSettle before a stop are read
 		// again after it).
 		w.now = w.now.Add(2 * incident.ChangeSettle)
-		cs.read = 0
-		if err := eng.Sweep(ctx); err != nil || cs.read != 0 {
-			t.Fatalf("%d incidents: the sweep that passes the changes read %d (%v)", n, cs.read, err)
+		cs.Read = 0
+		if err := eng.Sweep(ctx); err != nil || cs.Read != 0 {
+			t.Fatalf("%d incidents: the sweep that passes the changes read %d (%v)", n, cs.Read, err)
 		}
 		if _, err := m.AddNote(ctx, ids[n-1], "an", "while down"); err != nil {
 			t.Fatal(err)
 		}
 		w.now = w.now.Add(25 * time.Hour)
 		eng = playbook.New(playbook.DefaultConfig(), playbook.Deps{Store: cs, Incidents: m, Set: &playbook.Set{}, Log: logging.Discard(), Now: w.clock})
-		cs.read = 0
-		if err := eng.Sweep(ctx); err != nil || cs.read != 1 {
-			t.Fatalf("%d incidents: the first sweep after a restart read %d (%v), want 1", n, cs.read, err)
+		cs.Read = 0
+		if err := eng.Sweep(ctx); err != nil || cs.Read != 1 {
+			t.Fatalf("%d incidents: the first sweep after a restart read %d (%v), want 1", n, cs.Read, err)
 		}
 	}
 }
