@@ -138,6 +138,9 @@ func TestWriteDetectEvents(t *testing.T) {
 	if *writeDetectEvents == "" {
 		t.Skip("no -detect-events directory")
 	}
+	if err := os.MkdirAll(*writeDetectEvents, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	e, _ := sigmaHQ(t)
 	dense, quiet, _ := eventSets(t, e, 200_000)
 	for name, b := range map[string][]byte{"dense.jsonl": dense, "benign.jsonl": quiet} {
