@@ -43,12 +43,8 @@ func rawOpenDir(path string) (int, error) {
 // rawClose closes a descriptor from rawOpenDir.
 func rawClose(fd int) { unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0) }
 
-// rawReadFile reads path into buf and returns what fits.
-func rawReadFile(path string, buf []byte) ([]byte, error) {
-	return rawReadFileAt(int(atFDCWD), path, buf)
-}
-
-// rawReadFileAt reads name, relative to the directory dir, into buf.
+// rawReadFileAt reads name, relative to the directory dir, into buf and
+// returns what fits.
 func rawReadFileAt(dir int, name string, buf []byte) ([]byte, error) {
 	p, err := unix.BytePtrFromString(name)
 	if err != nil {
@@ -73,13 +69,8 @@ func rawReadFileAt(dir int, name string, buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// rawReadlink returns the target of a /proc link, "" when it cannot be
-// read.
-func rawReadlink(path string, buf []byte) string {
-	return rawReadlinkAt(int(atFDCWD), path, buf)
-}
-
-// rawReadlinkAt is rawReadlink of name relative to the directory dir.
+// rawReadlinkAt returns the target of the link name, relative to the
+// directory dir; "" when it cannot be read.
 func rawReadlinkAt(dir int, name string, buf []byte) string {
 	p, err := unix.BytePtrFromString(name)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"lachan/server/incident"
@@ -320,6 +319,3 @@ func (f *Forwarder) Run(ctx context.Context) {
 		}
 	}
 }
-
-// IsRemote reports whether an incident was reported by a lower tier.
-func IsRemote(inc incident.Incident) bool { return strings.HasPrefix(inc.Rule.ID, "remote:") }

@@ -306,15 +306,3 @@ func zeekX509Value(t *testing.T, field string, c map[string]any, host bool) (str
 	}
 	return "", false
 }
-
-// unixTime renders Zeek's "seconds.micros" time as RFC 3339, as events
-// carry times.
-func unixTime(t *testing.T, s string) string {
-	t.Helper()
-	sec, _, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		t.Fatalf("Zeek time %q: %v", s, err)
-	}
-	return time.Unix(n, 0).UTC().Format(time.RFC3339Nano)
-}

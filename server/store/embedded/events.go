@@ -317,18 +317,6 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	return out, it.Close()
 }
 
-// has reports whether key is stored.
-func (e *Engine) has(key []byte) (bool, error) {
-	_, closer, err := e.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, closer.Close()
-}
-
 // reader is what GetEvents and SearchEvents read from: a snapshot, so that
 // an index entry and the event it points to are seen at the same moment.
 type reader interface {
