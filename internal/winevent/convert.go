@@ -359,13 +359,16 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 	}
 	// The fields become the event's. Values decoded from JSON are of the
 	// event model's types already; others (a caller's Go ints) go through
-	// Set, in place.
+	// Set, in place. Checked fields were made of those types, so only the
+	// unchecked ones need the look.
 	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
-	for k, v := range fields {
-		switch v.(type) {
-		case string, int64, float64, bool:
-		default:
-			ev.Set(k, v)
+	if checked {
+		for _, k := range unchecked {
+			normalizeField(&ev, k, fields[k])
+		}
+	} else {
+		for k, v := range fields {
+			normalizeField(&ev, k, v)
 		}
 	}
 	if c, ok := fields["Computer"].(string); ok && c != "" {
@@ -389,6 +392,16 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 		return event.Event{}, fmt.Errorf("windows event: %w", err)
 	}
 	return ev, nil
+}
+
+// normalizeField puts field k's value v, when it is not of the event
+// model's types already, through Set.
+func normalizeField(ev *event.Event, k string, v any) {
+	switch v.(type) {
+	case string, int64, float64, bool:
+	default:
+		ev.Set(k, v)
+	}
 }
 
 // finishSets names the fields finish sets or changes.
