@@ -59,7 +59,15 @@ type flattener struct {
 	// arena holds the decoded strings (those with escapes: every Windows
 	// path) of a brief flattener's record.
 	arena []byte
+	// boxes holds the strings a brief flattener's values point to, so
+	// that a record's dozens of string values cost one allocation, not
+	// one each. A full slab is replaced, never written again: a value
+	// handed out stays what it was.
+	boxes []string
 }
+
+// boxSlab is the number of strings in a slab of boxes: a few records'.
+const boxSlab = 256
 
 // maxReused bounds the members of a map kept for the next record, so that
 // one outsized record does not make every later one clear a large map.
@@ -123,7 +131,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		var v any
 		switch it.kind {
 		case kindText:
-			v = winevent.StringValue(src[it.lo:it.hi])
+			v = f.text(winevent.StringText(src[it.lo:it.hi]))
 		case kindNumber:
 			v = winevent.NumberValue(src[it.lo:it.hi])
 		case kindTrue:
@@ -131,7 +139,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		case kindFalse:
 			v = false
 		case kindDecoded:
-			v = winevent.StringValue(it.text)
+			v = f.text(winevent.StringText(it.text))
 		}
 		if !checkItem(it.name, v) {
 			return event.Event{}, 0, nil, false // the general way words the error
@@ -151,6 +159,19 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	}
 	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
 	return ev, n, err, true
+}
+
+// text is the field value holding s: for a brief flattener, a string in
+// its slab of boxes.
+func (f *flattener) text(s string) any {
+	if !f.brief || s == "" {
+		return s
+	}
+	if len(f.boxes) == cap(f.boxes) {
+		f.boxes = make([]string, 0, boxSlab)
+	}
+	f.boxes = append(f.boxes, s)
+	return stringValue(&f.boxes[len(f.boxes)-1])
 }
 
 // fieldMap returns an empty map for a record's n fields: a new one, or,
@@ -594,4 +615,25 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// eface is the layout of an interface value of type any.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// stringType is the type word of a string held in an any.
+var stringType = func() unsafe.Pointer {
+	var v any = "string"
+	return (*eface)(unsafe.Pointer(&v)).typ
+}()
+
+// stringValue is *p as an any that points to p itself, which is what
+// converting *p to an any would allocate and copy: *p must not change
+// while the value is in use.
+func stringValue(p *string) any {
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = stringType, unsafe.Pointer(p)
+	return v
 }
