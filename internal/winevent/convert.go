@@ -328,9 +328,12 @@ func plainName(s string) bool {
 // twice gives the same events. With checked, the fields were checked as
 // they were made (event.CheckField), but for those named in unchecked.
 func finish(fields map[string]any, withID, checked bool, unchecked []string) (event.Event, error) {
-	channel, _ := fields["Channel"].(string)
-	channel = canonicalChannel(channel)
-	fields["Channel"] = channel
+	channel, text := fields["Channel"].(string)
+	if c := canonicalChannel(channel); c != channel || !text {
+		// Boxing the channel again costs an allocation a record.
+		channel = c
+		fields["Channel"] = channel
+	}
 	if channel == "" {
 		return event.Event{}, fmt.Errorf("windows event: no Channel")
 	}
@@ -371,8 +374,10 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 			normalizeField(&ev, k, v)
 		}
 	}
-	if c, ok := fields["Computer"].(string); ok && c != "" {
-		ev.Set("host.name", c)
+	if cv := fields["Computer"]; cv != nil && cv != "" {
+		if _, ok := cv.(string); ok {
+			ev.Set("host.name", cv) // the same box
+		}
 	}
 	if id, ok := fields["EventID"].(int64); ok {
 		ev.Set("event.code", strconv.FormatInt(id, 10))
@@ -418,11 +423,27 @@ func keywords(v any) any {
 			return fmt.Sprintf("0x%x", uint64(x))
 		}
 	case string:
+		// Most arrive as hexadecimal text already; a failed ParseUint
+		// allocates its error.
+		if !allDigits(x) {
+			return v
+		}
 		if n, err := strconv.ParseUint(x, 10, 64); err == nil {
 			return fmt.Sprintf("0x%x", n)
 		}
 	}
 	return v
+}
+
+// allDigits tells whether s is all decimal digits, which it must be for
+// strconv.ParseUint(s, 10, 64) to take it.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // timeLayouts are the forms of time text exporters write: RFC 3339,
