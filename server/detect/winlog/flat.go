@@ -64,6 +64,16 @@ type flattener struct {
 	// one each. A full slab is replaced, never written again: a value
 	// handed out stays what it was.
 	boxes []string
+	// guids holds, by item, the last text that canonicalGUID rewrote and
+	// what it gave: records of one log repeat a few GUIDs (a provider's,
+	// a process's) at the same place.
+	guids []guidMemo
+}
+
+// guidMemo is a GUID's text as read and in its one form.
+type guidMemo struct {
+	raw []byte
+	out string
 }
 
 // boxSlab is the number of strings in a slab of boxes: a few records'.
@@ -131,7 +141,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		var v any
 		switch it.kind {
 		case kindText:
-			v = f.text(winevent.StringText(src[it.lo:it.hi]))
+			v = f.text(f.guid(i, src[it.lo:it.hi]))
 		case kindNumber:
 			v = winevent.NumberValue(src[it.lo:it.hi])
 		case kindTrue:
@@ -172,6 +182,27 @@ func (f *flattener) text(s string) any {
 	}
 	f.boxes = append(f.boxes, s)
 	return stringValue(&f.boxes[len(f.boxes)-1])
+}
+
+// guid is winevent.StringText(s) for the text s of the record's i'th
+// item, without making again the form it made for the same text at the
+// same place in the previous record.
+func (f *flattener) guid(i int, s string) string {
+	if len(s) != 36 && len(s) != 38 {
+		return s // no GUID; StringText would return it
+	}
+	if i < len(f.guids) && f.guids[i].out != "" && string(f.guids[i].raw) == s {
+		return f.guids[i].out
+	}
+	out := winevent.StringText(s)
+	if out == s || i >= maxReused {
+		return out // refers to s, or too far in to remember
+	}
+	for len(f.guids) <= i {
+		f.guids = append(f.guids, guidMemo{})
+	}
+	f.guids[i] = guidMemo{raw: append(f.guids[i].raw[:0], s...), out: out}
+	return out
 }
 
 // fieldMap returns an empty map for a record's n fields: a new one, or,
