@@ -357,8 +357,12 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 	}
 	{
 		// One text for every path: renderings give 6, 7 or 9 decimals,
-		// some exports seconds.
-		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
+		// some exports seconds. Text already in that form keeps its box.
+		var buf [64]byte
+		text := ts.AppendFormat(buf[:0], time.RFC3339Nano)
+		if old, ok := fields["TimeCreated_SystemTime"].(string); !ok || old != string(text) {
+			fields["TimeCreated_SystemTime"] = string(text)
+		}
 	}
 	// The fields become the event's. Values decoded from JSON are of the
 	// event model's types already; others (a caller's Go ints) go through
