@@ -3,6 +3,7 @@ package winlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -64,6 +65,8 @@ type flattener struct {
 	// one each. A full slab is replaced, never written again: a value
 	// handed out stays what it was.
 	boxes []string
+	// ints is boxes for the integer values.
+	ints []int64
 	// guids holds, by item, the last text that canonicalGUID rewrote and
 	// what it gave: records of one log repeat a few GUIDs (a provider's,
 	// a process's) at the same place.
@@ -143,7 +146,7 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		case kindText:
 			v = f.text(f.guid(i, src[it.lo:it.hi]))
 		case kindNumber:
-			v = winevent.NumberValue(src[it.lo:it.hi])
+			v = f.number(src[it.lo:it.hi])
 		case kindTrue:
 			v = true
 		case kindFalse:
@@ -182,6 +185,26 @@ func (f *flattener) text(s string) any {
 	}
 	f.boxes = append(f.boxes, s)
 	return stringValue(&f.boxes[len(f.boxes)-1])
+}
+
+// number is winevent.NumberValue(s): for a brief flattener, an integer
+// is boxed in its slab.
+func (f *flattener) number(s string) any {
+	if !f.brief {
+		return winevent.NumberValue(s)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return winevent.NumberValue(s)
+	}
+	if n >= 0 && n < 256 {
+		return n // boxed without an allocation
+	}
+	if len(f.ints) == cap(f.ints) {
+		f.ints = make([]int64, 0, boxSlab)
+	}
+	f.ints = append(f.ints, n)
+	return boxed(int64Type, unsafe.Pointer(&f.ints[len(f.ints)-1]))
 }
 
 // guid is winevent.StringText(s) for the text s of the record's i'th
@@ -653,18 +676,24 @@ type eface struct {
 	typ, data unsafe.Pointer
 }
 
-// stringType is the type word of a string held in an any.
-var stringType = func() unsafe.Pointer {
-	var v any = "string"
-	return (*eface)(unsafe.Pointer(&v)).typ
-}()
+// stringType and int64Type are the type words of a string and an int64
+// held in an any.
+var (
+	stringType = typeWord("string")
+	int64Type  = typeWord(int64(1 << 20))
+)
+
+func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
 
 // stringValue is *p as an any that points to p itself, which is what
 // converting *p to an any would allocate and copy: *p must not change
 // while the value is in use.
-func stringValue(p *string) any {
+func stringValue(p *string) any { return boxed(stringType, unsafe.Pointer(p)) }
+
+// boxed is the any of type word typ whose value is at p.
+func boxed(typ, p unsafe.Pointer) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = stringType, unsafe.Pointer(p)
+	e.typ, e.data = typ, p
 	return v
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -281,9 +282,12 @@ func TestSpecial8(t *testing.T) {
 // must give what the general way gives, and an event kept (its map
 // copied) must not change when later records are read.
 func TestFlatBriefReuse(t *testing.T) {
+	pid := 4000
 	record := func(guid, user string) []byte {
+		pid += 7
 		return []byte(`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},` +
-			`"Provider":{"#attributes":{"Name":"p","Guid":"` + guid + `"}}},"EventData":{"ProcessGuid":"` + guid + `","User":"` + user + `"}}}`)
+			`"Provider":{"#attributes":{"Name":"p","Guid":"` + guid + `"}}},"EventData":{"ProcessGuid":"` + guid + `","User":"` + user +
+			`","ProcessId":` + strconv.Itoa(pid) + `,"Small":7,"Ratio":1.5}}}`)
 	}
 	srcs := [][]byte{
 		record("54849625-5478-4994-a5ba-3e3b0328c30d", "a"),
