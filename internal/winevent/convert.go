@@ -328,9 +328,12 @@ func plainName(s string) bool {
 // twice gives the same events. With checked, the fields were checked as
 // they were made (event.CheckField), but for those named in unchecked.
 func finish(fields map[string]any, withID, checked bool, unchecked []string) (event.Event, error) {
-	channel, _ := fields["Channel"].(string)
-	channel = canonicalChannel(channel)
-	fields["Channel"] = channel
+	channel, text := fields["Channel"].(string)
+	if c := canonicalChannel(channel); c != channel || !text {
+		// Boxing the channel again costs an allocation a record.
+		channel = c
+		fields["Channel"] = channel
+	}
 	if channel == "" {
 		return event.Event{}, fmt.Errorf("windows event: no Channel")
 	}
@@ -354,22 +357,31 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 	}
 	{
 		// One text for every path: renderings give 6, 7 or 9 decimals,
-		// some exports seconds.
-		fields["TimeCreated_SystemTime"] = ts.Format(time.RFC3339Nano)
+		// some exports seconds. Text already in that form keeps its box.
+		var buf [64]byte
+		text := ts.AppendFormat(buf[:0], time.RFC3339Nano)
+		if old, ok := fields["TimeCreated_SystemTime"].(string); !ok || old != string(text) {
+			fields["TimeCreated_SystemTime"] = string(text)
+		}
 	}
 	// The fields become the event's. Values decoded from JSON are of the
 	// event model's types already; others (a caller's Go ints) go through
-	// Set, in place.
+	// Set, in place. Checked fields were made of those types, so only the
+	// unchecked ones need the look.
 	ev := event.Event{Timestamp: ts, Dataset: DatasetFor(channel), Fields: fields}
-	for k, v := range fields {
-		switch v.(type) {
-		case string, int64, float64, bool:
-		default:
-			ev.Set(k, v)
+	if checked {
+		for _, k := range unchecked {
+			normalizeField(&ev, k, fields[k])
+		}
+	} else {
+		for k, v := range fields {
+			normalizeField(&ev, k, v)
 		}
 	}
-	if c, ok := fields["Computer"].(string); ok && c != "" {
-		ev.Set("host.name", c)
+	if cv := fields["Computer"]; cv != nil && cv != "" {
+		if _, ok := cv.(string); ok {
+			ev.Set("host.name", cv) // the same box
+		}
 	}
 	if id, ok := fields["EventID"].(int64); ok {
 		ev.Set("event.code", strconv.FormatInt(id, 10))
@@ -391,6 +403,16 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 	return ev, nil
 }
 
+// normalizeField puts field k's value v, when it is not of the event
+// model's types already, through Set.
+func normalizeField(ev *event.Event, k string, v any) {
+	switch v.(type) {
+	case string, int64, float64, bool:
+	default:
+		ev.Set(k, v)
+	}
+}
+
 // finishSets names the fields finish sets or changes.
 var finishSets = []string{"Channel", "EventID", "EventRecordID", "Keywords", "TimeCreated_SystemTime", "host.name", "event.code"}
 
@@ -405,11 +427,27 @@ func keywords(v any) any {
 			return fmt.Sprintf("0x%x", uint64(x))
 		}
 	case string:
+		// Most arrive as hexadecimal text already; a failed ParseUint
+		// allocates its error.
+		if !allDigits(x) {
+			return v
+		}
 		if n, err := strconv.ParseUint(x, 10, 64); err == nil {
 			return fmt.Sprintf("0x%x", n)
 		}
 	}
 	return v
+}
+
+// allDigits tells whether s is all decimal digits, which it must be for
+// strconv.ParseUint(s, 10, 64) to take it.
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // timeLayouts are the forms of time text exporters write: RFC 3339,

@@ -19,7 +19,11 @@ func FieldName(s string) string { return fieldName(s) }
 
 // StringValue is the value Convert stores for the JSON string s: s itself,
 // or a GUID in its one form ({UPPER}, in braces).
-func StringValue(s string) any {
+func StringValue(s string) any { return StringText(s) }
+
+// StringText is StringValue's value as the string it is, for a caller that
+// boxes it itself.
+func StringText(s string) string {
 	if g, ok := canonicalGUID(s); ok {
 		return g
 	}

@@ -3,6 +3,7 @@ package winlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -59,7 +60,27 @@ type flattener struct {
 	// arena holds the decoded strings (those with escapes: every Windows
 	// path) of a brief flattener's record.
 	arena []byte
+	// boxes holds the strings a brief flattener's values point to, so
+	// that a record's dozens of string values cost one allocation, not
+	// one each. A full slab is replaced, never written again: a value
+	// handed out stays what it was.
+	boxes []string
+	// ints is boxes for the integer values.
+	ints []int64
+	// guids holds, by item, the last text that canonicalGUID rewrote and
+	// what it gave: records of one log repeat a few GUIDs (a provider's,
+	// a process's) at the same place.
+	guids []guidMemo
 }
+
+// guidMemo is a GUID's text as read and in its one form.
+type guidMemo struct {
+	raw []byte
+	out string
+}
+
+// boxSlab is the number of strings in a slab of boxes: a few records'.
+const boxSlab = 256
 
 // maxReused bounds the members of a map kept for the next record, so that
 // one outsized record does not make every later one clear a large map.
@@ -123,15 +144,15 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		var v any
 		switch it.kind {
 		case kindText:
-			v = winevent.StringValue(src[it.lo:it.hi])
+			v = f.text(f.guid(i, src[it.lo:it.hi]))
 		case kindNumber:
-			v = winevent.NumberValue(src[it.lo:it.hi])
+			v = f.number(src[it.lo:it.hi])
 		case kindTrue:
 			v = true
 		case kindFalse:
 			v = false
 		case kindDecoded:
-			v = winevent.StringValue(it.text)
+			v = f.text(winevent.StringText(it.text))
 		}
 		if !checkItem(it.name, v) {
 			return event.Event{}, 0, nil, false // the general way words the error
@@ -151,6 +172,60 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	}
 	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
 	return ev, n, err, true
+}
+
+// text is the field value holding s: for a brief flattener, a string in
+// its slab of boxes.
+func (f *flattener) text(s string) any {
+	if !f.brief || s == "" {
+		return s
+	}
+	if len(f.boxes) == cap(f.boxes) {
+		f.boxes = make([]string, 0, boxSlab)
+	}
+	f.boxes = append(f.boxes, s)
+	return stringValue(&f.boxes[len(f.boxes)-1])
+}
+
+// number is winevent.NumberValue(s): for a brief flattener, an integer
+// is boxed in its slab.
+func (f *flattener) number(s string) any {
+	if !f.brief {
+		return winevent.NumberValue(s)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return winevent.NumberValue(s)
+	}
+	if n >= 0 && n < 256 {
+		return n // boxed without an allocation
+	}
+	if len(f.ints) == cap(f.ints) {
+		f.ints = make([]int64, 0, boxSlab)
+	}
+	f.ints = append(f.ints, n)
+	return boxed(int64Type, unsafe.Pointer(&f.ints[len(f.ints)-1]))
+}
+
+// guid is winevent.StringText(s) for the text s of the record's i'th
+// item, without making again the form it made for the same text at the
+// same place in the previous record.
+func (f *flattener) guid(i int, s string) string {
+	if len(s) != 36 && len(s) != 38 {
+		return s // no GUID; StringText would return it
+	}
+	if i < len(f.guids) && f.guids[i].out != "" && string(f.guids[i].raw) == s {
+		return f.guids[i].out
+	}
+	out := winevent.StringText(s)
+	if out == s || i >= maxReused {
+		return out // refers to s, or too far in to remember
+	}
+	for len(f.guids) <= i {
+		f.guids = append(f.guids, guidMemo{})
+	}
+	f.guids[i] = guidMemo{raw: append(f.guids[i].raw[:0], s...), out: out}
+	return out
 }
 
 // fieldMap returns an empty map for a record's n fields: a new one, or,
@@ -594,4 +669,31 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// eface is the layout of an interface value of type any.
+type eface struct {
+	typ, data unsafe.Pointer
+}
+
+// stringType and int64Type are the type words of a string and an int64
+// held in an any.
+var (
+	stringType = typeWord("string")
+	int64Type  = typeWord(int64(1 << 20))
+)
+
+func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+// stringValue is *p as an any that points to p itself, which is what
+// converting *p to an any would allocate and copy: *p must not change
+// while the value is in use.
+func stringValue(p *string) any { return boxed(stringType, unsafe.Pointer(p)) }
+
+// boxed is the any of type word typ whose value is at p.
+func boxed(typ, p unsafe.Pointer) any {
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = typ, p
+	return v
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -271,6 +272,52 @@ func TestSpecial8(t *testing.T) {
 					t.Fatalf("%q: special8 %v, want %v", w, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestFlatBriefReuse reads records one after another with one brief
+// flattener, as ReadJSONBrief does: GUIDs remembered from the previous
+// record at the same place, and string values boxed in a shared slab,
+// must give what the general way gives, and an event kept (its map
+// copied) must not change when later records are read.
+func TestFlatBriefReuse(t *testing.T) {
+	pid := 4000
+	record := func(guid, user string) []byte {
+		pid += 7
+		return []byte(`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},` +
+			`"Provider":{"#attributes":{"Name":"p","Guid":"` + guid + `"}}},"EventData":{"ProcessGuid":"` + guid + `","User":"` + user +
+			`","ProcessId":` + strconv.Itoa(pid) + `,"Small":7,"Ratio":1.5}}}`)
+	}
+	srcs := [][]byte{
+		record("54849625-5478-4994-a5ba-3e3b0328c30d", "a"),
+		record("54849625-5478-4994-a5ba-3e3b0328c30d", "b"),
+		record("0197231E-C424-69E1-C922-000000000800", "c"),
+		record("{0197231E-C424-69E1-C922-000000000800}", "d"),
+		record("54849625-5478-4994-a5ba-3e3b0328c30e", "e"),
+	}
+	f := flattener{brief: true}
+	var kept []event.Event
+	for range 300 / len(srcs) { // past one slab of boxes
+		for _, src := range srcs {
+			if !checkFlat(t, &f, src) {
+				t.Fatalf("flattener declined %s", src)
+			}
+			ev, _, _, _ := f.convert(src)
+			kept = append(kept, ev.Clone())
+		}
+	}
+	for i, ev := range kept {
+		src := srcs[i%len(srcs)]
+		p := parser{b: src}
+		obj, _ := p.object(0)
+		want, err := decodeParsed(obj, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.ID = ""
+		if !reflect.DeepEqual(ev, want) {
+			t.Fatalf("kept event %d changed:\n got %#v\nwant %#v", i, ev, want)
 		}
 	}
 }
