@@ -179,45 +179,20 @@ func TestChangesUnderConcurrentWriters(t *testing.T) {
 		})
 		return err
 	}
-	done := make(chan error, 3)
-	for g := range 2 {
-		go func() {
-			rnd := rand.New(rand.NewPCG(uint64(g), 18))
-			for range 150 {
-				id := ids[rnd.IntN(len(ids))]
-				var err error
-				switch rnd.IntN(4) {
-				case 0:
-					_, err = m.Resolve(ctx, id, "an", Closing{As: ResolutionTruePositive})
-				case 1:
-					_, err = m.Reopen(ctx, id, "an")
-				case 2:
-					_, err = m.AddNote(ctx, id, "an", "x")
-				default:
-					clk.advance(time.Duration(rnd.IntN(40)) * time.Second)
-				}
-				if err != nil && !errors.Is(err, ErrTransition) {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-	}
-	go func() {
-		for range 100 {
-			if err := walk(); err != nil {
-				done <- err
-				return
-			}
+	writeAndRead(t, ids, 18, func(rnd *rand.Rand, id string) error {
+		var err error
+		switch rnd.IntN(4) {
+		case 0:
+			_, err = m.Resolve(ctx, id, "an", Closing{As: ResolutionTruePositive})
+		case 1:
+			_, err = m.Reopen(ctx, id, "an")
+		case 2:
+			_, err = m.AddNote(ctx, id, "an", "x")
+		default:
+			clk.advance(time.Duration(rnd.IntN(40)) * time.Second)
 		}
-		done <- nil
-	}()
-	for range 3 {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+		return err
+	}, walk)
 	clk.advance(2 * ChangeSettle)
 	for range 2 {
 		if err := walk(); err != nil {

@@ -387,45 +387,23 @@ func TestWatchListUnderConcurrentWriters(t *testing.T) {
 		}
 		ids = append(ids, got...)
 	}
-	done := make(chan error, 3)
-	for g := range 2 {
-		go func() {
-			rnd := rand.New(rand.NewPCG(uint64(g), 3))
-			for range 150 {
-				id := ids[rnd.IntN(len(ids))]
-				var err error
-				switch rnd.IntN(4) {
-				case 0:
-					_, err = m.Resolve(ctx, id, "an", Closing{As: []string{ResolutionTruePositive, ResolutionBenign}[rnd.IntN(2)]})
-				case 1:
-					_, err = m.Reopen(ctx, id, "an")
-				case 2:
-					err = m.MarkNotified(ctx, id, "an", time.Time{})
-				default:
-					clk.advance(time.Duration(rnd.IntN(180)) * time.Minute)
-				}
-				if err != nil && !errors.Is(err, ErrTransition) {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-	}
-	go func() {
-		for range 100 {
-			if _, err := w.Scan(ctx); err != nil {
-				done <- err
-				return
-			}
+	writeAndRead(t, ids, 3, func(rnd *rand.Rand, id string) error {
+		var err error
+		switch rnd.IntN(4) {
+		case 0:
+			_, err = m.Resolve(ctx, id, "an", Closing{As: []string{ResolutionTruePositive, ResolutionBenign}[rnd.IntN(2)]})
+		case 1:
+			_, err = m.Reopen(ctx, id, "an")
+		case 2:
+			err = m.MarkNotified(ctx, id, "an", time.Time{})
+		default:
+			clk.advance(time.Duration(rnd.IntN(180)) * time.Minute)
 		}
-		done <- nil
-	}()
-	for range 3 {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+		return err
+	}, func() error {
+		_, err := w.Scan(ctx)
+		return err
+	})
 	checkWatched(t, m, 0, "after the writers")
 	now := clk.now().UTC()
 	want := fullScanOwed(t, w, now)
@@ -441,6 +419,40 @@ func TestWatchListUnderConcurrentWriters(t *testing.T) {
 	}
 	if got := raisedSince(t, m, before); !slices.Equal(got, want) {
 		t.Fatalf("the last scans raised %v, the full scan owes %v", got, want)
+	}
+}
+
+// writeAndRead runs two writers, each making 150 random changes by write
+// to incidents of ids (seeded by seed; ErrTransition is not a failure),
+// while a reader runs read 100 times, and fails t on the first error.
+func writeAndRead(t *testing.T, ids []string, seed uint64, write func(rnd *rand.Rand, id string) error, read func() error) {
+	t.Helper()
+	done := make(chan error, 3)
+	for g := range 2 {
+		go func() {
+			rnd := rand.New(rand.NewPCG(uint64(g), seed))
+			for range 150 {
+				if err := write(rnd, ids[rnd.IntN(len(ids))]); err != nil && !errors.Is(err, ErrTransition) {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for range 100 {
+			if err := read(); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
