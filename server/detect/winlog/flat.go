@@ -293,55 +293,34 @@ func (f *flattener) top() bool {
 // had a System object.
 func (f *flattener) event() (system, ok bool) {
 	p := &f.p
-	p.i++
-	mark := len(f.seen)
-	defer func() { f.seen = f.seen[:mark] }()
-	for first := true; ; first = false {
-		k, end, ok := f.key(first)
-		if !ok {
-			return false, false
-		}
-		if end {
-			return system, true
-		}
-		if !f.fresh(mark, k) {
-			return false, false
-		}
+	ok = f.members(func(k string) bool {
 		p.space()
 		switch k {
 		case "System":
 			if p.i >= len(p.b) || p.b[p.i] != '{' {
-				return false, false
+				return false
 			}
 			system = true
-			if !f.system(2) {
-				return false, false
-			}
+			return f.system(2)
 		case "EventData", "UserData":
-			if !f.data(2) {
-				return false, false
-			}
+			return f.data(2)
 		case "#attributes":
-			if _, ok := p.value(2); !ok {
-				return false, false
-			}
+			_, ok := p.value(2)
+			return ok
 		default:
 			// Convert reads any other member as a member of System.
-			if !f.systemMember(k, 2) {
-				return false, false
-			}
+			return f.systemMember(k, 2)
 		}
-	}
+	})
+	return system && ok, ok
 }
 
-// system reads a System object, or an object within one, from its '{';
-// f.prefix is its name.
-func (f *flattener) system(depth int) bool {
-	if depth > maxParseDepth {
-		return false
-	}
-	p := &f.p
-	p.i++
+// members reads an object from its '{', handing each member's name to
+// member, which reads its value; it stops at the first member that fails
+// or a name the object repeats, and reports whether the object was read
+// whole.
+func (f *flattener) members(member func(k string) bool) bool {
+	f.p.i++
 	mark := len(f.seen)
 	defer func() { f.seen = f.seen[:mark] }()
 	for first := true; ; first = false {
@@ -352,10 +331,19 @@ func (f *flattener) system(depth int) bool {
 		if end {
 			return true
 		}
-		if !f.fresh(mark, k) || !f.systemMember(k, depth) {
+		if !f.fresh(mark, k) || !member(k) {
 			return false
 		}
 	}
+}
+
+// system reads a System object, or an object within one, from its '{';
+// f.prefix is its name.
+func (f *flattener) system(depth int) bool {
+	if depth > maxParseDepth {
+		return false
+	}
+	return f.members(func(k string) bool { return f.systemMember(k, depth) })
 }
 
 // systemMember reads the value of member k of a System object whose name
@@ -404,29 +392,15 @@ func (f *flattener) data(depth int) bool {
 		v, ok := p.value(depth)
 		return ok && f.hand(func(m map[string]any) { winevent.FlattenData(v, m) })
 	}
-	p.i++
-	mark := len(f.seen)
-	defer func() { f.seen = f.seen[:mark] }()
-	for first := true; ; first = false {
-		k, end, ok := f.key(first)
-		if !ok {
-			return false
-		}
-		if end {
-			return true
-		}
-		if !f.fresh(mark, k) {
-			return false
-		}
+	return f.members(func(k string) bool {
 		p.space()
 		if p.i >= len(p.b) {
 			return false
 		}
 		switch c := p.b[p.i]; {
 		case k == "#attributes" || k == "xmlns":
-			if _, ok := p.value(depth + 1); !ok {
-				return false
-			}
+			_, ok := p.value(depth + 1)
+			return ok
 		case c == '{' || c == '[':
 			// Whether an object is a named value or a wrapper to
 			// flatten is known only at its end.
@@ -435,15 +409,11 @@ func (f *flattener) data(depth int) bool {
 				return false
 			}
 			k := strings.Clone(k)
-			if !f.hand(func(m map[string]any) { winevent.FlattenData(map[string]any{k: v}, m) }) {
-				return false
-			}
+			return f.hand(func(m map[string]any) { winevent.FlattenData(map[string]any{k: v}, m) })
 		default:
-			if !f.scalar(f.name([]byte(k))) {
-				return false
-			}
+			return f.scalar(f.name([]byte(k)))
 		}
-	}
+	})
 }
 
 // scalar notes the string, number, Boolean or null at p.i as the value of
