@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"lachan/internal/jsonlex"
 )
 
 // Decoder decodes agents' NDJSON event lines, as UnmarshalJSON does, with
@@ -104,16 +106,7 @@ type scanner struct {
 	d *Decoder
 }
 
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) space() { s.i = jsonlex.SkipSpace(s.b, s.i) }
 
 func (s *scanner) eat(c byte) bool {
 	if s.i < len(s.b) && s.b[s.i] == c {
@@ -286,30 +279,10 @@ func (s *scanner) keptObject(depth int) (any, bool) {
 // else float64, as json.Number's Int64 then Float64.
 func (s *scanner) number() (any, bool) {
 	start := s.i
-	s.eat('-')
-	switch {
-	case s.eat('0'):
-	case s.i < len(s.b) && s.b[s.i] >= '1' && s.b[s.i] <= '9':
-		s.digits()
-	default:
+	end, integer, ok := jsonlex.Number(s.b, s.i)
+	s.i = end
+	if !ok {
 		return nil, false
-	}
-	integer := true
-	if s.eat('.') {
-		integer = false
-		if !s.digits() {
-			return nil, false
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		integer = false
-		s.i++
-		if !s.eat('+') {
-			s.eat('-')
-		}
-		if !s.digits() {
-			return nil, false
-		}
 	}
 	lit := s.b[start:s.i]
 	if integer {
@@ -322,15 +295,6 @@ func (s *scanner) number() (any, bool) {
 	}
 	f, err := strconv.ParseFloat(string(lit), 64)
 	return f, err == nil
-}
-
-// digits skips decimal digits, reporting whether there was one.
-func (s *scanner) digits() bool {
-	start := s.i
-	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-		s.i++
-	}
-	return s.i > start
 }
 
 // smallInt parses a well-formed integer literal of up to 18 digits, which
@@ -419,19 +383,11 @@ func (s *scanner) escaped(start int, key bool) (string, bool) {
 		}
 		e := s.b[s.i]
 		s.i++
+		if c, ok := jsonlex.Escape(e); ok {
+			buf = append(buf, c)
+			continue
+		}
 		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
 		case 'u':
 			r, ok := s.hex4()
 			if !ok {
@@ -458,23 +414,9 @@ func (s *scanner) escaped(start int, key bool) (string, bool) {
 }
 
 func (s *scanner) hex4() (rune, bool) {
-	if len(s.b)-s.i < 4 {
-		return 0, false
+	r, ok := jsonlex.Hex4(s.b[s.i:])
+	if ok {
+		s.i += 4
 	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	s.i += 4
-	return r, true
+	return r, ok
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"lachan/internal/event"
+	"lachan/internal/jsonlex"
 )
 
 // maxParseDepth bounds how deep parseObject follows objects and lists;
@@ -40,16 +41,7 @@ type parser struct {
 	i int
 }
 
-func (p *parser) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
+func (p *parser) space() { p.i = jsonlex.SkipSpace(p.b, p.i) }
 
 func (p *parser) value(depth int) (any, bool) {
 	p.space()
@@ -237,35 +229,15 @@ func appendUnescaped(out, s []byte) ([]byte, bool) {
 			return nil, false
 		}
 		i++
+		if e, ok := jsonlex.Escape(s[i]); ok {
+			out = append(out, e)
+			continue
+		}
 		switch s[i] {
-		case '"', '\\', '/':
-			out = append(out, s[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
 		case 'u':
-			if i+4 >= len(s) {
+			r, ok := jsonlex.Hex4(s[i+1:])
+			if !ok {
 				return nil, false
-			}
-			var r rune
-			for _, h := range s[i+1 : i+5] {
-				switch {
-				case h >= '0' && h <= '9':
-					r = r<<4 | rune(h-'0')
-				case h >= 'a' && h <= 'f':
-					r = r<<4 | rune(h-'a'+10)
-				case h >= 'A' && h <= 'F':
-					r = r<<4 | rune(h-'A'+10)
-				default:
-					return nil, false
-				}
 			}
 			if r >= 0xd800 && r < 0xe000 {
 				return nil, false
@@ -282,41 +254,12 @@ func appendUnescaped(out, s []byte) ([]byte, bool) {
 // number parses JSON's number grammar and keeps the text, as UseNumber.
 func (p *parser) number() (json.Number, bool) {
 	start := p.i
-	if p.b[p.i] == '-' {
-		p.i++
-	}
-	switch {
-	case p.i < len(p.b) && p.b[p.i] == '0':
-		p.i++
-	case p.i < len(p.b) && p.b[p.i] >= '1' && p.b[p.i] <= '9':
-		p.digits()
-	default:
+	end, _, ok := jsonlex.Number(p.b, p.i)
+	p.i = end
+	if !ok {
 		return "", false
 	}
-	if p.i < len(p.b) && p.b[p.i] == '.' {
-		p.i++
-		if !p.digits() {
-			return "", false
-		}
-	}
-	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
-		p.i++
-		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
-			p.i++
-		}
-		if !p.digits() {
-			return "", false
-		}
-	}
 	return json.Number(p.b[start:p.i]), true
-}
-
-func (p *parser) digits() bool {
-	start := p.i
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-	}
-	return p.i > start
 }
 
 // objectStream reads JSON objects one after another from r, each parsed
