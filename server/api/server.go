@@ -228,7 +228,14 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := s.http.Shutdown(shutCtx); err != nil {
+	err := s.http.Shutdown(shutCtx)
+	// Shutdown closes only the listeners Serve has taken up; when the
+	// context ends before the serving goroutine got that far, the listener
+	// is still open. Close it, and wait for Serve, so the address is free
+	// once this returns.
+	ln.Close()
+	<-errc
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
