@@ -58,6 +58,8 @@ type Pipeline struct {
 	mu sync.Mutex
 	// committer groups the batches waiting for mu into shared writes.
 	committer committer
+	// detecting counts the batches being detected (detect).
+	detecting atomic.Int32
 }
 
 // New returns a pipeline.
@@ -93,10 +95,11 @@ func (p *Pipeline) Reload(det Detector, swap func()) {
 // from the agent's enrollment, never from what it sent, so that an agent
 // cannot write into another host's or unit's data.
 func (p *Pipeline) IngestAgent(ctx context.Context, a fleet.Agent, evs []event.Event) (wire.IngestResponse, error) {
-	now := p.now().UTC().Format(time.RFC3339Nano)
+	st := newStamp(a)
+	now := any(p.now().UTC().Format(time.RFC3339Nano))
 	for i := range evs {
 		p.fromOsquery(&evs[i])
-		StampAgent(&evs[i], a)
+		st.apply(&evs[i])
 		evs[i].Set("event.ingested", now)
 	}
 	return p.Process(ctx, evs)
@@ -105,13 +108,34 @@ func (p *Pipeline) IngestAgent(ctx context.Context, a fleet.Agent, evs []event.E
 // StampAgent sets the identity fields of an event of agent a's host
 // (agent.id, host.id, host.name, host.os.type, host.ip, lachan.unit) from
 // the agent's enrollment, over whatever the event said.
-func StampAgent(ev *event.Event, a fleet.Agent) {
-	ev.Set("agent.id", a.ID)
-	ev.Set("host.id", a.ID)
-	ev.Set("host.name", a.Host.Name)
-	ev.Set("host.os.type", a.Host.OS)
-	ev.Set("host.ip", a.Host.IPs)
-	ev.Set("lachan.unit", a.Unit)
+func StampAgent(ev *event.Event, a fleet.Agent) { newStamp(a).apply(ev) }
+
+// stamp is an agent's identity fields as the values an event holds, made
+// once for a batch: each string is put into an interface value once, not
+// once per event and field (an allocation each).
+type stamp struct {
+	id, name, os, unit any
+	ips                []any // copied for each event, which owns its list
+}
+
+func newStamp(a fleet.Agent) stamp {
+	st := stamp{id: a.ID, name: a.Host.Name, os: a.Host.OS, unit: a.Unit, ips: make([]any, len(a.Host.IPs))}
+	for i, ip := range a.Host.IPs {
+		st.ips[i] = ip
+	}
+	return st
+}
+
+// apply sets the stamp's fields on ev as StampAgent says.
+func (st stamp) apply(ev *event.Event) {
+	ev.Set("agent.id", st.id)
+	ev.Set("host.id", st.id)
+	ev.Set("host.name", st.name)
+	ev.Set("host.os.type", st.os)
+	ips := make([]any, len(st.ips))
+	copy(ips, st.ips)
+	ev.Set("host.ip", ips)
+	ev.Set("lachan.unit", st.unit)
 }
 
 // Stamped marks a batch whose identity fields the caller has set (an
@@ -174,15 +198,20 @@ func (p *Pipeline) Process(ctx context.Context, evs []event.Event) (wire.IngestR
 // the cores.
 const parallelFrom = 64
 
-// detect runs the rules over the batch, split across the cores when it is
-// large, then the correlator over each event in batch order, which its
-// windows need.
+// detect runs the rules over the batch, split across the cores that no
+// other batch is being detected on when it is large, then the correlator
+// over each event in batch order, which its windows need.
 func (p *Pipeline) detect(evs []event.Event) []event.Event {
 	p.rules.RLock()
 	defer p.rules.RUnlock()
 	det := *p.detector.Load()
 	found := make([][]event.Event, len(evs))
-	workers := min(runtime.GOMAXPROCS(0), len(evs)/parallelFrom+1)
+	// Under load the batches of concurrent requests already keep every
+	// core busy; splitting each of them as well only adds a goroutine and
+	// a wake-up per share, so a batch takes the cores left over.
+	others := int(p.detecting.Add(1)) - 1
+	defer p.detecting.Add(-1)
+	workers := max(1, min(runtime.GOMAXPROCS(0)-others, len(evs)/parallelFrom+1))
 	share := func(w int) {
 		for i := w; i < len(evs); i += workers {
 			found[i] = det.Detect(evs[i])
