@@ -27,11 +27,12 @@ type job struct {
 	wake        chan struct{}
 }
 
-// committer lets concurrent batches share one store write: the first
-// batch to arrive while no commit is under way leads, taking every batch
-// queued behind it (up to maxGroupEvents) into one commit, then hands the
-// lead to the first batch that queued meanwhile. No goroutine outlives a
-// request.
+// committer lets concurrent batches share one filing and one store write:
+// the first batch to arrive while no group is being filed leads, taking
+// every batch queued behind it (up to maxGroupEvents) into one group; once
+// the group's alerts are filed it hands the lead to the first batch that
+// queued meanwhile, which files the next group while this one is stored.
+// No goroutine outlives a request.
 type committer struct {
 	mu      sync.Mutex
 	queue   []*job
@@ -60,7 +61,8 @@ func (p *Pipeline) commit(ctx context.Context, evs, alerts []event.Event) (wire.
 	return j.resp, j.err
 }
 
-// lead commits the group headed by self and hands the lead on.
+// lead commits the group headed by self, handing the lead on once the
+// group's alerts are filed.
 func (p *Pipeline) lead(ctx context.Context, self *job) {
 	c := &p.committer
 	c.mu.Lock()
@@ -73,24 +75,20 @@ func (p *Pipeline) lead(ctx context.Context, self *job) {
 	c.queue = slices.Delete(c.queue, 0, n)
 	c.mu.Unlock()
 
-	defer p.handOn(group, self)
+	handed := false
+	defer p.finish(group, self, &handed)
 	// One client leaving must not fail the others' commit.
-	p.commitGroup(context.WithoutCancel(ctx), group)
+	p.commitGroup(context.WithoutCancel(ctx), group, func() {
+		p.handLead()
+		handed = true
+	})
 }
 
-// handOn hands the lead to the first batch queued behind group and wakes
-// group's batches. A panic in the commit (the request's own handler
-// recovers it) fails the group's batches instead of leaving them and
-// every later batch waiting.
-func (p *Pipeline) handOn(group []*job, self *job) {
-	if r := recover(); r != nil {
-		for _, j := range group {
-			j.resp, j.err = wire.IngestResponse{Received: len(j.evs)}, fmt.Errorf("commit: %v", r)
-		}
-		defer panic(r)
-	}
+// handLead hands the lead to the first batch queued, if any.
+func (p *Pipeline) handLead() {
 	c := &p.committer
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.queue) > 0 {
 		next := c.queue[0]
 		next.lead = true
@@ -98,7 +96,22 @@ func (p *Pipeline) handOn(group []*job, self *job) {
 	} else {
 		c.leading = false
 	}
-	c.mu.Unlock()
+}
+
+// finish hands the lead on if the group has not done so yet and wakes the
+// group's batches. A panic in the commit (the request's own handler
+// recovers it) fails the group's batches instead of leaving them and
+// every later batch waiting.
+func (p *Pipeline) finish(group []*job, self *job, handed *bool) {
+	if r := recover(); r != nil {
+		for _, j := range group {
+			j.resp, j.err = wire.IngestResponse{Received: len(j.evs)}, fmt.Errorf("commit: %v", r)
+		}
+		defer panic(r)
+	}
+	if !*handed {
+		p.handLead()
+	}
 	for _, j := range group {
 		if j != self {
 			close(j.wake)
@@ -109,7 +122,8 @@ func (p *Pipeline) handOn(group []*job, self *job) {
 // commitGroup runs the serialised part of Process over the group's
 // batches as one batch and shares the answer out: each event and alert
 // counts as stored for the first batch of the group that carries its ID.
-func (p *Pipeline) commitGroup(ctx context.Context, group []*job) {
+// filed is called once the group's alerts are filed.
+func (p *Pipeline) commitGroup(ctx context.Context, group []*job, filed func()) {
 	var evs, alerts []event.Event
 	if len(group) == 1 {
 		evs, alerts = group[0].evs, group[0].alerts
@@ -119,7 +133,7 @@ func (p *Pipeline) commitGroup(ctx context.Context, group []*job) {
 			alerts = append(alerts, j.alerts...)
 		}
 	}
-	stored, err := p.store(ctx, evs, alerts)
+	stored, err := p.store(ctx, evs, alerts, filed)
 	if err != nil {
 		for _, j := range group {
 			j.resp, j.err = wire.IngestResponse{Received: len(j.evs)}, err
@@ -151,21 +165,22 @@ func (p *Pipeline) commitGroup(ctx context.Context, group []*job) {
 	}
 }
 
-// store is the serialised part of Process, under p.mu. Order matters for
-// retries: alerts not yet stored are filed into incidents first (filing
-// is idempotent by alert ID), then events and alerts are stored in one
-// call, then network records are attached to open incidents (also
-// idempotent).
-func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event) ([]event.Event, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fresh, err := p.unstored(ctx, alerts)
-	if err != nil {
+// store is the serialised part of Process. Order matters for retries:
+// alerts not yet stored are filed into incidents first, under p.mu
+// (filing is idempotent by alert ID), then, under p.storing, events and
+// alerts are stored in one call, then network records are attached to
+// open incidents (also idempotent). p.storing is taken before p.mu is let
+// go, and filed called between, so that the next group files its alerts
+// while this one is stored, and groups are stored in the order they were
+// filed. Filing and storing wait mostly on the store's durable writes,
+// which overlap so.
+func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event, filed func()) ([]event.Event, error) {
+	if err := p.file(ctx, alerts); err != nil {
+		filed()
 		return nil, err
 	}
-	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
-		return nil, fmt.Errorf("raise incidents: %w", err)
-	}
+	defer p.storing.Unlock()
+	filed()
 	stored, err := p.st.PutEvents(ctx, slices.Concat(evs, alerts))
 	if err != nil {
 		return nil, fmt.Errorf("store batch: %w", err)
@@ -174,4 +189,20 @@ func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event) ([]even
 		return nil, fmt.Errorf("attach network evidence: %w", err)
 	}
 	return stored, nil
+}
+
+// file files the alerts not yet stored into incidents under p.mu and, when
+// it succeeds, returns holding p.storing.
+func (p *Pipeline) file(ctx context.Context, alerts []event.Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fresh, err := p.unstored(ctx, alerts)
+	if err != nil {
+		return err
+	}
+	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
+		return fmt.Errorf("raise incidents: %w", err)
+	}
+	p.storing.Lock()
+	return nil
 }

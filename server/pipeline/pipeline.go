@@ -52,10 +52,14 @@ type Pipeline struct {
 	rules sync.RWMutex
 	log   *slog.Logger
 	now   func() time.Time
-	// mu serialises filing and storing (not detection) so that alerts of
-	// concurrent batches group into incidents consistently and a retry
-	// finds what an earlier try stored.
-	mu sync.Mutex
+	// mu serialises filing alerts into incidents (not detection) so that
+	// alerts of concurrent batches group into incidents consistently;
+	// storing serialises storing them. A batch takes storing before it
+	// lets go of mu, so that batches are stored in the order they were
+	// filed and a retry finds what an earlier try stored, while the next
+	// batch files its alerts as this one is stored (commit.go).
+	mu      sync.Mutex
+	storing sync.Mutex
 	// committer groups the batches waiting for mu into shared writes.
 	committer committer
 	// detecting counts the batches being detected (detect).
@@ -178,9 +182,10 @@ func (p *Pipeline) IngestNetwork(ctx context.Context, evs []event.Event) (wire.I
 
 // Process detects, files and stores a validated batch. Detection runs in
 // the caller's goroutine, so batches are detected in parallel; filing and
-// storing are serialised, and batches that wait for them at the same time
-// share one store write (commit.go), each answered only once that write
-// is durable. A crash anywhere leaves the batch unacknowledged, and its
+// storing are each serialised (one batch's alerts are filed while the
+// batch before is stored), and batches that wait for them at the same
+// time share one filing and one store write (commit.go), each answered
+// only once that write is durable. A crash anywhere leaves the batch unacknowledged, and its
 // retry completes whatever step was missed without doubling anything:
 // alert IDs derive from the rule and the events, so a retry detects the
 // same alerts, and whatever an earlier try stored or filed is found under
@@ -241,12 +246,23 @@ func (p *Pipeline) detect(evs []event.Event) []event.Event {
 // sweep over stored events) into incidents and stores them, serialised
 // with Process; it returns how many were new.
 func (p *Pipeline) FileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockBoth()()
 	return p.fileAlerts(ctx, alerts)
 }
 
-// fileAlerts is FileAlerts with p.mu held.
+// lockBoth takes mu and then storing, as a batch does between filing and
+// storing, for the few callers that file and store in one step; the
+// function returned lets go of both.
+func (p *Pipeline) lockBoth() (unlock func()) {
+	p.mu.Lock()
+	p.storing.Lock()
+	return func() {
+		p.storing.Unlock()
+		p.mu.Unlock()
+	}
+}
+
+// fileAlerts is FileAlerts with p.mu and p.storing held.
 func (p *Pipeline) fileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
 	fresh, err := p.unstored(ctx, alerts)
 	if err != nil || len(fresh) == 0 {
@@ -275,8 +291,7 @@ func (p *Pipeline) Record(ctx context.Context, evs, alerts []event.Event) error 
 		}
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer p.lockBoth()()
 	if _, err := p.st.PutEvents(ctx, evs); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +26,12 @@ func setup(t *testing.T) (*Pipeline, store.Store, *fleet.Fleet, *incident.Manage
 	}
 	fl := fleet.New(st, nil).WithNetworks(units)
 	inc := incident.NewManager(st, incident.DefaultConfig(), nil)
-	det := DetectorFunc(func(ev event.Event) []event.Event {
+	return New(st, fl, inc, yaraAlerts(), logging.Discard()), st, fl, inc
+}
+
+// yaraAlerts raises one alert of rule r1 on each YARA finding.
+func yaraAlerts() Detector {
+	return DetectorFunc(func(ev event.Event) []event.Event {
 		if ev.Dataset != event.DatasetYARA {
 			return nil
 		}
@@ -40,7 +46,6 @@ func setup(t *testing.T) (*Pipeline, store.Store, *fleet.Fleet, *incident.Manage
 		al.Set("lachan.alert.source_ids", []string{ev.ID})
 		return []event.Event{al}
 	})
-	return New(st, fl, inc, det, logging.Discard()), st, fl, inc
 }
 
 func TestRetriedBatchesChangeNothing(t *testing.T) {
@@ -247,5 +252,79 @@ func TestCommitPanicLeavesNoOneWaiting(t *testing.T) {
 	ps.armed = false
 	if r, err := p.IngestAgent(ctx, a, batch("2")); err != nil || r.Stored != 1 {
 		t.Fatalf("after a panicked commit: %+v %v", r, err)
+	}
+}
+
+// gated holds the first PutEvents call until open is closed, telling
+// entered when it is reached, and records the first ID of every call.
+type gated struct {
+	store.Store
+	entered, open chan struct{}
+	mu            sync.Mutex
+	calls         int
+	firsts        []string
+}
+
+func (g *gated) PutEvents(ctx context.Context, evs []event.Event) ([]event.Event, error) {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	if len(evs) > 0 {
+		g.firsts = append(g.firsts, evs[0].ID)
+	}
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.open
+	}
+	return g.Store.PutEvents(ctx, evs)
+}
+
+// TestNextGroupFilesWhileOneIsStored: while one batch's store write is
+// under way, the next batch's alerts are filed into incidents, and its
+// own write comes after the first.
+func TestNextGroupFilesWhileOneIsStored(t *testing.T) {
+	ctx := context.Background()
+	_, st, fl, inc := setup(t)
+	g := &gated{Store: st, entered: make(chan struct{}), open: make(chan struct{})}
+	p := New(g, fl, inc, yaraAlerts(), logging.Discard())
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(dataset, id string) []event.Event {
+		ev := event.New(dataset, time.Unix(1_800_000_000, 0))
+		ev.ID = event.DeriveID("f", id)
+		return []event.Event{ev}
+	}
+	first := batch(event.DatasetOsquery, "first") // raises no alert
+	done := make(chan error, 2)
+	go func() { _, err := p.IngestAgent(ctx, a, first); done <- err }()
+	<-g.entered
+	second := batch(event.DatasetYARA, "second") // raises one
+	go func() { _, err := p.IngestAgent(ctx, a, second); done <- err }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		incs, err := inc.List(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(incs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(g.open)
+			t.Fatal("the second batch's alert was not filed while the first batch was being stored")
+		}
+	}
+	close(g.open)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.firsts) != 2 || g.firsts[0] != first[0].ID || g.firsts[1] != second[0].ID {
+		t.Fatalf("store writes began with %v, want the first batch's %s then the second's %s", g.firsts, first[0].ID, second[0].ID)
 	}
 }
