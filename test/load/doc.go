@@ -21,6 +21,12 @@
 // agent, it has one shipment in flight at a time, keeps what was not
 // acknowledged for the next one, and waits the Retry-After of a 429.
 //
+// The figures of the whole run include its start, when every agent opens
+// its mutual-TLS connection and its first alerts open incidents; the
+// batches sent after -settle (a minute) are also summed up apart
+// (settled_p50_ms, settled_p99_ms, settled_batches, settled_429), so
+// that a reader can tell the start from the steady state.
+//
 // The load runs as goroutines in this process, on the same machine as
 // the server: the summary gives this process's CPU beside the server's,
 // and the load average, so that a reader can tell what the server had,

@@ -25,7 +25,7 @@ func TestSmoke(t *testing.T) {
 		shareddata.Missing(t, "SigmaHQ regression data: %v", err)
 	}
 	cfg, err := parseFlags(flag.NewFlagSet("load", flag.ContinueOnError), []string{
-		"-agents", "5", "-idle-agents", "2", "-rate", "100", "-duration", "2s", "-interval", "500ms", "-checkin", "1s",
+		"-agents", "5", "-idle-agents", "2", "-rate", "100", "-duration", "2s", "-settle", "1s", "-interval", "500ms", "-checkin", "1s",
 		"-rules", "builtin", "-alert-every", "5", "-data", data})
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +45,9 @@ func TestSmoke(t *testing.T) {
 	}
 	if sum.Batches == 0 || sum.P99ms <= 0 || sum.CheckIns < 7 {
 		t.Errorf("%d batches (p99 %.1f ms), %d check-ins: want batches timed and every agent checked in", sum.Batches, sum.P99ms, sum.CheckIns)
+	}
+	if sum.SettledBatches == 0 || sum.SettledBatches >= sum.Batches || sum.SettledP99ms <= 0 {
+		t.Errorf("%d of %d batches settled (p99 %.1f ms): want those sent after the first second alone, timed", sum.SettledBatches, sum.Batches, sum.SettledP99ms)
 	}
 	if sum.ServerRSSMB == nil || *sum.ServerRSSMB <= 0 {
 		t.Error("server RSS not sampled")

@@ -29,6 +29,7 @@ type config struct {
 	agents, idle  int
 	rate          float64
 	duration      time.Duration
+	settle        time.Duration
 	interval      time.Duration
 	checkin       time.Duration
 	batchMax      int
@@ -84,6 +85,15 @@ type summary struct {
 	LoadAvgStart float64  `json:"loadavg_start"`
 	LoadAvgEnd   float64  `json:"loadavg_end"`
 	FirstError   string   `json:"first_error,omitempty"`
+
+	// SettledP50ms and SettledP99ms are of the batches sent after -settle
+	// of the timed phase, and Settled429 the refusals then: the server
+	// once every agent has connected and raised its first alerts, which
+	// the figures of the whole run include.
+	SettledP50ms   float64 `json:"settled_p50_ms,omitempty"`
+	SettledP99ms   float64 `json:"settled_p99_ms,omitempty"`
+	SettledBatches int64   `json:"settled_batches,omitempty"`
+	Settled429     int64   `json:"settled_429,omitempty"`
 }
 
 func main() {
@@ -109,6 +119,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.IntVar(&cfg.idle, "idle-agents", 0, "agents that only check in")
 	fs.Float64Var(&cfg.rate, "rate", 2000, "events a second offered by all shipping agents together")
 	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "how long to load the server, after enrollment (default with -idle-agents alone: two check-in intervals)")
+	fs.DurationVar(&cfg.settle, "settle", time.Minute, "how much of the timed phase passes before batches are also summed up apart (settled_*)")
 	fs.DurationVar(&cfg.interval, "interval", 10*time.Second, "how often an agent ships (the agent's ship.interval)")
 	fs.DurationVar(&cfg.checkin, "checkin", time.Minute, "how often an agent checks in (the started server's api.checkin_interval)")
 	fs.IntVar(&cfg.batchMax, "batch", 1000, "most events in one shipment (the agent's ship.batch_events)")
@@ -158,8 +169,8 @@ func (c *config) validate() error {
 		return errors.New("-agents or -idle-agents: at least one agent")
 	case c.agents > 0 && c.rate <= 0:
 		return errors.New("-rate: events a second, more than 0")
-	case c.duration <= 0 || c.interval <= 0 || c.checkin < time.Second:
-		return errors.New("-duration and -interval more than 0, -checkin at least 1s")
+	case c.duration <= 0 || c.interval <= 0 || c.checkin < time.Second || c.settle < 0:
+		return errors.New("-duration and -interval more than 0, -checkin at least 1s, -settle at least 0")
 	case c.batchMax < 1 || c.batchMax > wire.MaxIngestEvents:
 		return fmt.Errorf("-batch: 1 to %d", wire.MaxIngestEvents)
 	case c.server != "" && (c.caFile == "" || len(c.secrets) == 0):
@@ -258,7 +269,7 @@ func measure(ctx context.Context, cfg *config, agents []*agent, tmpl *templates,
 	rss := startSampler(pid)
 	cpu0, self0 := serverCPU(pid), selfCPU()
 	start := time.Now()
-	s := schedule{start: start, end: start.Add(cfg.duration), interval: cfg.interval, checkin: cfg.checkin, batchMax: cfg.batchMax}
+	s := schedule{start: start, end: start.Add(cfg.duration), settled: start.Add(cfg.settle), interval: cfg.interval, checkin: cfg.checkin, batchMax: cfg.batchMax}
 	var wg sync.WaitGroup
 	for i, a := range agents {
 		as := s
@@ -293,6 +304,8 @@ func measure(ctx context.Context, cfg *config, agents []*agent, tmpl *templates,
 	}
 	sum.P50ms, sum.P99ms = ms(percentile(c.batch, 50)), ms(percentile(c.batch, 99))
 	sum.CheckInP50ms, sum.CheckInP99ms = ms(percentile(c.checkin, 50)), ms(percentile(c.checkin, 99))
+	sum.SettledP50ms, sum.SettledP99ms = ms(percentile(c.settled, 50)), ms(percentile(c.settled, 99))
+	sum.SettledBatches, sum.Settled429 = int64(len(c.settled)), c.settled429.Load()
 	if e := c.firstError.Load(); e != nil {
 		sum.FirstError = *e
 	}

@@ -28,6 +28,10 @@ type counts struct {
 	refusedBytes    atomic.Int64
 	enrollThrottled atomic.Int64
 	firstError      atomic.Pointer[string]
+	// settled holds the latencies of the batches sent after the
+	// schedule's settled time, and settled429 the refusals then.
+	settled    []time.Duration
+	settled429 atomic.Int64
 }
 
 func (c *counts) fail(err error) {
@@ -77,7 +81,8 @@ func enrollAll(ctx context.Context, cfg *config, base string, pool *x509.CertPoo
 // schedule is one agent's part of the timed phase.
 type schedule struct {
 	start, end time.Time
-	rate       float64 // events a second; 0 for an idle agent
+	settled    time.Time // from when batches are also counted apart
+	rate       float64   // events a second; 0 for an idle agent
 	interval   time.Duration
 	checkin    time.Duration
 	batchMax   int
@@ -129,6 +134,7 @@ type runner struct {
 	firstShip          time.Time
 	acked              uint64 // events 0..acked-1 are acknowledged
 	batchLat, checkLat []time.Duration
+	settledLat         []time.Duration
 	rng                *rand.Rand
 	// buf holds the body of the batch being sent, kept to send it again
 	// after a 429.
@@ -158,6 +164,7 @@ func (r *runner) done() {
 	r.c.offered.Add(int64(r.made(r.s.end)))
 	r.c.mu.Lock()
 	r.c.batch = append(r.c.batch, r.batchLat...)
+	r.c.settled = append(r.c.settled, r.settledLat...)
 	r.c.checkin = append(r.c.checkin, r.checkLat...)
 	r.c.mu.Unlock()
 }
@@ -194,6 +201,9 @@ func (r *runner) ship(ctx context.Context) bool {
 		var se *statusError
 		if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
 			r.c.throttled.Add(1)
+			if !t0.Before(r.s.settled) {
+				r.c.settled429.Add(1)
+			}
 			r.c.refusedBytes.Add(sent)
 			if sleep(ctx, se.retryAfter) != nil {
 				return false
@@ -204,7 +214,11 @@ func (r *runner) ship(ctx context.Context) bool {
 			r.c.fail(fmt.Errorf("ingest: %w", err))
 			return true
 		}
-		r.batchLat = append(r.batchLat, time.Since(t0))
+		took := time.Since(t0)
+		r.batchLat = append(r.batchLat, took)
+		if !t0.Before(r.s.settled) {
+			r.settledLat = append(r.settledLat, took)
+		}
 		r.c.batches.Add(1)
 		r.c.sent.Add(int64(resp.Received))
 		r.c.stored.Add(int64(resp.Stored))
