@@ -44,6 +44,9 @@ func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
 type encoded struct {
 	docs   [][]byte
 	fields [][]field
+	// layout is each event's set of names, from lay.
+	layout []*layout
+	lay    layouts
 	buf    []byte
 	all    []field
 	ends   []int
@@ -64,14 +67,15 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 	all := slices.Grow(enc.all[:0], n)
 	ends := slices.Grow(enc.ends[:0], len(evs))
 	buf := enc.buf[:0]
-	var like []field
+	enc.layout = slices.Grow(enc.layout[:0], len(evs))
 	for i, ev := range evs {
 		err := checkEvent(ev)
 		if err == nil {
 			start := len(all)
-			all = appendFieldsLike(all, ev, like)
-			like = all[start:]
-			buf, err = appendDoc(buf, ev.Dataset, like)
+			var l *layout
+			all, l = enc.lay.appendFields(all, ev)
+			enc.layout = append(enc.layout, l)
+			buf, err = appendDoc(buf, ev.Dataset, all[start:])
 		}
 		if err != nil {
 			enc.buf, enc.all, enc.ends = buf, all, ends
@@ -103,6 +107,7 @@ func (enc *encoded) release() {
 	clear(enc.all)
 	clear(enc.fields)
 	clear(enc.docs)
+	clear(enc.layout)
 	if cap(enc.buf) > encodedKept {
 		*enc = encoded{}
 	}

@@ -65,7 +65,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if stored[ev.ID] {
 			continue
 		}
-		if field, reason, ok := e.fits(ev, enc.fields[i]); !ok {
+		if field, reason, ok := e.fits(ev, enc.fields[i], enc.layout[i]); !ok {
 			// A dead letter keeps the event whole, as received.
 			doc, err := ev.MarshalJSON()
 			if err != nil {
