@@ -17,32 +17,9 @@ type field struct {
 
 // appendFields appends ev's fields to dst in name order: the one walk of
 // an event's map that its document, its column values and its index
-// entries share.
+// entries share. Writers of many events list them through layouts.
 func appendFields(dst []field, ev event.Event) []field {
-	return appendFieldsLike(dst, ev, nil)
-}
-
-// appendFieldsLike is appendFields given the fields of an event before
-// (like), in name order: the events of a batch mostly have the same
-// fields, and an event with exactly like's names is listed by looking
-// each up in that order, which costs less than sorting its own.
-func appendFieldsLike(dst []field, ev event.Event, like []field) []field {
 	start := len(dst)
-	if len(like) == len(ev.Fields) && len(like) > 0 {
-		for _, f := range like {
-			v, ok := ev.Fields[f.name]
-			if !ok {
-				break
-			}
-			dst = append(dst, field{f.name, v})
-		}
-		// Names of a map are distinct: as many, all found, are the same.
-		if len(dst)-start == len(like) {
-			return dst
-		}
-		clear(dst[start:])
-		dst = dst[:start]
-	}
 	for k, v := range ev.Fields {
 		dst = append(dst, field{k, v})
 	}

@@ -14,7 +14,13 @@ type Config struct {
 	Sync bool `mapstructure:"sync"`
 	// CacheBytes sizes Pebble's block cache.
 	CacheBytes int64 `mapstructure:"cache_bytes"`
-	// MemTableBytes sizes one memtable; Pebble keeps up to a few of them.
+	// MemTableBytes sizes one memtable; Pebble keeps up to two of them
+	// (one filling, one being flushed), and grows a new store's up to this
+	// size. Every compaction of flushed files into the day's level
+	// rewrites the part of it their keys span, which grows with the day,
+	// so fewer, larger flushes cost less: on the load generator's events
+	// (test/load BenchmarkStoreIngest, a million events) 64 MiB against 16
+	// took the store from about 24.7 to 18.3 CPU-µs per event.
 	MemTableBytes int64 `mapstructure:"memtable_bytes"`
 	// Compactions caps concurrent background compactions.
 	Compactions int `mapstructure:"compactions"`
@@ -37,7 +43,7 @@ func DefaultConfig() Config {
 	return Config{
 		Sync:          true,
 		CacheBytes:    64 << 20,
-		MemTableBytes: 16 << 20,
+		MemTableBytes: 64 << 20,
 		Compactions:   1,
 		L0Files:       8,
 		VerifyTables:  true,

@@ -76,7 +76,7 @@ func (e *Engine) ReplayDeadLetters(ctx context.Context, ids []string) (int, erro
 		if err := ev.UnmarshalJSON(dl.Event); err != nil {
 			return 0, fmt.Errorf("replay dead letter %s: %w", dl.ID, err)
 		}
-		if _, _, ok := e.fits(ev, nil); ok {
+		if _, _, ok := e.fits(ev, nil, nil); ok {
 			evs = append(evs, ev)
 		}
 	}
@@ -92,19 +92,22 @@ func (e *Engine) ReplayDeadLetters(ctx context.Context, ids []string) (int, erro
 // mappingCheck returns the check PutEvents applies: the platform's field
 // mapping (store.DefaultMapping), the same one Elasticsearch's index
 // templates are made from, so that both engines set aside the same events.
-// Given the event's fields in name order (appendFields), it checks with a
-// store.Checker that keeps what the names of the event before resolved to,
-// which only one writer at a time may do: PutEvents, under evMu. Without
-// them it checks the event alone.
-func mappingCheck(Config) func(event.Event, []field) (string, string, bool) {
+// Given the event's fields in name order (appendFields) and their layout,
+// it checks with the layout's store.Checker, which has resolved the
+// layout's names already and is made here on first use; the caller must
+// be the only one using that layout (an encoded's layouts are its
+// writer's). Without them it checks the event alone.
+func mappingCheck(Config) func(event.Event, []field, *layout) (string, string, bool) {
 	m := store.DefaultMapping()
-	c := m.NewChecker()
-	return func(ev event.Event, fields []field) (string, string, bool) {
+	return func(ev event.Event, fields []field, l *layout) (string, string, bool) {
 		var err *store.MappingError
-		if fields == nil {
+		if fields == nil || l == nil {
 			err = m.Check(ev)
 		} else {
-			err = c.Check(ev, func(yield func(string, any) bool) {
+			if l.check == nil {
+				l.check = m.NewChecker()
+			}
+			err = l.check.Check(ev, func(yield func(string, any) bool) {
 				for _, f := range fields {
 					if !yield(f.name, f.v) {
 						return

@@ -103,7 +103,9 @@
 // that the "already stored?" check and the write are one step; entity writes
 // have their own mutex for their compare-and-set. Each event's fields are
 // listed once, in name order, for its document, its mapping check, its
-// column values and its posting lists; the memory of a batch's entries
+// column values and its posting lists, by looking up the names of a set
+// met before where it can (layout.go), and a set's mapping is resolved
+// once, not once per event; the memory of a batch's entries
 // (scratch.go's arena, the lists and column builders) is kept under that
 // mutex for the next batch, since Pebble copies what it is given.
 package embedded

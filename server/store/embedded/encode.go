@@ -16,18 +16,23 @@ import (
 // bytes of every stored event after compression. Documents written before
 // hold them and start with fullDocPrefix; decodeStored reads both.
 func appendEventJSON(b []byte, ev event.Event) ([]byte, error) {
-	return appendDoc(b, ev.Dataset, appendFields(nil, ev))
+	return appendDoc(b, ev.Dataset, appendFields(nil, ev), nil)
 }
 
 // appendDoc is appendEventJSON for an event of dataset ds whose fields
-// (appendFields) are listed already.
-func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
+// (appendFields) are listed already; l, when not nil, is their layout,
+// whose names it takes encoded (layout.jsonNames).
+func appendDoc(b []byte, ds string, fields []field, l *layout) ([]byte, error) {
 	b = append(b, `{"event.dataset":`...)
 	b = event.AppendString(b, ds)
-	for _, f := range fields {
-		b = append(b, ',')
-		b = event.AppendString(b, f.name)
-		b = append(b, ':')
+	for i, f := range fields {
+		if l != nil {
+			b = append(b, l.jsonNames(i)...)
+		} else {
+			b = append(b, ',')
+			b = event.AppendString(b, f.name)
+			b = append(b, ':')
+		}
 		var err error
 		if b, err = event.AppendValue(b, f.v); err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.name, err)
@@ -44,6 +49,9 @@ func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
 type encoded struct {
 	docs   [][]byte
 	fields [][]field
+	// layout is each event's set of names, from lay.
+	layout []*layout
+	lay    layouts
 	buf    []byte
 	all    []field
 	ends   []int
@@ -64,14 +72,15 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 	all := slices.Grow(enc.all[:0], n)
 	ends := slices.Grow(enc.ends[:0], len(evs))
 	buf := enc.buf[:0]
-	var like []field
+	enc.layout = slices.Grow(enc.layout[:0], len(evs))
 	for i, ev := range evs {
 		err := checkEvent(ev)
 		if err == nil {
 			start := len(all)
-			all = appendFieldsLike(all, ev, like)
-			like = all[start:]
-			buf, err = appendDoc(buf, ev.Dataset, like)
+			var l *layout
+			all, l = enc.lay.appendFields(all, ev)
+			enc.layout = append(enc.layout, l)
+			buf, err = appendDoc(buf, ev.Dataset, all[start:], l)
 		}
 		if err != nil {
 			enc.buf, enc.all, enc.ends = buf, all, ends
@@ -103,6 +112,7 @@ func (enc *encoded) release() {
 	clear(enc.all)
 	clear(enc.fields)
 	clear(enc.docs)
+	clear(enc.layout)
 	if cap(enc.buf) > encodedKept {
 		*enc = encoded{}
 	}

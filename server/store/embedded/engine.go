@@ -52,10 +52,10 @@ type Engine struct {
 	// next; guarded by evMu.
 	batch batchKeys
 	// fits checks an event against the field mapping; an event that does
-	// not fit goes to the dead-letter area.
-	// Given the event's fields in name order (appendFields), it may be
-	// called under evMu only (mappingCheck).
-	fits func(ev event.Event, fields []field) (field, reason string, ok bool)
+	// not fit goes to the dead-letter area. Given the event's fields in
+	// name order and their layout, it may be called only by the writer
+	// that holds the layout (mappingCheck).
+	fits func(ev event.Event, fields []field, l *layout) (field, reason string, ok bool)
 	now  func() time.Time
 	// noBlocks makes searches and aggregations walk their plans as if no
 	// column block were written (benchmarks compare the two).

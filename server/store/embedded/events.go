@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +43,6 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
-	b := e.db.NewBatch()
-	defer b.Close()
 	fresh := make([]event.Event, 0, len(evs))
 	seen := make(map[string]bool, len(evs))
 	var newParts []part
@@ -66,7 +65,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if stored[ev.ID] {
 			continue
 		}
-		if field, reason, ok := e.fits(ev, enc.fields[i]); !ok {
+		if field, reason, ok := e.fits(ev, enc.fields[i], enc.layout[i]); !ok {
 			// A dead letter keeps the event whole, as received.
 			doc, err := ev.MarshalJSON()
 			if err != nil {
@@ -92,9 +91,11 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if bk.empty() {
 		return fresh, nil
 	}
-	if err := bk.apply(b); err != nil {
+	b, err := bk.apply(e.db)
+	if err != nil {
 		return nil, fmt.Errorf("put events: %w", err)
 	}
+	defer b.Close()
 	// The last moment a cancelled caller can still be told "nothing stored".
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -211,9 +212,21 @@ func (bk *batchKeys) addRow(g colGroup, r colRow) {
 // empty reports whether bk holds no entry.
 func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 }
 
-// apply sorts the entries and sets them in b.
-func (bk *batchKeys) apply(b *pebble.Batch) error {
-	for _, e := range bk.sorted() {
+// apply sorts the entries and sets them in a new batch of db, which the
+// caller closes. The batch is made at its full size: a batch of a thousand
+// wide events is over a megabyte, which Pebble neither keeps for the next
+// batch nor reaches without growing its buffer a dozen times, copying it
+// each time.
+func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, error) {
+	kvs := bk.sorted()
+	// A record is a kind byte and the lengths of its key and value as
+	// uvarints, then the key and the value; the batch's header is 12 bytes.
+	size := 12
+	for _, e := range kvs {
+		size += 1 + 2*binary.MaxVarintLen32 + len(e.k) + len(e.v)
+	}
+	b := db.NewBatchWithSize(size)
+	for _, e := range kvs {
 		var err error
 		if e.del {
 			err = b.Delete(e.k, nil)
@@ -221,10 +234,11 @@ func (bk *batchKeys) apply(b *pebble.Batch) error {
 			err = b.Set(e.k, e.v, nil)
 		}
 		if err != nil {
-			return err
+			b.Close()
+			return nil, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // sorted returns every entry of the batch, the posting lists and column

@@ -173,7 +173,7 @@ func TestReplayDeadLetters(t *testing.T) {
 	if fresh, err := e.PutEvents(ctx, []event.Event{bad}); err != nil || len(fresh) != 0 {
 		t.Fatalf("misfit: %d fresh, %v", len(fresh), err)
 	}
-	e.fits = func(event.Event, []field) (string, string, bool) { return "", "", true }
+	e.fits = func(event.Event, []field, *layout) (string, string, bool) { return "", "", true }
 	n, err := e.ReplayDeadLetters(ctx, []string{"misfit"})
 	if err != nil || n != 1 {
 		t.Fatalf("replay: %d, %v", n, err)

@@ -28,12 +28,12 @@ func (e *Engine) migrateV1() error {
 	bk := batchKeys{}
 	gt := genTracker{e: e}
 	flush := func() error {
-		b := e.db.NewBatch()
-		defer b.Close()
 		bk.kvs = append(bk.kvs, gt.kvs()...)
-		if err := bk.apply(b); err != nil {
+		b, err := bk.apply(e.db)
+		if err != nil {
 			return err
 		}
+		defer b.Close()
 		bk.reset()
 		if err := b.Commit(pebble.Sync); err != nil {
 			return err
