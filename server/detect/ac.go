@@ -133,21 +133,44 @@ func (t *builder) insertEdge(from int32, b byte, to int32) {
 func newAutomaton(lits []string) *automaton {
 	t := newTrieBuilder(lits, false)
 	t.link()
-	a := t.breadthFirst().flatten()
-	a.buildDFA()
+	ndfa := min(len(t.next), max(maxDFAStates, 1))
+	a := t.renumber(ndfa).flatten()
+	a.buildDFA(ndfa)
 	return a
 }
 
-// breadthFirst numbers the states breadth first, so that a state's fail
-// target, which is shallower, comes before it.
-func (t *builder) breadthFirst() *builder {
+// renumber numbers the first shallow states breadth first, so that a
+// state's fail target, which is shallower, comes before it, and the rest
+// depth first: past the complete rows a scan mostly follows one literal's
+// chain of single-edge states, which then lie next to each other in
+// memory instead of one breadth-first level (thousands of states) apart.
+func (t *builder) renumber(shallow int) *builder {
 	n := len(t.next)
 	order := make([]int32, 1, n) // new number → old
-	id := make([]int32, n)       // old number → new
-	for i := 0; i < len(order); i++ {
+	id := make([]int32, n)       // old number → new; 0 for none but the root
+	for i := 0; i < len(order) && len(order) < shallow; i++ {
 		for _, e := range t.next[order[i]] {
+			if len(order) == shallow {
+				break
+			}
 			id[e.to] = int32(len(order))
 			order = append(order, e.to)
+		}
+	}
+	// The breadth-first states are closed upwards (a state's parent was
+	// numbered before it), so a depth-first walk from the root meets every
+	// other state below one of them.
+	stack := []int32{0}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if s != 0 && id[s] == 0 {
+			id[s] = int32(len(order))
+			order = append(order, s)
+		}
+		es := t.next[s]
+		for i := len(es) - 1; i >= 0; i-- {
+			stack = append(stack, es[i].to)
 		}
 	}
 	nb := &builder{next: make([][]acEdge, n), out: make([][]int32, n), fail: make([]int32, n)}
@@ -161,9 +184,9 @@ func (t *builder) breadthFirst() *builder {
 	return nb
 }
 
-// buildDFA makes the complete rows of the first states (see automaton)
-// and the output marks.
-func (a *automaton) buildDFA() {
+// buildDFA makes the complete rows of the first ndfa states (see
+// automaton), which must be numbered breadth first, and the output marks.
+func (a *automaton) buildDFA(ndfa int) {
 	var used [256]bool
 	for _, e := range a.edges {
 		used[e.b] = true
@@ -178,7 +201,7 @@ func (a *automaton) buildDFA() {
 	for b := range a.fcls {
 		a.fcls[b] = a.cls[foldASCII[b]]
 	}
-	a.ndfa = int32(min(len(a.states), max(maxDFAStates, 1)))
+	a.ndfa = int32(ndfa)
 	a.dfa = make([]int32, int(a.ndfa)*a.ncls)
 	for b := range a.root {
 		a.dfa[a.cls[b]] = a.root[b]
