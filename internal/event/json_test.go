@@ -15,6 +15,8 @@ import (
 func TestAppendValueAsEncodingJSON(t *testing.T) {
 	values := []any{
 		nil, "", "plain", "q\"b\\s\n\r\t\x01\x1f<>&é\u2028\u2029\U0001F600", "a\xffb",
+		`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -nop -c "iex(1)"`,
+		"sixteen plain by", "eight by\x7f\x80 then more plain bytes\x1b[0m and Đà Nẵng at the end",
 		int64(0), int64(-42), int64(1) << 62, 0.0, 1.5, 2.0, -3.25, 1e21, 1e-7, 123456789.125, 1e-6, 5e-324,
 		true, false,
 		[]any{}, []any{"a", int64(1), 2.5, false, nil, []any{"in"}},
@@ -35,6 +37,37 @@ func TestAppendValueAsEncodingJSON(t *testing.T) {
 			t.Errorf("AppendValue(%#v) = %s, encoding/json writes %s", v, got, w)
 		}
 	}
+}
+
+// FuzzAppendString: a string is written as encoding/json writes it
+// without HTML escaping (but for \b and \f, which it writes as \u0008 and
+// \u000c, as it always has), whatever its bytes and wherever the ones that
+// need escaping fall against the eight-byte runs; what it writes always
+// reads back as what encoding/json's own writing reads back as.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "12345678\"", `C:\Program Files\x.exe`, "a\xffb\u2028 eight by", "\x00\x1f\x7f\b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		w := strings.TrimSuffix(want.String(), "\n")
+		got := AppendString([]byte("x"), s)
+		if !strings.ContainsAny(s, "\b\f") && string(got) != "x"+w {
+			t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", s, got, w)
+		}
+		var back, wantBack string
+		if err := json.Unmarshal(got[1:], &back); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, got, err)
+		}
+		if err := json.Unmarshal([]byte(w), &wantBack); err != nil || back != wantBack {
+			t.Fatalf("AppendString(%q) reads back as %q, encoding/json's as %q", s, back, wantBack)
+		}
+	})
 }
 
 func TestAppendValueRefuses(t *testing.T) {

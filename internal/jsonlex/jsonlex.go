@@ -108,3 +108,14 @@ func Escape(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// Special8 tells whether one of the eight bytes of x (read little endian)
+// is a quote, a backslash, a control character or outside ASCII: the
+// bytes a JSON string's reader or writer must look at. A borrow from a
+// byte that matches may flag the bytes above it too, which only sends the
+// caller to its byte loop early.
+func Special8(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v & tops }
+	return (x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops) != 0
+}

@@ -1,6 +1,7 @@
 package jsonlex
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -52,5 +53,31 @@ func TestHex4AndEscape(t *testing.T) {
 	}
 	if got := SkipSpace([]byte(" \t\r\n x"), 0); got != 5 {
 		t.Errorf("SkipSpace = %d", got)
+	}
+}
+
+// TestSpecial8 checks the word test against the bytes one by one: every
+// byte value at every position, among plain letters and among other
+// special bytes.
+func TestSpecial8(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']'} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				x := binary.LittleEndian.Uint64(w[:])
+				want := false
+				for _, b := range w {
+					want = want || special(b)
+				}
+				if got := Special8(x); got != want {
+					t.Fatalf("%q: Special8 %v, want %v", w, got, want)
+				}
+			}
+		}
 	}
 }

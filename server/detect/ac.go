@@ -21,24 +21,24 @@ type automaton struct {
 	// leave or stay at the root, so this is the hot path.
 	root [256]int32
 
-	// An automaton's states are numbered breadth first, and the first
-	// ndfa of them (the shallowest, where a scan spends most bytes: most
-	// bytes of a text begin some literal or continue one briefly) have
-	// complete rows in dfa, ncls entries each: a byte with no edge leads
-	// where the fail chain would, so a scan there takes one lookup and
-	// never walks the chain. cls maps a byte to its column; bytes no
+	// An automaton's shallowest states are numbered breadth first (see
+	// renumber), and the first ndfa of them (where a scan spends most
+	// bytes: most bytes of a text begin some literal or continue one
+	// briefly) have complete rows in dfa, ncls entries of 16 bits each: a
+	// byte with no edge leads where the fail chain would, so a scan there
+	// takes one lookup and never walks the chain. cls maps a byte to its column; bytes no
 	// literal holds share column 0. hasOut marks the states where a
 	// literal ends, so a scan need not read a state to know.
 	ndfa   int32
 	ncls   int
 	cls    [256]uint16
 	fcls   [128]uint16 // cls of the lower case of an ASCII byte
-	dfa    []int32
+	dfa    []uint16
 	hasOut []uint64
 }
 
 // maxDFAStates bounds the states with complete rows in one automaton
-// (at most 4 bytes times the literals' distinct bytes each: about 600 KiB
+// (at most 2 bytes times the literals' distinct bytes each: about 300 KiB
 // for the largest of SigmaHQ's).
 var maxDFAStates = 1024
 
@@ -133,24 +133,60 @@ func (t *builder) insertEdge(from int32, b byte, to int32) {
 func newAutomaton(lits []string) *automaton {
 	t := newTrieBuilder(lits, false)
 	t.link()
-	a := t.breadthFirst().flatten()
-	a.buildDFA()
+	nb, ndfa := t.renumber()
+	a := nb.flatten()
+	a.buildDFA(ndfa)
 	return a
 }
 
-// breadthFirst numbers the states breadth first, so that a state's fail
-// target, which is shallower, comes before it.
-func (t *builder) breadthFirst() *builder {
+// renumber numbers the states for a scan and says how many of them get
+// complete rows (ndfa, at most maxDFAStates): breadth first up to the
+// children of those, so that a state's fail target, which is shallower,
+// comes before it and every entry of a complete row fits in 16 bits; the
+// rest depth first: past the complete rows a scan mostly follows one
+// literal's chain of single-edge states, which then lie next to each other
+// in memory instead of one breadth-first level (thousands of states) apart.
+func (t *builder) renumber() (nb *builder, ndfa int) {
 	n := len(t.next)
-	order := make([]int32, 1, n) // new number → old
-	id := make([]int32, n)       // old number → new
-	for i := 0; i < len(order); i++ {
-		for _, e := range t.next[order[i]] {
-			id[e.to] = int32(len(order))
-			order = append(order, e.to)
+	bfs := make([]int32, 1, n)
+	for i := 0; i < len(bfs); i++ {
+		for _, e := range t.next[bfs[i]] {
+			bfs = append(bfs, e.to)
 		}
 	}
-	nb := &builder{next: make([][]acEdge, n), out: make([][]int32, n), fail: make([]int32, n)}
+	// A state's children come after those of the states before it, so the
+	// first ndfa states' rows lead only to the first reach states.
+	reach := 1
+	for ndfa < min(n, max(maxDFAStates, 1)) {
+		e := len(t.next[bfs[ndfa]])
+		if reach+e > 1<<16 {
+			break
+		}
+		reach += e
+		ndfa++
+	}
+	order := bfs[:reach:reach] // new number → old
+	id := make([]int32, n)     // old number → new; 0 for none but the root
+	for s, old := range order {
+		id[old] = int32(s)
+	}
+	// The breadth-first states are closed upwards (a state's parent was
+	// numbered before it), so a depth-first walk from the root meets every
+	// other state below one of them.
+	stack := []int32{0}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if s != 0 && id[s] == 0 {
+			id[s] = int32(len(order))
+			order = append(order, s)
+		}
+		es := t.next[s]
+		for i := len(es) - 1; i >= 0; i-- {
+			stack = append(stack, es[i].to)
+		}
+	}
+	nb = &builder{next: make([][]acEdge, n), out: make([][]int32, n), fail: make([]int32, n)}
 	for s, old := range order {
 		es := make([]acEdge, len(t.next[old]))
 		for i, e := range t.next[old] {
@@ -158,12 +194,12 @@ func (t *builder) breadthFirst() *builder {
 		}
 		nb.next[s], nb.out[s], nb.fail[s] = es, t.out[old], id[t.fail[old]]
 	}
-	return nb
+	return nb, ndfa
 }
 
-// buildDFA makes the complete rows of the first states (see automaton)
-// and the output marks.
-func (a *automaton) buildDFA() {
+// buildDFA makes the complete rows of the first ndfa states (see
+// automaton), which must be numbered breadth first, and the output marks.
+func (a *automaton) buildDFA(ndfa int) {
 	var used [256]bool
 	for _, e := range a.edges {
 		used[e.b] = true
@@ -178,17 +214,17 @@ func (a *automaton) buildDFA() {
 	for b := range a.fcls {
 		a.fcls[b] = a.cls[foldASCII[b]]
 	}
-	a.ndfa = int32(min(len(a.states), max(maxDFAStates, 1)))
-	a.dfa = make([]int32, int(a.ndfa)*a.ncls)
+	a.ndfa = int32(ndfa)
+	a.dfa = make([]uint16, int(a.ndfa)*a.ncls)
 	for b := range a.root {
-		a.dfa[a.cls[b]] = a.root[b]
+		a.dfa[a.cls[b]] = uint16(a.root[b])
 	}
 	for s := 1; s < int(a.ndfa); s++ {
 		f := int(a.states[s].fail) // f < s: it is shallower
 		row := a.dfa[s*a.ncls : (s+1)*a.ncls]
 		copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
 		for _, e := range a.edges[a.states[s].lo:a.states[s].hi] {
-			row[a.cls[e.b]] = e.to
+			row[a.cls[e.b]] = uint16(e.to)
 		}
 	}
 	a.hasOut = make([]uint64, (len(a.states)+63)/64)
@@ -207,7 +243,7 @@ func (a *automaton) next(cur int32, b byte) int32 {
 		}
 		cur = a.states[cur].fail
 	}
-	return a.dfa[int(cur)*a.ncls+int(a.cls[b])]
+	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])])
 }
 
 // emit reports the literals that end at state s.
@@ -305,7 +341,7 @@ func (a *automaton) scan(text string, hit func(lit int)) {
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if cur < ndfa {
-			cur = dfa[int(cur)*ncls+int(a.cls[b])]
+			cur = int32(dfa[int(cur)*ncls+int(a.cls[b])])
 		} else {
 			cur = a.next(cur, b)
 		}
@@ -341,7 +377,7 @@ func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 			return false
 		}
 		if cur < ndfa {
-			cur = dfa[int(cur)*ncls+int(a.fcls[b])]
+			cur = int32(dfa[int(cur)*ncls+int(a.fcls[b])])
 		} else {
 			cur = a.next(cur, foldASCII[b])
 		}

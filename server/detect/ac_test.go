@@ -140,3 +140,38 @@ func TestFoldAndWalks(t *testing.T) {
 		}
 	}
 }
+
+// TestAutomatonWideRows builds an automaton whose breadth-first levels
+// outgrow 16 bits (all 74,088 three-letter words over 42 bytes): the
+// complete rows stop short of the states their entries could not name,
+// and the scan still finds what strings.Contains finds.
+func TestAutomatonWideRows(t *testing.T) {
+	const alpha = "abcdefghijklmnopqrstuvwxyz0123456789-_./\\:"
+	var lits []string
+	for _, x := range alpha {
+		for _, y := range alpha {
+			for _, z := range alpha {
+				lits = append(lits, string([]rune{x, y, z}))
+			}
+		}
+	}
+	defer func(n int) { maxDFAStates = n }(maxDFAStates)
+	maxDFAStates = 1 << 20
+	a := newAutomaton(lits)
+	if a.ndfa >= int32(len(a.states)) || a.ndfa < 1+int32(len(alpha)) {
+		t.Fatalf("%d complete rows of %d states, want the root's and its children's at least, not all", a.ndfa, len(a.states))
+	}
+	for _, text := range []string{`c:\windows\system32\cmd.exe /c whoami`, "a-b_c", "zz9", "ab"} {
+		seen := map[int]bool{}
+		a.scan(text, func(i int) { seen[i] = true })
+		var got []int
+		for i := range lits {
+			if seen[i] {
+				got = append(got, i)
+			}
+		}
+		if want := naiveFind(lits, text); !slices.Equal(got, want) {
+			t.Errorf("%q: found %d literals, want %d", text, len(got), len(want))
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"lachan/internal/event"
+	"lachan/internal/jsonlex"
 	"lachan/internal/winevent"
 )
 
@@ -473,7 +474,7 @@ func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
 	ascii = true
 	for p.i < len(p.b) {
 		// Eight bytes at a time while none needs a look.
-		for p.i+8 <= len(p.b) && !special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+		for p.i+8 <= len(p.b) && !jsonlex.Special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
 			p.i += 8
 		}
 		if p.i >= len(p.b) {
@@ -525,16 +526,6 @@ func (f *flattener) decode(lo, hi int) (string, bool) {
 		return "", false
 	}
 	return out, true
-}
-
-// special8 tells whether one of the eight bytes of x is a quote, a
-// backslash, a control character or outside ASCII: the bytes span must
-// look at. (A borrow from a byte that matches may flag the bytes above it
-// too, which only sends span to its byte loop early.)
-func special8(x uint64) bool {
-	const ones, tops = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & tops }
-	return (x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops) != 0
 }
 
 // key reads the next member name of an object, or its end ('}'). Names

@@ -2,7 +2,6 @@ package winlog
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -248,32 +247,6 @@ func FuzzFlatMatchesConvert(f *testing.F) {
 			checkFlat(t, &brief, src)
 		}
 	})
-}
-
-// TestSpecial8 checks the word test against the bytes one by one: every
-// byte value at every position, among plain letters and among other
-// special bytes.
-func TestSpecial8(t *testing.T) {
-	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
-	for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']'} {
-		for pos := 0; pos < 8; pos++ {
-			for c := 0; c < 256; c++ {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[pos] = byte(c)
-				x := binary.LittleEndian.Uint64(w[:])
-				want := false
-				for _, b := range w {
-					want = want || special(b)
-				}
-				if got := special8(x); got != want {
-					t.Fatalf("%q: special8 %v, want %v", w, got, want)
-				}
-			}
-		}
-	}
 }
 
 // TestFlatBriefReuse reads records one after another with one brief
