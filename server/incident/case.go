@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"lachan/server/store"
 )
 
 // Actions recorded in an incident's history and passed to OnChange.
@@ -111,7 +113,7 @@ func (m *Manager) change(ctx context.Context, id, actor, action string, detail m
 
 func (m *Manager) notify(ctx context.Context, id string, c Change) {
 	if m.OnChange != nil {
-		m.OnChange(ctx, c.By, c.Action, id, c.Detail)
+		m.OnChange(store.SyncEach(ctx), c.By, c.Action, id, c.Detail)
 	}
 }
 

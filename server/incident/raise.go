@@ -56,7 +56,7 @@ func (m *Manager) Raise(ctx context.Context, alerts []event.Event) ([]string, er
 		}
 	}
 	if m.OnRaised != nil && len(touched) > 0 {
-		m.OnRaised(ctx, touched)
+		m.OnRaised(store.SyncEach(ctx), touched)
 	}
 	return touched, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"lachan/internal/event"
 	"lachan/internal/wire"
+	"lachan/server/store"
 )
 
 // maxGroupEvents bounds the events one group commit takes from the queue
@@ -200,7 +201,11 @@ func (p *Pipeline) file(ctx context.Context, alerts []event.Event) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.incidents.Raise(ctx, fresh); err != nil {
+	// The incident writes need not be durable one by one: the store's
+	// PutEvents right after makes them durable before the batch is
+	// acknowledged, and a batch never acknowledged is sent again and
+	// filed again (filing is idempotent).
+	if _, err := p.incidents.Raise(store.DeferSync(ctx), fresh); err != nil {
 		return fmt.Errorf("raise incidents: %w", err)
 	}
 	p.storing.Lock()

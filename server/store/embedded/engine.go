@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -39,6 +40,11 @@ type Engine struct {
 	// step; entMu does the same for an entity's compare-and-set.
 	evMu  sync.Mutex
 	entMu sync.Mutex
+
+	// deferred is set once an entity write made under store.DeferSync
+	// may not be durable yet; PutEvents clears it with a synced write
+	// (durable.go).
+	deferred atomic.Bool
 
 	// parts lists the time partitions holding events.
 	parts partSet

@@ -73,9 +73,10 @@ func (e *Engine) PutEntity(ctx context.Context, kind, id string, doc []byte, ver
 	val := make([]byte, versionLen, versionLen+len(doc))
 	binary.BigEndian.PutUint64(val, stored+1)
 	val = append(val, doc...)
-	if err := e.db.Set(key, val, e.wo); err != nil {
+	if err := e.db.Set(key, val, e.entityWrite(ctx)); err != nil {
 		return 0, fmt.Errorf("put entity %s/%s: %w", kind, id, err)
 	}
+	e.noteDeferred(ctx)
 	return stored + 1, nil
 }
 
@@ -93,9 +94,10 @@ func (e *Engine) DeleteEntity(ctx context.Context, kind, id string) error {
 	// version check and its write.
 	e.entMu.Lock()
 	defer e.entMu.Unlock()
-	if err := e.db.Delete(entityKey(kind, id), e.wo); err != nil {
+	if err := e.db.Delete(entityKey(kind, id), e.entityWrite(ctx)); err != nil {
 		return fmt.Errorf("delete entity %s/%s: %w", kind, id, err)
 	}
+	e.noteDeferred(ctx)
 	return nil
 }
 

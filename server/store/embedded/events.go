@@ -37,12 +37,30 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		return nil, fmt.Errorf("put events: %w", err)
 	}
 	defer enc.release()
-	if len(evs) == 0 {
-		return nil, nil
-	}
 
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
+	// Entity writes deferred before this point become durable with this
+	// call's commit, or with a sync of the log when it commits nothing.
+	pending, synced := e.takeDeferred(), false
+	defer func() {
+		if !synced {
+			e.keepDeferred(pending)
+		}
+	}()
+	syncAlone := func() error {
+		if !pending {
+			return nil
+		}
+		if err := e.syncLog(); err != nil {
+			return fmt.Errorf("put events: sync the log: %w", err)
+		}
+		synced = true
+		return nil
+	}
+	if len(evs) == 0 {
+		return nil, syncAlone()
+	}
 	fresh := make([]event.Event, 0, len(evs))
 	seen := make(map[string]bool, len(evs))
 	var newParts []part
@@ -89,6 +107,9 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
 	if bk.empty() {
+		if err := syncAlone(); err != nil {
+			return nil, err
+		}
 		return fresh, nil
 	}
 	b, err := bk.apply(e.db)
@@ -103,6 +124,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err := b.Commit(e.wo); err != nil {
 		return nil, fmt.Errorf("put events: commit: %w", err)
 	}
+	synced = true
 	gt.commit()
 	for _, p := range newParts {
 		e.parts.add(p)
