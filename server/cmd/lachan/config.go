@@ -93,6 +93,10 @@ type StoreConfig struct {
 	Engine string `mapstructure:"engine"`
 	// Sync makes every acknowledged write durable before the answer.
 	Sync bool `mapstructure:"sync"`
+	// MemTableBytes sizes the embedded engine's in-memory write buffer
+	// (up to two are held): larger ones merge more per flush and cost
+	// less CPU under heavy ingest, smaller ones suit a small machine.
+	MemTableBytes int64 `mapstructure:"memtable_bytes"`
 	// Retention is how long each data kind is kept.
 	Retention store.RetentionConfig `mapstructure:"retention"`
 	// Elastic configures the Elasticsearch engine (engine: elastic).
@@ -117,7 +121,7 @@ func defaultConfig() *Config {
 		API:       api.DefaultConfig(),
 		Incident:  incident.DefaultConfig(),
 		Live:      live.DefaultConfig(),
-		Store:     StoreConfig{Engine: "embedded", Sync: true, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
+		Store:     StoreConfig{Engine: "embedded", Sync: true, MemTableBytes: embedded.DefaultConfig().MemTableBytes, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
 		Log:       logging.DefaultConfig(),
 		System:    system.DefaultConfig(),
 		Detect:    detect.DefaultConfig(),
@@ -143,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	switch c.Store.Engine {
 	case "embedded":
+		if c.DataDir != "" {
+			errs = append(errs, c.storeConfig().Validate())
+		}
 	case "elastic":
 		errs = append(errs, c.elasticConfig().Validate())
 	default:
@@ -157,6 +164,7 @@ func (c *Config) storeConfig() embedded.Config {
 	sc := embedded.DefaultConfig()
 	sc.Dir = filepath.Join(c.DataDir, "store")
 	sc.Sync = c.Store.Sync
+	sc.MemTableBytes = c.Store.MemTableBytes
 	return sc
 }
 

@@ -24,6 +24,23 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
+// TestStoreMemTable: store.memtable_bytes reaches the embedded engine and
+// a size it would refuse is an error naming the key.
+func TestStoreMemTable(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DataDir = t.TempDir()
+	if err := config.Load(cfg, config.Options{Environ: []string{"LACHAN_STORE_MEMTABLE_BYTES=16777216"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.storeConfig().MemTableBytes; got != 16<<20 {
+		t.Fatalf("memtable_bytes = %d, want 16 MiB", got)
+	}
+	cfg.Store.MemTableBytes = 1000
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "memtable_bytes 1000") {
+		t.Fatalf("Validate = %v, want an error naming memtable_bytes", err)
+	}
+}
+
 func TestEnvironmentOverrides(t *testing.T) {
 	cfg := defaultConfig()
 	env := []string{"LACHAN_API_LISTEN=127.0.0.1:9999", "LACHAN_CLIENT_TOKEN=lct_x"}
