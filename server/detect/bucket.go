@@ -35,6 +35,9 @@ type fieldScan struct {
 	exactLen []bool
 	hits     [][]int
 	gid      []int32
+	// minLen is the length of the shortest literal: a shorter ASCII value
+	// holds none of them.
+	minLen int
 }
 
 type litKey struct {
@@ -130,11 +133,12 @@ func isASCII(s string) bool {
 
 // newFieldScan builds the matchers of one field's literals (sorted keys).
 func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[litKey]int32) *fieldScan {
-	fs := &fieldScan{field: f}
+	fs := &fieldScan{field: f, minLen: len(keys[0].lit)}
 	// Each matcher numbers its own literals; idx maps them to the field's.
 	var byKind [4][]string
 	var idx [4][]int32
 	for i, k := range keys {
+		fs.minLen = min(fs.minLen, len(k.lit))
 		fs.hits = append(fs.hits, trigger[k])
 		fs.gid = append(fs.gid, ids[k])
 		kind := k.kind
@@ -192,6 +196,9 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 	}
 	if b.anyField != nil {
 		for k, v := range c.ev.Fields {
+			if short(v, b.anyField.minLen) {
+				continue // cheaper to tell than whether k is named
+			}
 			if !b.named[k] {
 				b.scanValue(c, b.anyField, 0, k, v, mark, found)
 			}
@@ -211,6 +218,26 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 	}
 	sc.set = sc.set[:0]
 	return out
+}
+
+// short reports whether the scalar v is written in fewer than n bytes,
+// all ASCII, so that no literal of n bytes or more can be found in it,
+// lowered or not. It is false for what it cannot tell cheaply.
+func short(v any, n int) bool {
+	switch x := v.(type) {
+	case string:
+		return len(x) < n && isASCII(x)
+	case int64:
+		w := 1 // the digits and sign strconv.FormatInt writes
+		if x < 0 {
+			w++
+		}
+		for ; x <= -10 || x >= 10; x /= 10 {
+			w++
+		}
+		return w < n
+	}
+	return false
 }
 
 func (b *bucket) passes(rule int, found []bool) bool {

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"math"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -86,6 +88,30 @@ func TestRequiredRun(t *testing.T) {
 	for expr, want := range tests {
 		if got := newRegexMatcher(regexp.MustCompile(expr)).n; got != want {
 			t.Errorf("%s: run of %d, want %d", expr, got, want)
+		}
+	}
+}
+
+// TestShort: short must never call a value short that a literal of n
+// bytes could be found in, lowered or not, and tells integers exactly.
+func TestShort(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		n    int
+		want bool
+	}{
+		{"", 1, true}, {"", 0, false}, {"abcdefgh", 9, true}, {"abcdefghi", 9, false},
+		{"ABCDEFGH", 9, true}, {"İİİİ", 9, false}, {"\u212a", 4, false}, // lowering may lengthen or shorten these
+		{int64(0), 2, true}, {int64(0), 1, false}, {int64(-1), 2, false}, {int64(-1), 3, true},
+		{int64(999_999_999), 9, false}, {int64(99_999_999), 9, true}, {int64(-99_999_999), 9, false},
+		{int64(math.MinInt64), 21, true}, {int64(math.MinInt64), 20, false}, {int64(math.MaxInt64), 20, true},
+		{1.5, 99, false}, {true, 99, false}, {nil, 99, false}, {[]any{"a"}, 99, false},
+	} {
+		if got := short(c.v, c.n); got != c.want {
+			t.Errorf("short(%#v, %d) = %v, want %v", c.v, c.n, got, c.want)
+		}
+		if s, ok := scalarString(c.v); ok && short(c.v, c.n) && (len(s) >= c.n || len(strings.ToLower(s)) >= c.n) {
+			t.Errorf("short(%#v, %d) though %q is %d bytes", c.v, c.n, s, len(s))
 		}
 	}
 }
