@@ -13,14 +13,28 @@ import (
 )
 
 // walSyncs returns how many times the store has synced its write-ahead
-// log.
+// log. Pebble counts a sync just after it has woken the writers that
+// waited for it, so the count is read once it has held still for 10 ms
+// (at most 2 s).
 func walSyncs(t *testing.T, e *Engine) uint64 {
 	t.Helper()
-	var m dto.Metric
-	if err := e.db.Metrics().LogWriter.FsyncLatency.Write(&m); err != nil {
-		t.Fatal(err)
+	read := func() uint64 {
+		var m dto.Metric
+		if err := e.db.Metrics().LogWriter.FsyncLatency.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
 	}
-	return m.GetHistogram().GetSampleCount()
+	n := read()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		m := read()
+		if m == n {
+			return n
+		}
+		n = m
+	}
+	return n
 }
 
 func durableEvent(i int) event.Event {
