@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/cockroachdb/pebble"
 
@@ -12,39 +13,30 @@ import (
 // keeps one write-ahead log and a synced write makes everything logged
 // before it durable too, so PutEvents, which syncs its commit, makes the
 // deferred writes durable with it; when it has nothing to commit it syncs
-// the log alone.
+// the log alone (syncOwed).
 
-// entityWrite returns the write options of an entity write under ctx.
-func (e *Engine) entityWrite(ctx context.Context) *pebble.WriteOptions {
-	if e.wo.Sync && store.SyncDeferred(ctx) {
-		return pebble.NoSync
+// entityWrite runs write with the write options of an entity write under
+// ctx and, when that write skipped its sync, notes that the log owes one.
+func (e *Engine) entityWrite(ctx context.Context, write func(*pebble.WriteOptions) error) error {
+	if !e.wo.Sync || !store.SyncDeferred(ctx) {
+		return write(e.wo)
 	}
-	return e.wo
-}
-
-// noteDeferred records, after an entity write under ctx, that the log
-// may hold writes not yet durable.
-func (e *Engine) noteDeferred(ctx context.Context) {
-	if e.wo.Sync && store.SyncDeferred(ctx) {
-		e.deferred.Store(true)
+	if err := write(pebble.NoSync); err != nil {
+		return err
 	}
+	e.deferred.Store(true)
+	return nil
 }
 
-// takeDeferred reports whether entity writes may be waiting for a sync,
-// and clears the note: the caller syncs the log after this, or puts the
-// note back (keepDeferred) when it cannot.
-func (e *Engine) takeDeferred() bool {
-	return e.deferred.Swap(false)
-}
-
-// keepDeferred puts the note back after a sync that did not happen.
-func (e *Engine) keepDeferred(pending bool) {
-	if pending {
-		e.deferred.Store(true)
+// syncOwed syncs the log when *owed (deferred entity writes wait for a
+// sync) and then clears *owed.
+func (e *Engine) syncOwed(owed *bool) error {
+	if !*owed {
+		return nil
 	}
-}
-
-// syncLog makes everything logged so far durable.
-func (e *Engine) syncLog() error {
-	return e.db.LogData(nil, pebble.Sync)
+	if err := e.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync the log: %w", err)
+	}
+	*owed = false
+	return nil
 }

@@ -42,8 +42,8 @@ type Engine struct {
 	entMu sync.Mutex
 
 	// deferred is set once an entity write made under store.DeferSync
-	// may not be durable yet; PutEvents clears it with a synced write
-	// (durable.go).
+	// may not be durable yet, and cleared by the PutEvents that syncs the
+	// log for it (durable.go).
 	deferred atomic.Bool
 
 	// parts lists the time partitions holding events.

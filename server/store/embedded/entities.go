@@ -73,10 +73,9 @@ func (e *Engine) PutEntity(ctx context.Context, kind, id string, doc []byte, ver
 	val := make([]byte, versionLen, versionLen+len(doc))
 	binary.BigEndian.PutUint64(val, stored+1)
 	val = append(val, doc...)
-	if err := e.db.Set(key, val, e.entityWrite(ctx)); err != nil {
+	if err := e.entityWrite(ctx, func(wo *pebble.WriteOptions) error { return e.db.Set(key, val, wo) }); err != nil {
 		return 0, fmt.Errorf("put entity %s/%s: %w", kind, id, err)
 	}
-	e.noteDeferred(ctx)
 	return stored + 1, nil
 }
 
@@ -94,10 +93,10 @@ func (e *Engine) DeleteEntity(ctx context.Context, kind, id string) error {
 	// version check and its write.
 	e.entMu.Lock()
 	defer e.entMu.Unlock()
-	if err := e.db.Delete(entityKey(kind, id), e.entityWrite(ctx)); err != nil {
+	key := entityKey(kind, id)
+	if err := e.entityWrite(ctx, func(wo *pebble.WriteOptions) error { return e.db.Delete(key, wo) }); err != nil {
 		return fmt.Errorf("delete entity %s/%s: %w", kind, id, err)
 	}
-	e.noteDeferred(ctx)
 	return nil
 }
 

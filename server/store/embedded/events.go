@@ -41,25 +41,19 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	e.evMu.Lock()
 	defer e.evMu.Unlock()
 	// Entity writes deferred before this point become durable with this
-	// call's commit, or with a sync of the log when it commits nothing.
-	pending, synced := e.takeDeferred(), false
+	// call's commit, or with a sync of the log when it commits nothing;
+	// when it fails, they are still owed.
+	owed := e.deferred.Swap(false)
 	defer func() {
-		if !synced {
-			e.keepDeferred(pending)
+		if owed {
+			e.deferred.Store(true)
 		}
 	}()
-	syncAlone := func() error {
-		if !pending {
-			return nil
-		}
-		if err := e.syncLog(); err != nil {
-			return fmt.Errorf("put events: sync the log: %w", err)
-		}
-		synced = true
-		return nil
-	}
 	if len(evs) == 0 {
-		return nil, syncAlone()
+		if err := e.syncOwed(&owed); err != nil {
+			return nil, fmt.Errorf("put events: %w", err)
+		}
+		return nil, nil
 	}
 	fresh := make([]event.Event, 0, len(evs))
 	seen := make(map[string]bool, len(evs))
@@ -107,8 +101,8 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
 	if bk.empty() {
-		if err := syncAlone(); err != nil {
-			return nil, err
+		if err := e.syncOwed(&owed); err != nil {
+			return nil, fmt.Errorf("put events: %w", err)
 		}
 		return fresh, nil
 	}
@@ -124,7 +118,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	if err := b.Commit(e.wo); err != nil {
 		return nil, fmt.Errorf("put events: commit: %w", err)
 	}
-	synced = true
+	owed = false
 	gt.commit()
 	for _, p := range newParts {
 		e.parts.add(p)
