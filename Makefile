@@ -16,7 +16,7 @@ TEST_FLAGS ?= -race -timeout 20m
 FUZZTIME ?= 20s
 SOAK_DURATION ?= 30m
 
-.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak clean packages packages-deb content
+.PHONY: all deps test-deps install-pkgs build test vet demo bench fuzz soak screenshots clean packages packages-deb content
 
 all: build
 
@@ -62,6 +62,11 @@ bench: deps
 
 fuzz: deps
 	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh
+
+# The README's console screenshots (docs/console/), refreshed by the
+# browser tests; a plain `make test` leaves them alone.
+screenshots: test-deps
+	LACHAN_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowser ./test/browser
 
 # The kill soak (docs/benchmarks.md): SOAK_DURATION of files, findings,
 # incidents and SIGKILLs; SOAK_KILLS and SOAK_SEED are read too.

@@ -2,6 +2,7 @@
 // DevTools protocol (chromedp) against the real binaries: lachan serve,
 // an agent that finds the EICAR test file, and a PC whose host name is
 // hostile. Its tests start with TestBrowser; they fail, never skip, when
-// CI=true and Chromium is missing. They save a screenshot of each page
-// to docs/console/, where the README shows them.
+// CI=true and Chromium is missing. They take a screenshot of each page;
+// with LACHAN_SCREENSHOTS=1 (`make screenshots`) they save them to
+// docs/console/, where the README shows them.
 package browser

@@ -70,7 +70,14 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 	return bctx
 }
 
-// screenshot saves the viewport as docs/console/NAME.png.
+// screenshotEnv names the variable that makes the tests refresh the
+// README's screenshots in docs/console/. Without it they go to the test's
+// temporary directory, so that a test run leaves the working tree as it
+// found it; `make screenshots` sets it.
+const screenshotEnv = "LACHAN_SCREENSHOTS"
+
+// screenshot saves the viewport as NAME.png: in docs/console/ when
+// screenshotEnv is 1, else in a temporary directory.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -80,11 +87,15 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if len(png) < 1000 {
 		t.Fatalf("screenshot %s: only %d bytes", name, len(png))
 	}
-	repo, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	if os.Getenv(screenshotEnv) == "1" {
+		repo, err := harness.RepoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(repo, "docs", "console")
 	}
-	if err := os.WriteFile(filepath.Join(repo, "docs", "console", name+".png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
