@@ -3,6 +3,7 @@ package winlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -473,8 +474,14 @@ func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
 	lo = p.i
 	ascii = true
 	for p.i < len(p.b) {
-		// Eight bytes at a time while none needs a look.
-		for p.i+8 <= len(p.b) && !jsonlex.Special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+		// Eight bytes at a time while none needs a look, then straight
+		// to the first that does.
+		for p.i+8 <= len(p.b) {
+			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(p.b[p.i:]))
+			if m != 0 {
+				p.i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			p.i += 8
 		}
 		if p.i >= len(p.b) {

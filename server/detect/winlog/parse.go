@@ -222,8 +222,13 @@ func appendUnescaped(out, s []byte) ([]byte, bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' {
-			out = append(out, c)
-			continue
+			// The run up to the next escape, copied whole.
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				return append(out, s[i:]...), true
+			}
+			out = append(out, s[i:i+j]...)
+			i += j
 		}
 		if i+1 >= len(s) {
 			return nil, false
