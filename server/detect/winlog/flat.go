@@ -284,7 +284,7 @@ func (f *flattener) top() bool {
 		case event.FieldDataset:
 			return false
 		default:
-			if _, ok := p.value(1); !ok {
+			if !p.skip(1) {
 				return false
 			}
 		}
@@ -307,8 +307,7 @@ func (f *flattener) event() (system, ok bool) {
 		case "EventData", "UserData":
 			return f.data(2)
 		case "#attributes":
-			_, ok := p.value(2)
-			return ok
+			return p.skip(2)
 		default:
 			// Convert reads any other member as a member of System.
 			return f.systemMember(k, 2)
@@ -378,8 +377,7 @@ func (f *flattener) systemMember(k string, depth int) bool {
 		return f.hand(func(m map[string]any) { winevent.FlattenSystem("", map[string]any{string(f.prefix): v}, m) })
 	}
 	if len(f.prefix) == 0 {
-		_, ok := p.value(depth) // flattenSystem keeps no unnamed value
-		return ok
+		return p.skip(depth) // flattenSystem keeps no unnamed value
 	}
 	return f.scalar(f.name(f.prefix))
 }
@@ -401,8 +399,7 @@ func (f *flattener) data(depth int) bool {
 		}
 		switch c := p.b[p.i]; {
 		case k == "#attributes" || k == "xmlns":
-			_, ok := p.value(depth + 1)
-			return ok
+			return p.skip(depth + 1)
 		case c == '{' || c == '[':
 			// Whether an object is a named value or a wrapper to
 			// flatten is known only at its end.
@@ -440,7 +437,9 @@ func (f *flattener) scalar(name flatName) bool {
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		lo := p.i
-		if _, ok := p.number(); !ok {
+		end, _, ok := jsonlex.Number(p.b, p.i)
+		p.i = end
+		if !ok {
 			return false
 		}
 		it.kind, it.lo, it.hi = kindNumber, lo, p.i
