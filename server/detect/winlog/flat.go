@@ -324,6 +324,9 @@ func (f *flattener) members(member func(k string) bool) bool {
 	f.p.i++
 	mark := len(f.seen)
 	defer func() { f.seen = f.seen[:mark] }()
+	// lens has bit n%64 set when a name of length n was read: the names
+	// are compared only with a length already seen.
+	var lens uint64
 	for first := true; ; first = false {
 		k, end, ok := f.key(first)
 		if !ok {
@@ -332,7 +335,13 @@ func (f *flattener) members(member func(k string) bool) bool {
 		if end {
 			return true
 		}
-		if !f.fresh(mark, k) || !member(k) {
+		bit := uint64(1) << (len(k) % 64)
+		if lens&bit != 0 && f.repeated(mark, k) {
+			return false
+		}
+		lens |= bit
+		f.seen = append(f.seen, k)
+		if !member(k) {
 			return false
 		}
 	}
@@ -573,16 +582,15 @@ func (f *flattener) key(first bool) (k string, end, ok bool) {
 	return bytesString(p.b[lo:hi]), false, true
 }
 
-// fresh tells whether k is not yet a member of the object whose names
-// start at seen[mark], and notes it.
-func (f *flattener) fresh(mark int, k string) bool {
+// repeated tells whether k is a member already of the object whose names
+// start at seen[mark].
+func (f *flattener) repeated(mark int, k string) bool {
 	for _, s := range f.seen[mark:] {
 		if s == k {
-			return false
+			return true
 		}
 	}
-	f.seen = append(f.seen, k)
-	return true
+	return false
 }
 
 // name is the interned field name of the member name b, with whether it is
