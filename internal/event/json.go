@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -128,9 +129,15 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight bytes at a time while none needs a look: most values
-		// (paths, command lines, names) are long runs of plain ASCII.
-		for i+8 <= len(s) && !jsonlex.Special8(load8(s[i:])) {
+		// Eight bytes at a time while none needs a look, then straight to
+		// the first that does: most values (paths, command lines, names)
+		// are long runs of plain ASCII.
+		for i+8 <= len(s) {
+			m := jsonlex.SpecialMask8(load8(s[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(s) {

@@ -111,11 +111,16 @@ func Escape(c byte) (byte, bool) {
 
 // Special8 tells whether one of the eight bytes of x (read little endian)
 // is a quote, a backslash, a control character or outside ASCII: the
-// bytes a JSON string's reader or writer must look at. A borrow from a
-// byte that matches may flag the bytes above it too, which only sends the
-// caller to its byte loop early.
-func Special8(x uint64) bool {
+// bytes a JSON string's reader or writer must look at.
+func Special8(x uint64) bool { return SpecialMask8(x) != 0 }
+
+// SpecialMask8 flags, in the top bit of each byte, the bytes of x (read
+// little endian) that Special8 looks for. The lowest flag is always the
+// first such byte, so bits.TrailingZeros64(m)/8 is its index; a borrow
+// from a byte that matches may flag bytes above it too, which only sends
+// a caller to its byte loop early.
+func SpecialMask8(x uint64) uint64 {
 	const ones, tops = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - ones) &^ v & tops }
-	return (x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops) != 0
+	return x&tops | zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&tops
 }

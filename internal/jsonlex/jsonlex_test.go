@@ -3,6 +3,7 @@ package jsonlex
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +59,8 @@ func TestHex4AndEscape(t *testing.T) {
 
 // TestSpecial8 checks the word test against the bytes one by one: every
 // byte value at every position, among plain letters and among other
-// special bytes.
+// special bytes; and that the lowest byte SpecialMask8 flags is the first
+// special one, with special bytes after it too.
 func TestSpecial8(t *testing.T) {
 	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
 	for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']'} {
@@ -76,6 +78,27 @@ func TestSpecial8(t *testing.T) {
 				}
 				if got := Special8(x); got != want {
 					t.Fatalf("%q: Special8 %v, want %v", w, got, want)
+				}
+				// Whatever follows the byte, SpecialMask8's lowest
+				// flag is the first special byte.
+				for later := pos; later < 8; later++ {
+					for _, d := range []byte{fill, 0, 0x1f, '"', '\\', 0x7f, 0x80, 0xff, '!', '#', ']'} {
+						v := w
+						if later > pos {
+							v[later] = d
+						}
+						first := 8
+						for i, b := range v {
+							if special(b) {
+								first = i
+								break
+							}
+						}
+						m := SpecialMask8(binary.LittleEndian.Uint64(v[:]))
+						if got := bits.TrailingZeros64(m) / 8; got != first {
+							t.Fatalf("%q: SpecialMask8 flags byte %d first, want %d", v, got, first)
+						}
+					}
 				}
 			}
 		}

@@ -557,7 +557,7 @@ func appendValue(b []byte, ev event.Event, name string, v any, asID bool) []byte
 		switch v := v.(type) {
 		case string:
 			if asID {
-				v = idValue(v)
+				return appendIDValue(b, v)
 			}
 			return append(b, v...)
 		case int64:
@@ -567,6 +567,17 @@ func appendValue(b []byte, ev event.Event, name string, v any, asID bool) []byte
 	s := ev.String(name)
 	if asID {
 		s = idValue(s)
+	}
+	return append(b, s...)
+}
+
+// appendIDValue appends idValue(s), without making the text of a HexInt's
+// number as a string first.
+func appendIDValue(b []byte, s string) []byte {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		if n, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
+			return strconv.AppendUint(b, n, 10)
+		}
 	}
 	return append(b, s...)
 }

@@ -63,6 +63,18 @@ func TestEventIDUnchanged(t *testing.T) {
 	}
 }
 
+// FuzzAppendIDValue: the ID's text of a value, appended, is idValue's.
+func FuzzAppendIDValue(f *testing.F) {
+	for _, s := range []string{"0x10", "0X0a", "0x", "0xffffffffffffffff", "0x10000000000000000", "0xg", "00x1", "x10", "", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendIDValue([]byte("p"), s)), "p"+idValue(s); got != want {
+			t.Fatalf("%q: appended %q, want %q", s, got, want)
+		}
+	})
+}
+
 // TestConvertModelTypes: Convert hands its fields map to the event as it
 // is, so every value must already be what event.Event.Set would store.
 func TestConvertModelTypes(t *testing.T) {

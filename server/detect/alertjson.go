@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"lachan/internal/event"
 )
@@ -153,15 +154,53 @@ const (
 // AlertEncoder writes the JSON object of the alert a match raises, the
 // bytes Match.Alert(ev).AppendJSON would give, without building the alert
 // as an event: no maps, no copies of the event, the rule's own members
-// encoded once at load. The zero value is ready to use; an AlertEncoder
-// is not safe for concurrent use.
+// encoded once at load, and the event's own members (its time, ID and
+// context) encoded once per event however many alerts it raises. The zero
+// value is ready to use; an AlertEncoder is not safe for concurrent use.
 type AlertEncoder struct {
 	f    [numAlertKeys]slot
 	keys []string
 	id   []byte
-	// of is the ID of the event whose context f holds ("" for none).
+	// of and at are the ID and time of the event whose context f and
+	// ctx hold (of is "" for none).
 	of string
+	at time.Time
+	// ctx holds the JSON of the event's part of its alerts, in the
+	// pieces parts names; errAt is the piece whose encoding failed with
+	// err (numParts for none), which an alert reports where it reaches it.
+	ctx   []byte
+	parts [numParts]int
+	errAt int
+	err   error
+	// known are the longer string values ctx holds, by where their JSON
+	// lies in it: the fields a match found are mostly the event's context
+	// again (a command line, an image), copied rather than encoded again.
+	known []knownString
 }
+
+// knownString is a string value (its bytes p and length n) whose JSON is
+// ctx[lo:hi].
+type knownString struct {
+	p         *byte
+	n, lo, hi int
+}
+
+// minKnown is the length from which a string value is remembered in
+// known: shorter ones cost less to encode than to look up.
+const minKnown = 16
+
+// The pieces of an alert that come from its event, in the order they are
+// written; between them go the alert's ID, the rule's members and the
+// fields the match found.
+const (
+	partHead     = iota // {"@timestamp":…,"event.id":"  (the alert's ID follows)
+	partCode            // members before event.kind
+	partHost            // members between event.severity and lachan.alert.matched
+	partProcess         // source IDs and times, members up to rule.*
+	partSourceIP        // members between rule.* and tags
+	partWinlog          // members after threat.*, and the closing brace
+	numParts
+)
 
 // Append appends the alert of m on ev to b and returns it; b is the
 // caller's, the encoder keeps nothing of it.
@@ -171,20 +210,22 @@ func (enc *AlertEncoder) Append(b []byte, m Match, ev event.Event) ([]byte, erro
 }
 
 // AppendNext is Append for another match on the event of the previous
-// call: what an alert takes from the event (its context fields, a
-// Windows event's process and user) is not gathered again. It is gathered
-// when ev's ID is not that event's, or is empty.
+// call: what an alert takes from the event (its time and ID, its context
+// fields, a Windows event's process and user) is not gathered and encoded
+// again. It is when ev's ID or time is not that event's, or the ID is
+// empty.
 func (enc *AlertEncoder) AppendNext(b []byte, m Match, ev event.Event) ([]byte, error) {
-	if ev.ID == "" || ev.ID != enc.of {
+	if ev.ID == "" || ev.ID != enc.of || !ev.Timestamp.Equal(enc.at) {
 		enc.context(ev)
 	}
 	return enc.appendAlert(b, m, ev)
 }
 
-// context gathers what an alert takes from ev into f.
+// context gathers what an alert takes from ev into f and encodes it into
+// ctx.
 func (enc *AlertEncoder) context(ev event.Event) {
 	enc.f = [numAlertKeys]slot{}
-	enc.of = ev.ID
+	enc.of, enc.at = ev.ID, ev.Timestamp
 	if strings.HasPrefix(ev.Dataset, "windows.") {
 		enc.windowsContext(ev)
 	}
@@ -193,38 +234,24 @@ func (enc *AlertEncoder) context(ev event.Event) {
 			enc.f[contextKeys[i]] = slot{kind: slotValue, v: v}
 		}
 	}
+	enc.encodeContext(ev)
 }
 
-// appendAlert appends the alert of m on ev, whose context f holds.
-func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte, error) {
-	r := m.Rule
-	meta := r.alert
-	if meta == nil {
-		meta = newAlertMeta(r)
-	}
-	b = append(b, `{"@timestamp":"`...)
+// encodeContext encodes the event's pieces of its alerts into ctx.
+func (enc *AlertEncoder) encodeContext(ev event.Event) {
+	enc.errAt, enc.err = numParts, nil
+	enc.known = enc.known[:0]
+	b := append(enc.ctx[:0], `{"@timestamp":"`...)
 	b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","event.dataset":"`+event.DatasetAlert+`","event.id":"`...)
-	b = append(b, enc.alertID(r.ID, ev.ID)...)
-	b = append(b, '"')
-	var err error
+	part := partHead
+	enc.parts[part] = len(b)
+	defer func() { enc.ctx = b }()
 	for k := alertKey(0); k < numAlertKeys; k++ {
 		switch k {
-		case kEventKind:
-			b = append(append(b, ','), meta.event...)
-			continue
-		case kRule:
-			b = append(append(b, ','), meta.rule...)
-			continue
-		case kTags:
-			if len(meta.threat) > 0 {
-				b = append(append(b, ','), meta.threat...)
-			}
-			continue
-		case kMatched:
-			if b, err = enc.appendMatched(b, m.Fields); err != nil {
-				return nil, err
-			}
+		case kEventKind, kMatched, kRule, kTags:
+			part++
+			enc.parts[part] = len(b)
 			continue
 		case kSourceIDs:
 			b = append(b, `,"lachan.alert.source_ids":[`...)
@@ -244,28 +271,115 @@ func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte,
 		b = append(event.AppendString(b, alertKeyNames[k]), ':')
 		switch s.kind {
 		case slotString:
-			b = event.AppendString(b, s.s)
+			b = enc.appendKnown(b, s.s)
 		case slotIntText:
 			b = append(strconv.AppendInt(append(b, '"'), s.n, 10), '"')
 		default:
+			if str, ok := s.v.(string); ok {
+				b = enc.appendKnown(b, str)
+				break
+			}
+			var err error
 			if b, err = event.AppendValue(b, s.v); err != nil {
-				return nil, fieldError(alertKeyNames[k], err)
+				enc.errAt, enc.err = part+1, fieldError(alertKeyNames[k], err)
+				return
 			}
 		}
 	}
-	return append(b, '}'), nil
+	b = append(b, '}')
+	part++
+	enc.parts[part] = len(b)
 }
 
-// alertID is event.DeriveID("alert", ruleID, eventID) into a reused buffer.
-func (enc *AlertEncoder) alertID(ruleID, eventID string) []byte {
+// appendKnown appends the JSON string of s to b, which is ctx being
+// built, and remembers where it lies when s is long enough to be worth it.
+func (enc *AlertEncoder) appendKnown(b []byte, s string) []byte {
+	lo := len(b)
+	b = event.AppendString(b, s)
+	if len(s) >= minKnown {
+		enc.known = append(enc.known, knownString{unsafe.StringData(s), len(s), lo, len(b)})
+	}
+	return b
+}
+
+// appendValue appends the JSON of v, copied from ctx when it is a string
+// the event's pieces hold.
+func (enc *AlertEncoder) appendValue(b []byte, v any) ([]byte, error) {
+	if s, ok := v.(string); ok && len(s) >= minKnown {
+		// The same bytes give the same JSON; the event's values do not
+		// change while its alerts are written.
+		p := unsafe.StringData(s)
+		for _, k := range enc.known {
+			if k.p == p && k.n == len(s) {
+				return append(b, enc.ctx[k.lo:k.hi]...), nil
+			}
+		}
+	}
+	return event.AppendValue(b, v)
+}
+
+// piece appends the event's piece i of its alerts to b; ok is false when
+// encoding it failed (enc.err).
+func (enc *AlertEncoder) piece(b []byte, i int) (_ []byte, ok bool) {
+	if i >= enc.errAt {
+		return b, false
+	}
+	lo := 0
+	if i > 0 {
+		lo = enc.parts[i-1]
+	}
+	return append(b, enc.ctx[lo:enc.parts[i]]...), true
+}
+
+// appendAlert appends the alert of m on the event whose pieces ctx holds.
+func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte, error) {
+	r := m.Rule
+	meta := r.alert
+	if meta == nil {
+		meta = newAlertMeta(r)
+	}
+	var ok bool
+	if b, ok = enc.piece(b, partHead); !ok {
+		return nil, enc.err
+	}
+	b = enc.appendAlertID(b, r.ID, ev.ID)
+	b = append(b, '"')
+	if b, ok = enc.piece(b, partCode); !ok {
+		return nil, enc.err
+	}
+	b = append(append(b, ','), meta.event...)
+	if b, ok = enc.piece(b, partHost); !ok {
+		return nil, enc.err
+	}
+	var err error
+	if b, err = enc.appendMatched(b, m.Fields); err != nil {
+		return nil, err
+	}
+	if b, ok = enc.piece(b, partProcess); !ok {
+		return nil, enc.err
+	}
+	b = append(append(b, ','), meta.rule...)
+	if b, ok = enc.piece(b, partSourceIP); !ok {
+		return nil, enc.err
+	}
+	if len(meta.threat) > 0 {
+		b = append(append(b, ','), meta.threat...)
+	}
+	if b, ok = enc.piece(b, partWinlog); !ok {
+		return nil, enc.err
+	}
+	return b, nil
+}
+
+// appendAlertID appends event.DeriveID("alert", ruleID, eventID), hashed
+// from a reused buffer.
+func (enc *AlertEncoder) appendAlertID(b []byte, ruleID, eventID string) []byte {
 	in := append(enc.id[:0], "alert\x00"...)
 	in = append(append(in, ruleID...), 0)
 	in = append(append(in, eventID...), 0)
 	sum := sha256.Sum256(in)
 	enc.id = in
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
-	return out[:]
+	return hex.AppendEncode(b, sum[:16])
 }
 
 // appendMatched writes lachan.alert.matched and, when a field matched,
@@ -284,7 +398,7 @@ func (enc *AlertEncoder) appendMatched(b []byte, matched map[string]any) ([]byte
 			b = append(b, ',')
 		}
 		b = append(event.AppendString(b, k), ':')
-		if b, err = event.AppendValue(b, matched[k]); err != nil {
+		if b, err = enc.appendValue(b, matched[k]); err != nil {
 			return nil, fieldError("lachan.alert.matched", err)
 		}
 	}

@@ -3,8 +3,10 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"lachan/internal/event"
 )
@@ -139,6 +141,74 @@ func TestAlertEncoderCases(t *testing.T) {
 			r := *m.Rule
 			r.alert = nil
 			sameAlert(t, &enc, tt.name+" (rule outside an engine)", []Match{{Rule: &r, Fields: m.Fields}}, ev)
+		}
+	}
+}
+
+// TestAlertEncoderErrors: a value that cannot be written fails the
+// alert with the error the alert event gives, whichever of the event's
+// pieces holds it and whether the match's own fields fail first; the
+// alerts after it, through AppendNext, fail alike, and an event with the
+// same ID at another time is encoded anew.
+func TestAlertEncoderErrors(t *testing.T) {
+	rule := "title: R\nid: 7f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b\nlevel: low\ntags: [attack.execution]\n" +
+		"logsource: {product: test}\ndetection:\n  sel:\n    marker: 'x'\n  condition: sel\n"
+	sources := LogSources{{LogSource: LogSource{Product: "test"}, Datasets: []string{testDataset, "windows.security"}}}
+	e := engineForSources(t, sources, rule)
+	nan := math.NaN()
+	tests := []struct {
+		name    string
+		dataset string
+		fields  F
+		matched F // replaces the match's fields when set
+	}{
+		{"before event.kind", testDataset, F{"marker": "x", "destination.ip": nan}, nil},
+		{"before matched", testDataset, F{"marker": "x", "host.name": nan}, nil},
+		{"matched before host", testDataset, F{"marker": "x", "host.name": nan}, F{"z": nan}},
+		{"matched", testDataset, F{"marker": "x"}, F{"a": "ok", "z": math.Inf(1)}},
+		{"matched before process", testDataset, F{"marker": "x", "process.pid": nan}, F{"z": nan}},
+		{"process from Windows", "windows.security", F{"marker": "x", "ProcessId": nan, "Image": `C:\\a.exe`}, nil},
+		{"source.ip", testDataset, F{"marker": "x", "source.ip": nan, "user.id": nan}, nil},
+		{"after tags", testDataset, F{"marker": "x", "user.id": nan}, nil},
+		{"last", "windows.security", F{"marker": "x", "Provider_Name": nan}, nil},
+		{"none", "windows.security", F{"marker": "x", "Provider_Name": "p"}, nil},
+	}
+	var enc AlertEncoder
+	for _, tt := range tests {
+		ev := testEvent(tt.dataset, tt.fields)
+		ms := e.Match(ev)
+		if len(ms) != 1 {
+			t.Fatalf("%s: %d matches, want 1", tt.name, len(ms))
+		}
+		m := ms[0]
+		if tt.matched != nil {
+			m.Fields = tt.matched
+		}
+		_, want := m.Alert(ev).AppendJSON(nil)
+		for i := range 2 {
+			appendAlert := enc.Append
+			if i > 0 {
+				appendAlert = enc.AppendNext
+			}
+			_, got := appendAlert(nil, m, ev)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s, alert %d: error %v, want %v", tt.name, i+1, got, want)
+			}
+		}
+		if want != nil {
+			continue
+		}
+		later := ev
+		later.Timestamp = ev.Timestamp.Add(1500 * time.Millisecond)
+		sameAlert(t, &enc, tt.name+" later", []Match{m, m}, later)
+		wantLater, _ := m.Alert(later).AppendJSON(nil)
+		got, _ := enc.AppendNext(nil, m, later)
+		if !bytes.Equal(got, wantLater) {
+			t.Errorf("%s at another time:\n got %s\nwant %s", tt.name, got, wantLater)
+		}
+		got, _ = enc.AppendNext(nil, m, ev)
+		if wantFirst, _ := m.Alert(ev).AppendJSON(nil); !bytes.Equal(got, wantFirst) {
+			t.Errorf("%s back at its time:\n got %s\nwant %s", tt.name, got, wantFirst)
 		}
 	}
 }

@@ -130,6 +130,7 @@ func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
 // are buffered; from standard input, which may be a live stream, those of
 // each event are flushed at once.
 func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
+	path := any(f) // boxed once for every event of the file
 	return func(ev event.Event, err error) error {
 		if err != nil {
 			d.bad++
@@ -142,14 +143,14 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			if ev.ID == "" {
 				rec.v, rec.ok = ev.Fields["log.file.path"]
 			}
-			ev.Set("log.file.path", f)
+			ev.Set("log.file.path", path)
 		}
 		ms := d.engine.Match(ev)
 		if len(ms) == 0 && d.direct {
 			return ctx.Err()
 		}
 		if ev.ID == "" {
-			withID(&ev, f, rec)
+			withID(&ev, f, path, rec)
 		}
 		if err := d.alertsOf(ev, ms); err != nil {
 			return err
@@ -171,8 +172,9 @@ type fieldValue struct {
 
 // withID gives ev, read without its ID, the ID it is read with
 // otherwise: that of the fields it was read with, where the file's path
-// replaced the record's own log.file.path (rec).
-func withID(ev *event.Event, f string, rec fieldValue) {
+// (f, and path, the same as a field value) replaced the record's own
+// log.file.path (rec).
+func withID(ev *event.Event, f string, path any, rec fieldValue) {
 	if f != "-" {
 		delete(ev.Fields, "log.file.path")
 		if rec.ok {
@@ -181,7 +183,7 @@ func withID(ev *event.Event, f string, rec fieldValue) {
 	}
 	ev.ID = winlog.EventID(*ev)
 	if f != "-" {
-		ev.Set("log.file.path", f)
+		ev.Set("log.file.path", path)
 	}
 }
 

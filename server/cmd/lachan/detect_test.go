@@ -160,7 +160,7 @@ func TestDetectIDAfterMatch(t *testing.T) {
 		var rec fieldValue
 		rec.v, rec.ok = brief.Fields["log.file.path"]
 		brief.Set("log.file.path", "x.jsonl")
-		withID(&brief, "x.jsonl", rec)
+		withID(&brief, "x.jsonl", any("x.jsonl"), rec)
 		if brief.ID != whole.ID || brief.Fields["log.file.path"] != "x.jsonl" {
 			t.Errorf("%s: ID %q, want %q; path %v", data, brief.ID, whole.ID, brief.Fields["log.file.path"])
 		}

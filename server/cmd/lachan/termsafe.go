@@ -79,6 +79,15 @@ func jsonSafe(w io.Writer, b []byte) error {
 	// each byte sets its top bit only for 0x7f, and a carry into the next
 	// byte only comes from 0xff, whose top bit is set already.
 	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	// Thirty-two bytes a step over the long plain runs an alert is made
+	// of, then eight to find where the run ends.
+	for ; i+32 <= len(b); i += 32 {
+		x0, x1 := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+		x2, x3 := binary.LittleEndian.Uint64(b[i+16:]), binary.LittleEndian.Uint64(b[i+24:])
+		if (x0|(x0+ones)|x1|(x1+ones)|x2|(x2+ones)|x3|(x3+ones))&tops != 0 {
+			break
+		}
+	}
 	for ; i+8 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
 		if (x|(x+ones))&tops != 0 {

@@ -3,6 +3,7 @@ package winlog
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -283,7 +284,7 @@ func (f *flattener) top() bool {
 		case event.FieldDataset:
 			return false
 		default:
-			if _, ok := p.value(1); !ok {
+			if !p.skip(1) {
 				return false
 			}
 		}
@@ -306,8 +307,7 @@ func (f *flattener) event() (system, ok bool) {
 		case "EventData", "UserData":
 			return f.data(2)
 		case "#attributes":
-			_, ok := p.value(2)
-			return ok
+			return p.skip(2)
 		default:
 			// Convert reads any other member as a member of System.
 			return f.systemMember(k, 2)
@@ -324,6 +324,9 @@ func (f *flattener) members(member func(k string) bool) bool {
 	f.p.i++
 	mark := len(f.seen)
 	defer func() { f.seen = f.seen[:mark] }()
+	// lens has bit n%64 set when a name of length n was read: the names
+	// are compared only with a length already seen.
+	var lens uint64
 	for first := true; ; first = false {
 		k, end, ok := f.key(first)
 		if !ok {
@@ -332,7 +335,13 @@ func (f *flattener) members(member func(k string) bool) bool {
 		if end {
 			return true
 		}
-		if !f.fresh(mark, k) || !member(k) {
+		bit := uint64(1) << (len(k) % 64)
+		if lens&bit != 0 && f.repeated(mark, k) {
+			return false
+		}
+		lens |= bit
+		f.seen = append(f.seen, k)
+		if !member(k) {
 			return false
 		}
 	}
@@ -377,8 +386,7 @@ func (f *flattener) systemMember(k string, depth int) bool {
 		return f.hand(func(m map[string]any) { winevent.FlattenSystem("", map[string]any{string(f.prefix): v}, m) })
 	}
 	if len(f.prefix) == 0 {
-		_, ok := p.value(depth) // flattenSystem keeps no unnamed value
-		return ok
+		return p.skip(depth) // flattenSystem keeps no unnamed value
 	}
 	return f.scalar(f.name(f.prefix))
 }
@@ -400,8 +408,7 @@ func (f *flattener) data(depth int) bool {
 		}
 		switch c := p.b[p.i]; {
 		case k == "#attributes" || k == "xmlns":
-			_, ok := p.value(depth + 1)
-			return ok
+			return p.skip(depth + 1)
 		case c == '{' || c == '[':
 			// Whether an object is a named value or a wrapper to
 			// flatten is known only at its end.
@@ -439,7 +446,9 @@ func (f *flattener) scalar(name flatName) bool {
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		lo := p.i
-		if _, ok := p.number(); !ok {
+		end, _, ok := jsonlex.Number(p.b, p.i)
+		p.i = end
+		if !ok {
 			return false
 		}
 		it.kind, it.lo, it.hi = kindNumber, lo, p.i
@@ -473,8 +482,14 @@ func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
 	lo = p.i
 	ascii = true
 	for p.i < len(p.b) {
-		// Eight bytes at a time while none needs a look.
-		for p.i+8 <= len(p.b) && !jsonlex.Special8(binary.LittleEndian.Uint64(p.b[p.i:])) {
+		// Eight bytes at a time while none needs a look, then straight
+		// to the first that does.
+		for p.i+8 <= len(p.b) {
+			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(p.b[p.i:]))
+			if m != 0 {
+				p.i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			p.i += 8
 		}
 		if p.i >= len(p.b) {
@@ -567,16 +582,15 @@ func (f *flattener) key(first bool) (k string, end, ok bool) {
 	return bytesString(p.b[lo:hi]), false, true
 }
 
-// fresh tells whether k is not yet a member of the object whose names
-// start at seen[mark], and notes it.
-func (f *flattener) fresh(mark int, k string) bool {
+// repeated tells whether k is a member already of the object whose names
+// start at seen[mark].
+func (f *flattener) repeated(mark int, k string) bool {
 	for _, s := range f.seen[mark:] {
 		if s == k {
-			return false
+			return true
 		}
 	}
-	f.seen = append(f.seen, k)
-	return true
+	return false
 }
 
 // name is the interned field name of the member name b, with whether it is

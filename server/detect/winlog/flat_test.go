@@ -73,6 +73,10 @@ var flatCases = []struct {
 	{`{"Event":{"System":{"Channel":"System","TimeCreated":{"SystemTime":"x"},"EventID":2}}}`, true},
 	// Declined: the general way decides.
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","EventID":2,"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}}}`, false},
+	// A repeated name whose last value makes no field: parseObject keeps
+	// the last, so only the check of names can tell.
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"A":"x","Bb":1,"A":null}}}`, false},
+	{`{"Event":{"System":{"EventID":1,"Channel":"System","Level":4,"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Level":null}}}`, false},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"EventID":5}}}`, false},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Level":{"#text":1,"Value":2}}}}`, false},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"},"Level":"a"},"Level":"b"}}`, false},

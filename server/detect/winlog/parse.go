@@ -160,6 +160,146 @@ func (p *parser) array(depth int) ([]any, bool) {
 	}
 }
 
+// skip reads past the value at p.i as value reads it, accepting what it
+// accepts, without making it: for members a reader leaves.
+func (p *parser) skip(depth int) bool {
+	p.space()
+	if p.i >= len(p.b) {
+		return false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.skipObject(depth + 1)
+	case c == '[':
+		return p.skipArray(depth + 1)
+	case c == '"':
+		return p.skipString()
+	case c == '-' || c >= '0' && c <= '9':
+		end, _, ok := jsonlex.Number(p.b, p.i)
+		p.i = end
+		return ok
+	case c == 't':
+		return p.literal("true")
+	case c == 'f':
+		return p.literal("false")
+	case c == 'n':
+		return p.literal("null")
+	}
+	return false
+}
+
+// skipObject is object without the map.
+func (p *parser) skipObject(depth int) bool {
+	if depth > maxParseDepth {
+		return false
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return true
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' || !p.skipString() {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return false
+		}
+		p.i++
+		if !p.skip(depth) {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// skipArray is array without the list.
+func (p *parser) skipArray(depth int) bool {
+	if depth > maxParseDepth {
+		return false
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return true
+	}
+	for {
+		if !p.skip(depth) {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.b) {
+			return false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// skipString reads past the string at p.i ('"'), accepting what str
+// accepts: what encoding/json takes for a string, whose escapes are
+// those of JSON's grammar and whose text may be invalid UTF-8 (it is
+// replaced). A string cut short by the end of the buffer leaves p.i there.
+func (p *parser) skipString() bool {
+	p.i++
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return true
+		case c == '\\':
+			if p.i+1 >= len(p.b) {
+				p.i = len(p.b)
+				return false
+			}
+			if p.b[p.i+1] == 'u' {
+				if p.i+6 > len(p.b) {
+					p.i = len(p.b)
+					return false
+				}
+				if _, ok := jsonlex.Hex4(p.b[p.i+2:]); !ok {
+					return false
+				}
+				p.i += 6
+				continue
+			}
+			if _, ok := jsonlex.Escape(p.b[p.i+1]); !ok {
+				return false
+			}
+			p.i += 2
+			continue
+		case c < 0x20:
+			return false
+		}
+		p.i++
+	}
+	return false
+}
+
 // str parses a string from '"' at p.i. Plain ASCII or valid UTF-8 without
 // escapes is copied as it is; anything else (escapes, invalid UTF-8) is
 // decoded by encoding/json, which alone says how.
@@ -222,8 +362,13 @@ func appendUnescaped(out, s []byte) ([]byte, bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c != '\\' {
-			out = append(out, c)
-			continue
+			// The run up to the next escape, copied whole.
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				return append(out, s[i:]...), true
+			}
+			out = append(out, s[i:i+j]...)
+			i += j
 		}
 		if i+1 >= len(s) {
 			return nil, false

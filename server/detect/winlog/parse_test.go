@@ -111,6 +111,39 @@ func FuzzParseObject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) { checkParse(t, src) })
 }
 
+// checkSkip checks that skip takes what value takes, and ends where it
+// ends, at every depth it can be called at.
+func checkSkip(t *testing.T, src []byte) {
+	t.Helper()
+	for _, depth := range []int{0, 1, maxParseDepth - 1, maxParseDepth} {
+		v := parser{b: src}
+		_, want := v.value(depth)
+		s := parser{b: src}
+		if got := s.skip(depth); got != want || want && s.i != v.i {
+			t.Fatalf("%q at depth %d: skip %v ending at %d, value %v ending at %d", src, depth, got, s.i, want, v.i)
+		}
+	}
+}
+
+func TestSkip(t *testing.T) {
+	for _, s := range skipCases {
+		checkSkip(t, []byte(s))
+	}
+}
+
+var skipCases = []string{
+	`{"a":1,"b":[true,null,"x\u0041"],"c":{"d":-1.5e3}} tail`, `"plain"`, "\"\xc3\xa9\"", "\"\xff\"", `"\"\\\/\b\f\n\r\t"`,
+	`"\x"`, `"\u12"`, `"\u12g4"`, `"\uD800"`, "\"a\x01\"", "\"\\\x01\"", `"open`, `"\`, `[1,2,]`, `[1 2]`, `[]`, `{}`,
+	`{"a":}`, `{"a" 1}`, `{1:2}`, `{"a":1,}`, `-`, `01`, `1.`, `tru`, `nul`, `falsey`, `[[[[[[[[[[[[1]]]]]]]]]]]]`, ``, ` `,
+}
+
+func FuzzSkip(f *testing.F) {
+	for _, s := range skipCases {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(checkSkip)
+}
+
 // collect collects what a reader hands its handler, as text.
 func collect(read func(io.Reader, Handler) error, r io.Reader) []string {
 	var out []string
