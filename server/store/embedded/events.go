@@ -143,6 +143,25 @@ func checkEvent(ev event.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
+	return checkSortTime(ev)
+}
+
+// checkHead is checkEvent but for the fields' names and values, which a
+// writer checks with the layout of their names (layout.checkValues):
+// checkHead and checkValues together check all checkEvent does.
+func checkHead(ev event.Event) error {
+	if err := event.CheckID(ev.ID); err != nil {
+		return err
+	}
+	// With no names given, ValidateFields checks what is not a field.
+	if err := ev.ValidateFields(nil); err != nil {
+		return err
+	}
+	return checkSortTime(ev)
+}
+
+// checkSortTime checks that a sort key can hold the event's time.
+func checkSortTime(ev event.Event) error {
 	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
 		return &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
 	}
