@@ -61,7 +61,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	dead := 0
 	bk := &e.batch
 	defer bk.reset()
-	gt := genTracker{e: e}
+	gt := genTracker{e: e, epoch: e.mem.epoch()}
 	stored, err := e.storedIDs(evs)
 	if err != nil {
 		return nil, fmt.Errorf("put events: look up IDs: %w", err)
@@ -106,7 +106,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		}
 		return fresh, nil
 	}
-	b, err := bk.apply(e.db)
+	b, memBytes, err := bk.apply(e.db)
 	if err != nil {
 		return nil, fmt.Errorf("put events: %w", err)
 	}
@@ -120,6 +120,11 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	}
 	owed = false
 	gt.commit()
+	if err := e.mem.wrote(e.db, memBytes); err != nil {
+		// The events are stored; only the next generation may straddle
+		// two memtables.
+		e.log.Warn("store: start a memtable", "err", err)
+	}
 	for _, p := range newParts {
 		e.parts.add(p)
 	}
@@ -248,17 +253,19 @@ func (bk *batchKeys) addRow(g colGroup, r colRow) {
 func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 }
 
 // apply sorts the entries and sets them in a new batch of db, which the
-// caller closes. The batch is made at its full size: a batch of a thousand
-// wide events is over a megabyte, which Pebble neither keeps for the next
-// batch nor reaches without growing its buffer a dozen times, copying it
-// each time.
-func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, error) {
+// caller closes, and returns about how many bytes of a memtable the batch
+// takes. The batch is made at its full size: a batch of a thousand wide
+// events is over a megabyte, which Pebble neither keeps for the next batch
+// nor reaches without growing its buffer a dozen times, copying it each
+// time.
+func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, int64, error) {
 	kvs := bk.sorted()
 	// A record is a kind byte and the lengths of its key and value as
 	// uvarints, then the key and the value; the batch's header is 12 bytes.
-	size := 12
+	size, mem := 12, int64(0)
 	for _, e := range kvs {
 		size += 1 + 2*binary.MaxVarintLen32 + len(e.k) + len(e.v)
+		mem += int64(len(e.k) + len(e.v) + memEntryOverhead)
 	}
 	b := db.NewBatchWithSize(size)
 	for _, e := range kvs {
@@ -270,10 +277,10 @@ func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, error) {
 		}
 		if err != nil {
 			b.Close()
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return b, nil
+	return b, mem, nil
 }
 
 // sorted returns every entry of the batch, the posting lists and column

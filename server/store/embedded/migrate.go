@@ -29,7 +29,7 @@ func (e *Engine) migrateV1() error {
 	gt := genTracker{e: e}
 	flush := func() error {
 		bk.kvs = append(bk.kvs, gt.kvs()...)
-		b, err := bk.apply(e.db)
+		b, _, err := bk.apply(e.db)
 		if err != nil {
 			return err
 		}
