@@ -304,9 +304,7 @@ func (bk *batchKeys) sorted() []kv {
 	for i, g := range bk.groups {
 		out = bk.cols.appendBlocks(out, g.pt, g.gen, bk.rows[i], &bk.mem)
 	}
-	start := len(out)
 	out = bk.post.appendKVs(out, &bk.mem)
-	sortRun(out[start:], false)
 	out = append(out, bk.kvs[hi:]...)
 	sortRun(out, true)
 	bk.out = out
