@@ -348,9 +348,17 @@ func (bk *batchKeys) reset() {
 // IDs made where events are born start with their time, so a batch's IDs
 // lie close together.
 func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
+	size := 0
+	for _, ev := range evs {
+		size += len(prefixID) + len(ev.ID)
+	}
+	// One buffer for all the keys, rather than an allocation each.
+	buf := make([]byte, 0, size)
 	keys := make([][]byte, 0, len(evs))
 	for _, ev := range evs {
-		keys = append(keys, idKey(ev.ID))
+		start := len(buf)
+		buf = append(append(buf, prefixID...), ev.ID...)
+		keys = append(keys, buf[start:len(buf):len(buf)])
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	p := []byte(prefixID)
