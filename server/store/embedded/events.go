@@ -96,7 +96,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
+		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i], enc.layout[i].indexes())
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
@@ -204,8 +204,9 @@ type kv struct {
 }
 
 // addEvent adds an event's primary, id/ and index entries; fields are its
-// fields in name order (appendFields), or nil to have them listed here.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
+// fields in name order (appendFields), or nil to have them listed here,
+// and index their places in indexedFields (layout.indexes), or nil.
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field, index []int) {
 	if fields == nil {
 		fields = appendFields(nil, ev)
 	}
@@ -219,8 +220,13 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	if ev.Dataset != "" {
 		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
 	}
-	for _, f := range fields {
-		fi := indexOf(f.name)
+	for i, f := range fields {
+		var fi int
+		if index != nil {
+			fi = index[i]
+		} else {
+			fi = indexOf(f.name)
+		}
 		if fi < 0 {
 			continue
 		}
