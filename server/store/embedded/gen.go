@@ -8,16 +8,17 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// Index generations. A partition's index is cut into generations of at
-// most about genEvents events each, in the order they were written, and a
-// generation ends with the memtable its batches went into (memtable.go): the key of every
-// posting list starts with its generation, t/<part>x<gen><field>\x00<value>…,
-// so the lists of one memtable flush fall in the key range of the current
-// generation instead of across the day's whole index. Compaction then
-// merges each flush with the current generation alone rather than
-// rewriting every list of the day, and flushed files that no longer overlap
-// can wait in level 0 without being merged at all: on a million events of
-// one day this took compaction reads from about 590 MB to 260 MB.
+// Index generations. A partition's index is cut into generations of at most
+// about genEvents events each, in the order they were written, and a
+// generation ends with the memtable its batches went into (memtable.go): the
+// key of every posting list starts with its generation,
+// t/<part>x<gen><field>\x00<value>…, so the lists of one memtable flush fall
+// in the key range of the current generation instead of across the day's
+// whole index. Compaction then merges each flush with the current generation
+// alone rather than rewriting every list of the day, and flushed files that
+// no longer overlap can wait in level 0 without being merged at all: on a
+// million events of one day this took compaction reads from about 590 MB to
+// 260 MB.
 //
 // Each generation has a record t/<part>y<gen> holding the smallest and
 // greatest timestamp of its events and their count, written in the same
