@@ -124,18 +124,49 @@ func FreeName(name string) bool {
 // CheckField is what Validate checks of the field name and its value v.
 func CheckField(name string, v any) error { return checkField(name, v) }
 
-func checkField(name string, v any) error {
-	if !validName(name) {
-		return &FieldError{Field: name, Msg: "not a valid field name"}
+func checkField(name string, v any) error { return NewFieldCheck(name).Check(v) }
+
+// CheckID is what Validate checks of the event ID, with the error Validate
+// gives.
+func CheckID(id string) error {
+	if err := checkID(id); err != nil {
+		return &FieldError{Field: FieldID, Msg: err.Error()}
 	}
-	if err := checkValue(name, v, 0); err != nil {
+	return nil
+}
+
+// FieldCheck is what Validate checks of the values of one field name,
+// with what the name itself comes to (whether it is valid, what type the
+// schema asks of it) worked out once: a writer that meets the same names
+// event after event makes a FieldCheck per name and checks only values.
+// The zero FieldCheck refuses everything.
+type FieldCheck struct {
+	name  string
+	kind  kind
+	known bool
+	ok    bool
+}
+
+// NewFieldCheck returns the check of values under name; when name is not a
+// valid field name, Check refuses every value with that error.
+func NewFieldCheck(name string) FieldCheck {
+	k, known := schema[name]
+	return FieldCheck{name: name, kind: k, known: known, ok: validName(name)}
+}
+
+// Check reports what Validate reports of a field of c's name holding v
+// (CheckField).
+func (c FieldCheck) Check(v any) error {
+	if !c.ok {
+		return &FieldError{Field: c.name, Msg: "not a valid field name"}
+	}
+	if err := checkValue(c.name, v, 0); err != nil {
 		return err
 	}
-	k, known := schema[name]
-	if !known {
+	if !c.known {
 		return nil
 	}
-	return checkKind(name, k, v)
+	return checkKind(c.name, c.kind, v)
 }
 
 func checkValue(name string, v any, depth int) error {

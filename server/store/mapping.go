@@ -227,22 +227,43 @@ func (c *Checker) Check(ev event.Event, fields iter.Seq2[string, any]) *MappingE
 	}
 	i := 0
 	for name, v := range fields {
-		if i < len(c.names) && c.names[i] != name {
-			// A name's resolution depends only on the names before it,
-			// so those kept up to here still hold.
-			c.names, c.res = c.names[:i], c.res[:i]
-		}
-		if i == len(c.names) {
-			c.names = append(c.names, name)
-			c.res = append(c.res, c.m.resolve(ev, name, c.parents))
-		}
-		// In name order, the first failure is the one Check reports.
-		if err := c.res[i].check(name, v); err != nil {
+		if err := c.check(ev, i, name, v); err != nil {
 			return err
 		}
 		i++
 	}
 	return nil
+}
+
+// CheckAt is Check for an event of n fields whose i-th in name order
+// field(i) returns. Ranging over Check's iterator makes a closure per
+// event that escapes to the heap; CheckAt calls field and keeps nothing.
+func (c *Checker) CheckAt(ev event.Event, n int, field func(i int) (string, any)) *MappingError {
+	if err := checkTime(ev); err != nil {
+		return err
+	}
+	for i := range n {
+		name, v := field(i)
+		if err := c.check(ev, i, name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check checks field i of ev, in name order.
+func (c *Checker) check(ev event.Event, i int, name string, v any) *MappingError {
+	if i < len(c.names) && c.names[i] != name {
+		// A name's resolution depends only on the names before it, so
+		// those kept up to here still hold.
+		c.names, c.res = c.names[:i], c.res[:i]
+	}
+	if i == len(c.names) {
+		c.names = append(c.names, name)
+		c.res = append(c.res, c.m.resolve(ev, name, c.parents))
+	}
+	// In name order, the first failure is the one Check reports.
+	return c.res[i].check(name, v)
 }
 
 func checkReserved(name string) *MappingError {

@@ -61,15 +61,20 @@ func TestMappingCheck(t *testing.T) {
 	// A Checker fed the same events one after another, forwards and then
 	// backwards (so that each meets names resolved for other events), must
 	// report what Check reports.
-	c := m.NewChecker()
+	c, at := m.NewChecker(), m.NewChecker()
 	order := indexes(len(tests))
 	back := slices.Clone(order)
 	slices.Reverse(back)
 	for _, i := range append(order, back...) {
 		tc := tests[i]
 		ev := event.Event{ID: "e1", Timestamp: tc.ts, Dataset: "test", Fields: tc.fields}
-		if got, want := c.Check(ev, sortedFields(ev)), m.Check(ev); !reflect.DeepEqual(got, want) {
+		want := m.Check(ev)
+		if got := c.Check(ev, sortedFields(ev)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Checker %v, Check %v", tc.name, got, want)
+		}
+		names := slices.Sorted(maps.Keys(ev.Fields))
+		if got := at.CheckAt(ev, len(names), func(i int) (string, any) { return names[i], ev.Fields[names[i]] }); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Checker.CheckAt %v, Check %v", tc.name, got, want)
 		}
 	}
 	for _, tc := range tests {

@@ -107,13 +107,7 @@ func mappingCheck(Config) func(event.Event, []field, *layout) (string, string, b
 			if l.check == nil {
 				l.check = m.NewChecker()
 			}
-			err = l.check.Check(ev, func(yield func(string, any) bool) {
-				for _, f := range fields {
-					if !yield(f.name, f.v) {
-						return
-					}
-				}
-			})
+			err = l.check.CheckAt(ev, len(fields), func(i int) (string, any) { return fields[i].name, fields[i].v })
 		}
 		if err != nil {
 			return err.Field, err.Reason, false

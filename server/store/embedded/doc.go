@@ -50,8 +50,8 @@
 // # Indexes
 //
 // An index entry is a posting list: one key per partition, index generation
-// (gen.go: about 100,000 events in write order, so that compaction merges
-// a flush with the current generation only), field, value and write batch, whose value lists the sort keys (<ts><id>, ascending, as a
+// (gen.go: up to about 100,000 events in write order, and never more than
+// one memtable's, so that a flush overlaps no older one: memtable.go), field, value and write batch, whose value lists the sort keys (<ts><id>, ascending, as a
 // run that keeps of each key only what differs from the one before:
 // sortkeys.go) of the batch's events with that value. An
 // agent's batch shares its host, agent, unit and address, so one list

@@ -61,8 +61,8 @@ type encoded struct {
 // the write lock, so each takes its own.
 var encodings = sync.Pool{New: func() any { return new(encoded) }}
 
-// encodeEvents checks the events and encodes them; err names the event at
-// fault.
+// encodeEvents checks the events as checkEvent does and encodes them; err
+// names the event at fault.
 func encodeEvents(evs []event.Event) (*encoded, error) {
 	enc := encodings.Get().(*encoded)
 	n := 0
@@ -74,13 +74,15 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 	buf := enc.buf[:0]
 	enc.layout = slices.Grow(enc.layout[:0], len(evs))
 	for i, ev := range evs {
-		err := checkEvent(ev)
+		err := checkHead(ev)
 		if err == nil {
 			start := len(all)
 			var l *layout
 			all, l = enc.lay.appendFields(all, ev)
 			enc.layout = append(enc.layout, l)
-			buf, err = appendDoc(buf, ev.Dataset, all[start:], l)
+			if err = l.checkValues(all[start:]); err == nil {
+				buf, err = appendDoc(buf, ev.Dataset, all[start:], l)
+			}
 		}
 		if err != nil {
 			enc.buf, enc.all, enc.ends = buf, all, ends

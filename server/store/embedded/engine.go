@@ -57,6 +57,9 @@ type Engine struct {
 	// batch is the memory of PutEvents' batches, kept from one to the
 	// next; guarded by evMu.
 	batch batchKeys
+	// mem follows Pebble's memtables, so that an index generation ends
+	// with one (memtable.go).
+	mem *memtables
 	// fits checks an event against the field mapping; an event that does
 	// not fit goes to the dead-letter area. Given the event's fields in
 	// name order and their layout, it may be called only by the writer
@@ -98,7 +101,9 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, err
 	}
 	cache := pebble.NewCache(cfg.CacheBytes)
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(cfg, log, lock, cache))
+	opts := pebbleOptions(cfg, log, lock, cache)
+	mem := newMemtables(cfg, opts)
+	db, err := pebble.Open(cfg.Dir, opts)
 	// Open took its own reference to the cache.
 	cache.Unref()
 	if err != nil {
@@ -112,7 +117,8 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		lock.Close()
 		return nil, err
 	}
-	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents}
+	mem.opened()
+	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents, mem: mem}
 	if cfg.Sync {
 		e.wo = pebble.Sync
 	}
@@ -142,6 +148,13 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 		MaxConcurrentCompactions: func() int { return cfg.Compactions },
 		L0CompactionThreshold:    cfg.L0Files,
 		L0StopWritesThreshold:    3 * cfg.L0Files,
+		// A flush is cut wherever a file of level 0 begins or ends (not
+		// only every few megabytes of them), so that the files of a flush
+		// that adds keys above those of each older file (memtable.go) lie
+		// beside those files rather than across them: a file that ran on
+		// from the newest events into the newest lists would span every
+		// older file of lists between, and Pebble would merge them all.
+		FlushSplitBytes: 1,
 		// Pinned rather than FormatNewest so that a Pebble upgrade never
 		// rewrites a data directory behind the operator's back.
 		FormatMajorVersion: pebble.FormatVirtualSSTables,

@@ -61,7 +61,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	dead := 0
 	bk := &e.batch
 	defer bk.reset()
-	gt := genTracker{e: e}
+	gt := genTracker{e: e, epoch: e.mem.epoch()}
 	stored, err := e.storedIDs(evs)
 	if err != nil {
 		return nil, fmt.Errorf("put events: look up IDs: %w", err)
@@ -96,7 +96,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
+		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i], enc.layout[i].indexes())
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
@@ -106,7 +106,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		}
 		return fresh, nil
 	}
-	b, err := bk.apply(e.db)
+	b, memBytes, err := bk.apply(e.db)
 	if err != nil {
 		return nil, fmt.Errorf("put events: %w", err)
 	}
@@ -120,6 +120,11 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	}
 	owed = false
 	gt.commit()
+	if err := e.mem.wrote(e.db, memBytes); err != nil {
+		// The events are stored; only the next generation may straddle
+		// two memtables.
+		e.log.Warn("store: start a memtable", "err", err)
+	}
 	for _, p := range newParts {
 		e.parts.add(p)
 	}
@@ -143,6 +148,25 @@ func checkEvent(ev event.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
+	return checkSortTime(ev)
+}
+
+// checkHead is checkEvent but for the fields' names and values, which a
+// writer checks with the layout of their names (layout.checkValues):
+// checkHead and checkValues together check all checkEvent does.
+func checkHead(ev event.Event) error {
+	if err := event.CheckID(ev.ID); err != nil {
+		return err
+	}
+	// With no names given, ValidateFields checks what is not a field.
+	if err := ev.ValidateFields(nil); err != nil {
+		return err
+	}
+	return checkSortTime(ev)
+}
+
+// checkSortTime checks that a sort key can hold the event's time.
+func checkSortTime(ev event.Event) error {
 	if ev.Timestamp.Before(minTime) || ev.Timestamp.After(maxTime) {
 		return &event.FieldError{Field: event.FieldTimestamp, Msg: fmt.Sprintf("%s is outside the years 1678-2262", ev.Timestamp)}
 	}
@@ -180,8 +204,9 @@ type kv struct {
 }
 
 // addEvent adds an event's primary, id/ and index entries; fields are its
-// fields in name order (appendFields), or nil to have them listed here.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
+// fields in name order (appendFields), or nil to have them listed here,
+// and index their places in indexedFields (layout.indexes), or nil.
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field, index []int) {
 	if fields == nil {
 		fields = appendFields(nil, ev)
 	}
@@ -195,8 +220,13 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	if ev.Dataset != "" {
 		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
 	}
-	for _, f := range fields {
-		fi := indexOf(f.name)
+	for i, f := range fields {
+		var fi int
+		if index != nil {
+			fi = index[i]
+		} else {
+			fi = indexOf(f.name)
+		}
 		if fi < 0 {
 			continue
 		}
@@ -229,17 +259,19 @@ func (bk *batchKeys) addRow(g colGroup, r colRow) {
 func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 }
 
 // apply sorts the entries and sets them in a new batch of db, which the
-// caller closes. The batch is made at its full size: a batch of a thousand
-// wide events is over a megabyte, which Pebble neither keeps for the next
-// batch nor reaches without growing its buffer a dozen times, copying it
-// each time.
-func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, error) {
+// caller closes, and returns about how many bytes of a memtable the batch
+// takes. The batch is made at its full size: a batch of a thousand wide
+// events is over a megabyte, which Pebble neither keeps for the next batch
+// nor reaches without growing its buffer a dozen times, copying it each
+// time.
+func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, int64, error) {
 	kvs := bk.sorted()
 	// A record is a kind byte and the lengths of its key and value as
 	// uvarints, then the key and the value; the batch's header is 12 bytes.
-	size := 12
+	size, mem := 12, int64(0)
 	for _, e := range kvs {
 		size += 1 + 2*binary.MaxVarintLen32 + len(e.k) + len(e.v)
+		mem += int64(len(e.k) + len(e.v) + memEntryOverhead)
 	}
 	b := db.NewBatchWithSize(size)
 	for _, e := range kvs {
@@ -251,10 +283,10 @@ func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, error) {
 		}
 		if err != nil {
 			b.Close()
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return b, nil
+	return b, mem, nil
 }
 
 // sorted returns every entry of the batch, the posting lists and column
@@ -278,9 +310,7 @@ func (bk *batchKeys) sorted() []kv {
 	for i, g := range bk.groups {
 		out = bk.cols.appendBlocks(out, g.pt, g.gen, bk.rows[i], &bk.mem)
 	}
-	start := len(out)
 	out = bk.post.appendKVs(out, &bk.mem)
-	sortRun(out[start:], false)
 	out = append(out, bk.kvs[hi:]...)
 	sortRun(out, true)
 	bk.out = out
@@ -324,9 +354,17 @@ func (bk *batchKeys) reset() {
 // IDs made where events are born start with their time, so a batch's IDs
 // lie close together.
 func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
+	size := 0
+	for _, ev := range evs {
+		size += len(prefixID) + len(ev.ID)
+	}
+	// One buffer for all the keys, rather than an allocation each.
+	buf := make([]byte, 0, size)
 	keys := make([][]byte, 0, len(evs))
 	for _, ev := range evs {
-		keys = append(keys, idKey(ev.ID))
+		start := len(buf)
+		buf = append(append(buf, prefixID...), ev.ID...)
+		keys = append(keys, buf[start:len(buf):len(buf)])
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	p := []byte(prefixID)

@@ -8,15 +8,17 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-// Index generations. A partition's index is cut into generations of about
-// genEvents events each, in the order they were written: the key of every
-// posting list starts with its generation, t/<part>x<gen><field>\x00<value>…,
-// so the lists of one memtable flush fall in the key range of the current
-// generation instead of across the day's whole index. Compaction then
-// merges each flush with the current generation alone rather than
-// rewriting every list of the day, and flushed files that no longer overlap
-// can wait in level 0 without being merged at all: on a million events of
-// one day this took compaction reads from about 590 MB to 260 MB.
+// Index generations. A partition's index is cut into generations of at most
+// about genEvents events each, in the order they were written, and a
+// generation ends with the memtable its batches went into (memtable.go): the
+// key of every posting list starts with its generation,
+// t/<part>x<gen><field>\x00<value>…, so the lists of one memtable flush fall
+// in the key range of the current generation instead of across the day's
+// whole index. Compaction then merges each flush with the current generation
+// alone rather than rewriting every list of the day, and flushed files that
+// no longer overlap can wait in level 0 without being merged at all: on a
+// million events of one day this took compaction reads from about 590 MB to
+// 260 MB.
 //
 // Each generation has a record t/<part>y<gen> holding the smallest and
 // greatest timestamp of its events and their count, written in the same
@@ -37,6 +39,9 @@ type genInfo struct {
 	n        uint32
 	min, max int64 // smallest and greatest @timestamp, Unix nanoseconds
 	count    uint64
+	// epoch is the memtable the generation was begun in (memtables.epoch;
+	// 0 for one read back from its record); not stored.
+	epoch uint64
 }
 
 const genValueLen = 24
@@ -114,7 +119,10 @@ func (g genInfo) overlaps(from, to time.Time) bool {
 // partition's current generation changes only when the batch has been
 // committed (commit).
 type genTracker struct {
-	e       *Engine
+	e *Engine
+	// epoch is the memtable the batch goes into (memtables.epoch), or 0
+	// when generations need not follow memtables.
+	epoch   uint64
 	touched map[part]*genInfo
 	order   []part
 	done    []kv // records of generations the batch filled up
@@ -137,11 +145,15 @@ func (t *genTracker) assign(p part, ts time.Time) (uint32, error) {
 	}
 	ns := ts.UnixNano()
 	switch {
+	case g.count > 0 && t.epoch != 0 && g.epoch != t.epoch:
+		// The generation's keys are in an older memtable (memtable.go);
+		// its record, written with its last batch, is complete.
+		*g = genInfo{n: g.n + 1, min: ns, max: ns, epoch: t.epoch}
 	case g.count >= t.e.genSize:
 		t.done = append(t.done, kv{k: genKey(p, g.n), v: g.value()})
-		*g = genInfo{n: g.n + 1, min: ns, max: ns}
+		*g = genInfo{n: g.n + 1, min: ns, max: ns, epoch: t.epoch}
 	case g.count == 0:
-		g.min, g.max = ns, ns
+		g.min, g.max, g.epoch = ns, ns, t.epoch
 	default:
 		g.min, g.max = min(g.min, ns), max(g.max, ns)
 	}

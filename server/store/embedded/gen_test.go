@@ -1,8 +1,13 @@
 package embedded
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"lachan/internal/event"
+	"lachan/internal/logging"
+	"lachan/server/store"
 )
 
 func TestGenOverlaps(t *testing.T) {
@@ -37,5 +42,80 @@ func TestGenRecordRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeGen(p, genKey(p, 7), g.value()[:20]); err == nil {
 		t.Error("a short record decoded without error")
+	}
+}
+
+// TestGenerationsFollowMemtables writes dozens of memtables' worth of
+// events: a batch must begin a new generation exactly when Pebble began a
+// memtable since the batch before, and has Pebble begin one once a
+// memtable of the configured size is three quarters full, so that no
+// generation's lists and blocks are flushed twice (memtable.go); searches
+// over the many generations must still find every event.
+func TestGenerationsFollowMemtables(t *testing.T) {
+	cfg := testConfig(t.TempDir(), false)
+	cfg.MemTableBytes = 1 << 20
+	e, err := Open(cfg, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	const batches, batch, hosts = 150, 100, 30
+	p := partOf(event.DatasetOsquery, benchT0)
+	began, forced := 0, 0
+	var prev uint64
+	for b := range batches {
+		evs := make([]event.Event, batch)
+		for i := range evs {
+			n := b*batch + i
+			evs[i] = benchEvent(n, hosts, benchT0.Add(time.Duration(n)*time.Millisecond))
+		}
+		before, started := e.gens[p], e.mem.started.Load()
+		if _, err := e.PutEvents(context.Background(), evs); err != nil {
+			t.Fatal(err)
+		}
+		after := e.gens[p]
+		newGen := after.n != before.n
+		want := b > 0 && (started != prev || before.count >= e.genSize)
+		if newGen != want {
+			t.Fatalf("batch %d: new generation %v (%d → %d), memtables begun since the batch before: %d", b, newGen, before.n, after.n, started-prev)
+		}
+		if newGen {
+			began++
+		}
+		if e.mem.size == e.mem.max && e.mem.started.Load() != started {
+			forced++
+		}
+		prev = started
+	}
+	m := e.db.Metrics()
+	if forced < 10 || began < forced {
+		t.Errorf("%d memtables begun at three quarters full, %d generations begun (%d flushes)", forced, began, m.Flush.Count)
+	}
+	gens, err := readGens(e.db, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count uint64
+	for _, g := range gens {
+		count += g.count
+	}
+	if len(gens) != began+1 || count != batches*batch {
+		t.Errorf("%d generation records of %d events in all; %d generations begun", len(gens), count, began)
+	}
+	q := store.Query{Terms: map[string][]string{"host.id": {"host-0007"}}, Limit: store.MaxLimit}
+	found := 0
+	for {
+		page, err := e.SearchEvents(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found += len(page.Events)
+		if page.Next == nil {
+			break
+		}
+		q.After = page.Next
+	}
+	if want := batches * batch / hosts; found != want {
+		t.Errorf("host-0007: %d events found, want %d", found, want)
 	}
 }

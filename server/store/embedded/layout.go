@@ -19,6 +19,47 @@ type layout struct {
 	// (`,"name":`), one buffer for all, made on first use (jsonNames).
 	json []byte
 	ends []int
+	// checks is what event.Validate checks of each name's values, made on
+	// first use (checkValues).
+	checks []event.FieldCheck
+	// index is each name's place in indexedFields, or -1, made on first
+	// use (indexes).
+	index []int
+}
+
+// indexes returns each name's place in indexedFields (indexOf), or -1;
+// nil for no layout.
+func (l *layout) indexes() []int {
+	if l == nil {
+		return nil
+	}
+	if l.index == nil {
+		l.index = make([]int, len(l.names))
+		for i, name := range l.names {
+			l.index[i] = indexOf(name)
+		}
+	}
+	return l.index
+}
+
+// checkValues checks an event's fields, listed under l's names, as
+// event.Validate checks them, and returns the error of the first that
+// fails in name order. Whether a name is valid and what type the schema
+// asks of it depend on the name alone, so they are worked out once per
+// set rather than once per event.
+func (l *layout) checkValues(fields []field) error {
+	if l.checks == nil {
+		l.checks = make([]event.FieldCheck, len(l.names))
+		for i, name := range l.names {
+			l.checks[i] = event.NewFieldCheck(name)
+		}
+	}
+	for i, f := range fields {
+		if err := l.checks[i].Check(f.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // jsonNames returns, for each name in order, the bytes a document writes

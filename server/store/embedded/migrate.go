@@ -29,7 +29,7 @@ func (e *Engine) migrateV1() error {
 	gt := genTracker{e: e}
 	flush := func() error {
 		bk.kvs = append(bk.kvs, gt.kvs()...)
-		b, err := bk.apply(e.db)
+		b, _, err := bk.apply(e.db)
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (e *Engine) migrateV1() error {
 		if err != nil {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}
-		bk.addEvent(p, gen, ev, append([]byte(nil), it.Value()...), nil)
+		bk.addEvent(p, gen, ev, append([]byte(nil), it.Value()...), nil, nil)
 		if n++; n%1000 == 0 {
 			if err := flush(); err != nil {
 				return fmt.Errorf("migrate layout 1: %w", err)

@@ -2,11 +2,13 @@ package embedded
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -42,6 +44,7 @@ type postings struct {
 	index map[postingKey]int
 	keys  []postingKey
 	lists [][][]byte
+	order []int // appendKVs' order of keys
 	last  [8]struct {
 		key  postingKey
 		list int
@@ -77,9 +80,22 @@ func (ps *postings) add(k postingKey, tsid []byte) {
 }
 
 // appendKVs appends one entry per list to out, its keys and values made in
-// a.
+// a, in key order. The lists are taken in the order of their partition,
+// generation, field name and value, which is their keys' order but where
+// a long value was cut and hashed (keys.go): the entries are sorted by key
+// only when that left them out of order, since comparing the whole keys,
+// which share their first twenty bytes or so, cost a batch more than
+// building them.
 func (ps *postings) appendKVs(out []kv, a *arena) []kv {
-	for i, pk := range ps.keys {
+	order := ps.order[:0]
+	for i := range ps.keys {
+		order = append(order, i)
+	}
+	slices.SortFunc(order, func(x, y int) int { return ps.keys[x].compare(ps.keys[y]) })
+	ps.order = order
+	start := len(out)
+	for _, i := range order {
+		pk := ps.keys[i]
 		list := ps.lists[i]
 		slices.SortFunc(list, bytes.Compare)
 		list = slices.CompactFunc(list, bytes.Equal)
@@ -94,7 +110,23 @@ func (ps *postings) appendKVs(out []kv, a *arena) []kv {
 		k = append(k, list[len(list)-1]...)
 		out = append(out, kv{k: k, v: v})
 	}
+	sortRun(out[start:], false)
 	return out
+}
+
+// compare orders posting keys as their keys sort, but for values longer
+// than maxIndexValue, which appendIndexValue cuts and hashes.
+func (k postingKey) compare(o postingKey) int {
+	if c := bytes.Compare(k.pt[:], o.pt[:]); c != 0 {
+		return c
+	}
+	if k.gen != o.gen {
+		return cmp.Compare(k.gen, o.gen)
+	}
+	if k.field != o.field {
+		return strings.Compare(indexedFields[k.field], indexedFields[o.field])
+	}
+	return strings.Compare(k.value, o.value)
 }
 
 // kvs returns one entry per list.

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,6 +93,34 @@ func TestSortKeysRoundTrip(t *testing.T) {
 	for i := range keys {
 		if !bytes.Equal(got[i], keys[i]) {
 			t.Errorf("key %d: %q, want %q", i, got[i], keys[i])
+		}
+	}
+}
+
+// TestPostingOrder: a batch's lists come out in key order, whatever the
+// order their values were met in, values cut and hashed among them.
+func TestPostingOrder(t *testing.T) {
+	long := strings.Repeat("v", maxIndexValue)
+	values := []string{"b", "a", "", "a\x00", "a\x01", "a\x02", "ab", long + "b", long + "a", long[:cutIndexValue] + "\x00z", "host-7"}
+	ps := &postings{}
+	n := 0
+	for _, pt := range []part{makePart('n', 4), makePart('e', 4), makePart('e', 3)} {
+		for _, gen := range []uint32{2, 0, 1} {
+			for f := len(indexedFields) - 1; f >= 0; f-- {
+				for _, v := range values {
+					n++
+					ps.add(postingKey{pt: pt, gen: gen, field: f, value: v}, tsID(time.Unix(int64(n), 0), "x"))
+				}
+			}
+		}
+	}
+	kvs := ps.kvs()
+	if len(kvs) != n {
+		t.Fatalf("%d lists, want %d", len(kvs), n)
+	}
+	for i := 1; i < len(kvs); i++ {
+		if bytes.Compare(kvs[i-1].k, kvs[i].k) >= 0 {
+			t.Fatalf("list %d %q after %q", i, kvs[i].k, kvs[i-1].k)
 		}
 	}
 }
