@@ -12,10 +12,13 @@ type bucket struct {
 	// searches; the fields in named have them in their own matchers.
 	anyField *fieldScan
 	named    map[string]bool
-	// checks[i] are rule i's clauses beyond its trigger, as lists of
-	// literal IDs one of which must have been found.
-	checks [][][]int32
-	nlits  int
+	// checks[checkAt[i]:checkAt[i+1]] are rule i's clauses beyond its
+	// trigger, each a count n then n literal IDs one of which must have
+	// been found: one flat array, so that testing a marked rule reads
+	// memory in one place rather than chasing a slice per clause.
+	checks  []int32
+	checkAt []int32
+	nlits   int
 }
 
 // fieldScan finds the literals of one event field: an automaton for those
@@ -33,8 +36,10 @@ type fieldScan struct {
 	// below its length; longer values are always looked up): lowering
 	// can change a non-ASCII value's length, so only ASCII lengths count.
 	exactLen []bool
-	hits     [][]int
-	gid      []int32
+	// hits[hitAt[i]:hitAt[i+1]] are the rules literal i triggers.
+	hits  []int32
+	hitAt []int32
+	gid   []int32
 	// minLen is the length of the shortest literal: a shorter ASCII value
 	// holds none of them.
 	minLen int
@@ -46,7 +51,7 @@ type litKey struct {
 }
 
 func newBucket(rules []compiled) *bucket {
-	b := &bucket{rules: rules, checks: make([][][]int32, len(rules))}
+	b := &bucket{rules: rules, checkAt: make([]int32, 1, len(rules)+1)}
 	ids := map[litKey]int32{}
 	id := func(r req) int32 {
 		k := litKey{r.field, r.lit, r.kind}
@@ -61,6 +66,7 @@ func newBucket(rules []compiled) *bucket {
 		cs, ok := clauses(c.cond)
 		if !ok {
 			b.always = append(b.always, i)
+			b.checkAt = append(b.checkAt, int32(len(b.checks)))
 			continue
 		}
 		best := 0
@@ -82,12 +88,12 @@ func newBucket(rules []compiled) *bucket {
 			if j == best {
 				continue
 			}
-			ids := make([]int32, len(cl))
-			for k, r := range cl {
-				ids[k] = id(r)
+			b.checks = append(b.checks, int32(len(cl)))
+			for _, r := range cl {
+				b.checks = append(b.checks, id(r))
 			}
-			b.checks[i] = append(b.checks[i], ids)
 		}
+		b.checkAt = append(b.checkAt, int32(len(b.checks)))
 	}
 	b.nlits = len(ids)
 	b.named = map[string]bool{}
@@ -133,13 +139,16 @@ func isASCII(s string) bool {
 
 // newFieldScan builds the matchers of one field's literals (sorted keys).
 func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[litKey]int32) *fieldScan {
-	fs := &fieldScan{field: f, minLen: len(keys[0].lit)}
+	fs := &fieldScan{field: f, minLen: len(keys[0].lit), hitAt: make([]int32, 1, len(keys)+1)}
 	// Each matcher numbers its own literals; idx maps them to the field's.
 	var byKind [4][]string
 	var idx [4][]int32
 	for i, k := range keys {
 		fs.minLen = min(fs.minLen, len(k.lit))
-		fs.hits = append(fs.hits, trigger[k])
+		for _, r := range trigger[k] {
+			fs.hits = append(fs.hits, int32(r))
+		}
+		fs.hitAt = append(fs.hitAt, int32(len(fs.hits)))
 		fs.gid = append(fs.gid, ids[k])
 		kind := k.kind
 		if k.field == "" {
@@ -241,7 +250,11 @@ func short(v any, n int) bool {
 }
 
 func (b *bucket) passes(rule int, found []bool) bool {
-	for _, cl := range b.checks[rule] {
+	cs := b.checks[b.checkAt[rule]:b.checkAt[rule+1]]
+	for len(cs) > 0 {
+		n := int(cs[0])
+		cl := cs[1 : 1+n]
+		cs = cs[1+n:]
 		ok := false
 		for _, g := range cl {
 			if found[g] {
@@ -273,7 +286,7 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 			found[g] = true
 			sc.set = append(sc.set, g)
 		}
-		for _, r := range fs.hits[lit] {
+		for _, r := range fs.hits[fs.hitAt[lit]:fs.hitAt[lit+1]] {
 			mark[r] = true
 		}
 	}
