@@ -35,6 +35,10 @@ type automaton struct {
 	fcls   [128]uint16 // cls of the lower case of an ASCII byte
 	dfa    []uint16
 	hasOut []uint64
+	// idle marks the ASCII bytes whose lower case has no edge from the
+	// root: a scan at the root passes over a run of them without a
+	// transition each, as most bytes of a value begin no literal.
+	idle [256]bool
 }
 
 // maxDFAStates bounds the states with complete rows in one automaton
@@ -227,6 +231,9 @@ func (a *automaton) buildDFA(ndfa int) {
 			row[a.cls[e.b]] = uint16(e.to)
 		}
 	}
+	for b := 0; b < 0x80; b++ {
+		a.idle[b] = a.root[foldASCII[b]] == 0
+	}
 	a.hasOut = make([]uint64, (len(a.states)+63)/64)
 	for s := range a.states {
 		if a.states[s].outHi > a.states[s].outLo {
@@ -370,8 +377,15 @@ var foldASCII = func() (t [256]byte) {
 // tolerate).
 func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 	cur := int32(0)
-	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
+	dfa, ncls, ndfa, hasOut, idle := a.dfa, a.ncls, a.ndfa, a.hasOut, &a.idle
 	for i := 0; i < len(text); i++ {
+		if cur == 0 {
+			for idle[text[i]] {
+				if i++; i == len(text) {
+					return true
+				}
+			}
+		}
 		b := text[i]
 		if b >= 0x80 {
 			return false
