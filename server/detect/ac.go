@@ -54,6 +54,12 @@ type acState struct {
 	// automaton) those ending at states on the fail chain, so that
 	// scanning never walks the chain.
 	outLo, outHi int32
+	// A state with at most one edge (most past the shallowest: a scan
+	// there follows one literal's chain) holds it here, edge (byte b1 to
+	// to1, or none: to1 -1), so that a step reads the state alone.
+	small bool
+	b1    byte
+	to1   int32
 }
 
 type acEdge struct {
@@ -62,10 +68,17 @@ type acEdge struct {
 }
 
 func (a *automaton) child(s int32, b byte) int32 {
-	if r := a.states[s].row; r >= 0 {
+	st := &a.states[s]
+	if st.small {
+		if st.b1 == b {
+			return st.to1
+		}
+		return -1
+	}
+	if r := st.row; r >= 0 {
 		return a.rows[int(r)<<8|int(b)]
 	}
-	e := a.edges[a.states[s].lo:a.states[s].hi]
+	e := a.edges[st.lo:st.hi]
 	lo, hi := 0, len(e)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -308,6 +321,12 @@ func (t *builder) flatten() *automaton {
 		st.outLo = int32(len(a.outs))
 		a.outs = append(a.outs, t.out[s]...)
 		st.outHi = int32(len(a.outs))
+		switch es := t.next[s]; len(es) {
+		case 0:
+			st.small, st.to1 = true, -1
+		case 1:
+			st.small, st.b1, st.to1 = true, es[0].b, es[0].to
+		}
 	}
 	for b := 0; b < 256; b++ {
 		a.root[b] = max(a.child(0, byte(b)), 0)
