@@ -1,6 +1,9 @@
 package detect
 
-import "sort"
+import (
+	"math/bits"
+	"sort"
+)
 
 // bucket is the rules one event may meet (those of its dataset, or of its
 // dataset and key value) with their prefilter.
@@ -193,7 +196,7 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 	mark := sc.marks(len(b.rules))
 	found := sc.founds(b.nlits)
 	for _, i := range b.always {
-		mark[i] = true
+		mark[i>>6] |= 1 << (uint(i) & 63)
 	}
 	for fi := range b.fields {
 		fs := &b.fields[fi]
@@ -213,13 +216,15 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 			}
 		}
 	}
-	for i, m := range mark {
-		if !m {
-			continue
+	for w, m := range mark {
+		if m == 0 {
+			continue // most words: a bucket's rules are many, its candidates few
 		}
-		mark[i] = false
-		if b.passes(i, found) {
-			out = append(out, i)
+		mark[w] = 0
+		for ; m != 0; m &= m - 1 {
+			if i := w<<6 | bits.TrailingZeros64(m); b.passes(i, found) {
+				out = append(out, i)
+			}
 		}
 	}
 	for _, g := range sc.set {
@@ -269,7 +274,7 @@ func (b *bucket) passes(rule int, found []bool) bool {
 	return true
 }
 
-func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v any, mark, found []bool) {
+func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v any, mark []uint64, found []bool) {
 	if list, ok := v.([]any); ok {
 		for _, el := range list {
 			b.scanValue(c, fs, 0, "", el, mark, found)
@@ -287,7 +292,7 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 			sc.set = append(sc.set, g)
 		}
 		for _, r := range fs.hits[fs.hitAt[lit]:fs.hitAt[lit+1]] {
-			mark[r] = true
+			mark[r>>6] |= 1 << (uint32(r) & 63)
 		}
 	}
 	// Most values are ASCII: scan them folding case on the fly rather than

@@ -396,7 +396,7 @@ func (e *Engine) Match(ev event.Event) []Match {
 // literals are left cleared between uses.
 type scratch struct {
 	ctx   evalCtx
-	mark  []bool
+	mark  []uint64 // a bucket's rules marked as candidates, a bit each
 	found []bool
 	set   []int32 // literals marked found, to clear them
 	idx   []int
@@ -423,9 +423,11 @@ func (sc *scratch) lowerASCII(s string) string {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-func (sc *scratch) marks(n int) []bool {
+// marks returns a cleared bit set of n rules.
+func (sc *scratch) marks(n int) []uint64 {
+	n = (n + 63) / 64
 	if cap(sc.mark) < n {
-		sc.mark = make([]bool, n)
+		sc.mark = make([]uint64, n)
 	}
 	return sc.mark[:n]
 }
