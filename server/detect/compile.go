@@ -392,7 +392,7 @@ func collect(n node, c *evalCtx, out map[string]any) {
 			if f.field == "" {
 				continue
 			}
-			if v, ok := c.ev.Get(f.field); ok && v != nil {
+			if v, ok := c.get(f.fid, f.field); ok && v != nil {
 				out[f.field] = v
 			}
 		}
