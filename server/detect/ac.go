@@ -152,7 +152,7 @@ func newAutomaton(lits []string) *automaton {
 	t.link()
 	nb, ndfa := t.renumber()
 	a := nb.flatten()
-	a.buildDFA(ndfa)
+	a.buildDFA(ndfa, false)
 	return a
 }
 
@@ -216,7 +216,9 @@ func (t *builder) renumber() (nb *builder, ndfa int) {
 
 // buildDFA makes the complete rows of the first ndfa states (see
 // automaton), which must be numbered breadth first, and the output marks.
-func (a *automaton) buildDFA(ndfa int) {
+// A trie's rows hold its edges alone: a byte with no edge leads to 0,
+// which no edge of a trie leads to, so 0 there means the walk is over.
+func (a *automaton) buildDFA(ndfa int, trie bool) {
 	var used [256]bool
 	for _, e := range a.edges {
 		used[e.b] = true
@@ -239,7 +241,9 @@ func (a *automaton) buildDFA(ndfa int) {
 	for s := 1; s < int(a.ndfa); s++ {
 		f := int(a.states[s].fail) // f < s: it is shallower
 		row := a.dfa[s*a.ncls : (s+1)*a.ncls]
-		copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
+		if !trie {
+			copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
+		}
 		for _, e := range a.edges[a.states[s].lo:a.states[s].hi] {
 			row[a.cls[e.b]] = uint16(e.to)
 		}
@@ -274,9 +278,13 @@ func (a *automaton) emit(s int32, hit func(lit int)) {
 	}
 }
 
-// newTrie builds a trie of lits, or of their reversals.
+// newTrie builds a trie of lits, or of their reversals, its shallowest
+// states with complete rows as an automaton's (see buildDFA).
 func newTrie(lits []string, reverse bool) *automaton {
-	return newTrieBuilder(lits, reverse).flatten()
+	nb, ndfa := newTrieBuilder(lits, reverse).renumber()
+	a := nb.flatten()
+	a.buildDFA(ndfa, true)
+	return a
 }
 
 // link sets fail links breadth first, so that a state's fail target is
@@ -435,13 +443,15 @@ func (a *automaton) walkFold(text string, reverse bool, hit func(lit int)) bool 
 		if b >= 0x80 {
 			return false
 		}
-		if cur = a.child(cur, foldASCII[b]); cur < 0 {
+		if cur < a.ndfa {
+			if cur = int32(a.dfa[int(cur)*a.ncls+int(a.fcls[b])]); cur == 0 {
+				return true
+			}
+		} else if cur = a.child(cur, foldASCII[b]); cur < 0 {
 			return true
 		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
+		if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			a.emit(cur, hit)
 		}
 	}
 	return true
