@@ -1,10 +1,7 @@
 package detect
 
 import (
-	"regexp"
-	"regexp/syntax"
 	"strings"
-	"unicode/utf8"
 )
 
 // A prefilter keeps most rules from being evaluated at all. For each rule
@@ -213,51 +210,21 @@ func (f *fieldNode) necessary(field string) ([]req, bool) {
 	for _, m := range f.others {
 		// The scan runs over the lower-cased value, so a literal that a
 		// case-sensitive match needs is needed in lower case too.
-		var lit string
+		var lits []string
 		switch x := m.(type) {
 		case casedPattern:
-			lit = strings.ToLower(x.p.required())
+			lits = []string{strings.ToLower(x.p.required())}
 		case regexMatcher:
-			lit = strings.ToLower(regexRequired(x.re))
+			lits = regexFactors(x.re)
 		}
-		if lit == "" || !utf8.ValidString(lit) {
+		if len(lits) == 0 || !lowerValid(lits) {
 			return nil, false
 		}
-		out = append(out, req{field, lit, reqContains})
+		for _, lit := range lits {
+			out = append(out, req{field, lit, reqContains})
+		}
 	}
 	return out, true
-}
-
-// regexRequired returns the longest literal that every match of re
-// contains, or "" when it finds none.
-func regexRequired(re *regexp.Regexp) string {
-	tree, err := syntax.Parse(re.String(), syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(requiredLit(tree.Simplify()))
-}
-
-func requiredLit(re *syntax.Regexp) string {
-	switch re.Op {
-	case syntax.OpLiteral:
-		return string(re.Rune)
-	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLit(re.Sub[0])
-	case syntax.OpRepeat:
-		if re.Min >= 1 {
-			return requiredLit(re.Sub[0])
-		}
-	case syntax.OpConcat:
-		best := ""
-		for _, sub := range re.Sub {
-			if l := requiredLit(sub); len(l) > len(best) {
-				best = l
-			}
-		}
-		return best
-	}
-	return ""
 }
 
 // required returns the longest literal every match contains.
