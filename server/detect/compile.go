@@ -268,15 +268,25 @@ func (f *fieldNode) evalRefs(c *evalCtx, v any) bool {
 		return false
 	}
 	for _, r := range f.refs {
-		ov, ok := c.ev.Get(r.field)
+		ov, ok := c.get(r.fid, r.field)
 		if !ok || ov == nil {
 			if f.all {
 				return false
 			}
 			continue
 		}
-		os, _ := scalarString(ov)
-		if r.match(s, os) != f.all {
+		a, b := s, ""
+		os, ok := scalarString(ov)
+		if !r.cased {
+			// Both lowered once per event, in the slots, not per rule.
+			a = c.lowerOf(f.fid, f.field, s)
+			if ok {
+				b = c.lowerOf(r.fid, r.field, os)
+			}
+		} else if ok {
+			b = os
+		}
+		if r.match(a, b) != f.all {
 			return !f.all
 		}
 	}
@@ -418,8 +428,8 @@ func numberFields(n node, id func(string) int32) {
 				if f.field != "" {
 					f.fid = id(f.field)
 				}
-				for _, r := range f.refs {
-					id(r.field) // read by name, but tested all the same
+				for i := range f.refs {
+					f.refs[i].fid = id(f.refs[i].field)
 				}
 			}
 		}
