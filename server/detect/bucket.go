@@ -21,7 +21,6 @@ type bucket struct {
 	// memory in one place rather than chasing a slice per clause.
 	checks  []int32
 	checkAt []int32
-	nlits   int
 }
 
 // fieldScan finds the literals of one event field: an automaton for those
@@ -53,15 +52,20 @@ type litKey struct {
 	kind       reqKind
 }
 
-func newBucket(rules []compiled) *bucket {
+// newBucket builds the prefilter of rules. litID gives each literal its
+// engine-wide ID, by which the scan records what it found; a pattern of a
+// rule whose literal the rule's prefilter scans for is given that ID too
+// (see pattern.scan), so that evaluating the rule reads what the scan
+// found instead of testing the pattern again.
+func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
 	b := &bucket{rules: rules, checkAt: make([]int32, 1, len(rules)+1)}
-	ids := map[litKey]int32{}
+	ids := map[litKey]int32{} // the bucket's literals
 	id := func(r req) int32 {
 		k := litKey{r.field, r.lit, r.kind}
 		if i, ok := ids[k]; ok {
 			return i
 		}
-		ids[k] = int32(len(ids))
+		ids[k] = litID(k)
 		return ids[k]
 	}
 	trigger := map[litKey][]int{}
@@ -97,8 +101,8 @@ func newBucket(rules []compiled) *bucket {
 			}
 		}
 		b.checkAt = append(b.checkAt, int32(len(b.checks)))
+		trust(c.cond, cs, ids)
 	}
-	b.nlits = len(ids)
 	b.named = map[string]bool{}
 	perField := map[string][]litKey{}
 	for k := range ids {
@@ -191,10 +195,10 @@ func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[lit
 // candidates returns, in load order, the rules the event may match: those
 // without a prefilter, and those whose trigger literal was found and whose
 // other clauses each have a literal found. sc is scratch space; candidates
-// leaves it cleared.
-func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
+// leaves its marks cleared and found set for the literals it found (their
+// IDs in sc.set), for the caller to clear once the rules are evaluated.
+func (b *bucket) candidates(c *evalCtx, sc *scratch, found []bool, out []int) []int {
 	mark := sc.marks(len(b.rules))
-	found := sc.founds(b.nlits)
 	for _, i := range b.always {
 		mark[i>>6] |= 1 << (uint(i) & 63)
 	}
@@ -227,10 +231,6 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
 			}
 		}
 	}
-	for _, g := range sc.set {
-		found[g] = false
-	}
-	sc.set = sc.set[:0]
 	return out
 }
 

@@ -24,6 +24,10 @@ type evalCtx struct {
 	// so that the rules reading a field look it up once per event.
 	slots []fieldSlot
 	gen   uint32
+	// found, while a bucket's rules are evaluated, tells by literal ID
+	// what its prefilter's scan found in the event (see pattern.scan);
+	// nil otherwise.
+	found []bool
 }
 
 // fieldSlot is one field of the current event: valid when gen is the
@@ -224,12 +228,22 @@ func (f *fieldNode) test(c *evalCtx, id int32, key string, v any) bool {
 	if !ok {
 		return false
 	}
-	if len(f.patterns) > 0 {
-		low := c.lowerOf(id, key, s)
-		for j := range f.patterns {
-			if f.patterns[j].match(low) {
+	low, lowered := "", false
+	for j := range f.patterns {
+		p := &f.patterns[j]
+		if p.scan > 0 && c.found != nil {
+			// The scan looked for this literal in the whole value, and
+			// found it in it or in an element of it.
+			if c.found[p.scan-1] {
 				return true
 			}
+			continue
+		}
+		if !lowered {
+			low, lowered = c.lowerOf(id, key, s), true
+		}
+		if p.match(low) {
+			return true
 		}
 	}
 	for _, m := range f.others {

@@ -254,3 +254,56 @@ func (p *pattern) required() string {
 	}
 	return p.lit
 }
+
+// trust gives each exact, prefix, suffix or contains pattern of a named
+// field in n the ID of its literal when the rule's clauses cs hold it, so
+// that every bucket holding the rule scans for it; ids are the literals'
+// IDs.
+func trust(n node, cs [][]req, ids map[litKey]int32) {
+	keys := map[litKey]bool{}
+	for _, cl := range cs {
+		for _, r := range cl {
+			keys[litKey{r.field, r.lit, r.kind}] = true
+		}
+	}
+	walkFields(n, func(f *fieldNode) {
+		if f.field == "" {
+			return // a keyword: tested field by field, not scanned so
+		}
+		for _, g := range append([]*fieldNode{f}, f.groups...) {
+			for j := range g.patterns {
+				p := &g.patterns[j]
+				kind, simple := scanKinds[p.kind]
+				if k := (litKey{f.field, p.lit, kind}); simple && keys[k] {
+					p.scan = ids[k] + 1
+				}
+			}
+		}
+	})
+}
+
+// scanKinds maps the pattern kinds a scan decides to the requirement a
+// pattern of that kind makes.
+var scanKinds = map[patKind]reqKind{patExact: reqExact, patPrefix: reqPrefix, patSuffix: reqSuffix, patContains: reqContains}
+
+// walkFields calls fn for every field node of n.
+func walkFields(n node, fn func(*fieldNode)) {
+	switch x := n.(type) {
+	case andNode:
+		for _, y := range x {
+			walkFields(y, fn)
+		}
+	case orNode:
+		for _, y := range x {
+			walkFields(y, fn)
+		}
+	case notNode:
+		walkFields(x.x, fn)
+	case *selNode:
+		for _, alt := range x.alts {
+			for _, f := range alt {
+				fn(f)
+			}
+		}
+	}
+}
