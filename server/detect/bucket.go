@@ -11,10 +11,13 @@ type bucket struct {
 	rules  []compiled // in load order
 	always []int      // rules with no prefilter
 	fields []fieldScan
-	// anyField scans every field not in named for the literals of keyword
-	// searches; the fields in named have them in their own matchers.
+	// anyField scans every field not in fields for the literals of
+	// keyword searches; those in fields have them in their own matchers.
 	anyField *fieldScan
-	named    map[string]bool
+	// table finds fields by name (for a bucket with an anyField), and
+	// specials are the fields event.Event.Get does not read from Fields.
+	table    fieldTable
+	specials []int32
 	// checks[checkAt[i]:checkAt[i+1]] are rule i's clauses beyond its
 	// trigger, each a count n then n literal IDs one of which must have
 	// been found: one flat array, so that testing a marked rule reads
@@ -103,7 +106,6 @@ func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
 		b.checkAt = append(b.checkAt, int32(len(b.checks)))
 		trust(c.cond, cs, ids)
 	}
-	b.named = map[string]bool{}
 	perField := map[string][]litKey{}
 	for k := range ids {
 		perField[k.field] = append(perField[k.field], k)
@@ -129,8 +131,13 @@ func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
 			b.anyField = fs
 			continue
 		}
-		b.named[f] = true
+		if special(f) {
+			b.specials = append(b.specials, int32(len(b.fields)))
+		}
 		b.fields = append(b.fields, *fs)
+	}
+	if b.anyField != nil {
+		b.table = newFieldTable(names[1:]) // names[0] is "", the keywords'
 	}
 	return b
 }
@@ -202,22 +209,16 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, found []bool, out []int) []
 	for _, i := range b.always {
 		mark[i>>6] |= 1 << (uint(i) & 63)
 	}
-	for fi := range b.fields {
-		fs := &b.fields[fi]
-		v, ok := c.get(fs.fid, fs.field)
-		if !ok || v == nil {
-			continue
-		}
-		b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
-	}
 	if b.anyField != nil {
-		for k, v := range c.ev.Fields {
-			if short(v, b.anyField.minLen) {
-				continue // cheaper to tell than whether k is named
+		b.scanEvent(c, mark, found)
+	} else {
+		for fi := range b.fields {
+			fs := &b.fields[fi]
+			v, ok := c.get(fs.fid, fs.field)
+			if !ok || v == nil {
+				continue
 			}
-			if !b.named[k] {
-				b.scanValue(c, b.anyField, 0, k, v, mark, found)
-			}
+			b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
 		}
 	}
 	for w, m := range mark {
@@ -232,6 +233,36 @@ func (b *bucket) candidates(c *evalCtx, sc *scratch, found []bool, out []int) []
 		}
 	}
 	return out
+}
+
+// scanEvent scans every field of the event in one walk: a field some rule
+// names with its own matchers (which hold the keywords too), any other
+// long enough for a keyword with the keyword scan.
+func (b *bucket) scanEvent(c *evalCtx, mark []uint64, found []bool) {
+	for _, fi := range b.specials {
+		fs := &b.fields[fi]
+		if v, ok := c.get(fs.fid, fs.field); ok && v != nil {
+			b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
+		}
+	}
+	for k, v := range c.ev.Fields {
+		if v == nil {
+			continue
+		}
+		fi := b.table.find(k)
+		if fi < 0 {
+			if !short(v, b.anyField.minLen) {
+				b.scanValue(c, b.anyField, 0, k, v, mark, found)
+			}
+			continue
+		}
+		fs := &b.fields[fi]
+		if special(k) {
+			continue // scanned above, with the value Get gives
+		}
+		c.put(fs.fid, v)
+		b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
+	}
 }
 
 // short reports whether the scalar v is written in fewer than n bytes,

@@ -64,6 +64,16 @@ func (c *evalCtx) get(id int32, name string) (any, bool) {
 	return sl.v, sl.ok
 }
 
+// put records v as the value of the event's field whose ID is id, as
+// found by walking its Fields (for a name Get reads from Fields).
+func (c *evalCtx) put(id int32, v any) {
+	if id == 0 || int(id) >= len(c.slots) {
+		return
+	}
+	sl := &c.slots[id]
+	sl.v, sl.ok, sl.gen = v, true, c.gen
+}
+
 // lowerOf is lowered for the string form s of the field key, whose ID is
 // id (0: none, then the cache by name serves).
 func (c *evalCtx) lowerOf(id int32, key, s string) string {

@@ -25,6 +25,7 @@ var plainRules = []string{
 	"  s:\n    a: ['*foo*bar*', 'f?o']\n  condition: s\n",
 	"  s:\n    a|startswith: 'ab'\n  t:\n    b|startswith: 'ab'\n  condition: s or t\n",
 	"  s:\n    a|fieldref: b\n    c|endswith: 'end'\n  condition: s\n",
+	"  s:\n    event.dataset|endswith: '.events'\n    c|contains: 'ds'\n  condition: s\n",
 }
 
 func plainEngine(t testing.TB) *Engine {
@@ -77,6 +78,7 @@ func TestMatchPlain(t *testing.T) {
 		{"a": "xFOOyBARz"}, {"a": "fXo"},
 		{"a": []any{"zz", "ab"}}, {"a": []any{"Evil"}, "b": []any{"x", "ABc"}},
 		{"a": "the end", "b": "THE END", "c": "the end"},
+		{"c": "ds", "event.dataset": "other"}, // Get gives the event's own dataset
 	} {
 		ev := testEvent(testDataset, f)
 		if got, want := matchString(e.Match(ev)), plainMatch(e, ev); got != want {
