@@ -13,7 +13,14 @@ package detect
 type automaton struct {
 	states []acState
 	edges  []acEdge
-	outs   []int32
+	// outs[outAt[s]:outAt[s+1]] are the literals that end at state s,
+	// including (for an automaton) those ending at states on its fail
+	// chain, so that scanning never walks the chain. They are kept apart
+	// from the states, in four bytes a state, because the scan reads
+	// them only where a literal ends: the states' array of a large
+	// automaton does not fit the caches, and this one mostly does.
+	outs  []int32
+	outAt []int32
 	// rows are dense transition tables (-1: no edge) for the states with
 	// the most edges, where a binary search would cost the most.
 	rows []int32
@@ -50,10 +57,6 @@ type acState struct {
 	lo, hi int32 // edges[lo:hi], sorted by byte
 	row    int32 // rows[row*256:][:256] when ≥ 0: the edges as a table
 	fail   int32
-	// outs[outLo:outHi] are the literals that end here, including (for an
-	// automaton) those ending at states on the fail chain, so that
-	// scanning never walks the chain.
-	outLo, outHi int32
 	// A state with at most one edge (most past the shallowest: a scan
 	// there follows one literal's chain) holds it here, edge (byte b1 to
 	// to1, or none: to1 -1), so that a step reads the state alone.
@@ -253,7 +256,7 @@ func (a *automaton) buildDFA(ndfa int, trie bool) {
 	}
 	a.hasOut = make([]uint64, (len(a.states)+63)/64)
 	for s := range a.states {
-		if a.states[s].outHi > a.states[s].outLo {
+		if a.outAt[s+1] > a.outAt[s] {
 			a.hasOut[s>>6] |= 1 << (uint(s) & 63)
 		}
 	}
@@ -272,8 +275,7 @@ func (a *automaton) next(cur int32, b byte) int32 {
 
 // emit reports the literals that end at state s.
 func (a *automaton) emit(s int32, hit func(lit int)) {
-	st := &a.states[s]
-	for _, id := range a.outs[st.outLo:st.outHi] {
+	for _, id := range a.outs[a.outAt[s]:a.outAt[s+1]] {
 		hit(int(id))
 	}
 }
@@ -318,7 +320,7 @@ func (t *builder) link() {
 }
 
 func (t *builder) flatten() *automaton {
-	a := &automaton{states: make([]acState, len(t.next))}
+	a := &automaton{states: make([]acState, len(t.next)), outAt: make([]int32, len(t.next)+1)}
 	for s := range t.next {
 		st := &a.states[s]
 		st.row = -1
@@ -326,9 +328,8 @@ func (t *builder) flatten() *automaton {
 		a.edges = append(a.edges, t.next[s]...)
 		st.hi = int32(len(a.edges))
 		st.fail = t.fail[s]
-		st.outLo = int32(len(a.outs))
 		a.outs = append(a.outs, t.out[s]...)
-		st.outHi = int32(len(a.outs))
+		a.outAt[s+1] = int32(len(a.outs))
 		switch es := t.next[s]; len(es) {
 		case 0:
 			st.small, st.to1 = true, -1
@@ -464,11 +465,7 @@ func (a *automaton) walkPrefix(text string, hit func(lit int)) {
 		if cur = a.child(cur, text[i]); cur < 0 {
 			return
 		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		a.emit(cur, hit)
 	}
 }
 
@@ -480,10 +477,6 @@ func (a *automaton) walkSuffix(text string, hit func(lit int)) {
 		if cur = a.child(cur, text[i]); cur < 0 {
 			return
 		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		a.emit(cur, hit)
 	}
 }
