@@ -48,6 +48,14 @@ type automaton struct {
 	idle [256]bool
 }
 
+// An entry of a complete row names a state below maxRowState; outFlag,
+// its top bit, says that literals end at that state, so that a step
+// through a row needs no second read to know.
+const (
+	maxRowState = 1 << 15
+	outFlag     = 1 << 15
+)
+
 // maxDFAStates bounds the states with complete rows in one automaton
 // (at most 2 bytes times the literals' distinct bytes each: about 300 KiB
 // for the largest of SigmaHQ's).
@@ -179,7 +187,7 @@ func (t *builder) renumber() (nb *builder, ndfa int) {
 	reach := 1
 	for ndfa < min(n, max(maxDFAStates, 1)) {
 		e := len(t.next[bfs[ndfa]])
-		if reach+e > 1<<16 {
+		if reach+e > maxRowState {
 			break
 		}
 		reach += e
@@ -260,6 +268,11 @@ func (a *automaton) buildDFA(ndfa int, trie bool) {
 			a.hasOut[s>>6] |= 1 << (uint(s) & 63)
 		}
 	}
+	for i, e := range a.dfa {
+		if (e != 0 || !trie) && a.outAt[e+1] > a.outAt[e] { // a trie's 0 ends a walk
+			a.dfa[i] = e | outFlag
+		}
+	}
 }
 
 // next moves an automaton from state cur on byte b.
@@ -270,7 +283,7 @@ func (a *automaton) next(cur int32, b byte) int32 {
 		}
 		cur = a.states[cur].fail
 	}
-	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])])
+	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])] &^ outFlag)
 }
 
 // emit reports the literals that end at state s.
@@ -376,11 +389,11 @@ func (a *automaton) scan(text string, hit func(lit int)) {
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if cur < ndfa {
-			cur = int32(dfa[int(cur)*ncls+int(a.cls[b])])
-		} else {
-			cur = a.next(cur, b)
-		}
-		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			e := dfa[int(cur)*ncls+int(a.cls[b])]
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
+			}
+		} else if cur = a.next(cur, b); hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
@@ -419,11 +432,11 @@ func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 			return false
 		}
 		if cur < ndfa {
-			cur = int32(dfa[int(cur)*ncls+int(a.fcls[b])])
-		} else {
-			cur = a.next(cur, foldASCII[b])
-		}
-		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			e := dfa[int(cur)*ncls+int(a.fcls[b])]
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
+			}
+		} else if cur = a.next(cur, foldASCII[b]); hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
@@ -445,13 +458,16 @@ func (a *automaton) walkFold(text string, reverse bool, hit func(lit int)) bool 
 			return false
 		}
 		if cur < a.ndfa {
-			if cur = int32(a.dfa[int(cur)*a.ncls+int(a.fcls[b])]); cur == 0 {
+			e := a.dfa[int(cur)*a.ncls+int(a.fcls[b])]
+			if e == 0 {
 				return true
+			}
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
 			}
 		} else if cur = a.child(cur, foldASCII[b]); cur < 0 {
 			return true
-		}
-		if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+		} else if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
