@@ -58,7 +58,7 @@ type litKey struct {
 // newBucket builds the prefilter of rules. litID gives each literal its
 // engine-wide ID, by which the scan records what it found; a pattern of a
 // rule whose literal the rule's prefilter scans for is given that ID too
-// (see pattern.scan), so that evaluating the rule reads what the scan
+// (see fieldNode.split), so that evaluating the rule reads what the scan
 // found instead of testing the pattern again.
 func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
 	b := &bucket{rules: rules, checkAt: make([]int32, 1, len(rules)+1)}

@@ -25,7 +25,7 @@ type evalCtx struct {
 	slots []fieldSlot
 	gen   uint32
 	// found, while a bucket's rules are evaluated, tells by literal ID
-	// what its prefilter's scan found in the event (see pattern.scan);
+	// what its prefilter's scan found in the event (see fieldNode.split);
 	// nil otherwise.
 	found []bool
 }
@@ -189,6 +189,13 @@ type fieldNode struct {
 	// groups, with "all", hold one node per rule value: a value that
 	// expands (windash, base64offset, expand) needs one of its forms.
 	groups []*fieldNode
+	// With split set (see trust), scanned are the engine's IDs of the
+	// literals of the patterns whose answer is the scan's, and untested
+	// the indexes of the other patterns, so that Match reads a flag for
+	// each of the first from one small array.
+	split    bool
+	scanned  []int32
+	untested []int32
 }
 
 func (f *fieldNode) eval(c *evalCtx) bool {
@@ -238,22 +245,28 @@ func (f *fieldNode) test(c *evalCtx, id int32, key string, v any) bool {
 	if !ok {
 		return false
 	}
-	low, lowered := "", false
-	for j := range f.patterns {
-		p := &f.patterns[j]
-		if p.scan > 0 && c.found != nil {
-			// The scan looked for this literal in the whole value, and
-			// found it in it or in an element of it.
-			if c.found[p.scan-1] {
+	if c.found != nil && f.split {
+		// The scan looked for these literals in the whole value, and
+		// found them in it or in an element of it.
+		for _, g := range f.scanned {
+			if c.found[g] {
 				return true
 			}
-			continue
 		}
-		if !lowered {
-			low, lowered = c.lowerOf(id, key, s), true
+		if len(f.untested) > 0 {
+			low := c.lowerOf(id, key, s)
+			for _, j := range f.untested {
+				if f.patterns[j].match(low) {
+					return true
+				}
+			}
 		}
-		if p.match(low) {
-			return true
+	} else if len(f.patterns) > 0 {
+		low := c.lowerOf(id, key, s)
+		for j := range f.patterns {
+			if f.patterns[j].match(low) {
+				return true
+			}
 		}
 	}
 	for _, m := range f.others {

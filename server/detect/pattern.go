@@ -34,12 +34,6 @@ type pattern struct {
 	// patStars: whether the pattern starts / ends with a literal rather than a star.
 	anchorStart, anchorEnd bool
 	glob                   []globRune // patGlob
-	// scan, for an exact, prefix, suffix or contains pattern, is one more
-	// than the engine's ID of its literal when the prefilter of its rule
-	// scans the field for that literal (as it does in every bucket that
-	// holds the rule), so that its found flag is the pattern's answer;
-	// 0 when it is not scanned for.
-	scan int32
 }
 
 // tokenize splits a Sigma string into literals and wildcards, resolving

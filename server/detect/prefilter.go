@@ -255,10 +255,10 @@ func (p *pattern) required() string {
 	return p.lit
 }
 
-// trust gives each exact, prefix, suffix or contains pattern of a named
-// field in n the ID of its literal when the rule's clauses cs hold it, so
-// that every bucket holding the rule scans for it; ids are the literals'
-// IDs.
+// trust splits the patterns of each named field node of n (see
+// fieldNode.split): an exact, prefix, suffix or contains pattern whose
+// literal the rule's clauses cs hold, which every bucket holding the rule
+// therefore scans for, is answered by the scan; ids are the literals' IDs.
 func trust(n node, cs [][]req, ids map[litKey]int32) {
 	keys := map[litKey]bool{}
 	for _, cl := range cs {
@@ -271,11 +271,15 @@ func trust(n node, cs [][]req, ids map[litKey]int32) {
 			return // a keyword: tested field by field, not scanned so
 		}
 		for _, g := range append([]*fieldNode{f}, f.groups...) {
+			// Every bucket holding the rule gives the same answer.
+			g.split, g.scanned, g.untested = true, nil, nil
 			for j := range g.patterns {
 				p := &g.patterns[j]
 				kind, simple := scanKinds[p.kind]
 				if k := (litKey{f.field, p.lit, kind}); simple && keys[k] {
-					p.scan = ids[k] + 1
+					g.scanned = append(g.scanned, ids[k])
+				} else {
+					g.untested = append(g.untested, int32(j))
 				}
 			}
 		}
