@@ -13,7 +13,14 @@ package detect
 type automaton struct {
 	states []acState
 	edges  []acEdge
-	outs   []int32
+	// outs[outAt[s]:outAt[s+1]] are the literals that end at state s,
+	// including (for an automaton) those ending at states on its fail
+	// chain, so that scanning never walks the chain. They are kept apart
+	// from the states, in four bytes a state, because the scan reads
+	// them only where a literal ends: the states' array of a large
+	// automaton does not fit the caches, and this one mostly does.
+	outs  []int32
+	outAt []int32
 	// rows are dense transition tables (-1: no edge) for the states with
 	// the most edges, where a binary search would cost the most.
 	rows []int32
@@ -35,7 +42,19 @@ type automaton struct {
 	fcls   [128]uint16 // cls of the lower case of an ASCII byte
 	dfa    []uint16
 	hasOut []uint64
+	// idle marks the ASCII bytes whose lower case has no edge from the
+	// root: a scan at the root passes over a run of them without a
+	// transition each, as most bytes of a value begin no literal.
+	idle [256]bool
 }
+
+// An entry of a complete row names a state below maxRowState; outFlag,
+// its top bit, says that literals end at that state, so that a step
+// through a row needs no second read to know.
+const (
+	maxRowState = 1 << 15
+	outFlag     = 1 << 15
+)
 
 // maxDFAStates bounds the states with complete rows in one automaton
 // (at most 2 bytes times the literals' distinct bytes each: about 300 KiB
@@ -46,10 +65,12 @@ type acState struct {
 	lo, hi int32 // edges[lo:hi], sorted by byte
 	row    int32 // rows[row*256:][:256] when ≥ 0: the edges as a table
 	fail   int32
-	// outs[outLo:outHi] are the literals that end here, including (for an
-	// automaton) those ending at states on the fail chain, so that
-	// scanning never walks the chain.
-	outLo, outHi int32
+	// A state with at most one edge (most past the shallowest: a scan
+	// there follows one literal's chain) holds it here, edge (byte b1 to
+	// to1, or none: to1 -1), so that a step reads the state alone.
+	small bool
+	b1    byte
+	to1   int32
 }
 
 type acEdge struct {
@@ -58,10 +79,17 @@ type acEdge struct {
 }
 
 func (a *automaton) child(s int32, b byte) int32 {
-	if r := a.states[s].row; r >= 0 {
+	st := &a.states[s]
+	if st.small {
+		if st.b1 == b {
+			return st.to1
+		}
+		return -1
+	}
+	if r := st.row; r >= 0 {
 		return a.rows[int(r)<<8|int(b)]
 	}
-	e := a.edges[a.states[s].lo:a.states[s].hi]
+	e := a.edges[st.lo:st.hi]
 	lo, hi := 0, len(e)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -135,7 +163,7 @@ func newAutomaton(lits []string) *automaton {
 	t.link()
 	nb, ndfa := t.renumber()
 	a := nb.flatten()
-	a.buildDFA(ndfa)
+	a.buildDFA(ndfa, false)
 	return a
 }
 
@@ -159,7 +187,7 @@ func (t *builder) renumber() (nb *builder, ndfa int) {
 	reach := 1
 	for ndfa < min(n, max(maxDFAStates, 1)) {
 		e := len(t.next[bfs[ndfa]])
-		if reach+e > 1<<16 {
+		if reach+e > maxRowState {
 			break
 		}
 		reach += e
@@ -199,7 +227,9 @@ func (t *builder) renumber() (nb *builder, ndfa int) {
 
 // buildDFA makes the complete rows of the first ndfa states (see
 // automaton), which must be numbered breadth first, and the output marks.
-func (a *automaton) buildDFA(ndfa int) {
+// A trie's rows hold its edges alone: a byte with no edge leads to 0,
+// which no edge of a trie leads to, so 0 there means the walk is over.
+func (a *automaton) buildDFA(ndfa int, trie bool) {
 	var used [256]bool
 	for _, e := range a.edges {
 		used[e.b] = true
@@ -222,15 +252,25 @@ func (a *automaton) buildDFA(ndfa int) {
 	for s := 1; s < int(a.ndfa); s++ {
 		f := int(a.states[s].fail) // f < s: it is shallower
 		row := a.dfa[s*a.ncls : (s+1)*a.ncls]
-		copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
+		if !trie {
+			copy(row, a.dfa[f*a.ncls:(f+1)*a.ncls])
+		}
 		for _, e := range a.edges[a.states[s].lo:a.states[s].hi] {
 			row[a.cls[e.b]] = uint16(e.to)
 		}
 	}
+	for b := 0; b < 0x80; b++ {
+		a.idle[b] = a.root[foldASCII[b]] == 0
+	}
 	a.hasOut = make([]uint64, (len(a.states)+63)/64)
 	for s := range a.states {
-		if a.states[s].outHi > a.states[s].outLo {
+		if a.outAt[s+1] > a.outAt[s] {
 			a.hasOut[s>>6] |= 1 << (uint(s) & 63)
+		}
+	}
+	for i, e := range a.dfa {
+		if (e != 0 || !trie) && a.outAt[e+1] > a.outAt[e] { // a trie's 0 ends a walk
+			a.dfa[i] = e | outFlag
 		}
 	}
 }
@@ -243,20 +283,23 @@ func (a *automaton) next(cur int32, b byte) int32 {
 		}
 		cur = a.states[cur].fail
 	}
-	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])])
+	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])] &^ outFlag)
 }
 
 // emit reports the literals that end at state s.
 func (a *automaton) emit(s int32, hit func(lit int)) {
-	st := &a.states[s]
-	for _, id := range a.outs[st.outLo:st.outHi] {
+	for _, id := range a.outs[a.outAt[s]:a.outAt[s+1]] {
 		hit(int(id))
 	}
 }
 
-// newTrie builds a trie of lits, or of their reversals.
+// newTrie builds a trie of lits, or of their reversals, its shallowest
+// states with complete rows as an automaton's (see buildDFA).
 func newTrie(lits []string, reverse bool) *automaton {
-	return newTrieBuilder(lits, reverse).flatten()
+	nb, ndfa := newTrieBuilder(lits, reverse).renumber()
+	a := nb.flatten()
+	a.buildDFA(ndfa, true)
+	return a
 }
 
 // link sets fail links breadth first, so that a state's fail target is
@@ -290,7 +333,7 @@ func (t *builder) link() {
 }
 
 func (t *builder) flatten() *automaton {
-	a := &automaton{states: make([]acState, len(t.next))}
+	a := &automaton{states: make([]acState, len(t.next)), outAt: make([]int32, len(t.next)+1)}
 	for s := range t.next {
 		st := &a.states[s]
 		st.row = -1
@@ -298,9 +341,14 @@ func (t *builder) flatten() *automaton {
 		a.edges = append(a.edges, t.next[s]...)
 		st.hi = int32(len(a.edges))
 		st.fail = t.fail[s]
-		st.outLo = int32(len(a.outs))
 		a.outs = append(a.outs, t.out[s]...)
-		st.outHi = int32(len(a.outs))
+		a.outAt[s+1] = int32(len(a.outs))
+		switch es := t.next[s]; len(es) {
+		case 0:
+			st.small, st.to1 = true, -1
+		case 1:
+			st.small, st.b1, st.to1 = true, es[0].b, es[0].to
+		}
 	}
 	for b := 0; b < 256; b++ {
 		a.root[b] = max(a.child(0, byte(b)), 0)
@@ -341,11 +389,11 @@ func (a *automaton) scan(text string, hit func(lit int)) {
 	for i := 0; i < len(text); i++ {
 		b := text[i]
 		if cur < ndfa {
-			cur = int32(dfa[int(cur)*ncls+int(a.cls[b])])
-		} else {
-			cur = a.next(cur, b)
-		}
-		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			e := dfa[int(cur)*ncls+int(a.cls[b])]
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
+			}
+		} else if cur = a.next(cur, b); hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
@@ -370,18 +418,25 @@ var foldASCII = func() (t [256]byte) {
 // tolerate).
 func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 	cur := int32(0)
-	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
+	dfa, ncls, ndfa, hasOut, idle := a.dfa, a.ncls, a.ndfa, a.hasOut, &a.idle
 	for i := 0; i < len(text); i++ {
+		if cur == 0 {
+			for idle[text[i]] {
+				if i++; i == len(text) {
+					return true
+				}
+			}
+		}
 		b := text[i]
 		if b >= 0x80 {
 			return false
 		}
 		if cur < ndfa {
-			cur = int32(dfa[int(cur)*ncls+int(a.fcls[b])])
-		} else {
-			cur = a.next(cur, foldASCII[b])
-		}
-		if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			e := dfa[int(cur)*ncls+int(a.fcls[b])]
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
+			}
+		} else if cur = a.next(cur, foldASCII[b]); hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
 			a.emit(cur, hit)
 		}
 	}
@@ -402,13 +457,18 @@ func (a *automaton) walkFold(text string, reverse bool, hit func(lit int)) bool 
 		if b >= 0x80 {
 			return false
 		}
-		if cur = a.child(cur, foldASCII[b]); cur < 0 {
-			return true
-		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
+		if cur < a.ndfa {
+			e := a.dfa[int(cur)*a.ncls+int(a.fcls[b])]
+			if e == 0 {
+				return true
 			}
+			if cur = int32(e &^ outFlag); e&outFlag != 0 {
+				a.emit(cur, hit)
+			}
+		} else if cur = a.child(cur, foldASCII[b]); cur < 0 {
+			return true
+		} else if a.hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			a.emit(cur, hit)
 		}
 	}
 	return true
@@ -421,11 +481,7 @@ func (a *automaton) walkPrefix(text string, hit func(lit int)) {
 		if cur = a.child(cur, text[i]); cur < 0 {
 			return
 		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		a.emit(cur, hit)
 	}
 }
 
@@ -437,10 +493,6 @@ func (a *automaton) walkSuffix(text string, hit func(lit int)) {
 		if cur = a.child(cur, text[i]); cur < 0 {
 			return
 		}
-		if st := &a.states[cur]; st.outHi > st.outLo {
-			for _, id := range a.outs[st.outLo:st.outHi] {
-				hit(int(id))
-			}
-		}
+		a.emit(cur, hit)
 	}
 }

@@ -98,14 +98,42 @@ func FuzzAutomaton(f *testing.F) {
 				t.Fatalf("suffix fold %v, plain %v", s1, s2)
 			}
 		}
+		walkFind(t, ls, text)
 	})
+}
+
+// walkFind checks the folding walks of tries with every size of complete
+// rows, from the root's alone to all states', against strings.HasPrefix
+// and strings.HasSuffix on the lowered text (ls lower case).
+func walkFind(t *testing.T, ls []string, text string) {
+	t.Helper()
+	defer func(n int) { maxDFAStates = n }(maxDFAStates)
+	low := strings.ToLower(text)
+	for _, n := range []int{1, 2, 5, 1 << 20} {
+		maxDFAStates = n
+		for _, reverse := range []bool{false, true} {
+			seen := map[int]bool{}
+			if !newTrie(ls, reverse).walkFold(text, reverse, func(i int) { seen[i] = true }) {
+				continue // not ASCII: the caller walks the lowered text
+			}
+			for i, l := range ls {
+				want := strings.HasPrefix(low, l)
+				if reverse {
+					want = strings.HasSuffix(low, l)
+				}
+				if seen[i] != want {
+					t.Fatalf("%d complete rows, reverse %v: %q in %q: found %v, want %v", n, reverse, l, text, seen[i], want)
+				}
+			}
+		}
+	}
 }
 
 // TestFoldAndWalks checks the case-folding scan and the prefix and suffix
 // walks against plain string tests.
 func TestFoldAndWalks(t *testing.T) {
 	lits := []string{`\cmd.exe`, ".exe", "c:\\windows\\", "c:", "whoami", "nẵng"}
-	for _, text := range []string{`C:\Windows\System32\CMD.EXE`, "WhoAmI /all", "đà nẵng", "", ".EXE"} {
+	for _, text := range []string{`C:\Windows\System32\CMD.EXE`, "WhoAmI /all", "đà nẵng", "", ".EXE", "C:WhoAmI.exe"} {
 		low := strings.ToLower(text)
 		want := map[string]bool{}
 		for _, l := range lits {
@@ -133,6 +161,7 @@ func TestFoldAndWalks(t *testing.T) {
 		if len(got) != len(want) {
 			t.Errorf("%q: found %v, want %v", text, got, want)
 		}
+		walkFind(t, lits, text)
 		for k := range want {
 			if !got[k] {
 				t.Errorf("%q: missed %s", text, k)

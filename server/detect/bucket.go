@@ -1,6 +1,9 @@
 package detect
 
-import "sort"
+import (
+	"math/bits"
+	"sort"
+)
 
 // bucket is the rules one event may meet (those of its dataset, or of its
 // dataset and key value) with their prefilter.
@@ -8,14 +11,19 @@ type bucket struct {
 	rules  []compiled // in load order
 	always []int      // rules with no prefilter
 	fields []fieldScan
-	// anyField scans every field not in named for the literals of keyword
-	// searches; the fields in named have them in their own matchers.
+	// anyField scans every field not in fields for the literals of
+	// keyword searches; those in fields have them in their own matchers.
 	anyField *fieldScan
-	named    map[string]bool
-	// checks[i] are rule i's clauses beyond its trigger, as lists of
-	// literal IDs one of which must have been found.
-	checks [][][]int32
-	nlits  int
+	// table finds fields by name (for a bucket with an anyField), and
+	// specials are the fields event.Event.Get does not read from Fields.
+	table    fieldTable
+	specials []int32
+	// checks[checkAt[i]:checkAt[i+1]] are rule i's clauses beyond its
+	// trigger, each a count n then n literal IDs one of which must have
+	// been found: one flat array, so that testing a marked rule reads
+	// memory in one place rather than chasing a slice per clause.
+	checks  []int32
+	checkAt []int32
 }
 
 // fieldScan finds the literals of one event field: an automaton for those
@@ -33,8 +41,10 @@ type fieldScan struct {
 	// below its length; longer values are always looked up): lowering
 	// can change a non-ASCII value's length, so only ASCII lengths count.
 	exactLen []bool
-	hits     [][]int
-	gid      []int32
+	// hits[hitAt[i]:hitAt[i+1]] are the rules literal i triggers.
+	hits  []int32
+	hitAt []int32
+	gid   []int32
 	// minLen is the length of the shortest literal: a shorter ASCII value
 	// holds none of them.
 	minLen int
@@ -45,15 +55,20 @@ type litKey struct {
 	kind       reqKind
 }
 
-func newBucket(rules []compiled) *bucket {
-	b := &bucket{rules: rules, checks: make([][][]int32, len(rules))}
-	ids := map[litKey]int32{}
+// newBucket builds the prefilter of rules. litID gives each literal its
+// engine-wide ID, by which the scan records what it found; a pattern of a
+// rule whose literal the rule's prefilter scans for is given that ID too
+// (see fieldNode.split), so that evaluating the rule reads what the scan
+// found instead of testing the pattern again.
+func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
+	b := &bucket{rules: rules, checkAt: make([]int32, 1, len(rules)+1)}
+	ids := map[litKey]int32{} // the bucket's literals
 	id := func(r req) int32 {
 		k := litKey{r.field, r.lit, r.kind}
 		if i, ok := ids[k]; ok {
 			return i
 		}
-		ids[k] = int32(len(ids))
+		ids[k] = litID(k)
 		return ids[k]
 	}
 	trigger := map[litKey][]int{}
@@ -61,6 +76,7 @@ func newBucket(rules []compiled) *bucket {
 		cs, ok := clauses(c.cond)
 		if !ok {
 			b.always = append(b.always, i)
+			b.checkAt = append(b.checkAt, int32(len(b.checks)))
 			continue
 		}
 		best := 0
@@ -82,15 +98,14 @@ func newBucket(rules []compiled) *bucket {
 			if j == best {
 				continue
 			}
-			ids := make([]int32, len(cl))
-			for k, r := range cl {
-				ids[k] = id(r)
+			b.checks = append(b.checks, int32(len(cl)))
+			for _, r := range cl {
+				b.checks = append(b.checks, id(r))
 			}
-			b.checks[i] = append(b.checks[i], ids)
 		}
+		b.checkAt = append(b.checkAt, int32(len(b.checks)))
+		trust(c.cond, cs, ids)
 	}
-	b.nlits = len(ids)
-	b.named = map[string]bool{}
 	perField := map[string][]litKey{}
 	for k := range ids {
 		perField[k.field] = append(perField[k.field], k)
@@ -116,8 +131,13 @@ func newBucket(rules []compiled) *bucket {
 			b.anyField = fs
 			continue
 		}
-		b.named[f] = true
+		if special(f) {
+			b.specials = append(b.specials, int32(len(b.fields)))
+		}
 		b.fields = append(b.fields, *fs)
+	}
+	if b.anyField != nil {
+		b.table = newFieldTable(names[1:]) // names[0] is "", the keywords'
 	}
 	return b
 }
@@ -133,13 +153,16 @@ func isASCII(s string) bool {
 
 // newFieldScan builds the matchers of one field's literals (sorted keys).
 func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[litKey]int32) *fieldScan {
-	fs := &fieldScan{field: f, minLen: len(keys[0].lit)}
+	fs := &fieldScan{field: f, minLen: len(keys[0].lit), hitAt: make([]int32, 1, len(keys)+1)}
 	// Each matcher numbers its own literals; idx maps them to the field's.
 	var byKind [4][]string
 	var idx [4][]int32
 	for i, k := range keys {
 		fs.minLen = min(fs.minLen, len(k.lit))
-		fs.hits = append(fs.hits, trigger[k])
+		for _, r := range trigger[k] {
+			fs.hits = append(fs.hits, int32(r))
+		}
+		fs.hitAt = append(fs.hitAt, int32(len(fs.hits)))
 		fs.gid = append(fs.gid, ids[k])
 		kind := k.kind
 		if k.field == "" {
@@ -179,45 +202,67 @@ func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[lit
 // candidates returns, in load order, the rules the event may match: those
 // without a prefilter, and those whose trigger literal was found and whose
 // other clauses each have a literal found. sc is scratch space; candidates
-// leaves it cleared.
-func (b *bucket) candidates(c *evalCtx, sc *scratch, out []int) []int {
+// leaves its marks cleared and found set for the literals it found (their
+// IDs in sc.set), for the caller to clear once the rules are evaluated.
+func (b *bucket) candidates(c *evalCtx, sc *scratch, found []bool, out []int) []int {
 	mark := sc.marks(len(b.rules))
-	found := sc.founds(b.nlits)
 	for _, i := range b.always {
-		mark[i] = true
-	}
-	for fi := range b.fields {
-		fs := &b.fields[fi]
-		v, ok := c.get(fs.fid, fs.field)
-		if !ok || v == nil {
-			continue
-		}
-		b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
+		mark[i>>6] |= 1 << (uint(i) & 63)
 	}
 	if b.anyField != nil {
-		for k, v := range c.ev.Fields {
-			if short(v, b.anyField.minLen) {
-				continue // cheaper to tell than whether k is named
+		b.scanEvent(c, mark, found)
+	} else {
+		for fi := range b.fields {
+			fs := &b.fields[fi]
+			v, ok := c.get(fs.fid, fs.field)
+			if !ok || v == nil {
+				continue
 			}
-			if !b.named[k] {
-				b.scanValue(c, b.anyField, 0, k, v, mark, found)
+			b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
+		}
+	}
+	for w, m := range mark {
+		if m == 0 {
+			continue // most words: a bucket's rules are many, its candidates few
+		}
+		mark[w] = 0
+		for ; m != 0; m &= m - 1 {
+			if i := w<<6 | bits.TrailingZeros64(m); b.passes(i, found) {
+				out = append(out, i)
 			}
 		}
 	}
-	for i, m := range mark {
-		if !m {
+	return out
+}
+
+// scanEvent scans every field of the event in one walk: a field some rule
+// names with its own matchers (which hold the keywords too), any other
+// long enough for a keyword with the keyword scan.
+func (b *bucket) scanEvent(c *evalCtx, mark []uint64, found []bool) {
+	for _, fi := range b.specials {
+		fs := &b.fields[fi]
+		if v, ok := c.get(fs.fid, fs.field); ok && v != nil {
+			b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
+		}
+	}
+	for k, v := range c.ev.Fields {
+		if v == nil {
 			continue
 		}
-		mark[i] = false
-		if b.passes(i, found) {
-			out = append(out, i)
+		fi := b.table.find(k)
+		if fi < 0 {
+			if !short(v, b.anyField.minLen) {
+				b.scanValue(c, b.anyField, 0, k, v, mark, found)
+			}
+			continue
 		}
+		fs := &b.fields[fi]
+		if special(k) {
+			continue // scanned above, with the value Get gives
+		}
+		c.put(fs.fid, v)
+		b.scanValue(c, fs, fs.fid, fs.field, v, mark, found)
 	}
-	for _, g := range sc.set {
-		found[g] = false
-	}
-	sc.set = sc.set[:0]
-	return out
 }
 
 // short reports whether the scalar v is written in fewer than n bytes,
@@ -241,7 +286,11 @@ func short(v any, n int) bool {
 }
 
 func (b *bucket) passes(rule int, found []bool) bool {
-	for _, cl := range b.checks[rule] {
+	cs := b.checks[b.checkAt[rule]:b.checkAt[rule+1]]
+	for len(cs) > 0 {
+		n := int(cs[0])
+		cl := cs[1 : 1+n]
+		cs = cs[1+n:]
 		ok := false
 		for _, g := range cl {
 			if found[g] {
@@ -256,7 +305,7 @@ func (b *bucket) passes(rule int, found []bool) bool {
 	return true
 }
 
-func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v any, mark, found []bool) {
+func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v any, mark []uint64, found []bool) {
 	if list, ok := v.([]any); ok {
 		for _, el := range list {
 			b.scanValue(c, fs, 0, "", el, mark, found)
@@ -273,8 +322,8 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 			found[g] = true
 			sc.set = append(sc.set, g)
 		}
-		for _, r := range fs.hits[lit] {
-			mark[r] = true
+		for _, r := range fs.hits[fs.hitAt[lit]:fs.hitAt[lit+1]] {
+			mark[r>>6] |= 1 << (uint32(r) & 63)
 		}
 	}
 	// Most values are ASCII: scan them folding case on the fly rather than

@@ -24,6 +24,10 @@ type evalCtx struct {
 	// so that the rules reading a field look it up once per event.
 	slots []fieldSlot
 	gen   uint32
+	// found, while a bucket's rules are evaluated, tells by literal ID
+	// what its prefilter's scan found in the event (see fieldNode.split);
+	// nil otherwise.
+	found []bool
 }
 
 // fieldSlot is one field of the current event: valid when gen is the
@@ -58,6 +62,16 @@ func (c *evalCtx) get(id int32, name string) (any, bool) {
 		sl.gen = c.gen
 	}
 	return sl.v, sl.ok
+}
+
+// put records v as the value of the event's field whose ID is id, as
+// found by walking its Fields (for a name Get reads from Fields).
+func (c *evalCtx) put(id int32, v any) {
+	if id == 0 || int(id) >= len(c.slots) {
+		return
+	}
+	sl := &c.slots[id]
+	sl.v, sl.ok, sl.gen = v, true, c.gen
 }
 
 // lowerOf is lowered for the string form s of the field key, whose ID is
@@ -175,6 +189,13 @@ type fieldNode struct {
 	// groups, with "all", hold one node per rule value: a value that
 	// expands (windash, base64offset, expand) needs one of its forms.
 	groups []*fieldNode
+	// With split set (see trust), scanned are the engine's IDs of the
+	// literals of the patterns whose answer is the scan's, and untested
+	// the indexes of the other patterns, so that Match reads a flag for
+	// each of the first from one small array.
+	split    bool
+	scanned  []int32
+	untested []int32
 }
 
 func (f *fieldNode) eval(c *evalCtx) bool {
@@ -224,7 +245,23 @@ func (f *fieldNode) test(c *evalCtx, id int32, key string, v any) bool {
 	if !ok {
 		return false
 	}
-	if len(f.patterns) > 0 {
+	if c.found != nil && f.split {
+		// The scan looked for these literals in the whole value, and
+		// found them in it or in an element of it.
+		for _, g := range f.scanned {
+			if c.found[g] {
+				return true
+			}
+		}
+		if len(f.untested) > 0 {
+			low := c.lowerOf(id, key, s)
+			for _, j := range f.untested {
+				if f.patterns[j].match(low) {
+					return true
+				}
+			}
+		}
+	} else if len(f.patterns) > 0 {
 		low := c.lowerOf(id, key, s)
 		for j := range f.patterns {
 			if f.patterns[j].match(low) {
@@ -268,15 +305,25 @@ func (f *fieldNode) evalRefs(c *evalCtx, v any) bool {
 		return false
 	}
 	for _, r := range f.refs {
-		ov, ok := c.ev.Get(r.field)
+		ov, ok := c.get(r.fid, r.field)
 		if !ok || ov == nil {
 			if f.all {
 				return false
 			}
 			continue
 		}
-		os, _ := scalarString(ov)
-		if r.match(s, os) != f.all {
+		a, b := s, ""
+		os, ok := scalarString(ov)
+		if !r.cased {
+			// Both lowered once per event, in the slots, not per rule.
+			a = c.lowerOf(f.fid, f.field, s)
+			if ok {
+				b = c.lowerOf(r.fid, r.field, os)
+			}
+		} else if ok {
+			b = os
+		}
+		if r.match(a, b) != f.all {
 			return !f.all
 		}
 	}
@@ -392,7 +439,7 @@ func collect(n node, c *evalCtx, out map[string]any) {
 			if f.field == "" {
 				continue
 			}
-			if v, ok := c.ev.Get(f.field); ok && v != nil {
+			if v, ok := c.get(f.fid, f.field); ok && v != nil {
 				out[f.field] = v
 			}
 		}
@@ -418,8 +465,8 @@ func numberFields(n node, id func(string) int32) {
 				if f.field != "" {
 					f.fid = id(f.field)
 				}
-				for _, r := range f.refs {
-					id(r.field) // read by name, but tested all the same
+				for i := range f.refs {
+					f.refs[i].fid = id(f.refs[i].field)
 				}
 			}
 		}

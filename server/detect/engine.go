@@ -50,6 +50,8 @@ type Engine struct {
 	nfields int
 	// fieldIDs numbers the fields rules test.
 	fieldIDs map[string]int32
+	// nlits is the number of literals the prefilters scan for.
+	nlits int
 }
 
 // Tests tells whether a loaded rule tests the event field name.
@@ -98,6 +100,14 @@ func (e *Engine) build() {
 		ids[f] = int32(len(ids) + 1)
 		return ids[f]
 	}
+	lits := map[litKey]int32{}
+	litID := func(k litKey) int32 {
+		if i, ok := lits[k]; ok {
+			return i
+		}
+		lits[k] = int32(len(lits))
+		return lits[k]
+	}
 	number := func(b *bucket) *bucket {
 		for _, c := range b.rules {
 			numberFields(c.cond, id)
@@ -108,7 +118,7 @@ func (e *Engine) build() {
 		return b
 	}
 	for _, idx := range e.byDataset {
-		idx.alwaysB = number(newBucket(idx.always))
+		idx.alwaysB = number(newBucket(idx.always, litID))
 		idx.merged = len(idx.keyed) == 1 && len(idx.always) > 0 && len(idx.always) <= maxMerged
 		for i := range idx.keyed {
 			k := &idx.keyed[i]
@@ -118,11 +128,11 @@ func (e *Engine) build() {
 				if idx.merged {
 					cs = mergeSeq(idx.always, cs)
 				}
-				k.buckets[v] = number(newBucket(cs))
+				k.buckets[v] = number(newBucket(cs, litID))
 			}
 		}
 	}
-	e.nfields, e.fieldIDs = len(ids)+1, ids
+	e.nfields, e.fieldIDs, e.nlits = len(ids)+1, ids, len(lits)
 }
 
 // mergeSeq merges two rule lists, each in load order, into one in load
@@ -396,9 +406,9 @@ func (e *Engine) Match(ev event.Event) []Match {
 // literals are left cleared between uses.
 type scratch struct {
 	ctx   evalCtx
-	mark  []bool
-	found []bool
-	set   []int32 // literals marked found, to clear them
+	mark  []uint64 // a bucket's rules marked as candidates, a bit each
+	found []bool   // by literal ID: found by the scan of the current bucket
+	set   []int32  // literals marked found, to clear them
 	idx   []int
 	arena []byte // lower-cased field values of the current event
 }
@@ -423,9 +433,11 @@ func (sc *scratch) lowerASCII(s string) string {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-func (sc *scratch) marks(n int) []bool {
+// marks returns a cleared bit set of n rules.
+func (sc *scratch) marks(n int) []uint64 {
+	n = (n + 63) / 64
 	if cap(sc.mark) < n {
-		sc.mark = make([]bool, n)
+		sc.mark = make([]uint64, n)
 	}
 	return sc.mark[:n]
 }
@@ -460,7 +472,9 @@ func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
 		return out
 	}
 	sc := ctx.sc
-	sc.idx = b.candidates(ctx, sc, sc.idx[:0])
+	found := sc.founds(e.nlits)
+	sc.idx = b.candidates(ctx, sc, found, sc.idx[:0])
+	ctx.found = found
 	for _, i := range sc.idx {
 		c := b.rules[i]
 		if !c.cond.eval(ctx) {
@@ -470,5 +484,10 @@ func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
 		collect(c.cond, ctx, fields)
 		out = append(out, seqMatch{Match{Rule: c.rule, Fields: fields}, c.seq})
 	}
+	ctx.found = nil
+	for _, g := range sc.set {
+		found[g] = false
+	}
+	sc.set = sc.set[:0]
 	return out
 }

@@ -92,6 +92,10 @@ func TestModifiers(t *testing.T) {
 		{"fieldref endswith", sel("    Image|fieldref|endswith: Name\n"), F{"Image": `C:\x\evil.exe`, "Name": "EVIL.exe"}, true},
 		{"fieldref cased", sel("    a|fieldref|cased: b\n"), F{"a": "X", "b": "x"}, false},
 		{"fieldref neq", sel("    a|fieldref|neq: b\n"), F{"a": "x", "b": "y"}, true},
+		{"fieldref unicode", sel("    a|fieldref: b\n"), F{"a": "ĐÀ NẴNG", "b": "đà nẵng"}, true},
+		{"fieldref number", sel("    a|fieldref: b\n"), F{"a": "42", "b": int64(42)}, true},
+		{"fieldref list", sel("    a|fieldref: b\n"), F{"a": "", "b": []any{"x"}}, true}, // a list compares as ""
+		{"fieldref cased same", sel("    a|fieldref|cased: b\n"), F{"a": "Xy", "b": "Xy"}, true},
 
 		// cased.
 		{"cased", sel("    a|cased: 'Mimi'\n"), F{"a": "Mimi"}, true},

@@ -1,10 +1,7 @@
 package detect
 
 import (
-	"regexp"
-	"regexp/syntax"
 	"strings"
-	"unicode/utf8"
 )
 
 // A prefilter keeps most rules from being evaluated at all. For each rule
@@ -213,51 +210,21 @@ func (f *fieldNode) necessary(field string) ([]req, bool) {
 	for _, m := range f.others {
 		// The scan runs over the lower-cased value, so a literal that a
 		// case-sensitive match needs is needed in lower case too.
-		var lit string
+		var lits []string
 		switch x := m.(type) {
 		case casedPattern:
-			lit = strings.ToLower(x.p.required())
+			lits = []string{strings.ToLower(x.p.required())}
 		case regexMatcher:
-			lit = strings.ToLower(regexRequired(x.re))
+			lits = regexFactors(x.re)
 		}
-		if lit == "" || !utf8.ValidString(lit) {
+		if len(lits) == 0 || !lowerValid(lits) {
 			return nil, false
 		}
-		out = append(out, req{field, lit, reqContains})
+		for _, lit := range lits {
+			out = append(out, req{field, lit, reqContains})
+		}
 	}
 	return out, true
-}
-
-// regexRequired returns the longest literal that every match of re
-// contains, or "" when it finds none.
-func regexRequired(re *regexp.Regexp) string {
-	tree, err := syntax.Parse(re.String(), syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(requiredLit(tree.Simplify()))
-}
-
-func requiredLit(re *syntax.Regexp) string {
-	switch re.Op {
-	case syntax.OpLiteral:
-		return string(re.Rune)
-	case syntax.OpCapture, syntax.OpPlus:
-		return requiredLit(re.Sub[0])
-	case syntax.OpRepeat:
-		if re.Min >= 1 {
-			return requiredLit(re.Sub[0])
-		}
-	case syntax.OpConcat:
-		best := ""
-		for _, sub := range re.Sub {
-			if l := requiredLit(sub); len(l) > len(best) {
-				best = l
-			}
-		}
-		return best
-	}
-	return ""
 }
 
 // required returns the longest literal every match contains.
@@ -286,4 +253,61 @@ func (p *pattern) required() string {
 		return best
 	}
 	return p.lit
+}
+
+// trust splits the patterns of each named field node of n (see
+// fieldNode.split): an exact, prefix, suffix or contains pattern whose
+// literal the rule's clauses cs hold, which every bucket holding the rule
+// therefore scans for, is answered by the scan; ids are the literals' IDs.
+func trust(n node, cs [][]req, ids map[litKey]int32) {
+	keys := map[litKey]bool{}
+	for _, cl := range cs {
+		for _, r := range cl {
+			keys[litKey{r.field, r.lit, r.kind}] = true
+		}
+	}
+	walkFields(n, func(f *fieldNode) {
+		if f.field == "" {
+			return // a keyword: tested field by field, not scanned so
+		}
+		for _, g := range append([]*fieldNode{f}, f.groups...) {
+			// Every bucket holding the rule gives the same answer.
+			g.split, g.scanned, g.untested = true, nil, nil
+			for j := range g.patterns {
+				p := &g.patterns[j]
+				kind, simple := scanKinds[p.kind]
+				if k := (litKey{f.field, p.lit, kind}); simple && keys[k] {
+					g.scanned = append(g.scanned, ids[k])
+				} else {
+					g.untested = append(g.untested, int32(j))
+				}
+			}
+		}
+	})
+}
+
+// scanKinds maps the pattern kinds a scan decides to the requirement a
+// pattern of that kind makes.
+var scanKinds = map[patKind]reqKind{patExact: reqExact, patPrefix: reqPrefix, patSuffix: reqSuffix, patContains: reqContains}
+
+// walkFields calls fn for every field node of n.
+func walkFields(n node, fn func(*fieldNode)) {
+	switch x := n.(type) {
+	case andNode:
+		for _, y := range x {
+			walkFields(y, fn)
+		}
+	case orNode:
+		for _, y := range x {
+			walkFields(y, fn)
+		}
+	case notNode:
+		walkFields(x.x, fn)
+	case *selNode:
+		for _, alt := range x.alts {
+			for _, f := range alt {
+				fn(f)
+			}
+		}
+	}
 }

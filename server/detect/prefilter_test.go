@@ -58,20 +58,64 @@ func TestPrefilterSound(t *testing.T) {
 	t.Logf("%d events, %d rule evaluations compared", events, checked)
 }
 
-func TestRegexRequired(t *testing.T) {
-	tests := map[string]string{
-		`(?i)(set).*&&\s?set.*(environment|invoke)`: "set",
-		`^abc[0-9]+defgh$`:                          "defgh",
-		`a|b`:                                       "",
-		`(xyz)+q`:                                   "xyz",
-		`(xyz)*q`:                                   "q",
-		`x{2,}`:                                     "x",
+func TestRegexFactors(t *testing.T) {
+	tests := map[string][]string{
+		`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`:              {". ", `."`, ".'"},
+		`(?i)(set).*&&\s?set.*(environment|invoke)`:                    {"invoke", "environment"},
+		`(?i)(?:set).*&&\s?set.*(?:environment|invoke|\$\{?input).*&&`: {"$input", "invoke", "${input", "environment"},
+		`^abc[0-9]+defgh$`:            {"defgh"},
+		`a|b`:                         {"a", "b"},
+		`(xyz)+q`:                     {"xyz"},
+		`(xyz)*q`:                     {"q"},
+		`x{2,}`:                       {"x"},
+		`(?i)net\s+user`:              {"user", "uſer"},
+		`(?i)KEY`:                     {"key"}, // K (Kelvin) lowers to k
+		`ab?c`:                        {"abc", "ac"},
+		`[aA][bB]`:                    {"ab"},
+		`.*`:                          nil,
+		`(a|.)`:                       nil,
+		`[a-z]{4}`:                    nil,
+		`\.(exe|dll|sys|bat|ps1|vbs)`: {".exe", ".dll", ".sys", ".bat", ".ps1", ".vbs"},
 	}
 	for expr, want := range tests {
-		if got := regexRequired(regexp.MustCompile(expr)); got != want {
+		got := regexFactors(regexp.MustCompile(expr))
+		if !slices.Equal(sorted(got), sorted(want)) {
 			t.Errorf("%s: %q, want %q", expr, got, want)
 		}
 	}
+}
+
+func sorted(ss []string) []string {
+	ss = slices.Clone(ss)
+	slices.Sort(ss)
+	return ss
+}
+
+// FuzzRegexFactors: whenever an expression matches a text, the lowered
+// text holds one of the expression's factors.
+func FuzzRegexFactors(f *testing.F) {
+	f.Add(`\\[a-zA-Z0-9]{1,32}\.[a-zA-Z0-9]{1,6}\.[ "']{1}`, `C:\x\a.b. `)
+	f.Add(`(?i)net\s+user`, "NET  ſER")
+	f.Add(`(?i)net\s+user`, "NET  UſER")
+	f.Add(`ab?c|x[yz]`, "xz")
+	f.Add(`(?i)KEY`, "\u212aey")
+	f.Fuzz(func(t *testing.T, expr, text string) {
+		re, err := regexp.Compile(expr)
+		if err != nil || !re.MatchString(text) {
+			return
+		}
+		fs := regexFactors(re)
+		if fs == nil {
+			return
+		}
+		low := strings.ToLower(text)
+		for _, lit := range fs {
+			if strings.Contains(low, lit) {
+				return
+			}
+		}
+		t.Fatalf("%q matches %q, whose lower case holds none of %q", expr, text, fs)
+	})
 }
 
 func TestRequiredRun(t *testing.T) {

@@ -501,14 +501,14 @@ func (m numMatcher) number(s string, v any) (float64, bool) {
 // fieldRef compares the field with another field of the same event.
 type fieldRef struct {
 	field    string
+	fid      int32 // the engine's ID of field, 0 before it is given
 	position string
 	cased    bool
 }
 
+// match compares the field's value s with the other field's value, both
+// lowered by the caller unless the comparison is cased.
 func (r fieldRef) match(s, other string) bool {
-	if !r.cased {
-		s, other = strings.ToLower(s), strings.ToLower(other)
-	}
 	switch r.position {
 	case modContains:
 		return strings.Contains(s, other)
