@@ -448,27 +448,12 @@ func collect(n node, c *evalCtx, out map[string]any) {
 
 // numberFields gives every field node of n its field's ID.
 func numberFields(n node, id func(string) int32) {
-	switch x := n.(type) {
-	case andNode:
-		for _, y := range x {
-			numberFields(y, id)
+	walkFields(n, func(f *fieldNode) {
+		if f.field != "" {
+			f.fid = id(f.field)
 		}
-	case orNode:
-		for _, y := range x {
-			numberFields(y, id)
+		for i := range f.refs {
+			f.refs[i].fid = id(f.refs[i].field)
 		}
-	case notNode:
-		numberFields(x.x, id)
-	case *selNode:
-		for _, alt := range x.alts {
-			for _, f := range alt {
-				if f.field != "" {
-					f.fid = id(f.field)
-				}
-				for i := range f.refs {
-					f.refs[i].fid = id(f.refs[i].field)
-				}
-			}
-		}
-	}
+	})
 }
