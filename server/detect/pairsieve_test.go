@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// sieveLits are keyword-like literals of eight bytes or more, with one
-// outside ASCII, whose pairs a sieve must account for.
+// sieveLits are keyword-like literals of eight runes or more, one with
+// runes outside ASCII, whose pairs a sieve must account for.
 var sieveLits = []string{"mimikatz", "sekurlsa::", "kerberos::ptt", "dumpcreds", "đà nẵng đi"}
 
 // TestPairSieve: the sieve passes every value whose lower case holds a
@@ -26,8 +26,10 @@ func TestPairSieve(t *testing.T) {
 		{"", true}, {"mimikat", true}, {"MIMIKATZ", false}, {"x mimikatz", false},
 		{"run SekurLSA::logonpasswords", false}, {"kerberos::pt", false}, // a run of pairs, though no literal
 		{"dumpcred dumpcreds", false}, {"mimi katz mimik atz", true},
-		{"Đà Nẵng đi", false}, // outside ASCII: never ruled out
-		{"mimİkatz", false},
+		{"Đà Nẵng đi", false}, {"ĐÀ NẴNG ĐI", false}, // lowers to a literal outside ASCII
+		{"mimİkatz", false}, {"MIMI\u212aATZ", false}, // the Kelvin sign lowers to k
+		{"Đà", true}, {"ĐàĐàĐà ĐàĐàĐàĐà", false}, // too short; a run of pairs outside ASCII
+		{"5770385F-C22A-43E0 Đà", true},
 		{"abcdefghijklmnopqrstuvwxyzmimikatz", false}, {"mimikatzabcdefghijklmnopqrstuvwxyz", false},
 	} {
 		if got := p.excludes(c.text); got != c.want {
@@ -37,13 +39,15 @@ func TestPairSieve(t *testing.T) {
 	for _, lits := range [][]string{
 		{"ab", "mimikatz"},                 // a pair alone tells nothing
 		{"abcdefgh", "c:\\windows\\", "x"}, // a literal of one byte
+		{"mimikatz", "đàđ"},                // three runes, two pairs
+		nil,
 	} {
 		if p := newPairSieve(lits); p != nil {
 			t.Errorf("%q: a sieve with a run of %d", lits, p.run)
 		}
 	}
-	if p := newPairSieve([]string{"đà nẵng đi"}); p == nil || !p.excludes("da nang di") || p.excludes("Đà") {
-		t.Error("literals outside ASCII alone: every ASCII value, and nothing else, is ruled out")
+	if p := newPairSieve([]string{"đà nẵng đi"}); p == nil || !p.excludes("da nang di") || p.excludes("ĐÀ NẴNG ĐI") {
+		t.Error("a literal outside ASCII: its ASCII pairs and its runes count")
 	}
 }
 
@@ -53,7 +57,8 @@ func FuzzPairSieve(f *testing.F) {
 	f.Add("mimikatz", "sekurlsa::", "x mimikatz y")
 	f.Add("abcd", "bcde", "abcbcdebcd")
 	f.Add("aaaa", "abab", "aaabababaaa")
-	f.Add("kelvin", "\u212aelvin", "KELVIN")
+	f.Add("kelvin", "sekurlsa", "\u212aELVIN")
+	f.Add("iİiİi", "ⱥⱥⱥⱥ", "İİİİ ȺȺȺȺ")
 	f.Fuzz(func(t *testing.T, a, b, text string) {
 		lits := []string{strings.ToLower(a), strings.ToLower(b)}
 		p := newPairSieve(lits)
