@@ -341,8 +341,10 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 	}
 	// Most values are ASCII: scan them folding case on the fly rather than
 	// lowering (and caching) every field of every event.
-	if fs.ac != nil && (fs.sieve == nil || !fs.sieve.excludes(s)) && !fs.ac.scanFold(s, hit) {
-		fs.ac.scan(c.lowerOf(id, key, s), hit)
+	if fs.ac != nil && (fs.sieve == nil || !fs.sieve.excludes(s)) {
+		if at, cur := fs.ac.scanFold(s, hit); at < len(s) {
+			fs.ac.scanFrom(cur, c.lowerOf(id, key, s)[at:], hit)
+		}
 	}
 	if fs.pre != nil && !fs.pre.walkFold(s, false, hit) {
 		fs.pre.walkPrefix(c.lowerOf(id, key, s), hit)
