@@ -383,8 +383,11 @@ func (a *automaton) addRows() {
 }
 
 // scan calls hit for each literal found in text, once per occurrence.
-func (a *automaton) scan(text string, hit func(lit int)) {
-	cur := int32(0)
+func (a *automaton) scan(text string, hit func(lit int)) { a.scanFrom(0, text, hit) }
+
+// scanFrom is scan from state cur, where a scan of the text before text
+// left off.
+func (a *automaton) scanFrom(cur int32, text string, hit func(lit int)) {
 	dfa, ncls, ndfa, hasOut := a.dfa, a.ncls, a.ndfa, a.hasOut
 	for i := 0; i < len(text); i++ {
 		b := text[i]
@@ -411,25 +414,27 @@ var foldASCII = func() (t [256]byte) {
 	return t
 }()
 
-// scanFold is scan over the lower case of an ASCII text. At the first byte
-// outside ASCII, where Unicode lower-casing may change the text's bytes, it
-// stops and returns false: the caller scans the properly lowered text
-// instead (hits already reported are reported again, which callers
-// tolerate).
-func (a *automaton) scanFold(text string, hit func(lit int)) bool {
+// scanFold is scan over the lower case of text, folding ASCII letters on
+// the fly. At the first byte outside ASCII, where Unicode lower-casing may
+// change the text's bytes, it stops and returns that byte's index and the
+// state it reached; it returns len(text) when it scanned all of it. The
+// bytes before are ASCII, so the lower case of text begins with their
+// lower case, as long: the caller goes on with scanFrom over the properly
+// lowered text from that index, instead of scanning it all again.
+func (a *automaton) scanFold(text string, hit func(lit int)) (at int, state int32) {
 	cur := int32(0)
 	dfa, ncls, ndfa, hasOut, idle := a.dfa, a.ncls, a.ndfa, a.hasOut, &a.idle
 	for i := 0; i < len(text); i++ {
 		if cur == 0 {
 			for idle[text[i]] {
 				if i++; i == len(text) {
-					return true
+					return i, 0
 				}
 			}
 		}
 		b := text[i]
 		if b >= 0x80 {
-			return false
+			return i, cur
 		}
 		if cur < ndfa {
 			e := dfa[int(cur)*ncls+int(a.fcls[b])]
@@ -440,7 +445,7 @@ func (a *automaton) scanFold(text string, hit func(lit int)) bool {
 			a.emit(cur, hit)
 		}
 	}
-	return true
+	return len(text), cur
 }
 
 // walkFold is walkPrefix (or, with reverse, walkSuffix) over the lower

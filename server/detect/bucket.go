@@ -34,6 +34,9 @@ type fieldScan struct {
 	field string
 	fid   int32      // the engine's ID of field
 	ac    *automaton // nil when no literal is a "contains"
+	// sieve, when set, rules out before the scan by ac a value that
+	// holds none of its literals.
+	sieve *pairSieve
 	pre   *automaton
 	suf   *automaton
 	exact map[string][]int32
@@ -142,8 +145,17 @@ func newBucket(rules []compiled, litID func(litKey) int32) *bucket {
 	return b
 }
 
+// isASCII tells whether s is all ASCII, eight bytes a step.
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		if (uint64(w[0])|uint64(w[1])<<8|uint64(w[2])<<16|uint64(w[3])<<24|
+			uint64(w[4])<<32|uint64(w[5])<<40|uint64(w[6])<<48|uint64(w[7])<<56)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
 		}
@@ -179,6 +191,7 @@ func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[lit
 	}
 	if len(byKind[reqContains]) > 0 {
 		fs.ac = remap(newAutomaton(byKind[reqContains]), idx[reqContains])
+		fs.sieve = newPairSieve(byKind[reqContains])
 	}
 	if len(byKind[reqPrefix]) > 0 {
 		fs.pre = remap(newTrie(byKind[reqPrefix], false), idx[reqPrefix])
@@ -328,8 +341,10 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 	}
 	// Most values are ASCII: scan them folding case on the fly rather than
 	// lowering (and caching) every field of every event.
-	if fs.ac != nil && !fs.ac.scanFold(s, hit) {
-		fs.ac.scan(c.lowerOf(id, key, s), hit)
+	if fs.ac != nil && (fs.sieve == nil || !fs.sieve.excludes(s)) {
+		if at, cur := fs.ac.scanFold(s, hit); at < len(s) {
+			fs.ac.scanFrom(cur, c.lowerOf(id, key, s)[at:], hit)
+		}
 	}
 	if fs.pre != nil && !fs.pre.walkFold(s, false, hit) {
 		fs.pre.walkPrefix(c.lowerOf(id, key, s), hit)

@@ -26,6 +26,7 @@ var plainRules = []string{
 	"  s:\n    a|startswith: 'ab'\n  t:\n    b|startswith: 'ab'\n  condition: s or t\n",
 	"  s:\n    a|fieldref: b\n    c|endswith: 'end'\n  condition: s\n",
 	"  s:\n    event.dataset|endswith: '.events'\n    c|contains: 'ds'\n  condition: s\n",
+	"  s:\n    c|contains: 'Nẵng'\n  condition: s\n",
 }
 
 func plainEngine(t testing.TB) *Engine {
@@ -79,6 +80,7 @@ func TestMatchPlain(t *testing.T) {
 		{"a": []any{"zz", "ab"}}, {"a": []any{"Evil"}, "b": []any{"x", "ABc"}},
 		{"a": "the end", "b": "THE END", "c": "the end"},
 		{"c": "ds", "event.dataset": "other"}, // Get gives the event's own dataset
+		{"c": "ĐÀ NẴNG"}, {"c": "XNẴNG"},      // a literal across the first byte outside ASCII
 	} {
 		ev := testEvent(testDataset, f)
 		if got, want := matchString(e.Match(ev)), plainMatch(e, ev); got != want {
