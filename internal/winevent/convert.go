@@ -393,7 +393,12 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 		ev.ID = eventID(ev)
 	}
 	if checked {
-		err = ev.ValidateFields(append(unchecked, finishSets...))
+		err = ev.ValidateFields(unchecked)
+		for i := 0; err == nil && i < len(finishSets); i++ {
+			if v, ok := fields[finishSets[i]]; ok {
+				err = finishChecks[i].Check(v)
+			}
+		}
 	} else {
 		err = ev.ValidateContent()
 	}
@@ -415,6 +420,16 @@ func normalizeField(ev *event.Event, k string, v any) {
 
 // finishSets names the fields finish sets or changes.
 var finishSets = []string{"Channel", "EventID", "EventRecordID", "Keywords", "TimeCreated_SystemTime", "host.name", "event.code"}
+
+// finishChecks are the checks of the fields of finishSets, made once: a
+// name's check costs more than a value's.
+var finishChecks = func() []event.FieldCheck {
+	cs := make([]event.FieldCheck, len(finishSets))
+	for i, k := range finishSets {
+		cs[i] = event.NewFieldCheck(k)
+	}
+	return cs
+}()
 
 // keywords renders the Keywords bit mask as the hexadecimal string Windows
 // tools show, whichever form it arrived in.

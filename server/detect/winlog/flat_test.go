@@ -95,6 +95,10 @@ var flatCases = []struct {
 		strings.Repeat("n", 257) + `":"v"}}}`, false},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"source.port":"x"}}}`, false},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System","TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}},"EventData":{"source.port":80}}}`, true},
+	// A field the conversion makes that the event model refuses: the
+	// text of an EventID list longer than a value may be.
+	{`{"Event":{"System":{"EventID":["` + strings.Repeat("x", 40<<10) + `","` + strings.Repeat("y", 40<<10) + `"],"Channel":"System",` +
+		`"TimeCreated":{"SystemTime":"2026-11-02T08:00:00Z"}}}}`, true},
 	{`{"Event":{"System":{"EventID":1,"Channel":"System"}}`, false},
 }
 
