@@ -172,21 +172,35 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 	}
 }
 
+// alertRoom is the free space of the output buffer below which it is
+// flushed before an alert is encoded into it. An alert of SigmaHQ's rules
+// takes about two kilobytes; a longer one outgrows the free space and is
+// written through a copy, as any slice is.
+const alertRoom = 8 << 10
+
 // alertsOf writes the alerts of the matches on ev.
 func (d *detectRun) alertsOf(ev event.Event, ms []detect.Match) error {
 	if d.direct {
 		for i, m := range ms {
+			if d.w.Available() < alertRoom {
+				if err := d.w.Flush(); err != nil {
+					return err
+				}
+			}
+			// Encoded into the output buffer's free space, which Write
+			// then takes without a copy.
+			b := d.w.AvailableBuffer()
 			var err error
 			if i == 0 {
-				d.buf, err = d.enc.Append(d.buf[:0], m, ev)
+				b, err = d.enc.Append(b, m, ev)
 			} else {
-				d.buf, err = d.enc.AppendNext(d.buf[:0], m, ev)
+				b, err = d.enc.AppendNext(b, m, ev)
 			}
 			if err != nil {
 				return err
 			}
 			d.alerts++
-			if err := jsonSafe(d.w, append(d.buf, '\n')); err != nil {
+			if err := jsonSafe(d.w, append(b, '\n')); err != nil {
 				return err
 			}
 		}
