@@ -393,7 +393,12 @@ func finish(fields map[string]any, withID, checked bool, unchecked []string) (ev
 		ev.ID = eventID(ev)
 	}
 	if checked {
-		err = ev.ValidateFields(append(unchecked, finishSets...))
+		err = ev.ValidateFields(unchecked)
+		for i := 0; err == nil && i < len(finishSets); i++ {
+			if v, ok := fields[finishSets[i]]; ok {
+				err = finishChecks[i].Check(v)
+			}
+		}
 	} else {
 		err = ev.ValidateContent()
 	}
@@ -415,6 +420,16 @@ func normalizeField(ev *event.Event, k string, v any) {
 
 // finishSets names the fields finish sets or changes.
 var finishSets = []string{"Channel", "EventID", "EventRecordID", "Keywords", "TimeCreated_SystemTime", "host.name", "event.code"}
+
+// finishChecks are the checks of the fields of finishSets, made once: a
+// name's check costs more than a value's.
+var finishChecks = func() []event.FieldCheck {
+	cs := make([]event.FieldCheck, len(finishSets))
+	for i, k := range finishSets {
+		cs[i] = event.NewFieldCheck(k)
+	}
+	return cs
+}()
 
 // keywords renders the Keywords bit mask as the hexadecimal string Windows
 // tools show, whichever form it arrived in.
@@ -491,16 +506,11 @@ func eventTime(fields map[string]any) (time.Time, error) {
 func eventID(ev event.Event) string {
 	ids := idPool.Get().(*idScratch)
 	defer idPool.Put(ids)
-	// The parts event.DeriveID would hash, each followed by a zero byte,
-	// written into one buffer and hashed once.
-	b := append(ids.buf[:0], "winlog\x00"...)
-	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
-		b = append(appendText(b, ev, k, false), 0)
-	}
+	b := idHead(ids.buf[:0], ev)
 	// With the names of the last event, each field is looked up once; a
 	// name it lacks means other names, which are sorted again.
 	n := len(ev.Fields)
-	if _, ok := ev.Fields["TimeCreated_SystemTime"]; ok {
+	if _, ok := ev.Fields[IDLeavesOut]; ok {
 		n--
 	}
 	mark, same := len(b), len(ids.keys) == n && n > 0
@@ -519,7 +529,7 @@ func eventID(ev event.Event) string {
 		b = b[:mark]
 		keys := ids.keys[:0]
 		for k := range ev.Fields {
-			if k != "TimeCreated_SystemTime" {
+			if k != IDLeavesOut {
 				keys = append(keys, k)
 			}
 		}
@@ -531,6 +541,35 @@ func eventID(ev event.Event) string {
 		}
 	}
 	ids.buf = b
+	return idSum(b)
+}
+
+// eventIDOf is eventID for fields given in name order, keys with vals.
+func eventIDOf(ev event.Event, keys []string, vals []any) string {
+	ids := idPool.Get().(*idScratch)
+	defer idPool.Put(ids)
+	b := idHead(ids.buf[:0], ev)
+	for i, k := range keys {
+		b = append(append(b, k...), 0)
+		b = append(appendValue(b, ev, k, vals[i], true), 0)
+	}
+	ids.buf = b
+	return idSum(b)
+}
+
+// idHead appends to b the first parts event.DeriveID would hash for the
+// ID of ev, each followed by a zero byte: the ID's parts are written into
+// one buffer and hashed once.
+func idHead(b []byte, ev event.Event) []byte {
+	b = append(b, "winlog\x00"...)
+	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
+		b = append(appendText(b, ev, k, false), 0)
+	}
+	return b
+}
+
+// idSum is the ID of the parts written into b.
+func idSum(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

@@ -74,6 +74,17 @@ var alertKeyNames = [numAlertKeys]string{
 	kWinlogProviderName: "winlog.provider_name", kWinlogRecordID: "winlog.record_id",
 }
 
+// alertKeyMembers are the JSON of the names of alertKeyNames, as an
+// alert's members start: a comma, the name and a colon.
+var alertKeyMembers = func() (ms [numAlertKeys][]byte) {
+	for k, name := range alertKeyNames {
+		if name != "" {
+			ms[k] = append(event.AppendString([]byte(","), name), ':')
+		}
+	}
+	return ms
+}()
+
 // alertKeyOf maps the field names of winContext and contextFields to keys.
 var alertKeyOf = func() map[string]alertKey {
 	m := make(map[string]alertKey, numAlertKeys)
@@ -160,7 +171,9 @@ const (
 type AlertEncoder struct {
 	f    [numAlertKeys]slot
 	keys []string
-	id   []byte
+	// names are where appendMatched wrote the JSON of each of keys.
+	names [][2]int
+	id    []byte
 	// of and at are the ID and time of the event whose context f and
 	// ctx hold (of is "" for none).
 	of string
@@ -242,7 +255,9 @@ func (enc *AlertEncoder) encodeContext(ev event.Event) {
 	enc.errAt, enc.err = numParts, nil
 	enc.known = enc.known[:0]
 	b := append(enc.ctx[:0], `{"@timestamp":"`...)
+	tlo := len(b)
 	b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+	thi := len(b)
 	b = append(b, `","event.dataset":"`+event.DatasetAlert+`","event.id":"`...)
 	part := partHead
 	enc.parts[part] = len(b)
@@ -259,16 +274,14 @@ func (enc *AlertEncoder) encodeContext(ev event.Event) {
 			continue
 		case kSourceTimes:
 			b = append(b, `,"lachan.alert.source_times":["`...)
-			b = ev.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
-			b = append(b, `"]`...)
+			b = append(append(b, b[tlo:thi]...), `"]`...) // the time formatted above
 			continue
 		}
 		s := &enc.f[k]
 		if s.kind == slotNone {
 			continue
 		}
-		b = append(b, ',')
-		b = append(event.AppendString(b, alertKeyNames[k]), ':')
+		b = append(b, alertKeyMembers[k]...)
 		switch s.kind {
 		case slotString:
 			b = enc.appendKnown(b, s.s)
@@ -392,26 +405,32 @@ func (enc *AlertEncoder) appendMatched(b []byte, matched map[string]any) ([]byte
 	slices.Sort(keys)
 	enc.keys = keys
 	b = append(b, `,"lachan.alert.matched":{`...)
+	// Each name is encoded once and copied into matched_fields.
+	names := enc.names[:0]
 	var err error
 	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(event.AppendString(b, k), ':')
+		lo := len(b)
+		b = event.AppendString(b, k)
+		names = append(names, [2]int{lo, len(b)})
+		b = append(b, ':')
 		if b, err = enc.appendValue(b, matched[k]); err != nil {
 			return nil, fieldError("lachan.alert.matched", err)
 		}
 	}
+	enc.names = names
 	b = append(b, '}')
 	if len(keys) == 0 {
 		return b, nil
 	}
 	b = append(b, `,"lachan.alert.matched_fields":[`...)
-	for i, k := range keys {
+	for i, n := range names {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = event.AppendString(b, k)
+		b = append(b, b[n[0]:n[1]]...)
 	}
 	return append(b, ']'), nil
 }
