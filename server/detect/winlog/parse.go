@@ -84,44 +84,29 @@ func (p *parser) object(depth int) (map[string]any, bool) {
 	if depth > maxParseDepth {
 		return nil, false
 	}
-	p.i++
 	m := map[string]any{}
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
+	if p.open('}') {
 		return m, true
 	}
 	for {
-		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
+		if !p.name() {
 			return nil, false
 		}
 		k, ok := p.str()
-		if !ok {
+		if !ok || !p.colon() {
 			return nil, false
 		}
-		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, false
-		}
-		p.i++
 		v, ok := p.value(depth)
 		if !ok {
 			return nil, false
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.b) {
+		more, ok := p.after('}')
+		if !ok {
 			return nil, false
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
+		if !more {
 			return m, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -131,11 +116,8 @@ func (p *parser) array(depth int) ([]any, bool) {
 	if depth > maxParseDepth {
 		return nil, false
 	}
-	p.i++
 	a := []any{}
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
+	if p.open(']') {
 		return a, true
 	}
 	for {
@@ -144,20 +126,61 @@ func (p *parser) array(depth int) ([]any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		p.space()
-		if p.i >= len(p.b) {
+		more, ok := p.after(']')
+		if !ok {
 			return nil, false
 		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
+		if !more {
 			return a, true
-		default:
-			return nil, false
 		}
 	}
+}
+
+// open steps past the '{' or '[' at p.i and reports whether close follows
+// at once, reading past it too: the empty object or array.
+func (p *parser) open(close byte) bool {
+	p.i++
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == close {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// name reports whether a member's name, a string, begins at p.i once
+// white space is passed.
+func (p *parser) name() bool {
+	p.space()
+	return p.i < len(p.b) && p.b[p.i] == '"'
+}
+
+// colon reads past the ':' after a member's name.
+func (p *parser) colon() bool {
+	p.space()
+	if p.i >= len(p.b) || p.b[p.i] != ':' {
+		return false
+	}
+	p.i++
+	return true
+}
+
+// after reads what follows a member or an element: ',' (more follows) or
+// close (the object or array ends); anything else is an error.
+func (p *parser) after(close byte) (more, ok bool) {
+	p.space()
+	if p.i >= len(p.b) {
+		return false, false
+	}
+	switch p.b[p.i] {
+	case ',':
+		p.i++
+		return true, true
+	case close:
+		p.i++
+		return false, true
+	}
+	return false, false
 }
 
 // skip reads past the value at p.i as value reads it, accepting what it
@@ -193,37 +216,16 @@ func (p *parser) skipObject(depth int) bool {
 	if depth > maxParseDepth {
 		return false
 	}
-	p.i++
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
+	if p.open('}') {
 		return true
 	}
 	for {
-		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != '"' || !p.skipString() {
+		if !p.name() || !p.skipString() || !p.colon() || !p.skip(depth) {
 			return false
 		}
-		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return false
-		}
-		p.i++
-		if !p.skip(depth) {
-			return false
-		}
-		p.space()
-		if p.i >= len(p.b) {
-			return false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return true
-		default:
-			return false
+		more, ok := p.after('}')
+		if !ok || !more {
+			return ok
 		}
 	}
 }
@@ -233,28 +235,16 @@ func (p *parser) skipArray(depth int) bool {
 	if depth > maxParseDepth {
 		return false
 	}
-	p.i++
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
+	if p.open(']') {
 		return true
 	}
 	for {
 		if !p.skip(depth) {
 			return false
 		}
-		p.space()
-		if p.i >= len(p.b) {
-			return false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return true
-		default:
-			return false
+		more, ok := p.after(']')
+		if !ok || !more {
+			return ok
 		}
 	}
 }
