@@ -101,6 +101,35 @@ func (m *Manager) putChangeEntry(ctx context.Context, inc *Incident) error {
 	return nil
 }
 
+// dropLostChange deletes the entry of a write of inc that lost to a
+// concurrent one (its store write conflicted), unless the write that won
+// names the same entry (both read the clock alike) or the entry was
+// written again for a later write. Readers drop such entries too, but
+// only those they meet at or after their cursor: an entry written late,
+// by a writer held up between its clock read and the entry, lies behind
+// every cursor. Best effort: an entry left over is harmless, so errors
+// are ignored.
+func (m *Manager) dropLostChange(ctx context.Context, inc *Incident) {
+	key := changeKey(inc.Written, inc.ID)
+	if doc, ver, err := m.st.GetEntity(ctx, store.KindIncident, inc.ID); err == nil {
+		won, err := m.decode(inc.ID, doc, ver)
+		if err != nil || changeKey(won.changedAt(), inc.ID) == key {
+			return
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	doc, _, err := m.st.GetEntity(ctx, kindChangeEntry, key)
+	if err != nil {
+		return
+	}
+	var wd watchDoc
+	if json.Unmarshal(doc, &wd) != nil || wd.Before != inc.Version {
+		return
+	}
+	_ = m.st.DeleteEntity(ctx, kindChangeEntry, key)
+}
+
 // buildChanges enters every stored incident at its last write, then
 // records that the index is built; a build cut short is done again whole.
 func (m *Manager) buildChanges(ctx context.Context, scan func() ([]Incident, error)) error {

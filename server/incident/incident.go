@@ -378,6 +378,9 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	}
 	v, err := m.st.PutEntity(ctx, store.KindIncident, inc.ID, b, inc.Version)
 	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			m.dropLostChange(ctx, inc)
+		}
 		return fmt.Errorf("incident %s: %w", inc.ID, err)
 	}
 	if moved && inc.stored != "" {
