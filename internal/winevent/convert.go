@@ -506,11 +506,16 @@ func eventTime(fields map[string]any) (time.Time, error) {
 func eventID(ev event.Event) string {
 	ids := idPool.Get().(*idScratch)
 	defer idPool.Put(ids)
-	b := idHead(ids.buf[:0], ev)
+	// The parts event.DeriveID would hash, each followed by a zero byte,
+	// written into one buffer and hashed once.
+	b := append(ids.buf[:0], "winlog\x00"...)
+	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
+		b = append(appendText(b, ev, k, false), 0)
+	}
 	// With the names of the last event, each field is looked up once; a
 	// name it lacks means other names, which are sorted again.
 	n := len(ev.Fields)
-	if _, ok := ev.Fields[IDLeavesOut]; ok {
+	if _, ok := ev.Fields["TimeCreated_SystemTime"]; ok {
 		n--
 	}
 	mark, same := len(b), len(ids.keys) == n && n > 0
@@ -529,7 +534,7 @@ func eventID(ev event.Event) string {
 		b = b[:mark]
 		keys := ids.keys[:0]
 		for k := range ev.Fields {
-			if k != IDLeavesOut {
+			if k != "TimeCreated_SystemTime" {
 				keys = append(keys, k)
 			}
 		}
@@ -541,35 +546,6 @@ func eventID(ev event.Event) string {
 		}
 	}
 	ids.buf = b
-	return idSum(b)
-}
-
-// eventIDOf is eventID for fields given in name order, keys with vals.
-func eventIDOf(ev event.Event, keys []string, vals []any) string {
-	ids := idPool.Get().(*idScratch)
-	defer idPool.Put(ids)
-	b := idHead(ids.buf[:0], ev)
-	for i, k := range keys {
-		b = append(append(b, k...), 0)
-		b = append(appendValue(b, ev, k, vals[i], true), 0)
-	}
-	ids.buf = b
-	return idSum(b)
-}
-
-// idHead appends to b the first parts event.DeriveID would hash for the
-// ID of ev, each followed by a zero byte: the ID's parts are written into
-// one buffer and hashed once.
-func idHead(b []byte, ev event.Event) []byte {
-	b = append(b, "winlog\x00"...)
-	for _, k := range []string{"Computer", "Channel", "EventRecordID"} {
-		b = append(appendText(b, ev, k, false), 0)
-	}
-	return b
-}
-
-// idSum is the ID of the parts written into b.
-func idSum(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

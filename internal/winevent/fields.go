@@ -2,7 +2,6 @@ package winevent
 
 import (
 	"math"
-	"slices"
 	"strconv"
 
 	"lachan/internal/event"
@@ -80,17 +79,3 @@ func FromCheckedFields(fields map[string]any, unchecked []string, withID bool) (
 // EventID is the ID FromFields gives the event ev, when ev holds what
 // FromFieldsNoID made of the same fields and nothing more.
 func EventID(ev event.Event) string { return eventID(ev) }
-
-// EventIDOf is EventID for a caller that holds ev's fields in name order:
-// keys names every field but IDLeavesOut, and vals[i] is the value of
-// keys[i]. No field but the three the ID starts with (Computer, Channel,
-// EventRecordID) is looked up in ev.
-func EventIDOf(ev event.Event, keys []string, vals []any) string { return eventIDOf(ev, keys, vals) }
-
-// IDLeavesOut is the field an event's ID does not count: renderings
-// differ in the creation time by a rounding.
-const IDLeavesOut = "TimeCreated_SystemTime"
-
-// ConversionFields lists the fields FromFields sets or changes, whose
-// values in the event may then differ from those put.
-func ConversionFields() []string { return slices.Clone(finishSets) }

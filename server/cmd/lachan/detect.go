@@ -106,7 +106,6 @@ type detectRun struct {
 	// handled (winlog.ReadJSONBrief): with direct alerts, which keep
 	// nothing of an event, and no rule testing the ID.
 	brief bool
-	rd    winlog.BriefReader // reads and gives IDs, when brief
 	enc   detect.AlertEncoder
 	buf   []byte
 }
@@ -121,19 +120,10 @@ func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.W
 
 // file runs the rules over the events of one file ("-" for stdin).
 func (d *detectRun) file(ctx context.Context, f string, stdin io.Reader) error {
-	if err := readEventFile(f, stdin, d.reader(), d.handler(ctx, f)); err != nil {
+	if err := readEventFile(f, stdin, d.brief, d.handler(ctx, f)); err != nil {
 		return fmt.Errorf("%s: %w", f, err)
 	}
 	return d.w.Flush()
-}
-
-// reader is the brief reader the run reads with, nil when it reads
-// events whole.
-func (d *detectRun) reader() *winlog.BriefReader {
-	if !d.brief {
-		return nil
-	}
-	return &d.rd
 }
 
 // handler returns the winlog handler for the records of file f. Alerts
@@ -148,7 +138,11 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			return nil
 		}
 		d.events++
+		var rec fieldValue // the record's own log.file.path, for its ID
 		if f != "-" {
+			if ev.ID == "" {
+				rec.v, rec.ok = ev.Fields["log.file.path"]
+			}
 			ev.Set("log.file.path", path)
 		}
 		ms := d.engine.Match(ev)
@@ -156,9 +150,7 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 			return ctx.Err()
 		}
 		if ev.ID == "" {
-			// Read briefly: the ID of the fields it was read with, the
-			// record's own log.file.path and not the file's.
-			ev.ID = d.rd.EventID(ev)
+			withID(&ev, f, path, rec)
 		}
 		if err := d.alertsOf(ev, ms); err != nil {
 			return err
@@ -177,6 +169,29 @@ func (d *detectRun) handler(ctx context.Context, f string) winlog.Handler {
 // takes about two kilobytes; a longer one outgrows the free space and is
 // written through a copy, as any slice is.
 const alertRoom = 8 << 10
+
+// fieldValue is a field's value and whether the field was there.
+type fieldValue struct {
+	v  any
+	ok bool
+}
+
+// withID gives ev, read without its ID, the ID it is read with
+// otherwise: that of the fields it was read with, where the file's path
+// (f, and path, the same as a field value) replaced the record's own
+// log.file.path (rec).
+func withID(ev *event.Event, f string, path any, rec fieldValue) {
+	if f != "-" {
+		delete(ev.Fields, "log.file.path")
+		if rec.ok {
+			ev.Fields["log.file.path"] = rec.v
+		}
+	}
+	ev.ID = winlog.EventID(*ev)
+	if f != "-" {
+		ev.Set("log.file.path", path)
+	}
+}
 
 // alertsOf writes the alerts of the matches on ev.
 func (d *detectRun) alertsOf(ev event.Event, ms []detect.Match) error {
@@ -242,11 +257,11 @@ func (d *detectRun) flush() error {
 }
 
 // readEventFile picks the reader by extension: .evtx is binary, anything
-// else is a JSON stream, read by brief when it is not nil.
-func readEventFile(name string, stdin io.Reader, brief *winlog.BriefReader, h winlog.Handler) error {
+// else is a JSON stream, read by winlog.ReadJSONBrief with brief.
+func readEventFile(name string, stdin io.Reader, brief bool, h winlog.Handler) error {
 	readJSON := winlog.ReadJSON
-	if brief != nil {
-		readJSON = brief.Read
+	if brief {
+		readJSON = winlog.ReadJSONBrief
 	}
 	if name == "-" {
 		return readJSON(stdin, h)

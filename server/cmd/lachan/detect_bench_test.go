@@ -184,7 +184,7 @@ func BenchmarkDetectCommand(b *testing.B) {
 			b.ResetTimer()
 			start, cpu0 := time.Now(), procstat.SelfCPU()
 			for i := 0; i < b.N; i++ {
-				if err := readEventFile("-", bytes.NewReader(c.src), d.reader(), d.handler(context.Background(), "bench/"+c.name+".jsonl")); err != nil {
+				if err := readEventFile("-", bytes.NewReader(c.src), d.brief, d.handler(context.Background(), "bench/"+c.name+".jsonl")); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -228,7 +228,7 @@ func BenchmarkDetectAlerts(b *testing.B) {
 	}
 	var evs []matched
 	alerts := 0
-	err := readEventFile("-", bytes.NewReader(dense), nil, func(ev event.Event, err error) error {
+	err := readEventFile("-", bytes.NewReader(dense), false, func(ev event.Event, err error) error {
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func runImport(cmd *cobra.Command, files []string) error {
 			}
 			return cmd.Context().Err()
 		}
-		if err := readEventFile(f, cmd.InOrStdin(), nil, h); err != nil {
+		if err := readEventFile(f, cmd.InOrStdin(), false, h); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}

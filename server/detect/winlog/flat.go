@@ -73,13 +73,6 @@ type flattener struct {
 	// what it gave: records of one log repeat a few GUIDs (a provider's,
 	// a process's) at the same place.
 	guids []guidMemo
-	// read is set while the items hold the event the last record made
-	// (a brief flattener's), and handed holds the fields members handed
-	// to winevent's functions gave it: what eventID takes its values
-	// from, in the order one of plans says.
-	read   bool
-	handed []handedField
-	plans  idPlans
 }
 
 // guidMemo is a GUID's text as read and in its one form.
@@ -127,7 +120,6 @@ type flatItem struct {
 	kind   flatKind
 	lo, hi int
 	text   string // kindDecoded
-	v      any    // the value made, once convert has made it
 }
 
 // convert reads the object starting at b[0] ('{'). ok is false when it
@@ -137,7 +129,6 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
 	f.arena = f.arena[:0] // the previous record's values are no longer used
 	f.next = 0
-	f.read, f.handed = false, f.handed[:0]
 	clear(f.more)
 	if !f.top() {
 		return event.Event{}, 0, nil, false
@@ -169,7 +160,6 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 			return event.Event{}, 0, nil, false // the general way words the error
 		}
 		fields[it.name.s] = v
-		it.v = v
 		if len(fields) != i+1 {
 			return event.Event{}, 0, nil, false // two members, one field
 		}
@@ -183,12 +173,6 @@ func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool
 		return event.Event{}, 0, nil, false
 	}
 	ev, err = winevent.FromCheckedFields(fields, f.unchecked, !f.brief)
-	if f.brief && err == nil {
-		f.read = true
-		for _, k := range f.unchecked {
-			f.handed = append(f.handed, handedField{k, fields[k]})
-		}
-	}
 	return ev, n, err, true
 }
 

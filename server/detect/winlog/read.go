@@ -32,70 +32,33 @@ func ReadJSON(r io.Reader, h Handler) error { return readJSON(r, h, false) }
 // hold only until the handler returns. A handler gives the ID, with
 // EventID, to the events it keeps, and copies what of them it keeps past
 // its return (event.Event.Clone copies the map, not the strings).
-func ReadJSONBrief(r io.Reader, h Handler) error {
-	var br BriefReader
-	return br.Read(r, h)
-}
+func ReadJSONBrief(r io.Reader, h Handler) error { return readJSON(r, h, true) }
 
 // EventID is the ID ReadJSON gives the Windows event ev that ReadJSONBrief
 // gave without one; ev must hold only the fields it came with.
 func EventID(ev event.Event) string { return winevent.EventID(ev) }
 
-// A BriefReader reads as ReadJSONBrief does, and gives an event it read
-// without its ID that ID with fewer look-ups than EventID. It is used by
-// one goroutine; the zero value is ready to use.
-type BriefReader struct {
-	f flattener
-}
-
-// Read reads r as ReadJSONBrief does.
-func (br *BriefReader) Read(r io.Reader, h Handler) error {
-	br.f.brief = true
-	return readJSONWith(r, h, &br.f)
-}
-
-// EventID is EventID(ev) for the event of the record br is handing to its
-// handler, which may have set fields of its own in ev since: they are
-// left out, as if ev held only the fields it came with. The fields the
-// conversion sets (winevent.ConversionFields) must be as read. For any
-// other event it is EventID(ev).
-func (br *BriefReader) EventID(ev event.Event) string {
-	if !br.f.read {
-		return EventID(ev)
-	}
-	return br.f.eventID(ev)
-}
-
 func readJSON(r io.Reader, h Handler, brief bool) error {
-	f := flattener{brief: brief}
-	return readJSONWith(r, h, &f)
-}
-
-// readJSONWith reads r as readJSON does, with the flattener f.
-func readJSONWith(r io.Reader, h Handler, f *flattener) error {
 	s := objectStream{r: r, buf: make([]byte, 0, 64<<10)}
+	f := flattener{brief: brief}
 	n := 1
 	for ; ; n++ {
 		off := s.offset()
-		obj, raw, rec, ok := s.next(f)
+		obj, raw, rec, ok := s.next(&f)
 		if !ok {
 			break
 		}
 		ev, err := rec.ev, rec.err
 		if !rec.flat {
-			f.read = false
 			ev, err = decodeParsed(obj, raw)
 		}
 		if err != nil {
 			err = fmt.Errorf("JSON value %d (byte %d): %w", n, off, err)
 		}
-		err = h(ev, err)
-		f.read = false
-		if err != nil {
+		if err := h(ev, err); err != nil {
 			return err
 		}
 	}
-	f.read = false
 	if s.done() {
 		return nil
 	}
