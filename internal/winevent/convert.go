@@ -589,19 +589,27 @@ func appendValue(b []byte, ev event.Event, name string, v any, asID bool) []byte
 // appendIDValue appends idValue(s), without making the text of a HexInt's
 // number as a string first.
 func appendIDValue(b []byte, s string) []byte {
-	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		if n, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
-			return strconv.AppendUint(b, n, 10)
-		}
+	if n, ok := hexInt(s); ok {
+		return strconv.AppendUint(b, n, 10)
 	}
 	return append(b, s...)
 }
 
+// idValue is how an ID counts the string s: a HexInt ("0x…") as its
+// number in decimal, anything else as it is.
 func idValue(s string) string {
-	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
-		if n, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
-			return strconv.FormatUint(n, 10)
-		}
+	if n, ok := hexInt(s); ok {
+		return strconv.FormatUint(n, 10)
 	}
 	return s
+}
+
+// hexInt returns the number a HexInt value ("0x" or "0X", then up to 16
+// hexadecimal digits) holds.
+func hexInt(s string) (uint64, bool) {
+	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s[2:], 16, 64)
+	return n, err == nil
 }
