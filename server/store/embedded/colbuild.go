@@ -40,15 +40,21 @@ type colRow struct {
 func colBlocks(p part, gen uint32, rows []colRow) []kv {
 	var cs colSet
 	var a arena
-	return cs.appendBlocks(nil, p, gen, rows, &a)
+	out, _ := cs.appendBlocks(nil, nil, p, gen, rows, &a)
+	return out
 }
 
 // appendBlocks appends the blocks of rows (which it sorts by sort key) of
-// partition p's generation gen to out, their keys and values made in a.
-// It walks each event's fields once, adding each value to its field's
-// column.
-func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *arena) []kv {
-	slices.SortFunc(rows, func(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) })
+// partition p's generation gen to out, and their posting lists (posting.go)
+// to posts, in key order but where a long value was cut and hashed
+// (keys.go); their keys and values are made in a. It walks each event's
+// fields once, adding each value to its field's column: an indexed field's
+// column gathers the rows of each of its values as well, so that its lists
+// need no lookup of their own.
+func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRow, a *arena) ([]kv, []kv) {
+	if !slices.IsSortedFunc(rows, compareRows) {
+		slices.SortFunc(rows, compareRows)
+	}
 	cs.reset()
 	defer cs.reset()
 	ds := cs.column(event.FieldDataset)
@@ -63,8 +69,17 @@ func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *a
 		}
 		cols := cs.columns(fields)
 		for j, f := range fields {
-			if cols[j] != nil {
-				cols[j].add(i, f.v)
+			c := cols[j]
+			if c == nil {
+				continue
+			}
+			c.add(i, f.v)
+			if _, ok := f.v.(string); !ok && c.index >= 0 {
+				// Lists and what is not a string are listed under the
+				// values a query compares (indexValues).
+				for _, v := range indexValues(r.ev, f.name) {
+					c.postOther(i, v)
+				}
 			}
 		}
 	}
@@ -93,7 +108,76 @@ func (cs *colSet) appendBlocks(out []kv, p part, gen uint32, rows []colRow, a *a
 		c.pad(len(rows))
 		out = append(out, kv{k: key(c.name), v: c.appendTo(head(c.size()))})
 	}
-	return out
+	for _, c := range cs.active {
+		if c.index >= 0 {
+			posts = cs.appendPostings(posts, c, p, gen, rows, a)
+		}
+	}
+	return out, posts
+}
+
+func compareRows(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) }
+
+// appendPostings appends the posting lists of indexed column c, one per
+// value, in the order of their values.
+func (cs *colSet) appendPostings(posts []kv, c *colBuilder, p part, gen uint32, rows []colRow, a *arena) []kv {
+	// A value posted otherwise joins the rows the column has for it.
+	for x, v := range c.otherVals {
+		pos, ok := c.dict[v]
+		if !ok {
+			continue
+		}
+		c.lists[pos] = mergeRows(c.lists[pos], c.otherLists[x])
+		c.otherLists[x] = c.otherLists[x][:0]
+	}
+	order := cs.order[:0]
+	for pos, list := range c.lists {
+		if len(list) > 0 {
+			order = append(order, postedValue{c.values[pos], list})
+		}
+	}
+	for x, list := range c.otherLists {
+		if len(list) > 0 {
+			order = append(order, postedValue{c.otherVals[x], list})
+		}
+	}
+	slices.SortFunc(order, func(x, y postedValue) int { return strings.Compare(x.value, y.value) })
+	field := indexedFields[c.index]
+	for _, pv := range order {
+		keys := cs.keys[:0]
+		for _, row := range pv.rows {
+			keys = append(keys, rows[row].tsid)
+		}
+		last := keys[len(keys)-1]
+		v := a.make(2 + binary.MaxVarintLen64 + 8*len(keys) + len(last))
+		v = append(v, postingRun)
+		v = binary.AppendUvarint(v, uint64(len(keys)))
+		v = appendSortKeys(v, keys)
+		k := a.make(len(prefixPart) + partLen + len(prefixIndex) + 4 + len(field) + 2 + len(pv.value) + 8 + len(last))
+		k = appendGenPrefix(k, p, gen)
+		k = appendValuePrefix(k, field, pv.value)
+		k = append(k, last...)
+		posts = append(posts, kv{k: k, v: v})
+		clear(keys)
+		cs.keys = keys[:0]
+	}
+	clear(order)
+	cs.order = order[:0]
+	return posts
+}
+
+// postedValue is one posting list of a column: its value and its rows.
+type postedValue struct {
+	value string
+	rows  []int32
+}
+
+// mergeRows returns the ascending rows of a and b, each once; a's memory
+// holds them.
+func mergeRows(a, b []int32) []int32 {
+	a = append(a, b...)
+	slices.Sort(a)
+	return slices.Compact(a)
 }
 
 // colSet holds the columns being built for one block, and keeps them,
@@ -107,6 +191,7 @@ type colSet struct {
 	lastNames []string
 	lastCols  []*colBuilder
 	keys      [][]byte
+	order     []postedValue
 }
 
 // colSetKept bounds how many columns a colSet keeps between blocks: the
@@ -135,7 +220,9 @@ func (cs *colSet) column(name string) *colBuilder {
 		if cs.byName == nil {
 			cs.byName = map[string]*colBuilder{}
 		}
-		c = &colBuilder{name: name, dict: map[string]uint64{}}
+		// The dataset's column is the only one named event.dataset
+		// (columns), so its place is the dataset's list.
+		c = &colBuilder{name: name, dict: map[string]uint64{}, index: slices.Index(indexedFields, name)}
 		cs.byName[name] = c
 	}
 	if !c.active {
@@ -182,6 +269,15 @@ type colBuilder struct {
 	last    string
 	lastPos uint64
 	hasLast bool
+	// index is the field's place in indexedFields, or -1. An indexed
+	// column keeps the rows of each of its string values, by position in
+	// the dictionary (lists), and of the values of its other rows
+	// (postOther), ascending.
+	index      int
+	lists      [][]int32
+	other      map[string]int
+	otherVals  []string
+	otherLists [][]int32
 }
 
 func (c *colBuilder) pos(s string) uint64 {
@@ -193,9 +289,41 @@ func (c *colBuilder) pos(s string) uint64 {
 		p = uint64(len(c.values))
 		c.dict[s] = p
 		c.values = append(c.values, s)
+		if c.index >= 0 {
+			c.lists = growLists(c.lists)
+		}
 	}
 	c.last, c.lastPos, c.hasLast = s, p, true
 	return p
+}
+
+// growLists returns lists with one more, empty, list at its end, reusing
+// the memory of one a reset left there.
+func growLists(lists [][]int32) [][]int32 {
+	if len(lists) < cap(lists) {
+		lists = lists[:len(lists)+1]
+		lists[len(lists)-1] = lists[len(lists)-1][:0]
+		return lists
+	}
+	return append(lists, nil)
+}
+
+// postOther adds row i to the list of value v, met in a row whose value
+// is not a string (indexValues).
+func (c *colBuilder) postOther(i int, v string) {
+	x, ok := c.other[v]
+	if !ok {
+		if c.other == nil {
+			c.other = map[string]int{}
+		}
+		x = len(c.otherVals)
+		c.other[v] = x
+		c.otherVals = append(c.otherVals, v)
+		c.otherLists = growLists(c.otherLists)
+	}
+	if l := c.otherLists[x]; len(l) == 0 || l[len(l)-1] != int32(i) {
+		c.otherLists[x] = append(l, int32(i))
+	}
 }
 
 // pad marks the rows before row i that were not added as absent.
@@ -211,8 +339,12 @@ func (c *colBuilder) add(i int, v any) {
 	c.rows++
 	switch x := v.(type) {
 	case string:
+		p := c.pos(x)
 		c.tags = binary.AppendUvarint(c.tags, tagScalar)
-		c.tags = binary.AppendUvarint(c.tags, c.pos(x))
+		c.tags = binary.AppendUvarint(c.tags, p)
+		if c.index >= 0 {
+			c.lists[p] = append(c.lists[p], int32(i))
+		}
 	case []any:
 		if !allStrings(x) {
 			c.tags = binary.AppendUvarint(c.tags, tagOpaque)
@@ -253,6 +385,9 @@ func (c *colBuilder) reset() {
 	clear(c.values)
 	c.values, c.tags, c.rows = c.values[:0], c.tags[:0], 0
 	c.last, c.hasLast, c.active = "", false, false
+	clear(c.other)
+	clear(c.otherVals)
+	c.lists, c.otherVals, c.otherLists = c.lists[:0], c.otherVals[:0], c.otherLists[:0]
 }
 
 func allStrings(list []any) bool {

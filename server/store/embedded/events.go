@@ -96,7 +96,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i], enc.layout[i].indexes())
+		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
@@ -181,11 +181,11 @@ type batchKeys struct {
 	// kvs holds what is neither an event's primary nor its id/ entry (dead
 	// letters, partition and generation records); evs and ids hold those.
 	kvs, evs, ids []kv
-	// out is the batch in key order (apply).
-	out  []kv
-	post postings
+	// out is the batch in key order (apply); posts the posting lists.
+	out, posts []kv
 	// groups and rows gather the events of each partition and generation
-	// for their column block (columns.go); cols builds the blocks.
+	// for their column blocks (columns.go) and posting lists (posting.go);
+	// cols builds them.
 	groups []colGroup
 	rows   [][]colRow
 	cols   colSet
@@ -203,10 +203,11 @@ type kv struct {
 	del  bool
 }
 
-// addEvent adds an event's primary, id/ and index entries; fields are its
-// fields in name order (appendFields), or nil to have them listed here,
-// and index their places in indexedFields (layout.indexes), or nil.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field, index []int) {
+// addEvent adds an event's primary and id/ entries, and its row of the
+// column blocks and posting lists of its partition and generation; fields
+// are its fields in name order (appendFields), or nil to have them listed
+// here.
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
 	if fields == nil {
 		fields = appendFields(nil, ev)
 	}
@@ -217,27 +218,6 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	bk.evs = append(bk.evs, kv{k: pk, v: doc})
 	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: pk})
 	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
-	if ev.Dataset != "" {
-		bk.post.add(postingKey{p, gen, datasetIndex, ev.Dataset}, tsid)
-	}
-	for i, f := range fields {
-		var fi int
-		if index != nil {
-			fi = index[i]
-		} else {
-			fi = indexOf(f.name)
-		}
-		if fi < 0 {
-			continue
-		}
-		if s, ok := f.v.(string); ok {
-			bk.post.add(postingKey{p, gen, fi, s}, tsid)
-			continue
-		}
-		for _, v := range indexValues(ev, f.name) {
-			bk.post.add(postingKey{p, gen, fi, v}, tsid)
-		}
-	}
 }
 
 // addRow adds an event to its group's column block.
@@ -307,10 +287,14 @@ func (bk *batchKeys) sorted() []kv {
 	out = append(out, bk.ids...)
 	out = append(out, bk.kvs[lo:hi]...)
 	out = append(out, bk.evs...)
+	posts := bk.posts[:0]
 	for i, g := range bk.groups {
-		out = bk.cols.appendBlocks(out, g.pt, g.gen, bk.rows[i], &bk.mem)
+		out, posts = bk.cols.appendBlocks(out, posts, g.pt, g.gen, bk.rows[i], &bk.mem)
 	}
-	out = bk.post.appendKVs(out, &bk.mem)
+	// In order unless the groups were not, or a long value was cut.
+	sortRun(posts, false)
+	bk.posts = posts
+	out = append(out, posts...)
 	out = append(out, bk.kvs[hi:]...)
 	sortRun(out, true)
 	bk.out = out
@@ -335,11 +319,10 @@ func sortRun(kvs []kv, stable bool) {
 // reset empties bk for the next batch, keeping its memory but no
 // reference to the events it held.
 func (bk *batchKeys) reset() {
-	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out} {
+	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out, &bk.posts} {
 		clear(*s)
 		*s = (*s)[:0]
 	}
-	bk.post.reset()
 	for i := range bk.groups {
 		clear(bk.rows[i])
 		bk.rows[i] = bk.rows[i][:0]

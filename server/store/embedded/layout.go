@@ -22,24 +22,6 @@ type layout struct {
 	// checks is what event.Validate checks of each name's values, made on
 	// first use (checkValues).
 	checks []event.FieldCheck
-	// index is each name's place in indexedFields, or -1, made on first
-	// use (indexes).
-	index []int
-}
-
-// indexes returns each name's place in indexedFields (indexOf), or -1;
-// nil for no layout.
-func (l *layout) indexes() []int {
-	if l == nil {
-		return nil
-	}
-	if l.index == nil {
-		l.index = make([]int, len(l.names))
-		for i, name := range l.names {
-			l.index[i] = indexOf(name)
-		}
-	}
-	return l.index
 }
 
 // checkValues checks an event's fields, listed under l's names, as

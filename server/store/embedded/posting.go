@@ -2,13 +2,11 @@ package embedded
 
 import (
 	"bytes"
-	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/cockroachdb/pebble"
 )
@@ -25,132 +23,9 @@ import (
 //
 // (Lists written before the runs hold (uvarint length, <ts><id>)…, ascending.)
 //
-// <gen> is the index generation (gen.go), a big-endian uint32.
-
-// postingKey names one list of a batch: a partition, an indexed field (by
-// its place in indexedFields) and a value.
-type postingKey struct {
-	pt    part
-	gen   uint32
-	field int
-	value string
-}
-
-// postings gathers a batch's posting lists. The list each field used last
-// is kept at hand: the events of one agent's batch repeat their host, agent,
-// unit and address, so most additions skip the map. The map and the lists'
-// memory are kept for the next batch (reset).
-type postings struct {
-	index map[postingKey]int
-	keys  []postingKey
-	lists [][][]byte
-	order []int // appendKVs' order of keys
-	last  [8]struct {
-		key  postingKey
-		list int
-		ok   bool
-	}
-}
-
-func (ps *postings) add(k postingKey, tsid []byte) {
-	if k.field < len(ps.last) {
-		if l := &ps.last[k.field]; l.ok && l.key == k {
-			ps.lists[l.list] = append(ps.lists[l.list], tsid)
-			return
-		}
-	}
-	if ps.index == nil {
-		ps.index = map[postingKey]int{}
-	}
-	i, ok := ps.index[k]
-	if !ok {
-		i = len(ps.keys)
-		ps.index[k] = i
-		ps.keys = append(ps.keys, k)
-		if i < len(ps.lists) {
-			ps.lists[i] = ps.lists[i][:0]
-		} else {
-			ps.lists = append(ps.lists, nil)
-		}
-	}
-	ps.lists[i] = append(ps.lists[i], tsid)
-	if k.field < len(ps.last) {
-		ps.last[k.field].key, ps.last[k.field].list, ps.last[k.field].ok = k, i, true
-	}
-}
-
-// appendKVs appends one entry per list to out, its keys and values made in
-// a, in key order. The lists are taken in the order of their partition,
-// generation, field name and value, which is their keys' order but where
-// a long value was cut and hashed (keys.go): the entries are sorted by key
-// only when that left them out of order, since comparing the whole keys,
-// which share their first twenty bytes or so, cost a batch more than
-// building them.
-func (ps *postings) appendKVs(out []kv, a *arena) []kv {
-	order := ps.order[:0]
-	for i := range ps.keys {
-		order = append(order, i)
-	}
-	slices.SortFunc(order, func(x, y int) int { return ps.keys[x].compare(ps.keys[y]) })
-	ps.order = order
-	start := len(out)
-	for _, i := range order {
-		pk := ps.keys[i]
-		list := ps.lists[i]
-		slices.SortFunc(list, bytes.Compare)
-		list = slices.CompactFunc(list, bytes.Equal)
-		v := a.make(2 + binary.MaxVarintLen64 + 8*len(list) + len(list[0]))
-		v = append(v, postingRun)
-		v = binary.AppendUvarint(v, uint64(len(list)))
-		v = appendSortKeys(v, list)
-		field := indexedFields[pk.field]
-		k := a.make(len(prefixPart) + partLen + len(prefixIndex) + 4 + len(field) + 2 + len(pk.value) + 8 + len(list[len(list)-1]))
-		k = appendGenPrefix(k, pk.pt, pk.gen)
-		k = appendValuePrefix(k, field, pk.value)
-		k = append(k, list[len(list)-1]...)
-		out = append(out, kv{k: k, v: v})
-	}
-	sortRun(out[start:], false)
-	return out
-}
-
-// compare orders posting keys as their keys sort, but for values longer
-// than maxIndexValue, which appendIndexValue cuts and hashes.
-func (k postingKey) compare(o postingKey) int {
-	if c := bytes.Compare(k.pt[:], o.pt[:]); c != 0 {
-		return c
-	}
-	if k.gen != o.gen {
-		return cmp.Compare(k.gen, o.gen)
-	}
-	if k.field != o.field {
-		return strings.Compare(indexedFields[k.field], indexedFields[o.field])
-	}
-	return strings.Compare(k.value, o.value)
-}
-
-// kvs returns one entry per list.
-func (ps *postings) kvs() []kv {
-	var a arena
-	return ps.appendKVs(nil, &a)
-}
-
-// reset empties ps for the next batch, keeping its memory; the sort keys
-// the lists held are no longer referred to.
-func (ps *postings) reset() {
-	clear(ps.index)
-	for i := range ps.keys {
-		clear(ps.lists[i])
-		ps.lists[i] = ps.lists[i][:0]
-	}
-	clear(ps.keys)
-	ps.keys = ps.keys[:0]
-	ps.last = [len(ps.last)]struct {
-		key  postingKey
-		list int
-		ok   bool
-	}{}
-}
+// <gen> is the index generation (gen.go), a big-endian uint32. A batch's
+// lists are built with its column blocks, from the rows each column keeps
+// of its values (colbuild.go).
 
 // postingRun starts a list written as a run of sort keys (sortkeys.go),
 // which takes about a third of the bytes of the form before it: each key

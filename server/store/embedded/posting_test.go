@@ -2,20 +2,52 @@ package embedded
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"lachan/internal/event"
 )
 
-func TestPostingRoundTrip(t *testing.T) {
-	ps := &postings{}
-	pk := postingKey{pt: makePart('e', 3), field: 0, value: "h"}
-	pre := append(genPrefix(makePart('e', 3), 0), valuePrefix(indexedFields[0], "h")...)
-	// Out of order, and one key twice (a list field whose value repeats).
-	for _, k := range [][]byte{tsID(time.Unix(10, 0), "c"), tsID(time.Unix(9, 0), "a"), tsID(time.Unix(8, 0), "b"), tsID(time.Unix(9, 0), "a")} {
-		ps.add(pk, k)
+// postedEvent is an event of partition pt's generation gen.
+type postedEvent struct {
+	pt  part
+	gen uint32
+	ev  event.Event
+}
+
+// batchPostings returns the posting lists, in key order, of a batch of
+// evs.
+func batchPostings(evs []postedEvent) []kv {
+	var bk batchKeys
+	for _, x := range evs {
+		bk.addEvent(x.pt, x.gen, x.ev, nil, nil)
 	}
-	kvs := ps.kvs()
+	var out []kv
+	for _, e := range bk.sorted() {
+		if n := len(prefixPart) + partLen; len(e.k) > n && bytes.HasPrefix(e.k, []byte(prefixPart)) && string(e.k[n:n+1]) == prefixIndex {
+			out = append(out, kv{k: bytes.Clone(e.k), v: bytes.Clone(e.v)})
+		}
+	}
+	return out
+}
+
+func TestPostingRoundTrip(t *testing.T) {
+	pt := makePart('e', 3)
+	pre := append(genPrefix(pt, 0), valuePrefix(indexedFields[0], "h")...)
+	// Out of order, and one value twice in a list.
+	var evs []postedEvent
+	for i, id := range []string{"c", "a", "b"} {
+		ev := event.Event{ID: id, Timestamp: time.Unix(int64(10-i), 0)}
+		ev.Set(indexedFields[0], "h")
+		if id == "a" {
+			ev.Set(indexedFields[0], []any{"h", "h"})
+		}
+		evs = append(evs, postedEvent{pt, 0, ev})
+	}
+	kvs := batchPostings(evs)
 	if len(kvs) != 1 {
 		t.Fatalf("%d lists for one prefix", len(kvs))
 	}
@@ -36,12 +68,73 @@ func TestPostingRoundTrip(t *testing.T) {
 	}
 }
 
+// TestPostingsFollowIndexValues holds a batch's lists to indexValues:
+// each event is listed under every index value it has, and under no
+// other, whatever the values (strings, lists, lists with repeats or other
+// kinds of elements, numbers, null) and however the columns hold them.
+func TestPostingsFollowIndexValues(t *testing.T) {
+	var evs []postedEvent
+	want := map[string][][]byte{}
+	for n := range 300 {
+		ev := colEvent(n)
+		switch n % 6 {
+		case 0:
+			ev.Set("rule.id", []any{"r1", int64(2), "r1", nil})
+		case 1:
+			ev.Set("rule.id", int64(n%4))
+		case 2:
+			ev.Fields["rule.id"] = nil
+		case 3:
+			ev.Set("rule.id", fmt.Sprint(n%4))
+		case 4:
+			ev.Set("agent.id", []any{"agent-1", "2"})
+		}
+		if n%9 == 0 {
+			ev.Set("event.dataset", "not the dataset")
+		}
+		pt, gen := makePart('e', int64(n%2)), uint32(n%3)
+		evs = append(evs, postedEvent{pt, gen, ev})
+		for fi, f := range indexedFields {
+			for _, v := range indexValues(ev, f) {
+				k := string(appendValuePrefix(appendGenPrefix(nil, pt, gen), indexedFields[fi], v))
+				want[k] = append(want[k], tsID(ev.Timestamp, ev.ID))
+			}
+		}
+	}
+	got := batchPostings(evs)
+	if len(got) != len(want) {
+		t.Errorf("%d lists, want %d", len(got), len(want))
+	}
+	for _, e := range got {
+		list, err := decodePosting(e.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := list[len(list)-1]
+		k := string(e.k[:len(e.k)-len(last)])
+		w := want[k]
+		slices.SortFunc(w, bytes.Compare)
+		w = slices.CompactFunc(w, bytes.Equal)
+		if len(list) != len(w) {
+			t.Errorf("%q: %d events, want %d", k, len(list), len(w))
+			continue
+		}
+		for i := range w {
+			if !bytes.Equal(list[i], w[i]) {
+				t.Errorf("%q: event %d is %q, want %q", k, i, list[i], w[i])
+			}
+		}
+	}
+}
+
 func FuzzDecodePosting(f *testing.F) {
-	ps := &postings{}
-	pk := postingKey{pt: makePart('n', 0), field: 1, value: "v"}
-	ps.add(pk, tsID(time.Unix(1, 0), "id-1"))
-	ps.add(pk, tsID(time.Unix(2, 0), "id-2"))
-	f.Add(ps.kvs()[0].v)
+	var evs []postedEvent
+	for i, id := range []string{"id-1", "id-2"} {
+		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}
+		ev.Set(indexedFields[1], "v")
+		evs = append(evs, postedEvent{makePart('n', 0), 0, ev})
+	}
+	f.Add(batchPostings(evs)[0].v)
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Add([]byte{3, 1, 2, 3})
 	f.Add(oldPosting(tsID(time.Unix(1, 0), "id-1"), tsID(time.Unix(2, 0), "id-2")))
@@ -98,25 +191,34 @@ func TestSortKeysRoundTrip(t *testing.T) {
 }
 
 // TestPostingOrder: a batch's lists come out in key order, whatever the
-// order their values were met in, values cut and hashed among them.
+// order their values, generations and partitions were met in, values cut
+// and hashed among them.
 func TestPostingOrder(t *testing.T) {
 	long := strings.Repeat("v", maxIndexValue)
 	values := []string{"b", "a", "", "a\x00", "a\x01", "a\x02", "ab", long + "b", long + "a", long[:cutIndexValue] + "\x00z", "host-7"}
-	ps := &postings{}
-	n := 0
+	var evs []postedEvent
+	lists := 0
 	for _, pt := range []part{makePart('n', 4), makePart('e', 4), makePart('e', 3)} {
 		for _, gen := range []uint32{2, 0, 1} {
 			for f := len(indexedFields) - 1; f >= 0; f-- {
 				for _, v := range values {
-					n++
-					ps.add(postingKey{pt: pt, gen: gen, field: f, value: v}, tsID(time.Unix(int64(n), 0), "x"))
+					ev := event.Event{ID: "x", Timestamp: time.Unix(int64(len(evs)), 0)}
+					if f == datasetIndex {
+						ev.Dataset = v
+					} else {
+						ev.Set(indexedFields[f], v)
+					}
+					if f != datasetIndex || v != "" {
+						lists++ // no dataset is no list
+					}
+					evs = append(evs, postedEvent{pt, gen, ev})
 				}
 			}
 		}
 	}
-	kvs := ps.kvs()
-	if len(kvs) != n {
-		t.Fatalf("%d lists, want %d", len(kvs), n)
+	kvs := batchPostings(evs)
+	if len(kvs) != lists {
+		t.Fatalf("%d lists, want %d", len(kvs), lists)
 	}
 	for i := 1; i < len(kvs); i++ {
 		if bytes.Compare(kvs[i-1].k, kvs[i].k) >= 0 {

@@ -55,18 +55,10 @@ func TestScratchReuse(t *testing.T) {
 		second = append(second, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
 	var cs colSet
-	var ps postings
 	var a arena
-	build := func(cs *colSet, ps *postings, a *arena, rows []colRow) []kv {
-		for _, r := range rows {
-			for fi, f := range indexedFields {
-				for _, v := range indexValues(r.ev, f) {
-					ps.add(postingKey{p, 0, fi, v}, r.tsid)
-				}
-			}
-		}
-		out := ps.appendKVs(nil, a)
-		out = cs.appendBlocks(out, p, 0, rows, a)
+	build := func(cs *colSet, a *arena, rows []colRow) []kv {
+		out, posts := cs.appendBlocks(nil, nil, p, 0, rows, a)
+		out = append(out, posts...)
 		slices.SortFunc(out, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 		// Copies: the arena is reused.
 		for i := range out {
@@ -74,11 +66,10 @@ func TestScratchReuse(t *testing.T) {
 		}
 		return out
 	}
-	build(&cs, &ps, &a, first)
-	ps.reset()
+	build(&cs, &a, first)
 	a.reset()
-	reused := build(&cs, &ps, &a, second)
-	fresh := build(&colSet{}, &postings{}, &arena{}, second)
+	reused := build(&cs, &a, second)
+	fresh := build(&colSet{}, &arena{}, second)
 	if len(reused) != len(fresh) {
 		t.Fatalf("%d entries from reused builders, %d from fresh ones", len(reused), len(fresh))
 	}
