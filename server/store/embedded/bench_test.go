@@ -210,3 +210,40 @@ func hostFields(f map[string]any, h int) map[string]any {
 	out["source.ip"] = fmt.Sprintf("10.%d.%d.%d", h%20, h/250, h%250)
 	return out
 }
+
+// BenchmarkBatchKeys measures the writer's own work on a batch's keys
+// once its events are encoded: adding 1,000 events (addEvent) and putting
+// their entries, column blocks and posting lists in key order (sorted),
+// for a batch of 300 PCs' events and for one PC's. One op is one batch;
+// run it with -cpu 1.
+func BenchmarkBatchKeys(b *testing.B) {
+	for _, hosts := range []int{300, 1} {
+		b.Run(fmt.Sprint("hosts=", hosts), func(b *testing.B) {
+			p := partOf(event.DatasetOsquery, benchT0)
+			evs := make([]event.Event, 1000)
+			fields := make([][]field, len(evs))
+			for i := range evs {
+				evs[i] = benchEvent(i, 300, benchT0)
+				if hosts == 1 {
+					evs[i].Fields = hostFields(evs[i].Fields, 7)
+				}
+				evs[i].ID = fmt.Sprintf("b%010d", i)
+				evs[i].Timestamp = benchT0.Add(time.Duration(i) * time.Millisecond)
+				fields[i] = appendFields(nil, evs[i])
+			}
+			var bk batchKeys
+			cpu0 := procstat.SelfCPU()
+			for b.Loop() {
+				for i, ev := range evs {
+					bk.addEvent(p, 0, ev, nil, fields[i])
+				}
+				bk.sorted()
+				bk.reset()
+			}
+			// CPU, not wall time: the figure holds on a busy machine.
+			if cpu1 := procstat.SelfCPU(); cpu0 > 0 && cpu1 > cpu0 {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
