@@ -46,16 +46,6 @@ type automaton struct {
 	// root: a scan at the root passes over a run of them without a
 	// transition each, as most bytes of a value begin no literal.
 	idle [256]bool
-	// chain[s] is the byte of the one edge of state s when it leads to
-	// s+1 (0 otherwise, and for an edge on byte 0). Past the complete
-	// rows a scan mostly follows one literal's chain of such states (see
-	// renumber). At one byte a state this array is far more likely in
-	// the caches than the states (24 bytes each, 1.7 MB in the command
-	// line's automaton with all of SigmaHQ), which a step along a chain,
-	// or off it to the fail state, then does not read; fail repeats the
-	// states' fail links for the same reason.
-	chain []byte
-	fail  []int32
 }
 
 // An entry of a complete row names a state below maxRowState; outFlag,
@@ -288,14 +278,10 @@ func (a *automaton) buildDFA(ndfa int, trie bool) {
 // next moves an automaton from state cur on byte b.
 func (a *automaton) next(cur int32, b byte) int32 {
 	for cur >= a.ndfa {
-		if c := a.chain[cur]; c != 0 {
-			if c == b {
-				return cur + 1
-			}
-		} else if nx := a.child(cur, b); nx >= 0 {
+		if nx := a.child(cur, b); nx >= 0 {
 			return nx
 		}
-		cur = a.fail[cur]
+		cur = a.states[cur].fail
 	}
 	return int32(a.dfa[int(cur)*a.ncls+int(a.cls[b])] &^ outFlag)
 }
@@ -362,13 +348,6 @@ func (t *builder) flatten() *automaton {
 			st.small, st.to1 = true, -1
 		case 1:
 			st.small, st.b1, st.to1 = true, es[0].b, es[0].to
-		}
-	}
-	a.chain, a.fail = make([]byte, len(a.states)), make([]int32, len(a.states))
-	for s := range a.states {
-		a.fail[s] = a.states[s].fail
-		if st := &a.states[s]; st.small && st.to1 == int32(s+1) {
-			a.chain[s] = st.b1
 		}
 	}
 	for b := 0; b < 256; b++ {
@@ -444,7 +423,7 @@ var foldASCII = func() (t [256]byte) {
 // lowered text from that index, instead of scanning it all again.
 func (a *automaton) scanFold(text string, hit func(lit int)) (at int, state int32) {
 	cur := int32(0)
-	dfa, ncls, ndfa, hasOut, idle, chain := a.dfa, a.ncls, a.ndfa, a.hasOut, &a.idle, a.chain
+	dfa, ncls, ndfa, hasOut, idle := a.dfa, a.ncls, a.ndfa, a.hasOut, &a.idle
 	for i := 0; i < len(text); i++ {
 		if cur == 0 {
 			for idle[text[i]] {
@@ -462,15 +441,8 @@ func (a *automaton) scanFold(text string, hit func(lit int)) (at int, state int3
 			if cur = int32(e &^ outFlag); e&outFlag != 0 {
 				a.emit(cur, hit)
 			}
-		} else {
-			if fb := foldASCII[b]; chain[cur] == fb && fb != 0 {
-				cur++
-			} else {
-				cur = a.next(cur, fb)
-			}
-			if hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
-				a.emit(cur, hit)
-			}
+		} else if cur = a.next(cur, foldASCII[b]); hasOut[cur>>6]&(1<<(uint(cur)&63)) != 0 {
+			a.emit(cur, hit)
 		}
 	}
 	return len(text), cur
