@@ -20,6 +20,13 @@ func naiveFind(lits []string, text string) []int {
 // acFind finds lits in text with automata of every size of complete
 // rows, from one state (all but the root walk fail chains) to all of
 // them; it fails the test when they disagree.
+// newAutomatonRows is newAutomaton with at most n complete rows.
+func newAutomatonRows(lits []string, n int) *automaton {
+	defer func(n int) { maxDFAStates = n }(maxDFAStates)
+	maxDFAStates = n
+	return newAutomaton(lits)
+}
+
 func acFind(lits []string, text string) []int {
 	defer func(n int) { maxDFAStates = n }(maxDFAStates)
 	var first []int
@@ -78,17 +85,22 @@ func FuzzAutomaton(f *testing.F) {
 		for i := range ls {
 			ls[i] = strings.ToLower(ls[i])
 		}
-		a, pre, suf := newAutomaton(ls), newTrie(ls, false), newTrie(ls, true)
-		var f1, f2, p1, p2, s1, s2 []int
+		pre, suf := newTrie(ls, false), newTrie(ls, true)
+		var p1, p2, s1, s2 []int
 		// Outside ASCII, the scan of the lowered text goes on where the
-		// folding scan stopped and finds what a whole scan does.
-		at, cur := a.scanFold(text, func(i int) { f1 = append(f1, i) })
-		if at < len(text) {
-			a.scanFrom(cur, low[at:], func(i int) { f1 = append(f1, i) })
-		}
-		a.scan(low, func(i int) { f2 = append(f2, i) })
-		if !slices.Equal(f1, f2) {
-			t.Fatalf("scanFold from %d: %v, scan %v", at, f1, f2)
+		// folding scan stopped and finds what a whole scan does; with
+		// few complete rows, through the states past them too.
+		for _, n := range []int{1, 2, 5, maxDFAStates} {
+			a := newAutomatonRows(ls, n)
+			var f1, f2 []int
+			at, cur := a.scanFold(text, func(i int) { f1 = append(f1, i) })
+			if at < len(text) {
+				a.scanFrom(cur, low[at:], func(i int) { f1 = append(f1, i) })
+			}
+			a.scan(low, func(i int) { f2 = append(f2, i) })
+			if !slices.Equal(f1, f2) {
+				t.Fatalf("scanFold from %d with %d complete rows: %v, scan %v", at, n, f1, f2)
+			}
 		}
 		if pre.walkFold(text, false, func(i int) { p1 = append(p1, i) }) {
 			pre.walkPrefix(low, func(i int) { p2 = append(p2, i) })

@@ -101,3 +101,47 @@ func BenchmarkRegexRun(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScanSigmaHQ runs the literal scan of the Sysmon process
+// creation rules of SigmaHQ (every loadable rule) over the values of the
+// regression events' fields it names most: the folding scan of each
+// field's "contains" automaton alone, without the rules it triggers. It
+// reports nanoseconds per value.
+func BenchmarkScanSigmaHQ(b *testing.B) {
+	e, _ := sigmaHQ(b)
+	idx := e.byDataset["windows.sysmon"]
+	if idx == nil || len(idx.keyed) == 0 || idx.keyed[0].buckets["1"] == nil {
+		b.Fatal("no Sysmon process creation bucket")
+	}
+	bk := idx.keyed[0].buckets["1"]
+	var evs []event.Event
+	for _, c := range regressionCases(b) {
+		evs = append(evs, readCaseEvents(b, c.dir, ".json")...)
+	}
+	for _, f := range []string{"CommandLine", "Image", "ParentImage", "Hashes"} {
+		var fs *fieldScan
+		for i := range bk.fields {
+			if bk.fields[i].field == f {
+				fs = &bk.fields[i]
+			}
+		}
+		var vals []string
+		for _, ev := range evs {
+			if v, ok := ev.Fields[f].(string); ok && ev.Dataset == "windows.sysmon" {
+				vals = append(vals, v)
+			}
+		}
+		if fs == nil || fs.ac == nil || len(vals) == 0 {
+			b.Fatalf("%s: no automaton or no values", f)
+		}
+		b.Run(f, func(b *testing.B) {
+			hits := 0
+			for i := 0; i < b.N; i++ {
+				for _, v := range vals {
+					fs.ac.scanFold(v, func(int) { hits++ })
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(vals)), "ns/value")
+		})
+	}
+}

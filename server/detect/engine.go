@@ -1,10 +1,11 @@
 package detect
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -365,11 +366,12 @@ func (e *Engine) Match(ev event.Event) []Match {
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()
 	ctx := &sc.ctx
-	ctx.ev, ctx.sc = &ev, sc
+	sc.ev = ev // the context points here, so that ev itself stays on the stack
+	ctx.ev, ctx.sc = &sc.ev, sc
 	ctx.begin(e.nfields)
-	var out []seqMatch
+	out := sc.out[:0]
 	if !idx.merged {
-		out = e.run(ctx, idx.alwaysB, nil)
+		out = e.run(ctx, idx.alwaysB, out)
 	}
 	keyed := false
 	for _, k := range idx.keyed {
@@ -388,11 +390,12 @@ func (e *Engine) Match(ev event.Event) []Match {
 	if idx.merged && !keyed {
 		out = e.run(ctx, idx.alwaysB, out)
 	}
+	sc.out = out
 	if len(out) == 0 {
 		return nil
 	}
 	if len(idx.keyed) > 0 && len(out) > 1 {
-		sort.SliceStable(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+		slices.SortStableFunc(out, func(a, b seqMatch) int { return cmp.Compare(a.seq, b.seq) })
 	}
 	ms := make([]Match, len(out))
 	for i, o := range out {
@@ -406,9 +409,11 @@ func (e *Engine) Match(ev event.Event) []Match {
 // literals are left cleared between uses.
 type scratch struct {
 	ctx   evalCtx
-	mark  []uint64 // a bucket's rules marked as candidates, a bit each
-	found []bool   // by literal ID: found by the scan of the current bucket
-	set   []int32  // literals marked found, to clear them
+	ev    event.Event
+	out   []seqMatch // the matches of the current event
+	mark  []uint64   // a bucket's rules marked as candidates, a bit each
+	found []bool     // by literal ID: found by the scan of the current bucket
+	set   []int32    // literals marked found, to clear them
 	idx   []int
 	arena []byte // lower-cased field values of the current event
 }
@@ -452,6 +457,9 @@ func (sc *scratch) founds(n int) []bool {
 // release clears what refers to the event and returns sc to the pool.
 func (sc *scratch) release() {
 	sc.ctx.ev, sc.ctx.sc = nil, nil
+	sc.ev = event.Event{}
+	clear(sc.out) // keep no rule's fields alive in the pool
+	sc.out = sc.out[:0]
 	sc.arena = sc.arena[:0] // nothing lowered for this event is used after Match
 	if len(sc.ctx.lower) > 256 {
 		sc.ctx.lower = nil // an outsized event: do not keep its map

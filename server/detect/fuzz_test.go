@@ -151,3 +151,36 @@ func FuzzRegexRun(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHasRun checks hasRun, which looks at every n-th byte first, against
+// counting the run byte by byte. The class is the bytes of classBytes.
+func FuzzHasRun(f *testing.F) {
+	for _, s := range []struct {
+		class, s string
+		n        int
+	}{
+		{"0123456789abcdef", "a 0123456789abcdef0123 x", 8}, {"ab", "abababa", 7}, {"ab", "abababa", 8},
+		{"x", "xxx", 1}, {"x", "", 1}, {"x", "yxxxyxxxxy", 4}, {"x", "xxxyxxxyxxx", 4},
+	} {
+		f.Add(s.class, s.s, s.n)
+	}
+	f.Fuzz(func(t *testing.T, classBytes, s string, n int) {
+		if n < 1 || n > 100 {
+			return
+		}
+		var class [256]bool
+		for i := 0; i < len(classBytes); i++ {
+			class[classBytes[i]] = true
+		}
+		want, k := false, 0
+		for i := 0; i < len(s) && !want; i++ {
+			if k = k + 1; !class[s[i]] {
+				k = 0
+			}
+			want = k >= n
+		}
+		if got := hasRun(s, &class, n); got != want {
+			t.Fatalf("hasRun(%q, %q, %d) = %v, want %v", s, classBytes, n, got, want)
+		}
+	})
+}

@@ -365,17 +365,33 @@ func (m regexMatcher) match(s string, _ any) bool {
 	return (m.run == nil || hasRun(s, m.run, m.n)) && m.re.MatchString(s)
 }
 
-// hasRun tells whether s holds n consecutive bytes of class.
+// hasRun tells whether s holds n consecutive bytes of class. A run of n
+// bytes holds one of every n consecutive indexes, so it looks at every
+// n-th byte until one is of class and only then measures the run there:
+// most texts it rules out (command lines, for a run of 64 hex digits) are
+// passed over in a few steps rather than byte by byte. No run is measured
+// twice: one measured up to i leaves the next look at i+n.
 func hasRun(s string, class *[256]bool, n int) bool {
-	k := 0
-	for i := 0; i < len(s); i++ {
+	if n <= 0 {
+		return true
+	}
+	for i := n - 1; i < len(s); {
 		if !class[s[i]] {
-			k = 0
+			i += n // no run of n holds i: the next ends at i+n or later
 			continue
 		}
-		if k++; k >= n {
+		lo := i
+		for lo > 0 && class[s[lo-1]] && i-lo+1 < n {
+			lo--
+		}
+		hi := i + 1
+		for hi < len(s) && class[s[hi]] && hi-lo < n {
+			hi++
+		}
+		if hi-lo >= n {
 			return true
 		}
+		i = hi + n // s[hi] is not of class (or is the end)
 	}
 	return false
 }
