@@ -63,9 +63,11 @@ type flattener struct {
 	// path) of a brief flattener's record.
 	arena []byte
 	// boxes holds the strings a brief flattener's values point to, so
-	// that a record's dozens of string values cost one allocation, not
-	// one each. A full slab is replaced, never written again: a value
-	// handed out stays what it was.
+	// that a record's dozens of string values cost no allocation, not
+	// one each. Each record fills the slab from its start again, as the
+	// values of the previous one are no longer used; a full slab is
+	// replaced, never written again within the record, so a value stays
+	// what it was while its record is handled.
 	boxes []string
 	// ints is boxes for the integer values.
 	ints []int64
@@ -81,7 +83,8 @@ type guidMemo struct {
 	out string
 }
 
-// boxSlab is the number of strings in a slab of boxes: a few records'.
+// boxSlab is the number of strings in a slab of boxes: more than most
+// records hold.
 const boxSlab = 256
 
 // maxReused bounds the members of a map kept for the next record, so that
@@ -127,7 +130,11 @@ type flatItem struct {
 func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool) {
 	f.p = parser{b: b}
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
-	f.arena = f.arena[:0] // the previous record's values are no longer used
+	// The previous record's values are no longer used, and are written
+	// over: while a file is read the heap grows without a collection, so
+	// a new slab would be fresh memory, faulted in and cleared by the
+	// kernel first, which costs more than the writes into it.
+	f.arena, f.boxes, f.ints = f.arena[:0], f.boxes[:0], f.ints[:0]
 	f.next = 0
 	clear(f.more)
 	if !f.top() {
