@@ -132,6 +132,16 @@ func TestCanonicalGUID(t *testing.T) {
 		if got != c.want || ok != c.ok {
 			t.Errorf("canonicalGUID(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
 		}
+		// AppendStringText writes StringText after what b held, unless
+		// that is the input itself.
+		b, same := AppendStringText([]byte("x"), c.in)
+		want, wantSame := "x"+c.want, c.in == c.want || !c.ok
+		if wantSame {
+			want = "x"
+		}
+		if string(b) != want || same != wantSame {
+			t.Errorf("AppendStringText(x, %q) = %q, %v; want %q, %v", c.in, b, same, want, wantSame)
+		}
 	}
 }
 

@@ -268,12 +268,27 @@ func decimal(s string) (int64, bool) {
 // as one text: in braces and upper case, as Windows 11 renders it
 // (Windows 10 writes lower case; JSON exports often drop the braces).
 func canonicalGUID(s string) (string, bool) {
+	var buf [38]byte
+	b, same, ok := appendCanonicalGUID(buf[:0], s)
+	switch {
+	case !ok:
+		return "", false
+	case same:
+		return s, true // in its one form already, as Windows writes it
+	}
+	return string(b), true
+}
+
+// appendCanonicalGUID appends canonicalGUID(s) to b, unless it is s
+// itself (same) or s is no GUID (not ok): either way b is then returned
+// as it was.
+func appendCanonicalGUID(b []byte, s string) (_ []byte, same, ok bool) {
 	g := s
 	if len(g) == 38 && g[0] == '{' && g[37] == '}' {
 		g = g[1:37]
 	}
 	if len(g) != 36 {
-		return "", false
+		return b, false, false
 	}
 	lower := false
 	for i := 0; i < len(g); i++ {
@@ -281,20 +296,28 @@ func canonicalGUID(s string) (string, bool) {
 		switch i {
 		case 8, 13, 18, 23:
 			if c != '-' {
-				return "", false
+				return b, false, false
 			}
 		default:
 			if c >= 'a' && c <= 'f' {
 				lower = true
 			} else if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
-				return "", false
+				return b, false, false
 			}
 		}
 	}
 	if !lower && len(s) == 38 {
-		return s, true // in its one form already, as Windows writes it
+		return b, true, true
 	}
-	return "{" + strings.ToUpper(g) + "}", true
+	b = append(b, '{')
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		if c >= 'a' && c <= 'f' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return append(b, '}'), false, true
 }
 
 // eventNS is the namespace of the <Event> element EvtRender writes.

@@ -77,10 +77,12 @@ type flattener struct {
 	guids []guidMemo
 }
 
-// guidMemo is a GUID's text as read and in its one form.
+// guidMemo is a GUID's text as read and in its one form; buf holds the
+// form for a brief flattener.
 type guidMemo struct {
 	raw []byte
 	out string
+	buf []byte
 }
 
 // boxSlab is the number of strings in a slab of boxes: more than most
@@ -218,7 +220,9 @@ func (f *flattener) number(s string) any {
 
 // guid is winevent.StringText(s) for the text s of the record's i'th
 // item, without making again the form it made for the same text at the
-// same place in the previous record.
+// same place in the previous record. A brief flattener writes the form
+// into the place's own bytes, over what the previous record's GUID there
+// gave.
 func (f *flattener) guid(i int, s string) string {
 	if len(s) != 36 && len(s) != 38 {
 		return s // no GUID; StringText would return it
@@ -226,14 +230,24 @@ func (f *flattener) guid(i int, s string) string {
 	if i < len(f.guids) && f.guids[i].out != "" && string(f.guids[i].raw) == s {
 		return f.guids[i].out
 	}
-	out := winevent.StringText(s)
-	if out == s || i >= maxReused {
-		return out // refers to s, or too far in to remember
+	if i >= maxReused {
+		return winevent.StringText(s) // too far in to remember
 	}
 	for len(f.guids) <= i {
 		f.guids = append(f.guids, guidMemo{})
 	}
-	f.guids[i] = guidMemo{raw: append(f.guids[i].raw[:0], s...), out: out}
+	m := &f.guids[i]
+	var out string
+	if f.brief {
+		b, same := winevent.AppendStringText(m.buf[:0], s)
+		if same {
+			return s
+		}
+		m.buf, out = b, bytesString(b)
+	} else if out = winevent.StringText(s); out == s {
+		return s
+	}
+	m.raw, m.out = append(m.raw[:0], s...), out
 	return out
 }
 
