@@ -459,7 +459,7 @@ func (f *flattener) scalar(name flatName) bool {
 		if !esc && (ascii || utf8.Valid(p.b[lo:hi])) {
 			it.kind, it.lo, it.hi = kindText, lo, hi
 		} else {
-			s, ok := f.decode(lo, hi)
+			s, ok := f.decode(lo, hi, ascii)
 			if !ok {
 				return false
 			}
@@ -498,50 +498,53 @@ func (f *flattener) scalar(name flatName) bool {
 // whether it has escapes and whether it is all ASCII (otherwise it must be
 // checked to be UTF-8).
 func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
-	p := &f.p
-	p.i++
-	lo = p.i
-	ascii = true
-	for p.i < len(p.b) {
+	// The position is kept in a local and stored once: stored through f
+	// at each step, it cost a store and a reload per word.
+	b, i := f.p.b, f.p.i+1
+	lo, ascii = i, true
+	for i < len(b) {
 		// Eight bytes at a time while none needs a look, then straight
 		// to the first that does.
-		for p.i+8 <= len(p.b) {
-			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(p.b[p.i:]))
+		for i+8 <= len(b) {
+			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(b[i:]))
 			if m != 0 {
-				p.i += bits.TrailingZeros64(m) >> 3
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			p.i += 8
+			i += 8
 		}
-		if p.i >= len(p.b) {
+		if i >= len(b) {
 			break
 		}
-		c := p.b[p.i]
+		c := b[i]
 		switch {
 		case c == '"':
-			p.i++
-			return lo, p.i - 1, esc, ascii, true
+			f.p.i = i + 1
+			return lo, i, esc, ascii, true
 		case c == '\\':
 			esc = true
-			p.i += 2
+			i += 2
 			continue
 		case c < 0x20:
+			f.p.i = i
 			return 0, 0, false, false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
-		p.i++
+		i++
 	}
+	f.p.i = i
 	return 0, 0, false, false, false
 }
 
 // decode is the text of the string whose span is b[lo:hi] (quotes
 // excluded), which has escapes or is not valid UTF-8: decoded as
-// parser.str decodes it, without reading it again. A brief flattener
-// decodes into its arena.
-func (f *flattener) decode(lo, hi int) (string, bool) {
+// parser.str decodes it, without reading it again. ascii tells that the
+// span is all ASCII, as span found, so valid UTF-8 already. A brief
+// flattener decodes into its arena.
+func (f *flattener) decode(lo, hi int, ascii bool) (string, bool) {
 	s := f.p.b[lo:hi]
-	if utf8.Valid(s) {
+	if ascii || utf8.Valid(s) {
 		var out []byte
 		if f.brief {
 			if cap(f.arena)-len(f.arena) < len(s) {
