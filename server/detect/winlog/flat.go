@@ -204,9 +204,12 @@ func (f *flattener) number(s string) any {
 	if !f.brief {
 		return winevent.NumberValue(s)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return winevent.NumberValue(s)
+	n, ok := decimal(s)
+	if !ok {
+		var err error
+		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return winevent.NumberValue(s)
+		}
 	}
 	if n >= 0 && n < 256 {
 		return n // boxed without an allocation
@@ -216,6 +219,25 @@ func (f *flattener) number(s string) any {
 	}
 	f.ints = append(f.ints, n)
 	return boxed(int64Type, unsafe.Pointer(&f.ints[len(f.ints)-1]))
+}
+
+// decimal is the value of s when it is up to 18 decimal digits, which
+// no int64 overflows: most numbers of a record (process and thread IDs,
+// levels, tasks), read without strconv's general path. The JSON grammar
+// already left no leading zero but that of "0".
+func decimal(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return n, true
 }
 
 // guid is winevent.StringText(s) for the text s of the record's i'th

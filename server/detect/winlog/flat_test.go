@@ -296,3 +296,24 @@ func TestFlatBriefReuse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecimal: where decimal takes a text, strconv.ParseInt takes it too
+// and gives the same number; it takes every text of 1 to 18 digits.
+func FuzzDecimal(f *testing.F) {
+	for _, s := range []string{"0", "7", "6336", "999999999999999999", "9999999999999999999", "", "-1", "1.5", "1e3", "01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := decimal(s)
+		digits := len(s) > 0 && len(s) <= 18 && strings.Trim(s, "0123456789") == ""
+		if ok != digits {
+			t.Fatalf("decimal(%q) ok = %v", s, ok)
+		}
+		if !ok {
+			return
+		}
+		if want, err := strconv.ParseInt(s, 10, 64); err != nil || n != want {
+			t.Fatalf("decimal(%q) = %d; ParseInt gives %d, %v", s, n, want, err)
+		}
+	})
+}
