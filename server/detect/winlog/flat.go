@@ -261,11 +261,16 @@ func (f *flattener) guid(i int, s string) string {
 	m := &f.guids[i]
 	var out string
 	if f.brief {
-		b, same := winevent.AppendStringText(m.buf[:0], s)
+		// Made in a buffer of its own: AppendStringText may write past
+		// what it returns, and m.buf holds the form m.raw gave until m
+		// is replaced.
+		var form [38]byte
+		b, same := winevent.AppendStringText(form[:0], s)
 		if same {
 			return s
 		}
-		m.buf, out = b, bytesString(b)
+		m.buf = append(m.buf[:0], b...)
+		out = bytesString(m.buf)
 	} else if out = winevent.StringText(s); out == s {
 		return s
 	}

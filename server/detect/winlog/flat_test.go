@@ -286,6 +286,13 @@ func TestFlatBriefReuse(t *testing.T) {
 		record("{0197231E-C424-69E1-C922-000000000800}", "d"),
 		record("54849625-5478-4994-a5ba-3e3b0328c30e", "e"),
 		wide,
+		// A GUID in its one form, or a text of a GUID's length that is
+		// none, between two of the one GUID the place remembers.
+		record("0197231e-5d9c-6929-4111-000000000d00", "f"),
+		record("{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "g"),
+		record("0197231e-5d9c-6929-4111-000000000d00", "h"),
+		record("ffffffff-ffff-ffff-ffff-fffffffffffx", "i"),
+		record("0197231e-5d9c-6929-4111-000000000d00", "j"),
 	}
 	f := flattener{brief: true}
 	for range 300 / len(srcs) { // past one slab of boxes
