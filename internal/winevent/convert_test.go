@@ -2,7 +2,9 @@ package winevent
 
 import (
 	"encoding/json"
+	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,21 +129,63 @@ func TestCanonicalGUID(t *testing.T) {
 		{"{5770385F-C22A-43E0-BF4C+06F5698FFBD9}", "", false},
 		{"(5770385F-C22A-43E0-BF4C-06F5698FFBD9)", "", false},
 		{"{5770385F-C22A-43E0-BF4C-06F5698FFBD}", "", false},
+		{"5770385F-C22A-43E0-BF4C-06F5698F-BD9", "", false},
+		{"{5770385F-C22A-43E0-BF4C-06F5698FFBD9", "", false},
+		{"{5770385f-C22A-43E0-BF4C-06F5698FFBD9)", "", false},
 	} {
 		got, ok := canonicalGUID(c.in)
 		if got != c.want || ok != c.ok {
 			t.Errorf("canonicalGUID(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
 		}
+		// AppendStringText writes StringText after what b held, unless
+		// that is the input itself.
+		b, same := AppendStringText([]byte("x"), c.in)
+		want, wantSame := "x"+c.want, c.in == c.want || !c.ok
+		if wantSame {
+			want = "x"
+		}
+		if string(b) != want || same != wantSame {
+			t.Errorf("AppendStringText(x, %q) = %q, %v; want %q, %v", c.in, b, same, want, wantSame)
+		}
 	}
 }
 
-// BenchmarkCanonicalGUID: a GUID as Windows writes it, already in its
-// one form.
-func BenchmarkCanonicalGUID(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok := canonicalGUID("{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"); !ok {
-			b.Fatal("not a GUID")
+// guidForm is canonicalGUID by another route, for FuzzCanonicalGUID.
+var guidForm = regexp.MustCompile(`^(\{[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})$`)
+
+// FuzzCanonicalGUID checks canonicalGUID and AppendStringText against
+// a regular expression of a GUID's forms.
+func FuzzCanonicalGUID(f *testing.F) {
+	for _, s := range []string{"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "5770385f-c22a-43e0-bf4c-06f5698ffbd9", "{5770385F-C22A-43E0-BF4C-06F5698FFBD9", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, wantOK := "", guidForm.MatchString(s)
+		if wantOK {
+			want = "{" + strings.ToUpper(strings.Trim(s, "{}")) + "}"
 		}
+		got, ok := canonicalGUID(s)
+		if got != want || ok != wantOK {
+			t.Fatalf("canonicalGUID(%q) = %q, %v; want %q, %v", s, got, ok, want, wantOK)
+		}
+		b, same := AppendStringText([]byte("x"), s)
+		if text := StringText(s); same != (text == s) || !same && string(b) != "x"+text || same && string(b) != "x" {
+			t.Fatalf("AppendStringText(x, %q) = %q, %v; StringText gives %q", s, b, same, text)
+		}
+	})
+}
+
+// BenchmarkCanonicalGUID: a GUID as Windows writes it, already in its
+// one form, and as Sysmon's JSON often has it, without braces.
+func BenchmarkCanonicalGUID(b *testing.B) {
+	for _, s := range []string{"{5770385F-C22A-43E0-BF4C-06F5698FFBD9}", "0197231E-5D9C-6929-4111-000000000D00"} {
+		b.Run(s[:1], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := canonicalGUID(s); !ok {
+					b.Fatal("not a GUID")
+				}
+			}
+		})
 	}
 }

@@ -30,6 +30,15 @@ func StringText(s string) string {
 	return s
 }
 
+// AppendStringText appends StringText(s) to b when that is not s itself;
+// same tells that it is, and b is then returned as it was, though the
+// bytes past its length may have been written. It is for a caller that
+// keeps the text in a buffer of its own.
+func AppendStringText(b []byte, s string) (_ []byte, same bool) {
+	b, same, ok := appendCanonicalGUID(b, s)
+	return b, same || !ok
+}
+
 // NumberValue is the value Convert stores for the JSON number text s (as
 // a json.Number): an int64 when it is one, else a finite float64, else
 // the text.

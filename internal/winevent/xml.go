@@ -268,33 +268,51 @@ func decimal(s string) (int64, bool) {
 // as one text: in braces and upper case, as Windows 11 renders it
 // (Windows 10 writes lower case; JSON exports often drop the braces).
 func canonicalGUID(s string) (string, bool) {
+	var buf [38]byte
+	b, same, ok := appendCanonicalGUID(buf[:0], s)
+	switch {
+	case !ok:
+		return "", false
+	case same:
+		return s, true // in its one form already, as Windows writes it
+	}
+	return string(b), true
+}
+
+// appendCanonicalGUID appends canonicalGUID(s) to b, unless it is s
+// itself (same) or s is no GUID (not ok): either way b is then returned
+// as it was, though what lies past its length may have been written.
+func appendCanonicalGUID(b []byte, s string) (_ []byte, same, ok bool) {
 	g := s
 	if len(g) == 38 && g[0] == '{' && g[37] == '}' {
 		g = g[1:37]
 	}
-	if len(g) != 36 {
-		return "", false
+	if len(g) != 36 || g[8] != '-' || g[13] != '-' || g[18] != '-' || g[23] != '-' {
+		return b, false, false
 	}
+	// One pass checks g and writes its one form, which is dropped again
+	// when g is no GUID or s was in that form already.
+	n := len(b)
+	b = append(b, "{------------------------------------}"...)
+	out := b[n+1 : n+37]
 	lower := false
-	for i := 0; i < len(g); i++ {
+	for i := 0; i < len(g) && i < len(out); i++ {
 		c := g[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
+		switch {
+		case c >= '0' && c <= '9' || c >= 'A' && c <= 'F':
+		case c >= 'a' && c <= 'f':
+			lower = true
+			c -= 'a' - 'A'
+		case c == '-' && (i == 8 || i == 13 || i == 18 || i == 23):
 		default:
-			if c >= 'a' && c <= 'f' {
-				lower = true
-			} else if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
-				return "", false
-			}
+			return b[:n], false, false
 		}
+		out[i] = c
 	}
 	if !lower && len(s) == 38 {
-		return s, true // in its one form already, as Windows writes it
+		return b[:n], true, true
 	}
-	return "{" + strings.ToUpper(g) + "}", true
+	return b, false, true
 }
 
 // eventNS is the namespace of the <Event> element EvtRender writes.

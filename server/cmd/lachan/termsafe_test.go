@@ -98,7 +98,7 @@ func TestJSONOutputEscapesBidi(t *testing.T) {
 // word-at-a-time scan meets them in every byte of a word.
 func TestJSONSafeEveryPosition(t *testing.T) {
 	for _, r := range []string{"\x7f", "\u0085", "\u202e", "\u2066", "é", "~", "\u00ff"} {
-		for at := 0; at < 80; at++ { // past two 32-byte steps
+		for at := 0; at < 150; at++ { // past two 64-byte steps
 			line := `{"a":"` + strings.Repeat("x", at) + r + `~"}`
 			var got bytes.Buffer
 			if err := jsonSafe(&got, []byte(line)); err != nil {

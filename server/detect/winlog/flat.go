@@ -63,9 +63,11 @@ type flattener struct {
 	// path) of a brief flattener's record.
 	arena []byte
 	// boxes holds the strings a brief flattener's values point to, so
-	// that a record's dozens of string values cost one allocation, not
-	// one each. A full slab is replaced, never written again: a value
-	// handed out stays what it was.
+	// that a record's dozens of string values cost no allocation, not
+	// one each. Each record fills the slab from its start again, as the
+	// values of the previous one are no longer used; a full slab is
+	// replaced, never written again within the record, so a value stays
+	// what it was while its record is handled.
 	boxes []string
 	// ints is boxes for the integer values.
 	ints []int64
@@ -75,13 +77,16 @@ type flattener struct {
 	guids []guidMemo
 }
 
-// guidMemo is a GUID's text as read and in its one form.
+// guidMemo is a GUID's text as read and in its one form; buf holds the
+// form for a brief flattener.
 type guidMemo struct {
 	raw []byte
 	out string
+	buf []byte
 }
 
-// boxSlab is the number of strings in a slab of boxes: a few records'.
+// boxSlab is the number of strings in a slab of boxes: more than most
+// records hold.
 const boxSlab = 256
 
 // maxReused bounds the members of a map kept for the next record, so that
@@ -127,7 +132,11 @@ type flatItem struct {
 func (f *flattener) convert(b []byte) (ev event.Event, n int, err error, ok bool) {
 	f.p = parser{b: b}
 	f.items, f.seen, f.prefix = f.items[:0], f.seen[:0], f.prefix[:0]
-	f.arena = f.arena[:0] // the previous record's values are no longer used
+	// The previous record's values are no longer used, and are written
+	// over: while a file is read the heap grows without a collection, so
+	// a new slab would be fresh memory, faulted in and cleared by the
+	// kernel first, which costs more than the writes into it.
+	f.arena, f.boxes, f.ints = f.arena[:0], f.boxes[:0], f.ints[:0]
 	f.next = 0
 	clear(f.more)
 	if !f.top() {
@@ -195,9 +204,12 @@ func (f *flattener) number(s string) any {
 	if !f.brief {
 		return winevent.NumberValue(s)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return winevent.NumberValue(s)
+	n, ok := decimal(s)
+	if !ok {
+		var err error
+		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return winevent.NumberValue(s)
+		}
 	}
 	if n >= 0 && n < 256 {
 		return n // boxed without an allocation
@@ -209,9 +221,30 @@ func (f *flattener) number(s string) any {
 	return boxed(int64Type, unsafe.Pointer(&f.ints[len(f.ints)-1]))
 }
 
+// decimal is the value of s when it is up to 18 decimal digits, which
+// no int64 overflows: most numbers of a record (process and thread IDs,
+// levels, tasks), read without strconv's general path. The JSON grammar
+// already left no leading zero but that of "0".
+func decimal(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return n, true
+}
+
 // guid is winevent.StringText(s) for the text s of the record's i'th
 // item, without making again the form it made for the same text at the
-// same place in the previous record.
+// same place in the previous record. A brief flattener writes the form
+// into the place's own bytes, over what the previous record's GUID there
+// gave.
 func (f *flattener) guid(i int, s string) string {
 	if len(s) != 36 && len(s) != 38 {
 		return s // no GUID; StringText would return it
@@ -219,14 +252,29 @@ func (f *flattener) guid(i int, s string) string {
 	if i < len(f.guids) && f.guids[i].out != "" && string(f.guids[i].raw) == s {
 		return f.guids[i].out
 	}
-	out := winevent.StringText(s)
-	if out == s || i >= maxReused {
-		return out // refers to s, or too far in to remember
+	if i >= maxReused {
+		return winevent.StringText(s) // too far in to remember
 	}
 	for len(f.guids) <= i {
 		f.guids = append(f.guids, guidMemo{})
 	}
-	f.guids[i] = guidMemo{raw: append(f.guids[i].raw[:0], s...), out: out}
+	m := &f.guids[i]
+	var out string
+	if f.brief {
+		// Made in a buffer of its own: AppendStringText may write past
+		// what it returns, and m.buf holds the form m.raw gave until m
+		// is replaced.
+		var form [38]byte
+		b, same := winevent.AppendStringText(form[:0], s)
+		if same {
+			return s
+		}
+		m.buf = append(m.buf[:0], b...)
+		out = bytesString(m.buf)
+	} else if out = winevent.StringText(s); out == s {
+		return s
+	}
+	m.raw, m.out = append(m.raw[:0], s...), out
 	return out
 }
 
@@ -438,7 +486,7 @@ func (f *flattener) scalar(name flatName) bool {
 		if !esc && (ascii || utf8.Valid(p.b[lo:hi])) {
 			it.kind, it.lo, it.hi = kindText, lo, hi
 		} else {
-			s, ok := f.decode(lo, hi)
+			s, ok := f.decode(lo, hi, ascii)
 			if !ok {
 				return false
 			}
@@ -477,50 +525,53 @@ func (f *flattener) scalar(name flatName) bool {
 // whether it has escapes and whether it is all ASCII (otherwise it must be
 // checked to be UTF-8).
 func (f *flattener) span() (lo, hi int, esc, ascii, ok bool) {
-	p := &f.p
-	p.i++
-	lo = p.i
-	ascii = true
-	for p.i < len(p.b) {
+	// The position is kept in a local and stored once: stored through f
+	// at each step, it cost a store and a reload per word.
+	b, i := f.p.b, f.p.i+1
+	lo, ascii = i, true
+	for i < len(b) {
 		// Eight bytes at a time while none needs a look, then straight
 		// to the first that does.
-		for p.i+8 <= len(p.b) {
-			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(p.b[p.i:]))
+		for i+8 <= len(b) {
+			m := jsonlex.SpecialMask8(binary.LittleEndian.Uint64(b[i:]))
 			if m != 0 {
-				p.i += bits.TrailingZeros64(m) >> 3
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
-			p.i += 8
+			i += 8
 		}
-		if p.i >= len(p.b) {
+		if i >= len(b) {
 			break
 		}
-		c := p.b[p.i]
+		c := b[i]
 		switch {
 		case c == '"':
-			p.i++
-			return lo, p.i - 1, esc, ascii, true
+			f.p.i = i + 1
+			return lo, i, esc, ascii, true
 		case c == '\\':
 			esc = true
-			p.i += 2
+			i += 2
 			continue
 		case c < 0x20:
+			f.p.i = i
 			return 0, 0, false, false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
-		p.i++
+		i++
 	}
+	f.p.i = i
 	return 0, 0, false, false, false
 }
 
 // decode is the text of the string whose span is b[lo:hi] (quotes
 // excluded), which has escapes or is not valid UTF-8: decoded as
-// parser.str decodes it, without reading it again. A brief flattener
-// decodes into its arena.
-func (f *flattener) decode(lo, hi int) (string, bool) {
+// parser.str decodes it, without reading it again. ascii tells that the
+// span is all ASCII, as span found, so valid UTF-8 already. A brief
+// flattener decodes into its arena.
+func (f *flattener) decode(lo, hi int, ascii bool) (string, bool) {
 	s := f.p.b[lo:hi]
-	if utf8.Valid(s) {
+	if ascii || utf8.Valid(s) {
 		var out []byte
 		if f.brief {
 			if cap(f.arena)-len(f.arena) < len(s) {

@@ -27,11 +27,13 @@ func ReadJSON(r io.Reader, h Handler) error { return readJSON(r, h, false) }
 // ReadJSONBrief reads as ReadJSON does, for a handler that looks at each
 // event once and keeps few, except that a Windows record in the nested
 // form may come without its ID (ev.ID is ""), which costs a hash of the
-// whole record, and with string values that refer to the reader's buffer,
-// which saves a copy of it, in a map the next such record reuses: both
-// hold only until the handler returns. A handler gives the ID, with
-// EventID, to the events it keeps, and copies what of them it keeps past
-// its return (event.Event.Clone copies the map, not the strings).
+// whole record, and with values that refer to the reader's buffer and
+// boxes, which saves a copy of the record and an allocation a value, in a
+// map the next such record reuses: all of them hold only until the
+// handler returns. A handler gives the ID, with EventID, to the events it
+// keeps, and copies what of them it keeps past its return, values and all
+// (event.Event.Clone copies the map, whose values still refer to the
+// reader's).
 func ReadJSONBrief(r io.Reader, h Handler) error { return readJSON(r, h, true) }
 
 // EventID is the ID ReadJSON gives the Windows event ev that ReadJSONBrief
