@@ -50,9 +50,12 @@ demo: build
 	$(GO) run ./test/demo -bin $(BIN)
 
 bench: deps
+	@$(MAKE) --no-print-directory install-pkgs PKGS="tshark yara time"
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+	$(GO) test -run '^$$' -bench 'Ingest/sync=true' -benchtime 1500000x -cpu 1 ./server/store/embedded
+	$(GO) test -run '^$$' -bench DetectCommand -cpu 1 ./server/cmd/lachan
+	bash test/detectbench.sh
 	cd test/sigmago && $(GO) test -run '^$$' -bench SigmaGoComparison -benchtime 1x -cpu 1 -timeout 30m .
-	@$(MAKE) --no-print-directory install-pkgs PKGS="tshark yara"
 	$(GO) run ./server/sensor/cmd/sensorbench -flows 100000 -rounds 3
 	$(GO) run ./test/load -agents 200 -rate 2000 -duration 30s
 	$(GO) run ./test/load -agents 2000 -rate 20000 -duration 5m
