@@ -40,6 +40,8 @@ type Engine struct {
 	// step; entMu does the same for an entity's compare-and-set.
 	evMu  sync.Mutex
 	entMu sync.Mutex
+	// ents keeps the entities read and written last (entcache.go).
+	ents *entityCache
 
 	// deferred is set once an entity write made under store.DeferSync
 	// may not be durable yet, and cleared by the PutEvents that syncs the
@@ -118,7 +120,7 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, err
 	}
 	mem.opened()
-	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents, mem: mem}
+	e := &Engine{db: db, lock: lock, log: log, wo: pebble.NoSync, fits: mappingCheck(cfg), now: time.Now, gens: map[part]genInfo{}, genSize: genEvents, mem: mem, ents: newEntityCache(entityCacheBytes)}
 	if cfg.Sync {
 		e.wo = pebble.Sync
 	}
@@ -166,8 +168,11 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 	}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
-		// Bloom filters turn most de-duplication lookups of new IDs into
-		// memory-only misses.
+		// Bloom filters turn most point reads of a key that is not
+		// stored (an entity, an event by ID) into memory-only misses.
+		// De-duplication seeks one iterator instead (storedIDs): a
+		// prefix seek per ID, which would use the filters, cost several
+		// times more in BenchmarkIngest (docs/decisions.md).
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = tableBlockSize
 	}

@@ -25,7 +25,7 @@ func (e *Engine) GetEntity(ctx context.Context, kind, id string) ([]byte, uint64
 	if err := checkEntityName(kind, id); err != nil {
 		return nil, 0, err
 	}
-	v, ok, err := getCopy(e.db, entityKey(kind, id))
+	v, ok, err := e.readEntity(entityKey(kind, id))
 	if err != nil {
 		return nil, 0, fmt.Errorf("get entity %s/%s: %w", kind, id, err)
 	}
@@ -57,7 +57,7 @@ func (e *Engine) PutEntity(ctx context.Context, kind, id string, doc []byte, ver
 	e.entMu.Lock()
 	defer e.entMu.Unlock()
 	var stored uint64
-	v, ok, err := getCopy(e.db, key)
+	v, ok, err := e.readEntity(key)
 	if err != nil {
 		return 0, fmt.Errorf("put entity %s/%s: %w", kind, id, err)
 	}
@@ -74,9 +74,26 @@ func (e *Engine) PutEntity(ctx context.Context, kind, id string, doc []byte, ver
 	binary.BigEndian.PutUint64(val, stored+1)
 	val = append(val, doc...)
 	if err := e.entityWrite(ctx, func(wo *pebble.WriteOptions) error { return e.db.Set(key, val, wo) }); err != nil {
+		e.ents.wrote(key, nil)
 		return 0, fmt.Errorf("put entity %s/%s: %w", kind, id, err)
 	}
+	e.ents.wrote(key, val)
 	return stored + 1, nil
+}
+
+// readEntity returns a copy of an entity's stored form (version, then
+// document), from the cache when it holds it.
+func (e *Engine) readEntity(key []byte) ([]byte, bool, error) {
+	v, cached, gen := e.ents.get(key)
+	if cached {
+		return v, v != nil, nil
+	}
+	v, ok, err := getCopy(e.db, key)
+	if err != nil {
+		return nil, false, err
+	}
+	e.ents.fill(key, v, gen)
+	return v, ok, nil
 }
 
 // DeleteEntity removes an entity; an absent one is no error.
@@ -94,7 +111,9 @@ func (e *Engine) DeleteEntity(ctx context.Context, kind, id string) error {
 	e.entMu.Lock()
 	defer e.entMu.Unlock()
 	key := entityKey(kind, id)
-	if err := e.entityWrite(ctx, func(wo *pebble.WriteOptions) error { return e.db.Delete(key, wo) }); err != nil {
+	err = e.entityWrite(ctx, func(wo *pebble.WriteOptions) error { return e.db.Delete(key, wo) })
+	e.ents.wrote(key, nil)
+	if err != nil {
 		return fmt.Errorf("delete entity %s/%s: %w", kind, id, err)
 	}
 	return nil
