@@ -232,3 +232,19 @@ func TestEntityCacheAbsent(t *testing.T) {
 		t.Fatalf("after create: %s at %d, %v", doc, ver, err)
 	}
 }
+
+// TestEntityCacheDamage checks that a damaged record (an empty stored
+// form) reads as damage every time, not as damage once and then absent.
+func TestEntityCacheDamage(t *testing.T) {
+	e := openAt(t, t.TempDir(), false)
+	ctx := context.Background()
+	if err := e.db.Set(entityKey("agent", "a1"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		_, _, err := e.GetEntity(ctx, "agent", "a1")
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("read %d of a damaged record: %v, want an error naming the damage", i+1, err)
+		}
+	}
+}

@@ -92,7 +92,11 @@ func (e *Engine) readEntity(key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	e.ents.fill(key, v, gen)
+	// An empty stored form is damage (splitEntity says so), not an
+	// absence: the cache keeps neither it nor the absence it would read as.
+	if !ok || len(v) > 0 {
+		e.ents.fill(key, v, gen)
+	}
 	return v, ok, nil
 }
 
