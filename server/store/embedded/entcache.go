@@ -1,6 +1,9 @@
 package embedded
 
-import "sync"
+import (
+	"bytes"
+	"sync"
+)
 
 // entityCache keeps the stored form (version, then document) of the
 // entities read or written last, so that the reads a server makes on
@@ -49,7 +52,7 @@ func (c *entityCache) get(key []byte) (v []byte, cached bool, gen uint64) {
 		if len(cur) == 0 {
 			return nil, true, c.gen
 		}
-		return append([]byte(nil), cur...), true, c.gen
+		return bytes.Clone(cur), true, c.gen
 	}
 	return nil, false, c.gen
 }
@@ -74,9 +77,10 @@ func (c *entityCache) wrote(key, v []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.dropLocked(key)
 	if len(v) > 0 {
 		c.setLocked(key, v)
+	} else {
+		c.dropLocked(key)
 	}
 }
 
