@@ -75,7 +75,7 @@ func diskPerEvent(b *testing.B, e *Engine, events int) float64 {
 func rawWriteCPU(b *testing.B, sync bool, tmpl []event.Event, events int) time.Duration {
 	cfg := DefaultConfig()
 	cfg.Dir, cfg.Sync = b.TempDir(), sync
-	cache := pebble.NewCache(cfg.CacheBytes)
+	cache := pebble.NewCache(cfg.cacheSize())
 	defer cache.Unref()
 	opts := pebbleOptions(cfg, logging.Discard(), nil, cache)
 	db, err := pebble.Open(cfg.Dir, opts)

@@ -12,7 +12,9 @@ type Config struct {
 	// Sync makes every write durable (fsync) before it returns. Turn it off
 	// only for tests and throwaway imports.
 	Sync bool `mapstructure:"sync"`
-	// CacheBytes sizes Pebble's block cache.
+	// CacheBytes is what Pebble's block cache keeps of table blocks. The
+	// cache is made larger by the memtables' room (cacheSize), since
+	// Pebble counts its memtables against it.
 	CacheBytes int64 `mapstructure:"cache_bytes"`
 	// MemTableBytes sizes one memtable; Pebble keeps up to two of them
 	// (one filling, one being flushed), and grows a new store's up to this
@@ -52,6 +54,24 @@ func DefaultConfig() Config {
 		L0Files:       8,
 		VerifyTables:  true,
 	}
+}
+
+// memtablesReserved is how many memtables' worth of its cache Pebble may
+// hold reserved at once: MemTableStopWritesThreshold of them (Pebble's
+// default, 2: one filling, one flushing) and the one it keeps for reuse.
+const memtablesReserved = 3
+
+// cacheSize is the size of the Pebble cache for c. Pebble reserves every
+// memtable's full size in its block cache while the memtable lives (and
+// while it keeps one for reuse), and caches blocks only in what is left:
+// a cache of CacheBytes alone held no block at all once a loaded store's
+// memtables had grown to their full size (64 MiB each against a 64 MiB
+// cache by default), so that every point read and search read its blocks
+// from the files and decompressed them again. The memtables' memory is
+// spent whether or not the cache counts it; this adds their room to the
+// cache so that CacheBytes stays for blocks.
+func (c Config) cacheSize() int64 {
+	return c.CacheBytes + memtablesReserved*c.MemTableBytes
 }
 
 // Validate reports every bad setting at once.

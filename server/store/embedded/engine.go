@@ -102,7 +102,7 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 		lock.Close()
 		return nil, err
 	}
-	cache := pebble.NewCache(cfg.CacheBytes)
+	cache := pebble.NewCache(cfg.cacheSize())
 	opts := pebbleOptions(cfg, log, lock, cache)
 	mem := newMemtables(cfg, opts)
 	db, err := pebble.Open(cfg.Dir, opts)
@@ -149,7 +149,10 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 		MemTableSize:             uint64(cfg.MemTableBytes),
 		MaxConcurrentCompactions: func() int { return cfg.Compactions },
 		L0CompactionThreshold:    cfg.L0Files,
-		L0StopWritesThreshold:    3 * cfg.L0Files,
+		// Pebble's default, named so that the cache's room for the
+		// memtables (cacheSize) follows it.
+		MemTableStopWritesThreshold: memtablesReserved - 1,
+		L0StopWritesThreshold:       3 * cfg.L0Files,
 		// A flush is cut wherever a file of level 0 begins or ends (not
 		// only every few megabytes of them), so that the files of a flush
 		// that adds keys above those of each older file (memtable.go) lie
