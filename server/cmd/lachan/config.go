@@ -97,6 +97,9 @@ type StoreConfig struct {
 	// (up to two are held): larger ones merge more per flush and cost
 	// less CPU under heavy ingest, smaller ones suit a small machine.
 	MemTableBytes int64 `mapstructure:"memtable_bytes"`
+	// CacheBytes is what the embedded engine keeps of recently read table
+	// blocks in memory, on top of its write buffers.
+	CacheBytes int64 `mapstructure:"cache_bytes"`
 	// Retention is how long each data kind is kept.
 	Retention store.RetentionConfig `mapstructure:"retention"`
 	// Elastic configures the Elasticsearch engine (engine: elastic).
@@ -121,7 +124,7 @@ func defaultConfig() *Config {
 		API:       api.DefaultConfig(),
 		Incident:  incident.DefaultConfig(),
 		Live:      live.DefaultConfig(),
-		Store:     StoreConfig{Engine: "embedded", Sync: true, MemTableBytes: embedded.DefaultConfig().MemTableBytes, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
+		Store:     StoreConfig{Engine: "embedded", Sync: true, MemTableBytes: embedded.DefaultConfig().MemTableBytes, CacheBytes: embedded.DefaultConfig().CacheBytes, Retention: store.DefaultRetention(), Elastic: elastic.DefaultConfig()},
 		Log:       logging.DefaultConfig(),
 		System:    system.DefaultConfig(),
 		Detect:    detect.DefaultConfig(),
@@ -165,6 +168,7 @@ func (c *Config) storeConfig() embedded.Config {
 	sc.Dir = filepath.Join(c.DataDir, "store")
 	sc.Sync = c.Store.Sync
 	sc.MemTableBytes = c.Store.MemTableBytes
+	sc.CacheBytes = c.Store.CacheBytes
 	return sc
 }
 

@@ -24,20 +24,28 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 }
 
-// TestStoreMemTable: store.memtable_bytes reaches the embedded engine and
-// a size it would refuse is an error naming the key.
+// TestStoreMemTable: store.memtable_bytes and store.cache_bytes reach the
+// embedded engine and a size it would refuse is an error naming the key.
 func TestStoreMemTable(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir = t.TempDir()
-	if err := config.Load(cfg, config.Options{Environ: []string{"LACHAN_STORE_MEMTABLE_BYTES=16777216"}}); err != nil {
+	env := []string{"LACHAN_STORE_MEMTABLE_BYTES=16777216", "LACHAN_STORE_CACHE_BYTES=268435456"}
+	if err := config.Load(cfg, config.Options{Environ: env}); err != nil {
 		t.Fatal(err)
 	}
 	if got := cfg.storeConfig().MemTableBytes; got != 16<<20 {
 		t.Fatalf("memtable_bytes = %d, want 16 MiB", got)
 	}
+	if got := cfg.storeConfig().CacheBytes; got != 256<<20 {
+		t.Fatalf("cache_bytes = %d, want 256 MiB", got)
+	}
 	cfg.Store.MemTableBytes = 1000
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "memtable_bytes 1000") {
 		t.Fatalf("Validate = %v, want an error naming memtable_bytes", err)
+	}
+	cfg.Store.MemTableBytes, cfg.Store.CacheBytes = 16<<20, 1000
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "cache_bytes 1000") {
+		t.Fatalf("Validate = %v, want an error naming cache_bytes", err)
 	}
 }
 
