@@ -94,8 +94,9 @@ type StoreConfig struct {
 	// Sync makes every acknowledged write durable before the answer.
 	Sync bool `mapstructure:"sync"`
 	// MemTableBytes sizes the embedded engine's in-memory write buffer
-	// (up to two are held): larger ones merge more per flush and cost
-	// less CPU under heavy ingest, smaller ones suit a small machine.
+	// (up to three are held: one filling, one being written out, one kept
+	// for reuse): larger ones merge more per flush and cost less CPU under
+	// heavy ingest, smaller ones suit a small machine.
 	MemTableBytes int64 `mapstructure:"memtable_bytes"`
 	// CacheBytes is what the embedded engine keeps of recently read table
 	// blocks in memory, on top of its write buffers.

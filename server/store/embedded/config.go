@@ -16,9 +16,10 @@ type Config struct {
 	// cache is made larger by the memtables' room (cacheSize), since
 	// Pebble counts its memtables against it.
 	CacheBytes int64 `mapstructure:"cache_bytes"`
-	// MemTableBytes sizes one memtable; Pebble keeps up to two of them
-	// (one filling, one being flushed), and grows a new store's up to this
-	// size. The event writer has Pebble begin the next one when its
+	// MemTableBytes sizes one memtable; Pebble keeps up to three of them
+	// (one filling, one being flushed, one kept for reuse: cacheSize), and
+	// grows a new store's up to this size. The event writer has Pebble
+	// begin the next one when its
 	// estimate puts the current one at three quarters, so that an index
 	// generation never spans two (memtable.go). Every compaction of
 	// flushed files into the day's level rewrites the part of it their
