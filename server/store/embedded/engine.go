@@ -43,6 +43,11 @@ type Engine struct {
 	// ents keeps the entities read and written last (entcache.go).
 	ents *entityCache
 
+	// stopHealth ends the health line (health.go) once; healthDone is
+	// closed when it has ended.
+	stopHealth func()
+	healthDone chan struct{}
+
 	// deferred is set once an entity write made under store.DeferSync
 	// may not be durable yet, and cleared by the PutEvents that syncs the
 	// log for it (durable.go).
@@ -132,6 +137,9 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
 		}
 	}
+	stop := make(chan struct{})
+	e.stopHealth, e.healthDone = sync.OnceFunc(func() { close(stop) }), make(chan struct{})
+	go e.watchHealth(healthEvery, stop, func() { close(e.healthDone) })
 	return e, nil
 }
 
@@ -248,6 +256,10 @@ func (e *Engine) acquire() (release func(), err error) {
 // Close flushes the memtables to disk and closes the store. Later calls,
 // including Close, return store.ErrClosed.
 func (e *Engine) Close() error {
+	// The health line reads the database: it ends before the database
+	// closes, and outside life, which it takes.
+	e.stopHealth()
+	<-e.healthDone
 	e.life.Lock()
 	defer e.life.Unlock()
 	if e.closed {
