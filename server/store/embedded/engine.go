@@ -43,9 +43,9 @@ type Engine struct {
 	// ents keeps the entities read and written last (entcache.go).
 	ents *entityCache
 
-	// stopHealth ends the health line (health.go) once; healthDone is
-	// closed when it has ended.
-	stopHealth func()
+	// stopHealth ends the health line (health.go); healthDone is closed
+	// when it has ended.
+	stopHealth context.CancelFunc
 	healthDone chan struct{}
 
 	// deferred is set once an entity write made under store.DeferSync
@@ -137,9 +137,13 @@ func Open(cfg Config, log *slog.Logger) (*Engine, error) {
 			return nil, fmt.Errorf("open store %s: %w", cfg.Dir, err)
 		}
 	}
-	stop := make(chan struct{})
-	e.stopHealth, e.healthDone = sync.OnceFunc(func() { close(stop) }), make(chan struct{})
-	go e.watchHealth(healthEvery, stop, func() { close(e.healthDone) })
+	var health context.Context
+	health, e.stopHealth = context.WithCancel(context.Background())
+	e.healthDone = make(chan struct{})
+	go func() {
+		defer close(e.healthDone)
+		e.watchHealth(health, healthEvery)
+	}()
 	return e, nil
 }
 

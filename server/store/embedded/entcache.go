@@ -8,10 +8,8 @@ import (
 // entityCache keeps the stored form (version, then document) of the
 // entities read or written last, so that the reads a server makes on
 // every request (an agent's record at each batch it sends, the marks of
-// an incident's alerts) do not go to Pebble. A record written a few
-// seconds ago sits in a level-0 table flushed since, whose blocks no read
-// has brought into the block cache yet: each such read decompressed a
-// block, a tenth of a loaded server's CPU.
+// an incident's alerts) do not go to Pebble, whose point read walks the
+// memtables and the tables' filters and blocks of every level each time.
 //
 // It is exact, not a time-bounded guess: the Engine is the only writer
 // of its database (the directory is locked, migrations run before Open

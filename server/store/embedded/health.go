@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -15,20 +16,19 @@ var healthEvery = 15 * time.Minute
 // reads are the store's work and not a lone lookup at start-up.
 const starvedReads = 1000
 
-// watchHealth logs a health line every interval until stop is closed:
+// watchHealth logs a health line every interval until ctx ends:
 // what the block cache holds and how often reads found their block there,
 // the memtables, level 0 and the whole tables, the compactions owed and
 // the log. A cache that holds nothing while reads go on is a warning (it
 // once went unseen: docs/decisions.md, "The block cache sized beside the
 // memtables, not under them").
-func (e *Engine) watchHealth(interval time.Duration, stop <-chan struct{}, done func()) {
-	defer done()
+func (e *Engine) watchHealth(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var last pebble.Metrics
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
