@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -157,4 +158,51 @@ func BenchmarkDeadlineScan(b *testing.B) {
 	b.ReportMetric(per(sides[1]), "cpu-µs/scan-100k")
 	b.ReportMetric(per(sides[1])/max(per(sides[0]), 1), "cost-ratio")
 	b.ReportMetric(float64(full.Microseconds())/1000, "full-scan-cpu-ms-100k")
+}
+
+// BenchmarkRaiseFull raises alerts one at a time on one host until its
+// incident holds MaxEvidence alert and event IDs (about 80 KB of JSON),
+// then 200 more, with the decoded incidents kept (doccache.go) and, in
+// the same run, without. It reports the per-alert time of alerts 10 to 110
+// and of the 200 into the full incident, each way, and their ratio
+// (full-speedup: how many times cheaper the cache makes an alert into a
+// full incident).
+func BenchmarkRaiseFull(b *testing.B) {
+	ctx := context.Background()
+	const full = MaxEvidence + 200
+	run := func(min int) (first, last time.Duration) {
+		// Unchecked: the tests' check decodes every answer again (TestMain).
+		defer func(old int, check func(*Manager, Incident, string, []byte, uint64)) {
+			docCacheMin, docCacheCheck = old, check
+		}(docCacheMin, docCacheCheck)
+		docCacheMin, docCacheCheck = min, nil
+		m := NewManager(embeddedtest.Open(b), DefaultConfig(), func() time.Time { return t0 })
+		for i := range full {
+			al := alert("h-1", fmt.Sprintf("r%d", i%3), "medium", time.Duration(i)*time.Second)
+			al.ID = event.DeriveID("full", fmt.Sprint(i))
+			start := time.Now()
+			if _, err := m.Raise(ctx, []event.Event{al}); err != nil {
+				b.Fatal(err)
+			}
+			switch took := time.Since(start); {
+			case i >= 10 && i < 110:
+				first += took
+			case i >= MaxEvidence:
+				last += took
+			}
+		}
+		return first / 100, last / 200
+	}
+	var cached, plain [2]time.Duration
+	for b.Loop() {
+		f, l := run(8 << 10)
+		cached[0], cached[1] = cached[0]+f, cached[1]+l
+		f, l = run(math.MaxInt)
+		plain[0], plain[1] = plain[0]+f, plain[1]+l
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(cached[0].Microseconds())/n, "µs/alert-first")
+	b.ReportMetric(float64(cached[1].Microseconds())/n, "µs/alert-full")
+	b.ReportMetric(float64(plain[1].Microseconds())/n, "µs/alert-full-uncached")
+	b.ReportMetric(float64(plain[1])/float64(cached[1]), "full-speedup")
 }

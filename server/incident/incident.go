@@ -233,6 +233,8 @@ type Manager struct {
 	indexOnce sync.Mutex
 	// marks are the open marks' summaries as last decoded (markcache.go).
 	marks markCache
+	// docs are the larger incidents as last read or written (doccache.go).
+	docs docCache
 	// watchBuilt is what EnsureIndex built the watch list from, until
 	// the watcher logs it (watch.go).
 	watchBuilt atomic.Pointer[WatchBuild]
@@ -402,6 +404,7 @@ func (m *Manager) put(ctx context.Context, inc *Incident) error {
 	}
 	inc.storedSeen, inc.storedWatch, inc.storedWritten = inc.LastSeen, watch, inc.Written
 	inc.Version, inc.stored, inc.storedMark = v, inc.Status, mark
+	m.written(inc, b, v)
 	if !inc.open() && inc.stored != "" && wasOpen {
 		if err := m.st.DeleteEntity(ctx, kindOpenMark, inc.ID); err != nil {
 			return fmt.Errorf("incident %s: open mark: %w", inc.ID, err)

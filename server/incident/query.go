@@ -2,7 +2,6 @@ package incident
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -114,19 +113,6 @@ func (m *Manager) scan(ctx context.Context) ([]Incident, error) {
 		out = append(out, inc)
 	}
 	return out, nil
-}
-
-func (m *Manager) decode(id string, doc []byte, version uint64) (Incident, error) {
-	var inc Incident
-	if err := json.Unmarshal(doc, &inc); err != nil {
-		return Incident{}, fmt.Errorf("incident %s: stored document: %w", id, err)
-	}
-	inc.Version = version
-	m.fill(&inc)
-	inc.stored, inc.storedMark, inc.storedSeen = inc.Status, inc.markDoc(), inc.LastSeen
-	inc.storedWatch = m.watchKey(&inc)
-	inc.storedWritten = inc.changedAt()
-	return inc, nil
 }
 
 // MinPrefix is the shortest incident ID prefix Lookup accepts.
