@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 )
@@ -174,18 +173,12 @@ func (m *Manager) decodeDoc(id string, doc []byte, version uint64, lists *Incide
 // without its copy.
 func (inc *Incident) clone() Incident {
 	c := *inc
-	c.Host.IPs = slices.Clone(inc.Host.IPs)
+	for _, ids := range []*[]string{&c.Host.IPs, &c.AlertIDs, &c.Unmarked, &c.EventIDs, &c.NetworkIDs,
+		&c.Addresses, &c.Systems, &c.Units, &c.Merged, &c.Links} {
+		*ids = slices.Clone(*ids)
+	}
 	c.Rules = slices.Clone(inc.Rules)
-	c.AlertIDs = slices.Clone(inc.AlertIDs)
-	c.Unmarked = slices.Clone(inc.Unmarked)
-	c.EventIDs = slices.Clone(inc.EventIDs)
-	c.NetworkIDs = slices.Clone(inc.NetworkIDs)
-	c.Addresses = slices.Clone(inc.Addresses)
-	c.Systems = slices.Clone(inc.Systems)
-	c.Units = slices.Clone(inc.Units)
 	c.Assignments = slices.Clone(inc.Assignments)
-	c.Merged = slices.Clone(inc.Merged)
-	c.Links = slices.Clone(inc.Links)
 	c.Notes = slices.Clone(inc.Notes)
 	c.History = slices.Clone(inc.History)
 	for i := range c.History {
@@ -201,23 +194,21 @@ func (inc *Incident) clone() Incident {
 func cloneValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
-		if x == nil {
-			return x
+		if x != nil {
+			out := make(map[string]any, len(x))
+			for k, el := range x {
+				out[k] = cloneValue(el)
+			}
+			return out
 		}
-		out := maps.Clone(x)
-		for k, el := range out {
-			out[k] = cloneValue(el)
-		}
-		return out
 	case []any:
-		if x == nil {
-			return x
+		if x != nil {
+			out := make([]any, len(x))
+			for i, el := range x {
+				out[i] = cloneValue(el)
+			}
+			return out
 		}
-		out := slices.Clone(x)
-		for i, el := range out {
-			out[i] = cloneValue(el)
-		}
-		return out
 	case []string:
 		return slices.Clone(x)
 	}
