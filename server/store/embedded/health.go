@@ -21,7 +21,10 @@ const starvedReads = 1000
 // the memtables, level 0 and the whole tables, the compactions owed and
 // the log. A cache that holds nothing while reads go on is a warning (it
 // once went unseen: docs/decisions.md, "The block cache sized beside the
-// memtables, not under them").
+// memtables, not under them"). Compactions' reads go through the cache's
+// lookup too and count as misses (sstable.(*Reader).readBlock), so under
+// sustained writing the hit rate sits lower: mostly 0.74–0.87 under the
+// 2,000-agent load.
 func (e *Engine) watchHealth(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
