@@ -110,23 +110,28 @@ func (c *docCache) drop(id string) {
 // numbers in a change's detail become float64), which costs a small
 // fraction of decoding the whole document.
 func (m *Manager) written(inc *Incident, doc []byte, version uint64) {
-	if len(doc) < docCacheMin {
-		m.docs.drop(inc.ID)
+	if got, ok := m.asDecoded(inc, doc, version); ok {
+		m.docs.put(inc.ID, doc, version, &got)
 		return
+	}
+	m.docs.drop(inc.ID)
+}
+
+// asDecoded is written's incident: what decoding doc at version would
+// give, or false when doc is too small to keep or inc does not go through
+// JSON.
+func (m *Manager) asDecoded(inc *Incident, doc []byte, version uint64) (Incident, bool) {
+	if len(doc) < docCacheMin {
+		return Incident{}, false
 	}
 	rest := *inc
 	rest.AlertIDs, rest.Unmarked, rest.EventIDs, rest.NetworkIDs = nil, nil, nil, nil
 	small, err := json.Marshal(&rest)
 	if err != nil {
-		m.docs.drop(inc.ID)
-		return
+		return Incident{}, false
 	}
 	got, err := m.decodeDoc(inc.ID, small, version, inc)
-	if err != nil {
-		m.docs.drop(inc.ID)
-		return
-	}
-	m.docs.put(inc.ID, doc, version, &got)
+	return got, err == nil
 }
 
 // decode returns the incident doc, stored at version, holds: from the
