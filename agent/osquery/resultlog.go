@@ -163,7 +163,7 @@ func parseLine(line []byte, st *Stats, seen counter, emit func(event.Event) erro
 	for _, rw := range rows {
 		rw.ts, rw.name, rw.extra = ts, l.Name, base
 		key := event.DeriveID(l.host(), l.Name, string(l.UnixTime), string(l.Epoch), string(l.Counter), rw.action, canonical(rw.columns))
-		rw.id = event.DeriveID("osquery-log", key, strconv.Itoa(seen(key)))
+		rw.id = event.DeriveTimedID(ts, "osquery-log", key, strconv.Itoa(seen(key)))
 		if err := emit(rw.event()); err != nil {
 			return &emitError{err}
 		}

@@ -177,7 +177,7 @@ type fileInfo struct {
 }
 
 func (f fileInfo) event(agentID, bootID string) event.Event {
-	ev := event.Event{ID: event.DeriveID("linux-file", agentID, bootID, f.Path, f.Action, strconv.FormatInt(f.At.UnixNano(), 10)),
+	ev := event.Event{ID: event.DeriveTimedID(f.At, "linux-file", agentID, bootID, f.Path, f.Action, strconv.FormatInt(f.At.UnixNano(), 10)),
 		Timestamp: f.At.UTC(), Dataset: DatasetFile, Fields: map[string]any{}}
 	ev.Set("event.kind", "event")
 	ev.Set("event.category", "file")

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,22 @@ func TestIDs(t *testing.T) {
 	}
 	if DeriveID("x", "y") != DeriveID("x", "y") || DeriveID("x", "y") == DeriveID("xy") {
 		t.Fatal("DeriveID is not a stable, unambiguous function of its parts")
+	}
+	ts := time.Date(2026, 12, 4, 8, 0, 0, 123_456_789, time.UTC)
+	id := DeriveTimedID(ts, "x", "y")
+	if id != DeriveTimedID(ts, "x", "y") || id == DeriveTimedID(ts, "xy") || len(id) != 32 || checkID(id) != nil {
+		t.Fatalf("DeriveTimedID is not a stable, unambiguous ID of its parts: %q", id)
+	}
+	// The time in milliseconds leads, and the parts' hash follows it.
+	if ms := fmt.Sprintf("%012x", ts.UnixMilli()); id[:12] != ms || id[12:] != DeriveID("x", "y")[:20] {
+		t.Fatalf("DeriveTimedID(%s) = %s, want %s then the hash", ts, id, ms)
+	}
+	// IDs of later records sort after, whatever their parts.
+	if later := DeriveTimedID(ts.Add(time.Millisecond), "a"); later <= DeriveTimedID(ts, "z", "z") {
+		t.Fatalf("%s sorts before an earlier record's ID", later)
+	}
+	if DeriveTimedID(ts, "x") == DeriveTimedID(ts.Add(time.Millisecond), "x") {
+		t.Fatal("two times gave one ID")
 	}
 }
 

@@ -2,7 +2,6 @@ package winevent
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -501,8 +500,9 @@ func eventTime(fields map[string]any) (time.Time, error) {
 // eventID hashes the whole record, so that two records never share an ID
 // (a cleared log restarts its record numbers; exports may lack them) while
 // reading the same record again, from the .evtx or any export of it, gives
-// the same ID. The creation time is left out, since renderings differ in
-// it by a rounding, and HexInt values count as the numbers they are.
+// the same ID. The creation time is left out of the hash, since renderings
+// differ in it by a rounding, and HexInt values count as the numbers they
+// are; its whole seconds lead the ID.
 func eventID(ev event.Event) string {
 	ids := idPool.Get().(*idScratch)
 	defer idPool.Put(ids)
@@ -547,7 +547,11 @@ func eventID(ev event.Event) string {
 	}
 	ids.buf = b
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	// The time leads the ID (event.DeriveTimedID) in whole seconds, which
+	// every rendering of the record agrees on but one that rounds its
+	// fraction up across a second.
+	var id [32]byte
+	return string(event.AppendTimedID(id[:0], ev.Timestamp.Truncate(time.Second), sum[:]))
 }
 
 // idScratch is eventID's buffer and the sorted field names of the last

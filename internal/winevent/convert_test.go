@@ -11,9 +11,10 @@ import (
 	"lachan/internal/event"
 )
 
-// eventIDBefore is eventID as first written: event.DeriveID over the parts
-// as ev.String gives them. eventID must give the same IDs, since stored
-// events and alerts are de-duplicated by them.
+// eventIDBefore is eventID as first written: event.DeriveTimedID, at the
+// record's time in whole seconds, over the parts as ev.String gives them.
+// eventID must give the same IDs, since stored events and alerts are
+// de-duplicated by them.
 func eventIDBefore(ev event.Event) string {
 	keys := make([]string, 0, len(ev.Fields))
 	for k := range ev.Fields {
@@ -26,7 +27,7 @@ func eventIDBefore(ev event.Event) string {
 	for _, k := range keys {
 		parts = append(parts, k, idValue(ev.String(k)))
 	}
-	return event.DeriveID(parts...)
+	return event.DeriveTimedID(ev.Timestamp.Truncate(time.Second), parts...)
 }
 
 func TestEventIDUnchanged(t *testing.T) {

@@ -30,7 +30,8 @@ func (c *Correlator) alert(cr *compiled, st *keyState, win []obs) event.Event {
 		last = max(last, o.T)
 	}
 	spec := detect.AlertSpec{RuleID: cr.ID, RuleName: cr.Title, Level: cr.Level, Description: cr.Description, Tags: cr.Tags}
-	a := spec.Base(event.DeriveID(append([]string{"correlation", cr.ID}, ids...)...), time.Unix(0, last).UTC())
+	at := time.Unix(0, last).UTC()
+	a := spec.Base(event.DeriveTimedID(at, append([]string{"correlation", cr.ID}, ids...)...), at)
 	a.Set("lachan.correlation.type", string(cr.Type))
 	a.Set("lachan.correlation.count", int64(len(win)))
 	a.Set("lachan.correlation.events", list)

@@ -85,7 +85,7 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 	if len(spec.IDParts) == 0 {
 		parts = append(parts, spec.RuleID)
 	}
-	a := spec.Base(event.DeriveID(append(parts, ev.ID)...), ev.Timestamp)
+	a := spec.Base(event.DeriveTimedID(ev.Timestamp, append(parts, ev.ID)...), ev.Timestamp)
 	a.Set("lachan.alert.source_ids", []string{ev.ID})
 	a.Set("lachan.alert.source_times", []string{ev.Timestamp.UTC().Format(time.RFC3339Nano)})
 	cp := make(map[string]any, len(matched))

@@ -29,7 +29,7 @@ func TestAlert(t *testing.T) {
 	if again := ms[0].Alert(ev); again.ID != a.ID {
 		t.Errorf("alert ID not stable: %s then %s", a.ID, again.ID)
 	}
-	if a.ID != event.DeriveID("alert", "5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b", "ev-1") {
+	if a.ID != event.DeriveTimedID(ev.Timestamp, "alert", "5f0e4a9c-3b1d-4e2f-8a7b-6c5d4e3f2a1b", "ev-1") {
 		t.Errorf("alert ID %s is not derived from rule and event IDs", a.ID)
 	}
 	if a.Dataset != event.DatasetAlert || !a.Timestamp.Equal(ev.Timestamp) {

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
@@ -355,7 +354,7 @@ func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte,
 	if b, ok = enc.piece(b, partHead); !ok {
 		return nil, enc.err
 	}
-	b = enc.appendAlertID(b, r.ID, ev.ID)
+	b = enc.appendAlertID(b, r.ID, ev)
 	b = append(b, '"')
 	if b, ok = enc.piece(b, partCode); !ok {
 		return nil, enc.err
@@ -384,15 +383,15 @@ func (enc *AlertEncoder) appendAlert(b []byte, m Match, ev event.Event) ([]byte,
 	return b, nil
 }
 
-// appendAlertID appends event.DeriveID("alert", ruleID, eventID), hashed
-// from a reused buffer.
-func (enc *AlertEncoder) appendAlertID(b []byte, ruleID, eventID string) []byte {
+// appendAlertID appends event.DeriveTimedID(ev's time, "alert", ruleID,
+// ev's ID), hashed from a reused buffer.
+func (enc *AlertEncoder) appendAlertID(b []byte, ruleID string, ev event.Event) []byte {
 	in := append(enc.id[:0], "alert\x00"...)
 	in = append(append(in, ruleID...), 0)
-	in = append(append(in, eventID...), 0)
+	in = append(append(in, ev.ID...), 0)
 	sum := sha256.Sum256(in)
 	enc.id = in
-	return hex.AppendEncode(b, sum[:16])
+	return event.AppendTimedID(b, ev.Timestamp, sum[:])
 }
 
 // appendMatched writes lachan.alert.matched and, when a field matched,

@@ -36,7 +36,7 @@ func yaraAlerts() Detector {
 			return nil
 		}
 		al := event.New(event.DatasetAlert, ev.Timestamp)
-		al.ID = event.DeriveID("alert", "r1", ev.ID)
+		al.ID = event.DeriveTimedID(ev.Timestamp, "alert", "r1", ev.ID)
 		for _, f := range []string{"host.id", "host.name", "lachan.unit"} {
 			al.Set(f, ev.String(f))
 		}
@@ -154,7 +154,7 @@ func TestLargeBatchDetectedInOrder(t *testing.T) {
 		t.Fatalf("%d alerts for %d events", len(alerts), len(evs))
 	}
 	for i, al := range alerts {
-		if want := event.DeriveID("alert", "r1", evs[i].ID); al.ID != want {
+		if want := event.DeriveTimedID(evs[i].Timestamp, "alert", "r1", evs[i].ID); al.ID != want {
 			t.Fatalf("alert %d is %s, want the alert of event %d", i, al.ID, i)
 		}
 	}

@@ -305,7 +305,7 @@ func (c *appConn) release(n int) {
 // appEvent starts an application record on flow f.
 func appEvent(f *flow, dataset, protocol string, ts time.Time, idParts ...string) event.Event {
 	ev := event.Event{
-		ID:        event.DeriveID(append([]string{protocol, f.cid()}, idParts...)...),
+		ID:        event.DeriveTimedID(ts, append([]string{protocol, f.cid()}, idParts...)...),
 		Timestamp: ts.UTC(),
 		Dataset:   dataset,
 		Fields:    make(map[string]any, 32),

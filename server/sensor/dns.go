@@ -129,7 +129,7 @@ func (t *dnsTracker) flushAll() error {
 // dnsEvent builds the event for a message's header and question.
 func dnsEvent(f *flow, msg *layers.DNS, ts time.Time, netbios, mdns bool) event.Event {
 	ev := event.Event{
-		ID:        event.DeriveID("dns", f.cid(), strconv.Itoa(int(msg.ID)), strconv.FormatInt(ts.UnixNano(), 10)),
+		ID:        event.DeriveTimedID(ts, "dns", f.cid(), strconv.Itoa(int(msg.ID)), strconv.FormatInt(ts.UnixNano(), 10)),
 		Timestamp: ts.UTC(),
 		Dataset:   event.DatasetDNS,
 		Fields:    make(map[string]any, 24),

@@ -91,7 +91,7 @@ func TestDNSPairing(t *testing.T) {
 						t.Errorf("event %d: %s = %s, want %s", i, f, got, v)
 					}
 				}
-				wantID := event.DeriveID("dns", dns[i].String("network.community_id"), dns[i].String("dns.id"),
+				wantID := event.DeriveTimedID(dns[i].Timestamp, "dns", dns[i].String("network.community_id"), dns[i].String("dns.id"),
 					strconv.FormatInt(dns[i].Timestamp.UnixNano(), 10))
 				if dns[i].ID != wantID {
 					t.Errorf("event %d: ID %s, want %s", i, dns[i].ID, wantID)

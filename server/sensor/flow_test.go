@@ -173,7 +173,7 @@ func TestFlowFieldsAndIdempotence(t *testing.T) {
 		{tcp, "event.duration", "1000000000"},
 		{tcp, "tcp.flags", `["SYN","ACK"]`},
 		{tcp, "@timestamp", "2024-05-06T07:08:09.002Z"},
-		{tcp, "event.id", event.DeriveID("flow", "1:wCb3OG7yAFWelaUydu0D+125CLM=", "1714979289002000000")},
+		{tcp, "event.id", event.DeriveTimedID(time.Unix(0, 1714979289002000000), "flow", "1:wCb3OG7yAFWelaUydu0D+125CLM=", "1714979289002000000")},
 	} {
 		if got := check.ev.String(check.field); got != check.want {
 			t.Errorf("%s %s = %s, want %s", check.ev.String("network.transport"), check.field, got, check.want)

@@ -3,7 +3,6 @@ package sensor
 import (
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"time"
@@ -55,8 +54,9 @@ func (f *Flow) CommunityID() string {
 	return string(appendCommunityID(make([]byte, 0, communityIDLen), &f.CommunityHash))
 }
 
-// appendEventID appends the flow's event ID: event.DeriveID("flow",
-// community ID, start in Unix nanoseconds), computed without allocating.
+// appendEventID appends the flow's event ID: event.DeriveTimedID(start,
+// "flow", community ID, start in Unix nanoseconds), computed without
+// allocating.
 func (f *Flow) appendEventID(dst []byte) []byte {
 	var buf [96]byte
 	b := append(buf[:0], "flow\x00"...)
@@ -65,7 +65,7 @@ func (f *Flow) appendEventID(dst []byte) []byte {
 	b = strconv.AppendInt(b, f.Start.UnixNano(), 10)
 	b = append(b, 0)
 	sum := sha256.Sum256(b)
-	return hex.AppendEncode(dst, sum[:16])
+	return event.AppendTimedID(dst, f.Start, sum[:])
 }
 
 // Event returns the flow as a network.flow event.

@@ -35,7 +35,7 @@ func (c *flowChecker) Flow(f *Flow) error {
 	if got := f.AppendJSON(nil); !bytes.Equal(got, want) {
 		c.t.Errorf("AppendJSON differs from the event's JSON:\n got %s\nwant %s", got, want)
 	}
-	if ev.ID != event.DeriveID("flow", f.CommunityID(), strconv.FormatInt(f.Start.UnixNano(), 10)) {
+	if ev.ID != event.DeriveTimedID(f.Start, "flow", f.CommunityID(), strconv.FormatInt(f.Start.UnixNano(), 10)) {
 		c.t.Errorf("flow ID %s is not derived from the Community ID and start", ev.ID)
 	}
 	return nil
