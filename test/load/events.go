@@ -21,6 +21,10 @@ import (
 type mix struct {
 	windows, osquery int
 	alertEvery       int
+	// hashedIDs gives every event an ID that is all hash, as agents did
+	// before IDs led with the time (event.DeriveTimedID), instead of one
+	// that leads with it.
+	hashedIDs bool
 }
 
 // templates are the events agents send, built once and shared read-only:

@@ -68,7 +68,11 @@ func (t *templates) appendLine(b []byte, n uint64, ts []byte, now time.Time, rng
 	b = append(b, jsonHead...)
 	b = append(b, ts...)
 	b = append(b, l.mid...)
-	b = appendID(b, now, rng)
+	if t.mix.hashedIDs {
+		b = appendHashedID(b, rng)
+	} else {
+		b = appendID(b, now, rng)
+	}
 	b = append(b, l.rest...)
 	return append(b, '\n')
 }
@@ -81,6 +85,15 @@ func appendID(b []byte, now time.Time, rng *rand.Rand) []byte {
 	var id [16]byte
 	binary.BigEndian.PutUint64(id[:8], uint64(now.UnixMilli())<<16)
 	binary.LittleEndian.PutUint16(id[6:8], uint16(rng.Uint32()))
+	binary.LittleEndian.PutUint64(id[8:], rng.Uint64())
+	return hex.AppendEncode(b, id[:])
+}
+
+// appendHashedID appends an ID of event.DeriveID's form (16 bytes of
+// hash, in hex), random from rng.
+func appendHashedID(b []byte, rng *rand.Rand) []byte {
+	var id [16]byte
+	binary.LittleEndian.PutUint64(id[:8], rng.Uint64())
 	binary.LittleEndian.PutUint64(id[8:], rng.Uint64())
 	return hex.AppendEncode(b, id[:])
 }

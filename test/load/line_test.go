@@ -39,7 +39,10 @@ func TestLineIsAppendJSON(t *testing.T) {
 	now := time.Date(2026, 12, 3, 17, 30, 1, 5000, time.FixedZone("ICT", 7*3600))
 	ts := now.UTC().AppendFormat(nil, time.RFC3339Nano)
 	dec := event.NewDecoder()
-	for n := range uint64(200) {
+	ids := map[string]bool{}
+	for n := range uint64(400) {
+		// The first half with timed IDs, the second with hashed ones.
+		tm.mix.hashedIDs = n >= 200
 		got := tm.appendLine(nil, n, ts, now, rng)
 		off := len(jsonHead) + len(ts) + len(tm.pick(n).mid)
 		id := string(got[off : off+32])
@@ -59,9 +62,13 @@ func TestLineIsAppendJSON(t *testing.T) {
 		if ev.ID != id || !ev.Timestamp.Equal(now) || ev.Dataset != want.Dataset {
 			t.Fatalf("event %d decoded as %s %s %s", n, ev.ID, ev.Timestamp, ev.Dataset)
 		}
-		if ms := fmt.Sprintf("%012x", now.UnixMilli()); id[:12] != ms {
-			t.Fatalf("event %d: ID %s does not begin with the time in milliseconds, %s", n, id, ms)
+		if ms := fmt.Sprintf("%012x", now.UnixMilli()); (id[:12] == ms) == tm.mix.hashedIDs {
+			t.Fatalf("event %d (hashed IDs %v): ID %s against the time in milliseconds, %s", n, tm.mix.hashedIDs, id, ms)
 		}
+		if ids[id] {
+			t.Fatalf("event %d: ID %s given twice", n, id)
+		}
+		ids[id] = true
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,23 @@ func TestSmoke(t *testing.T) {
 	}
 	if sum.ServerCPUus == nil || *sum.ServerCPUus <= 0 || sum.LoadCPUus <= 0 {
 		t.Errorf("CPU per event not given: server %v, load %v µs", sum.ServerCPUus, sum.LoadCPUus)
+	}
+}
+
+func TestIDsFlag(t *testing.T) {
+	for _, c := range []struct {
+		arg    string
+		hashed bool
+		ok     bool
+	}{{"timed", false, true}, {"hashed", true, true}, {"random", false, false}} {
+		cfg, err := parseFlags(flag.NewFlagSet("load", flag.ContinueOnError), []string{"-ids", c.arg, "-data", t.TempDir()})
+		switch {
+		case !c.ok && (err == nil || !strings.Contains(err.Error(), "-ids")):
+			t.Errorf("-ids %s: err %v, want one naming -ids", c.arg, err)
+		case c.ok && err != nil:
+			t.Errorf("-ids %s: %v", c.arg, err)
+		case c.ok && cfg.mix.hashedIDs != c.hashed:
+			t.Errorf("-ids %s: hashed IDs %v", c.arg, cfg.mix.hashedIDs)
+		}
 	}
 }

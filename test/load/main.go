@@ -58,6 +58,7 @@ type summary struct {
 	IdleAgents    int      `json:"idle_agents"`
 	DurationS     float64  `json:"duration_s"`
 	Rate          float64  `json:"rate"`
+	IDs           string   `json:"ids"`
 	EventsOffered int64    `json:"events_offered"`
 	EventsSent    int64    `json:"events_sent"`
 	EventsStored  int64    `json:"events_stored"`
@@ -136,6 +137,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.IntVar(&cfg.mix.windows, "windows", 80, "Windows events in every 100 events")
 	fs.IntVar(&cfg.mix.osquery, "osquery", 18, "osquery rows in every 100 events (the rest are YARA findings)")
 	fs.IntVar(&cfg.mix.alertEvery, "alert-every", 100, "one Windows event in this many is a SigmaHQ regression event, which raises alerts (0: none)")
+	ids := fs.String("ids", "timed", `the events' IDs: "timed" (the time, then a hash: as agents make them) or "hashed" (all hash: as agents made them before)`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -152,6 +154,13 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	}
 	if *secrets != "" {
 		cfg.secrets = strings.Split(*secrets, ",")
+	}
+	switch *ids {
+	case "timed":
+	case "hashed":
+		cfg.mix.hashedIDs = true
+	default:
+		return nil, fmt.Errorf(`-ids: "timed" or "hashed", not %q`, *ids)
 	}
 	if cfg.data == "" {
 		d, ok := shareddata.Path()
@@ -186,7 +195,10 @@ func (c *config) validate() error {
 // run starts the server (unless cfg.server names one), enrolls the agents,
 // loads the server for cfg.duration and sums up; progress goes to logw.
 func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
-	sum := summary{Agents: cfg.agents, IdleAgents: cfg.idle, Rate: cfg.rate}
+	sum := summary{Agents: cfg.agents, IdleAgents: cfg.idle, Rate: cfg.rate, IDs: "timed"}
+	if cfg.mix.hashedIDs {
+		sum.IDs = "hashed"
+	}
 	tmpl, err := loadTemplates(filepath.Join(cfg.data, "sigma", "sigmahq"), cfg.mix)
 	if err != nil {
 		return sum, err
