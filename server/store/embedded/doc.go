@@ -12,13 +12,13 @@
 // too. <id> is the event ID, which event.Validate restricts to
 // [0-9A-Za-z._:-] (so never a NUL byte).
 //
-//	meta/layout                           → "3": the layout version this directory holds
+//	meta/layout                           → "4": the layout version this directory holds
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
 //	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
-//	id/<id>                               → the event's primary key
+//	id/<id>                               → <part><ts> of the event's primary key (layout 3: the whole key)
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
 //	en/<kind>\x00<id>                     → 8-byte big-endian version, then the document
 //
@@ -28,8 +28,10 @@
 // time, so a search walks the days in order and merges only one day's
 // ranges at a time. id/ makes de-duplication and GetEvents a point lookup.
 // Layout 1 (one event range for all time, before partitions) and layout 2
-// (posting lists without generations) are rewritten into layout 3 when such
-// a directory is opened.
+// (posting lists without generations) are rewritten into layout 4 when such
+// a directory is opened; layout 3 differs from 4 only in that its id/ values
+// hold the whole primary key, which is read as it is, so a layout-3
+// directory is marked 4 and nothing is rewritten.
 //
 // # Retention
 //

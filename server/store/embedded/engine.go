@@ -205,27 +205,31 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 const tableBlockSize = 32 << 10
 
 // checkLayout records the key layout in a new directory, moves a directory
-// of layout 1 (before time partitions) onto layout 2, and refuses a layout
-// this build does not know.
+// of layout 1 (before time partitions) or 2 (before index generations) onto
+// layout 4, marks one of layout 3 as 4 (the short id/ values are the only
+// difference, and both lengths are read), and refuses a layout this build
+// does not know.
 func (e *Engine) checkLayout() error {
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-		return e.db.Set([]byte(keyLayout), []byte(layoutV3), pebble.Sync)
+		return e.db.Set([]byte(keyLayout), []byte(layoutV4), pebble.Sync)
 	case err != nil:
 		return fmt.Errorf("read layout: %w", err)
 	}
 	layout := string(v)
 	closer.Close()
 	switch layout {
-	case layoutV3:
+	case layoutV4:
 		return nil
+	case layoutV3:
+		return e.db.Set([]byte(keyLayout), []byte(layoutV4), pebble.Sync)
 	case layoutV2:
 		return e.migrateV2()
 	case layoutV1:
 		return e.migrateV1()
 	}
-	return fmt.Errorf("data directory has key layout %q; this build reads layouts %s, %s and %s", layout, layoutV1, layoutV2, layoutV3)
+	return fmt.Errorf("data directory has key layout %q; this build reads layouts %s to %s", layout, layoutV1, layoutV4)
 }
 
 // loadParts reads the partition list.

@@ -216,7 +216,7 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
 	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
 	bk.evs = append(bk.evs, kv{k: pk, v: doc})
-	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: pk})
+	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: appendIDValue(bk.mem.make(idValueLen), p, tsid[:tsLen])})
 	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
 }
 
@@ -391,13 +391,14 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 				return nil, err
 			}
 		}
-		pk, ok, err := getCopy(snap, idKey(id))
+		v, ok, err := getCopy(snap, idKey(id))
 		if err != nil {
 			return nil, fmt.Errorf("get event %s: %w", id, err)
 		}
 		if !ok {
 			continue
 		}
+		pk := idValueKey(v, id)
 		ev, ok, err := readEvent(snap, pk)
 		if err != nil {
 			return nil, fmt.Errorf("get event %s: %w", id, err)

@@ -26,6 +26,11 @@ const (
 	layoutV1       = "1"
 	layoutV2       = "2"
 	layoutV3       = "3"
+	// layoutV4 is layout 3 whose id/ values may be short (idValueLen):
+	// a layout-3 directory is layout 4 as it stands, but a build that
+	// reads only layout 3 would miss the events of short values, so the
+	// number tells it to refuse the directory.
+	layoutV4 = "4"
 )
 
 // unitField scopes every query (store.Query.Units).
@@ -120,6 +125,29 @@ func appendEventPrefix(b []byte, p part) []byte {
 // idKey returns id/<id>.
 func idKey(id string) []byte {
 	return append([]byte(prefixID), id...)
+}
+
+// idValueLen is the length of an id/ entry's value: <part><ts>, the
+// event's primary key less what is the same for every event (t/, e) and
+// the ID, which the id/ key holds already. Stores written before hold the
+// whole primary key, which is always longer (idValueKey).
+const idValueLen = partLen + tsLen
+
+// appendIDValue appends the id/ value of an event of partition p whose
+// sort key begins with ts (tsLen bytes).
+func appendIDValue(b []byte, p part, ts []byte) []byte {
+	return append(append(b, p[:]...), ts...)
+}
+
+// idValueKey returns the primary key the id/ value v of the event id
+// stands for.
+func idValueKey(v []byte, id string) []byte {
+	if len(v) != idValueLen {
+		return v // the whole primary key
+	}
+	pk := make([]byte, 0, len(prefixPart)+partLen+len(prefixEvent)+tsLen+len(id))
+	pk = appendEventPrefix(pk, part(v[:partLen]))
+	return append(append(pk, v[partLen:]...), id...)
 }
 
 // valuePrefix returns <field>\x00<value>\x00, under which (after a

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble"
 
 	"lachan/internal/event"
+	"lachan/internal/logging"
 	"lachan/server/store"
 	"lachan/server/store/storetest"
 )
@@ -133,8 +135,8 @@ func TestMigrateV2(t *testing.T) {
 	check("after migration", corpus)
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	must(t, err)
-	if string(v) != layoutV3 {
-		t.Errorf("layout %q after migration, want %q", v, layoutV3)
+	if string(v) != layoutV4 {
+		t.Errorf("layout %q after migration, want %q", v, layoutV4)
 	}
 	closer.Close()
 	for p := range parts {
@@ -163,6 +165,73 @@ func TestMigrateV2(t *testing.T) {
 		}
 	}
 	check("after new writes", append(slices.Clone(corpus), more...))
+}
+
+// TestLayout3IDValues: a layout-3 directory, whose id/ values hold the
+// whole primary key, is marked 4 on open and read as it is, beside the
+// short values new writes give; a build that knows no layout 4 would
+// refuse it, and this one refuses a layout 5.
+func TestLayout3IDValues(t *testing.T) {
+	dir := t.TempDir()
+	e := openAt(t, dir, true)
+	ctx := context.Background()
+	corpus := storetest.Corpus()
+	if _, err := e.PutEvents(ctx, corpus); err != nil {
+		t.Fatal(err)
+	}
+	// What layout 3 wrote: every id/ value the whole primary key.
+	b := e.db.NewBatch()
+	for _, ev := range corpus {
+		v, ok, err := getCopy(e.db, idKey(ev.ID))
+		if err != nil || !ok || len(v) != idValueLen {
+			t.Fatalf("id/ value of %s: %q %v %v, want %d bytes", ev.ID, v, ok, err, idValueLen)
+		}
+		must(t, b.Set(idKey(ev.ID), eventKey(partOf(ev.Dataset, ev.Timestamp), tsID(ev.Timestamp, ev.ID)), nil))
+	}
+	must(t, b.Set([]byte(keyLayout), []byte(layoutV3), nil))
+	must(t, b.Commit(pebble.Sync))
+	must(t, e.Close())
+
+	e = openAt(t, dir, true)
+	v, closer, err := e.db.Get([]byte(keyLayout))
+	must(t, err)
+	if string(v) != layoutV4 {
+		t.Errorf("layout %q after opening layout 3, want %q", v, layoutV4)
+	}
+	closer.Close()
+	var more []event.Event
+	for _, ev := range corpus {
+		ev.ID += "-new"
+		more = append(more, ev)
+	}
+	if fresh, err := e.PutEvents(ctx, more); err != nil || len(fresh) != len(more) {
+		t.Fatalf("put: %d fresh, %v", len(fresh), err)
+	}
+	all := append(slices.Clone(corpus), more...)
+	ids := idsOf(all)
+	got, err := e.GetEvents(ctx, ids)
+	if err != nil || !reflect.DeepEqual(idsOf(got), ids) {
+		t.Errorf("GetEvents over both forms: %v, %v; want %v", idsOf(got), err, ids)
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i].Fields, all[i].Fields) || !got[i].Timestamp.Equal(all[i].Timestamp) {
+			t.Errorf("event %s read back as %+v, want %+v", got[i].ID, got[i], all[i])
+		}
+	}
+	// Stored already under either form: not stored again.
+	if fresh, err := e.PutEvents(ctx, all); err != nil || len(fresh) != 0 {
+		t.Errorf("put again: %d fresh, %v", len(fresh), err)
+	}
+	must(t, e.db.Set([]byte(keyLayout), []byte("5"), pebble.Sync))
+	must(t, e.Close())
+	cfg := DefaultConfig()
+	cfg.Dir = dir
+	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "5"`) {
+		if err == nil {
+			e.Close()
+		}
+		t.Errorf("layout 5 opened: %v", err)
+	}
 }
 
 // TestReplayDeadLetters: a misfit is stored once the mapping takes it.

@@ -13,11 +13,11 @@ const (
 )
 
 // migrateV1 rewrites a layout-1 directory into time partitions with index
-// generations (layout 3). It is idempotent: the old ranges are removed, and
-// the layout marked 3, only in the last batch, so a crash part-way leaves a
+// generations (layout 4). It is idempotent: the old ranges are removed, and
+// the layout marked 4, only in the last batch, so a crash part-way leaves a
 // directory that migrates again from the start on the next open.
 func (e *Engine) migrateV1() error {
-	e.log.Info("store: moving the data directory onto time partitions (layout 1 → 3)")
+	e.log.Info("store: moving the data directory onto time partitions (layout 1 → 4)")
 	lo := []byte(v1Event)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
@@ -76,13 +76,13 @@ func (e *Engine) migrateV1() error {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}
 	}
-	if err := b.Set([]byte(keyLayout), []byte(layoutV3), nil); err != nil {
+	if err := b.Set([]byte(keyLayout), []byte(layoutV4), nil); err != nil {
 		return fmt.Errorf("migrate layout 1: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("migrate layout 1: %w", err)
 	}
-	e.log.Info("store: layout 3 in place", "events", n)
+	e.log.Info("store: layout 4 in place", "events", n)
 	return nil
 }
 
@@ -92,7 +92,7 @@ func (e *Engine) migrateV1() error {
 // spanning its day whose count is full, so that new writes start generation
 // 1. Field names never start with a NUL byte while generation 0 does, so
 // the old keys are exactly those from t/<part>x\x01 on. Like migrateV1 it
-// can be cut by a crash anywhere: the old keys go, and the layout becomes 3,
+// can be cut by a crash anywhere: the old keys go, and the layout becomes 4,
 // in the last batch, and a rerun writes the same new keys again.
 func (e *Engine) migrateV2() error {
 	e.log.Info("store: cutting the indexes into generations (layout 2 → 3)")
@@ -150,12 +150,12 @@ func (e *Engine) migrateV2() error {
 			return fmt.Errorf("migrate layout 2: %w", err)
 		}
 	}
-	if err := b.Set([]byte(keyLayout), []byte(layoutV3), nil); err != nil {
+	if err := b.Set([]byte(keyLayout), []byte(layoutV4), nil); err != nil {
 		return fmt.Errorf("migrate layout 2: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("migrate layout 2: %w", err)
 	}
-	e.log.Info("store: layout 3 in place", "posting_lists", lists)
+	e.log.Info("store: layout 4 in place", "posting_lists", lists)
 	return nil
 }
