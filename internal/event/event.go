@@ -66,12 +66,20 @@ func NewID() string {
 // incident's key), so that importing the same thing twice stores it once.
 // Records that happen at a time, and come in numbers, take DeriveTimedID.
 func DeriveID(parts ...string) string {
+	sum := partsSum(parts)
+	return hex.EncodeToString(sum[:16])
+}
+
+// partsSum is the SHA-256 of parts, each followed by a zero byte.
+func partsSum(parts []string) [sha256.Size]byte {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // DeriveTimedID is DeriveID for a record that happened at ts (an event, a
@@ -85,14 +93,9 @@ func DeriveID(parts ...string) string {
 // whole ID index on every compaction, at about a tenth of the ingest rate
 // (docs/decisions.md, "Derived IDs begin with their time").
 func DeriveTimedID(ts time.Time, parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	var sum [sha256.Size]byte
+	sum := partsSum(parts)
 	var id [32]byte
-	return string(AppendTimedID(id[:0], ts, h.Sum(sum[:0])))
+	return string(AppendTimedID(id[:0], ts, sum[:]))
 }
 
 // AppendTimedID appends the ID DeriveTimedID makes of ts and sum, the
