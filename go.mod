@@ -20,6 +20,7 @@ require (
 	github.com/hillu/go-yara/v4 v4.2.4
 	github.com/klauspost/compress v1.20.1
 	github.com/osquery/osquery-go v0.0.0-20231130195733-61ac79279aaa
+	github.com/prometheus/client_model v0.3.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	github.com/spf13/viper v1.21.0
@@ -79,7 +80,6 @@ require (
 	github.com/pjbgf/sha1cd v0.6.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/prometheus/client_golang v1.15.0 // indirect
-	github.com/prometheus/client_model v0.3.0 // indirect
 	github.com/prometheus/common v0.42.0 // indirect
 	github.com/prometheus/procfs v0.9.0 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
@@ -103,3 +103,9 @@ require (
 	google.golang.org/protobuf v1.33.0 // indirect
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 )
+
+// Pebble v1.1.5 decompresses a zstd block into a buffer of the block's
+// size; DataDog/zstd from v1.5 returns a buffer of its own instead, which
+// Pebble reports as corruption. v1.4.5 is the version Pebble requires
+// (server/store/embedded: tableCompression, TestZstdTables).
+replace github.com/DataDog/zstd => github.com/DataDog/zstd v1.4.5

@@ -12,7 +12,7 @@
 // too. <id> is the event ID, which event.Validate restricts to
 // [0-9A-Za-z._:-] (so never a NUL byte).
 //
-//	meta/layout                           → "4": the layout version this directory holds
+//	meta/layout                           → "5": the layout version this directory holds
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
@@ -28,10 +28,13 @@
 // time, so a search walks the days in order and merges only one day's
 // ranges at a time. id/ makes de-duplication and GetEvents a point lookup.
 // Layout 1 (one event range for all time, before partitions) and layout 2
-// (posting lists without generations) are rewritten into layout 4 when such
-// a directory is opened; layout 3 differs from 4 only in that its id/ values
-// hold the whole primary key, which is read as it is, so a layout-3
-// directory is marked 4 and nothing is rewritten.
+// (posting lists without generations) are rewritten into layout 5 when such
+// a directory is opened. Layout 3 differs from 4 only in that its id/ values
+// hold the whole primary key, which is read as it is; layout 4 differs from
+// 5 only in that its tables' blocks are all snappy-compressed, while this
+// build writes zstd (engine.go: tableCompression) and reads both. So a
+// directory of layout 3 or 4 is marked 5 and nothing is rewritten; its
+// older tables take zstd as compactions rewrite them.
 //
 // # Retention
 //

@@ -31,6 +31,13 @@ const (
 	// reads only layout 3 would miss the events of short values, so the
 	// number tells it to refuse the directory.
 	layoutV4 = "4"
+	// layoutV5 is layout 4 whose tables may hold zstd-compressed blocks
+	// (pebbleOptions): the keys are the same, but a build that reads only
+	// layout 4 cannot decompress them, so the number tells it to refuse the
+	// directory instead of reporting its tables as damaged.
+	layoutV5 = "5"
+	// layoutCurrent is the layout this build writes.
+	layoutCurrent = layoutV5
 )
 
 // unitField scopes every query (store.Query.Units).

@@ -135,8 +135,8 @@ func TestMigrateV2(t *testing.T) {
 	check("after migration", corpus)
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	must(t, err)
-	if string(v) != layoutV4 {
-		t.Errorf("layout %q after migration, want %q", v, layoutV4)
+	if string(v) != layoutCurrent {
+		t.Errorf("layout %q after migration, want %q", v, layoutCurrent)
 	}
 	closer.Close()
 	for p := range parts {
@@ -168,9 +168,9 @@ func TestMigrateV2(t *testing.T) {
 }
 
 // TestLayout3IDValues: a layout-3 directory, whose id/ values hold the
-// whole primary key, is marked 4 on open and read as it is, beside the
-// short values new writes give; a build that knows no layout 4 would
-// refuse it, and this one refuses a layout 5.
+// whole primary key, is marked current on open and read as it is, beside
+// the short values new writes give; a build that knows no layout 4 would
+// refuse it, and this one refuses a layout 6.
 func TestLayout3IDValues(t *testing.T) {
 	dir := t.TempDir()
 	e := openAt(t, dir, true)
@@ -195,8 +195,8 @@ func TestLayout3IDValues(t *testing.T) {
 	e = openAt(t, dir, true)
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	must(t, err)
-	if string(v) != layoutV4 {
-		t.Errorf("layout %q after opening layout 3, want %q", v, layoutV4)
+	if string(v) != layoutCurrent {
+		t.Errorf("layout %q after opening layout 3, want %q", v, layoutCurrent)
 	}
 	closer.Close()
 	var more []event.Event
@@ -222,16 +222,113 @@ func TestLayout3IDValues(t *testing.T) {
 	if fresh, err := e.PutEvents(ctx, all); err != nil || len(fresh) != 0 {
 		t.Errorf("put again: %d fresh, %v", len(fresh), err)
 	}
-	must(t, e.db.Set([]byte(keyLayout), []byte("5"), pebble.Sync))
+	must(t, e.db.Set([]byte(keyLayout), []byte("6"), pebble.Sync))
 	must(t, e.Close())
 	cfg := DefaultConfig()
 	cfg.Dir = dir
-	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "5"`) {
+	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "6"`) {
 		if err == nil {
 			e.Close()
 		}
-		t.Errorf("layout 5 opened: %v", err)
+		t.Errorf("layout 6 opened: %v", err)
 	}
+}
+
+// TestLayout4Snappy: a layout-4 directory, whose tables are all
+// snappy-compressed, is marked current on open; its events read back
+// beside new ones, and what compactions rewrite takes zstd. That this
+// build reads back its own zstd tables at all, from a cold cache, is what
+// go.mod's pin of DataDog/zstd is for.
+func TestLayout4Snappy(t *testing.T) {
+	ctx := context.Background()
+	corpus := storetest.Corpus()
+	written := t.TempDir()
+	e := openAt(t, written, true)
+	if _, err := e.PutEvents(ctx, corpus); err != nil {
+		t.Fatal(err)
+	}
+	must(t, e.Close())
+
+	// The same keys, written by a bare Pebble (snappy blocks) as layout 4.
+	src, err := pebble.Open(written, &pebble.Options{ReadOnly: true})
+	must(t, err)
+	dir := t.TempDir()
+	db, b := rawBatch(t, dir)
+	it, err := src.NewIter(nil)
+	must(t, err)
+	for ok := it.First(); ok; ok = it.Next() {
+		must(t, b.Set(it.Key(), it.Value(), nil))
+	}
+	must(t, it.Close())
+	must(t, src.Close())
+	must(t, b.Set([]byte(keyLayout), []byte(layoutV4), nil))
+	must(t, b.Commit(pebble.Sync))
+	must(t, db.Flush())
+	if got := tableCompressions(t, db); !reflect.DeepEqual(got, []string{"Snappy"}) {
+		t.Fatalf("tables written as layout 4: %v, want snappy only", got)
+	}
+	must(t, db.Close())
+
+	e = openAt(t, dir, true)
+	v, closer, err := e.db.Get([]byte(keyLayout))
+	must(t, err)
+	if string(v) != layoutCurrent {
+		t.Errorf("layout %q after opening layout 4, want %q", v, layoutCurrent)
+	}
+	closer.Close()
+	var more []event.Event
+	for _, ev := range corpus {
+		ev.ID += "-new"
+		more = append(more, ev)
+	}
+	if fresh, err := e.PutEvents(ctx, more); err != nil || len(fresh) != len(more) {
+		t.Fatalf("put: %d fresh, %v", len(fresh), err)
+	}
+	must(t, e.db.Flush())
+	if got := tableCompressions(t, e.db); !reflect.DeepEqual(got, []string{"Snappy", "ZSTD"}) {
+		t.Errorf("tables after new writes: %v, want the old snappy and the new zstd", got)
+	}
+	must(t, e.db.Compact([]byte{0}, []byte{0xff}, true))
+	if got := tableCompressions(t, e.db); !reflect.DeepEqual(got, []string{"ZSTD"}) {
+		t.Errorf("tables after a full compaction: %v, want zstd only", got)
+	}
+	must(t, e.Close())
+
+	// A cold cache: every block is read from its table.
+	e = openAt(t, dir, true)
+	all := append(slices.Clone(corpus), more...)
+	ids := idsOf(all)
+	got, err := e.GetEvents(ctx, ids)
+	if err != nil || !reflect.DeepEqual(idsOf(got), ids) {
+		t.Fatalf("GetEvents: %v, %v; want %v", idsOf(got), err, ids)
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i].Fields, all[i].Fields) || !got[i].Timestamp.Equal(all[i].Timestamp) {
+			t.Errorf("event %s read back as %+v, want %+v", got[i].ID, got[i], all[i])
+		}
+	}
+	page, err := e.SearchEvents(ctx, store.Query{Limit: 2 * len(all)})
+	if err != nil || len(page.Events) != len(all) {
+		t.Errorf("search: %d events, %v; want %d", len(page.Events), err, len(all))
+	}
+}
+
+// tableCompressions returns the distinct compressions of db's tables, in
+// name order.
+func tableCompressions(t *testing.T, db *pebble.DB) []string {
+	t.Helper()
+	levels, err := db.SSTables(pebble.WithProperties())
+	must(t, err)
+	var out []string
+	for _, l := range levels {
+		for _, tbl := range l {
+			if !slices.Contains(out, tbl.Properties.CompressionName) {
+				out = append(out, tbl.Properties.CompressionName)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestReplayDeadLetters: a misfit is stored once the mapping takes it.

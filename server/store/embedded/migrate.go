@@ -13,7 +13,7 @@ const (
 )
 
 // migrateV1 rewrites a layout-1 directory into time partitions with index
-// generations (layout 4). It is idempotent: the old ranges are removed, and
+// generations (layout 5). It is idempotent: the old ranges are removed, and
 // the layout marked 4, only in the last batch, so a crash part-way leaves a
 // directory that migrates again from the start on the next open.
 func (e *Engine) migrateV1() error {
@@ -76,13 +76,13 @@ func (e *Engine) migrateV1() error {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}
 	}
-	if err := b.Set([]byte(keyLayout), []byte(layoutV4), nil); err != nil {
+	if err := b.Set([]byte(keyLayout), []byte(layoutCurrent), nil); err != nil {
 		return fmt.Errorf("migrate layout 1: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("migrate layout 1: %w", err)
 	}
-	e.log.Info("store: layout 4 in place", "events", n)
+	e.log.Info("store: layout "+layoutCurrent+" in place", "events", n)
 	return nil
 }
 
@@ -150,12 +150,12 @@ func (e *Engine) migrateV2() error {
 			return fmt.Errorf("migrate layout 2: %w", err)
 		}
 	}
-	if err := b.Set([]byte(keyLayout), []byte(layoutV4), nil); err != nil {
+	if err := b.Set([]byte(keyLayout), []byte(layoutCurrent), nil); err != nil {
 		return fmt.Errorf("migrate layout 2: %w", err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("migrate layout 2: %w", err)
 	}
-	e.log.Info("store: layout 4 in place", "posting_lists", lists)
+	e.log.Info("store: layout "+layoutCurrent+" in place", "posting_lists", lists)
 	return nil
 }

@@ -312,6 +312,7 @@ func writeTable(path string, format sstable.TableFormat, s salvaged, pad int) (i
 		TableFormat:             format,
 		FilterPolicy:            bloom.FilterPolicy(10),
 		BlockSize:               tableBlockSize,
+		Compression:             tableCompression,
 		TablePropertyCollectors: []func() sstable.TablePropertyCollector{func() sstable.TablePropertyCollector { return padCollector{pad} }},
 	})
 	n := 0
