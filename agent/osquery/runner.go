@@ -86,7 +86,7 @@ func (r *Runner) runQuery(ctx context.Context, agentID string, q Query, emit fun
 	runNs := strconv.FormatInt(ts.UnixNano(), 10)
 	for i, cols := range rows {
 		rw := row{
-			id: event.DeriveID("osquery", agentID, q.Name, runNs, strconv.Itoa(i)),
+			id: event.DeriveTimedID(ts, "osquery", agentID, q.Name, runNs, strconv.Itoa(i)),
 			ts: ts, name: q.Name, action: "snapshot", columns: cols,
 			extra: map[string]any{"agent.id": agentID, "host.id": agentID},
 		}

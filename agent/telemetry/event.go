@@ -52,9 +52,14 @@ func clip(s string) (string, bool) {
 }
 
 // event is the linux.process event for x, identified by the boot, the
-// kernel's exec time and the PID, so that the same exec is one event.
+// kernel's exec time and the PID, so that the same exec is one event. The
+// ID leads with x.At (event.DeriveTimedID), so that the store's ID index
+// takes a batch's execs side by side: the kernel reports an exec once, and
+// its event keeps the ID it was given in the spool and on every retry.
+// Connections keep IDs that are all hash: the poller sees a socket again
+// at a later time, and only the same ID makes it one event.
 func (x execInfo) event(agentID, bootID string) event.Event {
-	ev := event.Event{ID: event.DeriveID("linux-exec", agentID, bootID, strconv.FormatUint(x.Nanos, 10), strconv.Itoa(x.PID)),
+	ev := event.Event{ID: event.DeriveTimedID(x.At, "linux-exec", agentID, bootID, strconv.FormatUint(x.Nanos, 10), strconv.Itoa(x.PID)),
 		Timestamp: x.At.UTC(), Dataset: DatasetProcess, Fields: map[string]any{}}
 	ev.Set("event.kind", "event")
 	ev.Set("event.category", "process")
