@@ -49,6 +49,27 @@ func TestStoreMemTable(t *testing.T) {
 	}
 }
 
+// TestStoreCompression: zstd by default, store.compression reaches the
+// embedded engine, and a compression it does not know is an error naming
+// the key.
+func TestStoreCompression(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DataDir = t.TempDir()
+	if got := cfg.storeConfig().Compression; got != "zstd" {
+		t.Fatalf("default compression %q, want zstd", got)
+	}
+	if err := config.Load(cfg, config.Options{Environ: []string{"LACHAN_STORE_COMPRESSION=snappy"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.storeConfig().Compression; got != "snappy" {
+		t.Fatalf("compression %q, want snappy", got)
+	}
+	cfg.Store.Compression = "lz4"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `store compression "lz4"`) {
+		t.Fatalf("Validate = %v, want an error naming store compression", err)
+	}
+}
+
 func TestEnvironmentOverrides(t *testing.T) {
 	cfg := defaultConfig()
 	env := []string{"LACHAN_API_LISTEN=127.0.0.1:9999", "LACHAN_CLIENT_TOKEN=lct_x"}

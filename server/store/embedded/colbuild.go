@@ -143,23 +143,16 @@ func (cs *colSet) appendPostings(posts []kv, c *colBuilder, p part, gen uint32, 
 	}
 	slices.SortFunc(order, func(x, y postedValue) int { return strings.Compare(x.value, y.value) })
 	field := indexedFields[c.index]
+	batchMax := rows[len(rows)-1].tsid
 	for _, pv := range order {
-		keys := cs.keys[:0]
-		for _, row := range pv.rows {
-			keys = append(keys, rows[row].tsid)
-		}
-		last := keys[len(keys)-1]
-		v := a.make(2 + binary.MaxVarintLen64 + 8*len(keys) + len(last))
-		v = append(v, postingRun)
-		v = binary.AppendUvarint(v, uint64(len(keys)))
-		v = appendSortKeys(v, keys)
+		last := rows[pv.rows[len(pv.rows)-1]].tsid
+		v := a.make(1 + 2*binary.MaxVarintLen64 + len(batchMax) + 2*len(pv.rows))
+		v = appendPostingRows(v, batchMax, pv.rows)
 		k := a.make(len(prefixPart) + partLen + len(prefixIndex) + 4 + len(field) + 2 + len(pv.value) + 8 + len(last))
 		k = appendGenPrefix(k, p, gen)
 		k = appendValuePrefix(k, field, pv.value)
 		k = append(k, last...)
 		posts = append(posts, kv{k: k, v: v})
-		clear(keys)
-		cs.keys = keys[:0]
 	}
 	clear(order)
 	cs.order = order[:0]

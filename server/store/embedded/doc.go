@@ -15,7 +15,7 @@
 //	meta/layout                           → "5": the layout version this directory holds
 //	meta/part/<part>                      → empty: the partition holds events
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
-//	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest
+//	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest event
 //	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
 //	id/<id>                               → <part><ts> of the event's primary key (layout 3: the whole key)
@@ -30,11 +30,12 @@
 // Layout 1 (one event range for all time, before partitions) and layout 2
 // (posting lists without generations) are rewritten into layout 5 when such
 // a directory is opened. Layout 3 differs from 4 only in that its id/ values
-// hold the whole primary key, which is read as it is; layout 4 differs from
-// 5 only in that its tables' blocks are all snappy-compressed, while this
-// build writes zstd (engine.go: tableCompression) and reads both. So a
-// directory of layout 3 or 4 is marked 5 and nothing is rewritten; its
-// older tables take zstd as compactions rewrite them.
+// hold the whole primary key, which is read as it is. Layout 5 writes its
+// tables zstd-compressed (engine.go: tableCompression) where 4 wrote
+// snappy, and its posting lists as rows of the batch's block of sort keys
+// where 4 wrote the keys themselves (posting.go); Pebble reads each table
+// by its own compression and the store reads every form of list. So a
+// directory of layout 3 or 4 is marked 5 and nothing is rewritten.
 //
 // # Retention
 //
@@ -56,9 +57,9 @@
 //
 // An index entry is a posting list: one key per partition, index generation
 // (gen.go: up to about 100,000 events in write order, and never more than
-// one memtable's, so that a flush overlaps no older one: memtable.go), field, value and write batch, whose value lists the sort keys (<ts><id>, ascending, as a
-// run that keeps of each key only what differs from the one before:
-// sortkeys.go) of the batch's events with that value. An
+// one memtable's, so that a flush overlaps no older one: memtable.go), field, value and write batch, whose value names the batch's events with
+// that value by their rows in the batch's block of sort keys (posting.go,
+// columns.go): a byte or two an event where its sort key took about 20. An
 // agent's batch shares its host, agent, unit and address, so one list
 // stands for hundreds of one-event keys; the lists cut the index keys of a
 // batch of 1,000 events of 300 PCs from 6,000 to about 1,200 and of one

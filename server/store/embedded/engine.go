@@ -190,7 +190,7 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 		// times more in BenchmarkIngest (docs/decisions.md).
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = tableBlockSize
-		opts.Levels[i].Compression = tableCompression
+		opts.Levels[i].Compression = cfg.compression()
 	}
 	opts.EnsureDefaults()
 	return opts
@@ -204,17 +204,28 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 // event (docs/decisions.md).
 const tableBlockSize = 64 << 10
 
-// tableCompression is zstd, at every level: it halves the bytes on disk
-// against snappy (300 → 156 per event in BenchmarkIngest with the IDs
-// agents make) because it entropy-codes what snappy can only copy, such
-// as the hex digits of event IDs in every key and posting list. It costs
-// CPU at every flush and compaction (docs/decisions.md). Level 0 takes it
-// too: the layout's flushes are shaped so that compactions mostly move
-// files down without rewriting them (memtable.go), so a file keeps the
-// compression it was flushed with. Pebble decompresses a block into a
-// buffer of the block's size, which DataDog/zstd before v1.5 does and later
-// versions do not: go.mod pins v1.4.5 for that.
+// tableCompression is the default compression of tables, zstd, at every
+// level: it takes about half the bytes on disk of snappy (BenchmarkIngest
+// with the IDs agents make: 208 against 106 per event) because it
+// entropy-codes what snappy can only copy, such as the hex digits of event
+// IDs in keys. It costs CPU at every flush and compaction, which the server
+// under load pays several times over (docs/decisions.md);
+// Config.Compression can choose snappy instead. Level 0 takes it too: the
+// layout shapes its flushes so that compactions mostly move files down
+// without rewriting them (memtable.go), so a file keeps the compression it
+// was flushed with. Pebble decompresses a block into a buffer of the
+// block's size, which DataDog/zstd before v1.5 does and later versions do
+// not: go.mod pins v1.4.5 for that.
 const tableCompression = pebble.ZstdCompression
+
+// compression returns Pebble's form of c.Compression (the default when
+// empty).
+func (c Config) compression() pebble.Compression {
+	if c.Compression == CompressionSnappy {
+		return pebble.SnappyCompression
+	}
+	return tableCompression
+}
 
 // checkLayout records the key layout in a new directory, moves a directory
 // of layout 1 (before time partitions) or 2 (before index generations) onto

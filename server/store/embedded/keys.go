@@ -32,9 +32,11 @@ const (
 	// number tells it to refuse the directory.
 	layoutV4 = "4"
 	// layoutV5 is layout 4 whose tables may hold zstd-compressed blocks
-	// (pebbleOptions): the keys are the same, but a build that reads only
-	// layout 4 cannot decompress them, so the number tells it to refuse the
-	// directory instead of reporting its tables as damaged.
+	// (pebbleOptions) and whose posting lists may name their events by
+	// rows of their batch's block of sort keys (posting.go): the keys are
+	// the same, but a build that reads only layout 4 can read neither, so
+	// the number tells it to refuse the directory instead of reporting its
+	// tables as damaged or its lists as malformed.
 	layoutV5 = "5"
 	// layoutCurrent is the layout this build writes.
 	layoutCurrent = layoutV5

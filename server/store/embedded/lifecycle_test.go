@@ -250,7 +250,7 @@ func TestLayout4Snappy(t *testing.T) {
 	must(t, e.Close())
 
 	// The same keys, written by a bare Pebble (snappy blocks) as layout 4.
-	src, err := pebble.Open(written, &pebble.Options{ReadOnly: true})
+	src, err := pebble.Open(written, &pebble.Options{ReadOnly: true, Logger: quietLogger{}})
 	must(t, err)
 	dir := t.TempDir()
 	db, b := rawBatch(t, dir)
@@ -310,6 +310,34 @@ func TestLayout4Snappy(t *testing.T) {
 	page, err := e.SearchEvents(ctx, store.Query{Limit: 2 * len(all)})
 	if err != nil || len(page.Events) != len(all) {
 		t.Errorf("search: %d events, %v; want %d", len(page.Events), err, len(all))
+	}
+}
+
+// TestCompressionSetting: Config.Compression chooses what new tables are
+// written with, and a store written with one is read with the other.
+func TestCompressionSetting(t *testing.T) {
+	ctx := context.Background()
+	corpus := storetest.Corpus()
+	dir := t.TempDir()
+	cfg := testConfig(dir, true)
+	cfg.Compression = CompressionSnappy
+	e, err := Open(cfg, logging.Discard())
+	must(t, err)
+	if _, err := e.PutEvents(ctx, corpus); err != nil {
+		t.Fatal(err)
+	}
+	must(t, e.db.Flush())
+	if got := tableCompressions(t, e.db); !reflect.DeepEqual(got, []string{"Snappy"}) {
+		t.Errorf("tables with compression snappy: %v", got)
+	}
+	must(t, e.Close())
+	e = openAt(t, dir, true) // zstd, the default
+	if got, err := e.GetEvents(ctx, idsOf(corpus)); err != nil || len(got) != len(corpus) {
+		t.Errorf("read back under zstd: %d events, %v", len(got), err)
+	}
+	cfg.Compression = "lz4"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `compression "lz4"`) {
+		t.Errorf("Validate = %v, want an error naming the compression", err)
 	}
 }
 

@@ -6,22 +6,35 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/cockroachdb/pebble"
 )
 
 // Index entries are posting lists: one key per partition, field, value and
-// write batch, holding the sort keys (<ts><id>) of the batch's events with
-// that value. A batch of one agent's events shares its host, agent, unit
-// and address, so a list replaces hundreds of one-event keys, and index
-// writes cost little more than the events themselves. The key ends with
-// the list's greatest sort key, which is unique (no event is in two
-// batches) and lets a newest-first walk load lists lazily.
+// write batch, naming the batch's events with that value. A batch of one
+// agent's events shares its host, agent, unit and address, so a list
+// replaces hundreds of one-event keys, and index writes cost little more
+// than the events themselves. The key ends with the list's greatest sort
+// key, which is unique (no event is in two batches) and lets a
+// newest-first walk load lists lazily.
 //
-//	t/<part>x<gen><field>\x00<value>\x00<max ts><max id> → 0x00, uvarint count, a run of sort keys (sortkeys.go)
+//	t/<part>x<gen><field>\x00<value>\x00<max ts><max id> → 0x01, uvarint count, the batch's block, its rows
 //
-// (Lists written before the runs hold (uvarint length, <ts><id>)…, ascending.)
+// A list names its events by their rows in the batch's block of sort keys
+// (columns.go), which the batch writes beside its lists: the block's key
+// suffix (the batch's greatest sort key, uvarint length first), then the
+// rows, ascending, the first as itself and each later one as its distance
+// from the one before less one (uvarints). A row takes a byte or two where
+// a sort key took about 20 even when kept as a run (an ID's hash cannot be
+// shrunk), and every list of a batch repeats the same block name, which
+// the tables' compression takes for almost nothing. Reading a list reads
+// its block, which the lists of one batch share (postingBlocks).
+//
+// Lists written before (layout 4 and earlier) hold the sort keys
+// themselves: 0x00, uvarint count, a run of sort keys (sortkeys.go); or,
+// before the runs, (uvarint length, <ts><id>)…, ascending. Both are read.
 //
 // <gen> is the index generation (gen.go), a big-endian uint32. A batch's
 // lists are built with its column blocks, from the rows each column keeps
@@ -29,18 +42,30 @@ import (
 
 // postingRun starts a list written as a run of sort keys (sortkeys.go),
 // which takes about a third of the bytes of the form before it: each key
-// whole after its uvarint length. That form never starts with a zero byte
-// (a key has at least 8), so both are read.
+// whole after its uvarint length. That form never starts with a zero or
+// one byte (a key has at least 8), so all three are read.
 const postingRun = 0
 
-// decodePosting splits a list into its sort keys; those of the older form
-// point into v.
+// postingRows starts a list of rows of its batch's block of sort keys.
+const postingRows = 1
+
+// errBadPosting is the error of a list that cannot be read.
+var errBadPosting = errors.New("malformed posting list")
+
+// errNoBlock is the error of a list of rows whose block of sort keys is
+// not there: lost to damage that repair cut out of a table, since a batch
+// writes its lists and blocks together. A search then walks the events
+// themselves (SearchEvents).
+var errNoBlock = errors.New("its block of sort keys is missing")
+
+// decodePosting splits a list of sort keys into its keys; those of the
+// oldest form point into v. A list of rows is read by decodeRows.
 func decodePosting(v []byte) ([][]byte, error) {
 	if len(v) > 0 && v[0] == postingRun {
 		r := colReader{b: v[1:], ok: true}
 		keys, err := readSortKeys(&r, r.count(len(v)))
 		if err != nil || len(r.b) != 0 {
-			return nil, errors.New("malformed posting list")
+			return nil, errBadPosting
 		}
 		return keys, nil
 	}
@@ -48,12 +73,160 @@ func decodePosting(v []byte) ([][]byte, error) {
 	for len(v) > 0 {
 		n, w := binary.Uvarint(v)
 		if w <= 0 || n < tsLen || uint64(len(v)-w) < n {
-			return nil, errors.New("malformed posting list")
+			return nil, errBadPosting
 		}
 		out = append(out, v[w:w+int(n)])
 		v = v[w+int(n):]
 	}
 	return out, nil
+}
+
+// appendPostingRows appends the list of the given rows (ascending; a row
+// repeated is listed once) of the batch whose block of sort keys ends with
+// batchMax.
+func appendPostingRows(b []byte, batchMax []byte, rows []int32) []byte {
+	n := 0
+	for i, row := range rows {
+		if i == 0 || row != rows[i-1] {
+			n++
+		}
+	}
+	b = append(b, postingRows)
+	b = binary.AppendUvarint(b, uint64(n))
+	b = binary.AppendUvarint(b, uint64(len(batchMax)))
+	b = append(b, batchMax...)
+	for i, row := range rows {
+		switch {
+		case i == 0:
+			b = binary.AppendUvarint(b, uint64(row))
+		case row != rows[i-1]:
+			b = binary.AppendUvarint(b, uint64(row-rows[i-1]-1))
+		}
+	}
+	return b
+}
+
+// postingHead reads a list of rows up to its rows: their number and the
+// key suffix of the batch's block.
+func postingHead(v []byte) (n int, batchMax []byte, rows colReader, err error) {
+	r := colReader{b: v, ok: true}
+	if r.byte() != postingRows {
+		return 0, nil, r, errBadPosting
+	}
+	n = r.count(len(v))
+	batchMax = r.bytes(r.count(len(v)))
+	if !r.ok || len(batchMax) < tsLen {
+		return 0, nil, r, errBadPosting
+	}
+	return n, batchMax, r, nil
+}
+
+// decodeRows picks the sort keys of a list's rows out of its block's keys;
+// they point into keys.
+func decodeRows(n int, r colReader, keys [][]byte) ([][]byte, error) {
+	out := make([][]byte, 0, min(n, len(keys)))
+	row := uint64(0)
+	for i := range n {
+		d := r.uvarint()
+		if i > 0 {
+			// A distance past 2^64 wraps to at most row.
+			if d += row + 1; d <= row {
+				return nil, errBadPosting
+			}
+		}
+		if !r.ok || d >= uint64(len(keys)) {
+			return nil, errBadPosting
+		}
+		row = d
+		out = append(out, keys[row])
+	}
+	if len(r.b) != 0 {
+		return nil, errBadPosting
+	}
+	return out, nil
+}
+
+// postingKeys returns the sort keys of the list v stored under k (the
+// whole key, t/<part>x<gen>…), reading the block a list of rows names
+// through blocks. The keys do not point into v.
+func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
+	switch {
+	case len(v) > 0 && v[0] == postingRows:
+		genAt := len(prefixPart) + partLen + len(prefixIndex)
+		if len(k) < genAt+4 {
+			return nil, errBadPosting
+		}
+		n, batchMax, rows, err := postingHead(v)
+		if err != nil {
+			return nil, err
+		}
+		keys, err := blocks.get(part(k[len(prefixPart):len(prefixPart)+partLen]), binary.BigEndian.Uint32(k[genAt:]), batchMax)
+		if err != nil {
+			return nil, err
+		}
+		return decodeRows(n, rows, keys)
+	case len(v) > 0 && v[0] == postingRun:
+		return decodePosting(v)
+	}
+	// The oldest form's keys would point into v.
+	return decodePosting(bytes.Clone(v))
+}
+
+// postingBlocks reads the blocks of sort keys that lists of rows name, for
+// one search, keeping the last few decoded: the lists of one batch, under
+// any of the values a search walks, name the same block.
+type postingBlocks struct {
+	r    getter
+	keys map[string][][]byte
+	fifo []string
+}
+
+// getter reads one key; reader and pebble.Batch are getters.
+type getter interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+// postingBlocksKept bounds the blocks a search keeps decoded (a block of a
+// full batch is about 50 KB decoded).
+const postingBlocksKept = 32
+
+// get returns the sort keys of the block of generation gen of partition pt
+// whose key ends with batchMax.
+func (c *postingBlocks) get(pt part, gen uint32, batchMax []byte) ([][]byte, error) {
+	k := append(colFieldPrefix(pt, gen, ""), batchMax...)
+	if keys, ok := c.keys[string(k)]; ok {
+		return keys, nil
+	}
+	v, closer, err := c.r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q", errNoBlock, k)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	blk, err := newColBlock(v)
+	if err != nil {
+		return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
+	}
+	r := colReader{b: blk.keys, ok: true}
+	keys, err := readSortKeys(&r, blk.n)
+	if err == nil && len(r.b) != 0 {
+		err = errBadKeys
+	}
+	if err != nil {
+		return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
+	}
+	if c.keys == nil {
+		c.keys = make(map[string][][]byte, postingBlocksKept)
+	}
+	if len(c.fifo) == postingBlocksKept {
+		delete(c.keys, c.fifo[0])
+		c.fifo = append(c.fifo[:0], c.fifo[1:]...)
+	}
+	c.keys[string(k)] = keys
+	c.fifo = append(c.fifo, string(k))
+	return keys, nil
 }
 
 // postingStream walks the posting lists under one prefix, yielding the sort
@@ -65,6 +238,7 @@ func decodePosting(v []byte) ([][]byte, error) {
 type postingStream struct {
 	it     *pebble.Iterator
 	pt     part
+	blocks *postingBlocks
 	plen   int
 	lo, hi []byte
 	asc    bool
@@ -75,8 +249,11 @@ type postingStream struct {
 	err    error
 }
 
-func openPostingStream(r reader, pt part, p []byte, lo, hi []byte, asc bool) (*postingStream, error) {
-	s := &postingStream{pt: pt, plen: len(p), lo: lo, hi: hi, asc: asc}
+// openPostingStream opens the stream of the lists under p, a prefix
+// t/<part>x<gen><field>\x00<value>\x00 of partition pt, reading the blocks
+// lists of rows name through blocks.
+func openPostingStream(r reader, blocks *postingBlocks, pt part, p []byte, lo, hi []byte, asc bool) (*postingStream, error) {
+	s := &postingStream{pt: pt, blocks: blocks, plen: len(p), lo: lo, hi: hi, asc: asc}
 	lower := p
 	if lo != nil {
 		// A list whose greatest key is below lo holds nothing of the window.
@@ -98,13 +275,7 @@ func openPostingStream(r reader, pt part, p []byte, lo, hi []byte, asc bool) (*p
 
 // load reads the list under the iterator and keeps its keys in [lo, hi).
 func (s *postingStream) load() ([][]byte, error) {
-	v := s.it.Value()
-	if len(v) == 0 || v[0] != postingRun {
-		// The older form's keys point into the list, which the
-		// iterator reuses.
-		v = append([]byte(nil), v...)
-	}
-	list, err := decodePosting(v)
+	list, err := postingKeys(s.blocks, s.it.Key(), s.it.Value())
 	if err != nil {
 		return nil, fmt.Errorf("index entry %q: %w", s.it.Key(), err)
 	}

@@ -2,13 +2,19 @@ package embedded
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
+
 	"lachan/internal/event"
+	"lachan/server/store"
 )
 
 // postedEvent is an event of partition pt's generation gen.
@@ -19,19 +25,38 @@ type postedEvent struct {
 }
 
 // batchPostings returns the posting lists, in key order, of a batch of
-// evs.
-func batchPostings(evs []postedEvent) []kv {
+// evs, and the batch's blocks of sort keys that lists of rows name.
+func batchPostings(evs []postedEvent) ([]kv, *postingBlocks) {
 	var bk batchKeys
 	for _, x := range evs {
 		bk.addEvent(x.pt, x.gen, x.ev, nil, nil)
 	}
 	var out []kv
+	blocks := kvGetter{}
 	for _, e := range bk.sorted() {
-		if n := len(prefixPart) + partLen; len(e.k) > n && bytes.HasPrefix(e.k, []byte(prefixPart)) && string(e.k[n:n+1]) == prefixIndex {
+		n := len(prefixPart) + partLen
+		if len(e.k) <= n || !bytes.HasPrefix(e.k, []byte(prefixPart)) {
+			continue
+		}
+		switch string(e.k[n : n+1]) {
+		case prefixIndex:
 			out = append(out, kv{k: bytes.Clone(e.k), v: bytes.Clone(e.v)})
+		case prefixColumns:
+			blocks[string(e.k)] = bytes.Clone(e.v)
 		}
 	}
-	return out
+	return out, &postingBlocks{r: blocks}
+}
+
+// kvGetter is a getter over a map.
+type kvGetter map[string][]byte
+
+func (g kvGetter) Get(k []byte) ([]byte, io.Closer, error) {
+	v, ok := g[string(k)]
+	if !ok {
+		return nil, nil, pebble.ErrNotFound
+	}
+	return v, io.NopCloser(nil), nil
 }
 
 func TestPostingRoundTrip(t *testing.T) {
@@ -47,11 +72,14 @@ func TestPostingRoundTrip(t *testing.T) {
 		}
 		evs = append(evs, postedEvent{pt, 0, ev})
 	}
-	kvs := batchPostings(evs)
+	kvs, blocks := batchPostings(evs)
 	if len(kvs) != 1 {
 		t.Fatalf("%d lists for one prefix", len(kvs))
 	}
-	list, err := decodePosting(kvs[0].v)
+	if kvs[0].v[0] != postingRows {
+		t.Fatalf("list written as form %d, want rows (%d)", kvs[0].v[0], postingRows)
+	}
+	list, err := postingKeys(blocks, kvs[0].k, kvs[0].v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +129,12 @@ func TestPostingsFollowIndexValues(t *testing.T) {
 			}
 		}
 	}
-	got := batchPostings(evs)
+	got, blocks := batchPostings(evs)
 	if len(got) != len(want) {
 		t.Errorf("%d lists, want %d", len(got), len(want))
 	}
 	for _, e := range got {
-		list, err := decodePosting(e.v)
+		list, err := postingKeys(blocks, e.k, e.v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,29 +155,77 @@ func TestPostingsFollowIndexValues(t *testing.T) {
 	}
 }
 
+// FuzzDecodePosting reads lists of every form: of sort keys, and of rows
+// of a block of sort keys (the block a real batch wrote).
 func FuzzDecodePosting(f *testing.F) {
 	var evs []postedEvent
-	for i, id := range []string{"id-1", "id-2"} {
+	for i, id := range []string{"id-1", "id-2", "id-3"} {
 		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}
 		ev.Set(indexedFields[1], "v")
 		evs = append(evs, postedEvent{makePart('n', 0), 0, ev})
 	}
-	f.Add(batchPostings(evs)[0].v)
+	lists, blocks := batchPostings(evs)
+	key := lists[0].k
+	f.Add(lists[0].v)
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Add([]byte{3, 1, 2, 3})
 	f.Add(oldPosting(tsID(time.Unix(1, 0), "id-1"), tsID(time.Unix(2, 0), "id-2")))
 	f.Add([]byte{postingRun, 2, 0, 0, 0, 0, 0, 0, 0, 1, 1, 'a', 5, 0, 1, 'b'})
+	f.Add(appendPostingRows(nil, []byte("no such block"), []int32{0}))
+	f.Add(append(lists[0].v[:len(lists[0].v):len(lists[0].v)], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		list, err := decodePosting(v)
+		list, err := postingKeys(blocks, key, v)
 		if err != nil {
 			return
 		}
-		for _, k := range list {
+		for i, k := range list {
 			if len(k) < tsLen {
 				t.Fatalf("sort key of %d bytes", len(k))
 			}
+			if v[0] == postingRows && i > 0 && bytes.Compare(list[i-1], k) >= 0 {
+				t.Fatalf("rows out of order at %d", i)
+			}
 		}
 	})
+}
+
+// TestPostingRowsErrors: a list of rows that cannot be read is an error
+// naming what is wrong, never a key of another event.
+func TestPostingRowsErrors(t *testing.T) {
+	var evs []postedEvent
+	for i, id := range []string{"id-1", "id-2", "id-3"} {
+		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}
+		ev.Set(indexedFields[1], "v")
+		evs = append(evs, postedEvent{makePart('n', 0), 0, ev})
+	}
+	lists, blocks := batchPostings(evs)
+	k, v := lists[0].k, lists[0].v
+	_, batchMax, _, err := postingHead(v)
+	must(t, err)
+	for _, c := range []struct {
+		name string
+		v    []byte
+		want string
+	}{
+		{"row past the block", appendPostingRows(nil, batchMax, []int32{0, 3}), "malformed posting list"},
+		{"no such block", appendPostingRows(nil, append(bytes.Clone(batchMax), 'x'), []int32{0}), "is missing"},
+		{"cut short", v[:len(v)-1], "malformed posting list"},
+		{"one byte more", append(bytes.Clone(v), 0), "malformed posting list"},
+	} {
+		if _, err := postingKeys(blocks, k, c.v); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.want)
+		}
+	}
+	// Two rows whose distance wraps past 2^64 back onto the first.
+	wrap := appendPostingRows(nil, batchMax, []int32{1})
+	wrap[1] = 2 // two rows
+	wrap = append(wrap, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)
+	if _, err := postingKeys(blocks, k, wrap); err == nil {
+		t.Error("a distance that wraps past 2^64 was read")
+	}
+	if got, err := postingKeys(blocks, k, appendPostingRows(nil, batchMax, []int32{0, 0, 2})); err != nil || len(got) != 2 {
+		t.Errorf("rows with a repeat: %d keys, %v; want 2", len(got), err)
+	}
 }
 
 // oldPosting writes keys in the form lists had before runs of sort keys.
@@ -216,7 +292,7 @@ func TestPostingOrder(t *testing.T) {
 			}
 		}
 	}
-	kvs := batchPostings(evs)
+	kvs, _ := batchPostings(evs)
 	if len(kvs) != lists {
 		t.Fatalf("%d lists, want %d", len(kvs), lists)
 	}
@@ -224,5 +300,47 @@ func TestPostingOrder(t *testing.T) {
 		if bytes.Compare(kvs[i-1].k, kvs[i].k) >= 0 {
 			t.Fatalf("list %d %q after %q", i, kvs[i].k, kvs[i-1].k)
 		}
+	}
+}
+
+// TestMissingBlockFallback: when a list names a block of sort keys that
+// is gone (damage that repair cut out), a search walks the events instead
+// and finds what it found before.
+func TestMissingBlockFallback(t *testing.T) {
+	e := openAt(t, t.TempDir(), false)
+	ctx := context.Background()
+	var evs []event.Event
+	for n := range 40 {
+		ev := event.Event{ID: fmt.Sprintf("ev-%02d", n), Timestamp: time.Unix(1_764_900_000+int64(n), 0).UTC(), Dataset: event.DatasetOsquery}
+		ev.Set("host.id", fmt.Sprintf("host-%d", n%3))
+		evs = append(evs, ev)
+	}
+	if _, err := e.PutEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	q := store.Query{Terms: map[string][]string{"host.id": {"host-1"}}, Limit: 100}
+	before, err := e.SearchEvents(ctx, q)
+	if err != nil || len(before.Events) != 13 {
+		t.Fatalf("before: %d events, %v; want 13", len(before.Events), err)
+	}
+	// Remove every block of sort keys (field ""), leaving the lists.
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPart), UpperBound: prefixEnd([]byte(prefixPart))})
+	must(t, err)
+	removed := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		n := len(prefixPart) + partLen
+		if string(k[n:n+1]) == prefixColumns && k[n+1+4] == 0 {
+			must(t, e.db.Delete(k, nil))
+			removed++
+		}
+	}
+	must(t, it.Close())
+	if removed == 0 {
+		t.Fatal("no block of sort keys found")
+	}
+	after, err := e.SearchEvents(ctx, q)
+	if err != nil || !reflect.DeepEqual(idsOf(after.Events), idsOf(before.Events)) {
+		t.Errorf("after: %v, %v; want %v", idsOf(after.Events), err, idsOf(before.Events))
 	}
 }

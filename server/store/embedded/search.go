@@ -43,19 +43,34 @@ func (e *Engine) SearchEvents(ctx context.Context, q store.Query) (store.Page, e
 			return page, nil
 		}
 	}
-	w := &walker{r: snap, pl: pl, q: sq, days: e.parts.days(sq, kindsOf(q.Datasets))}
-	lk, err := newLookup(snap, pl.primary)
-	if err != nil {
-		return store.Page{}, fmt.Errorf("search events: %w", err)
-	}
-	page, err := e.collect(ctx, lk, w, q)
-	if cerr := errors.Join(w.close(), lk.close()); err == nil && cerr != nil {
-		err = cerr
+	page, err := e.walk(ctx, snap, pl, q, sq)
+	if errors.Is(err, errNoBlock) && !pl.primary {
+		// A list names a block that damage took: the events themselves
+		// answer, checked one by one as always, only more slowly.
+		e.log.Warn("store: an index list names a missing block of sort keys; searching the events instead (run `lachan store check`)", "err", err)
+		page, err = e.walk(ctx, snap, primaryPlan(), q, sq)
 	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("search events: %w", err)
 	}
 	return page, nil
+}
+
+// primaryPlan walks the events themselves.
+func primaryPlan() plan { return plan{prefixes: [][]byte{[]byte(prefixEvent)}, primary: true} }
+
+// walk collects one page of q by plan pl over snap, within sq's bounds.
+func (e *Engine) walk(ctx context.Context, snap reader, pl plan, q, sq store.Query) (store.Page, error) {
+	w := &walker{r: snap, pl: pl, q: sq, days: e.parts.days(sq, kindsOf(q.Datasets))}
+	lk, err := newLookup(snap, pl.primary)
+	if err != nil {
+		return store.Page{}, err
+	}
+	page, err := e.collect(ctx, lk, w, q)
+	if cerr := errors.Join(w.close(), lk.close()); err == nil && cerr != nil {
+		err = cerr
+	}
+	return page, err
 }
 
 // plan is the set of key ranges a query walks in each partition: one per
@@ -94,7 +109,7 @@ func planFor(q store.Query) plan {
 	if q.Units != nil && !containsString(q.Units, "") {
 		return indexPlan(unitField, q.Units)
 	}
-	return plan{prefixes: [][]byte{[]byte(prefixEvent)}, primary: true}
+	return primaryPlan()
 }
 
 func indexPlan(field string, vals []string) plan {
@@ -305,6 +320,8 @@ type merger struct {
 	// emitted are the streams positioned at the key last returned; they move
 	// on at the next call so that the returned slices stay valid till then.
 	emitted []int
+	// blocks holds the blocks of sort keys that lists of rows name.
+	blocks postingBlocks
 	// pending are the index generations not opened yet, in the order the
 	// query meets them (newest last event first, or oldest first event
 	// first). A generation is opened only when the best key at hand could
@@ -322,7 +339,7 @@ type pendingGen struct {
 }
 
 func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store.Query) (*merger, error) {
-	m := &merger{r: r, q: q, prefixes: prefixes, asc: q.Asc}
+	m := &merger{r: r, q: q, prefixes: prefixes, asc: q.Asc, blocks: postingBlocks{r: r}}
 	for _, pt := range parts {
 		if primary {
 			for _, rel := range prefixes {
@@ -389,7 +406,7 @@ func (m *merger) open(pt part, p []byte, primary bool) error {
 		if hi != nil && len(hi) > len(p) && bytes.HasPrefix(hi, p) {
 			thi = hi[len(p):]
 		}
-		s, err := openPostingStream(r, pt, p, tlo, thi, q.Asc)
+		s, err := openPostingStream(r, &m.blocks, pt, p, tlo, thi, q.Asc)
 		if err != nil {
 			return err
 		}
