@@ -30,7 +30,7 @@ import (
 // a sort key took about 20 even when kept as a run (an ID's hash cannot be
 // shrunk), and every list of a batch repeats the same block name, which
 // the tables' compression takes for almost nothing. Reading a list reads
-// its block, which the lists of one batch share (postingBlocks).
+// its block as far as the list's last row (postingBlocks.pick).
 //
 // Lists written before (layout 4 and earlier) hold the sort keys
 // themselves: 0x00, uvarint count, a run of sort keys (sortkeys.go); or,
@@ -59,7 +59,7 @@ var errBadPosting = errors.New("malformed posting list")
 var errNoBlock = errors.New("its block of sort keys is missing")
 
 // decodePosting splits a list of sort keys into its keys; those of the
-// oldest form point into v. A list of rows is read by decodeRows.
+// oldest form point into v. A list of rows is read by postingBlocks.pick.
 func decodePosting(v []byte) ([][]byte, error) {
 	if len(v) > 0 && v[0] == postingRun {
 		r := colReader{b: v[1:], ok: true}
@@ -121,31 +121,6 @@ func postingHead(v []byte) (n int, batchMax []byte, rows colReader, err error) {
 	return n, batchMax, r, nil
 }
 
-// decodeRows picks the sort keys of a list's rows out of its block's keys;
-// they point into keys.
-func decodeRows(n int, r colReader, keys [][]byte) ([][]byte, error) {
-	out := make([][]byte, 0, min(n, len(keys)))
-	row := uint64(0)
-	for i := range n {
-		d := r.uvarint()
-		if i > 0 {
-			// A distance past 2^64 wraps to at most row.
-			if d += row + 1; d <= row {
-				return nil, errBadPosting
-			}
-		}
-		if !r.ok || d >= uint64(len(keys)) {
-			return nil, errBadPosting
-		}
-		row = d
-		out = append(out, keys[row])
-	}
-	if len(r.b) != 0 {
-		return nil, errBadPosting
-	}
-	return out, nil
-}
-
 // postingKeys returns the sort keys of the list v stored under k (the
 // whole key, t/<part>x<gen>…), reading the block a list of rows names
 // through blocks. The keys do not point into v.
@@ -160,11 +135,7 @@ func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys, err := blocks.get(part(k[len(prefixPart):len(prefixPart)+partLen]), binary.BigEndian.Uint32(k[genAt:]), batchMax)
-		if err != nil {
-			return nil, err
-		}
-		return decodeRows(n, rows, keys)
+		return blocks.pick(part(k[len(prefixPart):len(prefixPart)+partLen]), binary.BigEndian.Uint32(k[genAt:]), batchMax, n, rows)
 	case len(v) > 0 && v[0] == postingRun:
 		return decodePosting(v)
 	}
@@ -172,13 +143,9 @@ func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
 	return decodePosting(bytes.Clone(v))
 }
 
-// postingBlocks reads the blocks of sort keys that lists of rows name, for
-// one search, keeping the last few decoded: the lists of one batch, under
-// any of the values a search walks, name the same block.
+// postingBlocks reads the blocks of sort keys that lists of rows name.
 type postingBlocks struct {
-	r    getter
-	keys map[string][][]byte
-	fifo []string
+	r getter
 }
 
 // getter reads one key; reader and pebble.Batch are getters.
@@ -186,17 +153,13 @@ type getter interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
-// postingBlocksKept bounds the blocks a search keeps decoded (a block of a
-// full batch is about 50 KB decoded).
-const postingBlocksKept = 32
-
-// get returns the sort keys of the block of generation gen of partition pt
-// whose key ends with batchMax.
-func (c *postingBlocks) get(pt part, gen uint32, batchMax []byte) ([][]byte, error) {
+// pick returns the sort keys of the n rows that rows holds (postingRows'
+// form), out of the block of generation gen of partition pt whose key ends
+// with batchMax. The block's run is read only as far as the last row, and
+// only the rows' keys are kept (one allocation for them all): a list of a
+// few of a batch's events costs little more than reading it.
+func (c *postingBlocks) pick(pt part, gen uint32, batchMax []byte, n int, rows colReader) ([][]byte, error) {
 	k := append(colFieldPrefix(pt, gen, ""), batchMax...)
-	if keys, ok := c.keys[string(k)]; ok {
-		return keys, nil
-	}
 	v, closer, err := c.r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %q", errNoBlock, k)
@@ -209,24 +172,44 @@ func (c *postingBlocks) get(pt part, gen uint32, batchMax []byte) ([][]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
 	}
+	if n > blk.n {
+		return nil, errBadPosting
+	}
+	out := make([][]byte, 0, n)
+	var arena []byte
 	r := colReader{b: blk.keys, ok: true}
-	keys, err := readSortKeys(&r, blk.n)
-	if err == nil && len(r.b) != 0 {
-		err = errBadKeys
+	kr := keyRun{r: &r, n: blk.n}
+	var key []byte
+	at := -1 // the row key holds
+	row := uint64(0)
+	for i := range n {
+		d := rows.uvarint()
+		if i > 0 {
+			// A distance past 2^64 wraps to at most row.
+			if d += row + 1; d <= row {
+				return nil, errBadPosting
+			}
+		}
+		if !rows.ok || d >= uint64(blk.n) {
+			return nil, errBadPosting
+		}
+		row = d
+		for at < int(row) {
+			if key, err = kr.next(); err != nil {
+				return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
+			}
+			at++
+		}
+		if cap(arena)-len(arena) < len(key) {
+			arena = make([]byte, 0, max(len(key), (n-i)*(len(key)+8)))
+		}
+		arena = append(arena, key...)
+		out = append(out, arena[len(arena)-len(key):len(arena):len(arena)])
 	}
-	if err != nil {
-		return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
+	if len(rows.b) != 0 {
+		return nil, errBadPosting
 	}
-	if c.keys == nil {
-		c.keys = make(map[string][][]byte, postingBlocksKept)
-	}
-	if len(c.fifo) == postingBlocksKept {
-		delete(c.keys, c.fifo[0])
-		c.fifo = append(c.fifo[:0], c.fifo[1:]...)
-	}
-	c.keys[string(k)] = keys
-	c.fifo = append(c.fifo, string(k))
-	return keys, nil
+	return out, nil
 }
 
 // postingStream walks the posting lists under one prefix, yielding the sort
