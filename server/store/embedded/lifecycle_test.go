@@ -192,21 +192,7 @@ func TestLayout3IDValues(t *testing.T) {
 	must(t, b.Commit(pebble.Sync))
 	must(t, e.Close())
 
-	e = openAt(t, dir, true)
-	v, closer, err := e.db.Get([]byte(keyLayout))
-	must(t, err)
-	if string(v) != layoutCurrent {
-		t.Errorf("layout %q after opening layout 3, want %q", v, layoutCurrent)
-	}
-	closer.Close()
-	var more []event.Event
-	for _, ev := range corpus {
-		ev.ID += "-new"
-		more = append(more, ev)
-	}
-	if fresh, err := e.PutEvents(ctx, more); err != nil || len(fresh) != len(more) {
-		t.Fatalf("put: %d fresh, %v", len(fresh), err)
-	}
+	e, more := openMarked(t, dir, layoutV3, corpus)
 	all := append(slices.Clone(corpus), more...)
 	ids := idsOf(all)
 	got, err := e.GetEvents(ctx, ids)
@@ -269,21 +255,7 @@ func TestLayout4Snappy(t *testing.T) {
 	}
 	must(t, db.Close())
 
-	e = openAt(t, dir, true)
-	v, closer, err := e.db.Get([]byte(keyLayout))
-	must(t, err)
-	if string(v) != layoutCurrent {
-		t.Errorf("layout %q after opening layout 4, want %q", v, layoutCurrent)
-	}
-	closer.Close()
-	var more []event.Event
-	for _, ev := range corpus {
-		ev.ID += "-new"
-		more = append(more, ev)
-	}
-	if fresh, err := e.PutEvents(ctx, more); err != nil || len(fresh) != len(more) {
-		t.Fatalf("put: %d fresh, %v", len(fresh), err)
-	}
+	e, more := openMarked(t, dir, layoutV4, corpus)
 	must(t, e.db.Flush())
 	if got := tableCompressions(t, e.db); !reflect.DeepEqual(got, []string{"Snappy", "ZSTD"}) {
 		t.Errorf("tables after new writes: %v, want the old snappy and the new zstd", got)
@@ -339,6 +311,29 @@ func TestCompressionSetting(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `compression "lz4"`) {
 		t.Errorf("Validate = %v, want an error naming the compression", err)
 	}
+}
+
+// openMarked opens dir, written in layout from, checks that it is marked
+// with the current layout, and stores corpus again under new IDs, which
+// it returns.
+func openMarked(t *testing.T, dir, from string, corpus []event.Event) (*Engine, []event.Event) {
+	t.Helper()
+	e := openAt(t, dir, true)
+	v, closer, err := e.db.Get([]byte(keyLayout))
+	must(t, err)
+	if string(v) != layoutCurrent {
+		t.Errorf("layout %q after opening layout %s, want %q", v, from, layoutCurrent)
+	}
+	closer.Close()
+	var more []event.Event
+	for _, ev := range corpus {
+		ev.ID += "-new"
+		more = append(more, ev)
+	}
+	if fresh, err := e.PutEvents(context.Background(), more); err != nil || len(fresh) != len(more) {
+		t.Fatalf("put: %d fresh, %v", len(fresh), err)
+	}
+	return e, more
 }
 
 // tableCompressions returns the distinct compressions of db's tables, in

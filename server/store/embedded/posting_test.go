@@ -155,16 +155,22 @@ func TestPostingsFollowIndexValues(t *testing.T) {
 	}
 }
 
-// FuzzDecodePosting reads lists of every form: of sort keys, and of rows
-// of a block of sort keys (the block a real batch wrote).
-func FuzzDecodePosting(f *testing.F) {
+// threeEvents returns the lists and blocks of a batch of three events
+// with one value.
+func threeEvents() ([]kv, *postingBlocks) {
 	var evs []postedEvent
 	for i, id := range []string{"id-1", "id-2", "id-3"} {
 		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}
 		ev.Set(indexedFields[1], "v")
 		evs = append(evs, postedEvent{makePart('n', 0), 0, ev})
 	}
-	lists, blocks := batchPostings(evs)
+	return batchPostings(evs)
+}
+
+// FuzzDecodePosting reads lists of every form: of sort keys, and of rows
+// of a block of sort keys (the block a real batch wrote).
+func FuzzDecodePosting(f *testing.F) {
+	lists, blocks := threeEvents()
 	key := lists[0].k
 	f.Add(lists[0].v)
 	f.Add([]byte{0xff, 0xff, 0xff})
@@ -192,13 +198,7 @@ func FuzzDecodePosting(f *testing.F) {
 // TestPostingRowsErrors: a list of rows that cannot be read is an error
 // naming what is wrong, never a key of another event.
 func TestPostingRowsErrors(t *testing.T) {
-	var evs []postedEvent
-	for i, id := range []string{"id-1", "id-2", "id-3"} {
-		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}
-		ev.Set(indexedFields[1], "v")
-		evs = append(evs, postedEvent{makePart('n', 0), 0, ev})
-	}
-	lists, blocks := batchPostings(evs)
+	lists, blocks := threeEvents()
 	k, v := lists[0].k, lists[0].v
 	_, batchMax, _, err := postingHead(v)
 	must(t, err)
