@@ -43,11 +43,10 @@ type Config struct {
 	// the cost).
 	VerifyTables bool `mapstructure:"verify_tables"`
 	// Compression is how tables are compressed: "zstd" (the default, also
-	// when empty) or
-	// "snappy", which takes about twice the disk for less CPU at every
-	// flush and compaction (docs/decisions.md). Tables of either are read
-	// whatever the setting, so it can be changed at any time; it applies to
-	// what is written from then on.
+	// when empty) or "snappy", which takes about twice the disk for less
+	// CPU at every flush and compaction (docs/decisions.md). Tables of
+	// either are read whatever the setting, so it can be changed at any
+	// time; it applies to what is written from then on.
 	Compression string `mapstructure:"compression"`
 }
 

@@ -198,10 +198,11 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 
 // tableBlockSize is the size of a table's data blocks. Events of one day
 // sit side by side and share their field names and most of their values,
-// so larger blocks compress them better (BenchmarkIngest's disk-B/event:
-// 4 KiB 172, 32 KiB 108 with snappy; with zstd, 32 KiB 163 and 64 KiB
-// 156 for the whole store), at the cost of decompressing more to read one
-// event (docs/decisions.md).
+// so larger blocks compress them better (BenchmarkIngest's disk-B/event,
+// the whole store: with zstd and lists of rows, 32 KiB 114.4 and 64 KiB
+// 106.0; earlier, with snappy and sequential IDs, 4 KiB 172 against
+// 32 KiB 108), at the cost of decompressing more to read one event
+// (docs/decisions.md).
 const tableBlockSize = 64 << 10
 
 // tableCompression is the default compression of tables, zstd, at every

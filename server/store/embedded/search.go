@@ -320,7 +320,7 @@ type merger struct {
 	// emitted are the streams positioned at the key last returned; they move
 	// on at the next call so that the returned slices stay valid till then.
 	emitted []int
-	// blocks holds the blocks of sort keys that lists of rows name.
+	// blocks reads the blocks of sort keys that lists of rows name.
 	blocks postingBlocks
 	// pending are the index generations not opened yet, in the order the
 	// query meets them (newest last event first, or oldest first event
