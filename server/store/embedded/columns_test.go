@@ -398,7 +398,7 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 			doc, _ := ev.MarshalJSON()
 			must(t, b.Set(k, doc, nil))
 		case prefixIndex[0]:
-			keys, err := postingKeys(&postingBlocks{r: e.db}, k, v)
+			keys, err := postingKeys(e.db, k, v)
 			if err != nil {
 				t.Fatal(err)
 			}

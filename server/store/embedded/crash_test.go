@@ -223,7 +223,7 @@ func checkCrashStore(t *testing.T, dir string, acked map[string]bool) {
 			switch c := classify(it.Key()); c {
 			case "":
 			case "host.id index":
-				list, err := postingKeys(&postingBlocks{r: e.db}, it.Key(), it.Value())
+				list, err := postingKeys(e.db, it.Key(), it.Value())
 				if err != nil {
 					t.Fatalf("posting %q: %v", it.Key(), err)
 				}

@@ -30,7 +30,7 @@ import (
 // a sort key took about 20 even when kept as a run (an ID's hash cannot be
 // shrunk), and every list of a batch repeats the same block name, which
 // the tables' compression takes for almost nothing. Reading a list reads
-// its block as far as the list's last row (postingBlocks.pick).
+// its block as far as the list's last row (pickRows).
 //
 // Lists written before (layout 4 and earlier) hold the sort keys
 // themselves: 0x00, uvarint count, a run of sort keys (sortkeys.go); or,
@@ -59,7 +59,7 @@ var errBadPosting = errors.New("malformed posting list")
 var errNoBlock = errors.New("its block of sort keys is missing")
 
 // decodePosting splits a list of sort keys into its keys; those of the
-// oldest form point into v. A list of rows is read by postingBlocks.pick.
+// oldest form point into v. A list of rows is read by pickRows.
 func decodePosting(v []byte) ([][]byte, error) {
 	if len(v) > 0 && v[0] == postingRun {
 		r := colReader{b: v[1:], ok: true}
@@ -123,8 +123,8 @@ func postingHead(v []byte) (n int, batchMax []byte, rows colReader, err error) {
 
 // postingKeys returns the sort keys of the list v stored under k (the
 // whole key, t/<part>x<gen>…), reading the block a list of rows names
-// through blocks. The keys do not point into v.
-func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
+// from r. The keys do not point into v.
+func postingKeys(r getter, k, v []byte) ([][]byte, error) {
 	switch {
 	case len(v) > 0 && v[0] == postingRows:
 		genAt := len(prefixPart) + partLen + len(prefixIndex)
@@ -135,7 +135,7 @@ func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return blocks.pick(part(k[len(prefixPart):len(prefixPart)+partLen]), binary.BigEndian.Uint32(k[genAt:]), batchMax, n, rows)
+		return pickRows(r, part(k[len(prefixPart):len(prefixPart)+partLen]), binary.BigEndian.Uint32(k[genAt:]), batchMax, n, rows)
 	case len(v) > 0 && v[0] == postingRun:
 		return decodePosting(v)
 	}
@@ -143,24 +143,19 @@ func postingKeys(blocks *postingBlocks, k, v []byte) ([][]byte, error) {
 	return decodePosting(bytes.Clone(v))
 }
 
-// postingBlocks reads the blocks of sort keys that lists of rows name.
-type postingBlocks struct {
-	r getter
-}
-
 // getter reads one key; reader and pebble.Batch are getters.
 type getter interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 }
 
-// pick returns the sort keys of the n rows that rows holds (postingRows'
-// form), out of the block of generation gen of partition pt whose key ends
-// with batchMax. The block's run is read only as far as the last row, and
+// pickRows returns the sort keys of the n rows that rows holds
+// (postingRows' form), out of the block of generation gen of partition pt
+// whose key ends with batchMax, read from r. The block's run is read only as far as the last row, and
 // only the rows' keys are kept (one allocation for them all): a list of a
 // few of a batch's events costs little more than reading it.
-func (c *postingBlocks) pick(pt part, gen uint32, batchMax []byte, n int, rows colReader) ([][]byte, error) {
+func pickRows(r getter, pt part, gen uint32, batchMax []byte, n int, rows colReader) ([][]byte, error) {
 	k := append(colFieldPrefix(pt, gen, ""), batchMax...)
-	v, closer, err := c.r.Get(k)
+	v, closer, err := r.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %q", errNoBlock, k)
 	}
@@ -177,8 +172,8 @@ func (c *postingBlocks) pick(pt part, gen uint32, batchMax []byte, n int, rows c
 	}
 	out := make([][]byte, 0, n)
 	var arena []byte
-	r := colReader{b: blk.keys, ok: true}
-	kr := keyRun{r: &r, n: blk.n}
+	run := colReader{b: blk.keys, ok: true}
+	kr := keyRun{r: &run, n: blk.n}
 	var key []byte
 	at := -1 // the row key holds
 	row := uint64(0)
@@ -221,7 +216,7 @@ func (c *postingBlocks) pick(pt part, gen uint32, batchMax []byte, n int, rows c
 type postingStream struct {
 	it     *pebble.Iterator
 	pt     part
-	blocks *postingBlocks
+	r      reader
 	plen   int
 	lo, hi []byte
 	asc    bool
@@ -233,10 +228,9 @@ type postingStream struct {
 }
 
 // openPostingStream opens the stream of the lists under p, a prefix
-// t/<part>x<gen><field>\x00<value>\x00 of partition pt, reading the blocks
-// lists of rows name through blocks.
-func openPostingStream(r reader, blocks *postingBlocks, pt part, p []byte, lo, hi []byte, asc bool) (*postingStream, error) {
-	s := &postingStream{pt: pt, blocks: blocks, plen: len(p), lo: lo, hi: hi, asc: asc}
+// t/<part>x<gen><field>\x00<value>\x00 of partition pt, over r.
+func openPostingStream(r reader, pt part, p []byte, lo, hi []byte, asc bool) (*postingStream, error) {
+	s := &postingStream{pt: pt, r: r, plen: len(p), lo: lo, hi: hi, asc: asc}
 	lower := p
 	if lo != nil {
 		// A list whose greatest key is below lo holds nothing of the window.
@@ -258,7 +252,7 @@ func openPostingStream(r reader, blocks *postingBlocks, pt part, p []byte, lo, h
 
 // load reads the list under the iterator and keeps its keys in [lo, hi).
 func (s *postingStream) load() ([][]byte, error) {
-	list, err := postingKeys(s.blocks, s.it.Key(), s.it.Value())
+	list, err := postingKeys(s.r, s.it.Key(), s.it.Value())
 	if err != nil {
 		return nil, fmt.Errorf("index entry %q: %w", s.it.Key(), err)
 	}

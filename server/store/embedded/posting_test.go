@@ -26,7 +26,7 @@ type postedEvent struct {
 
 // batchPostings returns the posting lists, in key order, of a batch of
 // evs, and the batch's blocks of sort keys that lists of rows name.
-func batchPostings(evs []postedEvent) ([]kv, *postingBlocks) {
+func batchPostings(evs []postedEvent) ([]kv, getter) {
 	var bk batchKeys
 	for _, x := range evs {
 		bk.addEvent(x.pt, x.gen, x.ev, nil, nil)
@@ -45,7 +45,7 @@ func batchPostings(evs []postedEvent) ([]kv, *postingBlocks) {
 			blocks[string(e.k)] = bytes.Clone(e.v)
 		}
 	}
-	return out, &postingBlocks{r: blocks}
+	return out, blocks
 }
 
 // kvGetter is a getter over a map.
@@ -157,7 +157,7 @@ func TestPostingsFollowIndexValues(t *testing.T) {
 
 // threeEvents returns the lists and blocks of a batch of three events
 // with one value.
-func threeEvents() ([]kv, *postingBlocks) {
+func threeEvents() ([]kv, getter) {
 	var evs []postedEvent
 	for i, id := range []string{"id-1", "id-2", "id-3"} {
 		ev := event.Event{ID: id, Timestamp: time.Unix(int64(i+1), 0)}

@@ -320,8 +320,6 @@ type merger struct {
 	// emitted are the streams positioned at the key last returned; they move
 	// on at the next call so that the returned slices stay valid till then.
 	emitted []int
-	// blocks reads the blocks of sort keys that lists of rows name.
-	blocks postingBlocks
 	// pending are the index generations not opened yet, in the order the
 	// query meets them (newest last event first, or oldest first event
 	// first). A generation is opened only when the best key at hand could
@@ -339,7 +337,7 @@ type pendingGen struct {
 }
 
 func openMerger(r reader, parts []part, prefixes [][]byte, primary bool, q store.Query) (*merger, error) {
-	m := &merger{r: r, q: q, prefixes: prefixes, asc: q.Asc, blocks: postingBlocks{r: r}}
+	m := &merger{r: r, q: q, prefixes: prefixes, asc: q.Asc}
 	for _, pt := range parts {
 		if primary {
 			for _, rel := range prefixes {
@@ -406,7 +404,7 @@ func (m *merger) open(pt part, p []byte, primary bool) error {
 		if hi != nil && len(hi) > len(p) && bytes.HasPrefix(hi, p) {
 			thi = hi[len(p):]
 		}
-		s, err := openPostingStream(r, &m.blocks, pt, p, tlo, thi, q.Asc)
+		s, err := openPostingStream(r, pt, p, tlo, thi, q.Asc)
 		if err != nil {
 			return err
 		}
