@@ -171,6 +171,16 @@ func loadPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// IdleConnTimeout is how long the agent keeps its connection to the
+// server open with nothing to send. An agent that ships (every 10 s by
+// default) keeps it between batches; one that only checks in (every
+// minute) closes it in between, so that a server of thousands of quiet
+// PCs does not hold a TLS connection, its buffers and two goroutines for
+// each of them (test/load -idle-agents: docs/benchmarks.md). It is below
+// the server's own idle limit (api.Config), so that the agent, not the
+// server, ends an idle connection and no request races the close.
+const IdleConnTimeout = 20 * time.Second
+
 // httpClient makes the transport; o was validated before.
 func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Client {
 	tc := tlsconf.WithRoots(pool)
@@ -184,7 +194,7 @@ func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Cli
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 15 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
+		IdleConnTimeout:     IdleConnTimeout,
 		// Batches are sent with Expect: 100-continue, so that a server
 		// whose ingest queue is full refuses one before it crosses the
 		// network. The server asks for the body as soon as it takes the

@@ -24,6 +24,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"lachan/agent/client"
 	"lachan/internal/tlsconf"
 	"lachan/internal/wire"
 )
@@ -62,7 +63,7 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
 		TLSHandshakeTimeout: 15 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
+		IdleConnTimeout:     client.IdleConnTimeout,
 		DisableKeepAlives:   !keepAlive,
 		// As the real agent: ingest asks before sending its batch.
 		ExpectContinueTimeout: 5 * time.Second,

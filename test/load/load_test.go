@@ -4,12 +4,16 @@ import (
 	"context"
 	"flag"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"lachan/agent/client"
+	"lachan/agent/ship"
+	"lachan/server/api"
 	"lachan/test/shareddata"
 )
 
@@ -73,5 +77,23 @@ func TestIDsFlag(t *testing.T) {
 		case c.ok && cfg.mix.hashedIDs != c.hashed:
 			t.Errorf("-ids %s: hashed IDs %v", c.arg, cfg.mix.hashedIDs)
 		}
+	}
+}
+
+// TestIdleLimits: an agent ends its idle connection before the server
+// would (so that no request races the server's close), but keeps it
+// between batches shipped at the default interval (so that a busy agent
+// does not open a connection for each); the load generator's agents keep
+// them as the real agent does.
+func TestIdleLimits(t *testing.T) {
+	if client.IdleConnTimeout >= api.IdleTimeout {
+		t.Errorf("the agent keeps an idle connection %v, the server %v: the agent's must be shorter", client.IdleConnTimeout, api.IdleTimeout)
+	}
+	if iv := ship.DefaultConfig().Interval; client.IdleConnTimeout <= iv {
+		t.Errorf("the agent keeps an idle connection %v, no longer than it waits between batches (%v)", client.IdleConnTimeout, iv)
+	}
+	tr := transport(nil, nil, nil, true).Transport.(*http.Transport)
+	if tr.IdleConnTimeout != client.IdleConnTimeout {
+		t.Errorf("simulated agents keep an idle connection %v, the agent %v", tr.IdleConnTimeout, client.IdleConnTimeout)
 	}
 }
