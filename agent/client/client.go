@@ -177,8 +177,8 @@ func loadPool(path string) (*x509.CertPool, error) {
 // minute) closes it in between, so that a server of thousands of quiet
 // PCs does not hold a TLS connection, its buffers and two goroutines for
 // each of them (test/load -idle-agents: docs/benchmarks.md). It is below
-// the server's own idle limit (api.Config), so that the agent, not the
-// server, ends an idle connection and no request races the close.
+// the server's own idle limit (server/api.IdleTimeout), so that the agent,
+// not the server, ends an idle connection and no request races the close.
 const IdleConnTimeout = 20 * time.Second
 
 // httpClient makes the transport; o was validated before.
