@@ -181,25 +181,12 @@ func loadPool(path string) (*x509.CertPool, error) {
 // not the server, ends an idle connection and no request races the close.
 const IdleConnTimeout = 20 * time.Second
 
-// sessionCache is how many TLS sessions an agent keeps: one a server
-// address it talks to.
-const sessionCache = 4
-
 // httpClient makes the transport; o was validated before.
 func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Client {
 	tc := tlsconf.WithRoots(pool)
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
-	// An agent that only checks in opens a connection a minute
-	// (IdleConnTimeout): it resumes the TLS session of the last one,
-	// which spares both sides the signatures and the certificate checks
-	// of a full handshake. The server still authorises every request from
-	// the certificate the session was made with (revoked, removed, moved
-	// agents are refused as on a new session). The cache belongs to this
-	// client, which a renewal replaces (Renew), so a session made with a
-	// certificate the agent has renewed is never resumed.
-	tc.ClientSessionCache = tls.NewLRUClientSessionCache(sessionCache)
 	proxy, _ := o.proxy()
 	tr := &http.Transport{
 		Proxy:               proxy,

@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +34,6 @@ type testServer struct {
 	caPath  string
 	mu      sync.Mutex
 	serials []string
-	resumed []bool
 }
 
 func newTestServer(t *testing.T, validity time.Duration) *testServer {
@@ -79,7 +77,6 @@ func newTestServer(t *testing.T, validity time.Duration) *testServer {
 	mux.HandleFunc(wire.PathCheckIn, func(w http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()
 		ts.serials = append(ts.serials, r.TLS.PeerCertificates[0].SerialNumber.String())
-		ts.resumed = append(ts.resumed, r.TLS.DidResume)
 		ts.mu.Unlock()
 		json.NewEncoder(w).Encode(wire.CheckInResponse{Interval: time.Minute})
 	})
@@ -94,47 +91,6 @@ func newTestServer(t *testing.T, validity time.Duration) *testServer {
 	ts.caPath = filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ts.caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw}), 0o600)
 	return ts
-}
-
-// TestResumedSessions: an agent that opens a new connection resumes its
-// TLS session, presenting the same certificate; after a renewal it makes
-// a new session with the new certificate rather than resume one made with
-// the old.
-func TestResumedSessions(t *testing.T) {
-	ctx := context.Background()
-	ts := newTestServer(t, 100*24*time.Hour)
-	state := t.TempDir()
-	if _, err := Enroll(ctx, state, ts.URL, ts.caPath, "secret", wire.Host{Name: "pc"}); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(state, caFile), mustRead(t, ts.caPath), 0o600)
-	c, err := Load(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkIn := func() {
-		t.Helper()
-		if _, err := c.CheckIn(ctx, wire.CheckInRequest{}); err != nil {
-			t.Fatal(err)
-		}
-		// As IdleConnTimeout ends it between check-ins.
-		c.http.CloseIdleConnections()
-	}
-	checkIn()
-	checkIn()
-	if err := c.Renew(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkIn()
-	checkIn()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	if want := []bool{false, true, false, true}; !slices.Equal(ts.resumed, want) {
-		t.Errorf("check-ins resumed %v, want %v", ts.resumed, want)
-	}
-	if len(ts.serials) != 4 || ts.serials[0] != ts.serials[1] || ts.serials[2] != ts.serials[3] || ts.serials[1] == ts.serials[2] {
-		t.Errorf("check-ins used certificates %v; want the first twice, then the renewed one twice", ts.serials)
-	}
 }
 
 func TestEnrollRenewAndRecover(t *testing.T) {

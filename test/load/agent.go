@@ -54,8 +54,6 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
-	// As the real agent: a new connection resumes the last TLS session.
-	tc.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if source != nil {
 		d.LocalAddr = &net.TCPAddr{IP: source}
