@@ -194,16 +194,7 @@ func TestLayout3IDValues(t *testing.T) {
 
 	e, more := openMarked(t, dir, layoutV3, corpus)
 	all := append(slices.Clone(corpus), more...)
-	ids := idsOf(all)
-	got, err := e.GetEvents(ctx, ids)
-	if err != nil || !reflect.DeepEqual(idsOf(got), ids) {
-		t.Errorf("GetEvents over both forms: %v, %v; want %v", idsOf(got), err, ids)
-	}
-	for i := range got {
-		if !reflect.DeepEqual(got[i].Fields, all[i].Fields) || !got[i].Timestamp.Equal(all[i].Timestamp) {
-			t.Errorf("event %s read back as %+v, want %+v", got[i].ID, got[i], all[i])
-		}
-	}
+	readBack(t, e, all)
 	// Stored already under either form: not stored again.
 	if fresh, err := e.PutEvents(ctx, all); err != nil || len(fresh) != 0 {
 		t.Errorf("put again: %d fresh, %v", len(fresh), err)
@@ -269,16 +260,7 @@ func TestLayout4Snappy(t *testing.T) {
 	// A cold cache: every block is read from its table.
 	e = openAt(t, dir, true)
 	all := append(slices.Clone(corpus), more...)
-	ids := idsOf(all)
-	got, err := e.GetEvents(ctx, ids)
-	if err != nil || !reflect.DeepEqual(idsOf(got), ids) {
-		t.Fatalf("GetEvents: %v, %v; want %v", idsOf(got), err, ids)
-	}
-	for i := range got {
-		if !reflect.DeepEqual(got[i].Fields, all[i].Fields) || !got[i].Timestamp.Equal(all[i].Timestamp) {
-			t.Errorf("event %s read back as %+v, want %+v", got[i].ID, got[i], all[i])
-		}
-	}
+	readBack(t, e, all)
 	page, err := e.SearchEvents(ctx, store.Query{Limit: 2 * len(all)})
 	if err != nil || len(page.Events) != len(all) {
 		t.Errorf("search: %d events, %v; want %d", len(page.Events), err, len(all))
@@ -427,6 +409,22 @@ func searchEvery(t *testing.T, e *Engine, q store.Query) []event.Event {
 			return out
 		}
 		q.After = page.Next
+	}
+}
+
+// readBack reads all back by their IDs from e and checks each event's
+// fields and time.
+func readBack(t *testing.T, e *Engine, all []event.Event) {
+	t.Helper()
+	ids := idsOf(all)
+	got, err := e.GetEvents(context.Background(), ids)
+	if err != nil || !reflect.DeepEqual(idsOf(got), ids) {
+		t.Fatalf("GetEvents: %v, %v; want %v", idsOf(got), err, ids)
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i].Fields, all[i].Fields) || !got[i].Timestamp.Equal(all[i].Timestamp) {
+			t.Errorf("event %s read back as %+v, want %+v", got[i].ID, got[i], all[i])
+		}
 	}
 }
 
