@@ -81,6 +81,15 @@ func (spec AlertSpec) Base(id string, at time.Time) event.Event {
 // de-duplicates it. Every producer of single-event alerts uses it, so that
 // they all have one shape.
 func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Event {
+	cp := make(map[string]any, len(matched))
+	for k, v := range matched {
+		cp[k] = v
+	}
+	return newAlert(spec, ev, cp)
+}
+
+// newAlert is NewAlert, the alert keeping matched as it is.
+func newAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Event {
 	parts := append([]string{"alert"}, spec.IDParts...)
 	if len(spec.IDParts) == 0 {
 		parts = append(parts, spec.RuleID)
@@ -88,11 +97,7 @@ func NewAlert(spec AlertSpec, ev event.Event, matched map[string]any) event.Even
 	a := spec.Base(event.DeriveTimedID(ev.Timestamp, append(parts, ev.ID)...), ev.Timestamp)
 	a.Set("lachan.alert.source_ids", []string{ev.ID})
 	a.Set("lachan.alert.source_times", []string{ev.Timestamp.UTC().Format(time.RFC3339Nano)})
-	cp := make(map[string]any, len(matched))
-	for k, v := range matched {
-		cp[k] = v
-	}
-	a.Set("lachan.alert.matched", cp)
+	a.Set("lachan.alert.matched", matched)
 	fields := make([]string, 0, len(matched))
 	for k := range matched {
 		fields = append(fields, k)
@@ -153,7 +158,7 @@ func setThreat(a *event.Event, tags []string) {
 // Alert returns the alert event for this match on ev (see NewAlert).
 func (m Match) Alert(ev event.Event) event.Event {
 	r := m.Rule
-	return NewAlert(AlertSpec{
+	return newAlert(AlertSpec{
 		RuleID: r.ID, RuleName: r.Title, Level: r.Level, Description: r.Description, Tags: r.Tags,
-	}, ev, m.Fields)
+	}, ev, m.Fields.Map())
 }

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"crypto/sha256"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,9 +167,9 @@ const (
 // context) encoded once per event however many alerts it raises. The zero
 // value is ready to use; an AlertEncoder is not safe for concurrent use.
 type AlertEncoder struct {
-	f    [numAlertKeys]slot
-	keys []string
-	// names are where appendMatched wrote the JSON of each of keys.
+	f [numAlertKeys]slot
+	// names are where appendMatched wrote the JSON of each matched
+	// field's name.
 	names [][2]int
 	id    []byte
 	// of and at are the ID and time of the event whose context f and
@@ -396,32 +395,26 @@ func (enc *AlertEncoder) appendAlertID(b []byte, ruleID string, ev event.Event) 
 
 // appendMatched writes lachan.alert.matched and, when a field matched,
 // lachan.alert.matched_fields.
-func (enc *AlertEncoder) appendMatched(b []byte, matched map[string]any) ([]byte, error) {
-	keys := enc.keys[:0]
-	for k := range matched {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	enc.keys = keys
+func (enc *AlertEncoder) appendMatched(b []byte, matched MatchedFields) ([]byte, error) {
 	b = append(b, `,"lachan.alert.matched":{`...)
 	// Each name is encoded once and copied into matched_fields.
 	names := enc.names[:0]
 	var err error
-	for i, k := range keys {
+	for i, f := range matched {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		lo := len(b)
-		b = event.AppendString(b, k)
+		b = event.AppendString(b, f.Name)
 		names = append(names, [2]int{lo, len(b)})
 		b = append(b, ':')
-		if b, err = enc.appendValue(b, matched[k]); err != nil {
+		if b, err = enc.appendValue(b, f.Value); err != nil {
 			return nil, fieldError("lachan.alert.matched", err)
 		}
 	}
 	enc.names = names
 	b = append(b, '}')
-	if len(keys) == 0 {
+	if len(matched) == 0 {
 		return b, nil
 	}
 	b = append(b, `,"lachan.alert.matched_fields":[`...)

@@ -160,13 +160,13 @@ func TestAlertEncoderErrors(t *testing.T) {
 		name    string
 		dataset string
 		fields  F
-		matched F // replaces the match's fields when set
+		matched MatchedFields // replaces the match's fields when set
 	}{
 		{"before event.kind", testDataset, F{"marker": "x", "destination.ip": nan}, nil},
 		{"before matched", testDataset, F{"marker": "x", "host.name": nan}, nil},
-		{"matched before host", testDataset, F{"marker": "x", "host.name": nan}, F{"z": nan}},
-		{"matched", testDataset, F{"marker": "x"}, F{"a": "ok", "z": math.Inf(1)}},
-		{"matched before process", testDataset, F{"marker": "x", "process.pid": nan}, F{"z": nan}},
+		{"matched before host", testDataset, F{"marker": "x", "host.name": nan}, MatchedFields{{"z", nan}}},
+		{"matched", testDataset, F{"marker": "x"}, MatchedFields{{"a", "ok"}, {"z", math.Inf(1)}}},
+		{"matched before process", testDataset, F{"marker": "x", "process.pid": nan}, MatchedFields{{"z", nan}}},
 		{"process from Windows", "windows.security", F{"marker": "x", "ProcessId": nan, "Image": `C:\\a.exe`}, nil},
 		{"source.ip", testDataset, F{"marker": "x", "source.ip": nan, "user.id": nan}, nil},
 		{"after tags", testDataset, F{"marker": "x", "user.id": nan}, nil},

@@ -418,30 +418,48 @@ func (c *compiler) expr(e Expr, d *Detection) node {
 	return orNode(nil) // unreachable: the parser makes only the types above
 }
 
-// collect records the event fields of every selection that holds and is not
-// under a "not": those are what made the rule fire.
-func collect(n node, c *evalCtx, out map[string]any) {
+// collect appends to out the event fields of every selection that holds
+// and is not under a "not", those that made the rule fire, each once
+// among out[from:], the rule's part.
+func collect(n node, c *evalCtx, out MatchedFields, from int) MatchedFields {
 	switch x := n.(type) {
 	case andNode:
 		for _, y := range x {
-			collect(y, c, out)
+			out = collect(y, c, out, from)
 		}
 	case orNode:
 		for _, y := range x {
-			collect(y, c, out)
+			out = collect(y, c, out, from)
 		}
 	case *selNode:
 		i := x.matchingAlt(c)
 		if i < 0 {
-			return
+			return out
 		}
+	fields:
 		for _, f := range x.alts[i] {
 			if f.field == "" {
 				continue
 			}
-			if v, ok := c.get(f.fid, f.field); ok && v != nil {
-				out[f.field] = v
+			// A field named twice has the same value each time.
+			for _, had := range out[from:] {
+				if had.Name == f.field {
+					continue fields
+				}
 			}
+			if v, ok := c.get(f.fid, f.field); ok && v != nil {
+				out = append(out, MatchedField{f.field, v})
+			}
+		}
+	}
+	return out
+}
+
+// sortFields puts a match's few fields in name order.
+func sortFields(fs MatchedFields) {
+	for i := 1; i < len(fs); i++ {
+		for j := i; j > 0 && fs[j].Name < fs[j-1].Name; j-- {
+			fs[j], fs[j-1] = fs[j-1], fs[j]
 		}
 	}
 }

@@ -162,10 +162,45 @@ type compiled struct {
 // Match is one rule firing on one event.
 type Match struct {
 	Rule *Rule
-	// Fields are the event fields, by event field name, that satisfied the
-	// selections that made the rule fire.
-	Fields map[string]any
+	// Fields are the event fields that satisfied the selections that made
+	// the rule fire, in name order.
+	Fields MatchedFields
 }
+
+// MatchedField is an event field, by its event field name, and its value.
+type MatchedField struct {
+	Name  string
+	Value any
+}
+
+// MatchedFields are the fields of a match in name order, each once. They
+// are a sorted list rather than a map: a rule names a few fields, and an
+// alert writes them in name order, so a map cost a hash table per match
+// and a sort per alert.
+type MatchedFields []MatchedField
+
+// Get returns the value of the field named name.
+func (fs MatchedFields) Get(name string) (any, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Map returns the fields as a new map of name to value (empty, not nil,
+// without fields).
+func (fs MatchedFields) Map() map[string]any {
+	m := make(map[string]any, len(fs))
+	for _, f := range fs {
+		m[f.Name] = f.Value
+	}
+	return m
+}
+
+// String formats the fields as their Map is formatted.
+func (fs MatchedFields) String() string { return fmt.Sprint(fs.Map()) }
 
 // Load is LoadWith with DefaultConfig.
 func Load(fsys fs.FS, root string, sources LogSources) (*Engine, []error) {
@@ -398,8 +433,16 @@ func (e *Engine) Match(ev event.Event) []Match {
 		slices.SortStableFunc(out, func(a, b seqMatch) int { return cmp.Compare(a.seq, b.seq) })
 	}
 	ms := make([]Match, len(out))
+	// One list holds the fields of every match, each match a part of it.
+	var fields MatchedFields
+	if len(sc.fields) > 0 {
+		fields = slices.Clone(sc.fields)
+	}
 	for i, o := range out {
-		ms[i] = o.Match
+		ms[i] = Match{Rule: o.rule, Fields: fields[o.lo:o.hi:o.hi]}
+		if o.lo == o.hi {
+			ms[i].Fields = nil
+		}
 	}
 	return ms
 }
@@ -408,14 +451,16 @@ func (e *Engine) Match(ev event.Event) []Match {
 // from allocating it (and the lower-case cache) per event. Marks and found
 // literals are left cleared between uses.
 type scratch struct {
-	ctx   evalCtx
-	ev    event.Event
-	out   []seqMatch // the matches of the current event
-	mark  []uint64   // a bucket's rules marked as candidates, a bit each
-	found []bool     // by literal ID: found by the scan of the current bucket
-	set   []int32    // literals marked found, to clear them
-	idx   []int
-	arena []byte // lower-cased field values of the current event
+	ctx evalCtx
+	ev  event.Event
+	out []seqMatch // the matches of the current event
+	// fields are the matched fields of out, each match's a part of them.
+	fields MatchedFields
+	mark   []uint64 // a bucket's rules marked as candidates, a bit each
+	found  []bool   // by literal ID: found by the scan of the current bucket
+	set    []int32  // literals marked found, to clear them
+	idx    []int
+	arena  []byte // lower-cased field values of the current event
 }
 
 // lowerASCII appends the lower case of the ASCII string s to the arena and
@@ -458,8 +503,10 @@ func (sc *scratch) founds(n int) []bool {
 func (sc *scratch) release() {
 	sc.ctx.ev, sc.ctx.sc = nil, nil
 	sc.ev = event.Event{}
-	clear(sc.out) // keep no rule's fields alive in the pool
+	clear(sc.out) // keep no rule alive in the pool
 	sc.out = sc.out[:0]
+	clear(sc.fields) // nor any event's values
+	sc.fields = sc.fields[:0]
 	sc.arena = sc.arena[:0] // nothing lowered for this event is used after Match
 	if len(sc.ctx.lower) > 256 {
 		sc.ctx.lower = nil // an outsized event: do not keep its map
@@ -469,9 +516,12 @@ func (sc *scratch) release() {
 	scratchPool.Put(sc)
 }
 
+// seqMatch is a rule that fired, its place in load order and where its
+// fields lie in the scratch's fields.
 type seqMatch struct {
-	Match
-	seq int
+	rule   *Rule
+	seq    int
+	lo, hi int
 }
 
 // run evaluates the rules of a bucket that its prefilter lets through.
@@ -488,9 +538,10 @@ func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
 		if !c.cond.eval(ctx) {
 			continue
 		}
-		fields := map[string]any{}
-		collect(c.cond, ctx, fields)
-		out = append(out, seqMatch{Match{Rule: c.rule, Fields: fields}, c.seq})
+		lo := len(sc.fields)
+		sc.fields = collect(c.cond, ctx, sc.fields, lo)
+		sortFields(sc.fields[lo:])
+		out = append(out, seqMatch{c.rule, c.seq, lo, len(sc.fields)})
 	}
 	ctx.found = nil
 	for _, g := range sc.set {

@@ -47,10 +47,41 @@ func plainMatch(e *Engine, ev event.Event) string {
 			continue
 		}
 		fields := map[string]any{}
-		collect(c.cond, ctx, fields)
+		collectMap(c.cond, ctx, fields)
 		fmt.Fprintf(&b, "%s %v\n", c.rule.ID, fields)
 	}
 	return b.String()
+}
+
+// collectMap is what collect must find, gathered into a map: the fields
+// of every selection that holds and is not under a "not".
+func collectMap(n node, c *evalCtx, out map[string]any) {
+	switch x := n.(type) {
+	case andNode:
+		for _, y := range x {
+			collectMap(y, c, out)
+		}
+	case orNode:
+		for _, y := range x {
+			collectMap(y, c, out)
+		}
+	case *selNode:
+		for _, alt := range x.alts {
+			holds := true
+			for _, f := range alt {
+				holds = holds && f.eval(c)
+			}
+			if !holds {
+				continue
+			}
+			for _, f := range alt {
+				if v, ok := c.ev.Get(f.field); ok && f.field != "" && v != nil {
+					out[f.field] = v
+				}
+			}
+			return
+		}
+	}
 }
 
 func matchString(ms []Match) string {
