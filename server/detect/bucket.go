@@ -44,13 +44,25 @@ type fieldScan struct {
 	// below its length; longer values are always looked up): lowering
 	// can change a non-ASCII value's length, so only ASCII lengths count.
 	exactLen []bool
-	// hits[hitAt[i]:hitAt[i+1]] are the rules literal i triggers.
-	hits  []int32
-	hitAt []int32
-	gid   []int32
+	// lits holds, by literal, what finding it sets; a scan reads one
+	// literal's in one place, as a value's hits are scattered over the
+	// field's literals and each read of a separate array cost a miss of
+	// the caches.
+	lits []litHit
+	// hits[l.lo:l.hi] are the rules a literal l of more than one rule
+	// triggers.
+	hits []int32
 	// minLen is the length of the shortest literal: a shorter ASCII value
 	// holds none of them.
 	minLen int
+}
+
+// litHit is what finding one literal of a field sets: its engine-wide
+// ID, found, and the rules it triggers, marked candidates: rule when it
+// is one (most are), else hits[lo:hi] of the field (rule is -1).
+type litHit struct {
+	gid, rule int32
+	lo, hi    int32
 }
 
 type litKey struct {
@@ -165,17 +177,23 @@ func isASCII(s string) bool {
 
 // newFieldScan builds the matchers of one field's literals (sorted keys).
 func newFieldScan(f string, keys []litKey, trigger map[litKey][]int, ids map[litKey]int32) *fieldScan {
-	fs := &fieldScan{field: f, minLen: len(keys[0].lit), hitAt: make([]int32, 1, len(keys)+1)}
+	fs := &fieldScan{field: f, minLen: len(keys[0].lit), lits: make([]litHit, 0, len(keys))}
 	// Each matcher numbers its own literals; idx maps them to the field's.
 	var byKind [4][]string
 	var idx [4][]int32
 	for i, k := range keys {
 		fs.minLen = min(fs.minLen, len(k.lit))
-		for _, r := range trigger[k] {
-			fs.hits = append(fs.hits, int32(r))
+		l := litHit{gid: ids[k], rule: -1}
+		if rs := trigger[k]; len(rs) == 1 {
+			l.rule = int32(rs[0])
+		} else {
+			l.lo = int32(len(fs.hits))
+			for _, r := range rs {
+				fs.hits = append(fs.hits, int32(r))
+			}
+			l.hi = int32(len(fs.hits))
 		}
-		fs.hitAt = append(fs.hitAt, int32(len(fs.hits)))
-		fs.gid = append(fs.gid, ids[k])
+		fs.lits = append(fs.lits, l)
 		kind := k.kind
 		if k.field == "" {
 			kind = reqContains // a keyword may be anywhere in any field
@@ -331,11 +349,16 @@ func (b *bucket) scanValue(c *evalCtx, fs *fieldScan, id int32, key string, v an
 	}
 	sc := c.sc
 	hit := func(lit int) {
-		if g := fs.gid[lit]; !found[g] {
+		l := &fs.lits[lit]
+		if g := l.gid; !found[g] {
 			found[g] = true
 			sc.set = append(sc.set, g)
 		}
-		for _, r := range fs.hits[fs.hitAt[lit]:fs.hitAt[lit+1]] {
+		if r := l.rule; r >= 0 {
+			mark[r>>6] |= 1 << (uint32(r) & 63)
+			return
+		}
+		for _, r := range fs.hits[l.lo:l.hi] {
 			mark[r>>6] |= 1 << (uint32(r) & 63)
 		}
 	}
