@@ -110,10 +110,19 @@ type detectRun struct {
 	buf   []byte
 }
 
+// outBuffer is the size of the output's buffer. Alerts run to about 2.6
+// kilobytes an event over dense logs, and writing them to a file in
+// 64-kilobyte writes cost a third more system time than in 256-kilobyte
+// ones (0.50 against 0.37 CPU-s over 200,000 events on ext4, where
+// every write takes the inode's lock and updates its times); 4 megabytes
+// cost four times as much, the kernel holding the writer back on its
+// dirty pages.
+const outBuffer = 256 << 10
+
 func newDetectRun(e *detect.Engine, corr *correlate.Correlator, out, stderr io.Writer) *detectRun {
 	direct := corr.Set().Len() == 0
 	return &detectRun{
-		engine: e, corr: corr, w: bufio.NewWriterSize(out, 64<<10), stderr: stderr,
+		engine: e, corr: corr, w: bufio.NewWriterSize(out, outBuffer), stderr: stderr,
 		direct: direct, brief: direct && !e.Tests(event.FieldID),
 	}
 }
