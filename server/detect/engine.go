@@ -179,16 +179,6 @@ type MatchedField struct {
 // and a sort per alert.
 type MatchedFields []MatchedField
 
-// Get returns the value of the field named name.
-func (fs MatchedFields) Get(name string) (any, bool) {
-	for _, f := range fs {
-		if f.Name == name {
-			return f.Value, true
-		}
-	}
-	return nil, false
-}
-
 // Map returns the fields as a new map of name to value (empty, not nil,
 // without fields).
 func (fs MatchedFields) Map() map[string]any {
