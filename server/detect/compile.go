@@ -455,15 +455,6 @@ func collect(n node, c *evalCtx, out MatchedFields, from int) MatchedFields {
 	return out
 }
 
-// sortFields puts a match's few fields in name order.
-func sortFields(fs MatchedFields) {
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].Name < fs[j-1].Name; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
-}
-
 // numberFields gives every field node of n its field's ID.
 func numberFields(n node, id func(string) int32) {
 	walkFields(n, func(f *fieldNode) {

@@ -430,9 +430,6 @@ func (e *Engine) Match(ev event.Event) []Match {
 	}
 	for i, o := range out {
 		ms[i] = Match{Rule: o.rule, Fields: fields[o.lo:o.hi:o.hi]}
-		if o.lo == o.hi {
-			ms[i].Fields = nil
-		}
 	}
 	return ms
 }
@@ -530,7 +527,7 @@ func (e *Engine) run(ctx *evalCtx, b *bucket, out []seqMatch) []seqMatch {
 		}
 		lo := len(sc.fields)
 		sc.fields = collect(c.cond, ctx, sc.fields, lo)
-		sortFields(sc.fields[lo:])
+		slices.SortFunc(sc.fields[lo:], func(a, b MatchedField) int { return strings.Compare(a.Name, b.Name) })
 		out = append(out, seqMatch{c.rule, c.seq, lo, len(sc.fields)})
 	}
 	ctx.found = nil

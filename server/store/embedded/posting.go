@@ -150,9 +150,10 @@ type getter interface {
 
 // pickRows returns the sort keys of the n rows that rows holds
 // (postingRows' form), out of the block of generation gen of partition pt
-// whose key ends with batchMax, read from r. The block's run is read only as far as the last row, and
-// only the rows' keys are kept (one allocation for them all): a list of a
-// few of a batch's events costs little more than reading it.
+// whose key ends with batchMax, read from r. The block's run is read only
+// as far as the last row, and only the rows' keys are kept (one
+// allocation for them all): a list of a few of a batch's events costs
+// little more than reading it.
 func pickRows(r getter, pt part, gen uint32, batchMax []byte, n int, rows colReader) ([][]byte, error) {
 	k := append(colFieldPrefix(pt, gen, ""), batchMax...)
 	v, closer, err := r.Get(k)
