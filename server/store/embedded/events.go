@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 
@@ -331,11 +332,15 @@ func (bk *batchKeys) reset() {
 	bk.mem.reset()
 }
 
-// storedIDs returns which of the events' IDs are stored already. It seeks
-// one iterator through the IDs in order rather than making a point lookup
-// for each: the seeks reuse the iterator's position and loaded blocks, and
-// IDs made where events are born start with their time, so a batch's IDs
-// lie close together.
+// storedIDs returns which of the events' IDs are stored already. IDs made
+// where events are born start with their time (timedID), so a batch's
+// IDs of that kind lie close together: one iterator sought through them in
+// order reuses its position and loaded blocks. IDs that are all hash fall
+// anywhere; once the store outgrows its block cache, a seek for each would
+// read and decompress a table block for nearly every ID. Each of those is
+// looked up on its own instead, and the tables' bloom filters answer most
+// lookups of an ID not stored (most of them) from memory. Both ways find
+// exactly the IDs stored; the choice is only a matter of speed.
 func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	size := 0
 	for _, ev := range evs {
@@ -344,10 +349,27 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	// One buffer for all the keys, rather than an allocation each.
 	buf := make([]byte, 0, size)
 	keys := make([][]byte, 0, len(evs))
+	out := map[string]bool{}
 	for _, ev := range evs {
 		start := len(buf)
 		buf = append(append(buf, prefixID...), ev.ID...)
-		keys = append(keys, buf[start:len(buf):len(buf)])
+		k := buf[start:len(buf):len(buf)]
+		if timedID(ev.ID, ev.Timestamp) {
+			keys = append(keys, k)
+			continue
+		}
+		_, closer, err := e.db.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		closer.Close()
+		out[ev.ID] = true
+	}
+	if len(keys) == 0 {
+		return out, nil
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	p := []byte(prefixID)
@@ -355,7 +377,6 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]bool{}
 	for _, k := range keys {
 		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
 			out[string(k[len(prefixID):])] = true
@@ -366,6 +387,36 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 		return nil, err
 	}
 	return out, it.Close()
+}
+
+// timedIDWindow is how far from an event's time the time leading its ID
+// may be for timedID to take the ID as made from it.
+const timedIDWindow = 48 * time.Hour
+
+// timedID reports whether id has the form event.DeriveTimedID gives, 32
+// hex digits whose first 12 are milliseconds since 1970, with a time
+// within timedIDWindow of ts. An ID that is all hash passes by chance
+// about once in a million.
+func timedID(id string, ts time.Time) bool {
+	if len(id) != 32 {
+		return false
+	}
+	var ms int64
+	for i := range 12 {
+		c := id[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		default:
+			return false
+		}
+		ms = ms<<4 | int64(d)
+	}
+	diff, w := ms-ts.UnixMilli(), timedIDWindow.Milliseconds()
+	return -w <= diff && diff <= w
 }
 
 // reader is what GetEvents and SearchEvents read from: a snapshot, so that
