@@ -184,10 +184,10 @@ func pebbleOptions(cfg Config, log *slog.Logger, lock *pebble.Lock, cache *pebbl
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		// Bloom filters turn most point reads of a key that is not
-		// stored (an entity, an event by ID) into memory-only misses.
-		// De-duplication seeks one iterator instead (storedIDs): a
-		// prefix seek per ID, which would use the filters, cost several
-		// times more in BenchmarkIngest (docs/decisions.md).
+		// stored (an entity, an event by ID, an ID that is all hash
+		// being de-duplicated) into memory-only misses. IDs that lead
+		// with their time are de-duplicated by one iterator instead
+		// (storedIDs): a point read each cost more (docs/decisions.md).
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].BlockSize = tableBlockSize
 		opts.Levels[i].Compression = cfg.compression()
