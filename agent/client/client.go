@@ -181,27 +181,12 @@ func loadPool(path string) (*x509.CertPool, error) {
 // not the server, ends an idle connection and no request races the close.
 const IdleConnTimeout = 20 * time.Second
 
-// NewSessionCache returns the cache of TLS sessions an agent's transport
-// resumes. An agent that only checks in closes its connection between
-// check-ins (IdleConnTimeout), so each check-in opens a new one; resuming
-// the session the server gave a ticket for spares both sides the
-// certificate signatures and their verification, most of a full
-// handshake's CPU. The server still sees the certificate the session was
-// made with, verified then and not expired since, and authorises the
-// agent on every request as on a full handshake (its serial against the
-// fleet: a revoked or superseded certificate is refused on a resumed
-// session too). A renewed certificate comes with a new transport, and so
-// a new cache. Sessions are kept by server name, and an agent talks to
-// one server.
-func NewSessionCache() tls.ClientSessionCache { return tls.NewLRUClientSessionCache(4) }
-
 // httpClient makes the transport; o was validated before.
 func httpClient(pool *x509.CertPool, cert *tls.Certificate, o Options) *http.Client {
 	tc := tlsconf.WithRoots(pool)
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
-	tc.ClientSessionCache = NewSessionCache()
 	proxy, _ := o.proxy()
 	tr := &http.Transport{
 		Proxy:               proxy,

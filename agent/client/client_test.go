@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,7 +34,6 @@ type testServer struct {
 	caPath  string
 	mu      sync.Mutex
 	serials []string
-	resumed []bool
 }
 
 func newTestServer(t *testing.T, validity time.Duration) *testServer {
@@ -79,7 +77,6 @@ func newTestServer(t *testing.T, validity time.Duration) *testServer {
 	mux.HandleFunc(wire.PathCheckIn, func(w http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()
 		ts.serials = append(ts.serials, r.TLS.PeerCertificates[0].SerialNumber.String())
-		ts.resumed = append(ts.resumed, r.TLS.DidResume)
 		ts.mu.Unlock()
 		json.NewEncoder(w).Encode(wire.CheckInResponse{Interval: time.Minute})
 	})
@@ -155,48 +152,6 @@ func TestEnrollRenewAndRecover(t *testing.T) {
 	}
 	if string(mustRead(t, filepath.Join(state, certFile))) != string(cur) {
 		t.Fatal("mid-switch certificate not promoted")
-	}
-}
-
-// TestCheckInResumesSession: an agent that checks in on a new connection
-// resumes its TLS session, presenting the same certificate; once renewed,
-// it makes a new session with the new certificate rather than resuming
-// the old one.
-func TestCheckInResumesSession(t *testing.T) {
-	ctx := context.Background()
-	ts := newTestServer(t, 100*24*time.Hour)
-	state := t.TempDir()
-	if _, err := Enroll(ctx, state, ts.URL, ts.caPath, "secret", wire.Host{Name: "pc"}); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(state, caFile), mustRead(t, ts.caPath), 0o600)
-	c, err := Load(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkIn := func() {
-		t.Helper()
-		if _, err := c.CheckIn(ctx, wire.CheckInRequest{}); err != nil {
-			t.Fatal(err)
-		}
-		// As when the idle connection ran out between check-ins.
-		c.http.CloseIdleConnections()
-	}
-	checkIn()
-	checkIn()
-	if err := c.Renew(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkIn()
-	checkIn()
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	s, r := ts.serials, ts.resumed
-	if len(s) != 4 || !slices.Equal(r, []bool{false, true, false, true}) {
-		t.Fatalf("check-ins resumed %v; want a new session, a resumed one, a new one with the renewed certificate, a resumed one", r)
-	}
-	if s[0] != s[1] || s[2] != s[3] || s[1] == s[2] {
-		t.Fatalf("check-ins with certificates %v; want the first twice, then the renewed one twice", s)
 	}
 }
 

@@ -54,7 +54,6 @@ func transport(pool *x509.CertPool, cert *tls.Certificate, source net.IP, keepAl
 	if cert != nil {
 		tc.Certificates = []tls.Certificate{*cert}
 	}
-	tc.ClientSessionCache = client.NewSessionCache()
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if source != nil {
 		d.LocalAddr = &net.TCPAddr{IP: source}
