@@ -108,6 +108,31 @@ func AppendTimedID(dst []byte, ts time.Time, sum []byte) []byte {
 	return hex.AppendEncode(dst, b[:])
 }
 
+// TimedIDTime returns the time leading an ID of AppendTimedID's form, 32
+// lower-case hex digits whose first 12 are milliseconds since 1970, and
+// false for an ID of any other form. An ID that is all hash has that form
+// too, so the time it gives is only a claim.
+func TimedIDTime(id string) (time.Time, bool) {
+	if len(id) != 32 {
+		return time.Time{}, false
+	}
+	var ms int64
+	for i := range 12 {
+		c := id[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		default:
+			return time.Time{}, false
+		}
+		ms = ms<<4 | int64(d)
+	}
+	return time.UnixMilli(ms), true
+}
+
 // Get returns a field's value, including the reserved ones.
 func (e Event) Get(name string) (any, bool) {
 	switch name {

@@ -171,3 +171,18 @@ func TestValidateFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTimedIDTime: the time leading a timed ID reads back to the
+// millisecond; an ID of another form gives none.
+func TestTimedIDTime(t *testing.T) {
+	ts := time.Date(2026, 12, 5, 8, 0, 0, 123456789, time.UTC)
+	id := DeriveTimedID(ts, "a")
+	if got, ok := TimedIDTime(id); !ok || !got.Equal(ts.Truncate(time.Millisecond)) {
+		t.Errorf("TimedIDTime(%q) = %v, %v; want %v", id, got, ok, ts.Truncate(time.Millisecond))
+	}
+	for _, bad := range []string{"", "e1", id + "0", "0192A3B4C5D6" + id[12:], "xyz" + id[3:]} {
+		if _, ok := TimedIDTime(bad); ok {
+			t.Errorf("TimedIDTime(%q) took it as timed", bad)
+		}
+	}
+}

@@ -393,30 +393,13 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 // may be for timedID to take the ID as made from it.
 const timedIDWindow = 48 * time.Hour
 
-// timedID reports whether id has the form event.DeriveTimedID gives, 32
-// hex digits whose first 12 are milliseconds since 1970, with a time
-// within timedIDWindow of ts. An ID that is all hash passes by chance
-// about once in a million.
+// timedID reports whether id has the form event.DeriveTimedID gives
+// (event.TimedIDTime) with a time within timedIDWindow of ts. An ID that
+// is all hash passes by chance about once in a million.
 func timedID(id string, ts time.Time) bool {
-	if len(id) != 32 {
-		return false
-	}
-	var ms int64
-	for i := range 12 {
-		c := id[i]
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		default:
-			return false
-		}
-		ms = ms<<4 | int64(d)
-	}
-	diff, w := ms-ts.UnixMilli(), timedIDWindow.Milliseconds()
-	return -w <= diff && diff <= w
+	t, ok := event.TimedIDTime(id)
+	d := t.Sub(ts)
+	return ok && -timedIDWindow <= d && d <= timedIDWindow
 }
 
 // reader is what GetEvents and SearchEvents read from: a snapshot, so that
