@@ -230,12 +230,13 @@ func (c Config) compression() pebble.Compression {
 
 // checkLayout records the key layout in a new directory, moves a directory
 // of layout 1 (before time partitions) or 2 (before index generations) onto
-// the current layout, marks one of layout 3 or 4 as current (layout 3's
-// long id/ values are read as they are, and tables of snappy blocks are
-// read beside zstd ones), and refuses a layout this build does not know.
-// Pebble may write a table between opening the directory and the mark (a
-// flush of the write-ahead log, a compaction): a build that reads only
-// layout 4 would report such a table as damaged rather than refuse.
+// the current layout, marks one of layout 3, 4 or 5 as current (layout 3's
+// long id/ values are read as they are, tables of snappy blocks are read
+// beside zstd ones, and events with id/ entries are found by them as
+// before), and refuses a layout this build does not know. Pebble may write
+// a table between opening the directory and the mark (a flush of the
+// write-ahead log, a compaction): a build that reads only layout 4 would
+// report such a table as damaged rather than refuse.
 func (e *Engine) checkLayout() error {
 	v, closer, err := e.db.Get([]byte(keyLayout))
 	switch {
@@ -249,7 +250,7 @@ func (e *Engine) checkLayout() error {
 	switch layout {
 	case layoutCurrent:
 		return nil
-	case layoutV4, layoutV3:
+	case layoutV5, layoutV4, layoutV3:
 		return e.db.Set([]byte(keyLayout), []byte(layoutCurrent), pebble.Sync)
 	case layoutV2:
 		return e.migrateV2()

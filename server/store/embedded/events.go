@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"lachan/internal/event"
+	"lachan/server/store"
 )
 
 // PutEvents stores the events whose IDs are not stored yet, in one batch,
@@ -91,7 +92,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		p := partOf(ev.Dataset, ev.Timestamp)
 		if !e.parts.has(p) && !slices.Contains(newParts, p) {
 			newParts = append(newParts, p)
-			bk.kvs = append(bk.kvs, kv{k: p.metaKey()})
+			bk.kvs = append(bk.kvs, kv{k: p.metaKey(), v: partMeta})
 		}
 		gen, err := gt.assign(p, ev.Timestamp)
 		if err != nil {
@@ -204,10 +205,10 @@ type kv struct {
 	del  bool
 }
 
-// addEvent adds an event's primary and id/ entries, and its row of the
-// column blocks and posting lists of its partition and generation; fields
-// are its fields in name order (appendFields), or nil to have them listed
-// here.
+// addEvent adds an event's primary entry, its id/ entry unless its ID
+// finds it without one (timeKeyed), and its row of the column blocks and
+// posting lists of its partition and generation; fields are its fields in
+// name order (appendFields), or nil to have them listed here.
 func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
 	if fields == nil {
 		fields = appendFields(nil, ev)
@@ -215,9 +216,11 @@ func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fi
 	pk := bk.mem.make(len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID))
 	pk = appendEventKey(pk, p, ev.Timestamp, ev.ID)
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
-	idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
 	bk.evs = append(bk.evs, kv{k: pk, v: doc})
-	bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: appendIDValue(bk.mem.make(idValueLen), p, tsid[:tsLen])})
+	if !timeKeyed(ev.ID, ev.Timestamp) {
+		idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
+		bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: appendIDValue(bk.mem.make(idValueLen), p, tsid[:tsLen])})
+	}
 	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
 }
 
@@ -332,30 +335,43 @@ func (bk *batchKeys) reset() {
 	bk.mem.reset()
 }
 
-// storedIDs returns which of the events' IDs are stored already. IDs made
-// where events are born start with their time (timedID), so a batch's
-// IDs of that kind lie close together: one iterator sought through them in
-// order reuses its position and loaded blocks. IDs that are all hash fall
-// anywhere; once the store outgrows its block cache, a seek for each would
-// read and decompress a table block for nearly every ID. Each of those is
-// looked up on its own instead, and the tables' bloom filters answer most
-// lookups of an ID not stored (most of them) from memory. Both ways find
-// exactly the IDs stored; the choice is only a matter of speed.
+// storedIDs returns which of the events' IDs are stored already, in one
+// of three ways. An event whose ID leads with its own millisecond
+// (timeKeyed) has no id/ entry: it is stored when its primary key is. IDs
+// made where events are born start with their time (timedID), so a
+// batch's primary keys, and its id/ keys of IDs that lead with a time not
+// quite the event's own (a Windows record's second), lie close together:
+// one iterator sought through them in order reuses its position and
+// loaded blocks. IDs that are all hash fall anywhere; once the store
+// outgrows its block cache, a seek for each would read and decompress a
+// table block for nearly every ID. Each of those is looked up on its own
+// instead, and the tables' bloom filters answer most lookups of an ID not
+// stored (most of them) from memory. Every way finds exactly the keys
+// stored; the choice is only a matter of speed.
 func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	size := 0
 	for _, ev := range evs {
-		size += len(prefixID) + len(ev.ID)
+		size += len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID)
 	}
 	// One buffer for all the keys, rather than an allocation each.
 	buf := make([]byte, 0, size)
-	keys := make([][]byte, 0, len(evs))
+	type sought struct {
+		k  []byte
+		id string
+	}
+	seeks := make([]sought, 0, len(evs))
 	out := map[string]bool{}
 	for _, ev := range evs {
 		start := len(buf)
+		if timeKeyed(ev.ID, ev.Timestamp) {
+			buf = appendEventKey(buf, partOf(ev.Dataset, ev.Timestamp), ev.Timestamp, ev.ID)
+			seeks = append(seeks, sought{buf[start:len(buf):len(buf)], ev.ID})
+			continue
+		}
 		buf = append(append(buf, prefixID...), ev.ID...)
 		k := buf[start:len(buf):len(buf)]
 		if timedID(ev.ID, ev.Timestamp) {
-			keys = append(keys, k)
+			seeks = append(seeks, sought{k, ev.ID})
 			continue
 		}
 		_, closer, err := e.db.Get(k)
@@ -368,18 +384,18 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 		closer.Close()
 		out[ev.ID] = true
 	}
-	if len(keys) == 0 {
+	if len(seeks) == 0 {
 		return out, nil
 	}
-	slices.SortFunc(keys, bytes.Compare)
-	p := []byte(prefixID)
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	slices.SortFunc(seeks, func(a, b sought) int { return bytes.Compare(a.k, b.k) })
+	// id/ sorts before meta/ and t/: one range holds every key sought.
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixID), UpperBound: prefixEnd([]byte(prefixPart))})
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range keys {
-		if it.SeekGE(k) && bytes.Equal(it.Key(), k) {
-			out[string(k[len(prefixID):])] = true
+	for _, s := range seeks {
+		if it.SeekGE(s.k) && bytes.Equal(it.Key(), s.k) {
+			out[s.id] = true
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -418,12 +434,25 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 	defer release()
 	snap := e.db.NewSnapshot()
 	defer snap.Close()
+	byTime, err := e.newTimeLookup(snap)
+	if err != nil {
+		return nil, fmt.Errorf("get events: %w", err)
+	}
+	defer byTime.close()
 	out := make([]event.Event, 0, len(ids))
 	for i, id := range ids {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+		}
+		ev, ok, err := byTime.get(id)
+		if err != nil {
+			return nil, fmt.Errorf("get event %s: %w", id, err)
+		}
+		if ok {
+			out = append(out, ev)
+			continue
 		}
 		v, ok, err := getCopy(snap, idKey(id))
 		if err != nil {
@@ -433,7 +462,7 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 			continue
 		}
 		pk := idValueKey(v, id)
-		ev, ok, err := readEvent(snap, pk)
+		ev, ok, err = readEvent(snap, pk)
 		if err != nil {
 			return nil, fmt.Errorf("get event %s: %w", id, err)
 		}
@@ -445,6 +474,58 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 	}
 	return out, nil
 }
+
+// timeLookup finds the events whose IDs lead with their own millisecond
+// (timeKeyed), which have no id/ entry: the ID names the millisecond, so
+// the event is among the primary keys of that millisecond in the
+// partitions of its day, one for each data kind.
+type timeLookup struct {
+	it    *pebble.Iterator
+	parts *partSet
+	lo    []byte
+	hi    []byte
+}
+
+func (e *Engine) newTimeLookup(r reader) (*timeLookup, error) {
+	p := []byte(prefixPart)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return nil, err
+	}
+	return &timeLookup{it: it, parts: &e.parts}, nil
+}
+
+// get returns the event of ID id that timeKeyed holds for, if one is
+// stored; when several kinds hold one, the first in store.DataKinds.
+func (tl *timeLookup) get(id string) (event.Event, bool, error) {
+	t, ok := event.TimedIDTime(id)
+	if !ok || t.Before(minTime) || !t.Add(time.Millisecond).Before(maxTime) {
+		return event.Event{}, false, nil
+	}
+	for _, kind := range store.DataKinds {
+		p := makePart(kindByte(kind), dayOf(t))
+		if !tl.parts.has(p) {
+			continue
+		}
+		tl.lo = appendEventKey(tl.lo[:0], p, t, "")
+		tl.hi = appendEventKey(tl.hi[:0], p, t.Add(time.Millisecond), "")
+		n := len(tl.lo)
+		for ok := tl.it.SeekGE(tl.lo); ok && bytes.Compare(tl.it.Key(), tl.hi) < 0; ok = tl.it.Next() {
+			k := tl.it.Key()
+			if len(k) != n+len(id) || string(k[n:]) != id {
+				continue
+			}
+			ev, err := decodeEvent(k[n-tsLen:], tl.it.Value())
+			return ev, err == nil, err
+		}
+		if err := tl.it.Error(); err != nil {
+			return event.Event{}, false, err
+		}
+	}
+	return event.Event{}, false, nil
+}
+
+func (tl *timeLookup) close() error { return tl.it.Close() }
 
 // getCopy returns a copy of key's value, or false when it is absent.
 func getCopy(r reader, key []byte) ([]byte, bool, error) {

@@ -38,8 +38,16 @@ const (
 	// the number tells it to refuse the directory instead of reporting its
 	// tables as damaged or its lists as malformed.
 	layoutV5 = "5"
+	// layoutV6 is layout 5 in which an event whose ID leads with its own
+	// millisecond (timeKeyed) has no id/ entry: its primary key is found
+	// from the ID. A build that reads only layout 5 would find neither
+	// such an event by its ID nor that it is stored, so the number tells
+	// it to refuse the directory. A partition made in layout 6 records it
+	// in its meta/part/ value (partMeta), so that retention knows which of
+	// its events have no id/ entry to delete.
+	layoutV6 = "6"
 	// layoutCurrent is the layout this build writes.
-	layoutCurrent = layoutV5
+	layoutCurrent = layoutV6
 )
 
 // unitField scopes every query (store.Query.Units).
@@ -134,6 +142,18 @@ func appendEventPrefix(b []byte, p part) []byte {
 // idKey returns id/<id>.
 func idKey(id string) []byte {
 	return append([]byte(prefixID), id...)
+}
+
+// timeKeyed reports whether an event of ID id at ts is found by its ID
+// without an id/ entry: the ID leads with the millisecond of the event's
+// own time (event.DeriveTimedID of that time, event.TimedIDTime), so the
+// ID alone names the day of the event's partition and the millisecond its
+// primary key lies in (GetEvents), and the primary key itself tells
+// whether the event is stored (storedIDs). An ID that is all hash leads
+// with a given millisecond about once in 2^48.
+func timeKeyed(id string, ts time.Time) bool {
+	t, ok := event.TimedIDTime(id)
+	return ok && t.UnixMilli() == ts.UnixMilli()
 }
 
 // idValueLen is the length of an id/ entry's value: <part><ts>, the

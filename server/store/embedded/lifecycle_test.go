@@ -170,7 +170,7 @@ func TestMigrateV2(t *testing.T) {
 // TestLayout3IDValues: a layout-3 directory, whose id/ values hold the
 // whole primary key, is marked current on open and read as it is, beside
 // the short values new writes give; a build that knows no layout 4 would
-// refuse it, and this one refuses a layout 6.
+// refuse it, and this one refuses a layout 7.
 func TestLayout3IDValues(t *testing.T) {
 	dir := t.TempDir()
 	e := openAt(t, dir, true)
@@ -199,15 +199,15 @@ func TestLayout3IDValues(t *testing.T) {
 	if fresh, err := e.PutEvents(ctx, all); err != nil || len(fresh) != 0 {
 		t.Errorf("put again: %d fresh, %v", len(fresh), err)
 	}
-	must(t, e.db.Set([]byte(keyLayout), []byte("6"), pebble.Sync))
+	must(t, e.db.Set([]byte(keyLayout), []byte("7"), pebble.Sync))
 	must(t, e.Close())
 	cfg := DefaultConfig()
 	cfg.Dir = dir
-	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "6"`) {
+	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "7"`) {
 		if err == nil {
 			e.Close()
 		}
-		t.Errorf("layout 6 opened: %v", err)
+		t.Errorf("layout 7 opened: %v", err)
 	}
 }
 

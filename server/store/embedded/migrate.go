@@ -50,7 +50,7 @@ func (e *Engine) migrateV1() error {
 		p := partOf(ev.Dataset, ev.Timestamp)
 		if !e.parts.has(p) {
 			e.parts.add(p)
-			bk.kvs = append(bk.kvs, kv{k: p.metaKey()})
+			bk.kvs = append(bk.kvs, kv{k: p.metaKey(), v: partMeta})
 		}
 		gen, err := gt.assign(p, ev.Timestamp)
 		if err != nil {

@@ -71,6 +71,11 @@ func (p part) prefix() []byte {
 // metaKey returns meta/part/<part>, which records that the partition exists.
 func (p part) metaKey() []byte { return append([]byte(prefixPartMeta), p[:]...) }
 
+// partMeta is the meta/part/ value of a partition this build makes: the
+// layout its events are written in. Partitions made before layout 6 have
+// an empty value, and every event of theirs may have an id/ entry.
+var partMeta = []byte(layoutV6)
+
 // partSet is the in-memory list of the partitions that hold data, kept
 // sorted by (day, kind). It is loaded at open from meta/part/ keys.
 type partSet struct {

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -14,10 +15,10 @@ import (
 // DropBefore removes the partitions of kind whose whole day lies before
 // cutoff: retention works in whole UTC days, so an event goes at the first
 // call after the end of its day has passed the cutoff. Each partition goes
-// in one batch: its id/ entries, a range deletion over t/<part> (events and
-// index entries together) and its meta key, so a crash leaves it whole or
-// gone. Pebble then drops the files the range deletion covers without
-// rewriting them.
+// in one batch: the id/ entries of its events that have one (timeKeyed), a
+// range deletion over t/<part> (events and index entries together) and its
+// meta key, so a crash leaves it whole or gone. Pebble then drops the files
+// the range deletion covers without rewriting them.
 func (e *Engine) DropBefore(ctx context.Context, kind string, cutoff time.Time) (int64, error) {
 	if !slices.Contains(store.DataKinds, kind) {
 		return 0, fmt.Errorf("drop before: unknown data kind %q (want one of %v)", kind, store.DataKinds)
@@ -52,6 +53,14 @@ func (e *Engine) dropPart(p part) (int64, error) {
 	defer e.evMu.Unlock()
 	b := e.db.NewBatch()
 	defer b.Close()
+	// A partition made in layout 6 or later wrote no id/ entry for an
+	// event its ID finds (timeKeyed); one made before may have written
+	// one for every event.
+	meta, _, err := getCopy(e.db, p.metaKey())
+	if err != nil {
+		return 0, err
+	}
+	keyed := bytes.Equal(meta, partMeta)
 	evp := append(p.prefix(), prefixEvent...)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: evp, UpperBound: prefixEnd(evp)})
 	if err != nil {
@@ -59,12 +68,16 @@ func (e *Engine) dropPart(p part) (int64, error) {
 	}
 	var n int64
 	for ok := it.First(); ok; ok = it.Next() {
-		id := it.Key()[len(evp)+tsLen:]
-		if err := b.Delete(idKey(string(id)), nil); err != nil {
+		n++
+		tsid := it.Key()[len(evp):]
+		id := string(tsid[tsLen:])
+		if ts, _ := decodeTS(tsid); keyed && timeKeyed(id, ts) {
+			continue
+		}
+		if err := b.Delete(idKey(id), nil); err != nil {
 			it.Close()
 			return 0, err
 		}
-		n++
 	}
 	if err := it.Close(); err != nil {
 		return 0, err

@@ -20,14 +20,21 @@ import (
 var updateStored = flag.Bool("update", false, "rewrite testdata/stored.sum with the digest of what the store writes now")
 
 // storedEvent returns event n of TestStoredBytes's batches: several
-// datasets and days, indexed fields holding strings, lists, long values and
-// bytes the index escapes, some missing, and a few events the mapping
-// refuses (dead letters).
+// datasets and days, IDs of every kind (timeKeyed, timed, neither),
+// indexed fields holding strings, lists, long values and bytes the index
+// escapes, some missing, and a few events the mapping refuses (dead
+// letters).
 func storedEvent(n int) event.Event {
 	ds := []string{event.DatasetOsquery, "yara.finding", "network.flow", event.DatasetOsquery}[n%4]
 	// Out of order within a batch, over three days.
 	ts := benchT0.Add(time.Duration((n*7919)%2000)*time.Minute + time.Duration(n)*time.Millisecond)
 	ev := event.Event{ID: fmt.Sprintf("s%06d", n), Timestamp: ts, Dataset: ds}
+	switch n % 5 {
+	case 2: // found by its primary key (timeKeyed)
+		ev.ID = event.DeriveTimedID(ts, "stored", fmt.Sprint(n))
+	case 4: // a Windows record's ID, of its second
+		ev.ID = event.DeriveTimedID(ts.Truncate(time.Second), "stored", fmt.Sprint(n))
+	}
 	switch n % 9 {
 	case 0:
 		ev.Set("host.id", []any{fmt.Sprintf("host-%d", n%5), "host-x", fmt.Sprintf("host-%d", n%5)})

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ConcurrentPutEvents", func(t *testing.T) { testConcurrentPut(t, open) })
 	t.Run("Aggregate", func(t *testing.T) { testAggregate(t, open) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open) })
+	t.Run("TimedIDs", func(t *testing.T) { testTimedIDs(t, open) })
 	t.Run("DeadLetters", func(t *testing.T) { testDeadLetters(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
 }
