@@ -24,7 +24,7 @@ func timedEvents() []event.Event {
 				// Events 0 and 1 share a millisecond; 2 has a fraction of one.
 				ts := day.Add(time.Duration(i)*time.Minute + time.Duration(j/2)*time.Millisecond + time.Duration(j%2)*time.Microsecond)
 				if j == 3 {
-					ts = day.Truncate(24*time.Hour).Add(24*time.Hour - time.Microsecond)
+					ts = day.Truncate(24 * time.Hour).Add(24*time.Hour - time.Microsecond)
 				}
 				id := event.DeriveTimedID(ts, "storetest", ds, fmt.Sprint(d, i, j))
 				out = append(out, Event(id, ts, ds, map[string]any{"host.id": fmt.Sprint("h-", j)}))
