@@ -21,11 +21,28 @@ import (
 type mix struct {
 	windows, osquery int
 	alertEvery       int
-	// hashedIDs gives every event an ID that is all hash, as agents did
-	// before IDs led with the time (event.DeriveTimedID), instead of one
-	// that leads with it.
-	hashedIDs bool
+	// ids is how the events' IDs are made (idsSources unless -ids says).
+	ids idMode
 }
+
+// idMode is how the load generator makes its events' IDs.
+type idMode int
+
+const (
+	// idsSources makes them as each source does: a Windows record's ID
+	// leads with the whole second of its time (winevent's), an osquery
+	// row's with its millisecond (event.DeriveTimedID), and a YARA
+	// finding's is all hash (event.DeriveID).
+	idsSources idMode = iota
+	// idsTimed makes every ID lead with its event's millisecond.
+	idsTimed
+	// idsHashed makes every ID all hash, as agents did before IDs led
+	// with the time.
+	idsHashed
+)
+
+// idModes names the modes for -ids and the summary.
+var idModes = map[idMode]string{idsSources: "sources", idsTimed: "timed", idsHashed: "hashed"}
 
 // templates are the events agents send, built once and shared read-only:
 // an event is a template with a new ID and time.

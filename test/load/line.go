@@ -18,7 +18,18 @@ import (
 // time, mid, the ID and rest.
 type line struct {
 	mid, rest []byte
+	// id is how its source makes an event's ID (idsSources).
+	id idForm
 }
+
+// idForm is the form of a source's IDs.
+type idForm int
+
+const (
+	idMilli  idForm = iota // the event's millisecond, then hash
+	idSecond               // the event's whole second, then hash
+	idHash                 // all hash
+)
 
 // jsonHead opens every event line.
 const jsonHead = `{"@timestamp":"`
@@ -47,13 +58,15 @@ func (t *templates) encode() error {
 	for _, k := range []struct {
 		evs []event.Event
 		out *[]line
-	}{{t.dense, &t.lines.dense}, {t.benign, &t.lines.benign}, {t.osquery, &t.lines.osquery}, {t.yara, &t.lines.yara}} {
+		id  idForm
+	}{{t.dense, &t.lines.dense, idSecond}, {t.benign, &t.lines.benign, idSecond}, {t.osquery, &t.lines.osquery, idMilli}, {t.yara, &t.lines.yara, idHash}} {
 		*k.out = make([]line, len(k.evs))
 		for i, ev := range k.evs {
 			l, err := newLine(ev)
 			if err != nil {
 				return err
 			}
+			l.id = k.id
 			(*k.out)[i] = l
 		}
 	}
@@ -61,16 +74,26 @@ func (t *templates) encode() error {
 }
 
 // appendLine appends the line of event n, with the time ts (already in
-// the RFC 3339 form AppendJSON writes) and a new ID made with rng, and a
-// newline.
+// the RFC 3339 form AppendJSON writes, of now) and a new ID made with rng
+// in the form t.mix.ids gives it, and a newline.
 func (t *templates) appendLine(b []byte, n uint64, ts []byte, now time.Time, rng *rand.Rand) []byte {
 	l := t.pick(n)
 	b = append(b, jsonHead...)
 	b = append(b, ts...)
 	b = append(b, l.mid...)
-	if t.mix.hashedIDs {
+	form := l.id
+	switch t.mix.ids {
+	case idsTimed:
+		form = idMilli
+	case idsHashed:
+		form = idHash
+	}
+	switch form {
+	case idHash:
 		b = appendHashedID(b, rng)
-	} else {
+	case idSecond:
+		b = appendID(b, now.Truncate(time.Second), rng)
+	default:
 		b = appendID(b, now, rng)
 	}
 	b = append(b, l.rest...)

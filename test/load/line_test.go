@@ -36,13 +36,14 @@ func lineTemplates(t testing.TB) *templates {
 func TestLineIsAppendJSON(t *testing.T) {
 	tm := lineTemplates(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	now := time.Date(2026, 12, 3, 17, 30, 1, 5000, time.FixedZone("ICT", 7*3600))
+	now := time.Date(2026, 12, 3, 17, 30, 1, 250005000, time.FixedZone("ICT", 7*3600))
 	ts := now.UTC().AppendFormat(nil, time.RFC3339Nano)
 	dec := event.NewDecoder()
 	ids := map[string]bool{}
-	for n := range uint64(400) {
-		// The first half with timed IDs, the second with hashed ones.
-		tm.mix.hashedIDs = n >= 200
+	for n := range uint64(600) {
+		// A third each with IDs as their sources make them, timed IDs and
+		// hashed ones.
+		tm.mix.ids = []idMode{idsSources, idsTimed, idsHashed}[n/200]
 		got := tm.appendLine(nil, n, ts, now, rng)
 		off := len(jsonHead) + len(ts) + len(tm.pick(n).mid)
 		id := string(got[off : off+32])
@@ -62,8 +63,21 @@ func TestLineIsAppendJSON(t *testing.T) {
 		if ev.ID != id || !ev.Timestamp.Equal(now) || ev.Dataset != want.Dataset {
 			t.Fatalf("event %d decoded as %s %s %s", n, ev.ID, ev.Timestamp, ev.Dataset)
 		}
-		if ms := fmt.Sprintf("%012x", now.UnixMilli()); (id[:12] == ms) == tm.mix.hashedIDs {
-			t.Fatalf("event %d (hashed IDs %v): ID %s against the time in milliseconds, %s", n, tm.mix.hashedIDs, id, ms)
+		// What the ID leads with: the event's millisecond, its second, or
+		// neither (all hash).
+		lead := idHash
+		switch id[:12] {
+		case fmt.Sprintf("%012x", now.UnixMilli()):
+			lead = idMilli
+		case fmt.Sprintf("%012x", now.Truncate(time.Second).UnixMilli()):
+			lead = idSecond
+		}
+		wantForm := map[idMode]idForm{idsTimed: idMilli, idsHashed: idHash}[tm.mix.ids]
+		if tm.mix.ids == idsSources {
+			wantForm = map[string]idForm{"windows.sysmon": idSecond, event.DatasetOsquery: idMilli, event.DatasetYARA: idHash}[pickEvent(tm, n).Dataset]
+		}
+		if lead != wantForm {
+			t.Fatalf("event %d (%s, IDs %s): ID %s leads with form %d, want %d", n, pickEvent(tm, n).Dataset, idModes[tm.mix.ids], id, lead, wantForm)
 		}
 		if ids[id] {
 			t.Fatalf("event %d: ID %s given twice", n, id)

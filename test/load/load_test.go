@@ -64,18 +64,24 @@ func TestSmoke(t *testing.T) {
 
 func TestIDsFlag(t *testing.T) {
 	for _, c := range []struct {
-		arg    string
-		hashed bool
-		ok     bool
-	}{{"timed", false, true}, {"hashed", true, true}, {"random", false, false}} {
-		cfg, err := parseFlags(flag.NewFlagSet("load", flag.ContinueOnError), []string{"-ids", c.arg, "-data", t.TempDir()})
+		args []string
+		mode idMode
+		ok   bool
+	}{
+		{nil, idsSources, true},
+		{[]string{"-ids", "sources"}, idsSources, true},
+		{[]string{"-ids", "timed"}, idsTimed, true},
+		{[]string{"-ids", "hashed"}, idsHashed, true},
+		{[]string{"-ids", "random"}, 0, false},
+	} {
+		cfg, err := parseFlags(flag.NewFlagSet("load", flag.ContinueOnError), append(c.args, "-data", t.TempDir()))
 		switch {
 		case !c.ok && (err == nil || !strings.Contains(err.Error(), "-ids")):
-			t.Errorf("-ids %s: err %v, want one naming -ids", c.arg, err)
+			t.Errorf("%v: err %v, want one naming -ids", c.args, err)
 		case c.ok && err != nil:
-			t.Errorf("-ids %s: %v", c.arg, err)
-		case c.ok && cfg.mix.hashedIDs != c.hashed:
-			t.Errorf("-ids %s: hashed IDs %v", c.arg, cfg.mix.hashedIDs)
+			t.Errorf("%v: %v", c.args, err)
+		case c.ok && cfg.mix.ids != c.mode:
+			t.Errorf("%v: IDs %s, want %s", c.args, idModes[cfg.mix.ids], idModes[c.mode])
 		}
 	}
 }

@@ -137,7 +137,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.IntVar(&cfg.mix.windows, "windows", 80, "Windows events in every 100 events")
 	fs.IntVar(&cfg.mix.osquery, "osquery", 18, "osquery rows in every 100 events (the rest are YARA findings)")
 	fs.IntVar(&cfg.mix.alertEvery, "alert-every", 100, "one Windows event in this many is a SigmaHQ regression event, which raises alerts (0: none)")
-	ids := fs.String("ids", "timed", `the events' IDs: "timed" (the time, then a hash: as agents make them) or "hashed" (all hash: as agents made them before)`)
+	ids := fs.String("ids", "sources", `the events' IDs: "sources" (as each source makes them: a Windows record's lead with its second, an osquery row's with its millisecond, a YARA finding's all hash), "timed" (every one leads with its event's millisecond) or "hashed" (all hash, as agents made them before)`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -155,12 +155,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	if *secrets != "" {
 		cfg.secrets = strings.Split(*secrets, ",")
 	}
-	switch *ids {
-	case "timed":
-	case "hashed":
-		cfg.mix.hashedIDs = true
-	default:
-		return nil, fmt.Errorf(`-ids: "timed" or "hashed", not %q`, *ids)
+	found := false
+	for m, name := range idModes {
+		if name == *ids {
+			cfg.mix.ids, found = m, true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf(`-ids: "sources", "timed" or "hashed", not %q`, *ids)
 	}
 	if cfg.data == "" {
 		d, ok := shareddata.Path()
@@ -195,10 +197,7 @@ func (c *config) validate() error {
 // run starts the server (unless cfg.server names one), enrolls the agents,
 // loads the server for cfg.duration and sums up; progress goes to logw.
 func run(ctx context.Context, cfg *config, logw io.Writer) (summary, error) {
-	sum := summary{Agents: cfg.agents, IdleAgents: cfg.idle, Rate: cfg.rate, IDs: "timed"}
-	if cfg.mix.hashedIDs {
-		sum.IDs = "hashed"
-	}
+	sum := summary{Agents: cfg.agents, IdleAgents: cfg.idle, Rate: cfg.rate, IDs: idModes[cfg.mix.ids]}
 	tmpl, err := loadTemplates(filepath.Join(cfg.data, "sigma", "sigmahq"), cfg.mix)
 	if err != nil {
 		return sum, err
