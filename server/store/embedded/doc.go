@@ -12,13 +12,13 @@
 // too. <id> is the event ID, which event.Validate restricts to
 // [0-9A-Za-z._:-] (so never a NUL byte).
 //
-//	meta/layout                           → "5": the layout version this directory holds
-//	meta/part/<part>                      → empty: the partition holds events
+//	meta/layout                           → "6": the layout version this directory holds
+//	meta/part/<part>                      → the partition holds events; "6" when made in layout 6, else empty
 //	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest event
 //	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
-//	id/<id>                               → <part><ts> of the event's primary key (layout 3: the whole key)
+//	id/<id>                               → <part><ts> of the event's primary key (layout 3: the whole key); none for an ID that leads with its event's millisecond
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
 //	en/<kind>\x00<id>                     → 8-byte big-endian version, then the document
 //
@@ -27,21 +27,41 @@
 // and paging is a seek; partitions of one day never overlap another day in
 // time, so a search walks the days in order and merges only one day's
 // ranges at a time. id/ makes de-duplication and GetEvents a point lookup.
+// An event whose ID leads with the millisecond of its own time
+// (event.DeriveTimedID: osquery rows, Linux telemetry, flows, alerts;
+// keys.go: timeKeyed) has no id/ entry: its ID names the day and the
+// millisecond of its primary key, so GetEvents looks there, in each data
+// kind's partition of that day, and its primary key tells PutEvents that
+// it is stored. For such an event, "stored already" means an event of the
+// same data kind, time and ID is: an event of another kind or time with
+// the same ID is a new one, where an ID that does not lead with its
+// event's millisecond (a Windows record's leads with its second, a YARA
+// finding's is all hash) is the same event whatever its time. Senders that
+// derive the ID from the record, time included, never tell the
+// difference; a Windows record read from two renderings whose times differ
+// below the millisecond, in the first millisecond of its second, is the
+// one case known to.
+//
 // Layout 1 (one event range for all time, before partitions) and layout 2
-// (posting lists without generations) are rewritten into layout 5 when such
+// (posting lists without generations) are rewritten into the current one when such
 // a directory is opened. Layout 3 differs from 4 only in that its id/ values
 // hold the whole primary key, which is read as it is. Layout 5 writes its
 // tables zstd-compressed (engine.go: tableCompression) where 4 wrote
 // snappy, and its posting lists as rows of the batch's block of sort keys
 // where 4 wrote the keys themselves (posting.go); Pebble reads each table
 // by its own compression and the store reads every form of list. So a
-// directory of layout 3 or 4 is marked 5 and nothing is rewritten.
+// directory of layout 3 or 4 is marked 5 and nothing is rewritten. Layout 6
+// leaves out the id/ entries of events that lead with their millisecond;
+// events written before keep theirs and are found by them as before, so a
+// directory of layout 3 to 5 is marked 6. Retention deletes the id/ entries
+// of every event of a partition made before layout 6 (meta/part/ value
+// empty) and only those of the others in one made since.
 //
 // # Retention
 //
-// DropBefore removes whole partitions: their id/ entries, one range
-// deletion over t/<part> (events and index entries together) and the meta
-// key, in one batch. Pebble drops the files a range deletion covers without
+// DropBefore removes whole partitions: the id/ entries of their events,
+// one range deletion over t/<part> (events and index entries together)
+// and the meta key, in one batch. Pebble drops the files a range deletion covers without
 // reading them, so retention costs little however much it removes; it works
 // in whole days.
 //
@@ -102,7 +122,7 @@
 //
 // # Writes
 //
-// PutEvents writes one Pebble batch per call (event, id/ entry and index
+// PutEvents writes one Pebble batch per call (event, id/ entry if any, and index
 // entries together, so a crash leaves all or none of them, added in key
 // order because the memtable inserts sorted keys far more cheaply) and commits it
 // with fsync when Config.Sync is set. A mutex serializes event writers so
