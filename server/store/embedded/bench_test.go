@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -269,6 +270,62 @@ func BenchmarkBatchKeys(b *testing.B) {
 			// CPU, not wall time: the figure holds on a busy machine.
 			if cpu1 := procstat.SelfCPU(); cpu0 > 0 && cpu1 > cpu0 {
 				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
+
+// BenchmarkGetEvents looks up 100 stored events by ID an op, in random
+// order, in a store of 200,000 events flushed to tables: IDs that lead with
+// their event's millisecond (found from the ID, with no id/ entry), IDs
+// that lead with its second (a Windows record's: the id/ entry) and IDs
+// that are all hash (the id/ entry). It reports CPU-ns per ID found.
+func BenchmarkGetEvents(b *testing.B) {
+	const events, perOp = 200_000, 100
+	for _, c := range []struct {
+		name string
+		id   func(n int, ts time.Time) string
+	}{
+		{"ids=milli", timedIDs},
+		{"ids=second", func(n int, ts time.Time) string { return timedIDs(n, ts.Truncate(time.Second)) }},
+		{"ids=hashed", hashedIDs},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := openBench(b, false)
+			ids := make([]string, events)
+			evs := make([]event.Event, 0, 1000)
+			for n := range events {
+				// 250 µs apart, so that a second holds 4,000 events.
+				ts := benchT0.Add(time.Duration(n) * 250 * time.Microsecond)
+				ev := benchEvent(n, 300, ts)
+				ev.ID = c.id(n, ts)
+				ids[n] = ev.ID
+				if evs = append(evs, ev); len(evs) == cap(evs) || n == events-1 {
+					if _, err := e.PutEvents(context.Background(), evs); err != nil {
+						b.Fatal(err)
+					}
+					evs = evs[:0]
+				}
+			}
+			if err := e.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			ask := make([]string, perOp)
+			found := 0
+			cpu0 := procstat.SelfCPU()
+			for b.Loop() {
+				for i := range ask {
+					ask[i] = ids[rng.IntN(events)]
+				}
+				got, err := e.GetEvents(context.Background(), ask)
+				if err != nil || len(got) != perOp {
+					b.Fatalf("%d of %d found, %v", len(got), perOp, err)
+				}
+				found += len(got)
+			}
+			if cpu1 := procstat.SelfCPU(); cpu0 > 0 && cpu1 > cpu0 {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(found), "cpu-ns/id")
 			}
 		})
 	}

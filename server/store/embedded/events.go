@@ -439,6 +439,7 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 		return nil, fmt.Errorf("get events: %w", err)
 	}
 	defer byTime.close()
+	byEntry := e.idEntryGetter(snap)
 	out := make([]event.Event, 0, len(ids))
 	for i, id := range ids {
 		if i%256 == 0 {
@@ -446,33 +447,43 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 				return nil, err
 			}
 		}
-		ev, ok, err := byTime.get(id)
-		if err != nil {
-			return nil, fmt.Errorf("get event %s: %w", id, err)
+		// An ID that leads with a whole second is more likely a Windows
+		// record's, which leads with the second of a time that has a
+		// fraction and so has an id/ entry; any other that leads with a
+		// time is more likely found from it. Each way is tried if the
+		// other finds nothing.
+		ways := []func(string) (event.Event, bool, error){byTime.get, byEntry}
+		if t, ok := event.TimedIDTime(id); ok && t.UnixMilli()%1000 == 0 {
+			ways[0], ways[1] = ways[1], ways[0]
 		}
-		if ok {
-			out = append(out, ev)
-			continue
+		for _, get := range ways {
+			ev, ok, err := get(id)
+			if err != nil {
+				return nil, fmt.Errorf("get event %s: %w", id, err)
+			}
+			if ok {
+				out = append(out, ev)
+				break
+			}
 		}
-		v, ok, err := getCopy(snap, idKey(id))
-		if err != nil {
-			return nil, fmt.Errorf("get event %s: %w", id, err)
-		}
-		if !ok {
-			continue
-		}
-		pk := idValueKey(v, id)
-		ev, ok, err = readEvent(snap, pk)
-		if err != nil {
-			return nil, fmt.Errorf("get event %s: %w", id, err)
-		}
-		if !ok {
-			e.log.Warn("store: id entry without its event", "id", id)
-			continue
-		}
-		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// idEntryGetter returns a function that reads from r the event whose id/
+// entry an ID has, if it has one.
+func (e *Engine) idEntryGetter(r reader) func(string) (event.Event, bool, error) {
+	return func(id string) (event.Event, bool, error) {
+		v, ok, err := getCopy(r, idKey(id))
+		if err != nil || !ok {
+			return event.Event{}, false, err
+		}
+		ev, ok, err := readEvent(r, idValueKey(v, id))
+		if err == nil && !ok {
+			e.log.Warn("store: id entry without its event", "id", id)
+		}
+		return ev, ok, err
+	}
 }
 
 // timeLookup finds the events whose IDs lead with their own millisecond
