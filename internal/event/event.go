@@ -117,7 +117,7 @@ func TimedIDTime(id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var ms int64
-	for i := range 12 {
+	for i := range 32 {
 		c := id[i]
 		var d byte
 		switch {
@@ -128,7 +128,9 @@ func TimedIDTime(id string) (time.Time, bool) {
 		default:
 			return time.Time{}, false
 		}
-		ms = ms<<4 | int64(d)
+		if i < 12 {
+			ms = ms<<4 | int64(d)
+		}
 	}
 	return time.UnixMilli(ms), true
 }

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -180,9 +181,32 @@ func TestTimedIDTime(t *testing.T) {
 	if got, ok := TimedIDTime(id); !ok || !got.Equal(ts.Truncate(time.Millisecond)) {
 		t.Errorf("TimedIDTime(%q) = %v, %v; want %v", id, got, ok, ts.Truncate(time.Millisecond))
 	}
-	for _, bad := range []string{"", "e1", id + "0", "0192A3B4C5D6" + id[12:], "xyz" + id[3:]} {
+	for _, bad := range []string{"", "e1", id + "0", "0192A3B4C5D6" + id[12:], "xyz" + id[3:], id[:20] + "A" + id[21:]} {
 		if _, ok := TimedIDTime(bad); ok {
 			t.Errorf("TimedIDTime(%q) took it as timed", bad)
 		}
 	}
+}
+
+// FuzzTimedIDTime: any string either is refused or is an ID that
+// AppendTimedID writes again, byte for byte, from the time read and the
+// hash after it.
+func FuzzTimedIDTime(f *testing.F) {
+	f.Add(DeriveTimedID(time.Date(2026, 12, 5, 8, 0, 0, 123456789, time.UTC), "a"))
+	f.Add(DeriveID("a"))
+	f.Add("e1")
+	f.Add("ffffffffffffffffffffffffffffffff")
+	f.Fuzz(func(t *testing.T, id string) {
+		ts, ok := TimedIDTime(id)
+		if !ok {
+			return
+		}
+		sum, err := hex.DecodeString(id[12:])
+		if len(id) != 32 || err != nil {
+			t.Fatalf("TimedIDTime took %q", id)
+		}
+		if got := string(AppendTimedID(nil, ts, sum)); got != id {
+			t.Fatalf("TimedIDTime(%q) = %v, written again as %q", id, ts, got)
+		}
+	})
 }
