@@ -185,3 +185,39 @@ func TestDropKeyedPartitions(t *testing.T) {
 	}
 	must(t, it.Close())
 }
+
+// FuzzGetEvents: GetEvents takes any ID a caller sends (the API's event
+// look-ups), finds only an event of that ID, and finds each stored one.
+func FuzzGetEvents(f *testing.F) {
+	e := openAt(f, f.TempDir(), false)
+	ts := time.Date(2026, 12, 5, 8, 0, 0, 250_000_000, time.UTC)
+	evs := []event.Event{
+		{ID: event.DeriveTimedID(ts, "fuzz", "milli"), Timestamp: ts, Dataset: event.DatasetOsquery, Fields: map[string]any{}},
+		{ID: event.DeriveTimedID(ts.Truncate(time.Second), "fuzz", "second"), Timestamp: ts, Dataset: "windows.security", Fields: map[string]any{}},
+		{ID: event.DeriveID("fuzz", "hash"), Timestamp: ts, Dataset: event.DatasetYARA, Fields: map[string]any{}},
+		{ID: event.DeriveTimedID(ts, "fuzz", "alert"), Timestamp: ts, Dataset: event.DatasetAlert, Fields: map[string]any{}},
+	}
+	if _, err := e.PutEvents(context.Background(), evs); err != nil {
+		f.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for _, ev := range evs {
+		stored[ev.ID] = true
+		f.Add(ev.ID)
+	}
+	f.Add("")
+	f.Add("ffffffffffffffffffffffffffffffff")
+	f.Add(event.DeriveTimedID(ts, "fuzz", "none"))
+	f.Fuzz(func(t *testing.T, id string) {
+		got, err := e.GetEvents(context.Background(), []string{id})
+		if err != nil {
+			t.Fatalf("GetEvents(%q): %v", id, err)
+		}
+		if len(got) != 0 && (len(got) != 1 || got[0].ID != id) {
+			t.Fatalf("GetEvents(%q) found %d events, the first %q", id, len(got), got[0].ID)
+		}
+		if (len(got) == 1) != stored[id] {
+			t.Fatalf("GetEvents(%q) found %d events; stored %v", id, len(got), stored[id])
+		}
+	})
+}
