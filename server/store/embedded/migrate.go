@@ -13,11 +13,12 @@ const (
 )
 
 // migrateV1 rewrites a layout-1 directory into time partitions with index
-// generations (layout 5). It is idempotent: the old ranges are removed, and
-// the layout marked 4, only in the last batch, so a crash part-way leaves a
-// directory that migrates again from the start on the next open.
+// generations (the current layout). It is idempotent: the old ranges are
+// removed, and the layout marked current, only in the last batch, so a
+// crash part-way leaves a directory that migrates again from the start on
+// the next open.
 func (e *Engine) migrateV1() error {
-	e.log.Info("store: moving the data directory onto time partitions (layout 1 → 4)")
+	e.log.Info("store: moving the data directory onto time partitions (layout 1 → " + layoutCurrent + ")")
 	lo := []byte(v1Event)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
@@ -92,10 +93,10 @@ func (e *Engine) migrateV1() error {
 // spanning its day whose count is full, so that new writes start generation
 // 1. Field names never start with a NUL byte while generation 0 does, so
 // the old keys are exactly those from t/<part>x\x01 on. Like migrateV1 it
-// can be cut by a crash anywhere: the old keys go, and the layout becomes 4,
-// in the last batch, and a rerun writes the same new keys again.
+// can be cut by a crash anywhere: the old keys go, and the layout becomes
+// current, in the last batch, and a rerun writes the same new keys again.
 func (e *Engine) migrateV2() error {
-	e.log.Info("store: cutting the indexes into generations (layout 2 → 3)")
+	e.log.Info("store: cutting the indexes into generations (layout 2 → " + layoutCurrent + ")")
 	const chunk = 4096
 	var kvs []kv
 	flush := func() error {
