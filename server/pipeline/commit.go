@@ -169,14 +169,15 @@ func (p *Pipeline) commitGroup(ctx context.Context, group []*job, filed func()) 
 // store is the serialised part of Process. Order matters for retries:
 // alerts not yet stored are filed into incidents first, under p.mu
 // (filing is idempotent by alert ID), then, under p.storing, events and
-// alerts are stored in one call, then network records are attached to
+// the alerts filed are stored in one call, then network records are attached to
 // open incidents (also idempotent). p.storing is taken before p.mu is let
 // go, and filed called between, so that the next group files its alerts
 // while this one is stored, and groups are stored in the order they were
 // filed. Filing and storing wait mostly on the store's durable writes,
 // which overlap so.
 func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event, filed func()) ([]event.Event, error) {
-	if err := p.file(ctx, alerts); err != nil {
+	alerts, err := p.file(ctx, alerts)
+	if err != nil {
 		filed()
 		return nil, err
 	}
@@ -193,21 +194,81 @@ func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event, filed f
 }
 
 // file files the alerts not yet stored into incidents under p.mu and, when
-// it succeeds, returns holding p.storing.
-func (p *Pipeline) file(ctx context.Context, alerts []event.Event) error {
+// it succeeds, returns them (the alerts to store) holding p.storing.
+func (p *Pipeline) file(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fresh, err := p.unstored(ctx, alerts)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if fresh, err = p.firstRaised(ctx, fresh); err != nil {
+		return nil, err
 	}
 	// The incident writes need not be durable one by one: the store's
 	// PutEvents right after makes them durable before the batch is
 	// acknowledged, and a batch never acknowledged is sent again and
 	// filed again (filing is idempotent).
 	if _, err := p.incidents.Raise(store.DeferSync(ctx), fresh); err != nil {
-		return fmt.Errorf("raise incidents: %w", err)
+		return nil, fmt.Errorf("raise incidents: %w", err)
 	}
 	p.storing.Lock()
-	return nil
+	return fresh, nil
+}
+
+// firstRaised drops the alerts a rule raised on an event stored already,
+// or on a copy of an event met earlier in the batch. An event is stored
+// with the alerts its rules raise, in one write (store), so those alerts
+// are stored already. A copy sent again with another time (an agent that
+// restarted and found the same file again: an ID made from what was
+// found, a later time) is not stored a second time, but the rule raises
+// its alert again under another ID, since an alert's ID leads with its
+// event's time; unstored cannot tell it from a new one. Correlation
+// alerts (lachan.correlation.type) are left to unstored: theirs are made
+// from their group, whose events may be stored already.
+func (p *Pipeline) firstRaised(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
+	var sources []string
+	for _, a := range alerts {
+		if src, ok := ruleSource(a); ok && !slices.Contains(sources, src) {
+			sources = append(sources, src)
+		}
+	}
+	if len(sources) == 0 {
+		return alerts, nil
+	}
+	have, err := p.st.GetEvents(ctx, sources)
+	if err != nil {
+		return nil, fmt.Errorf("look up the alerts' events: %w", err)
+	}
+	stored := make(map[string]bool, len(have))
+	for _, ev := range have {
+		stored[ev.ID] = true
+	}
+	raised := map[[2]string]bool{}
+	out := alerts[:0:0]
+	for _, a := range alerts {
+		src, ok := ruleSource(a)
+		if ok {
+			key := [2]string{a.String("rule.id"), src}
+			if stored[src] || raised[key] {
+				continue
+			}
+			raised[key] = true
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ruleSource returns the event a rule's alert was raised on: its one
+// source, for an alert that is not a correlation's.
+func ruleSource(a event.Event) (string, bool) {
+	if _, ok := a.Get("lachan.correlation.type"); ok {
+		return "", false
+	}
+	src := a.Strings("lachan.alert.source_ids")
+	if len(src) != 1 {
+		return "", false
+	}
+	return src[0], true
 }

@@ -101,6 +101,45 @@ func TestRetriedBatchesChangeNothing(t *testing.T) {
 	}
 }
 
+// TestFindingSentAgainLater: an agent that restarts finds the same file
+// again and sends the finding (the same ID, made from what was found) with
+// a later time, once in a batch of its own and twice in one batch. The
+// finding is stored once, and its rule's alert, whose ID leads with the
+// finding's time, is raised and filed once.
+func TestFindingSentAgainLater(t *testing.T) {
+	ctx := context.Background()
+	p, st, fl, inc := setup(t)
+	a, err := fl.Enroll(ctx, "ward-1", wire.Host{Name: "pc-01", IPs: []string{"10.0.0.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finding := func(id string, at int64) event.Event {
+		ev := event.New(event.DatasetYARA, time.Unix(at, 250_000_000))
+		ev.ID = event.DeriveID("f", id)
+		return ev
+	}
+	first, err := p.IngestAgent(ctx, a, []event.Event{finding("a", 1_800_000_000)})
+	if err != nil || first.Stored != 1 || first.Alerts != 1 {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	later, err := p.IngestAgent(ctx, a, []event.Event{finding("a", 1_800_000_060)})
+	if err != nil || later.Stored != 0 || later.Alerts != 0 {
+		t.Fatalf("sent again later: %+v %v", later, err)
+	}
+	twice, err := p.IngestAgent(ctx, a, []event.Event{finding("b", 1_800_000_100), finding("b", 1_800_000_160)})
+	if err != nil || twice.Stored != 1 || twice.Alerts != 1 {
+		t.Fatalf("twice in one batch: %+v %v", twice, err)
+	}
+	page, err := st.SearchEvents(ctx, store.Query{Datasets: []string{event.DatasetAlert}, Limit: 10})
+	if err != nil || len(page.Events) != 2 {
+		t.Fatalf("alerts stored: %d, %v; want 2", len(page.Events), err)
+	}
+	incs, _ := inc.List(ctx, nil)
+	if len(incs) != 1 || incs[0].AlertCount != 2 {
+		t.Fatalf("incidents: %+v", incs)
+	}
+}
+
 // TestDetectionOutsideTheLock holds one batch inside detection until a
 // second batch is detecting too: with detection under the pipeline's
 // lock the second would never get there.
