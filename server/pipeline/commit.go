@@ -236,13 +236,9 @@ func (p *Pipeline) firstRaised(ctx context.Context, alerts []event.Event) ([]eve
 	if len(sources) == 0 {
 		return alerts, nil
 	}
-	have, err := p.st.GetEvents(ctx, sources)
+	stored, err := p.storedIDs(ctx, sources)
 	if err != nil {
 		return nil, fmt.Errorf("look up the alerts' events: %w", err)
-	}
-	stored := make(map[string]bool, len(have))
-	for _, ev := range have {
-		stored[ev.ID] = true
 	}
 	raised := map[[2]string]bool{}
 	out := alerts[:0:0]

@@ -299,6 +299,19 @@ func (p *Pipeline) Record(ctx context.Context, evs, alerts []event.Event) error 
 	return err
 }
 
+// storedIDs returns which of ids the store holds an event of.
+func (p *Pipeline) storedIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+	have, err := p.st.GetEvents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(have))
+	for _, h := range have {
+		out[h.ID] = true
+	}
+	return out, nil
+}
+
 // unstored returns the alerts whose IDs the store does not have yet.
 func (p *Pipeline) unstored(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
 	if len(alerts) == 0 {
@@ -308,13 +321,9 @@ func (p *Pipeline) unstored(ctx context.Context, alerts []event.Event) ([]event.
 	for i, a := range alerts {
 		ids[i] = a.ID
 	}
-	have, err := p.st.GetEvents(ctx, ids)
+	seen, err := p.storedIDs(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up alerts: %w", err)
-	}
-	seen := make(map[string]bool, len(have))
-	for _, h := range have {
-		seen[h.ID] = true
 	}
 	var out []event.Event
 	for _, a := range alerts {
