@@ -228,8 +228,10 @@ func (p *Pipeline) file(ctx context.Context, alerts []event.Event) ([]event.Even
 // from their group, whose events may be stored already.
 func (p *Pipeline) firstRaised(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
 	var sources []string
+	asked := map[string]bool{}
 	for _, a := range alerts {
-		if src, ok := ruleSource(a); ok && !slices.Contains(sources, src) {
+		if src, ok := ruleSource(a); ok && !asked[src] {
+			asked[src] = true
 			sources = append(sources, src)
 		}
 	}
