@@ -120,6 +120,10 @@ func TestTimeKeyed(t *testing.T) {
 	}
 }
 
+// timedID reports whether wayOf takes id as made from a time near ts:
+// the event's own millisecond or another within timedIDWindow.
+func timedID(id string, ts time.Time) bool { return wayOf(id, ts) != byGet }
+
 // TestTimedID: what timedID takes for an ID made from the event's time.
 func TestTimedID(t *testing.T) {
 	ts := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)

@@ -338,7 +338,7 @@ func (bk *batchKeys) reset() {
 // storedIDs returns which of the events' IDs are stored already, in one
 // of three ways. An event whose ID leads with its own millisecond
 // (timeKeyed) has no id/ entry: it is stored when its primary key is. IDs
-// made where events are born start with their time (timedID), so a
+// made where events are born start with their time (wayOf), so a
 // batch's primary keys, and its id/ keys of IDs that lead with a time not
 // quite the event's own (a Windows record's second), lie close together:
 // one iterator sought through them in order reuses its position and
@@ -363,14 +363,14 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, ev := range evs {
 		start := len(buf)
-		if timeKeyed(ev.ID, ev.Timestamp) {
+		way := wayOf(ev.ID, ev.Timestamp)
+		if way == byPrimary {
 			buf = appendEventKey(buf, partOf(ev.Dataset, ev.Timestamp), ev.Timestamp, ev.ID)
-			seeks = append(seeks, sought{buf[start:len(buf):len(buf)], ev.ID})
-			continue
+		} else {
+			buf = append(append(buf, prefixID...), ev.ID...)
 		}
-		buf = append(append(buf, prefixID...), ev.ID...)
 		k := buf[start:len(buf):len(buf)]
-		if timedID(ev.ID, ev.Timestamp) {
+		if way != byGet {
 			seeks = append(seeks, sought{k, ev.ID})
 			continue
 		}
@@ -406,17 +406,9 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 }
 
 // timedIDWindow is how far from an event's time the time leading its ID
-// may be for timedID to take the ID as made from it.
+// may be for wayOf to take the ID as made from it. An ID that is all hash
+// passes by chance about once in a million.
 const timedIDWindow = 48 * time.Hour
-
-// timedID reports whether id has the form event.DeriveTimedID gives
-// (event.TimedIDTime) with a time within timedIDWindow of ts. An ID that
-// is all hash passes by chance about once in a million.
-func timedID(id string, ts time.Time) bool {
-	t, ok := event.TimedIDTime(id)
-	d := t.Sub(ts)
-	return ok && -timedIDWindow <= d && d <= timedIDWindow
-}
 
 // reader is what GetEvents and SearchEvents read from: a snapshot, so that
 // an index entry and the event it points to are seen at the same moment.
@@ -439,7 +431,6 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 		return nil, fmt.Errorf("get events: %w", err)
 	}
 	defer byTime.close()
-	byEntry := e.idEntryGetter(snap)
 	out := make([]event.Event, 0, len(ids))
 	for i, id := range ids {
 		if i%256 == 0 {
@@ -447,43 +438,50 @@ func (e *Engine) GetEvents(ctx context.Context, ids []string) ([]event.Event, er
 				return nil, err
 			}
 		}
-		// An ID that leads with a whole second is more likely a Windows
-		// record's, which leads with the second of a time that has a
-		// fraction and so has an id/ entry; any other that leads with a
-		// time is more likely found from it. Each way is tried if the
-		// other finds nothing.
-		ways := []func(string) (event.Event, bool, error){byTime.get, byEntry}
-		if t, ok := event.TimedIDTime(id); ok && t.UnixMilli()%1000 == 0 {
-			ways[0], ways[1] = ways[1], ways[0]
+		ev, ok, err := e.getByID(snap, byTime, id)
+		if err != nil {
+			return nil, fmt.Errorf("get event %s: %w", id, err)
 		}
-		for _, get := range ways {
-			ev, ok, err := get(id)
-			if err != nil {
-				return nil, fmt.Errorf("get event %s: %w", id, err)
-			}
-			if ok {
-				out = append(out, ev)
-				break
-			}
+		if ok {
+			out = append(out, ev)
 		}
 	}
 	return out, nil
 }
 
-// idEntryGetter returns a function that reads from r the event whose id/
-// entry an ID has, if it has one.
-func (e *Engine) idEntryGetter(r reader) func(string) (event.Event, bool, error) {
-	return func(id string) (event.Event, bool, error) {
-		v, ok, err := getCopy(r, idKey(id))
-		if err != nil || !ok {
-			return event.Event{}, false, err
+// getByID reads the event of ID id from r, through its id/ entry or from
+// the millisecond its ID leads with (timeLookup). An ID that leads with a
+// whole second is more likely a Windows record's, which leads with the
+// second of a time that has a fraction and so has an id/ entry: that is
+// tried first. Any other ID that leads with a time is more likely found
+// from it. Each way is tried if the other finds nothing.
+func (e *Engine) getByID(r reader, byTime *timeLookup, id string) (event.Event, bool, error) {
+	t, timed := event.TimedIDTime(id)
+	entryFirst := timed && t.UnixMilli()%1000 == 0
+	if entryFirst {
+		if ev, ok, err := e.getByEntry(r, id); ok || err != nil {
+			return ev, ok, err
 		}
-		ev, ok, err := readEvent(r, idValueKey(v, id))
-		if err == nil && !ok {
-			e.log.Warn("store: id entry without its event", "id", id)
-		}
-		return ev, ok, err
 	}
+	if timed {
+		if ev, ok, err := byTime.get(id, t); ok || err != nil || entryFirst {
+			return ev, ok, err
+		}
+	}
+	return e.getByEntry(r, id)
+}
+
+// getByEntry reads from r the event whose id/ entry id has, if it has one.
+func (e *Engine) getByEntry(r reader, id string) (event.Event, bool, error) {
+	v, ok, err := getCopy(r, idKey(id))
+	if err != nil || !ok {
+		return event.Event{}, false, err
+	}
+	ev, ok, err := readEvent(r, idValueKey(v, id))
+	if err == nil && !ok {
+		e.log.Warn("store: id entry without its event", "id", id)
+	}
+	return ev, ok, err
 }
 
 // timeLookup finds the events whose IDs lead with their own millisecond
@@ -506,11 +504,11 @@ func (e *Engine) newTimeLookup(r reader) (*timeLookup, error) {
 	return &timeLookup{it: it, parts: &e.parts}, nil
 }
 
-// get returns the event of ID id that timeKeyed holds for, if one is
-// stored; when several kinds hold one, the first in store.DataKinds.
-func (tl *timeLookup) get(id string) (event.Event, bool, error) {
-	t, ok := event.TimedIDTime(id)
-	if !ok || t.Before(minTime) || !t.Add(time.Millisecond).Before(maxTime) {
+// get returns the event of ID id, which leads with the time t
+// (event.TimedIDTime), that timeKeyed holds for, if one is stored; when
+// several kinds hold one, the first in store.DataKinds.
+func (tl *timeLookup) get(id string, t time.Time) (event.Event, bool, error) {
+	if t.Before(minTime) || !t.Add(time.Millisecond).Before(maxTime) {
 		return event.Event{}, false, nil
 	}
 	for _, kind := range store.DataKinds {

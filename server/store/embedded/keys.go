@@ -152,8 +152,31 @@ func idKey(id string) []byte {
 // whether the event is stored (storedIDs). An ID that is all hash leads
 // with a given millisecond about once in 2^48.
 func timeKeyed(id string, ts time.Time) bool {
+	return wayOf(id, ts) == byPrimary
+}
+
+// idWay is how storedIDs tells whether an event's ID is stored.
+type idWay int
+
+const (
+	byPrimary idWay = iota // timeKeyed: the event's primary key
+	bySeek                 // timedID: its id/ key, sought in order
+	byGet                  // all hash: its id/ key, looked up alone
+)
+
+// wayOf classifies id for an event at ts, reading the time leading the ID
+// once.
+func wayOf(id string, ts time.Time) idWay {
 	t, ok := event.TimedIDTime(id)
-	return ok && t.UnixMilli() == ts.UnixMilli()
+	switch {
+	case !ok:
+		return byGet
+	case t.UnixMilli() == ts.UnixMilli():
+		return byPrimary
+	case -timedIDWindow <= t.Sub(ts) && t.Sub(ts) <= timedIDWindow:
+		return bySeek
+	}
+	return byGet
 }
 
 // idValueLen is the length of an id/ entry's value: <part><ts>, the
