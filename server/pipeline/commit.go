@@ -198,11 +198,8 @@ func (p *Pipeline) store(ctx context.Context, evs, alerts []event.Event, filed f
 func (p *Pipeline) file(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fresh, err := p.unstored(ctx, alerts)
+	fresh, err := p.unstored(ctx, alerts, true)
 	if err != nil {
-		return nil, err
-	}
-	if fresh, err = p.firstRaised(ctx, fresh); err != nil {
 		return nil, err
 	}
 	// The incident writes need not be durable one by one: the store's
@@ -214,59 +211,4 @@ func (p *Pipeline) file(ctx context.Context, alerts []event.Event) ([]event.Even
 	}
 	p.storing.Lock()
 	return fresh, nil
-}
-
-// firstRaised drops the alerts a rule raised on an event stored already,
-// or on a copy of an event met earlier in the batch. An event is stored
-// with the alerts its rules raise, in one write (store), so those alerts
-// are stored already. A copy sent again with another time (an agent that
-// restarted and found the same file again: an ID made from what was
-// found, a later time) is not stored a second time, but the rule raises
-// its alert again under another ID, since an alert's ID leads with its
-// event's time; unstored cannot tell it from a new one. Correlation
-// alerts (lachan.correlation.type) are left to unstored: theirs are made
-// from their group, whose events may be stored already.
-func (p *Pipeline) firstRaised(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
-	var sources []string
-	asked := map[string]bool{}
-	for _, a := range alerts {
-		if src, ok := ruleSource(a); ok && !asked[src] {
-			asked[src] = true
-			sources = append(sources, src)
-		}
-	}
-	if len(sources) == 0 {
-		return alerts, nil
-	}
-	stored, err := p.storedIDs(ctx, sources)
-	if err != nil {
-		return nil, fmt.Errorf("look up the alerts' events: %w", err)
-	}
-	raised := map[[2]string]bool{}
-	out := alerts[:0:0]
-	for _, a := range alerts {
-		src, ok := ruleSource(a)
-		if ok {
-			key := [2]string{a.String("rule.id"), src}
-			if stored[src] || raised[key] {
-				continue
-			}
-			raised[key] = true
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-// ruleSource returns the event a rule's alert was raised on: its one
-// source, for an alert that is not a correlation's.
-func ruleSource(a event.Event) (string, bool) {
-	if _, ok := a.Get("lachan.correlation.type"); ok {
-		return "", false
-	}
-	src := a.Strings("lachan.alert.source_ids")
-	if len(src) != 1 {
-		return "", false
-	}
-	return src[0], true
 }

@@ -264,7 +264,7 @@ func (p *Pipeline) lockBoth() (unlock func()) {
 
 // fileAlerts is FileAlerts with p.mu and p.storing held.
 func (p *Pipeline) fileAlerts(ctx context.Context, alerts []event.Event) (int, error) {
-	fresh, err := p.unstored(ctx, alerts)
+	fresh, err := p.unstored(ctx, alerts, false)
 	if err != nil || len(fresh) == 0 {
 		return 0, err
 	}
@@ -299,38 +299,72 @@ func (p *Pipeline) Record(ctx context.Context, evs, alerts []event.Event) error 
 	return err
 }
 
-// storedIDs returns which of ids the store holds an event of.
-func (p *Pipeline) storedIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+// unstored returns the alerts whose IDs the store does not have yet. With
+// bySource (the ingest stream) it also drops a rule's alert whose event is
+// stored already, or whose rule and event it met earlier in alerts. An
+// event is stored with the alerts its rules raise, in one write, so those
+// alerts are stored already. A copy sent again with another time (an
+// agent that restarted and found the same file again: an ID made from
+// what was found, a later time) is not stored a second time, but the rule
+// raises its alert again under another ID, since an alert's ID leads with
+// its event's time; the alert's ID cannot tell it from a new one.
+// Correlation alerts (lachan.correlation.type) are judged by their IDs
+// alone: they are raised on a group whose earlier events are stored
+// already, and their IDs are made from the group. Both look-ups are one
+// read of the store.
+func (p *Pipeline) unstored(ctx context.Context, alerts []event.Event, bySource bool) ([]event.Event, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		ids = append(ids, a.ID)
+	}
+	if bySource {
+		asked := map[string]bool{}
+		for _, a := range alerts {
+			if src, ok := ruleSource(a); ok && !asked[src] {
+				asked[src] = true
+				ids = append(ids, src)
+			}
+		}
+	}
 	have, err := p.st.GetEvents(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("look up alerts: %w", err)
 	}
-	out := make(map[string]bool, len(have))
+	seen := make(map[string]bool, len(have))
 	for _, h := range have {
-		out[h.ID] = true
+		seen[h.ID] = true
+	}
+	raised := map[[2]string]bool{}
+	var out []event.Event
+	for _, a := range alerts {
+		if seen[a.ID] {
+			continue
+		}
+		if src, ok := ruleSource(a); ok && bySource {
+			key := [2]string{a.String("rule.id"), src}
+			if seen[src] || raised[key] {
+				continue
+			}
+			raised[key] = true
+		}
+		seen[a.ID] = true
+		out = append(out, a)
 	}
 	return out, nil
 }
 
-// unstored returns the alerts whose IDs the store does not have yet.
-func (p *Pipeline) unstored(ctx context.Context, alerts []event.Event) ([]event.Event, error) {
-	if len(alerts) == 0 {
-		return nil, nil
+// ruleSource returns the event a rule's alert was raised on: its one
+// source, for an alert that is not a correlation's.
+func ruleSource(a event.Event) (string, bool) {
+	if _, ok := a.Get("lachan.correlation.type"); ok {
+		return "", false
 	}
-	ids := make([]string, len(alerts))
-	for i, a := range alerts {
-		ids[i] = a.ID
+	src := a.Strings("lachan.alert.source_ids")
+	if len(src) != 1 {
+		return "", false
 	}
-	seen, err := p.storedIDs(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up alerts: %w", err)
-	}
-	var out []event.Event
-	for _, a := range alerts {
-		if !seen[a.ID] {
-			seen[a.ID] = true
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return src[0], true
 }
