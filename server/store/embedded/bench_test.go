@@ -262,9 +262,11 @@ func BenchmarkBatchKeys(b *testing.B) {
 			cpu0 := procstat.SelfCPU()
 			for b.Loop() {
 				for i, ev := range evs {
-					bk.addEvent(p, 0, ev, nil, fields[i])
+					bk.addEvent(p, 0, ev, fields[i])
 				}
-				bk.sorted()
+				if _, err := bk.sorted(); err != nil {
+					b.Fatal(err)
+				}
 				bk.reset()
 			}
 			// CPU, not wall time: the figure holds on a busy machine.

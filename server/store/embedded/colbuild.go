@@ -3,16 +3,20 @@ package embedded
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 
 	"lachan/internal/event"
 )
 
-// field is one field of an event.
+// field is one field of an event; raw, when not nil, is v as JSON
+// (event.AppendValue), made by encodeEvents for a value a column cannot
+// type.
 type field struct {
 	name string
 	v    any
+	raw  []byte
 }
 
 // appendFields appends ev's fields to dst in name order: the one walk of
@@ -21,7 +25,7 @@ type field struct {
 func appendFields(dst []field, ev event.Event) []field {
 	start := len(dst)
 	for k, v := range ev.Fields {
-		dst = append(dst, field{k, v})
+		dst = append(dst, field{name: k, v: v})
 	}
 	slices.SortFunc(dst[start:], func(a, b field) int { return strings.Compare(a.name, b.name) })
 	return dst
@@ -33,15 +37,17 @@ type colRow struct {
 	tsid   []byte
 	ev     event.Event
 	fields []field
+	// slot is the event's primary entry in batchKeys.evs.
+	slot int
 }
 
 // colBlocks returns the blocks of rows (which it sorts by sort key) of
 // partition p's generation gen.
-func colBlocks(p part, gen uint32, rows []colRow) []kv {
+func colBlocks(p part, gen uint32, rows []colRow) ([]kv, error) {
 	var cs colSet
 	var a arena
-	out, _ := cs.appendBlocks(nil, nil, p, gen, rows, &a)
-	return out
+	out, _, err := cs.appendBlocks(nil, nil, p, gen, rows, &a)
+	return out, err
 }
 
 // appendBlocks appends the blocks of rows (which it sorts by sort key) of
@@ -50,8 +56,11 @@ func colBlocks(p part, gen uint32, rows []colRow) []kv {
 // (keys.go); their keys and values are made in a. It walks each event's
 // fields once, adding each value to its field's column: an indexed field's
 // column gathers the rows of each of its values as well, so that its lists
-// need no lookup of their own.
-func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRow, a *arena) ([]kv, []kv) {
+// need no lookup of their own. The blocks are of format 2 (colFormatRows):
+// they hold every value of the events, which need no document (rows.go).
+// It fails only for a value event.AppendValue cannot write, which
+// encodeEvents refuses first.
+func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRow, a *arena) ([]kv, []kv, error) {
 	if !slices.IsSortedFunc(rows, compareRows) {
 		slices.SortFunc(rows, compareRows)
 	}
@@ -61,7 +70,9 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 	for i, r := range rows {
 		// No dataset reads as absent, as event.Event.Get has it.
 		if r.ev.Dataset != "" {
-			ds.add(i, r.ev.Dataset)
+			if err := ds.add(i, field{name: event.FieldDataset, v: r.ev.Dataset}); err != nil {
+				return nil, nil, err
+			}
 		}
 		fields := r.fields
 		if fields == nil {
@@ -73,7 +84,9 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 			if c == nil {
 				continue
 			}
-			c.add(i, f.v)
+			if err := c.add(i, f); err != nil {
+				return nil, nil, err
+			}
 			if _, ok := f.v.(string); !ok && c.index >= 0 {
 				// Lists and what is not a string are listed under the
 				// values a query compares (indexValues).
@@ -89,21 +102,28 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 		return append(appendColFieldPrefix(k, p, gen, name), maxKey...)
 	}
 	head := func(size int) []byte {
-		return binary.AppendUvarint(append(a.make(1+binary.MaxVarintLen64+size), colFormat), uint64(len(rows)))
+		return binary.AppendUvarint(append(a.make(1+binary.MaxVarintLen64+size), colFormatRows), uint64(len(rows)))
 	}
-	size := 0
+	slices.SortFunc(cs.active, func(x, y *colBuilder) int { return strings.Compare(x.name, y.name) })
+	size := binary.MaxVarintLen64
+	for _, c := range cs.active {
+		size += binary.MaxVarintLen64 + len(c.name)
+	}
 	for _, r := range rows {
 		size += 2 * binary.MaxVarintLen64
 		size += len(r.tsid) - tsLen
 	}
 	v := head(tsLen + size)
+	v = binary.AppendUvarint(v, uint64(len(cs.active)))
+	for _, c := range cs.active {
+		v = append(binary.AppendUvarint(v, uint64(len(c.name))), c.name...)
+	}
 	for _, r := range rows {
 		cs.keys = append(cs.keys, r.tsid)
 	}
 	out = append(out, kv{k: key(""), v: appendSortKeys(v, cs.keys)})
 	clear(cs.keys)
 	cs.keys = cs.keys[:0]
-	slices.SortFunc(cs.active, func(x, y *colBuilder) int { return strings.Compare(x.name, y.name) })
 	for _, c := range cs.active {
 		c.pad(len(rows))
 		out = append(out, kv{k: key(c.name), v: c.appendTo(head(c.size()))})
@@ -113,7 +133,7 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 			posts = cs.appendPostings(posts, c, p, gen, rows, a)
 		}
 	}
-	return out, posts
+	return out, posts, nil
 }
 
 func compareRows(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) }
@@ -262,6 +282,8 @@ type colBuilder struct {
 	last    string
 	lastPos uint64
 	hasLast bool
+	// scratch holds a value's JSON on its way into tags.
+	scratch []byte
 	// index is the field's place in indexedFields, or -1. An indexed
 	// column keeps the rows of each of its string values, by position in
 	// the dictionary (lists), and of the values of its other rows
@@ -326,11 +348,12 @@ func (c *colBuilder) pad(i int) {
 	}
 }
 
-// add adds row i's value v; rows come in ascending order.
-func (c *colBuilder) add(i int, v any) {
+// add adds row i's value, f.v; rows come in ascending order. A value the
+// column cannot type is kept as its JSON: f.raw, or written here.
+func (c *colBuilder) add(i int, f field) error {
 	c.pad(i)
 	c.rows++
-	switch x := v.(type) {
+	switch x := f.v.(type) {
 	case string:
 		p := c.pos(x)
 		c.tags = binary.AppendUvarint(c.tags, tagScalar)
@@ -338,19 +361,41 @@ func (c *colBuilder) add(i int, v any) {
 		if c.index >= 0 {
 			c.lists[p] = append(c.lists[p], int32(i))
 		}
+		return nil
 	case []any:
-		if !allStrings(x) {
-			c.tags = binary.AppendUvarint(c.tags, tagOpaque)
-			return
+		if allStrings(x) {
+			c.tags = binary.AppendUvarint(c.tags, uint64(tagList+len(x)))
+			for _, el := range x {
+				c.tags = binary.AppendUvarint(c.tags, c.pos(el.(string)))
+			}
+			return nil
 		}
-		c.tags = binary.AppendUvarint(c.tags, uint64(tagList+len(x)))
-		for _, el := range x {
-			c.tags = binary.AppendUvarint(c.tags, c.pos(el.(string)))
-		}
-	default:
-		// nil, numbers, Booleans, objects: the block cannot say.
-		c.tags = binary.AppendUvarint(c.tags, tagOpaque)
 	}
+	// nil, numbers, Booleans, objects, lists of more than strings: kept
+	// as JSON, which a query reads as the block cannot say.
+	c.tags = binary.AppendUvarint(c.tags, tagOpaque)
+	raw := f.raw
+	if raw == nil {
+		var err error
+		if c.scratch, err = event.AppendValue(c.scratch[:0], f.v); err != nil {
+			return fmt.Errorf("field %s: %w", f.name, err)
+		}
+		raw = c.scratch
+	}
+	c.tags = binary.AppendUvarint(c.tags, uint64(len(raw)))
+	c.tags = append(c.tags, raw...)
+	return nil
+}
+
+// opaque reports whether a column keeps v as JSON (colBuilder.add).
+func opaque(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return false
+	case []any:
+		return !allStrings(x)
+	}
+	return true
 }
 
 // size returns the bytes appendTo appends at most, once padded.

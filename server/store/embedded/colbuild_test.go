@@ -31,7 +31,7 @@ func TestLayouts(t *testing.T) {
 		"more":            mk("host.id", "h1", "a.b", 1, "z", 2, "m", 3, "q", 4),
 		"none":            mk(),
 	}
-	want := append([]field{{"keep", "me"}}, appendFields(nil, ev)...)
+	want := append([]field{{name: "keep", v: "me"}}, appendFields(nil, ev)...)
 	for name, before := range others {
 		for _, planted := range []bool{false, true} {
 			var ls layouts
@@ -46,7 +46,7 @@ func TestLayouts(t *testing.T) {
 				ls.byKey[layoutKey(sum, len(ev.Fields))] = lb
 			}
 			// A prefix already in dst stays as it was.
-			dst := []field{{"keep", "me"}}
+			dst := []field{{name: "keep", v: "me"}}
 			got, l := ls.appendFields(dst, ev)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%s (planted %v): %v, want %v", name, planted, got, want)
@@ -95,8 +95,19 @@ func TestEncodeEventsLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(enc.docs[i], want) {
-				t.Errorf("round %d, event %d: %s, want %s", round, i, enc.docs[i], want)
+			got, err := appendDoc(nil, ev.Dataset, enc.fields[i], enc.layout[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("round %d, event %d: %s, want %s", round, i, got, want)
+			}
+			// What a column cannot type is encoded once, here.
+			for _, f := range enc.fields[i] {
+				raw, _ := event.AppendValue(nil, f.v)
+				if opaque(f.v) != (f.raw != nil) || f.raw != nil && !bytes.Equal(f.raw, raw) {
+					t.Errorf("round %d, event %d, %s: raw %q, want %q", round, i, f.name, f.raw, raw)
+				}
 			}
 		}
 		enc.release()

@@ -37,7 +37,7 @@ func (e *Engine) searchColumns(ctx context.Context, r reader, q, sq store.Query,
 	cond := compileCol(q)
 	fields := cond.fields(nil)
 	match := q.Matcher()
-	lk, err := newLookup(r, false)
+	lk, err := newLookup(r, false, e.log)
 	if err != nil {
 		return store.Page{}, false, err
 	}
@@ -178,7 +178,7 @@ func (e *Engine) aggregateColumns(ctx context.Context, r reader, q store.Query, 
 		}
 	}
 	match := q.Matcher()
-	lk, err := newLookup(r, false)
+	lk, err := newLookup(r, false, e.log)
 	if err != nil {
 		return false, err
 	}

@@ -32,9 +32,19 @@ import (
 // then per event, in sort key order, a tag and its positions:
 // 0 not a string or a list of strings (the block cannot say), 1 absent,
 // 2 a string (one position), 3+k a list of k strings (k positions).
+//
+// Blocks of format 2 (colFormatRows, layout 7) hold every value of their
+// events, so that an event is read from them (rows.go) and needs no
+// document: a tag 0 is followed by the value as JSON (its length, then
+// event.AppendValue's bytes), and the block of sort keys names the
+// batch's fields (their count, then (length, name)…) before its run.
 const prefixColumns = "v"
 
-const colFormat = 1
+// Column block formats: the first byte of every block.
+const (
+	colFormat     = 1
+	colFormatRows = 2
+)
 
 // Column tags.
 const (
@@ -69,9 +79,12 @@ var errBadBlock = errors.New("malformed column block")
 // it (absent: no event of the batch has the field). The bodies point into
 // the values read, valid only while the block is handed out.
 type colBlock struct {
-	n    int
-	keys []byte // the run of sort keys
-	cols map[string][]byte
+	n      int
+	format byte
+	// fields names the batch's fields (format 2 only), in name order.
+	fields []string
+	keys   []byte // the run of sort keys
+	cols   map[string][]byte
 	// max is the greatest sort key, from the block's key (nil when not
 	// read through readColBlocks).
 	max []byte
@@ -96,14 +109,28 @@ func (blk *colBlock) outside(lo, hi []byte) bool {
 // newColBlock reads the head of a block of sort keys.
 func newColBlock(v []byte) (*colBlock, error) {
 	r := colReader{b: v, ok: true}
-	if r.byte() != colFormat {
+	f := r.byte()
+	if f != colFormat && f != colFormatRows {
 		return nil, errBadBlock
 	}
 	n := r.count(len(v))
+	blk := &colBlock{n: n, format: f}
+	if f == colFormatRows {
+		nf := r.count(len(r.b))
+		blk.fields = make([]string, 0, nf)
+		for i := 0; i < nf && r.ok; i++ {
+			name := string(r.bytes(r.count(len(r.b))))
+			if i > 0 && name <= blk.fields[i-1] {
+				return nil, errBadBlock
+			}
+			blk.fields = append(blk.fields, name)
+		}
+	}
 	if !r.ok {
 		return nil, errBadBlock
 	}
-	return &colBlock{n: n, keys: r.b}, nil
+	blk.keys = r.b
+	return blk, nil
 }
 
 // eachKey calls fn with each event's index and sort key, in order; the key
@@ -141,23 +168,26 @@ func decodeColKeys(v []byte) ([][]byte, error) {
 	return keys, err
 }
 
-// colBody checks a column block's head against the events of its batch
-// and returns its column.
-func colBody(v []byte, events int) ([]byte, error) {
+// colBody checks a column block's head against the block of sort keys of
+// its batch (its format and events) and returns its column.
+func colBody(v []byte, blk *colBlock) ([]byte, error) {
 	r := colReader{b: v, ok: true}
-	if r.byte() != colFormat || r.count(len(v)) != events || !r.ok {
+	if r.byte() != blk.format || r.count(len(v)) != blk.n || !r.ok {
 		return nil, errBadBlock
 	}
 	return r.b, nil
 }
 
 // column is one decoded column: event i's tag is tags[i] and its values
-// are dict[p] for p in pos[start[i]:start[i+1]].
+// are dict[p] for p in pos[start[i]:start[i+1]]; in a block of format 2,
+// raw[i] is the JSON of a value the column cannot type (tag 0; raw is nil
+// when there is none).
 type column struct {
 	dict  []string
 	tags  []uint8
 	start []int32
 	pos   []uint32
+	raw   [][]byte
 }
 
 // column decodes field's column, or returns nil when no event of the block
@@ -184,6 +214,14 @@ func (blk *colBlock) column(field string) (*column, error) {
 			c.tags[i], k = tagScalar, 1
 		case tag >= tagList:
 			c.tags[i], k = tagList, tag-tagList
+		case tag == tagOpaque && blk.format == colFormatRows:
+			if c.raw == nil {
+				c.raw = make([][]byte, n)
+			}
+			c.raw[i] = r.bytes(r.count(len(r.b)))
+			if len(c.raw[i]) == 0 {
+				return nil, errBadBlock
+			}
 		default:
 			c.tags[i] = uint8(tag)
 		}
@@ -300,7 +338,7 @@ func readColBlocks(r reader, p part, g uint32, fields []string, fn func(*colBloc
 			if !valid[i+1] || !bytes.Equal(it.Key()[plens[i+1]:], batch) {
 				continue
 			}
-			body, err := colBody(it.Value(), blk.n)
+			body, err := colBody(it.Value(), blk)
 			if err != nil {
 				return 0, fmt.Errorf("%q: %w", it.Key(), err)
 			}

@@ -239,6 +239,9 @@ func TestColumnsFallBack(t *testing.T) {
 	if !covered() {
 		t.Fatal("a store written with blocks is not covered by them")
 	}
+	// Blocks hold the only copy of the events since layout 7; a store
+	// written before keeps documents, which a search falls back on.
+	toDocuments(t, e)
 	p := partOf(event.DatasetOsquery, benchT0)
 	pre := colGenPrefix(p, 1)
 	if err := e.db.DeleteRange(pre, prefixEnd(pre), nil); err != nil {
@@ -254,6 +257,37 @@ func TestColumnsFallBack(t *testing.T) {
 	checkAggs(t, e, all, q, "fallback")
 }
 
+// toDocuments rewrites every event of e whose primary key holds its
+// locator (layout 7) with its document instead, as layout 6 wrote it.
+func toDocuments(t *testing.T, e *Engine) {
+	t.Helper()
+	b := e.db.NewBatch()
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPart), UpperBound: prefixEnd([]byte(prefixPart))})
+	must(t, err)
+	rows := newRowReader(e.db, nil)
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		off := len(prefixPart) + partLen
+		if k[off] != prefixEvent[0] || !isLocator(v) {
+			continue
+		}
+		ev, ok, err := rows.event(part(k[len(prefixPart):off]), k[off+1:], v)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		doc, err := appendEventJSON(nil, ev)
+		must(t, err)
+		must(t, b.Set(k, doc, nil))
+		n++
+	}
+	must(t, it.Close())
+	must(t, b.Commit(pebble.Sync))
+	if n == 0 {
+		t.Fatal("no event stored with a locator")
+	}
+}
+
 // blockOf decodes the sort keys and the named columns among blocks.
 func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
 	blk, err := newColBlock(kvs[0].v)
@@ -264,7 +298,7 @@ func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
 	for _, x := range kvs[1:] {
 		for _, f := range fields {
 			if bytes.HasPrefix(x.k, colFieldPrefix(p, 0, f)) {
-				if blk.cols[f], err = colBody(x.v, blk.n); err != nil {
+				if blk.cols[f], err = colBody(x.v, blk); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -280,7 +314,10 @@ func TestColBlockRoundTrip(t *testing.T) {
 		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
 	p := makePart('e', 1)
-	kvs := colBlocks(p, 0, rows)
+	kvs, err := colBlocks(p, 0, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, x := range kvs {
 		if !bytes.HasSuffix(x.k, rows[len(rows)-1].tsid) {
 			t.Errorf("block key %q does not end with the batch's greatest sort key", x.k)
@@ -320,11 +357,15 @@ func FuzzDecodeColBlock(f *testing.F) {
 		ev := colEvent(n)
 		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
-	kvs := colBlocks(makePart('e', 1), 0, rows)
+	kvs, err := colBlocks(makePart('e', 1), 0, rows)
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, x := range kvs[1:] {
 		f.Add(kvs[0].v, x.v)
 	}
 	f.Add([]byte{colFormat, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormat, 1, 1, 1, 'x', 3, 1, 1, 'v', 2, 0})
+	f.Add([]byte{colFormatRows, 1, 1, 1, 'f', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormatRows, 1, 0, 0, 2, '4', '2'})
 	f.Add([]byte{colFormat}, []byte{})
 	f.Fuzz(func(t *testing.T, keys, col []byte) {
 		tsids, err := decodeColKeys(keys)
@@ -337,7 +378,7 @@ func FuzzDecodeColBlock(f *testing.F) {
 			}
 		}
 		blk, _ := newColBlock(keys)
-		body, err := colBody(col, blk.n)
+		body, err := colBody(col, blk)
 		if err != nil {
 			return
 		}
@@ -351,6 +392,9 @@ func FuzzDecodeColBlock(f *testing.F) {
 				if int(p) >= len(c.dict) {
 					t.Fatalf("position %d beyond a dictionary of %d", p, len(c.dict))
 				}
+			}
+			if c.raw != nil && c.raw[i] != nil && c.tags[i] != tagOpaque {
+				t.Fatalf("event %d: a value as JSON under tag %d", i, c.tags[i])
 			}
 		}
 	})
@@ -384,6 +428,7 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	rewritten := map[byte]int{}
+	rows := newRowReader(e.db, nil)
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
 		off := len(prefixPart) + partLen
@@ -391,9 +436,9 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 		case prefixColumns[0]:
 			must(t, b.Delete(k, nil))
 		case prefixEvent[0]:
-			ev, err := decodeEvent(k[off+1:], v)
-			if err != nil {
-				t.Fatal(err)
+			ev, ok, err := rows.event(part(k[len(prefixPart):off]), k[off+1:], v)
+			if err != nil || !ok {
+				t.Fatal(ok, err)
 			}
 			doc, _ := ev.MarshalJSON()
 			must(t, b.Set(k, doc, nil))
@@ -445,6 +490,8 @@ func BenchmarkColBlocks(b *testing.B) {
 	p := partOf(event.DatasetOsquery, benchT0)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += len(rows) {
-		colBlocks(p, 0, rows)
+		if _, err := colBlocks(p, 0, rows); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -41,20 +41,19 @@ func appendDoc(b []byte, ds string, fields []field, l *layout) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// encoded is a batch's events in their stored form, with the fields each
-// was encoded from: one walk of each event's map serves its document, its
-// column values and its index entries. The documents share one buffer.
-// An encoded comes from encodings and goes back there (release) once its
-// batch is applied.
+// encoded is a batch's events checked and listed for their column blocks:
+// one walk of each event's map serves its column values and its index
+// entries. Layout 7 writes no document: the values a column cannot type
+// are encoded here (field.raw), into one buffer, so that an event that
+// cannot be written fails before anything is. An encoded comes from
+// encodings and goes back there (release) once its batch is applied.
 type encoded struct {
-	docs   [][]byte
 	fields [][]field
 	// layout is each event's set of names, from lay.
 	layout []*layout
 	lay    layouts
 	buf    []byte
 	all    []field
-	ends   []int
 }
 
 // encodings keeps the memory of encoded batches: writers encode outside
@@ -70,7 +69,6 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 		n += len(ev.Fields)
 	}
 	all := slices.Grow(enc.all[:0], n)
-	ends := slices.Grow(enc.ends[:0], len(evs))
 	buf := enc.buf[:0]
 	enc.layout = slices.Grow(enc.layout[:0], len(evs))
 	for i, ev := range evs {
@@ -81,27 +79,43 @@ func encodeEvents(evs []event.Event) (*encoded, error) {
 			all, l = enc.lay.appendFields(all, ev)
 			enc.layout = append(enc.layout, l)
 			if err = l.checkValues(all[start:]); err == nil {
-				buf, err = appendDoc(buf, ev.Dataset, all[start:], l)
+				buf, err = appendRaw(buf, all[start:])
 			}
 		}
 		if err != nil {
-			enc.buf, enc.all, enc.ends = buf, all, ends
+			enc.buf, enc.all = buf, all
 			enc.release()
 			return nil, fmt.Errorf("event %d (id %q): %w", i, ev.ID, err)
 		}
-		ends = append(ends, len(buf))
 	}
-	enc.buf, enc.all, enc.ends = buf, all, ends
-	enc.docs = slices.Grow(enc.docs[:0], len(evs))
+	enc.buf, enc.all = buf, all
 	enc.fields = slices.Grow(enc.fields[:0], len(evs))
-	start, fstart := 0, 0
-	for i, ev := range evs {
+	fstart := 0
+	for _, ev := range evs {
 		fend := fstart + len(ev.Fields)
-		enc.docs = append(enc.docs, buf[start:ends[i]:ends[i]])
 		enc.fields = append(enc.fields, all[fstart:fend:fend])
-		start, fstart = ends[i], fend
+		fstart = fend
 	}
 	return enc, nil
+}
+
+// appendRaw appends the JSON of each of fields' values that a column
+// cannot type (opaque) to b, and points the field's raw at it. A later
+// append may move b, but what raw points at stays as written.
+func appendRaw(b []byte, fields []field) ([]byte, error) {
+	for i := range fields {
+		f := &fields[i]
+		if !opaque(f.v) {
+			continue
+		}
+		start := len(b)
+		var err error
+		if b, err = event.AppendValue(b, f.v); err != nil {
+			return nil, fmt.Errorf("field %s: %w", f.name, err)
+		}
+		f.raw = b[start:len(b):len(b)]
+	}
+	return b, nil
 }
 
 // encodedKept bounds the documents' buffer an encoded keeps for the next
@@ -113,7 +127,6 @@ func (enc *encoded) release() {
 	// The fields refer to the caller's events' values.
 	clear(enc.all)
 	clear(enc.fields)
-	clear(enc.docs)
 	clear(enc.layout)
 	if cap(enc.buf) > encodedKept {
 		*enc = encoded{}

@@ -98,7 +98,7 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		if err != nil {
 			return nil, fmt.Errorf("put events: read index generation: %w", err)
 		}
-		bk.addEvent(p, gen, ev, enc.docs[i], enc.fields[i])
+		bk.addEvent(p, gen, ev, enc.fields[i])
 		fresh = append(fresh, ev)
 	}
 	bk.kvs = append(bk.kvs, gt.kvs()...)
@@ -183,8 +183,9 @@ type batchKeys struct {
 	// kvs holds what is neither an event's primary nor its id/ entry (dead
 	// letters, partition and generation records); evs and ids hold those.
 	kvs, evs, ids []kv
-	// out is the batch in key order (apply); posts the posting lists.
-	out, posts []kv
+	// out is the batch in key order (apply); blocks the column blocks,
+	// posts the posting lists.
+	out, blocks, posts []kv
 	// groups and rows gather the events of each partition and generation
 	// for their column blocks (columns.go) and posting lists (posting.go);
 	// cols builds them.
@@ -209,19 +210,21 @@ type kv struct {
 // finds it without one (timeKeyed), and its row of the column blocks and
 // posting lists of its partition and generation; fields are its fields in
 // name order (appendFields), or nil to have them listed here.
-func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, doc []byte, fields []field) {
+func (bk *batchKeys) addEvent(p part, gen uint32, ev event.Event, fields []field) {
 	if fields == nil {
 		fields = appendFields(nil, ev)
 	}
 	pk := bk.mem.make(len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID))
 	pk = appendEventKey(pk, p, ev.Timestamp, ev.ID)
 	tsid := pk[len(pk)-tsLen-len(ev.ID):]
-	bk.evs = append(bk.evs, kv{k: pk, v: doc})
+	// The value, the event's locator (rows.go), is known once its block
+	// is built (sorted).
+	bk.evs = append(bk.evs, kv{k: pk})
 	if !timeKeyed(ev.ID, ev.Timestamp) {
 		idk := append(bk.mem.make(len(prefixID)+len(ev.ID)), prefixID...)
 		bk.ids = append(bk.ids, kv{k: append(idk, ev.ID...), v: appendIDValue(bk.mem.make(idValueLen), p, tsid[:tsLen])})
 	}
-	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields})
+	bk.addRow(colGroup{p, gen}, colRow{tsid: tsid, ev: ev, fields: fields, slot: len(bk.evs) - 1})
 }
 
 // addRow adds an event to its group's column block.
@@ -249,7 +252,10 @@ func (bk *batchKeys) empty() bool { return len(bk.kvs) == 0 && len(bk.evs) == 0 
 // nor reaches without growing its buffer a dozen times, copying it each
 // time.
 func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, int64, error) {
-	kvs := bk.sorted()
+	kvs, err := bk.sorted()
+	if err != nil {
+		return nil, 0, err
+	}
 	// A record is a kind byte and the lengths of its key and value as
 	// uvarints, then the key and the value; the batch's header is 12 bytes.
 	size, mem := 12, int64(0)
@@ -274,14 +280,29 @@ func (bk *batchKeys) apply(db *pebble.DB) (*pebble.Batch, int64, error) {
 }
 
 // sorted returns every entry of the batch, the posting lists and column
-// blocks made, in key order. Sorting a batch's thousands of keys whole cost
-// more than building them, so each run is put in order on its own (the
-// events and their IDs mostly come in order already) and the runs are
-// laid end to end in the order of their prefixes: dl/, id/, meta/, then
-// each partition's events, column blocks, posting lists and generation
+// blocks made, in key order; the events' values are their locators in
+// the blocks. Sorting a batch's thousands of keys whole cost more than
+// building them, so each run is put in order on its own (the events and
+// their IDs mostly come in order already) and the runs are laid end to
+// end in the order of their prefixes: dl/, id/, meta/, then each
+// partition's events, column blocks, posting lists and generation
 // records. With one partition that is key order; anything else is sorted
 // whole.
-func (bk *batchKeys) sorted() []kv {
+func (bk *batchKeys) sorted() ([]kv, error) {
+	blocks, posts := bk.blocks[:0], bk.posts[:0]
+	for i, g := range bk.groups {
+		var err error
+		rows := bk.rows[i]
+		if blocks, posts, err = bk.cols.appendBlocks(blocks, posts, g.pt, g.gen, rows, &bk.mem); err != nil {
+			return nil, err
+		}
+		// appendBlocks put the rows in the order of the block.
+		max := rows[len(rows)-1].tsid
+		for j, r := range rows {
+			bk.evs[r.slot].v = appendLocator(bk.mem.make(locatorLen(max)), j, g.gen, max)
+		}
+	}
+	bk.blocks = blocks
 	sortRun(bk.kvs, true)
 	sortRun(bk.ids, false)
 	sortRun(bk.evs, false)
@@ -291,10 +312,7 @@ func (bk *batchKeys) sorted() []kv {
 	out = append(out, bk.ids...)
 	out = append(out, bk.kvs[lo:hi]...)
 	out = append(out, bk.evs...)
-	posts := bk.posts[:0]
-	for i, g := range bk.groups {
-		out, posts = bk.cols.appendBlocks(out, posts, g.pt, g.gen, bk.rows[i], &bk.mem)
-	}
+	out = append(out, blocks...)
 	// In order unless the groups were not, or a long value was cut.
 	sortRun(posts, false)
 	bk.posts = posts
@@ -302,7 +320,7 @@ func (bk *batchKeys) sorted() []kv {
 	out = append(out, bk.kvs[hi:]...)
 	sortRun(out, true)
 	bk.out = out
-	return out
+	return out, nil
 }
 
 // sortRun sorts entries by key unless they are in order already. A run
@@ -323,7 +341,7 @@ func sortRun(kvs []kv, stable bool) {
 // reset empties bk for the next batch, keeping its memory but no
 // reference to the events it held.
 func (bk *batchKeys) reset() {
-	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out, &bk.posts} {
+	for _, s := range []*[]kv{&bk.kvs, &bk.evs, &bk.ids, &bk.out, &bk.blocks, &bk.posts} {
 		clear(*s)
 		*s = (*s)[:0]
 	}
@@ -459,7 +477,7 @@ func (e *Engine) getByID(r reader, byTime *timeLookup, id string) (event.Event, 
 	t, timed := event.TimedIDTime(id)
 	entryFirst := timed && t.UnixMilli()%1000 == 0
 	if entryFirst {
-		if ev, ok, err := e.getByEntry(r, id); ok || err != nil {
+		if ev, ok, err := e.getByEntry(r, byTime.rows, id); ok || err != nil {
 			return ev, ok, err
 		}
 	}
@@ -468,16 +486,16 @@ func (e *Engine) getByID(r reader, byTime *timeLookup, id string) (event.Event, 
 			return ev, ok, err
 		}
 	}
-	return e.getByEntry(r, id)
+	return e.getByEntry(r, byTime.rows, id)
 }
 
 // getByEntry reads from r the event whose id/ entry id has, if it has one.
-func (e *Engine) getByEntry(r reader, id string) (event.Event, bool, error) {
+func (e *Engine) getByEntry(r reader, rows *rowReader, id string) (event.Event, bool, error) {
 	v, ok, err := getCopy(r, idKey(id))
 	if err != nil || !ok {
 		return event.Event{}, false, err
 	}
-	ev, ok, err := readEvent(r, idValueKey(v, id))
+	ev, ok, err := readEvent(r, rows, idValueKey(v, id))
 	if err == nil && !ok {
 		e.log.Warn("store: id entry without its event", "id", id)
 	}
@@ -491,6 +509,7 @@ func (e *Engine) getByEntry(r reader, id string) (event.Event, bool, error) {
 type timeLookup struct {
 	it    *pebble.Iterator
 	parts *partSet
+	rows  *rowReader
 	lo    []byte
 	hi    []byte
 }
@@ -501,7 +520,7 @@ func (e *Engine) newTimeLookup(r reader) (*timeLookup, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &timeLookup{it: it, parts: &e.parts}, nil
+	return &timeLookup{it: it, parts: &e.parts, rows: newRowReader(r, e.log)}, nil
 }
 
 // get returns the event of ID id, which leads with the time t
@@ -524,8 +543,7 @@ func (tl *timeLookup) get(id string, t time.Time) (event.Event, bool, error) {
 			if len(k) != n+len(id) || string(k[n:]) != id {
 				continue
 			}
-			ev, err := decodeEvent(k[n-tsLen:], tl.it.Value())
-			return ev, err == nil, err
+			return tl.rows.event(p, k[n-tsLen:], tl.it.Value())
 		}
 		if err := tl.it.Error(); err != nil {
 			return event.Event{}, false, err
@@ -549,8 +567,9 @@ func getCopy(r reader, key []byte) ([]byte, bool, error) {
 	return out, true, closer.Close()
 }
 
-// readEvent reads and decodes the event under primary key pk.
-func readEvent(r reader, pk []byte) (event.Event, bool, error) {
+// readEvent reads and decodes the event under primary key pk, its row
+// through rows.
+func readEvent(r reader, rows *rowReader, pk []byte) (event.Event, bool, error) {
 	v, closer, err := r.Get(pk)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return event.Event{}, false, nil
@@ -563,8 +582,11 @@ func readEvent(r reader, pk []byte) (event.Event, bool, error) {
 	if n := len(prefixPart) + partLen + len(prefixEvent); len(pk) >= n+tsLen {
 		tsid = pk[n:]
 	}
-	ev, err := decodeEvent(tsid, v)
-	return ev, err == nil, err
+	if tsid == nil || !bytes.HasPrefix(pk, []byte(prefixPart)) {
+		ev, err := decodeEvent(tsid, v)
+		return ev, err == nil, err
+	}
+	return rows.event(part(pk[len(prefixPart):len(prefixPart)+partLen]), tsid, v)
 }
 
 // decodeEvent decodes a stored event whose sort key is tsid (nil: the

@@ -46,8 +46,14 @@ const (
 	// in its meta/part/ value (partMeta), so that retention knows which of
 	// its events have no id/ entry to delete.
 	layoutV6 = "6"
+	// layoutV7 is layout 6 in which an event has no document: its primary
+	// key's value locates its row in the column blocks of its batch
+	// (rows.go), which hold every value. A build that reads only layout 6
+	// would take a locator for a damaged document. Events written before
+	// keep their documents and are read by them.
+	layoutV7 = "7"
 	// layoutCurrent is the layout this build writes.
-	layoutCurrent = layoutV6
+	layoutCurrent = layoutV7
 )
 
 // unitField scopes every query (store.Query.Units).

@@ -98,7 +98,7 @@ func (ls *layouts) appendFields(dst []field, ev event.Event) ([]field, *layout) 
 	start := len(dst)
 	var sum uint64
 	for k, v := range ev.Fields {
-		dst = append(dst, field{k, v})
+		dst = append(dst, field{name: k, v: v})
 		sum += maphash.String(ls.seed, k)
 	}
 	key := layoutKey(sum, len(ev.Fields))
@@ -111,7 +111,7 @@ func (ls *layouts) appendFields(dst []field, ev event.Event) ([]field, *layout) 
 		// again, as appendInOrder overwrote them.
 		dst = dst[:start]
 		for k, v := range ev.Fields {
-			dst = append(dst, field{k, v})
+			dst = append(dst, field{name: k, v: v})
 		}
 	}
 	slices.SortFunc(dst[start:], func(a, b field) int { return strings.Compare(a.name, b.name) })
@@ -141,7 +141,7 @@ func appendInOrder(dst []field, ev event.Event, names []string) ([]field, bool) 
 			clear(dst[start:])
 			return dst[:start], false
 		}
-		dst = append(dst, field{name, v})
+		dst = append(dst, field{name: name, v: v})
 	}
 	// Names of a map are distinct: as many, all found, are the same.
 	return dst, true

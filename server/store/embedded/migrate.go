@@ -57,7 +57,7 @@ func (e *Engine) migrateV1() error {
 		if err != nil {
 			return fmt.Errorf("migrate layout 1: %w", err)
 		}
-		bk.addEvent(p, gen, ev, append([]byte(nil), it.Value()...), nil)
+		bk.addEvent(p, gen, ev, nil)
 		if n++; n%1000 == 0 {
 			if err := flush(); err != nil {
 				return fmt.Errorf("migrate layout 1: %w", err)

@@ -72,8 +72,11 @@ func (p part) prefix() []byte {
 func (p part) metaKey() []byte { return append([]byte(prefixPartMeta), p[:]...) }
 
 // partMeta is the meta/part/ value of a partition this build makes: the
-// layout its events are written in. Partitions made before layout 6 have
-// an empty value, and every event of theirs may have an id/ entry.
+// first layout in which its events are written without an id/ entry when
+// their ID leads with their millisecond. Partitions made before layout 6
+// have an empty value, and every event of theirs may have an id/ entry.
+// Layout 7 changed the events' values, not their id/ entries, so its
+// partitions take the same value.
 var partMeta = []byte(layoutV6)
 
 // partSet is the in-memory list of the partitions that hold data, kept

@@ -29,11 +29,15 @@ type postedEvent struct {
 func batchPostings(evs []postedEvent) ([]kv, getter) {
 	var bk batchKeys
 	for _, x := range evs {
-		bk.addEvent(x.pt, x.gen, x.ev, nil, nil)
+		bk.addEvent(x.pt, x.gen, x.ev, nil)
 	}
 	var out []kv
 	blocks := kvGetter{}
-	for _, e := range bk.sorted() {
+	kvs, err := bk.sorted()
+	if err != nil {
+		panic(err)
+	}
+	for _, e := range kvs {
 		n := len(prefixPart) + partLen
 		if len(e.k) <= n || !bytes.HasPrefix(e.k, []byte(prefixPart)) {
 			continue
@@ -323,7 +327,9 @@ func TestMissingBlockFallback(t *testing.T) {
 	if err != nil || len(before.Events) != 13 {
 		t.Fatalf("before: %d events, %v; want 13", len(before.Events), err)
 	}
-	// Remove every block of sort keys (field ""), leaving the lists.
+	// Remove every block of sort keys (field ""), leaving the lists and,
+	// as layout 6 wrote them, the documents.
+	toDocuments(t, e)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte(prefixPart), UpperBound: prefixEnd([]byte(prefixPart))})
 	must(t, err)
 	removed := 0
@@ -342,5 +348,59 @@ func TestMissingBlockFallback(t *testing.T) {
 	after, err := e.SearchEvents(ctx, q)
 	if err != nil || !reflect.DeepEqual(idsOf(after.Events), idsOf(before.Events)) {
 		t.Errorf("after: %v, %v; want %v", idsOf(after.Events), err, idsOf(before.Events))
+	}
+}
+
+// TestLostRows removes the blocks of one batch of a layout-7 store, whose
+// events have no document: its events are lost (as damage loses them),
+// and searches and GetEvents return the other batch's without an error.
+func TestLostRows(t *testing.T) {
+	e := openAt(t, t.TempDir(), false)
+	ctx := context.Background()
+	var evs []event.Event
+	for n := range 40 {
+		ev := event.Event{ID: fmt.Sprintf("ev-%02d", n), Timestamp: time.Unix(1_764_900_000+int64(n), 0).UTC(), Dataset: event.DatasetOsquery}
+		ev.Set("host.id", fmt.Sprintf("host-%d", n%3))
+		ev.Set("process.pid", int64(n))
+		evs = append(evs, ev)
+	}
+	for _, batch := range [][]event.Event{evs[:20], evs[20:]} {
+		if _, err := e.PutEvents(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first batch's blocks end with its greatest sort key.
+	p := partOf(event.DatasetOsquery, evs[0].Timestamp)
+	first := tsID(evs[19].Timestamp, evs[19].ID)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: colGenPrefix(p, 0), UpperBound: prefixEnd(colGenPrefix(p, 0))})
+	must(t, err)
+	removed := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if bytes.HasSuffix(it.Key(), first) {
+			must(t, e.db.Delete(it.Key(), nil))
+			removed++
+		}
+	}
+	must(t, it.Close())
+	if removed < 3 {
+		t.Fatalf("removed %d blocks; want the sort keys and two columns", removed)
+	}
+	want := idsOf(evs[20:])
+	slices.Reverse(want)
+	for _, q := range []store.Query{{Limit: 100}, {Terms: map[string][]string{"process.pid": {"3", "33"}}, Limit: 100}} {
+		page, err := e.SearchEvents(ctx, q)
+		if q.Terms != nil {
+			want = []string{"ev-33"}
+		}
+		if err != nil || !reflect.DeepEqual(idsOf(page.Events), want) {
+			t.Errorf("%v: %v, %v; want %v", q.Terms, idsOf(page.Events), err, want)
+		}
+	}
+	got, err := e.GetEvents(ctx, []string{"ev-03", "ev-33"})
+	if err != nil || !reflect.DeepEqual(idsOf(got), []string{"ev-33"}) {
+		t.Errorf("GetEvents: %v, %v; want ev-33", idsOf(got), err)
+	}
+	if !reflect.DeepEqual(got[0], evs[33]) {
+		t.Errorf("read back %+v, want %+v", got[0], evs[33])
 	}
 }

@@ -57,7 +57,10 @@ func TestScratchReuse(t *testing.T) {
 	var cs colSet
 	var a arena
 	build := func(cs *colSet, a *arena, rows []colRow) []kv {
-		out, posts := cs.appendBlocks(nil, nil, p, 0, rows, a)
+		out, posts, err := cs.appendBlocks(nil, nil, p, 0, rows, a)
+		if err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, posts...)
 		slices.SortFunc(out, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
 		// Copies: the arena is reused.

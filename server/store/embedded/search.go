@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/cockroachdb/pebble"
@@ -62,7 +63,7 @@ func primaryPlan() plan { return plan{prefixes: [][]byte{[]byte(prefixEvent)}, p
 // walk collects one page of q by plan pl over snap, within sq's bounds.
 func (e *Engine) walk(ctx context.Context, snap reader, pl plan, q, sq store.Query) (store.Page, error) {
 	w := &walker{r: snap, pl: pl, q: sq, days: e.parts.days(sq, kindsOf(q.Datasets))}
-	lk, err := newLookup(snap, pl.primary)
+	lk, err := newLookup(snap, pl.primary, e.log)
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -177,8 +178,7 @@ func (e *Engine) collect(ctx context.Context, lk *lookup, m *walker, q store.Que
 // range, else by a lookup.
 func (e *Engine) candidate(lk *lookup, p part, tsid, val []byte) (event.Event, bool, error) {
 	if lk.it == nil {
-		ev, err := decodeEvent(tsid, val)
-		return ev, err == nil, err
+		return lk.rows.event(p, tsid, val)
 	}
 	ev, found, err := lk.get(p, tsid)
 	if err == nil && !found {
@@ -191,20 +191,21 @@ func (e *Engine) candidate(lk *lookup, p part, tsid, val []byte) (event.Event, b
 // them all: the candidates come in key order, so it reuses the table and
 // block state a fresh point lookup would build again for each.
 type lookup struct {
-	it  *pebble.Iterator
-	key []byte
+	it   *pebble.Iterator
+	rows *rowReader
+	key  []byte
 }
 
-func newLookup(r reader, primary bool) (*lookup, error) {
+func newLookup(r reader, primary bool, log *slog.Logger) (*lookup, error) {
 	if primary {
-		return &lookup{}, nil
+		return &lookup{rows: newRowReader(r, log)}, nil
 	}
 	p := []byte(prefixPart)
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return nil, err
 	}
-	return &lookup{it: it}, nil
+	return &lookup{it: it, rows: newRowReader(r, log)}, nil
 }
 
 func (lk *lookup) get(p part, tsid []byte) (event.Event, bool, error) {
@@ -212,8 +213,7 @@ func (lk *lookup) get(p part, tsid []byte) (event.Event, bool, error) {
 	if !lk.it.SeekGE(lk.key) || !bytes.Equal(lk.it.Key(), lk.key) {
 		return event.Event{}, false, lk.it.Error()
 	}
-	ev, err := decodeEvent(tsid, lk.it.Value())
-	return ev, err == nil, err
+	return lk.rows.event(p, tsid, lk.it.Value())
 }
 
 func (lk *lookup) close() error {
