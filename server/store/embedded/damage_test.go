@@ -238,13 +238,23 @@ func TestDamagedTable(t *testing.T) {
 		t.Fatalf("check: %s", d)
 	}
 	done, err := Repair(dir, filepath.Join(t.TempDir(), "damaged"))
-	if err != nil || len(done) != 1 {
+	if err != nil || len(done) < 1 || len(done) > 2 {
 		t.Fatalf("repair: %v %+v", err, done)
+	}
+	// Events whose keys survive may have lost their rows with their
+	// batches' blocks (layout 7): repair removes their keys and says so.
+	lostRows := 0
+	if len(done) == 2 {
+		if done[1].Kind != DamageRows || !strings.Contains(done[1].String(), "lost with the column blocks of their batches") {
+			t.Fatalf("repair: %+v", done[1])
+		}
+		lostRows = done[1].LostEvents
+		t.Log(done[1])
 	}
 	ids := damageIDs()
 	have := storedIDs(t, dir, ids)
-	if len(have) != d.Events || done[0].Kept != d.Records {
-		t.Fatalf("check said %d events (%d entries) survive, repair kept %d entries, the store holds %d events", d.Events, d.Records, done[0].Kept, len(have))
+	if len(have) != d.Events-lostRows || done[0].Kept != d.Records {
+		t.Fatalf("check said %d events (%d entries) survive, repair kept %d entries and removed %d events with lost rows, the store holds %d events", d.Events, d.Records, done[0].Kept, lostRows, len(have))
 	}
 	if len(have) == 0 || len(have) == len(ids) {
 		t.Fatalf("%d of %d events after repair", len(have), len(ids))
@@ -318,4 +328,72 @@ func TestCompactedTableIsNotDamage(t *testing.T) {
 		t.Errorf("kept %+v, want only %s", kept, listed)
 	}
 	must(t, os.Rename(filepath.Join(dir, listed+".aside"), filepath.Join(dir, listed)))
+}
+
+// TestSweepRows runs repair's walk of the events over a store that lost the
+// blocks of one batch and the id/ entries of another: the first batch's
+// events go, keys and id/ entries; the second's entries come back.
+func TestSweepRows(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(testConfig(dir, true), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range 3 {
+		if _, err := e.PutEvents(context.Background(), damageEvents(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Batch 0 loses its blocks, batch 1 its id/ entries.
+	evs0, evs1 := damageEvents(0), damageEvents(1)
+	last0 := evs0[len(evs0)-1]
+	p := partOf(last0.Dataset, last0.Timestamp)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: colGenPrefix(p, 0), UpperBound: prefixEnd(colGenPrefix(p, 0))})
+	must(t, err)
+	removed := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if bytes.HasSuffix(it.Key(), tsID(last0.Timestamp, last0.ID)) {
+			must(t, e.db.Delete(it.Key(), nil))
+			removed++
+		}
+	}
+	must(t, it.Close())
+	if removed == 0 {
+		t.Fatal("no block of batch 0")
+	}
+	for _, ev := range evs1 {
+		must(t, e.db.Delete(idKey(ev.ID), nil))
+	}
+	must(t, e.Close())
+
+	lock, err := lockStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := sweepRows(dir, lock)
+	lock.Close()
+	if err != nil || sw.lost != len(evs0) || sw.restored != len(evs1) || !bytes.HasSuffix(sw.first, []byte(evs0[0].ID)) || !bytes.HasSuffix(sw.last, []byte(last0.ID)) {
+		t.Fatalf("sweep: %+v, %v; want %d lost from %s to %s, %d restored", sw, err, len(evs0), evs0[0].ID, last0.ID, len(evs1))
+	}
+	ids := damageIDs()[:3*damageBatchSize]
+	have := storedIDs(t, dir, ids)
+	for i, id := range ids {
+		if have[id] != (i >= damageBatchSize) {
+			t.Fatalf("%s stored: %v", id, have[id])
+		}
+	}
+	e, err = Open(testConfig(dir, true), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, ev := range evs0 {
+		if _, ok, err := getCopy(e.db, idKey(ev.ID)); ok || err != nil {
+			t.Fatalf("%s: id/ entry left, %v", ev.ID, err)
+		}
+	}
+	// A lost event sent again is stored again.
+	if fresh, err := e.PutEvents(context.Background(), evs0[:1]); err != nil || len(fresh) != 1 {
+		t.Fatalf("put a lost event again: %d fresh, %v", len(fresh), err)
+	}
 }

@@ -12,7 +12,8 @@ import (
 type Repaired struct {
 	Damage
 	// Kept is how many records (log) or entries (table) the repaired file
-	// holds; KeptEvents how many of them are events.
+	// holds; KeptEvents how many of them are events. For DamageRows, Kept
+	// is how many id/ entries were put back.
 	Kept, KeptEvents int
 	// Copy is where the damaged file was copied before the repair.
 	Copy string
@@ -21,6 +22,9 @@ type Repaired struct {
 // String describes r in one line.
 func (r Repaired) String() string {
 	switch r.Kind {
+	case DamageRows:
+		return fmt.Sprintf("events: %d lost with the column blocks of their batches (keys %q to %q), their keys removed; %d id/ entries lost from events kept, put back",
+			r.LostEvents, r.LostFrom, r.LostTo, r.Kept)
 	case DamageWAL:
 		return fmt.Sprintf("%s %s: kept %d records (%d events), %d of them after the damage; lost %d unreadable bytes and %d cut record(s); original in %s",
 			r.Kind, r.File, r.Kept, r.KeptEvents, r.LostRecords, r.Length, r.Cut, r.Copy)
@@ -79,7 +83,19 @@ func Repair(dir, aside string) ([]Repaired, error) {
 		}
 		done = append(done, r)
 	}
-	return done, syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return done, err
+	}
+	// An event whose key survived may have lost its row with the blocks
+	// of its batch (layout 7): its keys go too, and the report says so.
+	sw, err := sweepRows(dir, lock)
+	if err != nil {
+		return done, fmt.Errorf("repair store: go over the events left (damaged files kept in %s): %w", aside, err)
+	}
+	if sw.lost > 0 || sw.restored > 0 {
+		done = append(done, Repaired{Damage: Damage{Kind: DamageRows, Offset: -1, LostEvents: sw.lost, LostFrom: sw.first, LostTo: sw.last}, Kept: sw.restored})
+	}
+	return done, nil
 }
 
 // repairWAL rewrites log name with its readable records.
