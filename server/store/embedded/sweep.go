@@ -111,4 +111,3 @@ func sweepEvents(db *pebble.DB, it *pebble.Iterator, b *pebble.Batch, out *swept
 	}
 	return nil
 }
-
