@@ -25,7 +25,7 @@ const (
 	hostWindowPerHour = 100
 	// hostWindowLayout names the generator in the cache key; change it when
 	// benchEvent, the spacing or the key layout changes.
-	hostWindowLayout = "v6"
+	hostWindowLayout = "v" + layoutCurrent
 	benchEventsEnv   = "LACHAN_BENCH_EVENTS"
 )
 

@@ -277,6 +277,8 @@ type colBuilder struct {
 	values []string
 	tags   []byte
 	rows   int
+	// marks is where every colRowStep-th row starts in tags.
+	marks []int
 	// The events of a batch repeat their values: the value added last
 	// spares the map most lookups.
 	last    string
@@ -344,6 +346,7 @@ func (c *colBuilder) postOther(i int, v string) {
 // pad marks the rows before row i that were not added as absent.
 func (c *colBuilder) pad(i int) {
 	for ; c.rows < i; c.rows++ {
+		c.markRow()
 		c.tags = binary.AppendUvarint(c.tags, tagAbsent)
 	}
 }
@@ -352,6 +355,7 @@ func (c *colBuilder) pad(i int) {
 // column cannot type is kept as its JSON: f.raw, or written here.
 func (c *colBuilder) add(i int, f field) error {
 	c.pad(i)
+	c.markRow()
 	c.rows++
 	switch x := f.v.(type) {
 	case string:
@@ -398,30 +402,63 @@ func opaque(v any) bool {
 	return true
 }
 
+// markRow notes where the row about to be added starts, every
+// colRowStep rows (the column's row index, columns.go).
+func (c *colBuilder) markRow() {
+	if c.rows > 0 && c.rows%colRowStep == 0 {
+		c.marks = append(c.marks, len(c.tags))
+	}
+}
+
 // size returns the bytes appendTo appends at most, once padded.
 func (c *colBuilder) size() int {
-	n := binary.MaxVarintLen64 + len(c.tags)
+	n := binary.MaxVarintLen64*(4+len(c.marks)+len(c.values)/colRowStep) + len(c.tags)
 	for _, s := range c.values {
 		n += binary.MaxVarintLen64 + len(s)
 	}
 	return n
 }
 
-// appendTo appends the column's body, padded (pad), to b.
+// appendTo appends the column's body (format 2, columns.go), padded
+// (pad), to b.
 func (c *colBuilder) appendTo(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(c.values)))
+	nd := len(c.values)
+	b = binary.AppendUvarint(b, uint64(nd))
+	// The dictionary's index, then its length, then its values.
+	b = binary.AppendUvarint(b, uint64(max(nd-1, 0)/colRowStep))
+	at := 0
+	for i, s := range c.values {
+		if i > 0 && i%colRowStep == 0 {
+			b = binary.AppendUvarint(b, uint64(at))
+		}
+		at += uvarintLen(uint64(len(s))) + len(s)
+	}
+	b = binary.AppendUvarint(b, uint64(at))
 	for _, s := range c.values {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	b = binary.AppendUvarint(b, uint64(len(c.marks)))
+	for _, m := range c.marks {
+		b = binary.AppendUvarint(b, uint64(m))
+	}
 	return append(b, c.tags...)
+}
+
+// uvarintLen is how many bytes binary.AppendUvarint writes for v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // reset empties the builder for another block, keeping its memory.
 func (c *colBuilder) reset() {
 	clear(c.dict)
 	clear(c.values)
-	c.values, c.tags, c.rows = c.values[:0], c.tags[:0], 0
+	c.values, c.tags, c.marks, c.rows = c.values[:0], c.tags[:0], c.marks[:0], 0
 	c.last, c.hasLast, c.active = "", false, false
 	clear(c.other)
 	clear(c.otherVals)

@@ -38,7 +38,17 @@ import (
 // document: a tag 0 is followed by the value as JSON (its length, then
 // event.AppendValue's bytes), and the block of sort keys names the
 // batch's fields (their count, then (length, name)…) before its run.
+// Its columns carry two indexes, so that one event is read without
+// walking every row and every value before its own (rows.go): after the
+// dictionary's size, where every colRowStep-th value starts (a count, then
+// each as its distance from the first value) and the byte length of the
+// values; between the dictionary and the rows, where every colRowStep-th
+// row starts (a count, then each as its distance from the first row).
 const prefixColumns = "v"
+
+// colRowStep is how many rows of a column of format 2 one entry of its row
+// index stands for.
+const colRowStep = 64
 
 // Column block formats: the first byte of every block.
 const (
@@ -154,6 +164,20 @@ func (blk *colBlock) eachKey(fn func(j int, tsid []byte) error) error {
 	return nil
 }
 
+// keyAt returns the sort key of event i, valid until the next call.
+func (blk *colBlock) keyAt(i int) ([]byte, error) {
+	r := colReader{b: blk.keys, ok: true}
+	kr := keyRun{r: &r, n: blk.n}
+	var k []byte
+	for range i + 1 {
+		var err error
+		if k, err = kr.next(); err != nil {
+			return nil, errBadBlock
+		}
+	}
+	return k, nil
+}
+
 // decodeColKeys decodes a block of sort keys; they do not point into v.
 func decodeColKeys(v []byte) ([][]byte, error) {
 	blk, err := newColBlock(v)
@@ -198,13 +222,32 @@ func (blk *colBlock) column(field string) (*column, error) {
 		return nil, nil
 	}
 	n := blk.n
-	r := colReader{b: body, ok: true}
-	nd := r.count(len(body))
+	var nd int
+	var dict, rows []byte
+	if blk.format == colFormatRows {
+		parts, ok := splitColumn(body, n)
+		if !ok {
+			return nil, errBadBlock
+		}
+		nd, dict, rows = parts.nd, parts.dict, parts.rows
+	} else {
+		// The rows follow the dictionary.
+		r := colReader{b: body, ok: true}
+		nd = r.count(len(body))
+		dict = r.b
+	}
+	r := colReader{b: dict, ok: true}
 	// Most events hold one value: pos starts at one per event, so that a
 	// block's column is four allocations, not a growing slice's dozen.
 	c := &column{dict: make([]string, 0, nd), tags: make([]uint8, n), start: make([]int32, n+1), pos: make([]uint32, 0, n)}
 	for i := 0; i < nd && r.ok; i++ {
 		c.dict = append(c.dict, string(r.bytes(r.count(len(body)))))
+	}
+	if blk.format == colFormatRows {
+		if !r.ok || len(r.b) != 0 {
+			return nil, errBadBlock
+		}
+		r.b = rows
 	}
 	for i := 0; i < n && r.ok; i++ {
 		tag := r.uvarint()
@@ -251,6 +294,58 @@ func (c *column) values(i int) []uint32 { return c.pos[c.start[i]:c.start[i+1]] 
 type colReader struct {
 	b  []byte
 	ok bool
+}
+
+// colParts are the parts of a column of format 2: its dictionary's size,
+// index and values, and its rows' index and rows.
+type colParts struct {
+	nd            int
+	dictIdx, dict []byte
+	rowIdx, rows  []byte
+	dictN, rowN   int // entries of each index
+}
+
+// splitColumn splits the body of a column of format 2 of n rows into its
+// parts; ok is false when they are malformed.
+func splitColumn(body []byte, n int) (p colParts, ok bool) {
+	r := colReader{b: body, ok: true}
+	p.nd = r.count(len(body))
+	p.dictN, p.dictIdx = r.index(max(p.nd-1, 0) / colRowStep)
+	p.dict = r.bytes(r.count(len(r.b)))
+	p.rowN, p.rowIdx = r.index(max(n-1, 0) / colRowStep)
+	p.rows = r.b
+	return p, r.ok
+}
+
+// index reads an index of at most limit entries: its count, then its
+// uvarints, which it returns whole.
+func (r *colReader) index(limit int) (int, []byte) {
+	k := r.count(limit)
+	start := r.b
+	for range k {
+		r.uvarint()
+	}
+	if !r.ok {
+		return 0, nil
+	}
+	return k, start[:len(start)-len(r.b)]
+}
+
+// indexAt returns entry i (from 1) of an index of k entries, or 0 for
+// i == 0; ok is false past its end or for an entry beyond limit.
+func indexAt(idx []byte, k, i int, limit int) (int, bool) {
+	if i == 0 {
+		return 0, true
+	}
+	if i > k {
+		return 0, false
+	}
+	r := colReader{b: idx, ok: true}
+	var at uint64
+	for range i {
+		at = r.uvarint()
+	}
+	return int(at), r.ok && at <= uint64(limit)
 }
 
 func (r *colReader) byte() byte {

@@ -365,7 +365,7 @@ func FuzzDecodeColBlock(f *testing.F) {
 		f.Add(kvs[0].v, x.v)
 	}
 	f.Add([]byte{colFormat, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormat, 1, 1, 1, 'x', 3, 1, 1, 'v', 2, 0})
-	f.Add([]byte{colFormatRows, 1, 1, 1, 'f', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormatRows, 1, 0, 0, 2, '4', '2'})
+	f.Add([]byte{colFormatRows, 1, 1, 1, 'f', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormatRows, 1, 0, 0, 0, 0, 0, 2, '4', '2'})
 	f.Add([]byte{colFormat}, []byte{})
 	f.Fuzz(func(t *testing.T, keys, col []byte) {
 		tsids, err := decodeColKeys(keys)

@@ -14,9 +14,9 @@
 //
 //	meta/layout                           → "6": the layout version this directory holds
 //	meta/part/<part>                      → the partition holds events; "6" when made in layout 6, else empty
-//	t/<part>e<ts><id>                     → the event as JSON (event.Event.MarshalJSON)
+//	t/<part>e<ts><id>                     → the locator of the event's row in its batch's column blocks (rows.go); before layout 7 the event as JSON (event.Event.MarshalJSON)
 //	t/<part>x<gen><field>\x00<value>\x00<ts><id> → a posting list (see below); <ts><id> is its greatest event
-//	t/<part>v<gen><ts><id>                → a column block: a batch's string values by field (columns.go)
+//	t/<part>v<gen><field>\x00<ts><id>     → a column block: a batch's values of one field ("": its sort keys and field names); <ts><id> is its greatest event (columns.go)
 //	t/<part>y<gen>                        → an index generation: its events' first and last @timestamp and count
 //	id/<id>                               → <part><ts> of the event's primary key (layout 3: the whole key); none for an ID that leads with its event's millisecond
 //	dl/<id>                               → a dead letter (store.DeadLetter as JSON)
@@ -55,7 +55,12 @@
 // events written before keep theirs and are found by them as before, so a
 // directory of layout 3 to 5 is marked 6. Retention deletes the id/ entries
 // of every event of a partition made before layout 6 (meta/part/ value
-// empty) and only those of the others in one made since.
+// empty) and only those of the others in one made since. Layout 7 writes
+// no documents: a batch's column blocks (format 2) hold every value of its
+// events, and an event's primary key holds the locator of its row there.
+// A value says which it is (a document begins with '{'), so events written
+// before keep their documents and are read by them, beside blocks of
+// format 1, and a directory of layout 3 to 6 is marked 7.
 //
 // # Retention
 //
@@ -115,21 +120,30 @@
 // range or a unit's or dataset's lists, reads the column blocks of the
 // fields it names instead (columns.go, colquery.go, colsearch.go) and
 // decodes only the events they do not rule out; aggregations count from
-// the same blocks. Stored events
-// are decoded by a hand-written decoder for the flat JSON the store writes,
-// falling back on event.Event.UnmarshalJSON for anything else. One event
+// the same blocks. A stored event is read from its row: every column of
+// its batch is decoded once (a search keeps the last 256 batches it read,
+// since the events it meets in key order come from a few of them, rows.go)
+// and the row is written out as the document earlier layouts stored, which
+// is decoded as theirs are, by a hand-written decoder for the flat JSON
+// the store writes, falling back on event.Event.UnmarshalJSON for anything
+// else, so that an event reads back the same whichever way it was kept. An
+// event whose batch's blocks are missing (only damage does that) is
+// logged and not found; lachan store repair removes its keys. One event
 // more than the limit is read to know whether a next page exists.
 //
 // # Writes
 //
-// PutEvents writes one Pebble batch per call (event, id/ entry if any, and index
-// entries together, so a crash leaves all or none of them, added in key
+// PutEvents writes one Pebble batch per call (events, id/ entries if any,
+// column blocks and index entries together, so a crash leaves all or none
+// of them, added in key
 // order because the memtable inserts sorted keys far more cheaply) and commits it
 // with fsync when Config.Sync is set. A mutex serializes event writers so
 // that the "already stored?" check and the write are one step; entity writes
 // have their own mutex for their compare-and-set. Each event's fields are
-// listed once, in name order, for its document, its mapping check, its
-// column values and its posting lists, by looking up the names of a set
+// listed once, in name order, for its mapping check, its column values
+// and its posting lists (a value a column cannot type is encoded as JSON
+// there, so that an event that cannot be written fails before anything
+// is), by looking up the names of a set
 // met before where it can (layout.go), and a set's mapping is resolved
 // once, not once per event; the memory of a batch's entries
 // (scratch.go's arena, the lists and column builders) is kept under that

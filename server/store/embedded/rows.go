@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 
@@ -82,12 +83,19 @@ const rowReaderKept = 256
 
 func newRowReader(r getter, log *slog.Logger) *rowReader { return &rowReader{r: r, log: log} }
 
-// rowBatch is one batch's columns, decoded, each with its field's name as
-// a document writes it (",\"name\":").
+// rowBatch is one batch's blocks, read whole. The first events read from
+// it are read straight from the blocks' bytes (appendRow), which costs a
+// walk of each column from the row its index names before theirs; past
+// rowDecodeAfter of them every column is decoded (decode), which a walk
+// of many of the batch's events then shares.
 type rowBatch struct {
-	keys  [][]byte
-	names [][]byte
-	cols  []*column
+	blk    *colBlock
+	names  [][]byte // each field's name as a document writes it: ,"name":
+	bodies [][]byte
+	reads  int
+	// Decoded on the second read.
+	keys [][]byte
+	cols []*column
 }
 
 // event returns the event of partition p whose sort key is tsid and whose
@@ -105,7 +113,7 @@ func (rr *rowReader) event(p part, tsid, v []byte) (event.Event, bool, error) {
 	if err != nil {
 		return event.Event{}, false, fmt.Errorf("decode stored event %q: %w", tsid, err)
 	}
-	rb, err := rr.batch(p, gen, max)
+	rb, release, err := rr.batch(p, gen, max)
 	if errors.Is(err, errNoBlock) {
 		if rr.log != nil {
 			rr.log.Warn("store: event whose column blocks are missing (damage: run lachan store check)", "key", fmt.Sprintf("%q", tsid))
@@ -115,36 +123,124 @@ func (rr *rowReader) event(p part, tsid, v []byte) (event.Event, bool, error) {
 	if err != nil {
 		return event.Event{}, false, fmt.Errorf("decode stored event %q: %w", tsid, err)
 	}
-	if row >= len(rb.keys) || !bytes.Equal(rb.keys[row], tsid) {
-		return event.Event{}, false, fmt.Errorf("decode stored event %q: %w: row %d of its batch is another event", tsid, errBadLocator, row)
+	rr.doc, err = rb.appendEvent(rr.doc[:0], row, tsid)
+	release()
+	if err != nil {
+		return event.Event{}, false, fmt.Errorf("decode stored event %q: %w", tsid, err)
 	}
-	rr.doc = rb.appendDoc(rr.doc[:0], row)
 	ev, err := decodeEvent(tsid, rr.doc)
 	return ev, err == nil, err
 }
 
-// batch returns the decoded columns of the batch of generation gen of
-// partition p whose blocks' keys end with max.
-func (rr *rowReader) batch(p part, gen uint32, max []byte) (*rowBatch, error) {
+// batch returns the blocks of the batch of generation gen of partition p
+// whose blocks' keys end with max, and a release to call once done with
+// them. The first time a batch is asked for, its blocks are read where
+// the store keeps them, not copied, and released after; from the second
+// they are copied and kept.
+func (rr *rowReader) batch(p part, gen uint32, max []byte) (*rowBatch, func(), error) {
 	rr.key = append(appendColFieldPrefix(rr.key[:0], p, gen, ""), max...)
-	if rb, ok := rr.batches[string(rr.key)]; ok {
-		return rb, nil
+	seen, ok := rr.batches[string(rr.key)]
+	if ok && seen.blk != nil {
+		return seen, func() {}, nil
 	}
-	rb, err := readRowBatch(rr.r, p, gen, max)
+	var hold []io.Closer
+	release := func() {
+		for _, c := range hold {
+			c.Close()
+		}
+	}
+	get := func(k []byte) ([]byte, error) {
+		v, closer, err := rr.r.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, errNoBlock
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			hold = append(hold, closer)
+			return v, nil
+		}
+		return bytes.Clone(v), closer.Close()
+	}
+	rb, err := readRowBatch(get, p, gen, max)
 	if err != nil {
-		return nil, err
+		release()
+		return nil, nil, err
 	}
 	if rr.batches == nil || len(rr.batches) >= rowReaderKept {
 		rr.batches = make(map[string]*rowBatch, rowReaderKept)
 	}
+	if !ok {
+		// Remember that it was read once, not what it read.
+		rr.batches[string(rr.key)] = &rowBatch{reads: 1}
+		return rb, release, nil
+	}
+	rb.reads = seen.reads
 	rr.batches[string(rr.key)] = rb
-	return rb, nil
+	return rb, release, nil
 }
 
-// readRowBatch reads and decodes every column of a batch.
-func readRowBatch(r getter, p part, gen uint32, max []byte) (*rowBatch, error) {
+// rowDecodeAfter is how many events of a batch are read from its bytes
+// before it is decoded whole: a lookup by ID meets a batch once or twice,
+// a search many times.
+const rowDecodeAfter = 4
+
+// appendEvent appends the document of the event at row of rb, whose sort
+// key must be tsid, to b.
+func (rb *rowBatch) appendEvent(b []byte, row int, tsid []byte) ([]byte, error) {
+	if row >= rb.blk.n {
+		return nil, fmt.Errorf("%w: row %d of a batch of %d", errBadLocator, row, rb.blk.n)
+	}
+	rb.reads++
+	if rb.reads <= rowDecodeAfter {
+		key, err := rb.blk.keyAt(row)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(key, tsid) {
+			return nil, fmt.Errorf("%w: row %d of its batch is another event", errBadLocator, row)
+		}
+		return rb.appendRow(b, row)
+	}
+	if rb.cols == nil {
+		if err := rb.decode(); err != nil {
+			return nil, err
+		}
+	}
+	if !bytes.Equal(rb.keys[row], tsid) {
+		return nil, fmt.Errorf("%w: row %d of its batch is another event", errBadLocator, row)
+	}
+	return rb.appendDoc(b, row), nil
+}
+
+// decode decodes the batch's sort keys and columns.
+func (rb *rowBatch) decode() error {
+	keys := make([][]byte, 0, rb.blk.n)
+	if err := rb.blk.eachKey(func(_ int, tsid []byte) error {
+		keys = append(keys, bytes.Clone(tsid))
+		return nil
+	}); err != nil {
+		return err
+	}
+	cols := make([]*column, len(rb.blk.fields))
+	for i, f := range rb.blk.fields {
+		c, err := rb.blk.column(f)
+		if err != nil {
+			return fmt.Errorf("its column %s: %w", f, err)
+		}
+		cols[i] = c
+	}
+	rb.keys, rb.cols = keys, cols
+	return nil
+}
+
+// readRowBatch reads every block of a batch through get, whose values
+// must stay valid as long as the batch is used; a block not there is
+// errNoBlock.
+func readRowBatch(get func([]byte) ([]byte, error), p part, gen uint32, max []byte) (*rowBatch, error) {
 	k := append(colFieldPrefix(p, gen, ""), max...)
-	v, err := getOwned(r, k)
+	v, err := get(k)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", k, err)
 	}
@@ -155,17 +251,11 @@ func readRowBatch(r getter, p part, gen uint32, max []byte) (*rowBatch, error) {
 	if blk.format != colFormatRows {
 		return nil, fmt.Errorf("its block of sort keys %q: %w: format %d holds no rows", k, errBadBlock, blk.format)
 	}
-	rb := &rowBatch{keys: make([][]byte, 0, blk.n)}
-	if err := blk.eachKey(func(_ int, tsid []byte) error {
-		rb.keys = append(rb.keys, bytes.Clone(tsid))
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("its block of sort keys %q: %w", k, err)
-	}
+	rb := &rowBatch{blk: blk, bodies: make([][]byte, 0, len(blk.fields)), names: make([][]byte, 0, len(blk.fields))}
 	blk.cols = make(map[string][]byte, len(blk.fields))
 	for _, f := range blk.fields {
 		k := append(colFieldPrefix(p, gen, f), max...)
-		v, err := getOwned(r, k)
+		v, err := get(k)
 		if errors.Is(err, errNoBlock) {
 			// Only the block of sort keys is errNoBlock: a batch with it
 			// and without one of its columns is damaged.
@@ -174,32 +264,16 @@ func readRowBatch(r getter, p part, gen uint32, max []byte) (*rowBatch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("its column %q: %w", k, err)
 		}
-		if blk.cols[f], err = colBody(v, blk); err != nil {
-			return nil, fmt.Errorf("its column %q: %w", k, err)
-		}
-		c, err := blk.column(f)
+		body, err := colBody(v, blk)
 		if err != nil {
 			return nil, fmt.Errorf("its column %q: %w", k, err)
 		}
+		blk.cols[f] = body
+		rb.bodies = append(rb.bodies, body)
 		name := event.AppendString([]byte{','}, f)
 		rb.names = append(rb.names, append(name, ':'))
-		rb.cols = append(rb.cols, c)
 	}
 	return rb, nil
-}
-
-// getOwned returns a copy of key's value; a key that is not there is
-// errNoBlock.
-func getOwned(r getter, key []byte) ([]byte, error) {
-	v, closer, err := r.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, errNoBlock
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := bytes.Clone(v)
-	return out, closer.Close()
 }
 
 // appendDoc appends the document of row i, as appendEventJSON writes it
@@ -240,4 +314,119 @@ func (rb *rowBatch) appendDoc(b []byte, i int) []byte {
 		}
 	}
 	return append(b, '}')
+}
+
+// appendRow is appendDoc for a batch not decoded: it reads row i's value
+// of each column from the column's bytes.
+func (rb *rowBatch) appendRow(b []byte, i int) ([]byte, error) {
+	b = append(b, '{')
+	first := len(b)
+	for x, body := range rb.bodies {
+		mark := len(b)
+		name := rb.names[x]
+		if len(b) == first {
+			name = name[1:]
+		}
+		b = append(b, name...)
+		var ok bool
+		var err error
+		if b, ok, err = appendColValue(b, body, rb.blk.n, i); err != nil {
+			return nil, fmt.Errorf("its column %s: %w", rb.blk.fields[x], err)
+		}
+		if !ok {
+			b = b[:mark]
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendColValue appends row i's value in column body (format 2, n rows)
+// as JSON to b; ok is false when the row has none.
+func appendColValue(b, body []byte, n, i int) (_ []byte, ok bool, _ error) {
+	parts, ok := splitColumn(body, n)
+	if !ok {
+		return nil, false, errBadBlock
+	}
+	// The nearest row the index names at or before row i, then the rows
+	// from it to i.
+	k := i / colRowStep
+	at, ok := indexAt(parts.rowIdx, parts.rowN, k, len(parts.rows))
+	if !ok {
+		return nil, false, errBadBlock
+	}
+	r := colReader{b: parts.rows[at:], ok: true}
+	for range i - k*colRowStep {
+		skipColRow(&r)
+	}
+	tag := r.uvarint()
+	switch {
+	case !r.ok:
+	case tag == tagAbsent:
+		return b, false, nil
+	case tag == tagOpaque:
+		raw := r.bytes(r.count(len(r.b)))
+		if r.ok && len(raw) > 0 {
+			return append(b, raw...), true, nil
+		}
+	case tag == tagScalar:
+		if s, ok := parts.value(r.uvarint()); ok && r.ok {
+			return event.AppendString(b, string(s)), true, nil
+		}
+	default:
+		k := tag - tagList
+		if k > uint64(len(r.b)) {
+			break
+		}
+		b = append(b, '[')
+		for j := range k {
+			s, ok := parts.value(r.uvarint())
+			if !ok || !r.ok {
+				return nil, false, errBadBlock
+			}
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = event.AppendString(b, string(s))
+		}
+		return append(b, ']'), true, nil
+	}
+	return nil, false, errBadBlock
+}
+
+// skipColRow reads past one row's tag and what follows it.
+func skipColRow(r *colReader) {
+	switch tag := r.uvarint(); {
+	case tag == tagOpaque:
+		r.bytes(r.count(len(r.b)))
+	case tag == tagScalar:
+		r.uvarint()
+	case tag >= tagList:
+		k := tag - tagList
+		if k > uint64(len(r.b)) {
+			r.ok = false
+			return
+		}
+		for range k {
+			r.uvarint()
+		}
+	}
+}
+
+// value returns value v of the column's dictionary, from the nearest
+// value its index names.
+func (p colParts) value(v uint64) ([]byte, bool) {
+	if v >= uint64(p.nd) {
+		return nil, false
+	}
+	k := int(v) / colRowStep
+	at, ok := indexAt(p.dictIdx, p.dictN, k, len(p.dict))
+	if !ok {
+		return nil, false
+	}
+	r := colReader{b: p.dict[at:], ok: true}
+	for range int(v) - k*colRowStep {
+		r.bytes(r.count(len(r.b)))
+	}
+	s := r.bytes(r.count(len(r.b)))
+	return s, r.ok
 }

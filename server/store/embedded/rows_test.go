@@ -41,18 +41,26 @@ func rowBlocks(t testing.TB, p part, rows []colRow) (kvGetter, map[string][]byte
 // error and a batch without blocks is not found.
 func TestRowsRoundTrip(t *testing.T) {
 	var rows []colRow
-	for n := range 40 {
+	// More rows than two steps of a column's row index.
+	for n := range 2*colRowStep + 7 {
 		ev := colEvent(n)
 		ev.Set("message", "ư\u2028x\xff \"q\" \\")
 		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
 	}
 	p := makePart('e', 1)
 	g, locs := rowBlocks(t, p, rows)
+	// One reader reads the first event from the blocks' bytes and the
+	// rest from the decoded batch; a fresh reader per event reads each
+	// from the bytes.
 	rr := newRowReader(g, nil)
 	for _, r := range rows {
 		got, found, err := rr.event(p, r.tsid, locs[string(r.tsid)])
 		if err != nil || !found {
 			t.Fatalf("%s: %v, %v", r.ev.ID, found, err)
+		}
+		alone, found, err := newRowReader(g, nil).event(p, r.tsid, locs[string(r.tsid)])
+		if err != nil || !found || !reflect.DeepEqual(alone, got) {
+			t.Fatalf("%s read alone: %+v, %v, %v; read with the others %+v", r.ev.ID, alone, found, err, got)
 		}
 		// The event as its document would have read it back.
 		doc, err := appendEventJSON(nil, r.ev)
@@ -92,7 +100,8 @@ func TestRowsRoundTrip(t *testing.T) {
 
 // FuzzRowEvent reads an event from arbitrary bytes: a block of sort keys,
 // one column and a locator. It must refuse them or read an event of the
-// sort key asked for, without panicking.
+// sort key asked for, the same both ways a batch is read when both
+// read it, without panicking.
 func FuzzRowEvent(f *testing.F) {
 	var rows []colRow
 	for n := range 5 {
@@ -108,7 +117,7 @@ func FuzzRowEvent(f *testing.F) {
 	for j, x := range kvs[1:] {
 		f.Add(kvs[0].v, x.v, appendLocator(nil, j%len(rows), 0, max), rows[j%len(rows)].tsid)
 	}
-	f.Add([]byte{colFormatRows, 1, 1, 1, 'f', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormatRows, 1, 0, 0, 2, '4', '2'}, appendLocator(nil, 0, 0, max), []byte{0, 0, 0, 0, 0, 0, 0, 0, 'a'})
+	f.Add([]byte{colFormatRows, 1, 1, 1, 'f', 0, 0, 0, 0, 0, 0, 0, 0, 1, 'a'}, []byte{colFormatRows, 1, 0, 0, 0, 0, 0, 2, '4', '2'}, appendLocator(nil, 0, 0, max), []byte{0, 0, 0, 0, 0, 0, 0, 0, 'a'})
 	f.Fuzz(func(t *testing.T, keys, col, loc, tsid []byte) {
 		if len(tsid) <= tsLen {
 			return
@@ -119,9 +128,18 @@ func FuzzRowEvent(f *testing.F) {
 				g[string(append(colFieldPrefix(p, 0, name), max...))] = col
 			}
 		}
-		ev, found, err := newRowReader(g, nil).event(p, tsid, loc)
+		// Read twice: from the blocks' bytes, then from the decoded batch.
+		rr := newRowReader(g, nil)
+		ev, found, err := rr.event(p, tsid, loc)
 		if err == nil && found && ev.ID != string(tsid[tsLen:]) {
 			t.Fatalf("read event %q for sort key %q", ev.ID, tsid)
+		}
+		// The first read looks at the rows before this one only as far as
+		// to skip them, so a batch malformed there may read once and fail
+		// whole; what both read must be the same.
+		again, found2, err2 := rr.event(p, tsid, loc)
+		if err == nil && found && err2 == nil && (!found2 || !reflect.DeepEqual(again, ev)) {
+			t.Fatalf("read %+v, then %+v, %v", ev, again, found2)
 		}
 	})
 }
@@ -141,12 +159,13 @@ func toFormat1(t *testing.T, v []byte, keys bool, n int) []byte {
 		}
 		return append(out, r.b...)
 	}
-	nd := r.count(len(r.b))
-	out = binary.AppendUvarint(out, uint64(nd))
-	for range nd {
-		s := r.bytes(r.count(len(r.b)))
-		out = append(binary.AppendUvarint(out, uint64(len(s))), s...)
+	parts, ok := splitColumn(r.b, n)
+	if !ok {
+		t.Fatal("malformed column")
 	}
+	out = binary.AppendUvarint(out, uint64(parts.nd))
+	out = append(out, parts.dict...)
+	r = colReader{b: parts.rows, ok: true}
 	for range n {
 		tag := r.uvarint()
 		out = binary.AppendUvarint(out, tag)
