@@ -113,27 +113,44 @@ func AppendTimedID(dst []byte, ts time.Time, sum []byte) []byte {
 // false for an ID of any other form. An ID that is all hash has that form
 // too, so the time it gives is only a claim.
 func TimedIDTime(id string) (time.Time, bool) {
-	if len(id) != 32 {
+	ms, ok := TimedIDMillis(id)
+	if !ok {
 		return time.Time{}, false
-	}
-	var ms int64
-	for i := range 32 {
-		c := id[i]
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		default:
-			return time.Time{}, false
-		}
-		if i < 12 {
-			ms = ms<<4 | int64(d)
-		}
 	}
 	return time.UnixMilli(ms), true
 }
+
+// TimedIDMillis is TimedIDTime as milliseconds since 1970.
+func TimedIDMillis(id string) (int64, bool) {
+	if len(id) != 32 {
+		return 0, false
+	}
+	var ms int64
+	bad := byte(0)
+	for i := range 12 {
+		d := hexValue[id[i]]
+		bad |= d
+		ms = ms<<4 | int64(d&0x0f)
+	}
+	for i := 12; i < 32; i++ {
+		bad |= hexValue[id[i]]
+	}
+	return ms, bad&0xf0 == 0
+}
+
+// hexValue is a lower-case hex digit's value, or 0xff for any other byte.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 // Get returns a field's value, including the reserved ones.
 func (e Event) Get(name string) (any, bool) {

@@ -64,6 +64,10 @@ type Engine struct {
 	// batch is the memory of PutEvents' batches, kept from one to the
 	// next; guarded by evMu.
 	batch batchKeys
+	// seen is PutEvents' map of the IDs a call met, and idScratch
+	// storedIDs' memory, kept under evMu.
+	seen      map[string]bool
+	idScratch idScratch
 	// mem follows Pebble's memtables, so that an index generation ends
 	// with one (memtable.go).
 	mem *memtables

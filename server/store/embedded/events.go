@@ -58,7 +58,19 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 		return nil, nil
 	}
 	fresh := make([]event.Event, 0, len(evs))
-	seen := make(map[string]bool, len(evs))
+	// The IDs met in this call: the map is kept for the next one.
+	seen := e.seen
+	if seen == nil {
+		seen = make(map[string]bool, len(evs))
+	}
+	defer func() {
+		clear(seen)
+		if len(evs) <= seenKept {
+			e.seen = seen
+		} else {
+			e.seen = nil
+		}
+	}()
 	var newParts []part
 	dead := 0
 	bk := &e.batch
@@ -135,6 +147,10 @@ func (e *Engine) putEvents(ctx context.Context, evs []event.Event, replay bool) 
 	}
 	return fresh, nil
 }
+
+// seenKept bounds the calls whose map of IDs met (Engine.seen) is kept
+// for the next: a map keeps the room of its largest use.
+const seenKept = 1 << 14
 
 // encodeEvent checks an event and returns its stored form.
 func encodeEvent(ev event.Event) ([]byte, error) {
@@ -371,13 +387,18 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	for _, ev := range evs {
 		size += len(prefixPart) + partLen + len(prefixEvent) + tsLen + len(ev.ID)
 	}
-	// One buffer for all the keys, rather than an allocation each.
-	buf := make([]byte, 0, size)
-	type sought struct {
-		k  []byte
-		id string
-	}
-	seeks := make([]sought, 0, len(evs))
+	// One buffer for all the keys, rather than an allocation each, kept
+	// for the next call (storedIDs runs under evMu).
+	buf := slices.Grow(e.idScratch.buf[:0], size)
+	seeks := slices.Grow(e.idScratch.seeks[:0], len(evs))
+	defer func() {
+		clear(seeks)
+		if size <= idScratchKept {
+			e.idScratch.buf, e.idScratch.seeks = buf[:0], seeks[:0]
+		} else {
+			e.idScratch = idScratch{}
+		}
+	}()
 	out := map[string]bool{}
 	for _, ev := range evs {
 		start := len(buf)
@@ -422,6 +443,21 @@ func (e *Engine) storedIDs(evs []event.Event) (map[string]bool, error) {
 	}
 	return out, it.Close()
 }
+
+// idScratch is storedIDs' memory, kept from one call to the next.
+type idScratch struct {
+	buf   []byte
+	seeks []sought
+}
+
+// sought is a key storedIDs seeks, and the ID it stands for.
+type sought struct {
+	k  []byte
+	id string
+}
+
+// idScratchKept bounds the keys' bytes whose memory storedIDs keeps.
+const idScratchKept = 4 << 20
 
 // timedIDWindow is how far from an event's time the time leading its ID
 // may be for wayOf to take the ID as made from it. An ID that is all hash

@@ -173,13 +173,15 @@ const (
 // wayOf classifies id for an event at ts, reading the time leading the ID
 // once.
 func wayOf(id string, ts time.Time) idWay {
-	t, ok := event.TimedIDTime(id)
-	switch {
-	case !ok:
+	ms, ok := event.TimedIDMillis(id)
+	if !ok {
 		return byGet
-	case t.UnixMilli() == ts.UnixMilli():
+	}
+	d := ms - ts.UnixMilli()
+	switch {
+	case d == 0:
 		return byPrimary
-	case -timedIDWindow <= t.Sub(ts) && t.Sub(ts) <= timedIDWindow:
+	case -timedIDWindow.Milliseconds() <= d && d <= timedIDWindow.Milliseconds():
 		return bySeek
 	}
 	return byGet
