@@ -331,23 +331,6 @@ func (r *colReader) index(limit int) (int, []byte) {
 	return k, start[:len(start)-len(r.b)]
 }
 
-// indexAt returns entry i (from 1) of an index of k entries, or 0 for
-// i == 0; ok is false past its end or for an entry beyond limit.
-func indexAt(idx []byte, k, i int, limit int) (int, bool) {
-	if i == 0 {
-		return 0, true
-	}
-	if i > k {
-		return 0, false
-	}
-	r := colReader{b: idx, ok: true}
-	var at uint64
-	for range i {
-		at = r.uvarint()
-	}
-	return int(at), r.ok && at <= uint64(limit)
-}
-
 func (r *colReader) byte() byte {
 	if !r.ok || len(r.b) == 0 {
 		r.ok = false

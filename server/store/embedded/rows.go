@@ -83,19 +83,23 @@ const rowReaderKept = 256
 
 func newRowReader(r getter, log *slog.Logger) *rowReader { return &rowReader{r: r, log: log} }
 
-// rowBatch is one batch's blocks, read whole. The first events read from
-// it are read straight from the blocks' bytes (appendRow), which costs a
-// walk of each column from the row its index names before theirs; past
-// rowDecodeAfter of them every column is decoded (decode), which a walk
-// of many of the batch's events then shares.
+// rowBatch is one batch's blocks, read whole. Its events are read
+// straight from the blocks' bytes (appendRow), which costs a walk of each
+// column from the row its index names before theirs, until more than one
+// in rowDecodeShare has been read; then every column is decoded (decode),
+// which a walk of the batch's events shares.
 type rowBatch struct {
 	blk    *colBlock
 	names  [][]byte // each field's name as a document writes it: ,"name":
 	bodies [][]byte
 	reads  int
-	// Decoded on the second read.
-	keys [][]byte
-	cols []*column
+	// Decoded when first needed (appendEvent): the sort keys and every
+	// column's indexes from the second read, the columns after more.
+	keys  [][]byte
+	index []colIndex
+	cols  []*column
+	// rowAt and dictAt are the memory of the indexes a first read reads.
+	rowAt, dictAt []int
 }
 
 // event returns the event of partition p whose sort key is tsid and whose
@@ -181,19 +185,23 @@ func (rr *rowReader) batch(p part, gen uint32, max []byte) (*rowBatch, func(), e
 	return rb, release, nil
 }
 
-// rowDecodeAfter is how many events of a batch are read from its bytes
-// before it is decoded whole: a lookup by ID meets a batch once or twice,
-// a search many times.
-const rowDecodeAfter = 4
+// rowDecodeShare is the share of a batch's events, 1 in rowDecodeShare,
+// read from its bytes before it is decoded whole: decoding every column
+// costs about what reading a few dozen rows one by one does, and pays
+// when a search walks many of the batch's events (a lookup by ID meets a
+// batch once or twice, a host's events of an hour a few times).
+const rowDecodeShare = 8
 
 // appendEvent appends the document of the event at row of rb, whose sort
-// key must be tsid, to b.
+// key must be tsid, to b. The first read of a batch (its blocks are not
+// copied) walks its sort keys to the row; later ones use its keys,
+// decoded once.
 func (rb *rowBatch) appendEvent(b []byte, row int, tsid []byte) ([]byte, error) {
 	if row >= rb.blk.n {
 		return nil, fmt.Errorf("%w: row %d of a batch of %d", errBadLocator, row, rb.blk.n)
 	}
 	rb.reads++
-	if rb.reads <= rowDecodeAfter {
+	if rb.reads == 1 {
 		key, err := rb.blk.keyAt(row)
 		if err != nil {
 			return nil, err
@@ -203,26 +211,44 @@ func (rb *rowBatch) appendEvent(b []byte, row int, tsid []byte) ([]byte, error) 
 		}
 		return rb.appendRow(b, row)
 	}
-	if rb.cols == nil {
-		if err := rb.decode(); err != nil {
+	if rb.keys == nil {
+		if err := rb.decodeKeys(); err != nil {
+			return nil, err
+		}
+		if err := rb.indexColumns(); err != nil {
 			return nil, err
 		}
 	}
 	if !bytes.Equal(rb.keys[row], tsid) {
 		return nil, fmt.Errorf("%w: row %d of its batch is another event", errBadLocator, row)
 	}
+	if rb.cols == nil && rb.reads*rowDecodeShare <= rb.blk.n {
+		return rb.appendRow(b, row)
+	}
+	if rb.cols == nil {
+		if err := rb.decode(); err != nil {
+			return nil, err
+		}
+	}
 	return rb.appendDoc(b, row), nil
 }
 
-// decode decodes the batch's sort keys and columns.
-func (rb *rowBatch) decode() error {
+// decodeKeys decodes the batch's sort keys.
+func (rb *rowBatch) decodeKeys() error {
 	keys := make([][]byte, 0, rb.blk.n)
-	if err := rb.blk.eachKey(func(_ int, tsid []byte) error {
+	err := rb.blk.eachKey(func(_ int, tsid []byte) error {
 		keys = append(keys, bytes.Clone(tsid))
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
+	rb.keys = keys
+	return nil
+}
+
+// decode decodes the batch's columns.
+func (rb *rowBatch) decode() error {
 	cols := make([]*column, len(rb.blk.fields))
 	for i, f := range rb.blk.fields {
 		c, err := rb.blk.column(f)
@@ -231,7 +257,7 @@ func (rb *rowBatch) decode() error {
 		}
 		cols[i] = c
 	}
-	rb.keys, rb.cols = keys, cols
+	rb.cols = cols
 	return nil
 }
 
@@ -317,11 +343,22 @@ func (rb *rowBatch) appendDoc(b []byte, i int) []byte {
 }
 
 // appendRow is appendDoc for a batch not decoded: it reads row i's value
-// of each column from the column's bytes.
+// of each column from the column's bytes, through the columns' indexes
+// (read here unless the batch keeps them).
 func (rb *rowBatch) appendRow(b []byte, i int) ([]byte, error) {
 	b = append(b, '{')
 	first := len(b)
 	for x, body := range rb.bodies {
+		var ci colIndex
+		if rb.index != nil {
+			ci = rb.index[x]
+		} else {
+			var ok bool
+			if ci, ok = indexColumn(body, rb.blk.n, rb.rowAt[:0], rb.dictAt[:0]); !ok {
+				return nil, fmt.Errorf("its column %s: %w", rb.blk.fields[x], errBadBlock)
+			}
+			rb.rowAt, rb.dictAt = ci.rowAt, ci.dictAt
+		}
 		mark := len(b)
 		name := rb.names[x]
 		if len(b) == first {
@@ -330,7 +367,7 @@ func (rb *rowBatch) appendRow(b []byte, i int) ([]byte, error) {
 		b = append(b, name...)
 		var ok bool
 		var err error
-		if b, ok, err = appendColValue(b, body, rb.blk.n, i); err != nil {
+		if b, ok, err = ci.appendValue(b, i); err != nil {
 			return nil, fmt.Errorf("its column %s: %w", rb.blk.fields[x], err)
 		}
 		if !ok {
@@ -340,21 +377,72 @@ func (rb *rowBatch) appendRow(b []byte, i int) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// appendColValue appends row i's value in column body (format 2, n rows)
-// as JSON to b; ok is false when the row has none.
-func appendColValue(b, body []byte, n, i int) (_ []byte, ok bool, _ error) {
+// indexColumns reads the indexes of every column of the batch, which it
+// keeps.
+func (rb *rowBatch) indexColumns() error {
+	rb.index = make([]colIndex, len(rb.bodies))
+	for x, body := range rb.bodies {
+		ci, ok := indexColumn(body, rb.blk.n, nil, nil)
+		if !ok {
+			rb.index = nil
+			return fmt.Errorf("its column %s: %w", rb.blk.fields[x], errBadBlock)
+		}
+		rb.index[x] = ci
+	}
+	return nil
+}
+
+// colIndex is a column of format 2 split into its parts, with its indexes
+// read: where every colRowStep-th row and value starts, from the first
+// (rowAt[k-1] is row k·colRowStep's).
+type colIndex struct {
+	colParts
+	rowAt, dictAt []int
+}
+
+// indexColumn splits body (n rows) and reads its indexes into rowAt and
+// dictAt's memory; ok is false when they are malformed.
+func indexColumn(body []byte, n int, rowAt, dictAt []int) (colIndex, bool) {
 	parts, ok := splitColumn(body, n)
 	if !ok {
-		return nil, false, errBadBlock
+		return colIndex{}, false
 	}
+	ci := colIndex{colParts: parts}
+	ci.rowAt, ok = readIndex(parts.rowIdx, parts.rowN, len(parts.rows), rowAt)
+	if !ok {
+		return colIndex{}, false
+	}
+	ci.dictAt, ok = readIndex(parts.dictIdx, parts.dictN, len(parts.dict), dictAt)
+	return ci, ok
+}
+
+// readIndex appends the k entries of an index to out; ok is false when
+// one lies beyond limit.
+func readIndex(idx []byte, k, limit int, out []int) ([]int, bool) {
+	r := colReader{b: idx, ok: true}
+	for range k {
+		at := r.uvarint()
+		if at > uint64(limit) {
+			return out, false
+		}
+		out = append(out, int(at))
+	}
+	return out, r.ok
+}
+
+// appendValue appends row i's value as JSON to b; ok is false when the
+// row has none.
+func (ci *colIndex) appendValue(b []byte, i int) (_ []byte, ok bool, _ error) {
 	// The nearest row the index names at or before row i, then the rows
 	// from it to i.
-	k := i / colRowStep
-	at, ok := indexAt(parts.rowIdx, parts.rowN, k, len(parts.rows))
-	if !ok {
-		return nil, false, errBadBlock
+	k, at := i/colRowStep, 0
+	if k > 0 {
+		if k > len(ci.rowAt) {
+			return nil, false, errBadBlock
+		}
+		at = ci.rowAt[k-1]
 	}
-	r := colReader{b: parts.rows[at:], ok: true}
+	r := colReader{b: ci.rows[at:], ok: true}
 	for range i - k*colRowStep {
 		skipColRow(&r)
 	}
@@ -369,7 +457,7 @@ func appendColValue(b, body []byte, n, i int) (_ []byte, ok bool, _ error) {
 			return append(b, raw...), true, nil
 		}
 	case tag == tagScalar:
-		if s, ok := parts.value(r.uvarint()); ok && r.ok {
+		if s, ok := ci.value(r.uvarint()); ok && r.ok {
 			return event.AppendString(b, string(s)), true, nil
 		}
 	default:
@@ -379,7 +467,7 @@ func appendColValue(b, body []byte, n, i int) (_ []byte, ok bool, _ error) {
 		}
 		b = append(b, '[')
 		for j := range k {
-			s, ok := parts.value(r.uvarint())
+			s, ok := ci.value(r.uvarint())
 			if !ok || !r.ok {
 				return nil, false, errBadBlock
 			}
@@ -414,16 +502,18 @@ func skipColRow(r *colReader) {
 
 // value returns value v of the column's dictionary, from the nearest
 // value its index names.
-func (p colParts) value(v uint64) ([]byte, bool) {
-	if v >= uint64(p.nd) {
+func (ci *colIndex) value(v uint64) ([]byte, bool) {
+	if v >= uint64(ci.nd) {
 		return nil, false
 	}
-	k := int(v) / colRowStep
-	at, ok := indexAt(p.dictIdx, p.dictN, k, len(p.dict))
-	if !ok {
-		return nil, false
+	k, at := int(v)/colRowStep, 0
+	if k > 0 {
+		if k > len(ci.dictAt) {
+			return nil, false
+		}
+		at = ci.dictAt[k-1]
 	}
-	r := colReader{b: p.dict[at:], ok: true}
+	r := colReader{b: ci.dict[at:], ok: true}
 	for range int(v) - k*colRowStep {
 		r.bytes(r.count(len(r.b)))
 	}
