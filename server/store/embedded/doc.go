@@ -120,10 +120,12 @@
 // range or a unit's or dataset's lists, reads the column blocks of the
 // fields it names instead (columns.go, colquery.go, colsearch.go) and
 // decodes only the events they do not rule out; aggregations count from
-// the same blocks. A stored event is read from its row: every column of
-// its batch is decoded once (a search keeps the last 256 batches it read,
-// since the events it meets in key order come from a few of them, rows.go)
-// and the row is written out as the document earlier layouts stored, which
+// the same blocks. A stored event is read from its row in its batch's
+// blocks: one event by walking each column from the row its index names
+// before it, many of one batch by decoding its columns once (a search
+// keeps up to 256 batches, 48 MiB, it read, since the events it meets in
+// key order come from a few of them, rows.go). The row is written out as
+// the document earlier layouts stored, which
 // is decoded as theirs are, by a hand-written decoder for the flat JSON
 // the store writes, falling back on event.Event.UnmarshalJSON for anything
 // else, so that an event reads back the same whichever way it was kept. An

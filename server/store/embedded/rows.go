@@ -72,14 +72,21 @@ type rowReader struct {
 	r       getter
 	log     *slog.Logger
 	batches map[string]*rowBatch
+	kept    int // bytes the batches stand for (rowReaderKeptBytes)
 	key     []byte
 	doc     []byte
 }
 
 // rowReaderKept bounds the batches a rowReader keeps: a search in time
 // order meets the rows of every batch whose times overlap (about 200 at
-// 20,000 events a second in batches of 100), in turn.
-const rowReaderKept = 256
+// 20,000 events a second in batches of 100), in turn. rowReaderKeptBytes
+// bounds their memory: three times their blocks' bytes stand for a
+// batch's blocks with its decoded columns. Past either, the reader starts
+// afresh.
+const (
+	rowReaderKept      = 256
+	rowReaderKeptBytes = 48 << 20
+)
 
 func newRowReader(r getter, log *slog.Logger) *rowReader { return &rowReader{r: r, log: log} }
 
@@ -172,9 +179,16 @@ func (rr *rowReader) batch(p part, gen uint32, max []byte) (*rowBatch, func(), e
 		release()
 		return nil, nil, err
 	}
-	if rr.batches == nil || len(rr.batches) >= rowReaderKept {
-		rr.batches = make(map[string]*rowBatch, rowReaderKept)
+	size := 0
+	if ok {
+		for _, b := range rb.bodies {
+			size += 3 * len(b)
+		}
 	}
+	if rr.batches == nil || len(rr.batches) >= rowReaderKept || rr.kept+size > rowReaderKeptBytes {
+		rr.batches, rr.kept = make(map[string]*rowBatch, rowReaderKept), 0
+	}
+	rr.kept += size
 	if !ok {
 		// Remember that it was read once, not what it read.
 		rr.batches[string(rr.key)] = &rowBatch{reads: 1}
