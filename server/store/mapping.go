@@ -262,8 +262,13 @@ func (c *Checker) check(ev event.Event, i int, name string, v any) *MappingError
 		c.names = append(c.names, name)
 		c.res = append(c.res, c.m.resolve(ev, name, c.parents))
 	}
-	// In name order, the first failure is the one Check reports.
-	return c.res[i].check(name, v)
+	// In name order, the first failure is the one Check reports. Most
+	// values are strings of fields that take any string.
+	r := &c.res[i]
+	if _, ok := v.(string); ok && r.err == nil && (!r.typed || r.f.Type == TypeKeyword || r.f.Type == TypeText) {
+		return nil
+	}
+	return r.check(name, v)
 }
 
 func checkReserved(name string) *MappingError {
