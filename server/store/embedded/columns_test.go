@@ -257,6 +257,25 @@ func TestColumnsFallBack(t *testing.T) {
 	checkAggs(t, e, all, q, "fallback")
 }
 
+// searchesAgree checks that each of the hunt filters srcs, alone and
+// scoped to a ward in time order, finds in e what Query.Match finds in
+// all, and aggregates alike.
+func searchesAgree(t *testing.T, e *Engine, all []event.Event, srcs ...string) {
+	t.Helper()
+	for _, src := range srcs {
+		x, err := hunt.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []store.Query{{Filter: x}, {Filter: x, Units: []string{"ward-2"}, Asc: true}} {
+			if got, want := searchAll(t, e, q), bruteForce(all, q); !slices.Equal(got, want) {
+				t.Errorf("%s: got %d events, want %d", src, len(got), len(want))
+			}
+			checkAggs(t, e, all, q, src)
+		}
+	}
+}
+
 // toDocuments rewrites every event of e whose primary key holds its
 // locator (layout 7) with its document instead, as layout 6 wrote it.
 func toDocuments(t *testing.T, e *Engine) {
@@ -460,18 +479,7 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 		t.Fatalf("rewrote %v: want blocks, events and lists", rewritten)
 	}
 	e = openAt(t, dir, false)
-	for _, src := range []string{"process.name:*shell*", "source.ip:10.0.1.4", "source.ip:10.0.2.0/24", "host.id:host-3", "netsvcs"} {
-		x, err := hunt.Parse(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range []store.Query{{Filter: x}, {Filter: x, Units: []string{"ward-2"}, Asc: true}} {
-			if got, want := searchAll(t, e, q), bruteForce(all, q); !slices.Equal(got, want) {
-				t.Errorf("%s: got %d events, want %d", src, len(got), len(want))
-			}
-			checkAggs(t, e, all, q, src)
-		}
-	}
+	searchesAgree(t, e, all, "process.name:*shell*", "source.ip:10.0.1.4", "source.ip:10.0.2.0/24", "host.id:host-3", "netsvcs")
 	ids := []string{all[7].ID, all[200].ID}
 	got, err := e.GetEvents(ctx, ids)
 	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], all[7]) {

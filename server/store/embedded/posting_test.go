@@ -307,18 +307,28 @@ func TestPostingOrder(t *testing.T) {
 	}
 }
 
+// hostEvents returns n osquery events a second apart on three hosts,
+// ev-00 on; with pids, each has its number as process.pid.
+func hostEvents(n int, pids bool) []event.Event {
+	var evs []event.Event
+	for i := range n {
+		ev := event.Event{ID: fmt.Sprintf("ev-%02d", i), Timestamp: time.Unix(1_764_900_000+int64(i), 0).UTC(), Dataset: event.DatasetOsquery}
+		ev.Set("host.id", fmt.Sprintf("host-%d", i%3))
+		if pids {
+			ev.Set("process.pid", int64(i))
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
 // TestMissingBlockFallback: when a list names a block of sort keys that
 // is gone (damage that repair cut out), a search walks the events instead
 // and finds what it found before.
 func TestMissingBlockFallback(t *testing.T) {
 	e := openAt(t, t.TempDir(), false)
 	ctx := context.Background()
-	var evs []event.Event
-	for n := range 40 {
-		ev := event.Event{ID: fmt.Sprintf("ev-%02d", n), Timestamp: time.Unix(1_764_900_000+int64(n), 0).UTC(), Dataset: event.DatasetOsquery}
-		ev.Set("host.id", fmt.Sprintf("host-%d", n%3))
-		evs = append(evs, ev)
-	}
+	evs := hostEvents(40, false)
 	if _, err := e.PutEvents(ctx, evs); err != nil {
 		t.Fatal(err)
 	}
@@ -357,13 +367,7 @@ func TestMissingBlockFallback(t *testing.T) {
 func TestLostRows(t *testing.T) {
 	e := openAt(t, t.TempDir(), false)
 	ctx := context.Background()
-	var evs []event.Event
-	for n := range 40 {
-		ev := event.Event{ID: fmt.Sprintf("ev-%02d", n), Timestamp: time.Unix(1_764_900_000+int64(n), 0).UTC(), Dataset: event.DatasetOsquery}
-		ev.Set("host.id", fmt.Sprintf("host-%d", n%3))
-		ev.Set("process.pid", int64(n))
-		evs = append(evs, ev)
-	}
+	evs := hostEvents(40, true)
 	for _, batch := range [][]event.Event{evs[:20], evs[20:]} {
 		if _, err := e.PutEvents(ctx, batch); err != nil {
 			t.Fatal(err)

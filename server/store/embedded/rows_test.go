@@ -11,8 +11,6 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"lachan/internal/event"
-	"lachan/server/store"
-	"lachan/server/store/hunt"
 )
 
 // rowBlocks returns the blocks of rows of partition p, generation 0, as a
@@ -239,16 +237,5 @@ func TestLayout6Documents(t *testing.T) {
 	e.genSize = 50
 	all := append(slices.Clone(old), more...)
 	readBack(t, e, all)
-	for _, src := range []string{"process.name:*shell*", "source.ip:10.0.1.4", "host.id:host-3", "netsvcs", "tags:b", "code:4"} {
-		x, err := hunt.Parse(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, q := range []store.Query{{Filter: x}, {Filter: x, Units: []string{"ward-2"}, Asc: true}} {
-			if got, want := searchAll(t, e, q), bruteForce(all, q); !slices.Equal(got, want) {
-				t.Errorf("%s: got %d events, want %d", src, len(got), len(want))
-			}
-			checkAggs(t, e, all, q, src)
-		}
-	}
+	searchesAgree(t, e, all, "process.name:*shell*", "source.ip:10.0.1.4", "host.id:host-3", "netsvcs", "tags:b", "code:4")
 }
