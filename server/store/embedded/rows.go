@@ -27,9 +27,11 @@ import (
 // keys. A document begins with '{', so a value tells which it is: events
 // written before layout 7 keep their documents and are read as before.
 //
-// Reading an event reads every column of its batch (rowReader); a reader
-// keeps the batches it read last, since the events a search or a lookup
-// meets in key order come from the same few batches.
+// Reading an event reads its value in each of its batch's columns
+// (rowReader): the first time from the store's own bytes, through each
+// column's row and dictionary indexes; a batch met again is copied and
+// kept, and decoded whole once an eighth of its events have been read,
+// since the events a search meets in key order come from a few batches.
 const locatorMark = 0x00
 
 // appendLocator appends the locator of row of the batch whose blocks' keys
