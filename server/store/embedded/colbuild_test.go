@@ -95,7 +95,7 @@ func TestEncodeEventsLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := appendDoc(nil, ev.Dataset, enc.fields[i], enc.layout[i])
+			got, err := appendDoc(nil, ev.Dataset, enc.fields[i])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -184,8 +184,13 @@ func decodeColKeys(v []byte) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return blk.allKeys()
+}
+
+// allKeys returns copies of the block's sort keys, in order.
+func (blk *colBlock) allKeys() ([][]byte, error) {
 	keys := make([][]byte, 0, blk.n)
-	err = blk.eachKey(func(_ int, k []byte) error {
+	err := blk.eachKey(func(_ int, k []byte) error {
 		keys = append(keys, bytes.Clone(k))
 		return nil
 	})

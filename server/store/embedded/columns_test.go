@@ -307,6 +307,19 @@ func toDocuments(t *testing.T, e *Engine) {
 	}
 }
 
+// colRowOf is ev waiting for its block.
+func colRowOf(ev event.Event) colRow { return colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev} }
+
+// colEventRows returns colEvent(0) to colEvent(n-1) waiting for their
+// block.
+func colEventRows(n int) []colRow {
+	rows := make([]colRow, 0, n)
+	for i := range n {
+		rows = append(rows, colRowOf(colEvent(i)))
+	}
+	return rows
+}
+
 // blockOf decodes the sort keys and the named columns among blocks.
 func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
 	blk, err := newColBlock(kvs[0].v)
@@ -329,8 +342,7 @@ func blockOf(t testing.TB, kvs []kv, p part, fields ...string) *colBlock {
 func TestColBlockRoundTrip(t *testing.T) {
 	var rows []colRow
 	for n := 30; n > 0; n-- {
-		ev := colEvent(n)
-		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
+		rows = append(rows, colRowOf(colEvent(n)))
 	}
 	p := makePart('e', 1)
 	kvs, err := colBlocks(p, 0, rows)
@@ -371,12 +383,7 @@ func TestColBlockRoundTrip(t *testing.T) {
 // panicking, and a decoded column must hold positions within its
 // dictionary.
 func FuzzDecodeColBlock(f *testing.F) {
-	var rows []colRow
-	for n := range 5 {
-		ev := colEvent(n)
-		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
-	}
-	kvs, err := colBlocks(makePart('e', 1), 0, rows)
+	kvs, err := colBlocks(makePart('e', 1), 0, colEventRows(5))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -16,23 +16,18 @@ import (
 // bytes of every stored event after compression. Documents written before
 // hold them and start with fullDocPrefix; decodeStored reads both.
 func appendEventJSON(b []byte, ev event.Event) ([]byte, error) {
-	return appendDoc(b, ev.Dataset, appendFields(nil, ev), nil)
+	return appendDoc(b, ev.Dataset, appendFields(nil, ev))
 }
 
 // appendDoc is appendEventJSON for an event of dataset ds whose fields
-// (appendFields) are listed already; l, when not nil, is their layout,
-// whose names it takes encoded (layout.jsonNames).
-func appendDoc(b []byte, ds string, fields []field, l *layout) ([]byte, error) {
+// (appendFields) are listed already.
+func appendDoc(b []byte, ds string, fields []field) ([]byte, error) {
 	b = append(b, `{"event.dataset":`...)
 	b = event.AppendString(b, ds)
-	for i, f := range fields {
-		if l != nil {
-			b = append(b, l.jsonNames(i)...)
-		} else {
-			b = append(b, ',')
-			b = event.AppendString(b, f.name)
-			b = append(b, ':')
-		}
+	for _, f := range fields {
+		b = append(b, ',')
+		b = event.AppendString(b, f.name)
+		b = append(b, ':')
 		var err error
 		if b, err = event.AppendValue(b, f.v); err != nil {
 			return nil, fmt.Errorf("field %s: %w", f.name, err)

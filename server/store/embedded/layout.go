@@ -15,10 +15,6 @@ import (
 type layout struct {
 	names []string
 	check *store.Checker
-	// json is the names as a document writes them before their values
-	// (`,"name":`), one buffer for all, made on first use (jsonNames).
-	json []byte
-	ends []int
 	// checks is what event.Validate checks of each name's values, made on
 	// first use (checkValues).
 	checks []event.FieldCheck
@@ -42,26 +38,6 @@ func (l *layout) checkValues(fields []field) error {
 		}
 	}
 	return nil
-}
-
-// jsonNames returns, for each name in order, the bytes a document writes
-// before its value: a comma, the name as a JSON string and a colon. They
-// are the same for every event of the set, and encoding them once spares
-// each event's document a scan of every name for characters to escape.
-func (l *layout) jsonNames(i int) []byte {
-	if l.ends == nil {
-		for _, name := range l.names {
-			l.json = append(l.json, ',')
-			l.json = event.AppendString(l.json, name)
-			l.json = append(l.json, ':')
-			l.ends = append(l.ends, len(l.json))
-		}
-	}
-	start := 0
-	if i > 0 {
-		start = l.ends[i-1]
-	}
-	return l.json[start:l.ends[i]]
 }
 
 // layouts remembers the field-name sets of the events an encoder listed,

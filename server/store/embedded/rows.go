@@ -52,8 +52,8 @@ func isLocator(v []byte) bool { return len(v) > 0 && v[0] == locatorMark }
 
 var errBadLocator = errors.New("malformed row locator")
 
-// parseLocator reads a locator: the row, and the key of its batch's block
-// of sort keys in partition p (its field prefix for "" and max).
+// parseLocator reads a locator: the row, and the generation and greatest
+// sort key that end the keys of its batch's blocks.
 func parseLocator(v []byte) (row int, gen uint32, max []byte, err error) {
 	r := colReader{b: v, ok: true}
 	if r.byte() != locatorMark {
@@ -228,7 +228,8 @@ func (rb *rowBatch) appendEvent(b []byte, row int, tsid []byte) ([]byte, error) 
 		return rb.appendRow(b, row)
 	}
 	if rb.keys == nil {
-		if err := rb.decodeKeys(); err != nil {
+		var err error
+		if rb.keys, err = rb.blk.allKeys(); err != nil {
 			return nil, err
 		}
 		if err := rb.indexColumns(); err != nil {
@@ -247,20 +248,6 @@ func (rb *rowBatch) appendEvent(b []byte, row int, tsid []byte) ([]byte, error) 
 		}
 	}
 	return rb.appendDoc(b, row), nil
-}
-
-// decodeKeys decodes the batch's sort keys.
-func (rb *rowBatch) decodeKeys() error {
-	keys := make([][]byte, 0, rb.blk.n)
-	err := rb.blk.eachKey(func(_ int, tsid []byte) error {
-		keys = append(keys, bytes.Clone(tsid))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	rb.keys = keys
-	return nil
 }
 
 // decode decodes the batch's columns.

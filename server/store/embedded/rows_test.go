@@ -43,7 +43,7 @@ func TestRowsRoundTrip(t *testing.T) {
 	for n := range 2*colRowStep + 7 {
 		ev := colEvent(n)
 		ev.Set("message", "ư\u2028x\xff \"q\" \\")
-		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
+		rows = append(rows, colRowOf(ev))
 	}
 	p := makePart('e', 1)
 	g, locs := rowBlocks(t, p, rows)
@@ -101,11 +101,7 @@ func TestRowsRoundTrip(t *testing.T) {
 // sort key asked for, the same both ways a batch is read when both
 // read it, without panicking.
 func FuzzRowEvent(f *testing.F) {
-	var rows []colRow
-	for n := range 5 {
-		ev := colEvent(n)
-		rows = append(rows, colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev})
-	}
+	rows := colEventRows(5)
 	p := makePart('e', 1)
 	kvs, err := colBlocks(p, 0, rows)
 	if err != nil {
