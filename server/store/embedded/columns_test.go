@@ -218,10 +218,7 @@ func TestColumnsFallBack(t *testing.T) {
 	ctx := context.Background()
 	e := openAt(t, t.TempDir(), false)
 	e.genSize = 50
-	var all []event.Event
-	for n := range 200 {
-		all = append(all, colEvent(n))
-	}
+	all := colEvents(200)
 	if _, err := e.PutEvents(ctx, all); err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +304,15 @@ func toDocuments(t *testing.T, e *Engine) {
 	}
 }
 
+// colEvents returns colEvent(0) to colEvent(n-1).
+func colEvents(n int) []event.Event {
+	evs := make([]event.Event, 0, n)
+	for i := range n {
+		evs = append(evs, colEvent(i))
+	}
+	return evs
+}
+
 // colRowOf is ev waiting for its block.
 func colRowOf(ev event.Event) colRow { return colRow{tsid: tsID(ev.Timestamp, ev.ID), ev: ev} }
 
@@ -314,8 +320,8 @@ func colRowOf(ev event.Event) colRow { return colRow{tsid: tsID(ev.Timestamp, ev
 // block.
 func colEventRows(n int) []colRow {
 	rows := make([]colRow, 0, n)
-	for i := range n {
-		rows = append(rows, colRowOf(colEvent(i)))
+	for _, ev := range colEvents(n) {
+		rows = append(rows, colRowOf(ev))
 	}
 	return rows
 }
@@ -438,10 +444,7 @@ func TestReadsStoreBeforeBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.genSize = 50
-	var all []event.Event
-	for n := range 300 {
-		all = append(all, colEvent(n))
-	}
+	all := colEvents(300)
 	if _, err := e.PutEvents(ctx, all[:150]); err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble"
-
-	"lachan/internal/event"
 )
 
 // rowBlocks returns the blocks of rows of partition p, generation 0, as a
@@ -189,10 +187,7 @@ func TestLayout6Documents(t *testing.T) {
 	dir := t.TempDir()
 	e := openAt(t, dir, true)
 	e.genSize = 50
-	var old []event.Event
-	for n := range 150 {
-		old = append(old, colEvent(n))
-	}
+	old := colEvents(150)
 	if _, err := e.PutEvents(ctx, old); err != nil {
 		t.Fatal(err)
 	}
