@@ -21,9 +21,11 @@ var benchT0 = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 func benchEvent(n, hosts int, ts time.Time) event.Event {
 	ev := event.Event{ID: fmt.Sprintf("bench-%09d", n), Timestamp: ts, Dataset: event.DatasetOsquery}
 	h := n % hosts
+	// The server stamps an agent's events with its ID as both host.id
+	// and agent.id (pipeline.StampAgent).
 	ev.Set("host.id", fmt.Sprintf("host-%04d", h))
 	ev.Set("host.name", fmt.Sprintf("WARD%02d-PC%03d", h%20, h))
-	ev.Set("agent.id", fmt.Sprintf("agent-%04d", h))
+	ev.Set("agent.id", fmt.Sprintf("host-%04d", h))
 	ev.Set("lachan.unit", fmt.Sprintf("ward-%d", h%20))
 	ev.Set("event.category", []string{"process"})
 	ev.Set("event.action", "process_started")
@@ -232,7 +234,7 @@ func hostFields(f map[string]any, h int) map[string]any {
 	}
 	out["host.id"] = fmt.Sprintf("host-%04d", h)
 	out["host.name"] = fmt.Sprintf("WARD%02d-PC%03d", h%20, h)
-	out["agent.id"] = fmt.Sprintf("agent-%04d", h)
+	out["agent.id"] = fmt.Sprintf("host-%04d", h)
 	out["lachan.unit"] = fmt.Sprintf("ward-%d", h%20)
 	out["source.ip"] = fmt.Sprintf("10.%d.%d.%d", h%20, h/250, h%250)
 	return out

@@ -130,7 +130,16 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 	}
 	for _, c := range cs.active {
 		if c.index >= 0 {
-			posts = cs.appendPostings(posts, c, p, gen, rows, a)
+			c.settle()
+		}
+	}
+	host := cs.byName[hostField]
+	if host != nil && !host.active || cs.agentWhole {
+		host = nil
+	}
+	for _, c := range cs.active {
+		if c.index >= 0 {
+			posts = cs.appendPostings(posts, c, host, p, gen, rows, a)
 		}
 	}
 	return out, posts, nil
@@ -138,10 +147,9 @@ func (cs *colSet) appendBlocks(out, posts []kv, p part, gen uint32, rows []colRo
 
 func compareRows(a, b colRow) int { return bytes.Compare(a.tsid, b.tsid) }
 
-// appendPostings appends the posting lists of indexed column c, one per
-// value, in the order of their values.
-func (cs *colSet) appendPostings(posts []kv, c *colBuilder, p part, gen uint32, rows []colRow, a *arena) []kv {
-	// A value posted otherwise joins the rows the column has for it.
+// settle joins the rows of each value posted otherwise (postOther) to
+// the rows the column has for it as a string.
+func (c *colBuilder) settle() {
 	for x, v := range c.otherVals {
 		pos, ok := c.dict[v]
 		if !ok {
@@ -150,16 +158,41 @@ func (cs *colSet) appendPostings(posts []kv, c *colBuilder, p part, gen uint32, 
 		c.lists[pos] = mergeRows(c.lists[pos], c.otherLists[x])
 		c.otherLists[x] = c.otherLists[x][:0]
 	}
+}
+
+// rowsOf returns the rows of value v of a settled indexed column.
+func (c *colBuilder) rowsOf(v string) []int32 {
+	if pos, ok := c.dict[v]; ok {
+		return c.lists[pos]
+	}
+	if x, ok := c.other[v]; ok {
+		return c.otherLists[x]
+	}
+	return nil
+}
+
+// appendPostings appends the posting lists of indexed, settled column c,
+// one per value, in the order of their values. The lists of agent.id
+// leave out the rows that host's (the batch's host.id column, or nil)
+// lists under the same value: the server stamps an agent's events with
+// its ID as both (pipeline.StampAgent), so in practice an agent's list
+// would repeat its host's, and a query for an agent walks the host's
+// lists of its value too (indexPlan).
+func (cs *colSet) appendPostings(posts []kv, c, host *colBuilder, p part, gen uint32, rows []colRow, a *arena) []kv {
 	order := cs.order[:0]
-	for pos, list := range c.lists {
+	add := func(value string, list []int32) {
+		if c.index == agentIndex && host != nil {
+			list = subtractRows(list, host.rowsOf(value))
+		}
 		if len(list) > 0 {
-			order = append(order, postedValue{c.values[pos], list})
+			order = append(order, postedValue{value, list})
 		}
 	}
+	for pos, list := range c.lists {
+		add(c.values[pos], list)
+	}
 	for x, list := range c.otherLists {
-		if len(list) > 0 {
-			order = append(order, postedValue{c.otherVals[x], list})
-		}
+		add(c.otherVals[x], list)
 	}
 	slices.SortFunc(order, func(x, y postedValue) int { return strings.Compare(x.value, y.value) })
 	field := indexedFields[c.index]
@@ -185,6 +218,26 @@ type postedValue struct {
 	rows  []int32
 }
 
+// subtractRows returns the rows of a (ascending) that are not in b
+// (ascending); a's memory holds them.
+func subtractRows(a, b []int32) []int32 {
+	if len(b) == 0 {
+		return a
+	}
+	out := a[:0]
+	j := 0
+	for _, r := range a {
+		for j < len(b) && b[j] < r {
+			j++
+		}
+		if j < len(b) && b[j] == r {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // mergeRows returns the ascending rows of a and b, each once; a's memory
 // holds them.
 func mergeRows(a, b []int32) []int32 {
@@ -205,6 +258,9 @@ type colSet struct {
 	lastCols  []*colBuilder
 	keys      [][]byte
 	order     []postedValue
+	// agentWhole writes agent.id's lists whole, as layout 7 did: for
+	// tests of data written before.
+	agentWhole bool
 }
 
 // colSetKept bounds how many columns a colSet keeps between blocks: the

@@ -254,7 +254,7 @@ func (e *Engine) checkLayout() error {
 	switch layout {
 	case layoutCurrent:
 		return nil
-	case layoutV6, layoutV5, layoutV4, layoutV3:
+	case layoutV7, layoutV6, layoutV5, layoutV4, layoutV3:
 		return e.db.Set([]byte(keyLayout), []byte(layoutCurrent), pebble.Sync)
 	case layoutV2:
 		return e.migrateV2()

@@ -59,7 +59,7 @@ func TestGenerationsFollowMemtables(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	const batches, batch, hosts = 150, 100, 30
+	const batches, batch, hosts = 180, 100, 30
 	p := partOf(event.DatasetOsquery, benchT0)
 	began, forced := 0, 0
 	var prev uint64

@@ -52,8 +52,14 @@ const (
 	// would take a locator for a damaged document. Events written before
 	// keep their documents and are read by them.
 	layoutV7 = "7"
+	// layoutV8 is layout 7 in which a batch's lists of an agent.id value
+	// leave out the events listed under the same value of host.id
+	// (appendPostings), and a query for an agent walks both (indexPlan).
+	// A build that reads only layout 7 would miss those events of an
+	// agent.
+	layoutV8 = "8"
 	// layoutCurrent is the layout this build writes.
-	layoutCurrent = layoutV7
+	layoutCurrent = layoutV8
 )
 
 // unitField scopes every query (store.Query.Units).
@@ -68,12 +74,22 @@ const unitField = "lachan.unit"
 // on an address from that field's column alone. Lists of them written
 // before are left to retention.
 var indexedFields = []string{
-	"host.id", "agent.id", "rule.id",
+	hostField, agentField, "rule.id",
 	event.FieldDataset, unitField,
 }
 
-// datasetIndex is event.dataset's place in indexedFields.
-var datasetIndex = slices.Index(indexedFields, event.FieldDataset)
+// The fields an agent's events carry its ID in (pipeline.StampAgent).
+const (
+	hostField  = "host.id"
+	agentField = "agent.id"
+)
+
+// datasetIndex is event.dataset's place in indexedFields, agentIndex
+// agent.id's.
+var (
+	datasetIndex = slices.Index(indexedFields, event.FieldDataset)
+	agentIndex   = slices.Index(indexedFields, agentField)
+)
 
 // indexOf returns the place in indexedFields of a field of Event.Fields,
 // or -1 when it has no index. The dataset is not one of Event.Fields,

@@ -199,15 +199,15 @@ func TestLayout3IDValues(t *testing.T) {
 	if fresh, err := e.PutEvents(ctx, all); err != nil || len(fresh) != 0 {
 		t.Errorf("put again: %d fresh, %v", len(fresh), err)
 	}
-	must(t, e.db.Set([]byte(keyLayout), []byte("8"), pebble.Sync))
+	must(t, e.db.Set([]byte(keyLayout), []byte("9"), pebble.Sync))
 	must(t, e.Close())
 	cfg := DefaultConfig()
 	cfg.Dir = dir
-	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "8"`) {
+	if e, err := Open(cfg, logging.Discard()); err == nil || !strings.Contains(err.Error(), `layout "9"`) {
 		if err == nil {
 			e.Close()
 		}
-		t.Errorf("layout 8 opened: %v", err)
+		t.Errorf("layout 9 opened: %v", err)
 	}
 }
 

@@ -19,7 +19,8 @@ func TestPlanFilter(t *testing.T) {
 		{"host.id:h1 and process.name:x", nil, [][]byte{valuePrefix("host.id", "h1")}},
 		{"process.name:x and (rule.id:a or rule.id:b)", nil, [][]byte{valuePrefix("rule.id", "a"), valuePrefix("rule.id", "b")}},
 		{"source.ip:a", nil, [][]byte{[]byte(prefixEvent)}},
-		{"rule.id:r and agent.id:a", nil, [][]byte{valuePrefix("agent.id", "a")}},
+		// An agent's events may be listed under host.id (indexPlan).
+		{"rule.id:r and agent.id:a", nil, [][]byte{valuePrefix("agent.id", "a"), valuePrefix("host.id", "a")}},
 		{"agent.id:a", map[string][]string{"host.id": {"h"}}, [][]byte{valuePrefix("host.id", "h")}},
 		{"host.id:h1 or process.name:x", nil, [][]byte{[]byte(prefixEvent)}},
 		{"not host.id:h1", nil, [][]byte{[]byte(prefixEvent)}},

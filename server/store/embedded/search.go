@@ -113,6 +113,12 @@ func planFor(q store.Query) plan {
 	return primaryPlan()
 }
 
+// indexPlan walks the lists of field's values vals. An agent's events
+// are listed under host.id where it has the same value, and under
+// agent.id only where it has not (appendPostings; lists written before
+// layout 8 list them under both): a value of agent.id walks both fields'
+// lists, whose events the merger yields once and the query's match
+// checks as every candidate.
 func indexPlan(field string, vals []string) plan {
 	pl := plan{field: field}
 	var seen []string
@@ -122,6 +128,9 @@ func indexPlan(field string, vals []string) plan {
 		}
 		seen = append(seen, v)
 		pl.prefixes = append(pl.prefixes, valuePrefix(field, v))
+		if field == agentField {
+			pl.prefixes = append(pl.prefixes, valuePrefix(hostField, v))
+		}
 	}
 	return pl
 }

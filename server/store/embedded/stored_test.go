@@ -58,7 +58,13 @@ func storedEvent(n int) event.Event {
 	case 3:
 		ev.Set("lachan.unit", []any{"ward-3", "ward-3"})
 	}
-	if n%3 != 0 {
+	switch {
+	case n%3 != 0 && n%8 == 1:
+		// As the server stamps it: the host's ID, whatever that holds.
+		if h, ok := ev.Fields["host.id"]; ok {
+			ev.Set("agent.id", h)
+		}
+	case n%3 != 0:
 		ev.Set("agent.id", fmt.Sprintf("agent-%d", n%4))
 	}
 	if n%11 == 0 {
