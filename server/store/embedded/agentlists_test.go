@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,15 @@ import (
 	"lachan/server/store"
 )
 
+// agentPC returns the ID of PC i: one of nine, one of which is longer
+// than an index value keeps whole (maxIndexValue).
+func agentPC(i int) string {
+	if i%9 == 6 {
+		return strings.Repeat("p", maxIndexValue+40) + "-6"
+	}
+	return fmt.Sprintf("pc-%d", i%9)
+}
+
 // agentEvent returns event n of a corpus in which agent.id and host.id
 // relate every way they can: the same value (as the server stamps an
 // agent's events), different values, one without the other, a list on
@@ -21,7 +31,7 @@ import (
 // PC's host.id.
 func agentEvent(n int) event.Event {
 	ev := event.Event{ID: fmt.Sprintf("a%05d", n), Timestamp: benchT0.Add(time.Duration(n) * 3 * time.Minute), Dataset: []string{event.DatasetOsquery, "yara.finding"}[n%2]}
-	pc := func(i int) string { return fmt.Sprintf("pc-%d", i%9) }
+	pc := agentPC
 	host := pc(n % 7)
 	ev.Set("lachan.unit", fmt.Sprintf("ward-%d", n%3))
 	switch n % 8 {
@@ -68,10 +78,13 @@ func agentLists(t *testing.T, e *Engine) int {
 func agentQueries() []store.Query {
 	var qs []store.Query
 	for i := range 10 {
-		v := fmt.Sprintf("pc-%d", i)
+		v := agentPC(i)
+		if i == 9 {
+			v = "pc-none"
+		}
 		qs = append(qs,
 			store.Query{Terms: map[string][]string{agentField: {v}}},
-			store.Query{Terms: map[string][]string{agentField: {v, fmt.Sprintf("pc-%d", (i+3)%10)}}, Asc: true},
+			store.Query{Terms: map[string][]string{agentField: {v, agentPC(i + 3)}}, Asc: true},
 			store.Query{Terms: map[string][]string{agentField: {v}}, Units: []string{"ward-1"}},
 			store.Query{Terms: map[string][]string{agentField: {v}, event.FieldDataset: {"yara.finding"}},
 				From: benchT0.Add(2 * time.Hour), To: benchT0.Add(9 * time.Hour)},

@@ -60,7 +60,11 @@
 // events, and an event's primary key holds the locator of its row there.
 // A value says which it is (a document begins with '{'), so events written
 // before keep their documents and are read by them, beside blocks of
-// format 1, and a directory of layout 3 to 6 is marked 7.
+// format 1, and a directory of layout 3 to 6 is marked 7. Layout 8 leaves
+// out of agent.id's lists the events listed under the same value of
+// host.id, and a query for an agent walks both; lists written before are
+// whole, which that walk reads as well, so a directory of layout 3 to 7 is
+// marked 8.
 //
 // # Retention
 //
@@ -95,7 +99,12 @@
 //
 // The secondary indexes cover host.id, agent.id, lachan.unit, event.dataset
 // and rule.id (source.ip and destination.ip are answered from the column
-// blocks, columns.go). A list-valued field has an entry per
+// blocks, columns.go). The server stamps an agent's events with its ID as
+// both host.id and agent.id, so agent.id's lists hold only the events that
+// host.id's lists do not hold under the same value (colbuild.go:
+// appendPostings), and a value of agent.id is looked up in both fields'
+// lists (search.go: indexPlan); in a batch of 300 PCs that halves the
+// lists. A list-valued field has an entry per
 // distinct string element, a scalar one entry for its string form
 // (event.String), which is what store.Query.Match compares; a list-valued
 // lachan.unit also gets its string form, which unit scoping compares. Index
