@@ -41,7 +41,7 @@ const (
 // under os.TempDir() (about a minute on two busy cores) and reusing it.
 func benchStore(b *testing.B) store.Store {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), "lachan-bench-"+benchLayout)
+	dir := filepath.Join(os.TempDir(), "lachan-bench-"+benchLayout+"-store"+embedded.Layout)
 	done := filepath.Join(dir, "complete")
 	_, err := os.Stat(done)
 	fresh := err != nil

@@ -60,6 +60,10 @@ const (
 	layoutV8 = "8"
 	// layoutCurrent is the layout this build writes.
 	layoutCurrent = layoutV8
+	// Layout is the key layout this build writes: benchmarks that keep a
+	// store between runs name its directory by it, so that a figure is
+	// always of data the build wrote itself.
+	Layout = layoutCurrent
 )
 
 // unitField scopes every query (store.Query.Units).
