@@ -58,7 +58,10 @@ type walScan struct {
 	// and End that nothing readable follows: the tail of a write cut by a
 	// crash, which was never acknowledged.
 	Torn int64
-	// Partial counts records cut by a gap whose readable chunks are dropped.
+	// Partial counts records cut by a gap: the record a gap began in, or
+	// else the one the gap's first chunk began (a record of one chunk lies
+	// wholly in the gap), and one whose last chunk was never written. A
+	// gap long enough to hold several records counts one.
 	Partial int
 }
 
@@ -127,6 +130,9 @@ func scanWAL(b []byte, logNum uint32) walScan {
 	var s walScan
 	var rec []byte
 	recOff, inRec := int64(0), false
+	// cut: the record a gap cut was counted, and its chunks after the gap
+	// are not counted again.
+	cut := false
 	pos := 0
 	for pos < len(b) {
 		room := walBlockSize - pos%walBlockSize
@@ -149,10 +155,14 @@ func scanWAL(b []byte, logNum uint32) walScan {
 				return s
 			}
 			s.Gaps = append(s.Gaps, walGap{Offset: int64(pos), Length: int64(next - pos)})
-			if inRec {
+			// A chunk began where the gap does, unless the damage is in the
+			// zeros padding a block's end: either the record in progress or
+			// a new one is cut.
+			if inRec || room >= walRecyclHeader {
 				s.Partial++
-				inRec = false
+				cut = true
 			}
+			inRec = false
 			pos = next
 			continue
 		}
@@ -161,11 +171,16 @@ func scanWAL(b []byte, logNum uint32) walScan {
 			if inRec {
 				s.Partial++
 			}
+			cut = false
 			recOff, inRec, rec = int64(pos), true, append(rec[:0], p...)
 		case walMiddle, walLast:
 			if !inRec {
-				// The rest of a record whose start was in a gap.
-				s.Partial++
+				// The rest of a record whose start was in a gap: counted
+				// with the gap, or else (a log that begins mid-record) here.
+				if !cut {
+					s.Partial++
+				}
+				cut = typ != walLast
 				pos = end
 				continue
 			}

@@ -51,18 +51,21 @@ func TestScanWAL(t *testing.T) {
 		records int
 		damaged bool
 		torn    bool
+		cut     int
 	}{
-		{"clean", clean, 20, false, false},
-		{"preallocated zeros", append(bytes.Clone(clean), make([]byte, 100000)...), 20, false, false},
-		{"recycled tail", append(bytes.Clone(clean), appendWAL(nil, 3, recs[:2])...), 20, false, false},
-		{"torn tail", clean[:len(clean)-50], 19, false, true},
-		{"damage in the middle", flip(len(clean) / 2), 19, true, false},
-		{"damage in the first header", flip(2), 19, true, false},
+		{"clean", clean, 20, false, false, 0},
+		{"preallocated zeros", append(bytes.Clone(clean), make([]byte, 100000)...), 20, false, false, 0},
+		{"recycled tail", append(bytes.Clone(clean), appendWAL(nil, 3, recs[:2])...), 20, false, false, 0},
+		{"torn tail", clean[:len(clean)-50], 19, false, true, 1},
+		{"damage in the middle", flip(len(clean) / 2), 19, true, false, 1},
+		{"damage in the first header", flip(2), 19, true, false, 1},
+		// Record 0 is one chunk: it lies wholly in the gap.
+		{"a record of one chunk", flip(walRecyclHeader + 50), 19, true, false, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := scanWAL(tc.b, 7)
-			if len(s.Records) != tc.records || s.Damaged() != tc.damaged || (s.Torn > 0) != tc.torn {
-				t.Fatalf("%d records, gaps %v, torn %d", len(s.Records), s.Gaps, s.Torn)
+			if len(s.Records) != tc.records || s.Damaged() != tc.damaged || (s.Torn > 0) != tc.torn || s.Partial != tc.cut {
+				t.Fatalf("%d records, gaps %v, torn %d, %d cut (want %d)", len(s.Records), s.Gaps, s.Torn, s.Partial, tc.cut)
 			}
 		})
 	}
