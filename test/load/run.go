@@ -106,7 +106,11 @@ func drive(ctx context.Context, a *agent, s schedule, t *templates, c *counts) {
 		if nextShip.Before(at) {
 			at = nextShip
 		}
-		if !at.Before(s.end) || sleep(ctx, time.Until(at)) != nil {
+		if !at.Before(s.end) {
+			r.finish(ctx)
+			return
+		}
+		if sleep(ctx, time.Until(at)) != nil {
 			return
 		}
 		if !nextCheck.After(at) {
@@ -185,47 +189,84 @@ func (r *runner) checkIn(ctx context.Context) {
 // agent is to stop.
 func (r *runner) ship(ctx context.Context) bool {
 	for r.acked < r.made(time.Now()) && ctx.Err() == nil && time.Now().Before(r.s.end) {
-		n := int(min(r.made(time.Now())-r.acked, uint64(r.s.batchMax)))
-		if r.bodyFirst != r.acked || r.bodyN != n {
-			// A batch refused with 429 is sent again as it was, as the
-			// agent's spool keeps it: encoded once.
-			if _, err := encode(r.t, &r.buf, r.rng, r.acked, n); err != nil {
-				r.c.fail(err)
-				return false
-			}
-			r.bodyFirst, r.bodyN = r.acked, n
-		}
-		body := r.buf.Bytes()
-		t0 := time.Now()
-		resp, sent, err := r.ingest(ctx, body)
-		var se *statusError
-		if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
-			r.c.throttled.Add(1)
-			if !t0.Before(r.s.settled) {
-				r.c.settled429.Add(1)
-			}
-			r.c.refusedBytes.Add(sent)
-			if sleep(ctx, se.retryAfter) != nil {
-				return false
-			}
-			continue
-		}
-		if err != nil {
-			r.c.fail(fmt.Errorf("ingest: %w", err))
+		switch r.send(ctx, true) {
+		case sendFailed:
 			return true
+		case sendCancelled:
+			return false
 		}
-		took := time.Since(t0)
-		r.batchLat = append(r.batchLat, took)
-		if !t0.Before(r.s.settled) {
-			r.settledLat = append(r.settledLat, took)
-		}
-		r.c.batches.Add(1)
-		r.c.sent.Add(int64(resp.Received))
-		r.c.stored.Add(int64(resp.Stored))
-		r.c.alerts.Add(int64(resp.Alerts))
-		r.acked += uint64(n)
 	}
 	return ctx.Err() == nil
+}
+
+// finish sends, once the run has ended, what the agent made before the
+// end and the server has not acknowledged: the last interval's events
+// when a send ran past the end on a busy machine, as a real agent's spool
+// would. Each batch is offered once; one the server refuses (429) or
+// fails stays in the backlog the summary reports.
+func (r *runner) finish(ctx context.Context) {
+	for r.acked < r.made(r.s.end) && ctx.Err() == nil {
+		if r.send(ctx, false) != sendOK {
+			return
+		}
+	}
+}
+
+// The outcomes of send.
+const (
+	sendOK = iota
+	sendRefused
+	sendFailed
+	sendCancelled
+)
+
+// send offers the server the next batch of what the agent made and has
+// not had acknowledged. A batch refused with 429 is kept; with retry set,
+// send waits out its Retry-After first, and the caller sends it again.
+func (r *runner) send(ctx context.Context, retry bool) int {
+	n := int(min(r.made(time.Now())-r.acked, uint64(r.s.batchMax)))
+	if r.bodyFirst != r.acked || r.bodyN != n {
+		// A batch refused with 429 is sent again as it was, as the
+		// agent's spool keeps it: encoded once.
+		if _, err := encode(r.t, &r.buf, r.rng, r.acked, n); err != nil {
+			r.c.fail(err)
+			return sendCancelled
+		}
+		r.bodyFirst, r.bodyN = r.acked, n
+	}
+	body := r.buf.Bytes()
+	t0 := time.Now()
+	resp, sent, err := r.ingest(ctx, body)
+	var se *statusError
+	if errors.As(err, &se) && se.status == http.StatusTooManyRequests {
+		r.c.throttled.Add(1)
+		if !t0.Before(r.s.settled) {
+			r.c.settled429.Add(1)
+		}
+		r.c.refusedBytes.Add(sent)
+		if !retry {
+			return sendRefused
+		}
+		if sleep(ctx, se.retryAfter) != nil {
+			return sendCancelled
+		}
+		return sendRefused
+	}
+	if err != nil {
+		r.c.fail(fmt.Errorf("ingest: %w", err))
+		return sendFailed
+	}
+	took := time.Since(t0)
+	r.batchLat = append(r.batchLat, took)
+	if !t0.Before(r.s.settled) {
+		r.settledLat = append(r.settledLat, took)
+	}
+	r.c.batches.Add(1)
+	r.c.sent.Add(int64(resp.Received))
+	r.c.stored.Add(int64(resp.Stored))
+	r.c.alerts.Add(int64(resp.Alerts))
+	r.acked += uint64(n)
+	return sendOK
 }
 
 // percentile returns the p-th percentile (0–100) of d, sorting it.
