@@ -189,11 +189,16 @@ func (r *runner) checkIn(ctx context.Context) {
 // agent is to stop.
 func (r *runner) ship(ctx context.Context) bool {
 	for r.acked < r.made(time.Now()) && ctx.Err() == nil && time.Now().Before(r.s.end) {
-		switch r.send(ctx, true) {
+		switch res, wait := r.send(ctx); res {
 		case sendFailed:
 			return true
-		case sendCancelled:
+		case sendStop:
 			return false
+		case sendRefused:
+			// The spool keeps the batch: sent again after Retry-After.
+			if sleep(ctx, wait) != nil {
+				return false
+			}
 		}
 	}
 	return ctx.Err() == nil
@@ -206,7 +211,7 @@ func (r *runner) ship(ctx context.Context) bool {
 // fails stays in the backlog the summary reports.
 func (r *runner) finish(ctx context.Context) {
 	for r.acked < r.made(r.s.end) && ctx.Err() == nil {
-		if r.send(ctx, false) != sendOK {
+		if res, _ := r.send(ctx); res != sendOK {
 			return
 		}
 	}
@@ -214,23 +219,23 @@ func (r *runner) finish(ctx context.Context) {
 
 // The outcomes of send.
 const (
-	sendOK = iota
-	sendRefused
-	sendFailed
-	sendCancelled
+	sendOK      = iota
+	sendRefused // 429: the batch is kept, to be sent again after the wait
+	sendFailed  // counted as an error; the batch is kept
+	sendStop    // the agent cannot go on
 )
 
 // send offers the server the next batch of what the agent made and has
-// not had acknowledged. A batch refused with 429 is kept; with retry set,
-// send waits out its Retry-After first, and the caller sends it again.
-func (r *runner) send(ctx context.Context, retry bool) int {
+// not had acknowledged; for a batch refused with 429 it returns the
+// server's Retry-After.
+func (r *runner) send(ctx context.Context) (int, time.Duration) {
 	n := int(min(r.made(time.Now())-r.acked, uint64(r.s.batchMax)))
 	if r.bodyFirst != r.acked || r.bodyN != n {
 		// A batch refused with 429 is sent again as it was, as the
 		// agent's spool keeps it: encoded once.
 		if _, err := encode(r.t, &r.buf, r.rng, r.acked, n); err != nil {
 			r.c.fail(err)
-			return sendCancelled
+			return sendStop, 0
 		}
 		r.bodyFirst, r.bodyN = r.acked, n
 	}
@@ -244,17 +249,11 @@ func (r *runner) send(ctx context.Context, retry bool) int {
 			r.c.settled429.Add(1)
 		}
 		r.c.refusedBytes.Add(sent)
-		if !retry {
-			return sendRefused
-		}
-		if sleep(ctx, se.retryAfter) != nil {
-			return sendCancelled
-		}
-		return sendRefused
+		return sendRefused, se.retryAfter
 	}
 	if err != nil {
 		r.c.fail(fmt.Errorf("ingest: %w", err))
-		return sendFailed
+		return sendFailed, 0
 	}
 	took := time.Since(t0)
 	r.batchLat = append(r.batchLat, took)
@@ -266,7 +265,7 @@ func (r *runner) send(ctx context.Context, retry bool) int {
 	r.c.stored.Add(int64(resp.Stored))
 	r.c.alerts.Add(int64(resp.Alerts))
 	r.acked += uint64(n)
-	return sendOK
+	return sendOK, 0
 }
 
 // percentile returns the p-th percentile (0–100) of d, sorting it.
